@@ -1,0 +1,158 @@
+// Store: the LMDB archive. One stored, compressed copy per distinct message (keyed by
+// its SHA-256) and one index record per delivery of it, with secondary indexes for
+// listing by time, sender, recipient, user and message. Format: docs/store-format.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archiver/digest.h"
+#include "archiver/header_summary.h"
+#include "archiver/status.h"
+
+namespace archiver {
+
+struct StoreOptions {
+  std::string path;                          // directory holding data.mdb and lock.mdb
+  uint64_t map_size = 16ULL << 30;           // LMDB map size in bytes (default 16 GiB)
+  int compression_level = 6;                 // zlib level 1..9, or 0 for no compression
+  bool create_if_missing = true;             // create the directory (mode 0700) and files (0600)
+  bool read_only = false;                    // open for reading only (doveadm queries)
+  bool sync = true;                          // fsync each commit (durable before the ack)
+};
+
+// One delivery of a message: who got it where and when. Everything here is stored
+// with the delivery, not with the message, so one message may have many of these.
+struct DeliveryRecord {
+  MessageId id{};              // the message (filled in by Archive)
+  uint64_t received_us = 0;    // delivery time, microseconds since the epoch, UTC
+  std::string origin;          // "lmtp", "lda", "append", … (how it reached the archive)
+  std::string envelope_from;   // MAIL FROM as given ("" for the null sender)
+  std::string envelope_to;     // RCPT TO as given, +detail kept
+  std::string user;            // the Dovecot user it was delivered to
+  std::string mailbox;         // the mailbox it was saved in (vname)
+  HeaderSummary headers;       // summary of the message's headers
+  uint64_t size = 0;           // size of the message in bytes (trace prefix excluded)
+  std::string trace_prefix;    // trace headers Dovecot prepended for this delivery
+};
+
+// The key of a delivery: time first so that key order is time order.
+struct DeliveryKey {
+  uint64_t received_us = 0;
+  uint64_t sequence = 0;       // unique within the archive
+  bool operator==(const DeliveryKey&) const = default;
+};
+
+struct Delivery {
+  DeliveryKey key;
+  DeliveryRecord record;
+};
+
+struct MessageInfo {
+  MessageId id{};
+  uint64_t raw_size = 0;       // bytes of the message
+  uint64_t stored_size = 0;    // bytes of its stored record (header + payload)
+  std::string codec;           // "zlib" or "none"
+  uint32_t format_version = 0;
+};
+
+enum class ArchiveOutcome {
+  kStored,           // a new message and a new delivery were written
+  kDeduplicated,     // the message was already stored; a new delivery was written
+  kAlreadyArchived,  // this (message, recipient, mailbox) delivery already existed
+};
+
+struct ListFilter {
+  uint64_t since_us = 0;          // inclusive; 0 = no lower bound
+  uint64_t until_us = UINT64_MAX; // exclusive
+  std::string from;               // envelope sender or header From address (case-insensitive)
+  std::string rcpt;               // envelope recipient; "a@b" also matches "a+x@b"
+  std::string user;               // Dovecot user, exact
+  std::string mailbox;            // mailbox, exact
+  std::string subject;            // case-insensitive substring of the decoded subject
+  uint64_t limit = 0;             // 0 = no limit
+};
+
+struct StoreStats {
+  uint64_t messages = 0;          // distinct stored messages
+  uint64_t deliveries = 0;        // delivery records
+  uint64_t raw_bytes = 0;         // sum of distinct messages' sizes
+  uint64_t stored_bytes = 0;      // sum of their stored record sizes
+  uint64_t delivered_bytes = 0;   // sum over deliveries of the message size
+  uint64_t map_size = 0;          // configured LMDB map size
+  uint64_t map_used = 0;          // bytes of the map in use (pages × page size)
+};
+
+struct VerifyReport {
+  uint64_t messages_checked = 0;
+  uint64_t deliveries_checked = 0;
+  // One entry per damaged item: the message id and why (Corruption, or NotFound for a
+  // delivery whose message is missing).
+  std::vector<std::pair<MessageId, Status>> damaged;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the archive at options.path. An archive is opened once per
+  // process and path: a second Open of the same path returns the same Store, so
+  // callers may simply call Open whenever they need it. Errors: IOError (permissions,
+  // not a directory), NotFound (missing and !create_if_missing), Corruption (not an
+  // archive or an unknown newer format).
+  static Result<std::shared_ptr<Store>> Open(const StoreOptions& options);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const;
+
+  // Stores `message` (unless a message with the same SHA-256 is stored already) and
+  // one delivery record, in one transaction. Idempotent per (message id, envelope_to,
+  // mailbox): a repeated call returns kAlreadyArchived and writes nothing. `record.id`
+  // and `record.size` are filled in from `message`. `id_out`, if not null, receives
+  // the id. Errors: MapFull, IOError, InvalidArgument (read-only store).
+  Result<ArchiveOutcome> Archive(std::string_view message, DeliveryRecord record,
+                                 MessageId* id_out = nullptr);
+
+  // Adds a delivery of a message that is already stored (record.id names it), with the
+  // same idempotency as Archive. NotFound when the message is not stored.
+  Result<ArchiveOutcome> AddDelivery(const DeliveryRecord& record);
+
+  // Visits deliveries that match `filter`, newest first, until the visitor returns
+  // false or `filter.limit` rows were visited. Uses an index (rcpt, from, user, time)
+  // where one serves; the remaining conditions are checked per record.
+  Status ListDeliveries(const ListFilter& filter,
+                        const std::function<bool(const Delivery&)>& visit) const;
+
+  // All deliveries of one message, oldest first.
+  Result<std::vector<Delivery>> DeliveriesOf(const MessageId& id) const;
+
+  // The id of the one stored message whose hex id starts with `hex_prefix`.
+  // InvalidArgument (not hex), NotFound (none), Ambiguous (several).
+  Result<MessageId> ResolvePrefix(std::string_view hex_prefix) const;
+
+  Result<MessageInfo> GetInfo(const MessageId& id) const;
+
+  // The message bytes, re-hashed: Corruption (naming the id) if they do not match.
+  Result<std::string> ReadMessage(const MessageId& id) const;
+
+  Result<StoreStats> GetStats() const;
+
+  // Re-reads and re-hashes every stored message and checks that every delivery's
+  // message exists. A non-OK Status means verification itself could not run.
+  Result<VerifyReport> Verify() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Human-readable size, "1.5 MiB".
+std::string FormatBytes(uint64_t bytes);
+
+}  // namespace archiver
