@@ -1,0 +1,53 @@
+// Delivery context for the capture: the envelope of the LMTP / dovecot-lda delivery in
+// progress (from Dovecot's deliver_mail hook) and the message of the current LMTP
+// transaction, read once and shared by all of its recipients and mailboxes.
+#pragma once
+
+#include <string>
+
+#include "archiver-dovecot.h"
+#include "archiver/digest.h"
+#include "archiver/header_summary.h"
+#include "archiver/status.h"
+#include "archiver/trace.h"
+
+namespace archiver::plugin {
+
+// The envelope of the delivery that Dovecot is running now.
+struct DeliveryEnvelope {
+  std::string origin;         // "lmtp" or "lda"
+  std::string envelope_from;  // "" for the null sender
+  std::string envelope_to;    // as given, +detail kept
+  std::string original_to;    // ORCPT, or ""
+  const struct mail_user* rcpt_user = nullptr;  // compared, never dereferenced
+};
+
+// The message of the transaction in progress, as transmitted.
+struct CapturedMessage {
+  std::string bytes;          // the whole raw stream: trace prefix + message
+  size_t prefix_length = 0;   // Dovecot's trace headers at the start of `bytes`
+  MessageId id{};             // filled in by the first Archive of it
+  bool id_known = false;
+  HeaderSummary headers;
+};
+
+// Registers the deliver_mail hook once per process (chaining to the previous one, e.g.
+// Sieve's) when this process is LMTP or dovecot-lda; does nothing elsewhere.
+void DeliverHookInit();
+void DeliverHookDeinit();
+
+// The envelope for a POST_SESSION save of `src_mail` into a mailbox of `user`, or
+// nullptr when no delivery of it is known (then it is not a delivery we can describe).
+const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user,
+                                            const struct mail* src_mail);
+
+// The captured message for `src_mail` when it is the raw message of the current
+// transaction or the first saved copy later recipients are copied from; read on
+// first use. nullptr when `src_mail` is neither (the caller reads it itself).
+Result<CapturedMessage*> CapturedMessageFor(struct mail* src_mail, DeliveryAgent agent,
+                                            const DeliveryEnvelope& envelope);
+
+// Reads the whole stream of `mail` into `out`. IOError with Dovecot's reason on failure.
+Status ReadMailStream(struct mail* mail, std::string* out);
+
+}  // namespace archiver::plugin

@@ -1,0 +1,20 @@
+// The one place the glue includes Dovecot's C headers: config.h and lib.h first, all
+// inside extern "C", in the order Dovecot's headers need under C++.
+#pragma once
+
+extern "C" {
+#include "config.h"
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "istream.h"
+#include "ioloop.h"
+#include "module-context.h"
+#include "wildcard-match.h"
+#include "mail-user.h"
+#include "mail-storage.h"
+#include "mail-storage-private.h"
+#include "mail-storage-hooks.h"
+#include "mail-deliver.h"
+#include "smtp-address.h"
+}

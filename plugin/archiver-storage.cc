@@ -1,0 +1,187 @@
+// Mailbox vfunc overrides: archive a delivery before it is saved, an APPEND after it
+// is written but before it is committed. Each override chains to `super`.
+#include "archiver-storage.h"
+
+#include <string>
+
+#include "archiver-deliver.h"
+#include "archiver-user.h"
+#include "archiver/time_format.h"
+
+namespace archiver::plugin {
+namespace {
+
+struct archiver_mailbox {
+  union mailbox_module_context module_ctx;
+};
+
+MODULE_CONTEXT_DEFINE_INIT(archiver_storage_module, &mail_storage_module_register);
+
+archiver_mailbox* ContextOf(struct mailbox* box) {
+  // MODULE_CONTEXT_REQUIRE does not compile as C++; the override is only installed
+  // together with the context, so it is always there.
+  auto* context = static_cast<archiver_mailbox*>(MODULE_CONTEXT(box, archiver_storage_module));
+  i_assert(context != nullptr);
+  return context;
+}
+
+// Applies archiver_failure to a failed capture: 0 to go on saving, -1 (with a
+// temporary error set on the storage) to fail this save so the sender retries.
+int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status) {
+  if (user.settings().failure == FailureMode::kContinue) {
+    e_error(box->event,
+            "archiver: %s - saved without archiving (archiver_failure=continue)",
+            status.ToString().c_str());
+    return 0;
+  }
+  mailbox_set_critical(box, "archiver: %s", status.ToString().c_str());
+  mail_storage_set_error(box->storage, MAIL_ERROR_TEMP,
+                         "Archive temporarily unavailable, try again later");
+  return -1;
+}
+
+DeliveryAgent AgentOf(const std::string& origin) {
+  if (origin == "lmtp") return DeliveryAgent::kLmtp;
+  if (origin == "lda") return DeliveryAgent::kLda;
+  return DeliveryAgent::kAppend;
+}
+
+// Archives `message` (or just a new delivery of it, when its id is already known)
+// into the user's archive.
+Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record) {
+  Result<std::shared_ptr<Store>> store = user.GetStore();
+  if (!store.ok()) return store.status();
+  std::string_view body = std::string_view(message.bytes).substr(message.prefix_length);
+  record.headers = message.headers;
+  record.trace_prefix.assign(message.bytes, 0, message.prefix_length);
+  if (message.id_known) {
+    record.id = message.id;
+    record.size = body.size();
+    Result<ArchiveOutcome> added = (*store)->AddDelivery(record);
+    if (added.ok() || added.status().code() != Status::Code::kNotFound) return added.status();
+    // Another user's archive holds it, not this one: store the message here too.
+  }
+  Result<ArchiveOutcome> archived = (*store)->Archive(body, std::move(record), &message.id);
+  if (archived.ok()) message.id_known = true;
+  return archived.status();
+}
+
+Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save_context* ctx,
+                       struct mail* src_mail) {
+  const DeliveryEnvelope* envelope = DeliveryEnvelopeFor(box->storage->user, src_mail);
+  DeliveryEnvelope unknown;
+  if (envelope == nullptr) {
+    // A POST_SESSION save that our deliver hook did not see (another plugin's
+    // delivery path): archive it with what the save itself knows.
+    unknown.origin = box->storage->user->service;
+    if (ctx->data.from_envelope != nullptr) unknown.envelope_from = ctx->data.from_envelope;
+    envelope = &unknown;
+  }
+  DeliveryAgent agent = AgentOf(envelope->origin);
+  Result<CapturedMessage*> captured = CapturedMessageFor(src_mail, agent, *envelope);
+  if (!captured.ok()) return captured.status();
+  CapturedMessage own;
+  CapturedMessage* message = *captured;
+  if (message == nullptr) {
+    Status read = ReadMailStream(src_mail, &own.bytes);
+    if (!read.ok()) return read;
+    own.prefix_length = DeliveryTraceLength(own.bytes, agent, envelope->envelope_to,
+                                            envelope->original_to);
+    own.headers = SummarizeHeaders(std::string_view(own.bytes).substr(own.prefix_length));
+    message = &own;
+  }
+  DeliveryRecord record;
+  record.received_us = NowMicros();
+  record.origin = envelope->origin;
+  record.envelope_from = envelope->envelope_from;
+  record.envelope_to = envelope->envelope_to;
+  record.user = user.username();
+  record.mailbox = mailbox_get_vname(box);
+  return ArchiveInto(user, *message, std::move(record));
+}
+
+// Whether saves into `box` are captured for this user at all.
+ArchiverUser* CapturingUser(struct mailbox* box, bool delivery) {
+  ArchiverUser* user = ArchiverUserGet(box->storage->user);
+  if (user == nullptr) return nullptr;
+  const ArchiverSettings& settings = user->settings();
+  if (delivery ? !settings.capture_delivery : !settings.capture_append) return nullptr;
+  if (user->MailboxExcluded(mailbox_get_vname(box))) return nullptr;
+  return user;
+}
+
+// mailbox_vfuncs.copy: LMTP, dovecot-lda and Sieve deliveries (POST_SESSION) are
+// archived first; a failure cancels the save. Plain COPY/MOVE is never archived.
+extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
+  struct mailbox* box = ctx->transaction->box;
+  archiver_mailbox* abox = ContextOf(box);
+  if ((box->flags & MAILBOX_FLAG_POST_SESSION) != 0) {
+    int result = 0;
+    ArchiverUser* user = nullptr;
+    try {
+      user = CapturingUser(box, true);
+      if (user != nullptr) {
+        Status archived = ArchiveDelivery(*user, box, ctx, mail);
+        if (!archived.ok()) result = HandleFailure(*user, box, archived);
+      }
+    } catch (const std::exception& e) {
+      result = user == nullptr ? 0 : HandleFailure(*user, box, Status::IOError(e.what()));
+    } catch (...) {
+      result = user == nullptr
+                   ? 0
+                   : HandleFailure(*user, box, Status::IOError("unexpected exception"));
+    }
+    if (result < 0) {
+      mailbox_save_cancel(&ctx);
+      return -1;
+    }
+  }
+  return abox->module_ctx.super.copy(ctx, mail);
+}
+
+// mailbox_vfuncs.save_finish: a client APPEND (not a copy done through saving, not a
+// delivery) is archived once written and before its transaction commits.
+extern "C" int ArchiverSaveFinish(struct mail_save_context* ctx) {
+  struct mailbox* box = ctx->transaction->box;
+  archiver_mailbox* abox = ContextOf(box);
+  if (abox->module_ctx.super.save_finish(ctx) < 0) return -1;
+  if (ctx->copying_via_save || ctx->copying_or_moving ||
+      (box->flags & MAILBOX_FLAG_POST_SESSION) != 0 || ctx->dest_mail == nullptr)
+    return 0;
+  ArchiverUser* user = nullptr;
+  try {
+    user = CapturingUser(box, false);
+    if (user == nullptr) return 0;
+    CapturedMessage message;
+    Status status = ReadMailStream(ctx->dest_mail, &message.bytes);
+    if (status.ok()) {
+      message.headers = SummarizeHeaders(message.bytes);
+      DeliveryRecord record;
+      record.received_us = NowMicros();
+      record.origin = "append";
+      record.user = user->username();
+      record.mailbox = mailbox_get_vname(box);
+      status = ArchiveInto(*user, message, std::move(record));
+    }
+    return status.ok() ? 0 : HandleFailure(*user, box, status);
+  } catch (const std::exception& e) {
+    return user == nullptr ? 0 : HandleFailure(*user, box, Status::IOError(e.what()));
+  } catch (...) {
+    return user == nullptr ? 0 : HandleFailure(*user, box, Status::IOError("unexpected exception"));
+  }
+}
+
+}  // namespace
+
+void ArchiverMailboxAllocated(struct mailbox* box) {
+  if (ArchiverUserGet(box->storage->user) == nullptr) return;
+  struct mailbox_vfuncs* vlast = box->vlast;
+  archiver_mailbox* abox = p_new(box->pool, archiver_mailbox, 1);
+  abox->module_ctx.super = *vlast;
+  box->vlast = &abox->module_ctx.super;
+  vlast->copy = ArchiverCopy;
+  vlast->save_finish = ArchiverSaveFinish;
+  MODULE_CONTEXT_SET(box, archiver_storage_module, abox);
+}
+
+}  // namespace archiver::plugin

@@ -1,0 +1,87 @@
+// Per-user module context of the mail plugin: settings parsed once, archive handle.
+#include "archiver-user.h"
+
+#include <memory>
+
+namespace archiver::plugin {
+namespace {
+
+struct archiver_user_context {
+  union mail_user_module_context module_ctx;
+  ArchiverUser* impl;  // owned; deleted in ArchiverUserDeinit
+};
+
+MODULE_CONTEXT_DEFINE_INIT(archiver_user_module, &mail_user_module_register);
+
+archiver_user_context* ContextOf(struct mail_user* user) {
+  return static_cast<archiver_user_context*>(MODULE_CONTEXT(user, archiver_user_module));
+}
+
+extern "C" void ArchiverUserDeinit(struct mail_user* user) {
+  archiver_user_context* context = ContextOf(user);
+  delete context->impl;  // noexcept destructors only
+  context->impl = nullptr;
+  context->module_ctx.super.deinit(user);
+}
+
+bool AnyWildcardMatches(const std::vector<std::string>& patterns, const char* text) {
+  for (const std::string& pattern : patterns) {
+    if (wildcard_match_icase(text, pattern.c_str())) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username)
+    : settings_(std::move(settings)), username_(std::move(username)) {}
+
+Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
+  if (store_ != nullptr) return store_;
+  Result<std::shared_ptr<Store>> opened = Store::Open(settings_.StoreOptionsFor(false));
+  if (opened.ok()) store_ = opened.value();
+  return opened;
+}
+
+bool ArchiverUser::MailboxExcluded(const char* vname) const {
+  return AnyWildcardMatches(settings_.exclude_mailboxes, vname);
+}
+
+ArchiverUser* ArchiverUserGet(struct mail_user* user) {
+  archiver_user_context* context = ContextOf(user);
+  return context == nullptr ? nullptr : context->impl;
+}
+
+void ArchiverUserCreated(struct mail_user* user) {
+  // The raw user that LMTP and dovecot-lda read the incoming message with (and the
+  // owners of shared namespaces) are internal: they never deliver anything.
+  if (user->autocreated) return;
+  try {
+    ArchiverSettings settings;
+    std::string error = ParseArchiverSettings(
+        [user](const char* name) { return mail_user_plugin_getenv(user, name); },
+        true, &settings);
+    if (!error.empty()) {
+      user->error = p_strdup_printf(user->pool, "archiver: %s", error.c_str());
+      return;
+    }
+    if (AnyWildcardMatches(settings.exclude_users, user->username)) return;
+    // ~/ in archiver_path is the user's home, as everywhere in Dovecot's settings.
+    settings.path = mail_user_home_expand(user, settings.path.c_str());
+
+    auto impl = std::make_unique<ArchiverUser>(std::move(settings), user->username);
+    struct mail_user_vfuncs* vlast = user->vlast;
+    archiver_user_context* context = p_new(user->pool, archiver_user_context, 1);
+    context->module_ctx.super = *vlast;
+    user->vlast = &context->module_ctx.super;
+    vlast->deinit = ArchiverUserDeinit;
+    context->impl = impl.release();
+    MODULE_CONTEXT_SET(user, archiver_user_module, context);
+  } catch (const std::exception& e) {
+    user->error = p_strdup_printf(user->pool, "archiver: %s", e.what());
+  } catch (...) {
+    user->error = p_strdup(user->pool, "archiver: unexpected error while reading settings");
+  }
+}
+
+}  // namespace archiver::plugin

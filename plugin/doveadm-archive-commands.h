@@ -1,0 +1,15 @@
+// The `doveadm archive …` command bodies (registered in doveadm-archive.cc).
+#pragma once
+
+#include "doveadm-archive-dovecot.h"
+
+namespace archiver::doveadm {
+
+void CmdArchiveList(struct doveadm_cmd_context* cctx);
+void CmdArchiveShow(struct doveadm_cmd_context* cctx);
+void CmdArchiveFetch(struct doveadm_cmd_context* cctx);
+void CmdArchiveExport(struct doveadm_cmd_context* cctx);
+void CmdArchiveStats(struct doveadm_cmd_context* cctx);
+void CmdArchiveVerify(struct doveadm_cmd_context* cctx);
+
+}  // namespace archiver::doveadm

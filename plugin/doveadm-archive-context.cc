@@ -1,0 +1,152 @@
+// Shared plumbing of the `doveadm archive` commands.
+#include "doveadm-archive-context.h"
+
+#include <cstring>
+
+#include "archiver/time_format.h"
+
+namespace archiver::doveadm {
+namespace {
+
+bool DependsOnUser(const std::string& path) {
+  return path.find('%') != std::string::npos || (!path.empty() && path[0] == '~');
+}
+
+// Looks USER up in the userdb and returns its expanded archiver_* settings.
+bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
+  auto flags = static_cast<enum mail_storage_service_flags>(
+      MAIL_STORAGE_SERVICE_FLAG_USERDB_LOOKUP | MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT |
+      MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS | MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES |
+      MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS | MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR);
+  struct mail_storage_service_ctx* service = mail_storage_service_init(master_service, nullptr, flags);
+  struct mail_storage_service_input input;
+  i_zero(&input);
+  input.service = "doveadm";
+  input.username = username;
+  struct mail_storage_service_user* service_user = nullptr;
+  struct mail_user* user = nullptr;
+  const char* error = nullptr;
+  int ret = mail_storage_service_lookup_next(service, &input, &service_user, &user, &error);
+  bool ok = false;
+  if (ret == 0) {
+    CommandFailed(EX_NOUSER, std::string("User doesn't exist: ") + username);
+  } else if (ret < 0) {
+    CommandFailed(EX_TEMPFAIL, std::string("User lookup of ") + username + " failed: " +
+                                   (error != nullptr ? error : "unknown error"));
+  } else {
+    std::string parse_error = plugin::ParseArchiverSettings(
+        [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true,
+        settings);
+    if (!parse_error.empty()) {
+      CommandFailed(EX_CONFIG, parse_error);
+    } else {
+      settings->path = mail_user_home_expand(user, settings->path.c_str());
+      ok = true;
+    }
+  }
+  if (user != nullptr) mail_user_deinit(&user);
+  if (service_user != nullptr) mail_storage_service_user_unref(&service_user);
+  mail_storage_service_deinit(&service);
+  return ok;
+}
+
+}  // namespace
+
+void CommandFailed(int exit_code, const std::string& message) {
+  i_error("%s", message.c_str());
+  if (doveadm_exit_code == 0) doveadm_exit_code = exit_code;
+}
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Status::Code::kOk:
+      return 0;
+    case Status::Code::kNotFound:
+      return DOVEADM_EX_NOTFOUND;
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kAmbiguous:
+      return EX_USAGE;
+    case Status::Code::kCorruption:
+      return EX_DATAERR;
+    default:
+      return EX_TEMPFAIL;
+  }
+}
+
+const char* ParamString(struct doveadm_cmd_context* cctx, const char* name) {
+  const char* value = nullptr;
+  if (!doveadm_cmd_param_str(cctx, name, &value)) return nullptr;
+  return value;
+}
+
+void RunCommand(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    CommandFailed(EX_SOFTWARE, std::string("archive: internal error: ") + e.what());
+  } catch (...) {
+    CommandFailed(EX_SOFTWARE, "archive: internal error");
+  }
+}
+
+std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx) {
+  plugin::ArchiverSettings settings;
+  const char* username = ParamString(cctx, "user");
+  std::string global_path = doveadm_plugin_getenv("archiver_path") != nullptr
+                                ? doveadm_plugin_getenv("archiver_path")
+                                : "";
+  if (username != nullptr && DependsOnUser(global_path)) {
+    if (!UserSettings(username, &settings)) return nullptr;
+  } else {
+    std::string error = plugin::ParseArchiverSettings(
+        [](const char* name) { return doveadm_plugin_getenv(name); }, true, &settings);
+    if (!error.empty()) {
+      CommandFailed(EX_CONFIG, error);
+      return nullptr;
+    }
+    if (DependsOnUser(settings.path)) {
+      CommandFailed(EX_USAGE, "archiver_path = " + settings.path +
+                                  " depends on the user: name one with -u USER");
+      return nullptr;
+    }
+  }
+  Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(true));
+  if (!store.ok()) {
+    CommandFailed(ExitCodeFor(store.status()),
+                  "Cannot open the archive " + settings.path + ": " + store.status().message());
+    return nullptr;
+  }
+  return store.value();
+}
+
+bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
+  uint64_t now = NowMicros();
+  for (const char* name : {"since", "until"}) {
+    const char* text = ParamString(cctx, name);
+    if (text == nullptr) continue;
+    Result<uint64_t> time = ParseTimeArgument(text, now);
+    if (!time.ok()) {
+      CommandFailed(EX_USAGE, std::string("Invalid --") + name + " " + text + ": " +
+                                  time.status().message());
+      return false;
+    }
+    if (std::strcmp(name, "since") == 0) filter->since_us = *time;
+    else filter->until_us = *time;
+  }
+  if (const char* value = ParamString(cctx, "from")) filter->from = value;
+  if (const char* value = ParamString(cctx, "rcpt")) filter->rcpt = value;
+  if (const char* value = ParamString(cctx, "user")) filter->user = value;
+  if (const char* value = ParamString(cctx, "mailbox")) filter->mailbox = value;
+  if (const char* value = ParamString(cctx, "subject")) filter->subject = value;
+  int64_t limit = 0;
+  if (doveadm_cmd_param_int64(cctx, "limit", &limit)) {
+    if (limit < 0) {
+      CommandFailed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
+      return false;
+    }
+    filter->limit = static_cast<uint64_t>(limit);
+  }
+  return true;
+}
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,40 @@
+// What every `doveadm archive` command shares: finding and opening the archive that
+// the plugin { archiver_* } settings name, reading common parameters, and turning a
+// core Status into doveadm's exit codes and error messages.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "archiver-settings.h"
+#include "archiver/store.h"
+#include "doveadm-archive-dovecot.h"
+
+namespace archiver::doveadm {
+
+// Logs `message` as an error and sets the command's exit code (EX_USAGE, EX_NOHOST for
+// "not found", EX_DATAERR, EX_TEMPFAIL, EX_CONFIG…). The first failure's code wins.
+void CommandFailed(int exit_code, const std::string& message);
+
+// doveadm's exit code for a failed core call: NotFound → 68, InvalidArgument and
+// Ambiguous → 64, Corruption → 65, others → 75.
+int ExitCodeFor(const Status& status);
+
+// The string value of parameter `name`, or nullptr when not given.
+const char* ParamString(struct doveadm_cmd_context* cctx, const char* name);
+
+// Runs a command body as an exception barrier: nothing may unwind into doveadm's C.
+void RunCommand(const std::function<void()>& body);
+
+// Opens the archive for a command, read-only. With `-u USER` the user's settings are
+// looked up (userdb; the archive path may then use %u, %d, ~); without it the global
+// plugin { archiver_path } is used and must not depend on the user. On failure the
+// error is reported (CommandFailed) and nullptr returned.
+std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx);
+
+// Reads --since --until --from --rcpt --user --mailbox --subject --limit into a
+// filter. False (after CommandFailed with EX_USAGE) on a bad value.
+bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter);
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,18 @@
+// Dovecot's C headers for the doveadm module, in the order they need under C++.
+#pragma once
+
+extern "C" {
+#include "config.h"
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "master-service.h"
+#include "mail-user.h"
+#include "mail-storage.h"
+#include "mail-storage-service.h"
+#include "doveadm.h"
+#include "doveadm-mail.h"
+#include "doveadm-cmd.h"
+#include "doveadm-print.h"
+#include "doveadm-util.h"
+}

@@ -1,0 +1,282 @@
+// `doveadm archive list|show|fetch|export`: reading the archive.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+#include <fcntl.h>
+
+#include "archiver/time_format.h"
+#include "doveadm-archive-commands.h"
+#include "doveadm-archive-context.h"
+
+namespace archiver::doveadm {
+namespace {
+
+std::string Decimal(uint64_t value) { return std::to_string(value); }
+
+// Resolves the positional id (full or unique prefix); nullopt after CommandFailed.
+std::optional<MessageId> ResolveId(struct doveadm_cmd_context* cctx, const Store& store) {
+  const char* text = ParamString(cctx, "id");
+  if (text == nullptr || *text == '\0') {
+    CommandFailed(EX_USAGE, "Missing message id (see doveadm archive list)");
+    return std::nullopt;
+  }
+  Result<MessageId> id = store.ResolvePrefix(text);
+  if (!id.ok()) {
+    CommandFailed(ExitCodeFor(id.status()), std::string("Message ") + text + ": " +
+                                                id.status().message());
+    return std::nullopt;
+  }
+  return *id;
+}
+
+void PrintDeliveryRow(const Delivery& delivery) {
+  const DeliveryRecord& record = delivery.record;
+  doveadm_print(ToHex(record.id).c_str());
+  doveadm_print(FormatTimeUtc(record.received_us).c_str());
+  doveadm_print(record.origin.c_str());
+  doveadm_print(record.user.c_str());
+  doveadm_print(record.mailbox.c_str());
+  doveadm_print(record.envelope_from.c_str());
+  doveadm_print(record.envelope_to.c_str());
+  doveadm_print(record.headers.subject.c_str());
+  doveadm_print(Decimal(record.size).c_str());
+}
+
+// Writes all of `data` to `fd`; false with errno set on failure.
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t written = write(fd, data.data(), data.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(written));
+  }
+  return true;
+}
+
+// mboxrd: a From_ line, LF line ends, ">From " quoting of every (>*)From line.
+std::string MboxEntry(const DeliveryRecord& record, std::string_view message) {
+  std::time_t seconds = static_cast<std::time_t>(record.received_us / 1000000);
+  struct tm tm_utc;
+  gmtime_r(&seconds, &tm_utc);
+  char date[64];
+  strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm_utc);
+  std::string entry = "From ";
+  entry += record.envelope_from.empty() ? "MAILER-DAEMON" : record.envelope_from;
+  entry += " ";
+  entry += date;
+  entry += "\n";
+  size_t start = 0;
+  while (start < message.size()) {
+    size_t end = message.find('\n', start);
+    std::string_view line =
+        message.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t quotes = line.find_first_not_of('>');
+    if (quotes != std::string_view::npos && line.substr(quotes).rfind("From ", 0) == 0) entry += '>';
+    entry.append(line);
+    entry += '\n';
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  entry += '\n';
+  return entry;
+}
+
+}  // namespace
+
+void CmdArchiveList(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    ListFilter filter;
+    if (!ParseListFilter(cctx, &filter)) return;
+    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    if (store == nullptr) return;
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    for (const char* field : {"id", "received", "origin", "user", "mailbox", "from", "rcpt",
+                              "subject"})
+      doveadm_print_header_simple(field);
+    doveadm_print_header("size", "size", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    Status status = store->ListDeliveries(filter, [](const Delivery& delivery) {
+      PrintDeliveryRow(delivery);
+      return true;
+    });
+    if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
+  });
+}
+
+void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    if (store == nullptr) return;
+    std::optional<MessageId> id = ResolveId(cctx, *store);
+    if (!id) return;
+    Result<MessageInfo> info = store->GetInfo(*id);
+    Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(*id);
+    if (!info.ok() || !deliveries.ok()) {
+      const Status& status = info.ok() ? deliveries.status() : info.status();
+      CommandFailed(ExitCodeFor(status), "Message " + ToHex(*id) + ": " + status.message());
+      return;
+    }
+    doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
+    for (const char* field :
+         {"id", "size", "stored_size", "codec", "format", "deliveries", "delivery", "received",
+          "origin", "user", "mailbox", "from", "rcpt", "header_from", "to", "cc", "subject",
+          "date", "message_id", "trace_bytes"})
+      doveadm_print_header_simple(field);
+    size_t index = 0;
+    for (const Delivery& delivery : *deliveries) {
+      const DeliveryRecord& record = delivery.record;
+      doveadm_print(ToHex(info->id).c_str());
+      doveadm_print(Decimal(info->raw_size).c_str());
+      doveadm_print(Decimal(info->stored_size).c_str());
+      doveadm_print(info->codec.c_str());
+      doveadm_print(Decimal(info->format_version).c_str());
+      doveadm_print(Decimal(deliveries->size()).c_str());
+      doveadm_print(Decimal(++index).c_str());
+      doveadm_print(FormatTimeUtc(record.received_us).c_str());
+      doveadm_print(record.origin.c_str());
+      doveadm_print(record.user.c_str());
+      doveadm_print(record.mailbox.c_str());
+      doveadm_print(record.envelope_from.c_str());
+      doveadm_print(record.envelope_to.c_str());
+      doveadm_print(record.headers.from.c_str());
+      doveadm_print(record.headers.to.c_str());
+      doveadm_print(record.headers.cc.c_str());
+      doveadm_print(record.headers.subject.c_str());
+      doveadm_print(record.headers.date.c_str());
+      doveadm_print(record.headers.message_id.c_str());
+      doveadm_print(Decimal(record.trace_prefix.size()).c_str());
+    }
+  });
+}
+
+void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    if (store == nullptr) return;
+    std::optional<MessageId> id = ResolveId(cctx, *store);
+    if (!id) return;
+    Result<std::string> message = store->ReadMessage(*id);
+    if (!message.ok()) {
+      CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
+      return;
+    }
+    bool trace = false;
+    (void)doveadm_cmd_param_bool(cctx, "trace", &trace);
+    const char* rcpt = ParamString(cctx, "rcpt");
+    const char* mailbox = ParamString(cctx, "mailbox");
+    std::string prefix;
+    if (trace || rcpt != nullptr || mailbox != nullptr) {
+      Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(*id);
+      if (!deliveries.ok()) {
+        CommandFailed(ExitCodeFor(deliveries.status()), deliveries.status().ToString());
+        return;
+      }
+      const Delivery* chosen = nullptr;
+      for (const Delivery& delivery : *deliveries) {
+        if (rcpt != nullptr && strcasecmp(delivery.record.envelope_to.c_str(), rcpt) != 0) continue;
+        if (mailbox != nullptr && delivery.record.mailbox != mailbox) continue;
+        chosen = &delivery;
+        break;
+      }
+      if (chosen == nullptr) {
+        CommandFailed(DOVEADM_EX_NOTFOUND,
+                      "Message " + ToHex(*id) + " has no delivery matching --rcpt/--mailbox");
+        return;
+      }
+      prefix = chosen->record.trace_prefix;
+    }
+    if (!WriteAll(STDOUT_FILENO, prefix) || !WriteAll(STDOUT_FILENO, *message))
+      CommandFailed(EX_IOERR, std::string("write(stdout) failed: ") + std::strerror(errno));
+  });
+}
+
+void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    ListFilter filter;
+    if (!ParseListFilter(cctx, &filter)) return;
+    const char* format = ParamString(cctx, "format");
+    const char* output = ParamString(cctx, "output");
+    if (format == nullptr || (std::strcmp(format, "mbox") != 0 && std::strcmp(format, "eml") != 0)) {
+      CommandFailed(EX_USAGE, "--format mbox|eml is required");
+      return;
+    }
+    if (output == nullptr || *output == '\0') {
+      CommandFailed(EX_USAGE, "--output PATH is required (an mbox file, or a directory for eml)");
+      return;
+    }
+    bool mbox = std::strcmp(format, "mbox") == 0;
+    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    if (store == nullptr) return;
+
+    int mbox_fd = -1;
+    if (mbox) {
+      mbox_fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (mbox_fd < 0) {
+        CommandFailed(EX_CANTCREAT, std::string("open(") + output + ") failed: " +
+                                        std::strerror(errno) + " (export never overwrites)");
+        return;
+      }
+    } else if (mkdir(output, 0700) < 0 && errno != EEXIST) {
+      CommandFailed(EX_CANTCREAT, std::string("mkdir(") + output + ") failed: " + std::strerror(errno));
+      return;
+    }
+    // Deliveries come newest first; each distinct message is exported once.
+    std::vector<Delivery> selected;
+    std::set<MessageId> seen;
+    Status listed = store->ListDeliveries(filter, [&](const Delivery& delivery) {
+      if (seen.insert(delivery.record.id).second) selected.push_back(delivery);
+      return true;
+    });
+    if (!listed.ok()) {
+      CommandFailed(ExitCodeFor(listed), "Listing failed: " + listed.ToString());
+      if (mbox_fd >= 0) close(mbox_fd);
+      return;
+    }
+    uint64_t exported = 0, bytes = 0, failed = 0;
+    for (auto it = selected.rbegin(); it != selected.rend(); ++it) {  // oldest first
+      Result<std::string> message = store->ReadMessage(it->record.id);
+      if (!message.ok()) {
+        CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
+        ++failed;
+        continue;
+      }
+      bool written;
+      if (mbox) {
+        written = WriteAll(mbox_fd, MboxEntry(it->record, *message));
+      } else {
+        std::string path = std::string(output) + "/" + ToHex(it->record.id) + ".eml";
+        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        written = fd >= 0 && WriteAll(fd, *message);
+        if (fd >= 0 && close(fd) < 0) written = false;
+      }
+      if (!written) {
+        CommandFailed(EX_IOERR, std::string("Writing to ") + output + " failed: " + std::strerror(errno));
+        break;
+      }
+      ++exported;
+      bytes += message->size();
+    }
+    if (mbox_fd >= 0 && close(mbox_fd) < 0)
+      CommandFailed(EX_IOERR, std::string("close(") + output + ") failed: " + std::strerror(errno));
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    for (const char* field : {"format", "output", "messages", "bytes", "failed"})
+      doveadm_print_header_simple(field);
+    doveadm_print(format);
+    doveadm_print(output);
+    doveadm_print(Decimal(exported).c_str());
+    doveadm_print(Decimal(bytes).c_str());
+    doveadm_print(Decimal(failed).c_str());
+  });
+}
+
+}  // namespace archiver::doveadm
