@@ -1,0 +1,579 @@
+"""A throwaway Dovecot 2.3 instance in a temp dir, on loopback ports, with or without our plugin.
+
+The one harness shared by the integration tests, scripts/demo.sh and bench/delivery. It writes a
+config, passwd-file users and module staging dirs, starts `dovecot -F`, delivers over LMTP (with
+per-recipient replies, DATA or BDAT) and dovecot-lda, and runs our `doveadm archive` commands
+with the doveadm module made visible through a private mount namespace. Python stdlib only.
+"""
+
+import atexit
+import imaplib
+import json
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+from typing import NamedTuple
+
+STOCK_MODULE_DIR = "/usr/lib/dovecot/modules"
+# doveadm loads its plugins only from here (compiled in); we bind-mount a staging dir over it.
+DOVEADM_MODULE_DIR = STOCK_MODULE_DIR + "/doveadm"
+DOVECOT = "/usr/sbin/dovecot"
+DOVEADM = "/usr/bin/doveadm"
+DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
+MAIL_PLUGIN_NAME = "lib90_archiver_plugin.so"
+DOVEADM_PLUGIN_NAME = "lib10_doveadm_archiver_plugin.so"
+
+# nobody/nogroup: exists on Debian, is >= first_valid_uid, and owns nothing else of ours.
+MAIL_UID = 65534
+MAIL_GID = 65534
+DOMAIN = "example.org"
+DEFAULT_USERS = ("alice", "bob", "carol", "dave")
+PASSWORD = "secret"
+
+# sysexits, as doveadm and dovecot-lda use them.
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOUSER = 67
+EX_NOINPUT = 68
+EX_TEMPFAIL = 75
+
+START_TIMEOUT = 30.0
+
+
+def build_dir_from_env(default=None):
+    """The CMake build dir: $ARCHIVER_BUILD_DIR, else `default`; None when neither is set."""
+    path = os.environ.get("ARCHIVER_BUILD_DIR") or default
+    return os.path.abspath(path) if path else None
+
+
+def plugin_modules(build_dir):
+    """(mail plugin path, doveadm module path) inside a CMake build dir."""
+    return (os.path.join(build_dir, "plugin", MAIL_PLUGIN_NAME),
+            os.path.join(build_dir, "plugin", DOVEADM_PLUGIN_NAME))
+
+
+def environment_problem():
+    """Why a real instance cannot run here (a sentence), or None when it can."""
+    if os.geteuid() != 0:
+        return ("needs root: Dovecot must switch to the mail uid and doveadm needs a private "
+                "mount namespace to load our doveadm module")
+    for path in (DOVECOT, DOVEADM, DOVECOT_LDA):
+        if not os.access(path, os.X_OK):
+            return f"{path} is missing (install dovecot-core dovecot-imapd dovecot-lmtpd)"
+    if not os.path.isdir(DOVEADM_MODULE_DIR):
+        return f"{DOVEADM_MODULE_DIR} is missing"
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind /tmp {DOVEADM_MODULE_DIR}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if probe.returncode != 0:
+        return f"cannot bind-mount in a private mount namespace: {probe.stderr.strip()}"
+    return None
+
+
+def plugin_problem(build_dir):
+    """Why our plugin cannot be tested from `build_dir` (a sentence), or None."""
+    if not build_dir:
+        return "no build dir: set ARCHIVER_BUILD_DIR to the CMake build dir"
+    missing = [p for p in plugin_modules(build_dir) if not os.path.isfile(p)]
+    if missing:
+        return "plugin not built: missing " + ", ".join(missing)
+    return None
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago (start() retries on a lost race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def to_wire(raw):
+    """The bytes an MTA transmits for `raw` in SMTP/LMTP DATA after dot-unstuffing: every CR, LF
+    or CRLF line end made CRLF and a final CRLF added when missing (what smtplib and Postfix do)."""
+    wire = re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
+    if not wire.endswith(b"\r\n"):
+        wire += b"\r\n"
+    return wire
+
+
+class Reply(NamedTuple):
+    code: int
+    text: str
+
+    @property
+    def ok(self):
+        return 200 <= self.code < 300
+
+    @property
+    def temporary(self):
+        return 400 <= self.code < 500
+
+
+class LmtpResult(NamedTuple):
+    """Replies of one LMTP transaction. `rcpt` maps every recipient to its RCPT reply; `data` maps
+    each recipient that RCPT accepted to its reply after DATA/BDAT LAST; `transmitted` is the
+    message as the server received it (after dot-unstuffing)."""
+    mail: Reply
+    rcpt: dict
+    data: dict
+    transmitted: bytes
+
+    def delivered(self, rcpt):
+        return rcpt in self.data and self.data[rcpt].ok
+
+    def all_delivered(self):
+        return bool(self.rcpt) and all(self.delivered(r) for r in self.rcpt)
+
+
+class LmtpClient:
+    """An LMTP client that reads one reply per recipient after DATA (smtplib.LMTP reads only one)
+    and can send BDAT chunks. Built on smtplib's connection and reply parsing."""
+
+    def __init__(self, host, port, timeout=120):
+        self.smtp = smtplib.LMTP(timeout=timeout)
+        self.smtp.connect(host, port)
+        code, text = self.smtp.ehlo("client.example.net")
+        if code != 250:
+            raise smtplib.SMTPHeloError(code, text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()
+
+    def has_extension(self, name):
+        return self.smtp.has_extn(name)
+
+    def send(self, mail_from, rcpts, message, body=None, chunk_size=None):
+        """One transaction. With chunk_size None the message goes in DATA and must already be in
+        wire form (CRLF line ends, ending in CRLF: see to_wire) so that what is sent is exactly
+        `message`; with chunk_size N it goes in BDAT chunks of N bytes, unaltered (any bytes).
+        body: None, "8BITMIME" or "BINARYMIME" (the MAIL FROM BODY= parameter)."""
+        if chunk_size is None and not message.endswith(b"\r\n"):
+            raise ValueError("DATA needs a message in wire form; use to_wire() or BDAT")
+        if chunk_size is None and re.search(rb"(?<!\r)\n|\r(?!\n)", message):
+            raise ValueError("DATA needs CRLF line ends only; use to_wire() or BDAT")
+        options = [f"BODY={body}"] if body else []
+        self.smtp.rset()
+        mail = Reply(*self._decode(self.smtp.mail(mail_from, options)))
+        if not mail.ok:
+            return LmtpResult(mail, {}, {}, message)
+        rcpt_replies = {}
+        for rcpt in rcpts:
+            rcpt_replies[rcpt] = Reply(*self._decode(self.smtp.rcpt(rcpt)))
+        accepted = [r for r in rcpts if rcpt_replies[r].ok]
+        data_replies = {}
+        if not accepted:
+            return LmtpResult(mail, rcpt_replies, data_replies, message)
+        if chunk_size is None:
+            self.smtp.putcmd("data")
+            code, text = self.smtp.getreply()
+            if code != 354:
+                reply = Reply(code, text.decode(errors="replace"))
+                return LmtpResult(mail, rcpt_replies, {r: reply for r in accepted}, message)
+            stuffed = re.sub(rb"(?m)^\.", b"..", message)
+            self.smtp.send(stuffed + b".\r\n")
+        else:
+            offset = 0
+            while True:
+                chunk = message[offset:offset + chunk_size]
+                offset += len(chunk)
+                last = offset >= len(message)
+                self.smtp.send(f"BDAT {len(chunk)}{' LAST' if last else ''}\r\n".encode()
+                               + chunk)
+                if last:
+                    break
+                code, text = self.smtp.getreply()
+                if code != 250:
+                    reply = Reply(code, text.decode(errors="replace"))
+                    return LmtpResult(mail, rcpt_replies, {r: reply for r in accepted}, message)
+        for rcpt in accepted:
+            data_replies[rcpt] = Reply(*self._decode(self.smtp.getreply()))
+        return LmtpResult(mail, rcpt_replies, data_replies, message)
+
+    @staticmethod
+    def _decode(reply):
+        code, text = reply
+        return code, text.decode(errors="replace")
+
+
+# Every instance still running at interpreter exit is stopped and removed, even after a failure.
+_live_instances = set()
+
+
+@atexit.register
+def _stop_leftovers():
+    for instance in list(_live_instances):
+        instance.cleanup()
+
+
+class DovecotInstance:
+    """One Dovecot instance under a fresh temp dir. Use as a context manager or call cleanup().
+
+    plugin: load our mail plugin (needs build_dir); settings: extra `plugin {}` settings (a value
+    of None drops a default); sieve: enable Pigeonhole for LMTP and LDA (script per user via
+    set_sieve_script); extra_config: appended verbatim to dovecot.conf."""
+
+    def __init__(self, build_dir=None, *, plugin=True, settings=None, sieve=False,
+                 users=DEFAULT_USERS, extra_config="", name="archiver-it", keep=False):
+        self.build_dir = build_dir
+        self.users = tuple(users)
+        self.keep = keep
+        self.root = tempfile.mkdtemp(prefix=f"{name}-")
+        os.chmod(self.root, 0o755)  # the mail uid must reach homes and the archive
+        self.name = f"{name}-{os.path.basename(self.root).rsplit('-', 1)[-1]}"
+        self.config_path = os.path.join(self.root, "dovecot.conf")
+        self.log_path = os.path.join(self.root, "dovecot.log")
+        self.archive_dir = os.path.join(self.root, "archive")
+        self.mail_module_dir = os.path.join(self.root, "modules")
+        self.doveadm_module_dir = os.path.join(self.root, "doveadm-modules")
+        self.process = None
+        self.lmtp_port = self.imap_port = None
+        self.configure(plugin=plugin, settings=settings, sieve=sieve, extra_config=extra_config)
+        self._create_tree()
+        _live_instances.add(self)
+
+    # --- setup -------------------------------------------------------------------------------
+
+    def configure(self, *, plugin=None, settings=None, sieve=None, extra_config=None):
+        """Change what the next start() writes into dovecot.conf (keyword left None: unchanged)."""
+        if plugin is not None:
+            self.plugin = plugin
+        if settings is not None or not hasattr(self, "settings"):
+            self.settings = {"archiver_path": self.archive_dir}
+            self.settings.update(settings or {})
+        if sieve is not None:
+            self.sieve = sieve
+        if extra_config is not None:
+            self.extra_config = extra_config
+        if self.plugin:
+            problem = plugin_problem(self.build_dir)
+            if problem:
+                raise RuntimeError(problem)
+
+    def _create_tree(self):
+        for sub in ("run", "state", "home"):
+            os.mkdir(os.path.join(self.root, sub))
+        self._make_mail_dir(self.archive_dir)
+        with open(os.path.join(self.root, "passwd"), "w") as f:
+            for user in self.users:
+                home = self.home(user)
+                self._make_mail_dir(home)
+                f.write(f"{user}:{{PLAIN}}{PASSWORD}:{MAIL_UID}:{MAIL_GID}::{home}::\n")
+        # dovecot-lda writes log_path itself after dropping to the mail uid.
+        open(self.log_path, "a").close()
+        os.chown(self.log_path, MAIL_UID, MAIL_GID)
+        self._stage_modules()
+
+    @staticmethod
+    def _make_mail_dir(path):
+        os.makedirs(path, exist_ok=True)
+        os.chown(path, MAIL_UID, MAIL_GID)
+
+    def _stage_modules(self):
+        """mail_plugin_dir must hold every mail plugin we load (ours and Pigeonhole's), and the
+        doveadm staging dir replaces the stock doveadm module dir, so it gets copies of the stock
+        modules (symlinks into the dir we mount over would point at themselves)."""
+        for path in (self.mail_module_dir, self.doveadm_module_dir):
+            os.mkdir(path)
+        for entry in os.listdir(STOCK_MODULE_DIR):
+            if entry.endswith(".so"):
+                os.symlink(os.path.join(STOCK_MODULE_DIR, entry),
+                           os.path.join(self.mail_module_dir, entry))
+        for entry in os.listdir(DOVEADM_MODULE_DIR):
+            shutil.copy2(os.path.join(DOVEADM_MODULE_DIR, entry), self.doveadm_module_dir)
+        if self.build_dir and not plugin_problem(self.build_dir):
+            mail_so, doveadm_so = plugin_modules(self.build_dir)
+            os.symlink(mail_so, os.path.join(self.mail_module_dir, MAIL_PLUGIN_NAME))
+            os.symlink(doveadm_so, os.path.join(self.doveadm_module_dir, DOVEADM_PLUGIN_NAME))
+
+    def home(self, user):
+        return os.path.join(self.root, "home", user)
+
+    def address(self, user, detail=None):
+        return f"{user}+{detail}@{DOMAIN}" if detail else f"{user}@{DOMAIN}"
+
+    def _config_text(self):
+        plugins = "$mail_plugins archiver" if self.plugin else "$mail_plugins"
+        sieve_plugins = " sieve" if self.sieve else ""
+        plugin_settings = "\n".join(f"  {key} = {value}" for key, value in self.settings.items()
+                                    if value is not None)
+        sieve_settings = "  sieve = ~/.dovecot.sieve\n" if self.sieve else ""
+        return f"""# Generated by tests/integration/dovecot_instance.py: a throwaway instance.
+instance_name = {self.name}
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+log_path = {self.log_path}
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Ln
+default_internal_user = dovecot
+default_login_user = dovenull
+hostname = mx.{DOMAIN}
+postmaster_address = postmaster@{DOMAIN}
+mail_location = maildir:~/Maildir
+mail_plugin_dir = {self.mail_module_dir}
+mail_plugins = {plugins}
+lda_mailbox_autocreate = yes
+lda_mailbox_autosubscribe = yes
+
+passdb {{
+  driver = passwd-file
+  args = {self.root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {self.root}/passwd
+}}
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = create
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+}}
+protocol lmtp {{
+  mail_plugins = $mail_plugins{sieve_plugins}
+}}
+protocol lda {{
+  mail_plugins = $mail_plugins{sieve_plugins}
+}}
+plugin {{
+{plugin_settings}
+{sieve_settings}}}
+{self.extra_config}
+"""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def start(self):
+        """Write the config, start Dovecot and wait until LMTP greets. Raises with the log."""
+        for attempt in range(3):
+            self.lmtp_port, self.imap_port = free_port(), free_port()
+            with open(self.config_path, "w") as f:
+                f.write(self._config_text())
+            stderr_path = os.path.join(self.root, "dovecot.stderr")
+            with open(stderr_path, "ab") as err:
+                self.process = subprocess.Popen([DOVECOT, "-F", "-c", self.config_path],
+                                                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+            if self._wait_for_lmtp():
+                return self
+            self.stop()
+            if "Address already in use" not in self.log_tail(4000) + _read(stderr_path):
+                break
+        raise RuntimeError(f"Dovecot did not start (config {self.config_path}):\n"
+                           + _read(stderr_path) + self.log_tail())
+
+    def _wait_for_lmtp(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.lmtp_port), timeout=2) as s:
+                    if s.recv(512).startswith(b"220"):
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        """Stop Dovecot and wait until every process of this instance is gone."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        self._wait_for_children()
+
+    def _wait_for_children(self):
+        """Dovecot's service processes outlive the master briefly; they carry our instance name
+        in their title, which is unique to this instance."""
+        deadline = time.monotonic() + 10
+        while True:
+            pids = self._child_pids()
+            if not pids:
+                return
+            if time.monotonic() > deadline:
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                deadline = time.monotonic() + 5
+            time.sleep(0.05)
+
+    def _child_pids(self):
+        pids = []
+        prefix = (self.name + "/").encode()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if f.read().startswith(prefix):
+                            pids.append(int(entry))
+                except OSError:
+                    pass
+        return pids
+
+    def restart(self, **changes):
+        """Stop, apply configure(**changes), start again."""
+        self.stop()
+        self.configure(**changes)
+        return self.start()
+
+    def cleanup(self):
+        """Stop Dovecot and remove the temp dir (kept when keep=True or $ARCHIVER_KEEP_TMP)."""
+        self.stop()
+        _live_instances.discard(self)
+        if not self.keep and not os.environ.get("ARCHIVER_KEEP_TMP"):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def reset_mail(self):
+        """Empty every home and the archive (only while stopped: LMDB is held open by workers)."""
+        assert self.process is None, "reset_mail() needs a stopped instance"
+        for user in self.users:
+            shutil.rmtree(self.home(user))
+            self._make_mail_dir(self.home(user))
+        shutil.rmtree(self.archive_dir)
+        self._make_mail_dir(self.archive_dir)
+
+    # --- logs --------------------------------------------------------------------------------
+
+    def log_text(self):
+        return _read(self.log_path)
+
+    def log_tail(self, limit=6000):
+        text = self.log_text()
+        return f"\n--- {self.log_path} (last {limit} chars) ---\n{text[-limit:]}"
+
+    # --- delivery ----------------------------------------------------------------------------
+
+    def lmtp(self):
+        return LmtpClient("127.0.0.1", self.lmtp_port)
+
+    def deliver(self, mail_from, rcpts, message, **kwargs):
+        """One LMTP transaction on a fresh connection; see LmtpClient.send."""
+        with self.lmtp() as client:
+            return client.send(mail_from, rcpts, message, **kwargs)
+
+    def lda(self, user, message, sender=None, rcpt=None, mailbox=None, timeout=120):
+        """Run dovecot-lda for `user` with `message` on stdin; returns the CompletedProcess."""
+        args = [DOVECOT_LDA, "-c", self.config_path, "-d", user]
+        if sender is not None:
+            args += ["-f", sender]
+        if rcpt is not None:
+            args += ["-a", rcpt]
+        if mailbox is not None:
+            args += ["-m", mailbox]
+        return subprocess.run(args, input=message, capture_output=True, timeout=timeout)
+
+    def set_sieve_script(self, user, script):
+        path = os.path.join(self.home(user), ".dovecot.sieve")
+        with open(path, "w") as f:
+            f.write(script)
+        os.chown(path, MAIL_UID, MAIL_GID)
+
+    def maildir_messages(self, user, mailbox="INBOX"):
+        """Contents (bytes) of the messages in a user's Maildir folder, in file-name order."""
+        base = os.path.join(self.home(user), "Maildir")
+        if mailbox != "INBOX":
+            base = os.path.join(base, "." + mailbox.replace("/", "."))
+        messages = []
+        for sub in ("new", "cur"):
+            folder = os.path.join(base, sub)
+            if os.path.isdir(folder):
+                for name in sorted(os.listdir(folder)):
+                    messages.append(_read_bytes(os.path.join(folder, name)))
+        return messages
+
+    def imap(self, user):
+        connection = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=60)
+        connection.login(user, PASSWORD)
+        return connection
+
+    # --- doveadm -----------------------------------------------------------------------------
+
+    def doveadm(self, *args, fmt=None, input=None, timeout=300):
+        """Run `doveadm -c CONF [-f fmt] ARGS…` with the staged doveadm modules (ours included)
+        bind-mounted over Dovecot's doveadm module dir in a private mount namespace. Returns the
+        CompletedProcess with stdout/stderr as bytes; never raises on a non-zero exit."""
+        command = [DOVEADM, "-c", self.config_path]
+        if fmt:
+            command += ["-f", fmt]
+        command += [str(a) for a in args]
+        script = f'mount --bind "$0" {DOVEADM_MODULE_DIR} && exec "$@"'
+        return subprocess.run(["unshare", "-m", "sh", "-c", script, self.doveadm_module_dir]
+                              + command, input=input, capture_output=True, timeout=timeout)
+
+    def doveadm_json(self, *args, **kwargs):
+        """Run a doveadm command with `-f json`, require exit 0 and return the parsed rows."""
+        result = self.doveadm(*args, fmt="json", **kwargs)
+        if result.returncode != 0:
+            raise DoveadmError(args, result)
+        text = result.stdout.decode()
+        return json.loads(text) if text.strip() else []
+
+
+class DoveadmError(Exception):
+    def __init__(self, args, result):
+        self.result = result
+        super().__init__(f"doveadm {' '.join(map(str, args))} exited {result.returncode}: "
+                         f"{result.stderr.decode(errors='replace').strip()}")
+
+
+def _read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
