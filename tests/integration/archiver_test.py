@@ -1,0 +1,164 @@
+"""Shared base for the integration tests: skip rules, instance lifetime, and the checks every test
+makes through our real `doveadm archive` commands (never by reading the archive ourselves)."""
+
+import hashlib
+import json
+import os
+import re
+import sys
+import unittest
+import uuid
+from email.utils import formatdate
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dovecot_instance as di  # noqa: E402  (the path must be set first)
+
+BUILD_DIR = di.build_dir_from_env()
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MAIL_CORPUS = os.environ.get("ARCHIVER_MAIL_CORPUS") or os.path.join(
+    REPO_ROOT, "..", "shared", "corpus", "mail")
+SENDER = "sender@example.net"
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def make_message(subject="Test message", body="Hello.\r\n", *, sender="Sender <sender@example.net>",
+                 to="alice@example.org", cc=None, extra_headers=(), charset="us-ascii",
+                 encoding="7bit"):
+    """A small RFC 5322 message in wire form (CRLF), unique through its Message-ID. `subject` and
+    `body` are str (encoded as UTF-8) or bytes (used as given)."""
+    def encode(value):
+        return value.encode() if isinstance(value, str) else value
+
+    headers = [b"From: " + encode(sender), b"To: " + encode(to)]
+    if cc:
+        headers.append(b"Cc: " + encode(cc))
+    headers += [
+        b"Subject: " + encode(subject),
+        b"Date: " + formatdate(localtime=True).encode(),
+        b"Message-ID: <" + uuid.uuid4().hex.encode() + b"@example.net>",
+        b"MIME-Version: 1.0",
+        b"Content-Type: text/plain; charset=" + charset.encode(),
+        b"Content-Transfer-Encoding: " + encoding.encode(),
+        *(encode(h) for h in extra_headers),
+    ]
+    return b"".join(h + b"\r\n" for h in headers) + b"\r\n" + encode(body)
+
+
+class ArchiverTestCase(unittest.TestCase):
+    """Skips cleanly when a real instance cannot run here (not root); fails when the plugin is
+    missing from the build dir. On a failed test the instance's log is printed.
+
+    A class that sets `instance_options` (a dict for DovecotInstance) shares one instance,
+    `self.instance`, among its tests; such tests must not depend on global archive counts."""
+
+    maxDiff = 4000
+    instance_options = None
+
+    @classmethod
+    def setUpClass(cls):
+        problem = di.environment_problem()
+        if problem:
+            raise unittest.SkipTest(problem)
+        problem = di.plugin_problem(BUILD_DIR)
+        if problem:
+            raise RuntimeError(problem)
+        if cls.instance_options is not None:
+            cls.instance = di.DovecotInstance(BUILD_DIR, **cls.instance_options)
+            cls.addClassCleanup(cls.instance.cleanup)
+            cls.instance.start()
+
+    def setUp(self):
+        if self.instance_options is not None:
+            self.addCleanup(self._print_log_on_failure, self.instance, len(self.instance.log_text()))
+
+    def start_instance(self, before_start=None, **options):
+        """A started instance of its own, stopped and removed when the test ends. before_start,
+        if given, is called with the instance after its temp dir exists and before it starts."""
+        instance = di.DovecotInstance(BUILD_DIR, **options)
+        self.addCleanup(instance.cleanup)
+        self.addCleanup(self._print_log_on_failure, instance, 0)
+        if before_start:
+            before_start(instance)
+        instance.start()
+        return instance
+
+    def _failed(self):
+        """Whether this test has failed so far (cleanups run before the result is final)."""
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        problems = (result.failures + result.errors) if result is not None else []
+        return any(getattr(test, "test_case", test) is self for test, _ in problems)
+
+    def _print_log_on_failure(self, instance, log_offset):
+        if self._failed():
+            sys.stderr.write(f"\n[{self.id()}] instance {instance.root}, config "
+                             f"{instance.config_path}, log {instance.log_path} from offset "
+                             f"{log_offset}:\n{instance.log_text()[log_offset:][-8000:]}\n")
+
+    # --- delivery ----------------------------------------------------------------------------
+
+    def deliver_ok(self, instance, rcpts, message, sender=SENDER, **kwargs):
+        """Deliver over LMTP and require every recipient to be accepted after DATA."""
+        result = instance.deliver(sender, rcpts, message, **kwargs)
+        self.assertTrue(result.all_delivered(), f"LMTP delivery failed: {result}")
+        return result
+
+    def lda_ok(self, instance, user, message, **kwargs):
+        process = instance.lda(user, message, **kwargs)
+        self.assertEqual(process.returncode, 0,
+                         f"dovecot-lda failed: {process.stderr.decode(errors='replace')}")
+        return process
+
+    # --- doveadm archive ---------------------------------------------------------------------
+
+    def archive_rows(self, instance, command, *args):
+        """Rows of `doveadm -f json archive COMMAND ARGS…`, requiring exit 0."""
+        result = instance.doveadm("archive", command, *args, fmt="json")
+        self.assertEqual(result.returncode, 0,
+                         f"doveadm archive {command} {' '.join(map(str, args))} exited "
+                         f"{result.returncode}: {result.stderr.decode(errors='replace')}")
+        text = result.stdout.decode()
+        return json.loads(text) if text.strip() else []
+
+    def archive_list(self, instance, *filters):
+        rows = self.archive_rows(instance, "list", *filters)
+        for row in rows:
+            self.assertRegex(row["id"], r"^[0-9a-f]{64}$")
+            self.assertRegex(row["received"], ISO_UTC)
+        return rows
+
+    def archive_stats(self, instance, *args):
+        rows = self.archive_rows(instance, "stats", *args)
+        self.assertEqual(len(rows), 1, rows)
+        return rows[0]
+
+    def fetch(self, instance, message_id, *options):
+        """`doveadm archive fetch` output, requiring exit 0."""
+        result = instance.doveadm("archive", "fetch", *options, message_id)
+        self.assertEqual(result.returncode, 0,
+                         f"fetch {message_id} exited {result.returncode}: "
+                         f"{result.stderr.decode(errors='replace')}")
+        return result.stdout
+
+    def assert_fetch_exact(self, instance, expected, *options):
+        """The archive holds `expected` under id SHA-256(expected) and fetch returns it exactly."""
+        message_id = sha256(expected)
+        fetched = self.fetch(instance, message_id, *options)
+        self.assertEqual(sha256(fetched), message_id,
+                         f"fetch returned {len(fetched)} bytes, sent {len(expected)}; first "
+                         f"difference at byte {_first_difference(fetched, expected)}")
+
+    def assert_verify_ok(self, instance, *args):
+        result = instance.doveadm("archive", "verify", *args)
+        self.assertEqual(result.returncode, 0,
+                         f"verify exited {result.returncode}: {result.stdout!r} {result.stderr!r}")
+
+
+def _first_difference(a, b):
+    for index, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return index
+    return min(len(a), len(b))

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Runs one integration test module for ctest.
+
+Usage: run.py MODULE [--build-dir DIR]. Exit 0 when the tests passed, 1 when any failed, and 77
+when every test was skipped (ctest's SKIP_RETURN_CODE), so a skip never shows as a pass."""
+
+import argparse
+import os
+import sys
+import unittest
+
+SKIPPED = 77
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", help="test module name, e.g. test_lmtp")
+    parser.add_argument("--build-dir", help="CMake build dir (default: $ARCHIVER_BUILD_DIR)")
+    args = parser.parse_args()
+    if args.build_dir:
+        os.environ["ARCHIVER_BUILD_DIR"] = os.path.abspath(args.build_dir)
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    suite = unittest.defaultTestLoader.loadTestsFromName(args.module)
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    if not result.wasSuccessful():
+        return 1
+    if result.testsRun and len(result.skipped) == result.testsRun:
+        return SKIPPED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

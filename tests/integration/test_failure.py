@@ -1,0 +1,119 @@
+"""An archive that cannot be written: with archiver_failure=tempfail (the default) the delivery fails
+temporarily (LMTP 4xx for that recipient only, dovecot-lda exit 75) and nothing reaches the
+mailbox; once fixed, a retry archives and delivers. With `continue` the mail is delivered and the
+failure logged."""
+
+import os
+import re
+import shutil
+import unittest
+
+import dovecot_instance as di
+from archiver_test import SENDER, ArchiverTestCase, make_message, sha256
+
+
+def make_unwritable_dir(path):
+    """A dir owned by root with mode 0500: the mail uid can neither create nor open files in it."""
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o500)
+
+
+def make_writable_dir(path):
+    os.chown(path, di.MAIL_UID, di.MAIL_GID)
+    os.chmod(path, 0o700)
+
+
+class TempfailTest(ArchiverTestCase):
+
+    def assert_tempfail(self, result, rcpt):
+        reply = result.rcpt[rcpt] if not result.rcpt[rcpt].ok else result.data[rcpt]
+        self.assertTrue(reply.temporary, f"expected 4xx for {rcpt}, got {reply}")
+
+    def test_unwritable_archive_tempfails_lmtp_and_lda_until_fixed(self):
+        instance = self.start_instance()
+        archive = instance.archive_dir
+        make_unwritable_dir(archive)
+        lmtp_message = make_message("Retry me (LMTP)", "Must not be lost.\r\n")
+        lda_message = make_message("Retry me (LDA)", "Must not be lost either.\r\n")
+
+        result = instance.deliver(SENDER, ["alice@example.org"], lmtp_message)
+        self.assert_tempfail(result, "alice@example.org")
+        self.assertEqual(instance.maildir_messages("alice"), [])
+        process = instance.lda("bob", lda_message, sender=SENDER, rcpt="bob@example.org")
+        self.assertEqual(process.returncode, di.EX_TEMPFAIL, process.stderr)
+        self.assertEqual(instance.maildir_messages("bob"), [])
+
+        make_writable_dir(archive)
+        self.deliver_ok(instance, ["alice@example.org"], lmtp_message)
+        self.lda_ok(instance, "bob", lda_message, sender=SENDER, rcpt="bob@example.org")
+        self.assertEqual(len(instance.maildir_messages("alice")), 1)
+        self.assertEqual(len(instance.maildir_messages("bob")), 1)
+        rows = self.archive_list(instance)
+        self.assertEqual(sorted((r["user"], r["origin"], r["id"]) for r in rows),
+                         sorted([("alice", "lmtp", sha256(lmtp_message)),
+                                 ("bob", "lda", sha256(lda_message))]))
+        self.assert_fetch_exact(instance, lmtp_message)
+        self.assert_fetch_exact(instance, lda_message)
+
+    def test_archive_path_under_a_regular_file(self):
+        def archive_under_a_file(instance):
+            shutil.rmtree(instance.archive_dir)
+            with open(instance.archive_dir, "w") as f:
+                f.write("not a directory\n")
+            instance.configure(settings={"archiver_path": instance.archive_dir + "/store"})
+
+        instance = self.start_instance(before_start=archive_under_a_file)
+        message = make_message("Under a file", "x\r\n")
+        self.assert_tempfail(instance.deliver(SENDER, ["carol@example.org"], message),
+                             "carol@example.org")
+        process = instance.lda("carol", message, sender=SENDER, rcpt="carol@example.org")
+        self.assertEqual(process.returncode, di.EX_TEMPFAIL, process.stderr)
+        self.assertEqual(instance.maildir_messages("carol"), [])
+
+        os.unlink(instance.archive_dir)
+        os.makedirs(instance.archive_dir + "/store")
+        for path in (instance.archive_dir, instance.archive_dir + "/store"):
+            make_writable_dir(path)
+        self.deliver_ok(instance, ["carol@example.org"], message)
+        (row,) = self.archive_list(instance)
+        self.assertEqual((row["user"], row["id"]), ("carol", sha256(message)))
+
+    def test_only_the_failing_recipient_gets_4xx(self):
+        # One archive per user: alice's is unwritable, bob's is fine, both in one transaction.
+        instance = self.start_instance(settings={"archiver_path": "%h/archive"})
+        make_unwritable_dir(os.path.join(instance.home("alice"), "archive"))
+        message = make_message("Two recipients, one broken archive", "x\r\n")
+        result = instance.deliver(SENDER, ["alice@example.org", "bob@example.org"], message)
+        self.assert_tempfail(result, "alice@example.org")
+        self.assertTrue(result.delivered("bob@example.org"), result)
+        self.assertEqual(instance.maildir_messages("alice"), [])
+        self.assertEqual(len(instance.maildir_messages("bob")), 1)
+        (row,) = self.archive_list(instance, "-u", "bob")
+        self.assertEqual((row["rcpt"], row["id"]), ("bob@example.org", sha256(message)))
+
+        make_writable_dir(os.path.join(instance.home("alice"), "archive"))
+        self.deliver_ok(instance, ["alice@example.org"], message)
+        (row,) = self.archive_list(instance, "-u", "alice")
+        self.assertEqual((row["rcpt"], row["id"]), ("alice@example.org", sha256(message)))
+
+
+class ContinueTest(ArchiverTestCase):
+
+    def test_continue_delivers_and_logs(self):
+        instance = self.start_instance(settings={"archiver_failure": "continue"})
+        make_unwritable_dir(instance.archive_dir)
+        log_before = len(instance.log_text())
+        message = make_message("Delivered anyway", "x\r\n")
+        self.deliver_ok(instance, ["alice@example.org"], message)
+        self.assertEqual(len(instance.maildir_messages("alice")), 1)
+        self.lda_ok(instance, "bob", message, sender=SENDER, rcpt="bob@example.org")
+        self.assertEqual(len(instance.maildir_messages("bob")), 1)
+        log = instance.log_text()[log_before:]
+        for process in ("lmtp(alice)", "lda(bob)"):
+            self.assertRegex(log, rf"(?im)^.* {re.escape(process)}[<:].*\bError: .*archiv",
+                             f"no archiver error logged by {process}")
+
+
+if __name__ == "__main__":
+    unittest.main()

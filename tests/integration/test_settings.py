@@ -1,0 +1,109 @@
+"""Settings: an invalid value fails the delivery temporarily and the log names the setting and the
+value; archiver_path variables give per-user archives; exclusions; compression codecs."""
+
+import os
+import re
+import unittest
+
+import dovecot_instance as di
+from archiver_test import SENDER, ArchiverTestCase, make_message, sha256
+
+INVALID_SETTINGS = [
+    ("archiver_failure", "maybe"),
+    ("archiver_compression", "zlib:42"),
+    ("archiver_compression", "lzma"),
+    ("archiver_capture", "delivery everything"),
+    ("archiver_map_size", "lots"),
+    ("archiver_fsync", "perhaps"),
+]
+
+
+class InvalidSettingTest(ArchiverTestCase):
+    """One generated test per entry of INVALID_SETTINGS (each with its own instance and log)."""
+
+    def check_invalid_setting(self, setting, value):
+        instance = self.start_instance(settings={setting: value})
+        message = make_message(f"Invalid {setting}", "x\r\n")
+        result = instance.deliver(SENDER, ["alice@example.org"], message)
+        rcpt = "alice@example.org"
+        reply = result.rcpt[rcpt] if not result.rcpt[rcpt].ok else result.data[rcpt]
+        self.assertTrue(reply.temporary, f"expected 4xx, got {reply}")
+        process = instance.lda("bob", message, sender=SENDER, rcpt="bob@example.org")
+        self.assertEqual(process.returncode, di.EX_TEMPFAIL, process.stderr)
+        self.assertEqual(instance.maildir_messages("alice"), [])
+        self.assertEqual(instance.maildir_messages("bob"), [])
+        self.assertRegex(instance.log_text(),
+                         rf"(?m)^.*\b{re.escape(setting)}\b.*{re.escape(value)}",
+                         "the log names the setting and the value")
+
+
+def _invalid_setting_test(setting, value):
+    return lambda self: self.check_invalid_setting(setting, value)
+
+
+for _setting, _value in INVALID_SETTINGS:
+    setattr(InvalidSettingTest, "test_" + re.sub(r"\W", "_", f"{_setting}_{_value}"),
+            _invalid_setting_test(_setting, _value))
+
+
+class ArchivePathVariablesTest(ArchiverTestCase):
+
+    def test_one_archive_per_user(self):
+        instance = self.start_instance(settings={"archiver_path": "~/archive"})
+        message = make_message("Per-user archives", "x\r\n")
+        self.deliver_ok(instance, ["alice@example.org", "bob@example.org"], message)
+        for user in ("alice", "bob"):
+            self.assertTrue(os.path.isdir(os.path.join(instance.home(user), "archive")))
+            rows = self.archive_list(instance, "-u", user)
+            self.assertEqual([(r["user"], r["id"]) for r in rows], [(user, sha256(message))])
+        # Without -u there is no single archive to open: a clear error, not a guess.
+        result = instance.doveadm("archive", "list")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("archiver_path", result.stderr.decode())
+
+
+class ExclusionTest(ArchiverTestCase):
+
+    def test_excluded_users_and_mailboxes_are_delivered_not_archived(self):
+        instance = self.start_instance(settings={
+            "archiver_exclude_users": "dave car*",
+            "archiver_exclude_mailboxes": "Junk Spam*",
+        })
+        message = make_message("Exclusions", "x\r\n")
+        self.deliver_ok(instance, ["alice@example.org", "carol@example.org", "dave@example.org"],
+                        message)
+        for user in ("alice", "carol", "dave"):
+            self.assertEqual(len(instance.maildir_messages(user)), 1, user)
+        for box in ("Junk", "SpamTrap", "Projects"):
+            self.lda_ok(instance, "bob", message, sender=SENDER, rcpt="bob@example.org",
+                        mailbox=box)
+            self.assertEqual(len(instance.maildir_messages("bob", box)), 1, box)
+        rows = self.archive_list(instance)
+        self.assertEqual(sorted((r["user"], r["mailbox"]) for r in rows),
+                         [("alice", "INBOX"), ("bob", "Projects")])
+
+
+class CompressionTest(ArchiverTestCase):
+
+    def test_codecs_mix_in_one_archive(self):
+        instance = self.start_instance(settings={"archiver_compression": "zlib:9"})
+        body = "A very compressible line of text.\r\n" * 400
+        zlib_message = make_message("Stored with zlib", body)
+        self.deliver_ok(instance, ["alice@example.org"], zlib_message)
+        instance.restart(settings={"archiver_compression": "none"})
+        plain_message = make_message("Stored as is", body)
+        self.deliver_ok(instance, ["alice@example.org"], plain_message)
+
+        (zlib_row,) = self.archive_rows(instance, "show", sha256(zlib_message))
+        self.assertTrue(zlib_row["codec"].startswith("zlib"), zlib_row)
+        self.assertLess(int(zlib_row["stored_size"]), len(zlib_message) // 4)
+        (plain_row,) = self.archive_rows(instance, "show", sha256(plain_message))
+        self.assertEqual(plain_row["codec"], "none")
+        self.assertGreaterEqual(int(plain_row["stored_size"]), len(plain_message))
+        self.assert_fetch_exact(instance, zlib_message)
+        self.assert_fetch_exact(instance, plain_message)
+        self.assert_verify_ok(instance)
+
+
+if __name__ == "__main__":
+    unittest.main()
