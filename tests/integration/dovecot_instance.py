@@ -439,8 +439,8 @@ plugin {{
         self._wait_for_children()
 
     def _wait_for_children(self):
-        """Dovecot's service processes outlive the master briefly; they carry our instance name
-        in their title, which is unique to this instance."""
+        """Dovecot's service processes outlive the master briefly; their title is
+        "dovecot-INSTANCE_NAME/SERVICE", and our instance name is unique to this instance."""
         deadline = time.monotonic() + 10
         while True:
             pids = self._child_pids()
@@ -457,7 +457,7 @@ plugin {{
 
     def _child_pids(self):
         pids = []
-        prefix = (self.name + "/").encode()
+        prefix = f"dovecot-{self.name}/".encode()
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
