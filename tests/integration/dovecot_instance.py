@@ -7,6 +7,7 @@ with the doveadm module made visible through a private mount namespace. Python s
 """
 
 import atexit
+import ctypes
 import imaplib
 import json
 import os
@@ -401,7 +402,8 @@ plugin {{
             stderr_path = os.path.join(self.root, "dovecot.stderr")
             with open(stderr_path, "ab") as err:
                 self.process = subprocess.Popen([DOVECOT, "-F", "-c", self.config_path],
-                                                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+                                                stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                                preexec_fn=_terminate_with_parent)
             if self._wait_for_lmtp():
                 return self
             self.stop()
@@ -572,6 +574,13 @@ class DoveadmError(Exception):
         self.result = result
         super().__init__(f"doveadm {' '.join(map(str, args))} exited {result.returncode}: "
                          f"{result.stderr.decode(errors='replace').strip()}")
+
+
+def _terminate_with_parent():
+    """In the child before exec: get SIGTERM when our process dies, even by SIGKILL (a ctest
+    timeout), so no Dovecot outlives the test that started it."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _read(path):

@@ -6,6 +6,7 @@ when every test was skipped (ctest's SKIP_RETURN_CODE), so a skip never shows as
 
 import argparse
 import os
+import signal
 import sys
 import unittest
 
@@ -17,6 +18,8 @@ def main():
     parser.add_argument("module", help="test module name, e.g. test_lmtp")
     parser.add_argument("--build-dir", help="CMake build dir (default: $ARCHIVER_BUILD_DIR)")
     args = parser.parse_args()
+    # ctest's timeout sends SIGTERM: exit normally so the harness stops its instances (atexit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if args.build_dir:
         os.environ["ARCHIVER_BUILD_DIR"] = os.path.abspath(args.build_dir)
     here = os.path.dirname(os.path.abspath(__file__))

@@ -1,0 +1,101 @@
+// DeliveryTraceLength: which leading header lines Dovecot's LMTP added for one delivery.
+#include "archiver/trace.h"
+
+#include <gtest/gtest.h>
+
+namespace archiver {
+namespace {
+
+const std::string kBody = "From: a@example.org\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody\r\n";
+const std::string kReturnPath = "Return-Path: <a@example.org>\r\n";
+const std::string kDeliveredTo = "Delivered-To: b+tag@example.com\r\n";
+const std::string kReceived =
+    "Received: from mx.example.com ([192.0.2.1])\r\n"
+    "\tby imap.example.com with LMTP\r\n"
+    "\tid 3kL0AZ6lMmYbBgAAdL2sYA\r\n"
+    "\t(envelope-from <a@example.org>)\r\n"
+    "\tfor <b+tag@example.com>; Wed, 01 May 2024 12:00:00 +0000\r\n";
+const std::string kReceivedTls =
+    "Received: from unknown ([2001:db8::1])\r\n"
+    "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
+    "\tby imap.example.com with LMTPS\r\n"
+    "\tid abc\r\n"
+    "\t(envelope-from <>); Wed, 01 May 2024 12:00:00 +0000\r\n";
+const std::string kMtaReceived =
+    "Received: from mail.example.org (mail.example.org [198.51.100.7])\r\n"
+    "\tby mx.example.com (Postfix) with ESMTPS id 4ABC\r\n"
+    "\tfor <b@example.com>; Wed, 01 May 2024 11:59:59 +0000 (UTC)\r\n";
+
+// Exim writes envelope-from too; only "with LMTP" tells Dovecot's record apart.
+const std::string kEximReceived =
+    "Received: from mail.example.org ([198.51.100.7])\r\n"
+    "\tby mx.example.com with esmtps (Exim 4.96)\r\n"
+    "\t(envelope-from <a@example.org>)\r\n"
+    "\tid 1rABCD-000123-4E\r\n"
+    "\tfor b@example.com; Wed, 01 May 2024 11:59:58 +0000\r\n";
+
+std::string ToLf(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c != '\r') out.push_back(c);
+  }
+  return out;
+}
+
+TEST(TraceTest, LmtpPrefixes) {
+  struct Case {
+    std::string name;
+    std::string prefix;  // what must be recognised
+    std::string rest;    // what must stay in the message
+    std::string rcpt_to;
+    std::string orcpt;
+  } cases[] = {
+      {"all three", kReturnPath + kDeliveredTo + kReceived, kBody, "b+tag@example.com", ""},
+      {"no Delivered-To (several recipients)", kReturnPath + kReceived, kBody, "x@y", ""},
+      {"no Received", kReturnPath + kDeliveredTo, kBody, "b+tag@example.com", ""},
+      {"Return-Path only", kReturnPath, kBody, "b@example.com", ""},
+      {"null sender, TLS, no for", "Return-Path: <>\r\n" + kReceivedTls, kBody, "", ""},
+      {"Delivered-To matches orcpt", kReturnPath + kDeliveredTo + kReceived, kBody,
+       "other@example.com", "B+TAG@example.com"},
+      {"Delivered-To compared without case", kReturnPath + kDeliveredTo, kBody,
+       "<B+Tag@Example.COM>", ""},
+      {"sender's Received stays", kReturnPath + kReceived, kMtaReceived + kBody, "x@y", ""},
+      {"MTA Received right after Return-Path", kReturnPath, kMtaReceived + kBody, "x@y", ""},
+      {"Exim Received with envelope-from stays", kReturnPath, kEximReceived + kBody, "x@y", ""},
+      {"Exim Received after Delivered-To stays", kReturnPath + kDeliveredTo, kEximReceived + kBody,
+       "b+tag@example.com", ""},
+      {"foreign Delivered-To stays", kReturnPath, kDeliveredTo + kReceived + kBody, "someone@else",
+       ""},
+      {"no recipient known: Delivered-To stays", kReturnPath, kDeliveredTo + kBody, "", ""},
+      {"Received without envelope-from stays", kReturnPath,
+       "Received: from x ([1.2.3.4])\r\n\tby h with LMTP\r\n\tid 1; date\r\n" + kBody, "", ""},
+      {"second Return-Path belongs to the message", kReturnPath, "Return-Path: <old@x>\r\n" + kBody,
+       "", ""},
+      {"no Return-Path", "", kDeliveredTo + kReceived + kBody, "b+tag@example.com", ""},
+      {"Return-Path without brackets", "", "Return-Path: a@example.org\r\n" + kBody, "", ""},
+      {"return-path in another case is not Dovecot's", "",
+       "return-path: <a@example.org>\r\n" + kBody, "", ""},
+      {"prefix only, no body", kReturnPath + kReceived, "", "x@y", ""},
+      {"truncated Received", kReturnPath, "Received: from x ([1.2.3.4])\r\n\tby h", "", ""},
+      {"empty message", "", "", "", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(DeliveryTraceLength(c.prefix + c.rest, DeliveryAgent::kLmtp, c.rcpt_to, c.orcpt),
+              c.prefix.size());
+    std::string lf_prefix = ToLf(c.prefix);
+    EXPECT_EQ(
+        DeliveryTraceLength(lf_prefix + ToLf(c.rest), DeliveryAgent::kLmtp, c.rcpt_to, c.orcpt),
+        lf_prefix.size())
+        << "with LF line endings";
+  }
+}
+
+TEST(TraceTest, LdaAndAppendAddNothing) {
+  std::string message = kReturnPath + kDeliveredTo + kReceived + kBody;
+  EXPECT_EQ(DeliveryTraceLength(message, DeliveryAgent::kLda, "b+tag@example.com", ""), 0u);
+  EXPECT_EQ(DeliveryTraceLength(message, DeliveryAgent::kAppend, "b+tag@example.com", ""), 0u);
+}
+
+}  // namespace
+}  // namespace archiver
