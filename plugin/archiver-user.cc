@@ -1,7 +1,11 @@
 // Per-user module context of the mail plugin: settings parsed once, archive handle.
 #include "archiver-user.h"
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <memory>
+#include <string>
 
 namespace archiver::plugin {
 namespace {
@@ -31,6 +35,27 @@ bool AnyWildcardMatches(const std::vector<std::string>& patterns, const char* te
   return false;
 }
 
+// LMDB maps the whole archive (at least archiver_map_size, or the data file if it is
+// larger) into the address space, which Dovecot limits per service (vsz_limit, by
+// default 256M): say so plainly instead of failing with "Cannot allocate memory".
+Status CheckAddressSpace(const ArchiverSettings& settings) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY) return Status::Ok();
+  uint64_t needed = settings.map_size;
+  struct stat data_file;
+  std::string data_path = settings.path + "/data.mdb";
+  if (stat(data_path.c_str(), &data_file) == 0 && static_cast<uint64_t>(data_file.st_size) > needed)
+    needed = static_cast<uint64_t>(data_file.st_size);
+  // Dovecot itself needs some room too.
+  const uint64_t margin = 128ULL << 20;
+  if (needed + margin <= limit.rlim_cur) return Status::Ok();
+  return Status::LimitExceeded(
+      "the archive needs " + FormatBytes(needed) + " of address space (archiver_map_size) " +
+      "but this process may use only " + FormatBytes(limit.rlim_cur) +
+      ": raise vsz_limit of this service (e.g. service lmtp { vsz_limit = " +
+      std::to_string(((needed + margin) >> 30) + 1) + "G }) or lower archiver_map_size");
+}
+
 }  // namespace
 
 ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username)
@@ -38,6 +63,8 @@ ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username)
 
 Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
   if (store_ != nullptr) return store_;
+  Status fits = CheckAddressSpace(settings_);
+  if (!fits.ok()) return fits;
   Result<std::shared_ptr<Store>> opened = Store::Open(settings_.StoreOptionsFor(false));
   if (opened.ok()) store_ = opened.value();
   return opened;
