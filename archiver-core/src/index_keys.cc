@@ -1,0 +1,101 @@
+// Index keys and filter matching (see index_keys.h). Matching is the one definition of
+// what a filter means; index lookups only narrow the records it is applied to.
+#include "index_keys.h"
+
+namespace archiver::index {
+namespace {
+
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string LowercaseAscii(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = LowerAscii(c);
+  return lower;
+}
+
+}  // namespace
+
+std::string NormalizeAddress(std::string_view address) {
+  size_t begin = address.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  address = address.substr(begin, address.find_last_not_of(" \t\r\n") - begin + 1);
+  if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
+    address = address.substr(1, address.size() - 2);
+  }
+  return LowercaseAscii(address);
+}
+
+std::string WithoutDetail(std::string_view address) {
+  size_t at = address.rfind('@');
+  std::string_view local = address.substr(0, at);
+  size_t plus = local.find('+');
+  if (plus == std::string_view::npos || plus == 0) return std::string(address);
+  std::string base(local.substr(0, plus));
+  if (at != std::string_view::npos) base.append(address.substr(at));
+  return base;
+}
+
+MessageId DeliveryIdempotencyKey(const MessageId& id, std::string_view envelope_to,
+                                 std::string_view mailbox) {
+  Sha256 hasher;
+  hasher.Update(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+  hasher.Update(std::string_view("\0", 1));
+  hasher.Update(NormalizeAddress(envelope_to));
+  hasher.Update(std::string_view("\0", 1));
+  hasher.Update(mailbox);
+  return hasher.Finish();
+}
+
+std::vector<std::string> RcptKeys(const DeliveryRecord& record) {
+  std::vector<std::string> keys;
+  std::string rcpt = NormalizeAddress(record.envelope_to);
+  if (rcpt.empty()) return keys;
+  std::string base = WithoutDetail(rcpt);
+  keys.push_back(std::move(rcpt));
+  if (base != keys.front()) keys.push_back(std::move(base));
+  return keys;
+}
+
+std::vector<std::string> FromKeys(const DeliveryRecord& record) {
+  std::vector<std::string> keys;
+  for (std::string_view address :
+       {std::string_view(record.envelope_from), std::string_view(record.headers.from_addr)}) {
+    std::string key = NormalizeAddress(address);
+    if (!key.empty() && (keys.empty() || keys.front() != key)) keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+std::string_view FitKey(std::string_view key, size_t max_key_size) {
+  return key.substr(0, max_key_size);
+}
+
+PreparedFilter::PreparedFilter(const ListFilter& filter)
+    : since_us(filter.since_us),
+      until_us(filter.until_us),
+      from(NormalizeAddress(filter.from)),
+      rcpt(NormalizeAddress(filter.rcpt)),
+      user(filter.user),
+      mailbox(filter.mailbox),
+      subject(LowercaseAscii(filter.subject)) {}
+
+bool PreparedFilter::Matches(const DeliveryRecord& record) const {
+  if (record.received_us < since_us || record.received_us >= until_us) return false;
+  if (!user.empty() && record.user != user) return false;
+  if (!mailbox.empty() && record.mailbox != mailbox) return false;
+  if (!rcpt.empty()) {
+    std::string recipient = NormalizeAddress(record.envelope_to);
+    if (recipient != rcpt && WithoutDetail(recipient) != rcpt) return false;
+  }
+  if (!from.empty() && NormalizeAddress(record.envelope_from) != from &&
+      NormalizeAddress(record.headers.from_addr) != from) {
+    return false;
+  }
+  if (!subject.empty() &&
+      LowercaseAscii(record.headers.subject).find(subject) == std::string::npos) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace archiver::index
