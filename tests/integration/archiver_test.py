@@ -27,9 +27,10 @@ def sha256(data):
 
 def make_message(subject="Test message", body="Hello.\r\n", *, sender="Sender <sender@example.net>",
                  to="alice@example.org", cc=None, extra_headers=(), charset="us-ascii",
-                 encoding="7bit"):
+                 encoding="7bit", content_type=None):
     """A small RFC 5322 message in wire form (CRLF), unique through its Message-ID. `subject` and
-    `body` are str (encoded as UTF-8) or bytes (used as given)."""
+    `body` are str (encoded as UTF-8) or bytes (used as given); content_type replaces the
+    default text/plain with `charset`."""
     def encode(value):
         return value.encode() if isinstance(value, str) else value
 
@@ -41,7 +42,7 @@ def make_message(subject="Test message", body="Hello.\r\n", *, sender="Sender <s
         b"Date: " + formatdate(localtime=True).encode(),
         b"Message-ID: <" + uuid.uuid4().hex.encode() + b"@example.net>",
         b"MIME-Version: 1.0",
-        b"Content-Type: text/plain; charset=" + charset.encode(),
+        b"Content-Type: " + (content_type or f"text/plain; charset={charset}").encode(),
         b"Content-Transfer-Encoding: " + encoding.encode(),
         *(encode(h) for h in extra_headers),
     ]
