@@ -30,6 +30,7 @@ struct StoreOptions {
 struct DeliveryRecord {
   MessageId id{};              // the message (filled in by Archive)
   uint64_t received_us = 0;    // delivery time, microseconds since the epoch, UTC
+                               // (0: Archive and AddDelivery use the current time)
   std::string origin;          // "lmtp", "lda", "append", … (how it reached the archive)
   std::string envelope_from;   // MAIL FROM as given ("" for the null sender)
   std::string envelope_to;     // RCPT TO as given, +detail kept
@@ -102,6 +103,9 @@ class Store {
   // callers may simply call Open whenever they need it. Errors: IOError (permissions,
   // not a directory), NotFound (missing and !create_if_missing), Corruption (not an
   // archive or an unknown newer format).
+  // The first Open of a path decides map size, compression and sync for the process; a
+  // writable Open while it is open read-only is InvalidArgument. After fork() the child
+  // must not use a Store opened by its parent: Open in the child opens its own.
   static Result<std::shared_ptr<Store>> Open(const StoreOptions& options);
 
   ~Store();

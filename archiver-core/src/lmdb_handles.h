@@ -1,0 +1,95 @@
+// Move-only RAII owners of LMDB handles, and the one place LMDB return codes become a
+// Status. Destructors never throw: a transaction not committed is aborted, a cursor is
+// closed. Views returned by Get are valid only until their transaction ends.
+#pragma once
+
+#include <lmdb.h>
+
+#include <string_view>
+#include <utility>
+
+#include "archiver/status.h"
+
+namespace archiver::lmdb {
+
+inline MDB_val ToVal(std::string_view bytes) {
+  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
+}
+inline std::string_view ToView(const MDB_val& value) {
+  return {static_cast<const char*>(value.mv_data), value.mv_size};
+}
+
+// `what` says what was being done ("open /var/archive", "store message"). MDB_MAP_FULL
+// becomes MapFull naming the current map size of `env` (if given) and the setting to raise.
+Status ToStatus(int rc, std::string_view what, MDB_env* env = nullptr);
+
+class Env {
+ public:
+  Env() = default;
+  ~Env();
+  Env(Env&& other) noexcept : env_(std::exchange(other.env_, nullptr)) {}
+  Env& operator=(Env&& other) noexcept;
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  static Result<Env> Create();
+  MDB_env* get() const { return env_; }
+  // Forgets the environment without closing it (for one inherited across fork()).
+  void Release() noexcept { env_ = nullptr; }
+
+ private:
+  explicit Env(MDB_env* env) : env_(env) {}
+  MDB_env* env_ = nullptr;
+};
+
+class Txn {
+ public:
+  Txn() = default;
+  ~Txn() { Abort(); }
+  Txn(Txn&& other) noexcept : txn_(std::exchange(other.txn_, nullptr)) {}
+  Txn& operator=(Txn&& other) noexcept;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  // Begins a read or write transaction. When another process grew the map
+  // (MDB_MAP_RESIZED) the new size is adopted and the begin retried once.
+  static Result<Txn> Begin(MDB_env* env, bool write);
+  // Commits; the transaction is gone afterwards whether or not this succeeded.
+  // Cursors of a write transaction must be closed before this.
+  Status Commit(std::string_view what);
+  void Abort() noexcept;
+  MDB_txn* get() const { return txn_; }
+  MDB_env* env() const { return mdb_txn_env(txn_); }
+
+  // Ok with `value` pointing into the map, NotFound, or an error.
+  Status Get(MDB_dbi dbi, std::string_view key, std::string_view* value) const;
+  Status Put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags);
+
+ private:
+  explicit Txn(MDB_txn* txn) : txn_(txn) {}
+  MDB_txn* txn_ = nullptr;
+};
+
+// A cursor. In a write transaction it must be destroyed (or Close()d) before Commit().
+class Cursor {
+ public:
+  Cursor() = default;
+  ~Cursor() { Close(); }
+  Cursor(Cursor&& other) noexcept : cursor_(std::exchange(other.cursor_, nullptr)) {}
+  Cursor& operator=(Cursor&& other) noexcept;
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+
+  static Result<Cursor> Open(const Txn& txn, MDB_dbi dbi);
+  void Close() noexcept;
+  // mdb_cursor_get: 0, MDB_NOTFOUND, or another LMDB error code.
+  int Get(MDB_val* key, MDB_val* value, MDB_cursor_op op) {
+    return mdb_cursor_get(cursor_, key, value, op);
+  }
+
+ private:
+  explicit Cursor(MDB_cursor* cursor) : cursor_(cursor) {}
+  MDB_cursor* cursor_ = nullptr;
+};
+
+}  // namespace archiver::lmdb

@@ -1,0 +1,70 @@
+// The state behind a Store: its LMDB environment and database handles, shared by the
+// files that implement Store (store.cc, store_write.cc, store_query.cc, store_verify.cc).
+#pragma once
+
+#include <lmdb.h>
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "archiver/store.h"
+#include "lmdb_handles.h"
+
+namespace archiver::internal {
+
+// Names of the named LMDB databases (docs/store-format.md).
+inline constexpr const char* kMetaDb = "meta";
+inline constexpr const char* kMessagesDb = "messages";
+inline constexpr const char* kDeliveriesDb = "deliveries";
+inline constexpr const char* kDeliveryKeysDb = "delivery_keys";
+inline constexpr const char* kRcptIndexDb = "idx_rcpt";
+inline constexpr const char* kFromIndexDb = "idx_from";
+inline constexpr const char* kUserIndexDb = "idx_user";
+inline constexpr const char* kMessageIndexDb = "idx_message";
+
+// Keys of the meta database; values are 8-byte big-endian integers.
+inline constexpr std::string_view kFormatVersionKey = "format_version";
+inline constexpr std::string_view kNextSequenceKey = "next_sequence";
+inline constexpr std::string_view kMessagesCounter = "messages";
+inline constexpr std::string_view kDeliveriesCounter = "deliveries";
+inline constexpr std::string_view kRawBytesCounter = "raw_bytes";
+inline constexpr std::string_view kStoredBytesCounter = "stored_bytes";
+inline constexpr std::string_view kDeliveredBytesCounter = "delivered_bytes";
+
+struct Databases {
+  MDB_dbi meta = 0;
+  MDB_dbi messages = 0;
+  MDB_dbi deliveries = 0;
+  MDB_dbi delivery_keys = 0;
+  MDB_dbi idx_rcpt = 0;
+  MDB_dbi idx_from = 0;
+  MDB_dbi idx_user = 0;
+  MDB_dbi idx_message = 0;
+};
+
+struct OpenArchive {
+  StoreOptions options;  // options.path is the canonical path
+  lmdb::Env env;
+  Databases db;
+  size_t max_key_size = 511;
+  pid_t pid = 0;  // the process that opened env; another one must not use it
+};
+
+// A meta counter, 0 when absent. Corruption when its value is not 8 bytes.
+Status ReadCounter(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_t* value);
+
+// Copies the message stored in messages value `value` into `out` (decompressing it)
+// without checking its hash. Corruption when the value is malformed.
+Status DecodeStoredMessage(std::string_view value, std::string* out);
+
+// "message <hex>: <what>", keeping `status`'s category.
+Status AboutMessage(const MessageId& id, const Status& status);
+
+}  // namespace archiver::internal
+
+namespace archiver {
+struct Store::Impl {
+  internal::OpenArchive archive;
+};
+}  // namespace archiver

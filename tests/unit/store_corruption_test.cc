@@ -1,0 +1,153 @@
+// Damaged archives and exhausted maps: stored bytes changed behind the Store's back must
+// be reported as Corruption naming the message, and Verify must list them.
+#include <gtest/gtest.h>
+
+#include "archiver/store.h"
+#include "test_util.h"
+
+namespace archiver {
+namespace {
+
+using testing::ModifyArchive;
+using testing::TempDir;
+
+std::shared_ptr<Store> Open(const std::string& path, int level = 6, uint64_t map_size = 64 << 20) {
+  Result<std::shared_ptr<Store>> store =
+      Store::Open({.path = path, .map_size = map_size, .compression_level = level, .sync = false});
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? *store : nullptr;
+}
+
+DeliveryRecord Record(const std::string& rcpt) {
+  DeliveryRecord record;
+  record.received_us = 1714567890000000;
+  record.envelope_to = rcpt;
+  return record;
+}
+
+MDB_val Key(const MessageId& id) { return {id.size(), const_cast<uint8_t*>(id.data())}; }
+
+// Replaces the messages value of `id` by what `change` makes of it.
+void RewriteMessage(const std::string& path, const MessageId& id,
+                    const std::function<void(std::string*)>& change) {
+  ModifyArchive(path, [&](MDB_txn* txn, auto open) {
+    MDB_dbi messages = open(txn, "messages");
+    MDB_val key = Key(id), value;
+    ASSERT_EQ(mdb_get(txn, messages, &key, &value), 0);
+    std::string bytes(static_cast<const char*>(value.mv_data), value.mv_size);
+    change(&bytes);
+    value = {bytes.size(), bytes.data()};
+    ASSERT_EQ(mdb_put(txn, messages, &key, &value, 0), 0);
+  });
+}
+
+TEST(StoreCorruptionTest, ChangedStoredBytesAreReported) {
+  const std::string text = testing::MakeMessage("a@b", "c@d", "victim", std::string(20000, 'v'));
+  const std::string random = testing::RandomBytes(5000, 4);
+  struct Case {
+    std::string name;
+    std::string message;
+    std::function<void(std::string*)> damage;
+  } cases[] = {
+      {"flipped payload byte, zlib", text, [](std::string* v) { (*v)[v->size() / 2] ^= 0x20; }},
+      {"flipped last byte, zlib", text, [](std::string* v) { v->back() ^= 0x01; }},
+      {"flipped payload byte, stored as is", random, [](std::string* v) { (*v)[100] ^= 0x01; }},
+      {"truncated payload", random, [](std::string* v) { v->pop_back(); }},
+      {"newer record version", text, [](std::string* v) { (*v)[0] = 2; }},
+      {"unknown codec", text, [](std::string* v) { (*v)[1] = 9; }},
+      {"raw size claims 5 GiB", text, [](std::string* v) { (*v)[5] = 1; }},
+      {"empty value", text, [](std::string* v) { v->clear(); }},
+  };
+  int round = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    const std::string path = dir.Sub("a" + std::to_string(round++));
+    MessageId victim{}, bystander{};
+    {
+      std::shared_ptr<Store> store = Open(path);
+      ASSERT_TRUE(store->Archive(c.message, Record("bob@b.com"), &victim).ok());
+      ASSERT_TRUE(store->Archive("an intact message", Record("bob@b.com"), &bystander).ok());
+    }
+    RewriteMessage(path, victim, c.damage);
+
+    std::shared_ptr<Store> store = Open(path);
+    Result<std::string> read = store->ReadMessage(victim);
+    ASSERT_FALSE(read.ok());
+    EXPECT_EQ(read.status().code(), Status::Code::kCorruption) << read.status().ToString();
+    EXPECT_NE(read.status().message().find(ToHex(victim)), std::string::npos)
+        << read.status().ToString();
+    EXPECT_EQ(*store->ReadMessage(bystander), "an intact message");
+
+    Result<VerifyReport> report = store->Verify();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->messages_checked, 2u);
+    EXPECT_EQ(report->deliveries_checked, 2u);
+    ASSERT_EQ(report->damaged.size(), 1u);
+    EXPECT_EQ(report->damaged[0].first, victim);
+    EXPECT_EQ(report->damaged[0].second.code(), Status::Code::kCorruption);
+  }
+}
+
+TEST(StoreCorruptionTest, MissingMessageAndDamagedDelivery) {
+  TempDir dir;
+  const std::string path = dir.Sub("a");
+  MessageId lost{}, kept{};
+  {
+    std::shared_ptr<Store> store = Open(path);
+    ASSERT_TRUE(store->Archive("lost message", Record("bob@b.com"), &lost).ok());
+    ASSERT_TRUE(store->Archive("kept message", Record("carol@b.com"), &kept).ok());
+    EXPECT_TRUE(store->Verify()->damaged.empty());
+  }
+  ModifyArchive(path, [&](MDB_txn* txn, auto open) {
+    MDB_dbi messages = open(txn, "messages");
+    MDB_val key = Key(lost);
+    ASSERT_EQ(mdb_del(txn, messages, &key, nullptr), 0);
+    // Append a delivery whose value is garbage, at the far end of time.
+    MDB_dbi deliveries = open(txn, "deliveries");
+    char delivery_key[16];
+    for (char& byte : delivery_key) byte = '\xFF';
+    MDB_val dk = {16, delivery_key}, garbage = {3, const_cast<char*>("\x01zz")};
+    ASSERT_EQ(mdb_put(txn, deliveries, &dk, &garbage, 0), 0);
+  });
+  std::shared_ptr<Store> store = Open(path);
+  EXPECT_EQ(store->ReadMessage(lost).status().code(), Status::Code::kNotFound);
+  Result<VerifyReport> report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->messages_checked, 1u);
+  EXPECT_EQ(report->deliveries_checked, 3u);
+  ASSERT_EQ(report->damaged.size(), 2u);
+  EXPECT_EQ(report->damaged[0].first, lost);
+  EXPECT_EQ(report->damaged[0].second.code(), Status::Code::kNotFound);
+  EXPECT_EQ(report->damaged[1].second.code(), Status::Code::kCorruption);
+  // Listing skips the undecodable record instead of failing.
+  int listed = 0;
+  EXPECT_TRUE(store->ListDeliveries({}, [&](const Delivery&) { return ++listed > 0; }).ok());
+  EXPECT_EQ(listed, 2);
+}
+
+TEST(StoreCorruptionTest, FullMapIsMapFullAndLeavesTheStoreUsable) {
+  TempDir dir;
+  std::shared_ptr<Store> store = Open(dir.Sub("tiny"), 6, 1 << 20);
+  ASSERT_TRUE(store);
+  MessageId small{};
+  ASSERT_TRUE(store->Archive("small message", Record("bob@b.com"), &small).ok());
+  std::string big = testing::RandomBytes(3 << 20, 5);  // incompressible, larger than the map
+  Result<ArchiveOutcome> outcome = store->Archive(big, Record("bob@b.com"));
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.status().code(), Status::Code::kMapFull) << outcome.status().ToString();
+  EXPECT_NE(outcome.status().message().find("archiver_map_size"), std::string::npos);
+  EXPECT_NE(outcome.status().message().find("1.0 MiB"), std::string::npos)
+      << outcome.status().ToString();
+
+  EXPECT_EQ(*store->ReadMessage(small), "small message");
+  EXPECT_EQ(store->ReadMessage(Sha256::Of(big)).status().code(), Status::Code::kNotFound);
+  Result<StoreStats> stats = store->GetStats();
+  EXPECT_EQ(stats->messages, 1u);
+  EXPECT_EQ(stats->deliveries, 1u);
+  EXPECT_TRUE(store->Archive("another small one", Record("bob@b.com")).ok());
+  EXPECT_TRUE(store->Verify()->damaged.empty());
+}
+
+}  // namespace
+}  // namespace archiver
