@@ -4,6 +4,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -35,10 +38,20 @@ bool AnyWildcardMatches(const std::vector<std::string>& patterns, const char* te
   return false;
 }
 
+// Bytes of address space this process uses now (0 if unknown).
+uint64_t CurrentAddressSpace() {
+  FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return 0;
+  unsigned long long pages = 0;
+  int fields = std::fscanf(statm, "%llu", &pages);
+  std::fclose(statm);
+  return fields == 1 ? pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
 // LMDB maps the whole archive (at least archiver_map_size, or the data file if it is
 // larger) into the address space, which Dovecot limits per service (vsz_limit, by
 // default 256M): say so plainly instead of failing with "Cannot allocate memory".
-Status CheckAddressSpace(const ArchiverSettings& settings) {
+Status CheckAddressSpace(const ArchiverSettings& settings, const char* service) {
   struct rlimit limit;
   if (getrlimit(RLIMIT_AS, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY) return Status::Ok();
   uint64_t needed = settings.map_size;
@@ -46,24 +59,25 @@ Status CheckAddressSpace(const ArchiverSettings& settings) {
   std::string data_path = settings.path + "/data.mdb";
   if (stat(data_path.c_str(), &data_file) == 0 && static_cast<uint64_t>(data_file.st_size) > needed)
     needed = static_cast<uint64_t>(data_file.st_size);
-  // Dovecot itself needs some room too.
-  const uint64_t margin = 128ULL << 20;
-  if (needed + margin <= limit.rlim_cur) return Status::Ok();
+  // Dovecot itself (and archives this process has open already) need room too.
+  const uint64_t in_use = CurrentAddressSpace() + (64ULL << 20);
+  if (needed + in_use <= limit.rlim_cur) return Status::Ok();
   return Status::LimitExceeded(
-      "the archive needs " + FormatBytes(needed) + " of address space (archiver_map_size) " +
-      "but this process may use only " + FormatBytes(limit.rlim_cur) +
-      ": raise vsz_limit of this service (e.g. service lmtp { vsz_limit = " +
-      std::to_string(((needed + margin) >> 30) + 1) + "G }) or lower archiver_map_size");
+      "opening the archive needs " + FormatBytes(needed) + " of address space " +
+      "(archiver_map_size) but this process has only " +
+      FormatBytes(limit.rlim_cur > in_use ? limit.rlim_cur - in_use : 0) + " of its " +
+      FormatBytes(limit.rlim_cur) + " left: raise service " + service + " { vsz_limit } " +
+      "or lower archiver_map_size (with one archive per user, each open archive counts)");
 }
 
 }  // namespace
 
-ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username)
-    : settings_(std::move(settings)), username_(std::move(username)) {}
+ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username, std::string service)
+    : settings_(std::move(settings)), username_(std::move(username)), service_(std::move(service)) {}
 
 Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
   if (store_ != nullptr) return store_;
-  Status fits = CheckAddressSpace(settings_);
+  Status fits = CheckAddressSpace(settings_, service_.c_str());
   if (!fits.ok()) return fits;
   Result<std::shared_ptr<Store>> opened = Store::Open(settings_.StoreOptionsFor(false));
   if (opened.ok()) store_ = opened.value();
@@ -96,7 +110,8 @@ void ArchiverUserCreated(struct mail_user* user) {
     // ~/ in archiver_path is the user's home, as everywhere in Dovecot's settings.
     settings.path = mail_user_home_expand(user, settings.path.c_str());
 
-    auto impl = std::make_unique<ArchiverUser>(std::move(settings), user->username);
+    auto impl = std::make_unique<ArchiverUser>(std::move(settings), user->username,
+                                               user->service != nullptr ? user->service : "");
     struct mail_user_vfuncs* vlast = user->vlast;
     archiver_user_context* context = p_new(user->pool, archiver_user_context, 1);
     context->module_ctx.super = *vlast;

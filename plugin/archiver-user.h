@@ -13,7 +13,7 @@ namespace archiver::plugin {
 
 class ArchiverUser {
  public:
-  ArchiverUser(ArchiverSettings settings, std::string username);
+  ArchiverUser(ArchiverSettings settings, std::string username, std::string service);
 
   const ArchiverSettings& settings() const { return settings_; }
   const std::string& username() const { return username_; }
@@ -28,6 +28,7 @@ class ArchiverUser {
  private:
   ArchiverSettings settings_;
   std::string username_;
+  std::string service_;  // "lmtp", "lda", "imap": named in errors
   std::shared_ptr<Store> store_;
 };
 
