@@ -1,18 +1,13 @@
 // DeliveryTraceLength: recognises the exact header lines Dovecot 2.3's LMTP server
-// prepends (lmtp-local.c and smtp_server_transaction_write_trace_record()).
+// prepends (lmtp-local.c and smtp_server_transaction_write_trace_record()). Dovecot
+// writes Return-Path and Delivered-To on one line each and its Received record as
+// tab-indented lines ending in "; DATE": anything else belongs to the message.
 #include "archiver/trace.h"
 
 #include <optional>
-#include <string>
 
 namespace archiver {
 namespace {
-
-struct RawField {
-  std::string_view name;
-  std::string_view value;  // folded, without the final line ending
-  size_t end = 0;          // index just past the field's last line ending
-};
 
 char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -31,50 +26,39 @@ std::string_view Trim(std::string_view text) {
   return text.substr(begin, end - begin + 1);
 }
 
-// The header field starting at `pos`, with its continuation lines; nullopt when there
-// is no complete "Name: value" line there.
-std::optional<RawField> ReadField(std::string_view message, size_t pos) {
-  size_t eol = message.find('\n', pos);
-  if (eol == std::string_view::npos) return std::nullopt;
-  std::string_view first_line = message.substr(pos, eol - pos);
-  size_t colon = first_line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  if (first_line.find_first_of(" \t") < colon) return std::nullopt;
-  size_t end = eol + 1;
-  while (end < message.size() && (message[end] == ' ' || message[end] == '\t')) {
-    eol = message.find('\n', end);
-    if (eol == std::string_view::npos) return std::nullopt;
-    end = eol + 1;
-  }
-  RawField field;
-  field.name = first_line.substr(0, colon);
-  field.value = message.substr(pos + colon + 1, end - (pos + colon + 1));
-  field.end = end;
-  return field;
-}
-
-// Unfolded value with every run of whitespace (including line breaks) made one space.
-std::string Unfold(std::string_view value) {
-  std::string unfolded;
-  bool space = false;
-  for (char c : Trim(value)) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      space = true;
-      continue;
-    }
-    if (space) unfolded.push_back(' ');
-    space = false;
-    unfolded.push_back(c);
-  }
-  return unfolded;
-}
-
 std::string_view StripAngles(std::string_view address) {
   address = Trim(address);
   if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
     address = address.substr(1, address.size() - 2);
   }
   return address;
+}
+
+// One line: its text without the line ending, and the index just past the ending.
+struct Line {
+  std::string_view text;
+  size_t end = 0;
+};
+
+// nullopt at the end of input or for a line with no ending (Dovecot ends all of its).
+std::optional<Line> ReadLine(std::string_view message, size_t pos) {
+  if (pos >= message.size()) return std::nullopt;
+  size_t eol = message.find('\n', pos);
+  if (eol == std::string_view::npos) return std::nullopt;
+  std::string_view text = message.substr(pos, eol - pos);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  return Line{text, eol + 1};
+}
+
+// The value of a one-line "Name: value" field at `pos` (the name compared exactly, as
+// Dovecot spells it), and the index past it.
+std::optional<Line> ReadSingleLineField(std::string_view message, size_t pos,
+                                        std::string_view name) {
+  std::optional<Line> line = ReadLine(message, pos);
+  if (!line || line->text.size() <= name.size() || !line->text.starts_with(name) ||
+      line->text[name.size()] != ':')
+    return std::nullopt;
+  return Line{line->text.substr(name.size() + 1), line->end};
 }
 
 bool IsDovecotDeliveredTo(std::string_view value, std::string_view rcpt_to,
@@ -88,13 +72,32 @@ bool IsDovecotDeliveredTo(std::string_view value, std::string_view rcpt_to,
   return false;
 }
 
-// Dovecot's trace record: "from HELO ([IP]) (using …) by HOST with LMTP id ID
-// (envelope-from <S>) for <R>; DATE". A Received an MTA wrote lacks one of these marks.
-bool IsDovecotReceived(std::string_view value) {
-  std::string unfolded = " " + Unfold(value);
-  return unfolded.starts_with(" from ") && unfolded.find(" by ") != std::string::npos &&
-         unfolded.find(" with LMTP") != std::string::npos &&
-         unfolded.find("(envelope-from <") != std::string::npos;
+// Dovecot's trace record: "Received: from HELO ([IP])", then tab-indented lines
+// "(using …)", "by HOST with LMTP…", "id ID", "(envelope-from <S>)", optionally
+// "for <R>", the last ending in "; DATE". Returns the index just past it, or 0 when
+// the lines at `pos` are not that record (an MTA's own Received stays in the message).
+size_t DovecotReceivedEnd(std::string_view message, size_t pos) {
+  std::optional<Line> line = ReadLine(message, pos);
+  if (!line || !line->text.starts_with("Received: from ")) return 0;
+  bool saw_by_lmtp = false;
+  bool saw_envelope_from = false;
+  size_t next = line->end;
+  for (int count = 0; count < 6; ++count) {  // the record has at most six lines
+    line = ReadLine(message, next);
+    if (!line || line->text.empty() || line->text[0] != '\t') return 0;
+    std::string_view text = line->text.substr(1);
+    next = line->end;
+    if (text.starts_with("by ") && text.find(" with LMTP") != std::string_view::npos) {
+      saw_by_lmtp = true;
+    } else if (text.starts_with("(envelope-from <")) {
+      saw_envelope_from = true;
+    }
+    bool last_kind = text.starts_with("(envelope-from <") || text.starts_with("for <");
+    if (saw_by_lmtp && saw_envelope_from && last_kind &&
+        text.find("; ") != std::string_view::npos)
+      return next;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -103,21 +106,15 @@ size_t DeliveryTraceLength(std::string_view message, DeliveryAgent agent, std::s
                            std::string_view orcpt) {
   if (agent != DeliveryAgent::kLmtp) return 0;
 
-  std::optional<RawField> field = ReadField(message, 0);
-  if (!field || field->name != "Return-Path") return 0;
-  std::string_view sender = Trim(field->value);
+  std::optional<Line> field = ReadSingleLineField(message, 0, "Return-Path");
+  if (!field) return 0;
+  std::string_view sender = Trim(field->text);
   if (sender.size() < 2 || sender.front() != '<' || sender.back() != '>') return 0;
   size_t length = field->end;
 
-  field = ReadField(message, length);
-  if (field && field->name == "Delivered-To") {
-    if (!IsDovecotDeliveredTo(field->value, rcpt_to, orcpt)) return length;
-    length = field->end;
-    field = ReadField(message, length);
-  }
-  if (field && field->name == "Received" && IsDovecotReceived(field->value)) {
-    length = field->end;
-  }
+  field = ReadSingleLineField(message, length, "Delivered-To");
+  if (field && IsDovecotDeliveredTo(field->text, rcpt_to, orcpt)) length = field->end;
+  if (size_t received_end = DovecotReceivedEnd(message, length)) length = received_end;
   return length;
 }
 

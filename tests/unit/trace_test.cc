@@ -78,6 +78,14 @@ TEST(TraceTest, LmtpPrefixes) {
       {"prefix only, no body", kReturnPath + kReceived, "", "x@y", ""},
       {"truncated Received", kReturnPath, "Received: from x ([1.2.3.4])\r\n\tby h", "", ""},
       {"empty message", "", "", "", ""},
+      // A message may itself start with a whitespace line (seen in real mail): it is not
+      // a continuation of Dovecot's one-line Return-Path or of its finished Received.
+      {"message starting with a blank-looking line after Received", kReturnPath + kReceived,
+       "      \r\nMIME-Version: 1.0\r\n" + kBody, "x@y", ""},
+      {"message starting with a blank-looking line after Return-Path", kReturnPath,
+       "\t \r\n" + kBody, "x@y", ""},
+      {"message starting with a tab line after Delivered-To", kReturnPath + kDeliveredTo,
+       "\tfolded?\r\n" + kBody, "b+tag@example.com", ""},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
