@@ -14,9 +14,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot_instance as di  # noqa: E402  (the path must be set first)
 
 BUILD_DIR = di.build_dir_from_env()
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MAIL_CORPUS = os.environ.get("ARCHIVER_MAIL_CORPUS") or os.path.join(
-    REPO_ROOT, "..", "shared", "corpus", "mail")
 SENDER = "sender@example.net"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 

@@ -30,6 +30,9 @@ DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The settings file we ship: included, so instances run with what an administrator installs.
 SHIPPED_CONFIG = os.path.join(REPO_ROOT, "conf.d", "90-archiver.conf")
+# The shared mail corpus next to the repository (absent in a bare clone).
+MAIL_CORPUS = os.environ.get("ARCHIVER_MAIL_CORPUS") or os.path.normpath(
+    os.path.join(REPO_ROOT, "..", "shared", "corpus", "mail"))
 MAIL_PLUGIN_NAME = "lib90_archiver_plugin.so"
 DOVEADM_PLUGIN_NAME = "lib10_doveadm_archiver_plugin.so"
 
@@ -104,6 +107,18 @@ def to_wire(raw):
     if not wire.endswith(b"\r\n"):
         wire += b"\r\n"
     return wire
+
+
+def corpus_messages(corpus=MAIL_CORPUS, max_size=1024 * 1024):
+    """{path relative to the corpus: bytes} of every message file of at most max_size bytes,
+    in sorted path order; {} when the corpus is absent."""
+    messages = {}
+    for folder, _, names in os.walk(corpus):
+        for name in names:
+            path = os.path.join(folder, name)
+            if name not in ("MANIFEST.tsv", "SOURCES.md") and os.path.getsize(path) <= max_size:
+                messages[os.path.relpath(path, corpus)] = _read_bytes(path)
+    return dict(sorted(messages.items()))
 
 
 class Reply(NamedTuple):

@@ -7,9 +7,8 @@ import random
 import unittest
 
 import dovecot_instance as di
-from archiver_test import MAIL_CORPUS, SENDER, ArchiverTestCase, sha256
+from archiver_test import SENDER, ArchiverTestCase, sha256
 
-MAX_SIZE = 1024 * 1024
 SAMPLE_SIZE = 50
 LDA_SAMPLE_SIZE = 12
 
@@ -29,20 +28,10 @@ def line_ends(raw):
 def corpus_sample():
     """A deterministic sample of (relative path, bytes): every line-end kind and mbox From lines
     represented, the rest drawn at random with a fixed seed."""
-    paths = []
-    for folder, _, names in os.walk(MAIL_CORPUS):
-        for name in names:
-            path = os.path.join(folder, name)
-            if name not in ("MANIFEST.tsv", "SOURCES.md") and os.path.getsize(path) <= MAX_SIZE:
-                paths.append(os.path.relpath(path, MAIL_CORPUS))
-    paths.sort()
+    messages = di.corpus_messages()
     rng = random.Random(20240601)
     groups = {"from_line": [], "cr": [], "crlf": [], "mixed": [], "lf": []}
-    messages = {}
-    for path in paths:
-        with open(os.path.join(MAIL_CORPUS, path), "rb") as f:
-            raw = f.read()
-        messages[path] = raw
+    for path, raw in messages.items():
         kinds = line_ends(raw)
         if raw.startswith(b"From "):
             groups["from_line"].append(path)
@@ -53,7 +42,7 @@ def corpus_sample():
     chosen = []
     for group, count in (("from_line", 6), ("cr", 6), ("crlf", 8), ("mixed", 6)):
         chosen += rng.sample(groups[group], min(count, len(groups[group])))
-    rest = [p for p in paths if p not in chosen]
+    rest = [p for p in messages if p not in chosen]
     chosen += rng.sample(rest, SAMPLE_SIZE - len(chosen))
     return [(path, messages[path]) for path in chosen]
 
@@ -65,7 +54,7 @@ def lda_message(raw):
     return raw
 
 
-@unittest.skipUnless(os.path.isdir(MAIL_CORPUS), f"mail corpus not found at {MAIL_CORPUS}")
+@unittest.skipUnless(os.path.isdir(di.MAIL_CORPUS), f"mail corpus not found at {di.MAIL_CORPUS}")
 class CorpusTest(ArchiverTestCase):
 
     instance_options = {}
