@@ -4,20 +4,16 @@
 
 #include <string>
 
-#include "archiver-deliver.h"
-#include "archiver-user.h"
 #include "archiver/time_format.h"
 
 namespace archiver::plugin {
 namespace {
 
-struct archiver_mailbox {
-  union mailbox_module_context module_ctx;
-};
-
 MODULE_CONTEXT_DEFINE_INIT(archiver_storage_module, &mail_storage_module_register);
 
-archiver_mailbox* ContextOf(struct mailbox* box) {
+}  // namespace
+
+archiver_mailbox* ArchiverMailboxContext(struct mailbox* box) {
   // MODULE_CONTEXT_REQUIRE does not compile as C++; the override is only installed
   // together with the context, so it is always there.
   auto* context = static_cast<archiver_mailbox*>(MODULE_CONTEXT(box, archiver_storage_module));
@@ -25,8 +21,6 @@ archiver_mailbox* ContextOf(struct mailbox* box) {
   return context;
 }
 
-// Applies archiver_failure to a failed capture: 0 to go on saving, -1 (with a
-// temporary error set on the storage) to fail this save so the sender retries.
 int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status) {
   if (user.settings().failure == FailureMode::kContinue) {
     e_error(box->event,
@@ -40,14 +34,16 @@ int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& s
   return -1;
 }
 
+namespace {
+
 DeliveryAgent AgentOf(const std::string& origin) {
   if (origin == "lmtp") return DeliveryAgent::kLmtp;
   if (origin == "lda") return DeliveryAgent::kLda;
   return DeliveryAgent::kAppend;
 }
 
-// Archives `message` (or just a new delivery of it, when its id is already known)
-// into the user's archive.
+}  // namespace
+
 Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record) {
   Result<std::shared_ptr<Store>> store = user.GetStore();
   if (!store.ok()) return store.status();
@@ -65,6 +61,8 @@ Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord 
   if (archived.ok()) message.id_known = true;
   return archived.status();
 }
+
+namespace {
 
 Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save_context* ctx,
                        struct mail* src_mail) {
@@ -100,7 +98,8 @@ Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save
   return ArchiveInto(user, *message, std::move(record));
 }
 
-// Whether saves into `box` are captured for this user at all.
+}  // namespace
+
 ArchiverUser* CapturingUser(struct mailbox* box, bool delivery) {
   ArchiverUser* user = ArchiverUserGet(box->storage->user);
   if (user == nullptr) return nullptr;
@@ -110,11 +109,13 @@ ArchiverUser* CapturingUser(struct mailbox* box, bool delivery) {
   return user;
 }
 
+namespace {
+
 // mailbox_vfuncs.copy: LMTP, dovecot-lda and Sieve deliveries (POST_SESSION) are
 // archived first; a failure cancels the save. Plain COPY/MOVE is never archived.
 extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   struct mailbox* box = ctx->transaction->box;
-  archiver_mailbox* abox = ContextOf(box);
+  archiver_mailbox* abox = ArchiverMailboxContext(box);
   if ((box->flags & MAILBOX_FLAG_POST_SESSION) != 0) {
     int result = 0;
     ArchiverUser* user = nullptr;
@@ -139,38 +140,6 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   return abox->module_ctx.super.copy(ctx, mail);
 }
 
-// mailbox_vfuncs.save_finish: a client APPEND (not a copy done through saving, not a
-// delivery) is archived once written and before its transaction commits.
-extern "C" int ArchiverSaveFinish(struct mail_save_context* ctx) {
-  struct mailbox* box = ctx->transaction->box;
-  archiver_mailbox* abox = ContextOf(box);
-  if (abox->module_ctx.super.save_finish(ctx) < 0) return -1;
-  if (ctx->copying_via_save || ctx->copying_or_moving ||
-      (box->flags & MAILBOX_FLAG_POST_SESSION) != 0 || ctx->dest_mail == nullptr)
-    return 0;
-  ArchiverUser* user = nullptr;
-  try {
-    user = CapturingUser(box, false);
-    if (user == nullptr) return 0;
-    CapturedMessage message;
-    Status status = ReadMailStream(ctx->dest_mail, &message.bytes);
-    if (status.ok()) {
-      message.headers = SummarizeHeaders(message.bytes);
-      DeliveryRecord record;
-      record.received_us = NowMicros();
-      record.origin = "append";
-      record.user = user->username();
-      record.mailbox = mailbox_get_vname(box);
-      status = ArchiveInto(*user, message, std::move(record));
-    }
-    return status.ok() ? 0 : HandleFailure(*user, box, status);
-  } catch (const std::exception& e) {
-    return user == nullptr ? 0 : HandleFailure(*user, box, Status::IOError(e.what()));
-  } catch (...) {
-    return user == nullptr ? 0 : HandleFailure(*user, box, Status::IOError("unexpected exception"));
-  }
-}
-
 }  // namespace
 
 void ArchiverMailboxAllocated(struct mailbox* box) {
@@ -180,7 +149,7 @@ void ArchiverMailboxAllocated(struct mailbox* box) {
   abox->module_ctx.super = *vlast;
   box->vlast = &abox->module_ctx.super;
   vlast->copy = ArchiverCopy;
-  vlast->save_finish = ArchiverSaveFinish;
+  InstallAppendCapture(vlast);
   MODULE_CONTEXT_SET(box, archiver_storage_module, abox);
 }
 

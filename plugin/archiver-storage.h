@@ -1,13 +1,38 @@
 // Mailbox overrides of the mail plugin: copy (LMTP / dovecot-lda / Sieve deliveries
-// arrive there with MAILBOX_FLAG_POST_SESSION) and save_finish (client APPEND, when
-// archiver_capture includes append).
+// arrive there with MAILBOX_FLAG_POST_SESSION, archiver-storage.cc) and the save_*
+// methods (client APPEND, when archiver_capture includes append, archiver-append.cc),
+// and what the two share.
 #pragma once
 
+#include "archiver-deliver.h"
 #include "archiver-dovecot.h"
+#include "archiver-user.h"
 
 namespace archiver::plugin {
 
+struct archiver_mailbox {
+  union mailbox_module_context module_ctx;
+};
+
 // mail_storage_hooks.mailbox_allocated: installs the overrides for archived users.
 void ArchiverMailboxAllocated(struct mailbox* box);
+
+// The mailbox's context; only called from overrides, which exist only with it.
+archiver_mailbox* ArchiverMailboxContext(struct mailbox* box);
+
+// The user whose saves into `box` are archived (deliveries when `delivery`, else
+// APPENDs), or nullptr when they are not.
+ArchiverUser* CapturingUser(struct mailbox* box, bool delivery);
+
+// Applies archiver_failure to a failed capture: 0 to go on saving, -1 (with a
+// temporary error set on the storage) to fail this save so the sender retries.
+int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status);
+
+// Archives `message` (or just a new delivery of it, when its id is already known)
+// into the user's archive; fills in the record's headers, trace prefix, id and size.
+Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record);
+
+// Overrides save_begin/continue/finish/cancel of `vlast` to capture APPENDs.
+void InstallAppendCapture(struct mailbox_vfuncs* vlast);
 
 }  // namespace archiver::plugin

@@ -60,7 +60,7 @@ Status CheckAddressSpace(const ArchiverSettings& settings, const char* service) 
   if (stat(data_path.c_str(), &data_file) == 0 && static_cast<uint64_t>(data_file.st_size) > needed)
     needed = static_cast<uint64_t>(data_file.st_size);
   // Dovecot itself (and archives this process has open already) need room too.
-  const uint64_t in_use = CurrentAddressSpace() + (64ULL << 20);
+  const uint64_t in_use = CurrentAddressSpace() + (16ULL << 20);
   if (needed + in_use <= limit.rlim_cur) return Status::Ok();
   return Status::LimitExceeded(
       "opening the archive needs " + FormatBytes(needed) + " of address space " +
@@ -77,10 +77,13 @@ ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username, std:
 
 Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
   if (store_ != nullptr) return store_;
-  Status fits = CheckAddressSpace(settings_, service_.c_str());
-  if (!fits.ok()) return fits;
   Result<std::shared_ptr<Store>> opened = Store::Open(settings_.StoreOptionsFor(false));
-  if (opened.ok()) store_ = opened.value();
+  if (!opened.ok()) {
+    // The usual cause of a failed mmap: explain it in Dovecot's terms.
+    Status fits = CheckAddressSpace(settings_, service_.c_str());
+    return fits.ok() ? opened.status() : fits;
+  }
+  store_ = opened.value();
   return opened;
 }
 
