@@ -49,7 +49,10 @@ for _setting, _value in INVALID_SETTINGS:
 class ArchivePathVariablesTest(ArchiverTestCase):
 
     def test_one_archive_per_user(self):
-        instance = self.start_instance(settings={"archiver_path": "~/archive"})
+        # One LMTP transaction keeps every recipient's archive mapped at once, so per-user
+        # archives need a map that fits the service's vsz_limit several times over.
+        instance = self.start_instance(settings={"archiver_path": "~/archive",
+                                                 "archiver_map_size": "2G"})
         message = make_message("Per-user archives", "x\r\n")
         self.deliver_ok(instance, ["alice@example.org", "bob@example.org"], message)
         for user in ("alice", "bob"):
@@ -60,6 +63,19 @@ class ArchivePathVariablesTest(ArchiverTestCase):
         result = instance.doveadm("archive", "list")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("archiver_path", result.stderr.decode())
+
+    def test_maps_beyond_vsz_limit_tempfail_with_a_clear_reason(self):
+        # Two 16G maps do not fit in the shipped vsz_limit of 17G: the second recipient is
+        # refused temporarily and the log says what to change, not "Cannot allocate memory".
+        instance = self.start_instance(settings={"archiver_path": "~/archive",
+                                                 "archiver_map_size": "16G"})
+        message = make_message("Too big for vsz_limit", "x\r\n")
+        result = instance.deliver(SENDER, ["alice@example.org", "bob@example.org"], message)
+        self.assertEqual(result.data["alice@example.org"].code, 250, result)
+        self.assertTrue(result.data["bob@example.org"].temporary, result)
+        log = instance.log_text()
+        self.assertIn("vsz_limit", log)
+        self.assertIn("archiver_map_size", log)
 
 
 class ExclusionTest(ArchiverTestCase):
