@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 
 #include <fstream>
@@ -182,6 +183,9 @@ TEST(HeaderSummaryTest, HostileBytesAlwaysGiveValidUtf8) {
 TEST(HeaderSummaryTest, CorpusGivesValidUtf8) {
   const char* corpus = getenv("ARCHIVER_MAIL_CORPUS");
   if (corpus == nullptr) GTEST_SKIP() << "ARCHIVER_MAIL_CORPUS not set";
+  struct stat corpus_dir;
+  if (stat(corpus, &corpus_dir) != 0 || !S_ISDIR(corpus_dir.st_mode))
+    GTEST_SKIP() << "no mail corpus at " << corpus;
   size_t summarised = 0;
   auto list = [](const std::string& dir) {
     std::vector<std::string> names;
