@@ -49,8 +49,9 @@ for _setting, _value in INVALID_SETTINGS:
 class ArchivePathVariablesTest(ArchiverTestCase):
 
     def test_one_archive_per_user(self):
-        # One LMTP transaction keeps every recipient's archive mapped at once, so per-user
-        # archives need a map that fits the service's vsz_limit several times over.
+        # While a later recipient is delivered, an earlier one's archive can still be mapped
+        # (two 16G maps do not fit in 17G, see below), so per-user archives need a map that
+        # fits the service's vsz_limit at least twice.
         instance = self.start_instance(settings={"archiver_path": "~/archive",
                                                  "archiver_map_size": "2G"})
         message = make_message("Per-user archives", "x\r\n")
@@ -63,6 +64,25 @@ class ArchivePathVariablesTest(ArchiverTestCase):
         result = instance.doveadm("archive", "list")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("archiver_path", result.stderr.decode())
+
+    def test_many_per_user_archives_through_one_lmtp_process(self):
+        # Fourteen 2G maps exceed the 17G vsz_limit: this passes only if a process does not
+        # keep every user's archive mapped (one connection, so one lmtp process, serves all).
+        users = [f"user{n:02d}" for n in range(14)]
+        instance = self.start_instance(users=users, settings={"archiver_path": "~/archive",
+                                                              "archiver_map_size": "2G"})
+        messages = {user: make_message(f"For {user}", "x\r\n") for user in users}
+        shared = make_message("For everybody", "x\r\n")
+        with instance.lmtp() as client:
+            for user, message in messages.items():
+                result = client.send(SENDER, [instance.address(user)], message)
+                self.assertTrue(result.all_delivered(), result)
+            result = client.send(SENDER, [instance.address(user) for user in users], shared)
+            self.assertTrue(result.all_delivered(), result)
+        for user in (users[0], users[-1]):
+            rows = self.archive_list(instance, "-u", user)
+            self.assertEqual(sorted(r["id"] for r in rows),
+                             sorted([sha256(messages[user]), sha256(shared)]))
 
     def test_maps_beyond_vsz_limit_tempfail_with_a_clear_reason(self):
         # Two 16G maps do not fit in the shipped vsz_limit of 17G: the second recipient is
