@@ -98,6 +98,25 @@ class TempfailTest(ArchiverTestCase):
         self.assertEqual((row["rcpt"], row["id"]), ("alice@example.org", sha256(message)))
 
 
+    def test_retry_after_a_mailbox_failure_keeps_one_record(self):
+        # The archive is written, then Dovecot cannot move the mail into Maildir/new: the MTA
+        # gets 4xx and retries; the archive must still hold one delivery, not two.
+        instance = self.start_instance()
+        self.deliver_ok(instance, ["alice@example.org"],
+                        make_message("Creates the Maildir", "x\r\n"))
+        new_dir = os.path.join(instance.home("alice"), "Maildir", "new")
+        make_unwritable_dir(new_dir)
+        message = make_message("Delivered on the second try", "x\r\n")
+        self.assert_tempfail(instance.deliver(SENDER, ["alice@example.org"], message),
+                             "alice@example.org")
+        make_writable_dir(new_dir)
+        self.deliver_ok(instance, ["alice@example.org"], message)
+        rows = [r for r in self.archive_list(instance) if r["id"] == sha256(message)]
+        self.assertEqual([(r["rcpt"], r["mailbox"]) for r in rows],
+                         [("alice@example.org", "INBOX")])
+        self.assertEqual(len(instance.maildir_messages("alice")), 2)
+
+
 class ContinueTest(ArchiverTestCase):
 
     def test_continue_delivers_and_logs(self):

@@ -1,6 +1,7 @@
 """LMTP: one transaction with several recipients (one with +detail) is one stored message with one
 delivery record per recipient; fetch is byte-exact; a later redelivery is idempotent."""
 
+import threading
 import time
 import unittest
 
@@ -116,6 +117,39 @@ class SeparateTransactionsTest(ArchiverTestCase):
                          [row["received"] for row in reversed(rows)])
         rows = self.archive_list(instance, "--limit", "2")
         self.assertEqual([row["subject"] for row in rows], ["Message 2", "Message 1"])
+
+
+class ConcurrentDeliveryTest(ArchiverTestCase):
+
+    def test_concurrent_lmtp_workers(self):
+        # Four connections, so four lmtp processes write the archive at the same time: each
+        # sends its own messages and the same shared message to its own user.
+        instance = self.start_instance()
+        users = ["alice", "bob", "carol", "dave"]
+        shared = make_message("Sent to all at once", "x\r\n")
+        own = {user: [make_message(f"{user} {n}", f"{n}\r\n") for n in range(15)]
+               for user in users}
+        failures = []
+
+        def deliver(user):
+            with instance.lmtp() as client:
+                for message in own[user][:7] + [shared] + own[user][7:]:
+                    result = client.send(SENDER, [instance.address(user)], message)
+                    if not result.all_delivered():
+                        failures.append(result)
+
+        threads = [threading.Thread(target=deliver, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(failures, [])
+        stats = self.archive_stats(instance)
+        self.assertEqual((int(stats["messages"]), int(stats["deliveries"])), (61, 64), stats)
+        rows = self.archive_list(instance, "--subject", "Sent to all at once")
+        self.assertEqual(sorted(r["user"] for r in rows), users)
+        self.assertEqual({r["id"] for r in rows}, {sha256(shared)})
+        self.assert_verify_ok(instance)
 
 
 if __name__ == "__main__":
