@@ -194,5 +194,33 @@ class QueryTest(ArchiverTestCase):
                          self.expected_ids(lambda s, r, subj: r == "alice@example.org"))
 
 
+class MboxExportTest(ArchiverTestCase):
+
+    def test_from_lines_in_bodies_do_not_split_messages(self):
+        instance = self.start_instance()
+        messages = [
+            make_message("Plain", "Nothing special.\r\n"),
+            make_message("From line", "Hello,\r\nFrom the start it was clear.\r\n\r\n"
+                                      "From here on, two.\r\n"),
+            make_message("Quoted From", ">From an older mbox.\r\n>>From deeper.\r\n"),
+        ]
+        for message in messages:
+            self.deliver_ok(instance, ["alice@example.org"], message)
+        path = os.path.join(instance.root, "export.mbox")
+        result = instance.doveadm("archive", "export", "--format", "mbox", "--output", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        box = mailbox.mbox(path, create=False)
+        try:
+            exported = list(box)
+        finally:
+            box.close()
+        # An unescaped "From " body line would start a message without a Subject.
+        self.assertEqual(sorted(str(message["Subject"]) for message in exported),
+                         ["From line", "Plain", "Quoted From"])
+        body = next(m for m in exported if m["Subject"] == "From line").get_payload()
+        self.assertRegex(body, r"(?m)^>?From the start it was clear\.$")
+        self.assertRegex(body, r"(?m)^>?From here on, two\.$")
+
+
 if __name__ == "__main__":
     unittest.main()
