@@ -71,18 +71,29 @@ class ArchiverTestCase(unittest.TestCase):
 
     def setUp(self):
         if self.instance_options is not None:
-            self.addCleanup(self._print_log_on_failure, self.instance, len(self.instance.log_text()))
+            self.watch_log(self.instance, len(self.instance.log_text()))
 
     def start_instance(self, before_start=None, **options):
         """A started instance of its own, stopped and removed when the test ends. before_start,
         if given, is called with the instance after its temp dir exists and before it starts."""
         instance = di.DovecotInstance(BUILD_DIR, **options)
         self.addCleanup(instance.cleanup)
-        self.addCleanup(self._print_log_on_failure, instance, 0)
+        self.watch_log(instance, 0)
         if before_start:
             before_start(instance)
         instance.start()
         return instance
+
+    def watch_log(self, instance, log_offset):
+        """When the test ends: fail it on a sanitizer report in the instance's log from
+        log_offset on (the asan preset), then print that part of the log if it failed."""
+        self.addCleanup(self._print_log_on_failure, instance, log_offset)
+        self.addCleanup(self._fail_on_sanitizer_reports, instance, log_offset)
+
+    def _fail_on_sanitizer_reports(self, instance, log_offset):
+        reports = di.sanitizer_reports(instance.log_text()[log_offset:])
+        if reports:
+            self.fail("sanitizer errors in Dovecot processes:\n" + "\n".join(reports[:20]))
 
     def _failed(self):
         """Whether this test has failed so far (cleanups run before the result is final)."""
