@@ -268,6 +268,8 @@ class DovecotInstance:
 
     def __init__(self, build_dir=None, *, plugin=True, settings=None, sieve=False,
                  users=DEFAULT_USERS, extra_config="", name="archiver-it", keep=False):
+        if plugin and plugin_problem(build_dir):
+            raise RuntimeError(plugin_problem(build_dir))
         self.build_dir = build_dir
         self.users = tuple(users)
         self.keep = keep
