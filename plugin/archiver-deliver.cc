@@ -3,6 +3,8 @@
 // process-wide state is safe here.
 #include "archiver-deliver.h"
 
+#include "archiver-storage.h"
+
 #include <cstring>
 
 // libdovecot-lda is linked only into lmtp and dovecot-lda: referenced weakly so that
@@ -64,6 +66,7 @@ extern "C" int ArchiverDeliverMail(struct mail_deliver_context* ctx,
     current_envelope.envelope_to = AddressText(ctx->rcpt_to);
     current_envelope.original_to = AddressText(ctx->rcpt_params.orcpt.addr);
     current_envelope.rcpt_user = ctx->rcpt_user;
+    current_envelope.reached_save = false;
     envelope_valid = true;
 
     if (IsRawMail(ctx->src_mail)) {
@@ -78,8 +81,16 @@ extern "C" int ArchiverDeliverMail(struct mail_deliver_context* ctx,
   } catch (...) {
     envelope_valid = false;  // the save then archives without envelope knowledge
   }
-  if (previous_deliver_mail != nullptr) return previous_deliver_mail(ctx, storage_r);
-  return -1;  // Dovecot then saves to the default mailbox, as without any hook
+  if (previous_deliver_mail == nullptr)
+    return -1;  // Dovecot then saves to the default mailbox, as without any hook
+  int ret = previous_deliver_mail(ctx, storage_r);
+  // Sieve handled the message (ret > 0; 0 or less makes Dovecot save it to the default
+  // mailbox) without saving it anywhere (discard, redirect, reject):
+  // it was still delivered to this server, so it is still archived.
+  if (ret > 0 && envelope_valid && !current_envelope.reached_save &&
+      ArchiveUnsavedDelivery(ctx, current_envelope) < 0)
+    return -1;
+  return ret;
 }
 
 }  // namespace
@@ -106,6 +117,10 @@ const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user,
   (void)src_mail;
   if (!envelope_valid || current_envelope.rcpt_user != user) return nullptr;
   return &current_envelope;
+}
+
+void NoteDeliverySave(const struct mail_user* user) {
+  if (envelope_valid && current_envelope.rcpt_user == user) current_envelope.reached_save = true;
 }
 
 Status ReadMailStream(struct mail* mail, std::string* out) {

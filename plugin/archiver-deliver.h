@@ -20,6 +20,7 @@ struct DeliveryEnvelope {
   std::string envelope_to;    // as given, +detail kept
   std::string original_to;    // ORCPT, or ""
   const struct mail_user* rcpt_user = nullptr;  // compared, never dereferenced
+  bool reached_save = false;  // a mailbox save of this delivery was seen
 };
 
 // The message of the transaction in progress, as transmitted.
@@ -46,6 +47,9 @@ const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user,
 // first use. nullptr when `src_mail` is neither (the caller reads it itself).
 Result<CapturedMessage*> CapturedMessageFor(struct mail* src_mail, DeliveryAgent agent,
                                             const DeliveryEnvelope& envelope);
+
+// Records that a delivery save into a mailbox of `user` happened (archived or not).
+void NoteDeliverySave(const struct mail_user* user);
 
 // Reads the whole stream of `mail` into `out`. IOError with Dovecot's reason on failure.
 Status ReadMailStream(struct mail* mail, std::string* out);

@@ -64,6 +64,33 @@ Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord 
 
 namespace {
 
+// Archives the delivery of `src_mail` described by `envelope` into `mailbox` ("" when
+// it was saved in none), reusing the transaction's captured message when it is that.
+Status ArchiveFromDelivery(ArchiverUser& user, struct mail* src_mail,
+                           const DeliveryEnvelope& envelope, const char* mailbox) {
+  DeliveryAgent agent = AgentOf(envelope.origin);
+  Result<CapturedMessage*> captured = CapturedMessageFor(src_mail, agent, envelope);
+  if (!captured.ok()) return captured.status();
+  CapturedMessage own;
+  CapturedMessage* message = *captured;
+  if (message == nullptr) {
+    Status read = ReadMailStream(src_mail, &own.bytes);
+    if (!read.ok()) return read;
+    own.prefix_length = DeliveryTraceLength(own.bytes, agent, envelope.envelope_to,
+                                            envelope.original_to);
+    own.headers = SummarizeHeaders(std::string_view(own.bytes).substr(own.prefix_length));
+    message = &own;
+  }
+  DeliveryRecord record;
+  record.received_us = NowMicros();
+  record.origin = envelope.origin;
+  record.envelope_from = envelope.envelope_from;
+  record.envelope_to = envelope.envelope_to;
+  record.user = user.username();
+  record.mailbox = mailbox;
+  return ArchiveInto(user, *message, std::move(record));
+}
+
 Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save_context* ctx,
                        struct mail* src_mail) {
   const DeliveryEnvelope* envelope = DeliveryEnvelopeFor(box->storage->user, src_mail);
@@ -75,30 +102,28 @@ Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save
     if (ctx->data.from_envelope != nullptr) unknown.envelope_from = ctx->data.from_envelope;
     envelope = &unknown;
   }
-  DeliveryAgent agent = AgentOf(envelope->origin);
-  Result<CapturedMessage*> captured = CapturedMessageFor(src_mail, agent, *envelope);
-  if (!captured.ok()) return captured.status();
-  CapturedMessage own;
-  CapturedMessage* message = *captured;
-  if (message == nullptr) {
-    Status read = ReadMailStream(src_mail, &own.bytes);
-    if (!read.ok()) return read;
-    own.prefix_length = DeliveryTraceLength(own.bytes, agent, envelope->envelope_to,
-                                            envelope->original_to);
-    own.headers = SummarizeHeaders(std::string_view(own.bytes).substr(own.prefix_length));
-    message = &own;
-  }
-  DeliveryRecord record;
-  record.received_us = NowMicros();
-  record.origin = envelope->origin;
-  record.envelope_from = envelope->envelope_from;
-  record.envelope_to = envelope->envelope_to;
-  record.user = user.username();
-  record.mailbox = mailbox_get_vname(box);
-  return ArchiveInto(user, *message, std::move(record));
+  return ArchiveFromDelivery(user, src_mail, *envelope, mailbox_get_vname(box));
 }
 
 }  // namespace
+
+int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvelope& envelope) {
+  ArchiverUser* user = ArchiverUserGet(ctx->rcpt_user);
+  if (user == nullptr || !user->settings().capture_delivery) return 0;
+  Status status;
+  try {
+    status = ArchiveFromDelivery(*user, ctx->src_mail, envelope, "");
+  } catch (const std::exception& e) {
+    status = Status::IOError(e.what());
+  } catch (...) {
+    status = Status::IOError("unexpected exception");
+  }
+  if (status.ok()) return 0;
+  e_error(ctx->event, "archiver: %s (delivery saved in no mailbox)", status.ToString().c_str());
+  if (user->settings().failure == FailureMode::kContinue) return 0;
+  ctx->tempfail_error = p_strdup(ctx->pool, "Archive temporarily unavailable, try again later");
+  return -1;
+}
 
 ArchiverUser* CapturingUser(struct mailbox* box, bool delivery) {
   ArchiverUser* user = ArchiverUserGet(box->storage->user);
@@ -117,6 +142,7 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   struct mailbox* box = ctx->transaction->box;
   archiver_mailbox* abox = ArchiverMailboxContext(box);
   if ((box->flags & MAILBOX_FLAG_POST_SESSION) != 0) {
+    NoteDeliverySave(box->storage->user);
     int result = 0;
     ArchiverUser* user = nullptr;
     try {

@@ -49,6 +49,26 @@ class SieveTest(ArchiverTestCase):
         self.assertEqual(len(self.instance.maildir_messages("carol", "Lists")), 1)
         self.assert_fetch_exact(self.instance, message)
 
+    def test_discarded_message_is_still_archived(self):
+        # Sieve `discard` saves nothing, but the message was delivered to this server: it is
+        # archived once, in no mailbox.
+        self.instance.set_sieve_script("bob", "discard;\n")
+        message = make_message("Discarded by Sieve", "Gone from the mailbox, kept in the archive.\r\n")
+        self.deliver_ok(self.instance, ["bob@example.org"], message)
+        self.assertEqual(self.instance.maildir_messages("bob"), [])
+        self.assertEqual([(r["mailbox"], r["rcpt"], r["id"]) for r in self.rows_for("bob")],
+                         [("", "bob@example.org", sha256(message))])
+        self.assert_fetch_exact(self.instance, message)
+
+    def test_fileinto_an_excluded_mailbox_is_not_archived_elsewhere(self):
+        instance = self.start_instance(sieve=True, settings={"archiver_exclude_mailboxes": "Junk"})
+        instance.set_sieve_script("bob", 'require "fileinto";\nfileinto "Junk";\n')
+        message = make_message("Filed into Junk", "x\r\n")
+        self.deliver_ok(instance, ["bob@example.org", "alice@example.org"], message)
+        self.assertEqual(len(instance.maildir_messages("bob", "Junk")), 1)
+        self.assertEqual([(r["user"], r["mailbox"]) for r in self.archive_list(instance)],
+                         [("alice", "INBOX")])
+
     def test_mailbox_filter(self):
         message = make_message("Filter by mailbox", "x\r\n")
         self.deliver_ok(self.instance, ["dave@example.org", "alice@example.org"], message)
