@@ -5,6 +5,7 @@
 #include "archiver/trace.h"
 
 #include <optional>
+#include <string>
 
 namespace archiver {
 namespace {
@@ -73,12 +74,15 @@ bool IsDovecotDeliveredTo(std::string_view value, std::string_view rcpt_to,
 }
 
 // Dovecot's trace record: "Received: from HELO ([IP])", then tab-indented lines
-// "(using …)", "by HOST with LMTP…", "id ID", "(envelope-from <S>)", optionally
-// "for <R>", the last ending in "; DATE". Returns the index just past it, or 0 when
-// the lines at `pos` are not that record (an MTA's own Received stays in the message).
-size_t DovecotReceivedEnd(std::string_view message, size_t pos) {
+// "(using …)", "by HOST with LMTP…", "id ID", "(envelope-from <SENDER>)", optionally
+// "for <R>", the last ending in "; DATE". SENDER is the Return-Path's, written the same
+// way, so it is matched exactly: a quoted sender may itself contain "; " or ">)".
+// Returns the index just past the record, or 0 when the lines at `pos` are not it (an
+// MTA's own Received stays in the message).
+size_t DovecotReceivedEnd(std::string_view message, size_t pos, std::string_view sender) {
   std::optional<Line> line = ReadLine(message, pos);
   if (!line || !line->text.starts_with("Received: from ")) return 0;
+  const std::string envelope_from = "(envelope-from <" + std::string(sender) + ">)";
   bool saw_by_lmtp = false;
   bool saw_envelope_from = false;
   size_t next = line->end;
@@ -87,15 +91,27 @@ size_t DovecotReceivedEnd(std::string_view message, size_t pos) {
     if (!line || line->text.empty() || line->text[0] != '\t') return 0;
     std::string_view text = line->text.substr(1);
     next = line->end;
-    if (text.starts_with("by ") && text.find(" with LMTP") != std::string_view::npos) {
+    std::string_view rest;  // what follows the line's fixed part, where "; DATE" may be
+    if (!saw_by_lmtp) {
+      if (text.starts_with("(using ")) continue;  // with TLS, before "by"
+      if (!text.starts_with("by ")) return 0;
+      if (text.find(" with LMTP") == std::string_view::npos) return 0;
       saw_by_lmtp = true;
-    } else if (text.starts_with("(envelope-from <")) {
-      saw_envelope_from = true;
+      continue;
     }
-    bool last_kind = text.starts_with("(envelope-from <") || text.starts_with("for <");
-    if (saw_by_lmtp && saw_envelope_from && last_kind &&
-        text.find("; ") != std::string_view::npos)
-      return next;
+    if (!saw_envelope_from) {
+      if (text.starts_with("id ")) continue;
+      if (!text.starts_with(envelope_from)) return 0;
+      saw_envelope_from = true;
+      rest = text.substr(envelope_from.size());
+    } else {
+      if (!text.starts_with("for <")) return 0;
+      size_t end_of_address = text.rfind(">; ");
+      if (end_of_address == std::string_view::npos) return 0;
+      rest = text.substr(end_of_address + 1);
+    }
+    if (rest.starts_with("; ")) return next;
+    if (!rest.empty()) return 0;
   }
   return 0;
 }
@@ -110,11 +126,12 @@ size_t DeliveryTraceLength(std::string_view message, DeliveryAgent agent, std::s
   if (!field) return 0;
   std::string_view sender = Trim(field->text);
   if (sender.size() < 2 || sender.front() != '<' || sender.back() != '>') return 0;
+  sender = sender.substr(1, sender.size() - 2);
   size_t length = field->end;
 
   field = ReadSingleLineField(message, length, "Delivered-To");
   if (field && IsDovecotDeliveredTo(field->text, rcpt_to, orcpt)) length = field->end;
-  if (size_t received_end = DovecotReceivedEnd(message, length)) length = received_end;
+  if (size_t received_end = DovecotReceivedEnd(message, length, sender)) length = received_end;
   return length;
 }
 

@@ -78,6 +78,23 @@ TEST(TraceTest, LmtpPrefixes) {
       {"prefix only, no body", kReturnPath + kReceived, "", "x@y", ""},
       {"truncated Received", kReturnPath, "Received: from x ([1.2.3.4])\r\n\tby h", "", ""},
       {"empty message", "", "", "", ""},
+      // RFC 5321 allows a quoted local part with "; " and ">)" in it; Dovecot writes it
+      // as is, so the sender must be matched, not searched for a date separator.
+      {"quoted sender with a date separator in it",
+       "Return-Path: <\"x; Sun, 22 Nov 2026 01:00:00 +0000\"@example.net>\r\n"
+       "Received: from mx ([192.0.2.1])\r\n\tby imap.example.com with LMTP\r\n\tid abc\r\n"
+       "\t(envelope-from <\"x; Sun, 22 Nov 2026 01:00:00 +0000\"@example.net>)\r\n"
+       "\tfor <b@example.com>; Wed, 01 May 2024 12:00:00 +0000\r\n",
+       kBody, "b@example.com", ""},
+      {"quoted sender with '>)' in it",
+       "Return-Path: <\"a>)b\"@example.net>\r\n"
+       "Received: from mx ([192.0.2.1])\r\n\tby imap.example.com with LMTP\r\n\tid abc\r\n"
+       "\t(envelope-from <\"a>)b\"@example.net>); Wed, 01 May 2024 12:00:00 +0000\r\n",
+       kBody, "", ""},
+      {"envelope-from of another sender is not Dovecot's", kReturnPath,
+       "Received: from mx ([192.0.2.1])\r\n\tby h with LMTP\r\n\tid 1\r\n"
+       "\t(envelope-from <other@example.org>); Wed, 01 May 2024 12:00:00 +0000\r\n" + kBody,
+       "", ""},
       // A message may itself start with a whitespace line (seen in real mail): it is not
       // a continuation of Dovecot's one-line Return-Path or of its finished Received.
       {"message starting with a blank-looking line after Received", kReturnPath + kReceived,
