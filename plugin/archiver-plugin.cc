@@ -41,6 +41,7 @@ void archiver_plugin_init(struct module* module) {
 
 void archiver_plugin_deinit(void) {
   archiver::plugin::DeliverHookDeinit();
+  archiver::plugin::CloseCachedArchives();
   mail_storage_hooks_remove(&archiver_mail_storage_hooks);
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <list>
 #include <memory>
 #include <string>
 
@@ -70,20 +71,67 @@ Status CheckAddressSpace(const ArchiverSettings& settings, const char* service) 
       "or lower archiver_map_size (with one archive per user, each open archive counts)");
 }
 
+// Archives stay open between deliveries: an LMTP process delivers many messages to
+// short-lived users, and opening an environment costs far more than archiving one
+// message. Bounded, so that a process delivering to many per-user archives does not
+// keep them all mapped. Dovecot mail processes are single-threaded.
+class OpenArchives {
+ public:
+  static constexpr size_t kCapacity = 4;
+
+  std::shared_ptr<Store> Find(const std::string& path) {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->first != path) continue;
+      entries_.splice(entries_.begin(), entries_, it);  // most recently used first
+      return it->second;
+    }
+    return nullptr;
+  }
+
+  void Remember(const std::string& path, std::shared_ptr<Store> store) {
+    entries_.emplace_front(path, std::move(store));
+    if (entries_.size() > kCapacity) entries_.pop_back();
+  }
+
+  // Returns how many were dropped (their environments close unless still in use).
+  size_t Clear() {
+    size_t dropped = entries_.size();
+    entries_.clear();
+    return dropped;
+  }
+
+ private:
+  std::list<std::pair<std::string, std::shared_ptr<Store>>> entries_;
+};
+
+OpenArchives& ProcessArchives() {
+  static OpenArchives archives;
+  return archives;
+}
+
 }  // namespace
+
+void CloseCachedArchives() { ProcessArchives().Clear(); }
 
 ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username, std::string service)
     : settings_(std::move(settings)), username_(std::move(username)), service_(std::move(service)) {}
 
 Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
   if (store_ != nullptr) return store_;
+  store_ = ProcessArchives().Find(settings_.path);
+  if (store_ != nullptr) return store_;
   Result<std::shared_ptr<Store>> opened = Store::Open(settings_.StoreOptionsFor(false));
+  // Archives kept open for later deliveries must not stand in the way of this one
+  // (address space, with per-user archives): close them and try once more.
+  if (!opened.ok() && ProcessArchives().Clear() > 0)
+    opened = Store::Open(settings_.StoreOptionsFor(false));
   if (!opened.ok()) {
     // The usual cause of a failed mmap: explain it in Dovecot's terms.
     Status fits = CheckAddressSpace(settings_, service_.c_str());
     return fits.ok() ? opened.status() : fits;
   }
   store_ = opened.value();
+  ProcessArchives().Remember(settings_.path, store_);
   return opened;
 }
 

@@ -32,6 +32,9 @@ class ArchiverUser {
   std::shared_ptr<Store> store_;
 };
 
+// Closes the archives this process keeps open between deliveries (plugin deinit).
+void CloseCachedArchives();
+
 // The user's archiver state, or nullptr when this user is not archived (excluded,
 // an internal raw user, or the plugin failed for it).
 ArchiverUser* ArchiverUserGet(struct mail_user* user);

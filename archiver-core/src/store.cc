@@ -63,8 +63,10 @@ Status MakeDirectories(const std::string& path) {
   }
 }
 
-Status OpenDatabases(OpenArchive& archive) {
-  const bool write = !archive.options.read_only;
+// Opens the named databases, creating what is missing when `write`. A read transaction
+// is tried first (see OpenEnvironment): opening an existing archive takes no write lock
+// and commits nothing, which matters to processes that open it for one delivery.
+Status OpenDatabases(OpenArchive& archive, bool write) {
   const std::string& path = archive.options.path;
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), write);
   if (!txn.ok()) return txn.status();
@@ -157,7 +159,10 @@ Status OpenEnvironment(const StoreOptions& options, OpenArchive& archive) {
   mdb_reader_check(handle, &dead_readers);  // free slots of readers that died
   archive.max_key_size = static_cast<size_t>(mdb_env_get_maxkeysize(handle));
 
-  return OpenDatabases(archive);
+  Status opened = OpenDatabases(archive, false);
+  if (opened.code() == Status::Code::kNotFound && !options.read_only)
+    opened = OpenDatabases(archive, true);  // a new archive: create its databases
+  return opened;
 }
 
 }  // namespace
