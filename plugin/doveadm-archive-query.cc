@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -37,17 +38,24 @@ std::optional<MessageId> ResolveId(struct doveadm_cmd_context* cctx, const Store
   return *id;
 }
 
-void PrintDeliveryRow(const Delivery& delivery) {
-  const DeliveryRecord& record = delivery.record;
-  doveadm_print(ToHex(record.id).c_str());
+// The fields every delivery row has, in this order, after the command's own first ones.
+constexpr const char* kDeliveryFields[] = {"received", "origin", "user", "mailbox", "from",
+                                           "rcpt"};
+
+void PrintDeliveryFields(const DeliveryRecord& record) {
   doveadm_print(FormatTimeUtc(record.received_us).c_str());
   doveadm_print(record.origin.c_str());
   doveadm_print(record.user.c_str());
   doveadm_print(record.mailbox.c_str());
   doveadm_print(record.envelope_from.c_str());
   doveadm_print(record.envelope_to.c_str());
-  doveadm_print(record.headers.subject.c_str());
-  doveadm_print(Decimal(record.size).c_str());
+}
+
+void PrintHeaders(std::initializer_list<const char*> before,
+                  std::initializer_list<const char*> after) {
+  for (const char* field : before) doveadm_print_header_simple(field);
+  for (const char* field : kDeliveryFields) doveadm_print_header_simple(field);
+  for (const char* field : after) doveadm_print_header_simple(field);
 }
 
 // Writes all of `data` to `fd`; false with errno set on failure.
@@ -101,12 +109,14 @@ void CmdArchiveList(struct doveadm_cmd_context* cctx) {
     std::shared_ptr<Store> store = OpenCommandArchive(cctx);
     if (store == nullptr) return;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-    for (const char* field : {"id", "received", "origin", "user", "mailbox", "from", "rcpt",
-                              "subject"})
-      doveadm_print_header_simple(field);
+    PrintHeaders({"id"}, {"subject"});
     doveadm_print_header("size", "size", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     Status status = store->ListDeliveries(filter, [](const Delivery& delivery) {
-      PrintDeliveryRow(delivery);
+      const DeliveryRecord& record = delivery.record;
+      doveadm_print(ToHex(record.id).c_str());
+      PrintDeliveryFields(record);
+      doveadm_print(record.headers.subject.c_str());
+      doveadm_print(Decimal(record.size).c_str());
       return true;
     });
     if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
@@ -127,11 +137,8 @@ void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
       return;
     }
     doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
-    for (const char* field :
-         {"id", "size", "stored_size", "codec", "format", "deliveries", "delivery", "received",
-          "origin", "user", "mailbox", "from", "rcpt", "header_from", "to", "cc", "subject",
-          "date", "message_id", "trace_bytes"})
-      doveadm_print_header_simple(field);
+    PrintHeaders({"id", "size", "stored_size", "codec", "format", "deliveries", "delivery"},
+                 {"header_from", "to", "cc", "subject", "date", "message_id", "trace_bytes"});
     size_t index = 0;
     for (const Delivery& delivery : *deliveries) {
       const DeliveryRecord& record = delivery.record;
@@ -142,12 +149,7 @@ void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
       doveadm_print(Decimal(info->format_version).c_str());
       doveadm_print(Decimal(deliveries->size()).c_str());
       doveadm_print(Decimal(++index).c_str());
-      doveadm_print(FormatTimeUtc(record.received_us).c_str());
-      doveadm_print(record.origin.c_str());
-      doveadm_print(record.user.c_str());
-      doveadm_print(record.mailbox.c_str());
-      doveadm_print(record.envelope_from.c_str());
-      doveadm_print(record.envelope_to.c_str());
+      PrintDeliveryFields(record);
       doveadm_print(record.headers.from.c_str());
       doveadm_print(record.headers.to.c_str());
       doveadm_print(record.headers.cc.c_str());

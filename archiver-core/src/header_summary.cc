@@ -5,6 +5,7 @@
 #include <array>
 #include <optional>
 
+#include "ascii.h"
 #include "charset.h"
 
 namespace archiver {
@@ -17,23 +18,6 @@ constexpr size_t kMaxValueBytes = 16 * 1024;
 enum Field { kFrom, kTo, kCc, kSubject, kDate, kMessageId, kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"from",    "to",   "cc",
                                                                    "subject", "date", "message-id"};
-
-char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view text) {
-  size_t begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(" \t\r\n");
-  return text.substr(begin, end - begin + 1);
-}
 
 void AppendCapped(std::string_view text, std::string* value) {
   if (value->size() >= kMaxValueBytes) return;
@@ -66,9 +50,9 @@ std::array<std::optional<std::string>, kFieldCount> ReadRawFields(std::string_vi
     current = nullptr;
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;  // not a field; ignored as clients do
-    std::string_view name = Trim(line.substr(0, colon));
+    std::string_view name = ascii::Trim(line.substr(0, colon));
     for (size_t field = 0; field < kFieldCount; ++field) {
-      if (!raw[field] && EqualsIgnoreCase(name, kFieldNames[field])) {
+      if (!raw[field] && ascii::EqualsIgnoreCase(name, kFieldNames[field])) {
         raw[field].emplace();
         AppendCapped(line.substr(colon + 1), &*raw[field]);
         current = &*raw[field];
@@ -81,13 +65,13 @@ std::array<std::optional<std::string>, kFieldCount> ReadRawFields(std::string_vi
 
 std::string DecodedField(const std::optional<std::string>& raw) {
   if (!raw) return {};
-  return std::string(Trim(charset::CleanControls(DecodeRfc2047(Trim(*raw)))));
+  return std::string(ascii::Trim(charset::CleanControls(DecodeRfc2047(ascii::Trim(*raw)))));
 }
 
 std::string VerbatimField(std::string_view raw) {
   std::string utf8;
-  charset::AppendUtf8OrWindows1252(Trim(raw), &utf8);
-  return std::string(Trim(charset::CleanControls(utf8)));
+  charset::AppendUtf8OrWindows1252(ascii::Trim(raw), &utf8);
+  return std::string(ascii::Trim(charset::CleanControls(utf8)));
 }
 
 // Skips the quoted-string or comment at value[i] ('"' or '('); returns the index after it.
@@ -118,7 +102,7 @@ size_t SkipComment(std::string_view value, size_t i) {
 
 std::string Lowercase(std::string_view text) {
   std::string lower(text);
-  for (char& c : lower) c = LowerAscii(c);
+  for (char& c : lower) c = ascii::Lower(c);
   return lower;
 }
 
@@ -151,7 +135,7 @@ std::string FirstAddress(std::string_view value) {
   for (size_t i = 0; i <= value.size();) {
     char c = i < value.size() ? value[i] : ',';
     if (c == ',' || c == ';') {
-      std::string_view candidate = Trim(bare);
+      std::string_view candidate = ascii::Trim(bare);
       if (IsBareAddress(candidate)) return Lowercase(candidate);
       bare.clear();
       ++i;
@@ -165,7 +149,7 @@ std::string FirstAddress(std::string_view value) {
     } else if (c == '<') {
       size_t close = value.find('>', i);
       size_t end = close == std::string_view::npos ? value.size() : close;
-      std::string_view address = Trim(StripRoute(Trim(value.substr(i + 1, end - i - 1))));
+      std::string_view address = ascii::Trim(StripRoute(ascii::Trim(value.substr(i + 1, end - i - 1))));
       if (!address.empty()) return Lowercase(address);
       bare.clear();  // "<>": this mailbox has no address; try the next one
       size_t comma = value.find(',', end);

@@ -2,18 +2,9 @@
 // what a filter means; index lookups only narrow the records it is applied to.
 #include "index_keys.h"
 
+#include "ascii.h"
+
 namespace archiver::index {
-namespace {
-
-char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowercaseAscii(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) c = LowerAscii(c);
-  return lower;
-}
-
-}  // namespace
 
 std::string NormalizeAddress(std::string_view address) {
   size_t begin = address.find_first_not_of(" \t\r\n");
@@ -22,7 +13,7 @@ std::string NormalizeAddress(std::string_view address) {
   if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
     address = address.substr(1, address.size() - 2);
   }
-  return LowercaseAscii(address);
+  return ascii::Lowercase(address);
 }
 
 std::string WithoutDetail(std::string_view address) {
@@ -77,7 +68,7 @@ PreparedFilter::PreparedFilter(const ListFilter& filter)
       rcpt(NormalizeAddress(filter.rcpt)),
       user(filter.user),
       mailbox(filter.mailbox),
-      subject(LowercaseAscii(filter.subject)) {}
+      subject(ascii::Lowercase(filter.subject)) {}
 
 bool PreparedFilter::Matches(const DeliveryRecord& record) const {
   if (record.received_us < since_us || record.received_us >= until_us) return false;
@@ -92,7 +83,7 @@ bool PreparedFilter::Matches(const DeliveryRecord& record) const {
     return false;
   }
   if (!subject.empty() &&
-      LowercaseAscii(record.headers.subject).find(subject) == std::string::npos) {
+      ascii::Lowercase(record.headers.subject).find(subject) == std::string::npos) {
     return false;
   }
   return true;

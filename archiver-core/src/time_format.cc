@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "ascii.h"
+
 namespace archiver {
 namespace {
 
@@ -51,13 +53,6 @@ bool IsLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 
 int DaysInMonth(int year, int month) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
-}
-
-std::string_view Trim(std::string_view text) {
-  size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(" \t");
-  return text.substr(begin, end - begin + 1);
 }
 
 bool ParseUnsigned(std::string_view digits, uint64_t* value) {
@@ -162,7 +157,7 @@ std::string FormatTimeUtc(uint64_t micros_since_epoch) {
 }
 
 Result<uint64_t> ParseTimeArgument(std::string_view text, uint64_t now_us) {
-  std::string_view trimmed = Trim(text);
+  std::string_view trimmed = ascii::Trim(text, " \t");
   uint64_t result = 0;
   if (trimmed.starts_with('@')) {
     uint64_t seconds;

@@ -7,28 +7,13 @@
 #include <optional>
 #include <string>
 
+#include "ascii.h"
+
 namespace archiver {
 namespace {
 
-char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view text) {
-  size_t begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(" \t\r\n");
-  return text.substr(begin, end - begin + 1);
-}
-
 std::string_view StripAngles(std::string_view address) {
-  address = Trim(address);
+  address = ascii::Trim(address);
   if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
     address = address.substr(1, address.size() - 2);
   }
@@ -68,7 +53,7 @@ bool IsDovecotDeliveredTo(std::string_view value, std::string_view rcpt_to,
   if (address.empty()) return false;
   for (std::string_view candidate : {rcpt_to, orcpt}) {
     candidate = StripAngles(candidate);
-    if (!candidate.empty() && EqualsIgnoreCase(address, candidate)) return true;
+    if (!candidate.empty() && ascii::EqualsIgnoreCase(address, candidate)) return true;
   }
   return false;
 }
@@ -124,7 +109,7 @@ size_t DeliveryTraceLength(std::string_view message, DeliveryAgent agent, std::s
 
   std::optional<Line> field = ReadSingleLineField(message, 0, "Return-Path");
   if (!field) return 0;
-  std::string_view sender = Trim(field->text);
+  std::string_view sender = ascii::Trim(field->text);
   if (sender.size() < 2 || sender.front() != '<' || sender.back() != '>') return 0;
   sender = sender.substr(1, sender.size() - 2);
   size_t length = field->end;
