@@ -61,6 +61,7 @@ StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
   options.create_if_missing = !read_only;
   options.read_only = read_only;
   options.sync = fsync;
+  options.meta_sync = fsync_meta;
   return options;
 }
 
@@ -111,8 +112,11 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
   }
 
   value = get("archiver_fsync");
-  if (!value.empty() && !ParseBool(value, &parsed.fsync))
-    return Invalid("archiver_fsync", value, "expected yes or no");
+  if (value == "once") {
+    parsed.fsync_meta = false;
+  } else if (!value.empty() && !ParseBool(value, &parsed.fsync)) {
+    return Invalid("archiver_fsync", value, "expected yes, once or no");
+  }
 
   parsed.exclude_users = SplitWords(get("archiver_exclude_users"));
   parsed.exclude_mailboxes = SplitWords(get("archiver_exclude_mailboxes"));

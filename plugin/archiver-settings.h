@@ -21,7 +21,8 @@ struct ArchiverSettings {
   bool capture_append = false;                // archiver_capture contains "append"
   int compression_level = 6;                  // archiver_compression: zlib[:N] | none
   uint64_t map_size = 16ULL << 30;            // archiver_map_size
-  bool fsync = true;                          // archiver_fsync
+  bool fsync = true;                          // archiver_fsync: yes, once or no
+  bool fsync_meta = true;                     // archiver_fsync = yes (not once)
   std::vector<std::string> exclude_users;     // archiver_exclude_users (wildcards)
   std::vector<std::string> exclude_mailboxes; // archiver_exclude_mailboxes (wildcards)
 

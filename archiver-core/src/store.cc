@@ -142,6 +142,7 @@ Status OpenEnvironment(const StoreOptions& options, OpenArchive& archive) {
   if (created && options.read_only) return Status::NotFound("no archive at " + path);
   unsigned flags = MDB_NOTLS;
   if (!options.sync) flags |= MDB_NOSYNC;
+  if (!options.meta_sync) flags |= MDB_NOMETASYNC;
   if (options.read_only) flags |= MDB_RDONLY;
   rc = mdb_env_open(handle, path.c_str(), flags, 0600);
   if (rc == ENOENT && options.read_only) return Status::NotFound("no archive at " + path);

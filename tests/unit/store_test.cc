@@ -78,6 +78,35 @@ TEST_F(StoreTest, RoundTrips) {
   }
 }
 
+// Each archiver_fsync mode (yes, once, no) commits what a reopened store reads back.
+TEST_F(StoreTest, EveryFlushModeCommits) {
+  struct Mode {
+    const char* name;
+    bool sync;
+    bool meta_sync;
+  } modes[] = {{"yes", true, true}, {"once", true, false}, {"no", false, true}};
+  for (const Mode& mode : modes) {
+    SCOPED_TRACE(mode.name);
+    StoreOptions options;
+    options.path = dir_.Sub(std::string("flush-") + mode.name);
+    options.sync = mode.sync;
+    options.meta_sync = mode.meta_sync;
+    const std::string message = testing::MakeMessage("a@b", "c@d", mode.name, "body");
+    MessageId id{};
+    {
+      Result<std::shared_ptr<Store>> store = Store::Open(options);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+      ASSERT_TRUE((*store)->Archive(message, Record("bob@b.com"), &id).ok());
+    }  // closed: the next Open maps the environment afresh
+    options.read_only = true;
+    Result<std::shared_ptr<Store>> reopened = Store::Open(options);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    Result<std::string> read = (*reopened)->ReadMessage(id);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    EXPECT_EQ(*read, message);
+  }
+}
+
 TEST_F(StoreTest, SameMessageTwoRecipientsIsStoredOnce) {
   std::shared_ptr<Store> store = OpenStore();
   std::string message = testing::MakeMessage("a@b", "c@d", "dedup", std::string(50000, 'k'));

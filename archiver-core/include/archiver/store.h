@@ -23,6 +23,9 @@ struct StoreOptions {
   bool create_if_missing = true;             // create the directory (mode 0700) and files (0600)
   bool read_only = false;                    // open for reading only (doveadm queries)
   bool sync = true;                          // fsync each commit (durable before the ack)
+  // With sync: also flush the meta page (LMDB's second flush). false = MDB_NOMETASYNC:
+  // one flush per commit, integrity kept, but a system crash may undo the last commit.
+  bool meta_sync = true;
 };
 
 // One delivery of a message: who got it where and when. Everything here is stored
