@@ -1,9 +1,14 @@
-// Store::Verify: re-reads and re-hashes every stored message and checks that every
-// delivery decodes and names a stored message. One read transaction; one message
-// copied out at a time.
+// Store::Verify: re-reads and re-hashes every stored message, checks that every
+// delivery decodes, names a stored message and is filed in every index that finds it,
+// and that the statistics counters match. One read transaction; one message copied out
+// at a time.
 #include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "archiver/store.h"
+#include "index_keys.h"
 #include "record.h"
 #include "store_impl.h"
 
@@ -36,6 +41,66 @@ Status CheckMessages(const internal::OpenArchive& archive, const lmdb::Txn& txn,
     if (!decoded.ok()) report->damaged.emplace_back(id, internal::AboutMessage(id, decoded));
   }
   if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify messages");
+  return Status::Ok();
+}
+
+std::string_view Bytes(const MessageId& id) {
+  return {reinterpret_cast<const char*>(id.data()), id.size()};
+}
+
+// Whether `key` → `value` is in `dbi` (a DUPSORT index, or a plain database whose
+// value must equal `value`).
+Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                      std::string_view value, bool duplicates) {
+  if (!duplicates) {
+    std::string_view stored;
+    Status found = txn.Get(dbi, key, &stored);
+    if (found.code() == Status::Code::kNotFound) return false;
+    if (!found.ok()) return found;
+    return stored == value;
+  }
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key_val = lmdb::ToVal(key), value_val = lmdb::ToVal(value);
+  int rc = cursor->Get(&key_val, &value_val, MDB_GET_BOTH);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdb::ToStatus(rc, "verify indexes");
+  return true;
+}
+
+// Reports each index that should find this delivery and does not: a delivery missing
+// from an index is invisible to the filters that use it.
+Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+                    const DeliveryRecord& record, std::string_view delivery_key,
+                    const std::string& described, VerifyReport* report) {
+  const internal::Databases& db = archive.db;
+  const MessageId idempotency =
+      index::DeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+  struct Expected {
+    const char* index;
+    MDB_dbi dbi;
+    std::string key;
+    bool duplicates;
+  };
+  std::vector<Expected> expected = {
+      {internal::kDeliveryKeysDb, db.delivery_keys, std::string(Bytes(idempotency)), false},
+      {internal::kMessageIndexDb, db.idx_message, std::string(Bytes(record.id)), true}};
+  for (std::string& key : index::RcptKeys(record))
+    expected.push_back({internal::kRcptIndexDb, db.idx_rcpt, std::move(key), true});
+  for (std::string& key : index::FromKeys(record))
+    expected.push_back({internal::kFromIndexDb, db.idx_from, std::move(key), true});
+  if (!record.user.empty())
+    expected.push_back({internal::kUserIndexDb, db.idx_user, record.user, true});
+  for (const Expected& entry : expected) {
+    Result<bool> found = HasEntry(txn, entry.dbi, index::FitKey(entry.key, archive.max_key_size),
+                                  delivery_key, entry.duplicates);
+    if (!found.ok()) return found.status();
+    if (!*found) {
+      report->damaged.emplace_back(
+          record.id, Status::Corruption("delivery " + described + " is missing from index " +
+                                        entry.index));
+    }
+  }
   return Status::Ok();
 }
 
@@ -72,8 +137,31 @@ Status CheckDeliveries(const internal::OpenArchive& archive, const lmdb::Txn& tx
     } else if (!found.ok()) {
       return found;
     }
+    Status indexed = CheckIndexes(archive, txn, record, lmdb::ToView(key),
+                                  DescribeKey(delivery_key), report);
+    if (!indexed.ok()) return indexed;
   }
   if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify deliveries");
+  return Status::Ok();
+}
+
+// The counters `doveadm archive stats` shows must match what the archive holds.
+Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+                     VerifyReport* report) {
+  const std::pair<std::string_view, uint64_t> counted[] = {
+      {internal::kMessagesCounter, report->messages_checked},
+      {internal::kDeliveriesCounter, report->deliveries_checked}};
+  for (const auto& [name, actual] : counted) {
+    uint64_t stored = 0;
+    Status read = internal::ReadCounter(txn, archive.db.meta, name, &stored);
+    if (!read.ok()) return read;
+    if (stored != actual) {
+      report->damaged.emplace_back(
+          MessageId{}, Status::Corruption("statistics counter '" + std::string(name) + "' is " +
+                                          std::to_string(stored) + " but the archive holds " +
+                                          std::to_string(actual)));
+    }
+  }
   return Status::Ok();
 }
 
@@ -86,6 +174,7 @@ Result<VerifyReport> Store::Verify() const {
   VerifyReport report;
   Status status = CheckMessages(archive, *txn, &report);
   if (status.ok()) status = CheckDeliveries(archive, *txn, &report);
+  if (status.ok()) status = CheckCounters(archive, *txn, &report);
   if (!status.ok()) return status;
   return report;
 }

@@ -2,6 +2,9 @@
 // be reported as Corruption naming the message, and Verify must list them.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "archiver/store.h"
 #include "test_util.h"
 
@@ -116,14 +119,67 @@ TEST(StoreCorruptionTest, MissingMessageAndDamagedDelivery) {
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->messages_checked, 1u);
   EXPECT_EQ(report->deliveries_checked, 3u);
-  ASSERT_EQ(report->damaged.size(), 2u);
+  // The missing message, the undecodable delivery, and both statistics counters, which
+  // the changes behind the Store's back left wrong.
+  ASSERT_EQ(report->damaged.size(), 4u);
   EXPECT_EQ(report->damaged[0].first, lost);
   EXPECT_EQ(report->damaged[0].second.code(), Status::Code::kNotFound);
   EXPECT_EQ(report->damaged[1].second.code(), Status::Code::kCorruption);
+  EXPECT_NE(report->damaged[2].second.message().find("'messages' is 2 but the archive holds 1"),
+            std::string::npos)
+      << report->damaged[2].second.ToString();
+  EXPECT_NE(report->damaged[3].second.message().find("'deliveries' is 2 but the archive holds 3"),
+            std::string::npos)
+      << report->damaged[3].second.ToString();
   // Listing skips the undecodable record instead of failing.
   int listed = 0;
   EXPECT_TRUE(store->ListDeliveries({}, [&](const Delivery&) { return ++listed > 0; }).ok());
   EXPECT_EQ(listed, 2);
+}
+
+// A delivery missing from an index is invisible to the filters using it: Verify names
+// each index that lost it, and the message.
+TEST(StoreCorruptionTest, MissingIndexEntriesAreReported) {
+  TempDir dir;
+  const std::string path = dir.Sub("a");
+  MessageId id{}, other{};
+  {
+    std::shared_ptr<Store> store = Open(path);
+    DeliveryRecord record = Record("bob+tag@b.com");
+    record.user = "bob";
+    ASSERT_TRUE(store->Archive("indexed message", record, &id).ok());
+    ASSERT_TRUE(store->Archive("other message", Record("carol@b.com"), &other).ok());
+    EXPECT_TRUE(store->Verify()->damaged.empty());
+  }
+  ModifyArchive(path, [&](MDB_txn* txn, auto open) {
+    for (const char* index : {"idx_rcpt", "idx_user"}) {
+      MDB_dbi dbi = open(txn, index);
+      // Drop every entry of bob's, whatever its key ("bob@b.com", "bob+tag@b.com", "bob").
+      MDB_cursor* cursor = nullptr;
+      ASSERT_EQ(mdb_cursor_open(txn, dbi, &cursor), 0);
+      MDB_val key, value;
+      for (int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+        std::string name(static_cast<const char*>(key.mv_data), key.mv_size);
+        if (name.rfind("bob", 0) == 0) {
+          ASSERT_EQ(mdb_cursor_del(cursor, 0), 0);
+        }
+      }
+      mdb_cursor_close(cursor);
+    }
+  });
+  std::shared_ptr<Store> store = Open(path);
+  Result<VerifyReport> report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  std::vector<std::string> problems;
+  for (const auto& [damaged_id, status] : report->damaged) {
+    EXPECT_EQ(damaged_id, id);
+    EXPECT_EQ(status.code(), Status::Code::kCorruption);
+    problems.push_back(status.message().substr(status.message().find("missing")));
+  }
+  EXPECT_EQ(problems, (std::vector<std::string>{"missing from index idx_rcpt",
+                                                "missing from index idx_rcpt",
+                                                "missing from index idx_user"}));
 }
 
 TEST(StoreCorruptionTest, FullMapIsMapFullAndLeavesTheStoreUsable) {
