@@ -22,13 +22,17 @@ namespace {
 
 std::string Decimal(uint64_t value) { return std::to_string(value); }
 
-// Resolves the positional id (full or unique prefix); nullopt after CommandFailed.
-std::optional<MessageId> ResolveId(struct doveadm_cmd_context* cctx, const Store& store) {
+// The positional id argument; nullptr after CommandFailed(EX_USAGE) when it is missing.
+const char* IdArgument(struct doveadm_cmd_context* cctx) {
   const char* text = ParamString(cctx, "id");
-  if (text == nullptr || *text == '\0') {
-    CommandFailed(EX_USAGE, "Missing message id (see doveadm archive list)");
-    return std::nullopt;
-  }
+  if (text != nullptr && *text != '\0') return text;
+  CommandFailed(EX_USAGE, "Missing message id: the 64 hex digits (or a unique prefix) that "
+                          "doveadm archive list shows");
+  return nullptr;
+}
+
+// Resolves the id argument (full or unique prefix); nullopt after CommandFailed.
+std::optional<MessageId> ResolveId(const char* text, const Store& store) {
   Result<MessageId> id = store.ResolvePrefix(text);
   if (!id.ok()) {
     CommandFailed(ExitCodeFor(id.status()), std::string("Message ") + text + ": " +
@@ -125,9 +129,11 @@ void CmdArchiveList(struct doveadm_cmd_context* cctx) {
 
 void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
+    const char* id_text = IdArgument(cctx);
+    if (id_text == nullptr) return;
     std::shared_ptr<Store> store = OpenCommandArchive(cctx);
     if (store == nullptr) return;
-    std::optional<MessageId> id = ResolveId(cctx, *store);
+    std::optional<MessageId> id = ResolveId(id_text, *store);
     if (!id) return;
     Result<MessageInfo> info = store->GetInfo(*id);
     Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(*id);
@@ -163,9 +169,11 @@ void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
 
 void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
+    const char* id_text = IdArgument(cctx);
+    if (id_text == nullptr) return;
     std::shared_ptr<Store> store = OpenCommandArchive(cctx);
     if (store == nullptr) return;
-    std::optional<MessageId> id = ResolveId(cctx, *store);
+    std::optional<MessageId> id = ResolveId(id_text, *store);
     if (!id) return;
     Result<std::string> message = store->ReadMessage(*id);
     if (!message.ok()) {

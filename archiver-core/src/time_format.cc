@@ -167,10 +167,17 @@ Result<uint64_t> ParseTimeArgument(std::string_view text, uint64_t now_us) {
     }
   } else if (ParseRelative(trimmed, now_us, &result) || ParseCalendar(trimmed, &result)) {
     return result;
+  } else if (ascii::EqualsIgnoreCase(trimmed, "now")) {
+    return now_us;
+  } else if (ascii::EqualsIgnoreCase(trimmed, "today") ||
+             ascii::EqualsIgnoreCase(trimmed, "yesterday")) {
+    const uint64_t kMicrosPerDay = 86400 * kMicrosPerSecond;
+    uint64_t midnight = now_us - now_us % kMicrosPerDay;  // UTC, like every time shown
+    return ascii::EqualsIgnoreCase(trimmed, "today") ? midnight : midnight - kMicrosPerDay;
   }
   return Status::InvalidArgument("invalid time '" + std::string(text) +
                                  "' (expected e.g. 2024-05-01, 2024-05-01T12:34:56Z, "
-                                 "@1714567890 or 7d)");
+                                 "@1714567890, 7d, today, yesterday or now)");
 }
 
 uint64_t NowMicros() {

@@ -34,6 +34,9 @@ TEST(TimeFormatTest, ParsesAccepted) {
       {"2w", 1714567890 - 14 * 86400},
       {"45s", 1714567890 - 45},
       {"100000w", 0},  // before the epoch: clamped
+      {"now", 1714567890},
+      {"today", 1714521600},
+      {"Yesterday", 1714521600 - 86400},
   };
   for (const auto& c : cases) {
     Result<uint64_t> parsed = ParseTimeArgument(c.text, kNow);
@@ -45,7 +48,7 @@ TEST(TimeFormatTest, ParsesAccepted) {
 TEST(TimeFormatTest, RejectsInvalid) {
   const std::string cases[] = {
       "",
-      "yesterday",
+      "tomorrow",
       "2024-02-30",
       "2023-02-29",
       "1900-02-29",

@@ -17,6 +17,7 @@ std::string FormatTimeUtc(uint64_t micros_since_epoch);
 //   "2024-05-01T12:34", "…:56", "…Z", "…+02:00", "2024-05-01 12:34:56"
 //   "@1714567890"                      Unix seconds
 //   "7d", "12h", "30m", "2w"           that long before `now_us`
+//   "now", "today", "yesterday"        `now_us`, and midnight UTC of those days
 // InvalidArgument naming the text otherwise (including impossible dates).
 Result<uint64_t> ParseTimeArgument(std::string_view text, uint64_t now_us);
 
