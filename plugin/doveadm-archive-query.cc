@@ -32,6 +32,21 @@ const char* IdArgument(struct doveadm_cmd_context* cctx) {
 }
 
 // Resolves the id argument (full or unique prefix); nullopt after CommandFailed.
+std::optional<MessageId> ResolveId(const char* text, const Store& store);
+
+// The archive and the message that a show or fetch command names; nullptr after
+// CommandFailed (usage checked before the archive is opened).
+std::shared_ptr<Store> OpenNamedMessage(struct doveadm_cmd_context* cctx, MessageId* id) {
+  const char* id_text = IdArgument(cctx);
+  if (id_text == nullptr) return nullptr;
+  std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+  if (store == nullptr) return nullptr;
+  std::optional<MessageId> resolved = ResolveId(id_text, *store);
+  if (!resolved) return nullptr;
+  *id = *resolved;
+  return store;
+}
+
 std::optional<MessageId> ResolveId(const char* text, const Store& store) {
   Result<MessageId> id = store.ResolvePrefix(text);
   if (!id.ok()) {
@@ -129,17 +144,14 @@ void CmdArchiveList(struct doveadm_cmd_context* cctx) {
 
 void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* id_text = IdArgument(cctx);
-    if (id_text == nullptr) return;
-    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    MessageId id{};
+    std::shared_ptr<Store> store = OpenNamedMessage(cctx, &id);
     if (store == nullptr) return;
-    std::optional<MessageId> id = ResolveId(id_text, *store);
-    if (!id) return;
-    Result<MessageInfo> info = store->GetInfo(*id);
-    Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(*id);
+    Result<MessageInfo> info = store->GetInfo(id);
+    Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(id);
     if (!info.ok() || !deliveries.ok()) {
       const Status& status = info.ok() ? deliveries.status() : info.status();
-      CommandFailed(ExitCodeFor(status), "Message " + ToHex(*id) + ": " + status.message());
+      CommandFailed(ExitCodeFor(status), "Message " + ToHex(id) + ": " + status.message());
       return;
     }
     doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
@@ -169,13 +181,10 @@ void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
 
 void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* id_text = IdArgument(cctx);
-    if (id_text == nullptr) return;
-    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    MessageId id{};
+    std::shared_ptr<Store> store = OpenNamedMessage(cctx, &id);
     if (store == nullptr) return;
-    std::optional<MessageId> id = ResolveId(id_text, *store);
-    if (!id) return;
-    Result<std::string> message = store->ReadMessage(*id);
+    Result<std::string> message = store->ReadMessage(id);
     if (!message.ok()) {
       CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
       return;
@@ -186,7 +195,7 @@ void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
     const char* mailbox = ParamString(cctx, "mailbox");
     std::string prefix;
     if (trace || rcpt != nullptr || mailbox != nullptr) {
-      Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(*id);
+      Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(id);
       if (!deliveries.ok()) {
         CommandFailed(ExitCodeFor(deliveries.status()), deliveries.status().ToString());
         return;
@@ -200,7 +209,7 @@ void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
       }
       if (chosen == nullptr) {
         CommandFailed(DOVEADM_EX_NOTFOUND,
-                      "Message " + ToHex(*id) + " has no delivery matching --rcpt/--mailbox");
+                      "Message " + ToHex(id) + " has no delivery matching --rcpt/--mailbox");
         return;
       }
       prefix = chosen->record.trace_prefix;

@@ -27,26 +27,7 @@ Status NotStored(const MessageId& id) {
 namespace internal {
 
 Status AboutMessage(const MessageId& id, const Status& status) {
-  std::string message = "message " + ToHex(id) + ": " + status.message();
-  switch (status.code()) {
-    case Status::Code::kOk:
-      return status;
-    case Status::Code::kNotFound:
-      return Status::NotFound(message);
-    case Status::Code::kCorruption:
-      return Status::Corruption(message);
-    case Status::Code::kInvalidArgument:
-      return Status::InvalidArgument(message);
-    case Status::Code::kLimitExceeded:
-      return Status::LimitExceeded(message);
-    case Status::Code::kMapFull:
-      return Status::MapFull(message);
-    case Status::Code::kAmbiguous:
-      return Status::Ambiguous(message);
-    case Status::Code::kIOError:
-      break;
-  }
-  return Status::IOError(message);
+  return status.Annotated("message " + ToHex(id));
 }
 
 Status DecodeStoredMessage(std::string_view value, std::string* out) {

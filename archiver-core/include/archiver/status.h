@@ -38,6 +38,10 @@ class Status {
   static Status Ambiguous(std::string message) { return {Code::kAmbiguous, std::move(message)}; }
 
   bool ok() const { return code_ == Code::kOk; }
+  // The same category, with "context: " before the message (OK stays OK).
+  Status Annotated(const std::string& context) const {
+    return ok() ? *this : Status(code_, context + ": " + message_);
+  }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   // "Corruption: message 3f2a…: hash mismatch"; "OK" for success.
