@@ -335,11 +335,16 @@ class DovecotInstance:
         modules (symlinks into the dir we mount over would point at themselves)."""
         for path in (self.mail_module_dir, self.doveadm_module_dir):
             os.mkdir(path)
+        # A system-wide install of the archiver (cmake --install) must not shadow the build
+        # under test: its modules are left out of both staging dirs.
+        ours = (MAIL_PLUGIN_NAME, DOVEADM_PLUGIN_NAME)
         for entry in os.listdir(STOCK_MODULE_DIR):
-            if entry.endswith(".so"):
+            if entry.endswith(".so") and entry not in ours:
                 os.symlink(os.path.join(STOCK_MODULE_DIR, entry),
                            os.path.join(self.mail_module_dir, entry))
         for entry in os.listdir(DOVEADM_MODULE_DIR):
+            if entry in ours:
+                continue
             shutil.copy2(os.path.join(DOVEADM_MODULE_DIR, entry), self.doveadm_module_dir)
         if self.build_dir and not plugin_problem(self.build_dir):
             mail_so, doveadm_so = plugin_modules(self.build_dir)
