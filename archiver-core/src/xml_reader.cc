@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace archiver {
 namespace {
@@ -45,7 +46,9 @@ struct SaxState {
   XmlEventHandler* handler = nullptr;
   const XmlReaderLimits* limits = nullptr;
   xmlParserCtxt* ctxt = nullptr;
-  size_t depth = 0;       // open elements
+  // Local names of the open elements (interned in the parser's dictionary, so valid
+  // for the whole parse).
+  std::vector<const xmlChar*> open;
   size_t text_run = 0;    // bytes of character data since the last tag
   Status stop;            // why we stopped the parser, if we did
   XmlParseReport report;
@@ -63,12 +66,27 @@ std::string_view View(const xmlChar* text) {
   return text == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(text));
 }
 
+// In recover mode libxml2 sometimes drops an element it opened (an unterminated start
+// tag) without an end event. Its own count of open elements tells: the handler gets the
+// missing end events, so its view of the nesting matches the parser's.
+void Resync(SaxState* state) {
+  size_t parser_open = state->ctxt->nameNr > 0 ? static_cast<size_t>(state->ctxt->nameNr) : 0;
+  while (state->open.size() > parser_open && !state->Stopped()) {
+    const xmlChar* name = state->open.back();
+    state->open.pop_back();
+    state->text_run = 0;
+    Status status = state->handler->EndElement(View(name), state->open.size());
+    if (!status.ok()) state->Stop(std::move(status));
+  }
+}
+
 void OnStartElement(void* context, const xmlChar* local_name, const xmlChar* /*prefix*/,
                     const xmlChar* uri, int /*nb_namespaces*/, const xmlChar** /*namespaces*/,
                     int nb_attributes, int /*nb_defaulted*/, const xmlChar** attributes) {
   SaxState* state = StateOf(context);
+  Resync(state);  // before the new element is counted by the parser
   if (state->Stopped()) return;
-  if (state->depth >= state->limits->max_depth) {
+  if (state->open.size() >= state->limits->max_depth) {
     state->Stop(Status::LimitExceeded("XML nested deeper than " +
                                       std::to_string(state->limits->max_depth) + " elements"));
     return;
@@ -84,23 +102,25 @@ void OnStartElement(void* context, const xmlChar* local_name, const xmlChar* /*p
     }
   }
   state->text_run = 0;
-  Status status = state->handler->StartElement(View(local_name), View(uri), state->depth);
-  ++state->depth;
+  Status status = state->handler->StartElement(View(local_name), View(uri), state->open.size());
+  state->open.push_back(local_name);
   if (!status.ok()) state->Stop(std::move(status));
 }
 
 void OnEndElement(void* context, const xmlChar* local_name, const xmlChar* /*prefix*/,
                   const xmlChar* /*uri*/) {
   SaxState* state = StateOf(context);
-  if (state->Stopped() || state->depth == 0) return;
-  --state->depth;
+  Resync(state);  // the closing element is still counted by the parser
+  if (state->Stopped() || state->open.empty()) return;
+  state->open.pop_back();
   state->text_run = 0;
-  Status status = state->handler->EndElement(View(local_name), state->depth);
+  Status status = state->handler->EndElement(View(local_name), state->open.size());
   if (!status.ok()) state->Stop(std::move(status));
 }
 
 void OnCharacters(void* context, const xmlChar* text, int length) {
   SaxState* state = StateOf(context);
+  Resync(state);
   if (state->Stopped()) return;
   state->text_run += static_cast<size_t>(length);
   if (state->text_run > state->limits->max_text_bytes) {
@@ -130,10 +150,18 @@ void OnError(void* context, XmlErrorArg error) {
   SaxState* state = StateOf(context);
   if (error == nullptr || state == nullptr) return;
   if (error->level >= XML_ERR_ERROR) state->report.well_formed = false;
-  if (state->report.messages.size() >= XmlParseReport::kMaxMessages) return;
-  std::string message = "line " + std::to_string(error->line) + ": ";
   std::string_view text = error->message != nullptr ? error->message : "unknown error";
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  // libxml2's own caps (10 MB values, nesting 256, ...) have no error code of their own
+  // in 2.9: they are told by their messages and reported as the limits they are.
+  for (std::string_view cap : {"too long", "huge text", "Excessive depth", "Huge input"}) {
+    if (state->ctxt != nullptr && text.find(cap) != std::string_view::npos) {
+      state->Stop(Status::LimitExceeded("libxml2 limit: " + std::string(text.substr(0, 200))));
+      break;
+    }
+  }
+  if (state->report.messages.size() >= XmlParseReport::kMaxMessages) return;
+  std::string message = "line " + std::to_string(error->line) + ": ";
   message.append(text.substr(0, 300));
   state->report.messages.push_back(std::move(message));
 }
@@ -190,6 +218,7 @@ Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& l
   SaxState state;
   state.handler = &handler;
   state.limits = &limits;
+  state.open.reserve(limits.max_depth + 1);
   InputCursor cursor{input, 0};
   xmlSAXHandler sax = kSax;
   ParserCtxtPtr ctxt(xmlCreateIOParserCtxt(&sax, &state, &ReadInput, nullptr, &cursor,
