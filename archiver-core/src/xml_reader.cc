@@ -49,8 +49,8 @@ struct SaxState {
   // Local names of the open elements (interned in the parser's dictionary, so valid
   // for the whole parse).
   std::vector<const xmlChar*> open;
-  size_t text_run = 0;    // bytes of character data since the last tag
-  Status stop;            // why we stopped the parser, if we did
+  size_t text_run = 0;  // bytes of character data since the last tag
+  Status stop;          // why we stopped the parser, if we did
   XmlParseReport report;
 
   void Stop(Status status) {
@@ -63,7 +63,8 @@ struct SaxState {
 SaxState* StateOf(void* context) { return static_cast<SaxState*>(context); }
 
 std::string_view View(const xmlChar* text) {
-  return text == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(text));
+  return text == nullptr ? std::string_view()
+                         : std::string_view(reinterpret_cast<const char*>(text));
 }
 
 // In recover mode libxml2 sometimes drops an element it opened (an unterminated start
@@ -221,8 +222,8 @@ Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& l
   state.open.reserve(limits.max_depth + 1);
   InputCursor cursor{input, 0};
   xmlSAXHandler sax = kSax;
-  ParserCtxtPtr ctxt(xmlCreateIOParserCtxt(&sax, &state, &ReadInput, nullptr, &cursor,
-                                           XML_CHAR_ENCODING_NONE));
+  ParserCtxtPtr ctxt(
+      xmlCreateIOParserCtxt(&sax, &state, &ReadInput, nullptr, &cursor, XML_CHAR_ENCODING_NONE));
   if (!ctxt) return Status::IOError("libxml2: cannot create a parser context");
   state.ctxt = ctxt.get();
   // XML_PARSE_NOENT (entity substitution) and XML_PARSE_DTDLOAD are deliberately absent.

@@ -212,7 +212,8 @@ TEST(DmarcAggregateTest, BadCountsKeepTheRecord) {
     }
     return false;
   };
-  EXPECT_TRUE(mentions("record 1: count 'many' is not a number")) << ::testing::PrintToString(messages);
+  EXPECT_TRUE(mentions("record 1: count 'many' is not a number"))
+      << ::testing::PrintToString(messages);
   EXPECT_TRUE(mentions("record 2: no <count>"));
   EXPECT_TRUE(mentions("begin 'yesterday' is not a timestamp"));
   EXPECT_TRUE(mentions("pct 'all'"));
@@ -253,8 +254,8 @@ TEST(DmarcAggregateTest, MalformedIsRecovered) {
 TEST(DmarcAggregateTest, InvalidDocumentsAreErrors) {
   std::string deep = "<feedback>";
   for (int i = 0; i < 100000; ++i) deep += "<a>";
-  std::string huge_attribute =
-      "<feedback x='" + std::string(10u << 20, 'a') + "'>" + Fixture("missing_optional.xml").substr(22);
+  std::string huge_attribute = "<feedback x='" + std::string(10u << 20, 'a') + "'>" +
+                               Fixture("missing_optional.xml").substr(22);
   struct Case {
     const char* name;
     std::string xml;
@@ -274,13 +275,15 @@ TEST(DmarcAggregateTest, InvalidDocumentsAreErrors) {
        Status::Code::kInvalidArgument, "neither report_metadata nor a record"},
       {"doctype", "<!DOCTYPE feedback><feedback/>", Status::Code::kInvalidArgument,
        "DOCTYPE not allowed"},
-      {"xxe", "<?xml version='1.0'?><!DOCTYPE f [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
-              "<feedback><report_metadata><org_name>&x;</org_name></report_metadata></feedback>",
+      {"xxe",
+       "<?xml version='1.0'?><!DOCTYPE f [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+       "<feedback><report_metadata><org_name>&x;</org_name></report_metadata></feedback>",
        Status::Code::kInvalidArgument, "DOCTYPE not allowed"},
       {"deep nesting", deep, Status::Code::kLimitExceeded, "nested deeper than 64"},
       {"10 MB attribute", huge_attribute, Status::Code::kLimitExceeded, "too long"},
-      {"huge text", "<feedback><report_metadata><org_name>" + std::string(100000, 'x') +
-                        "</org_name></report_metadata></feedback>",
+      {"huge text",
+       "<feedback><report_metadata><org_name>" + std::string(100000, 'x') +
+           "</org_name></report_metadata></feedback>",
        Status::Code::kLimitExceeded, "longer than 65536 bytes"},
   };
   for (const Case& c : cases) {
@@ -350,8 +353,8 @@ TEST(DmarcAggregateTest, LargeReportStreams) {
     uint64_t count = i % 7 + 1;
     expected_total += count;
     xml += "<record><row><source_ip>10." + std::to_string(i >> 16) + "." +
-           std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255) +
-           "</source_ip><count>" + std::to_string(count) +
+           std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255) + "</source_ip><count>" +
+           std::to_string(count) +
            "</count><policy_evaluated><disposition>none</disposition><dkim>pass</dkim>"
            "<spf>fail</spf></policy_evaluated></row><identifiers><header_from>example.com"
            "</header_from><envelope_from>example.com</envelope_from></identifiers>"
@@ -413,27 +416,26 @@ TEST(DmarcAggregateTest, Corpus) {
       {"cry-inc+dmarc-report-viewer/webde.xml", 1, 1, false, nullptr},
       {"domainaware+parsedmarc/!large-example.com!1711897200!1711983600.xml", 2286, 2286, false,
        nullptr},
-      {"domainaware+parsedmarc/addisonfoods.com!example.com!1536105600!1536191999.xml", 1, 1,
-       false, nullptr},
+      {"domainaware+parsedmarc/addisonfoods.com!example.com!1536105600!1536191999.xml", 1, 1, false,
+       nullptr},
       {"domainaware+parsedmarc/changed-input.xml", 20, 3047, false, nullptr},
       {"domainaware+parsedmarc/empty.xml", 0, 0, false, "empty report"},
       {"domainaware+parsedmarc/empty_reason.xml", 1, 2, false, nullptr},
       {"domainaware+parsedmarc/example.net!example.com!1529366400!1529452799.xml", 1, 1, false,
        nullptr},
-      {"domainaware+parsedmarc/invalid_xml.xml", 1, 1, true,
-       nullptr},
+      {"domainaware+parsedmarc/invalid_xml.xml", 1, 1, true, nullptr},
       {"domainaware+parsedmarc/nice-input.xml", 20, 3047, false, nullptr},
       {"domainaware+parsedmarc/old_draft_from_wiki.xml", 1, 2, false, nullptr},
-      {"domainaware+parsedmarc/protection.outlook.com!example.com!1711756800!1711843200.xml", 1,
-       1, false, nullptr},
+      {"domainaware+parsedmarc/protection.outlook.com!example.com!1711756800!1711843200.xml", 1, 1,
+       false, nullptr},
       {"domainaware+parsedmarc/rfc9990-example.net!example.com!1700000000!1700086399.xml", 2, 7,
        false, nullptr},
       {"domainaware+parsedmarc/usssa.com!example.com!1538784000!1538870399.xml", 2, 2, false,
        nullptr},
       {"georgestarcher+dmarcgo/receiver.example!example.test!1782172800!1782259199!synthetic.xml",
        2, 7, false, nullptr},
-      {"georgestarcher+dmarcgo/yahoo.com!georgestarcher.com!1781740800!1781827199.xml", 1, 1,
-       false, nullptr},
+      {"georgestarcher+dmarcgo/yahoo.com!georgestarcher.com!1781740800!1781827199.xml", 1, 1, false,
+       nullptr},
       {"msimerson+mail-dmarc/test_dmarc.xml", 1, 1, false, nullptr},
       {"stalwartlabs+mail-auth/001.xml", 1, 123, false, nullptr},
       {"stalwartlabs+mail-auth/003.xml", 4, 9, false, nullptr},

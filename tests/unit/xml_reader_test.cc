@@ -43,9 +43,10 @@ Result<XmlParseReport> Parse(std::string_view xml, TraceHandler& handler,
 
 TEST(XmlReaderTest, DeliversLocalNamesTextAndNamespace) {
   TraceHandler handler;
-  auto parsed = Parse("<?xml version='1.0'?><p:a xmlns:p='urn:x'><p:b>x &amp; y</p:b>"
-                      "<![CDATA[<c>]]></p:a>",
-                      handler);
+  auto parsed = Parse(
+      "<?xml version='1.0'?><p:a xmlns:p='urn:x'><p:b>x &amp; y</p:b>"
+      "<![CDATA[<c>]]></p:a>",
+      handler);
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_TRUE(parsed->well_formed);
   EXPECT_EQ(handler.trace, "<a><b>x & y</b><c></a>");
@@ -86,8 +87,8 @@ TEST(XmlReaderTest, HostileInputsAreRefused) {
       {"deep", deep, Status::Code::kLimitExceeded, "nested deeper than 64"},
       {"huge text", "<a>" + std::string(70000, 'x') + "</a>", Status::Code::kLimitExceeded,
        "text longer than"},
-      {"huge attribute", "<a b='" + std::string(70000, 'x') + "'/>",
-       Status::Code::kLimitExceeded, "attribute longer than"},
+      {"huge attribute", "<a b='" + std::string(70000, 'x') + "'/>", Status::Code::kLimitExceeded,
+       "attribute longer than"},
       {"empty", "", Status::Code::kInvalidArgument, "empty"},
   };
   for (const Case& c : cases) {
@@ -139,8 +140,7 @@ TEST(XmlReaderTest, ExternalEntityFileIsNeverRead) {
   ASSERT_GE(watch_fd, 0);
   ASSERT_GE(inotify_add_watch(watch_fd, secret.c_str(), IN_OPEN | IN_ACCESS), 0);
   const std::string documents[] = {
-      "<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x SYSTEM 'file://" + secret +
-          "'>]><a>&x;</a>",
+      "<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x SYSTEM 'file://" + secret + "'>]><a>&x;</a>",
       "<?xml version='1.0'?><!DOCTYPE a SYSTEM '" + secret + "'><a>&x;</a>",
       // No DOCTYPE at all: an undeclared entity is an error, never a lookup.
       "<a>&x;</a>",
@@ -162,8 +162,7 @@ TEST(XmlReaderTest, ExternalEntityFileIsNeverRead) {
 TEST(XmlReaderTest, HandlerErrorStopsTheParse) {
   class StopAtB : public TraceHandler {
    public:
-    Status StartElement(std::string_view local_name, std::string_view uri,
-                        size_t depth) override {
+    Status StartElement(std::string_view local_name, std::string_view uri, size_t depth) override {
       if (local_name == "b") return Status::IOError("stop here");
       return TraceHandler::StartElement(local_name, uri, depth);
     }

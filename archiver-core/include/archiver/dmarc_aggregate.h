@@ -22,9 +22,9 @@ namespace archiver {
 
 struct PolicyPublished {
   std::string domain;
-  std::string adkim;             // "r", "s" or ""
+  std::string adkim;  // "r", "s" or ""
   std::string aspf;
-  std::string p;                 // "none", "quarantine", "reject"
+  std::string p;  // "none", "quarantine", "reject"
   std::string sp;
   std::string np;                // RFC 9990
   std::optional<int> pct;        // absent in RFC 9990 reports; kept as given otherwise
@@ -51,21 +51,21 @@ struct AggregateReportMeta {
 };
 
 struct PolicyOverrideReason {
-  std::string type;     // "forwarded", "local_policy", "mailing_list", "other", ...
+  std::string type;  // "forwarded", "local_policy", "mailing_list", "other", ...
   std::string comment;
 };
 
 struct DkimAuthResult {
   std::string domain;
   std::string selector;
-  std::string result;        // "pass", "fail", "none", ... or an unknown value as given
+  std::string result;  // "pass", "fail", "none", ... or an unknown value as given
   std::string human_result;
 };
 
 struct SpfAuthResult {
   std::string domain;
-  std::string scope;         // "mfrom", "helo" or ""
-  std::string result;        // "pass", "softfail", ... or an unknown value as given
+  std::string scope;   // "mfrom", "helo" or ""
+  std::string result;  // "pass", "softfail", ... or an unknown value as given
   std::string human_result;
 };
 
@@ -76,9 +76,9 @@ struct AggregateRecord {
   // identifiers and results are worth keeping) with count 0, and the summary's messages
   // say which record it was.
   bool count_valid = true;
-  std::string disposition;   // policy_evaluated
-  std::string dkim;          // policy_evaluated: aligned DKIM "pass" / "fail"
-  std::string spf;           // policy_evaluated: aligned SPF "pass" / "fail"
+  std::string disposition;  // policy_evaluated
+  std::string dkim;         // policy_evaluated: aligned DKIM "pass" / "fail"
+  std::string spf;          // policy_evaluated: aligned SPF "pass" / "fail"
   std::vector<PolicyOverrideReason> reasons;
   std::string header_from;
   std::string envelope_from;
@@ -99,7 +99,7 @@ struct AggregateSummary {
   uint64_t messages = 0;   // sum of the records' counts
   bool recovered = false;  // not well-formed; what libxml2's recover mode salvaged
   std::vector<std::string> parser_messages;  // libxml2 and record messages, at most kMaxMessages
-  AggregateReportMeta meta;  // as known at the end of the document
+  AggregateReportMeta meta;                  // as known at the end of the document
   static constexpr size_t kMaxMessages = 50;
 };
 
