@@ -219,7 +219,7 @@ Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& l
   SaxState state;
   state.handler = &handler;
   state.limits = &limits;
-  state.open.reserve(limits.max_depth + 1);
+  state.open.reserve(std::min<size_t>(limits.max_depth, 256) + 1);
   InputCursor cursor{input, 0};
   xmlSAXHandler sax = kSax;
   ParserCtxtPtr ctxt(

@@ -97,7 +97,7 @@ struct AggregateLimits {
 struct AggregateSummary {
   uint64_t records = 0;
   uint64_t messages = 0;   // sum of the records' counts
-  bool recovered = false;  // not well-formed; what libxml2's recover mode salvaged
+  bool recovered = false;  // not well-formed: this is what libxml2's recover mode salvaged
   std::vector<std::string> parser_messages;  // libxml2 and record messages, at most kMaxMessages
   AggregateReportMeta meta;                  // as known at the end of the document
   static constexpr size_t kMaxMessages = 50;
