@@ -1,5 +1,6 @@
-// zlib compression of stored messages (see codec.h). zlib counts in 32-bit units, so
-// input and output are fed in chunks; one z_stream per call, released by its guard.
+// zlib compression of stored messages and bounded inflation (see codec.h). zlib counts
+// in 32-bit units, so input and output are fed in chunks; one z_stream per call, released
+// by its guard.
 #include "codec.h"
 
 #include <zlib.h>
@@ -30,7 +31,8 @@ class DeflateStream {
 
 class InflateStream {
  public:
-  InflateStream() { ok_ = inflateInit(&stream_) == Z_OK; }
+  // MAX_WBITS: zlib framing; MAX_WBITS + 16: gzip framing.
+  explicit InflateStream(int window_bits) { ok_ = inflateInit2(&stream_, window_bits) == Z_OK; }
   ~InflateStream() {
     if (ok_) inflateEnd(&stream_);
   }
@@ -87,7 +89,7 @@ bool DeflateAppend(std::string_view input, int level, std::string* out) {
 }
 
 Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size) {
-  InflateStream inflater;
+  InflateStream inflater(MAX_WBITS);
   if (!inflater.ok()) return Status::IOError("zlib: cannot initialise a decompressor");
   z_stream* stream = inflater.get();
   Bytef no_output;  // zlib rejects a null next_out even when there is nothing to write
@@ -120,6 +122,44 @@ Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size) 
   if (stream->avail_in != 0 || in_offset != compressed.size()) {
     return Status::Corruption("bytes follow the compressed payload");
   }
+  return Status::Ok();
+}
+
+Status InflateBounded(std::string_view input, Framing framing, uint64_t max_output,
+                      std::string* out, uint64_t* consumed) {
+  InflateStream inflater(framing == Framing::kGzip ? MAX_WBITS + 16 : MAX_WBITS);
+  if (!inflater.ok()) return Status::IOError("zlib: cannot initialise a decompressor");
+  z_stream* stream = inflater.get();
+  // Output goes through a fixed buffer so that a bomb never grows `out` past the cap.
+  constexpr size_t kOutputChunk = 64 * 1024;
+  char buffer[kOutputChunk];
+  uint64_t in_offset = 0, produced = 0;
+  while (true) {
+    Refill(input.data(), input.size(), &in_offset, &stream->next_in, &stream->avail_in);
+    stream->next_out = reinterpret_cast<Bytef*>(buffer);
+    stream->avail_out = kOutputChunk;
+    int rc = inflate(stream, Z_NO_FLUSH);
+    size_t got = kOutputChunk - stream->avail_out;
+    if (got > max_output - produced) {
+      return Status::LimitExceeded("decompressed output exceeds " + std::to_string(max_output) +
+                                   " bytes");
+    }
+    out->append(buffer, got);
+    produced += got;
+    if (rc == Z_STREAM_END) break;
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR) {
+      if (stream->avail_in == 0 && in_offset == input.size()) {
+        return Status::Corruption("compressed stream is truncated");
+      }
+      continue;
+    }
+    if (rc == Z_MEM_ERROR) return Status::IOError("zlib: out of memory");
+    if (rc == Z_NEED_DICT) return Status::Corruption("zlib stream needs a preset dictionary");
+    return Status::Corruption(std::string("compressed stream is damaged (zlib: ") +
+                              (stream->msg != nullptr ? stream->msg : "error") + ")");
+  }
+  *consumed = in_offset - stream->avail_in;
   return Status::Ok();
 }
 

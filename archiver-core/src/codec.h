@@ -1,5 +1,5 @@
-// Payload compression for stored messages: zlib streams, owned by an RAII z_stream.
-// Decompression is bounded by the size recorded when the message was stored.
+// zlib, the one wrapper: compression of stored messages (bounded by the size recorded
+// when the message was stored) and bounded inflation of untrusted zlib/gzip streams.
 #pragma once
 
 #include <cstdint>
@@ -19,5 +19,17 @@ bool DeflateAppend(std::string_view input, int level, std::string* out);
 // the stream is intact and yields exactly `raw_size` bytes with nothing after it; never
 // writes beyond raw_size. IOError if zlib cannot allocate its state.
 Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size);
+
+// How a deflate stream is framed: RFC 1950 (zlib) or RFC 1952 (one gzip member).
+enum class Framing { kZlib, kGzip };
+
+// Inflates the one zlib stream or gzip member at the start of `input` and appends its
+// output to `out`. On success `*consumed` is the number of input bytes the stream used
+// (what follows is the caller's business). LimitExceeded as soon as the output would
+// exceed `max_output` bytes: no more than that is ever appended or allocated.
+// Corruption for a damaged or truncated stream (with zlib's reason); IOError if zlib
+// cannot allocate its state. On failure `out` may hold a partial output.
+Status InflateBounded(std::string_view input, Framing framing, uint64_t max_output,
+                      std::string* out, uint64_t* consumed);
 
 }  // namespace archiver::codec
