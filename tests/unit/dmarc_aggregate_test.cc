@@ -1,6 +1,7 @@
 // Tests for the DMARC aggregate report parser: each reporter quirk on a small fixture,
 // hostile inputs, streaming of a large generated report, and the shared corpus.
 #include "archiver/dmarc_aggregate.h"
+#include "test_util.h"
 
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -387,13 +388,8 @@ TEST(DmarcAggregateTest, LargeReportStreams) {
 // The shared corpus: record counts and message totals computed independently (Python's
 // xml.etree over the same files), not by this parser.
 TEST(DmarcAggregateTest, Corpus) {
-  const char* corpus = getenv("ARCHIVER_DMARC_CORPUS");
-  if (corpus == nullptr) corpus = ARCHIVER_DMARC_CORPUS_DEFAULT;
-  std::string dir = std::string(corpus) + "/aggregate";
-  struct stat info;
-  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-    GTEST_SKIP() << "no DMARC corpus at " << dir;
-  }
+  const std::string dir = testing::DmarcCorpusDir("aggregate");
+  if (dir.empty()) GTEST_SKIP() << "no DMARC corpus beside the checkout";
   struct Expected {
     const char* file;
     uint64_t records;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "archiver/dmarc_aggregate.h"
+#include "test_util.h"
 
 namespace archiver {
 namespace {
@@ -151,7 +152,7 @@ TEST(PayloadTest, DetectsByContent) {
   };
   for (const auto& c : cases) {
     EXPECT_EQ(PayloadKindName(DetectPayload(c.bytes)), std::string(PayloadKindName(c.kind)))
-        << testing::PrintToString(c.bytes.substr(0, 16));
+        << ::testing::PrintToString(c.bytes.substr(0, 16));
   }
 }
 
@@ -327,13 +328,8 @@ std::string ReadFile(const std::string& path) {
 // The shared corpus's containers: expected counts computed independently (Python's
 // gzip, zlib, zipfile and xml.etree over the same files).
 TEST(PayloadTest, Corpus) {
-  const char* corpus = getenv("ARCHIVER_DMARC_CORPUS");
-  if (corpus == nullptr) corpus = ARCHIVER_DMARC_CORPUS_DEFAULT;
-  std::string dir = std::string(corpus) + "/aggregate";
-  struct stat info;
-  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-    GTEST_SKIP() << "no DMARC corpus at " << dir;
-  }
+  const std::string dir = testing::DmarcCorpusDir("aggregate");
+  if (dir.empty()) GTEST_SKIP() << "no DMARC corpus beside the checkout";
   const struct {
     const char* file;
     uint64_t records;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <lmdb.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -16,6 +17,18 @@
 #include "archiver/store.h"
 
 namespace archiver::testing {
+
+// The shared DMARC corpus's directory `sub` ("aggregate", "forensic"): from
+// ARCHIVER_DMARC_CORPUS, else the path beside the checkout compiled in; "" when absent
+// (the caller then skips: the corpus is there for developers and CI, not for users).
+inline std::string DmarcCorpusDir(const std::string& sub) {
+  const char* corpus = getenv("ARCHIVER_DMARC_CORPUS");
+  if (corpus == nullptr) corpus = ARCHIVER_DMARC_CORPUS_DEFAULT;
+  std::string dir = std::string(corpus) + "/" + sub;
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) return "";
+  return dir;
+}
 
 // A ListFilter built by naming its conditions (designated initializers would warn about
 // the string members left out).
