@@ -9,7 +9,8 @@ build_type="${ARCHIVER_BUILD_TYPE:-RelWithDebInfo}"
 
 packages=(build-essential cmake pkg-config python3 ca-certificates
           dovecot-core dovecot-imapd dovecot-lmtpd dovecot-dev dovecot-sieve
-          liblmdb-dev lmdb-utils libssl-dev zlib1g-dev libxml2-dev libgtest-dev libzip-dev)
+          liblmdb-dev lmdb-utils libssl-dev zlib1g-dev libxml2-dev libgtest-dev libzip-dev
+          clang libclang-rt-14-dev)
 
 missing=()
 for package in "${packages[@]}"; do
