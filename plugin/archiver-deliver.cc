@@ -27,15 +27,13 @@ bool envelope_valid = false;
 // The raw message of the current transaction, and the first saved copy of it that
 // LMTP copies later recipients from (to allow hard links).
 struct TransactionCapture {
-  const struct mail* raw_mail = nullptr;
-  struct mail* readable_raw_mail = nullptr;
+  struct mail* raw_mail = nullptr;
   const struct mail* first_copy = nullptr;
   bool captured = false;
   CapturedMessage message;
 
   void Reset(struct mail* raw) {
     raw_mail = raw;
-    readable_raw_mail = raw;
     first_copy = nullptr;
     captured = false;
     message = CapturedMessage();
@@ -112,9 +110,7 @@ void DeliverHookDeinit() {
   envelope_valid = false;
 }
 
-const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user,
-                                            const struct mail* src_mail) {
-  (void)src_mail;
+const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user) {
   if (!envelope_valid || current_envelope.rcpt_user != user) return nullptr;
   return &current_envelope;
 }
@@ -146,22 +142,26 @@ Status ReadMailStream(struct mail* mail, std::string* out) {
   return Status::Ok();
 }
 
-Result<CapturedMessage*> CapturedMessageFor(struct mail* src_mail, DeliveryAgent agent,
-                                            const DeliveryEnvelope& envelope) {
-  if (src_mail == nullptr || transaction.raw_mail == nullptr ||
-      (src_mail != transaction.raw_mail && src_mail != transaction.first_copy))
-    return static_cast<CapturedMessage*>(nullptr);
-  if (!transaction.captured) {
-    CapturedMessage& message = transaction.message;
-    Status read = ReadMailStream(transaction.readable_raw_mail, &message.bytes);
-    if (!read.ok()) return read;
-    message.prefix_length = DeliveryTraceLength(message.bytes, agent, envelope.envelope_to,
-                                                envelope.original_to);
-    message.headers =
-        SummarizeHeaders(std::string_view(message.bytes).substr(message.prefix_length));
-    transaction.captured = true;
+Result<CapturedMessage*> CaptureDeliveredMessage(struct mail* src_mail, DeliveryAgent agent,
+                                                 const DeliveryEnvelope& envelope,
+                                                 CapturedMessage* scratch) {
+  CapturedMessage* message = scratch;
+  struct mail* source = src_mail;
+  const bool of_transaction = src_mail != nullptr && transaction.raw_mail != nullptr &&
+                              (src_mail == transaction.raw_mail || src_mail == transaction.first_copy);
+  if (of_transaction) {
+    message = &transaction.message;
+    if (transaction.captured) return message;
+    source = transaction.raw_mail;  // the bytes as transmitted, not a saved copy's
   }
-  return &transaction.message;
+  Status read = ReadMailStream(source, &message->bytes);
+  if (!read.ok()) return read;
+  message->prefix_length =
+      DeliveryTraceLength(message->bytes, agent, envelope.envelope_to, envelope.original_to);
+  message->headers =
+      SummarizeHeaders(std::string_view(message->bytes).substr(message->prefix_length));
+  if (of_transaction) transaction.captured = true;
+  return message;
 }
 
 }  // namespace archiver::plugin

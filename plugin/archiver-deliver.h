@@ -37,16 +37,18 @@ struct CapturedMessage {
 void DeliverHookInit();
 void DeliverHookDeinit();
 
-// The envelope for a POST_SESSION save of `src_mail` into a mailbox of `user`, or
-// nullptr when no delivery of it is known (then it is not a delivery we can describe).
-const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user,
-                                            const struct mail* src_mail);
+// The envelope for a POST_SESSION save into a mailbox of `user`, or nullptr when no
+// delivery to that user is known (then it is not a delivery we can describe).
+const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user);
 
-// The captured message for `src_mail` when it is the raw message of the current
-// transaction or the first saved copy later recipients are copied from; read on
-// first use. nullptr when `src_mail` is neither (the caller reads it itself).
-Result<CapturedMessage*> CapturedMessageFor(struct mail* src_mail, DeliveryAgent agent,
-                                            const DeliveryEnvelope& envelope);
+// The message delivered from `src_mail`, with its trace prefix split off and its header
+// summary. When `src_mail` is the current transaction's raw message or the first saved
+// copy later recipients are copied from, that is the transaction's capture, read from
+// the raw message once; otherwise `src_mail` is read into `scratch`. The pointer stays
+// valid until the next delivery (or as long as `scratch`).
+Result<CapturedMessage*> CaptureDeliveredMessage(struct mail* src_mail, DeliveryAgent agent,
+                                                 const DeliveryEnvelope& envelope,
+                                                 CapturedMessage* scratch);
 
 // Records that a delivery save into a mailbox of `user` happened (archived or not).
 void NoteDeliverySave(const struct mail_user* user);

@@ -68,19 +68,10 @@ namespace {
 // it was saved in none), reusing the transaction's captured message when it is that.
 Status ArchiveFromDelivery(ArchiverUser& user, struct mail* src_mail,
                            const DeliveryEnvelope& envelope, const char* mailbox) {
-  DeliveryAgent agent = AgentOf(envelope.origin);
-  Result<CapturedMessage*> captured = CapturedMessageFor(src_mail, agent, envelope);
-  if (!captured.ok()) return captured.status();
-  CapturedMessage own;
-  CapturedMessage* message = *captured;
-  if (message == nullptr) {
-    Status read = ReadMailStream(src_mail, &own.bytes);
-    if (!read.ok()) return read;
-    own.prefix_length = DeliveryTraceLength(own.bytes, agent, envelope.envelope_to,
-                                            envelope.original_to);
-    own.headers = SummarizeHeaders(std::string_view(own.bytes).substr(own.prefix_length));
-    message = &own;
-  }
+  CapturedMessage scratch;
+  Result<CapturedMessage*> message =
+      CaptureDeliveredMessage(src_mail, AgentOf(envelope.origin), envelope, &scratch);
+  if (!message.ok()) return message.status();
   DeliveryRecord record;
   record.received_us = NowMicros();
   record.origin = envelope.origin;
@@ -88,12 +79,12 @@ Status ArchiveFromDelivery(ArchiverUser& user, struct mail* src_mail,
   record.envelope_to = envelope.envelope_to;
   record.user = user.username();
   record.mailbox = mailbox;
-  return ArchiveInto(user, *message, std::move(record));
+  return ArchiveInto(user, **message, std::move(record));
 }
 
 Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save_context* ctx,
                        struct mail* src_mail) {
-  const DeliveryEnvelope* envelope = DeliveryEnvelopeFor(box->storage->user, src_mail);
+  const DeliveryEnvelope* envelope = DeliveryEnvelopeFor(box->storage->user);
   DeliveryEnvelope unknown;
   if (envelope == nullptr) {
     // A POST_SESSION save that our deliver hook did not see (another plugin's
