@@ -22,6 +22,15 @@ Status NotStored(const MessageId& id) {
   return Status::NotFound("message " + ToHex(id) + " is not in the archive");
 }
 
+// The messages value of `id` (valid until `txn` ends); NotStored when there is none,
+// other failures annotated with the id.
+Status GetStored(const lmdb::Txn& txn, const internal::OpenArchive& archive, const MessageId& id,
+                 std::string_view* value) {
+  Status found = txn.Get(archive.db.messages, Bytes(id), value);
+  if (found.code() == Status::Code::kNotFound) return NotStored(id);
+  return internal::AboutMessage(id, found);
+}
+
 }  // namespace
 
 namespace internal {
@@ -52,9 +61,8 @@ Result<std::string> Store::ReadMessage(const MessageId& id) const {
     Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
     if (!txn.ok()) return txn.status();
     std::string_view value;
-    Status found = txn->Get(archive.db.messages, Bytes(id), &value);
-    if (found.code() == Status::Code::kNotFound) return NotStored(id);
-    if (!found.ok()) return internal::AboutMessage(id, found);
+    Status found = GetStored(*txn, archive, id, &value);
+    if (!found.ok()) return found;
     Status decoded = internal::DecodeStoredMessage(value, &message);
     if (!decoded.ok()) return internal::AboutMessage(id, decoded);
   }
@@ -70,9 +78,8 @@ Result<MessageInfo> Store::GetInfo(const MessageId& id) const {
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   std::string_view value;
-  Status found = txn->Get(archive.db.messages, Bytes(id), &value);
-  if (found.code() == Status::Code::kNotFound) return NotStored(id);
-  if (!found.ok()) return internal::AboutMessage(id, found);
+  Status found = GetStored(*txn, archive, id, &value);
+  if (!found.ok()) return found;
   record::MessageHeader header;
   Status decoded = record::DecodeMessageHeader(value, &header);
   if (!decoded.ok()) return internal::AboutMessage(id, decoded);
@@ -127,9 +134,8 @@ Result<std::vector<Delivery>> Store::DeliveriesOf(const MessageId& id) const {
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   std::string_view value;
-  Status found = txn->Get(archive.db.messages, Bytes(id), &value);
-  if (found.code() == Status::Code::kNotFound) return NotStored(id);
-  if (!found.ok()) return internal::AboutMessage(id, found);
+  Status found = GetStored(*txn, archive, id, &value);
+  if (!found.ok()) return found;
 
   Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(*txn, archive.db.idx_message);
   if (!cursor.ok()) return cursor.status();
