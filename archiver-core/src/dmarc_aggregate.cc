@@ -342,20 +342,21 @@ XmlReaderLimits ReaderLimits(const AggregateLimits& limits) {
 }  // namespace
 
 Result<AggregateSummary> ParseAggregateReport(
-    std::string_view xml, const AggregateLimits& limits,
+    InputSource& source, const AggregateLimits& limits,
     const std::function<Status(const AggregateReportMeta&)>& on_meta,
     const std::function<Status(const AggregateRecord&)>& on_record) {
-  if (xml.size() > limits.max_input_bytes) {
-    return Status::LimitExceeded("DMARC report of " + std::to_string(xml.size()) +
+  uint64_t size = source.size();
+  if (size != UINT64_MAX && size > limits.max_input_bytes) {
+    return Status::LimitExceeded("DMARC report of " + std::to_string(size) +
                                  " bytes exceeds the limit of " +
                                  std::to_string(limits.max_input_bytes));
   }
-  if (ascii::Trim(xml).empty()) return Status::InvalidArgument("empty report");
   const XmlReaderLimits reader_limits = ReaderLimits(limits);
 
   AggregateHandler strict(limits, on_meta, on_record, false, 0);
-  Result<XmlParseReport> parsed = ParseXml(xml, reader_limits, XmlParseMode::kStrict, strict);
+  Result<XmlParseReport> parsed = ParseXml(source, reader_limits, XmlParseMode::kStrict, strict);
   if (!parsed.ok()) return parsed.status();
+  if (parsed->empty) return Status::InvalidArgument("empty report");
   if (parsed->well_formed) {
     if (!strict.Usable()) {
       return Status::InvalidArgument("DMARC report has neither report_metadata nor a record");
@@ -367,9 +368,11 @@ Result<AggregateSummary> ParseAggregateReport(
 
   // Not well-formed: once more in recover mode, without delivering again what the strict
   // pass delivered (both passes see the same events up to the first error).
+  Status rewound = source.Rewind();
+  if (!rewound.ok()) return rewound;
   AggregateHandler recovering(limits, on_meta, on_record, strict.meta_delivered(),
                               strict.records_delivered());
-  parsed = ParseXml(xml, reader_limits, XmlParseMode::kRecover, recovering);
+  parsed = ParseXml(source, reader_limits, XmlParseMode::kRecover, recovering);
   if (!parsed.ok()) return parsed.status();
   if (!recovering.Usable()) {
     std::string reason = parsed->messages.empty() ? "" : ": " + parsed->messages.front();
@@ -381,6 +384,14 @@ Result<AggregateSummary> ParseAggregateReport(
   summary.recovered = true;
   for (std::string& message : parsed->messages) recovering.AddMessage(std::move(message));
   return std::move(summary);
+}
+
+Result<AggregateSummary> ParseAggregateReport(
+    std::string_view xml, const AggregateLimits& limits,
+    const std::function<Status(const AggregateReportMeta&)>& on_meta,
+    const std::function<Status(const AggregateRecord&)>& on_record) {
+  MemorySource source(xml, "DMARC report");
+  return ParseAggregateReport(source, limits, on_meta, on_record);
 }
 
 }  // namespace archiver

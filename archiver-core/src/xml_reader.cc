@@ -1,5 +1,6 @@
 // The hardened libxml2 SAX2 entry (see xml_reader.h): libxml2 pulls the input through
-// an in-memory read callback, so the document is never copied whole and never fetched.
+// a read callback over an InputSource, so the document is never held whole and never
+// fetched.
 #include "xml_reader.h"
 
 #include <libxml/parser.h>
@@ -8,10 +9,13 @@
 #include <libxml/xmlversion.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "ascii.h"
 
 namespace archiver {
 namespace {
@@ -26,20 +30,6 @@ struct ParserCtxtDeleter {
   void operator()(xmlParserCtxt* ctxt) const noexcept { xmlFreeParserCtxt(ctxt); }
 };
 using ParserCtxtPtr = std::unique_ptr<xmlParserCtxt, ParserCtxtDeleter>;
-
-// The bytes libxml2 pulls from, a chunk at a time.
-struct InputCursor {
-  std::string_view data;
-  size_t offset = 0;
-};
-
-int ReadInput(void* context, char* buffer, int length) {
-  auto* cursor = static_cast<InputCursor*>(context);
-  size_t n = std::min(static_cast<size_t>(length), cursor->data.size() - cursor->offset);
-  std::memcpy(buffer, cursor->data.data() + cursor->offset, n);
-  cursor->offset += n;
-  return static_cast<int>(n);
-}
 
 // Per-parse state reached from the SAX callbacks through ctxt->userData.
 struct SaxState {
@@ -62,23 +52,122 @@ struct SaxState {
 
 SaxState* StateOf(void* context) { return static_cast<SaxState*>(context); }
 
+// libxml2 asks for 4000 bytes at a time; the source is read in large pieces instead (a
+// read(2) each) and libxml2's requests are served from them. Counts the bytes against
+// the input limit and notes whether anything but whitespace was read.
+class ChunkedInput {
+ public:
+  static constexpr size_t kChunkBytes = 128u << 10;
+
+  ChunkedInput(InputSource& source, SaxState& state)
+      : source_(source), state_(state), buffer_(new char[kChunkBytes]) {}
+
+  // Reads the next chunk when the current one is used up, the source read until the
+  // chunk is full or the input ends. False at the end of the input or when reading
+  // failed or went past the limit (the parse's stop Status says which).
+  bool Fill() {
+    if (begin_ < end_) return true;
+    if (state_.Stopped()) return false;
+    begin_ = 0;
+    end_ = 0;
+    while (end_ < kChunkBytes) {
+      Result<size_t> got = source_.Read(buffer_.get() + end_, kChunkBytes - end_);
+      if (!got.ok()) {
+        state_.stop = got.status();
+        return false;
+      }
+      if (*got == 0) break;
+      end_ += *got;
+      total_ += *got;
+      if (total_ > state_.limits->max_input_bytes) {
+        state_.stop =
+            Status::LimitExceeded("XML input '" + source_.name() + "' exceeds the limit of " +
+                                  std::to_string(state_.limits->max_input_bytes) + " bytes");
+        return false;
+      }
+    }
+    if (!saw_content_) {
+      saw_content_ = !ascii::Trim(std::string_view(buffer_.get(), end_)).empty();
+    }
+    return end_ > 0;
+  }
+
+  // The bytes read but not yet handed to libxml2.
+  std::string_view Pending() const {
+    return std::string_view(buffer_.get() + begin_, end_ - begin_);
+  }
+  bool saw_content() const { return saw_content_; }
+
+  // libxml2's read callback: `length` bytes unless the input ends first (libxml2 takes
+  // a short read for the end of a piece of input it cannot yet decide on), 0 at the
+  // end, -1 on failure. A failure has already stopped the parse with its Status:
+  // libxml2 only sees an early end.
+  static int Read(void* context, char* buffer, int length) {
+    auto* input = static_cast<ChunkedInput*>(context);
+    size_t wanted = length > 0 ? static_cast<size_t>(length) : 0;
+    size_t served = 0;
+    while (served < wanted && input->Fill()) {
+      size_t n = std::min(wanted - served, input->end_ - input->begin_);
+      std::memcpy(buffer + served, input->buffer_.get() + input->begin_, n);
+      input->begin_ += n;
+      served += n;
+    }
+    if (input->state_.Stopped()) return -1;
+    return static_cast<int>(served);
+  }
+
+ private:
+  InputSource& source_;
+  SaxState& state_;
+  std::unique_ptr<char[]> buffer_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  uint64_t total_ = 0;
+  bool saw_content_ = false;
+};
+
+// UTF-16 without a byte order mark is detected by libxml2 only when the document opens
+// with "<?": one that opens with an element or whitespace is told by its zero bytes.
+xmlCharEncoding SniffUtf16(std::string_view head) {
+  if (head.size() < 4) return XML_CHAR_ENCODING_NONE;
+  auto opens = [](char c) { return c == '<' || c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  auto is_zero = [](char c) { return c == '\0'; };
+  if (opens(head[0]) && is_zero(head[1]) && !is_zero(head[2]) && is_zero(head[3]) &&
+      head.substr(0, 4) != std::string_view("<\0?\0", 4)) {
+    return XML_CHAR_ENCODING_UTF16LE;
+  }
+  if (is_zero(head[0]) && opens(head[1]) && is_zero(head[2]) && !is_zero(head[3]) &&
+      head.substr(0, 4) != std::string_view("\0<\0?", 4)) {
+    return XML_CHAR_ENCODING_UTF16BE;
+  }
+  return XML_CHAR_ENCODING_NONE;
+}
+
 std::string_view View(const xmlChar* text) {
   return text == nullptr ? std::string_view()
                          : std::string_view(reinterpret_cast<const char*>(text));
 }
 
-// In recover mode libxml2 sometimes drops an element it opened (an unterminated start
-// tag) without an end event. Its own count of open elements tells: the handler gets the
-// missing end events, so its view of the nesting matches the parser's.
-void Resync(SaxState* state) {
-  size_t parser_open = state->ctxt->nameNr > 0 ? static_cast<size_t>(state->ctxt->nameNr) : 0;
-  while (state->open.size() > parser_open && !state->Stopped()) {
+size_t ParserOpenElements(const SaxState* state) {
+  return state->ctxt->nameNr > 0 ? static_cast<size_t>(state->ctxt->nameNr) : 0;
+}
+
+[[gnu::noinline]] void DeliverDroppedEnds(SaxState* state) {
+  while (state->open.size() > ParserOpenElements(state) && !state->Stopped()) {
     const xmlChar* name = state->open.back();
     state->open.pop_back();
     state->text_run = 0;
     Status status = state->handler->EndElement(View(name), state->open.size());
     if (!status.ok()) state->Stop(std::move(status));
   }
+}
+
+// In recover mode libxml2 sometimes drops an element it opened (an unterminated start
+// tag) without an end event. Its own count of open elements tells: the handler gets the
+// missing end events, so its view of the nesting matches the parser's. Runs before every
+// event, hence the inline test and the out-of-line repair.
+inline void Resync(SaxState* state) {
+  if (state->open.size() > ParserOpenElements(state)) DeliverDroppedEnds(state);
 }
 
 void OnStartElement(void* context, const xmlChar* local_name, const xmlChar* /*prefix*/,
@@ -204,14 +293,14 @@ xmlSAXHandler MakeSaxHandler() {
 
 }  // namespace
 
-Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& limits,
+Result<XmlParseReport> ParseXml(InputSource& input, const XmlReaderLimits& limits,
                                 XmlParseMode mode, XmlEventHandler& handler) {
-  if (input.size() > limits.max_input_bytes) {
-    return Status::LimitExceeded("XML input of " + std::to_string(input.size()) +
+  uint64_t size = input.size();
+  if (size != UINT64_MAX && size > limits.max_input_bytes) {
+    return Status::LimitExceeded("XML input '" + input.name() + "' of " + std::to_string(size) +
                                  " bytes exceeds the limit of " +
                                  std::to_string(limits.max_input_bytes));
   }
-  if (input.empty()) return Status::InvalidArgument("empty XML document");
   static std::once_flag init_once;
   std::call_once(init_once, [] { xmlInitParser(); });
 
@@ -220,12 +309,26 @@ Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& l
   state.handler = &handler;
   state.limits = &limits;
   state.open.reserve(std::min<size_t>(limits.max_depth, 256) + 1);
-  InputCursor cursor{input, 0};
+  ChunkedInput chunks(input, state);
+  // The first piece is read before libxml2 starts: an empty input never reaches it, and
+  // the piece's first bytes tell an unmarked UTF-16 document.
+  if (!chunks.Fill()) {
+    if (state.Stopped()) return state.stop;
+    XmlParseReport report;
+    report.well_formed = false;
+    report.empty = true;
+    report.messages.push_back("empty document");
+    return report;
+  }
   xmlSAXHandler sax = kSax;
-  ParserCtxtPtr ctxt(
-      xmlCreateIOParserCtxt(&sax, &state, &ReadInput, nullptr, &cursor, XML_CHAR_ENCODING_NONE));
+  ParserCtxtPtr ctxt(xmlCreateIOParserCtxt(&sax, &state, &ChunkedInput::Read, nullptr, &chunks,
+                                           XML_CHAR_ENCODING_NONE));
   if (!ctxt) return Status::IOError("libxml2: cannot create a parser context");
   state.ctxt = ctxt.get();
+  xmlCharEncoding utf16 = SniffUtf16(chunks.Pending());
+  if (utf16 != XML_CHAR_ENCODING_NONE && xmlSwitchEncoding(ctxt.get(), utf16) != 0) {
+    return Status::IOError("libxml2: cannot decode UTF-16");
+  }
   // XML_PARSE_NOENT (entity substitution) and XML_PARSE_DTDLOAD are deliberately absent.
   int options = XML_PARSE_NONET | XML_PARSE_NOXINCNODE;
   if (mode == XmlParseMode::kRecover) options |= XML_PARSE_RECOVER;
@@ -242,10 +345,20 @@ Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& l
   }
   if (!state.stop.ok()) return state.stop;
   if (!ctxt->wellFormed) state.report.well_formed = false;
+  if (!chunks.saw_content()) {
+    state.report.well_formed = false;
+    state.report.empty = true;
+  }
   if (!state.report.well_formed && state.report.messages.empty()) {
     state.report.messages.push_back("not well-formed XML");
   }
   return std::move(state.report);
+}
+
+Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& limits,
+                                XmlParseMode mode, XmlEventHandler& handler) {
+  MemorySource source(input);
+  return ParseXml(source, limits, mode, handler);
 }
 
 }  // namespace archiver

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "archiver/input_source.h"
 #include "archiver/status.h"
 
 namespace archiver {
@@ -39,15 +40,23 @@ enum class XmlParseMode {
 
 struct XmlParseReport {
   bool well_formed = true;            // false: libxml2 reported an error (see messages)
+  bool empty = false;                 // no byte but whitespace (then not well-formed)
   std::vector<std::string> messages;  // libxml2's errors and warnings, at most kMaxMessages
   static constexpr size_t kMaxMessages = 20;
 };
 
-// Parses `input` (any encoding its prolog declares; converted to UTF-8 for the handler).
-// Returns the report when the parse ran to its end (well-formed or not); a non-OK Status
-// when a limit was exceeded (LimitExceeded), a DOCTYPE was found (InvalidArgument
-// "DOCTYPE not allowed"), the input is empty (InvalidArgument), or the handler stopped it.
-// Never reads files or the network.
+// Parses `input` from where it stands, read in large pieces (any encoding its prolog
+// declares, UTF-16 with or without a byte order mark; converted to UTF-8 for the
+// handler). Memory stays bounded by the limits whatever the input's size.
+// Returns the report when the parse ran to its end (well-formed or not; an input of
+// nothing but whitespace is a report with `empty` set); a non-OK Status when a limit was
+// exceeded (LimitExceeded: input.size() is checked before parsing, the bytes read while
+// parsing), a DOCTYPE was found (InvalidArgument "DOCTYPE not allowed"), reading failed
+// (the source's Status), or the handler stopped it. Never reads files or the network.
+Result<XmlParseReport> ParseXml(InputSource& input, const XmlReaderLimits& limits,
+                                XmlParseMode mode, XmlEventHandler& handler);
+
+// The same over bytes in memory.
 Result<XmlParseReport> ParseXml(std::string_view input, const XmlReaderLimits& limits,
                                 XmlParseMode mode, XmlEventHandler& handler);
 

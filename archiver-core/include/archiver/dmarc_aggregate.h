@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "archiver/input_source.h"
 #include "archiver/status.h"
 
 namespace archiver {
@@ -116,6 +117,15 @@ struct AggregateSummary {
 // LimitExceeded for the limits above. Never reads files or the network.
 Result<AggregateSummary> ParseAggregateReport(
     std::string_view xml, const AggregateLimits& limits,
+    const std::function<Status(const AggregateReportMeta&)>& on_meta,
+    const std::function<Status(const AggregateRecord&)>& on_record);
+
+// The same, reading `source` in pieces: memory stays bounded by the limits whatever the
+// input's size (max_input_bytes is checked against source.size() before parsing, and
+// against the bytes read while parsing when the size is not known). The source is
+// rewound for a recover-mode retry. IOError when reading fails.
+Result<AggregateSummary> ParseAggregateReport(
+    InputSource& source, const AggregateLimits& limits,
     const std::function<Status(const AggregateReportMeta&)>& on_meta,
     const std::function<Status(const AggregateRecord&)>& on_record);
 
