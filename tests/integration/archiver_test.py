@@ -123,14 +123,18 @@ class ArchiverTestCase(unittest.TestCase):
 
     # --- doveadm archive ---------------------------------------------------------------------
 
-    def archive_rows(self, instance, command, *args):
-        """Rows of `doveadm -f json archive COMMAND ARGS…`, requiring exit 0."""
-        result = instance.doveadm("archive", command, *args, fmt="json")
+    def doveadm_rows(self, instance, *args):
+        """Rows of `doveadm -f json ARGS…`, requiring exit 0."""
+        result = instance.doveadm(*args, fmt="json")
         self.assertEqual(result.returncode, 0,
-                         f"doveadm archive {command} {' '.join(map(str, args))} exited "
+                         f"doveadm {' '.join(map(str, args))} exited "
                          f"{result.returncode}: {result.stderr.decode(errors='replace')}")
         text = result.stdout.decode()
         return json.loads(text) if text.strip() else []
+
+    def archive_rows(self, instance, command, *args):
+        """Rows of `doveadm -f json archive COMMAND ARGS…`, requiring exit 0."""
+        return self.doveadm_rows(instance, "archive", command, *args)
 
     def archive_list(self, instance, *filters):
         rows = self.archive_rows(instance, "list", *filters)
@@ -159,6 +163,12 @@ class ArchiverTestCase(unittest.TestCase):
         self.assertEqual(sha256(fetched), message_id,
                          f"fetch returned {len(fetched)} bytes, sent {len(expected)}; first "
                          f"difference at byte {_first_difference(fetched, expected)}")
+
+    # --- doveadm dmarc -----------------------------------------------------------------------
+
+    def dmarc_rows(self, instance, command, *args):
+        """Rows of `doveadm -f json dmarc COMMAND ARGS…`, requiring exit 0."""
+        return self.doveadm_rows(instance, "dmarc", command, *args)
 
     def assert_verify_ok(self, instance, *args):
         result = instance.doveadm("archive", "verify", *args)
