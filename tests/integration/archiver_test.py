@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 import unittest
 import uuid
 from email.utils import formatdate
@@ -106,6 +107,19 @@ class ArchiverTestCase(unittest.TestCase):
             sys.stderr.write(f"\n[{self.id()}] instance {instance.root}, config "
                              f"{instance.config_path}, log {instance.log_path} from offset "
                              f"{log_offset}:\n{instance.log_text()[log_offset:][-8000:]}\n")
+
+    def wait_for_log(self, instance, pattern, log_offset=0, timeout=10):
+        """The first match of the regex `pattern` in the instance's log from log_offset on,
+        waiting up to `timeout` seconds for Dovecot's log process to write it; fails the test
+        when it does not appear."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, instance.log_text()[log_offset:])
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertIsNotNone(found, f"{pattern!r} not in the log of {instance.log_path}")
+        return found
 
     # --- delivery ----------------------------------------------------------------------------
 
