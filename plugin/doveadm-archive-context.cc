@@ -89,27 +89,29 @@ void RunCommand(const std::function<void()>& body) {
   }
 }
 
-std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx) {
-  plugin::ArchiverSettings settings;
+bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
   const char* username = ParamString(cctx, "user");
   std::string global_path = doveadm_plugin_getenv("archiver_path") != nullptr
                                 ? doveadm_plugin_getenv("archiver_path")
                                 : "";
-  if (username != nullptr && DependsOnUser(global_path)) {
-    if (!UserSettings(username, &settings)) return nullptr;
-  } else {
-    std::string error = plugin::ParseArchiverSettings(
-        [](const char* name) { return doveadm_plugin_getenv(name); }, true, &settings);
-    if (!error.empty()) {
-      CommandFailed(EX_CONFIG, error);
-      return nullptr;
-    }
-    if (DependsOnUser(settings.path)) {
-      CommandFailed(EX_USAGE, "archiver_path = " + settings.path +
-                                  " depends on the user: name one with -u USER");
-      return nullptr;
-    }
+  if (username != nullptr && DependsOnUser(global_path)) return UserSettings(username, settings);
+  std::string error = plugin::ParseArchiverSettings(
+      [](const char* name) { return doveadm_plugin_getenv(name); }, true, settings);
+  if (!error.empty()) {
+    CommandFailed(EX_CONFIG, error);
+    return false;
   }
+  if (DependsOnUser(settings->path)) {
+    CommandFailed(EX_USAGE, "archiver_path = " + settings->path +
+                                " depends on the user: name one with -u USER");
+    return false;
+  }
+  return true;
+}
+
+std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx) {
+  plugin::ArchiverSettings settings;
+  if (!CommandSettings(cctx, &settings)) return nullptr;
   Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(true));
   if (!store.ok()) {
     CommandFailed(ExitCodeFor(store.status()),
@@ -119,7 +121,8 @@ std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx) {
   return store.value();
 }
 
-bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
+bool ParseListingOptions(struct doveadm_cmd_context* cctx, uint64_t* since_us, uint64_t* until_us,
+                         uint64_t* limit) {
   uint64_t now = NowMicros();
   for (const char* name : {"since", "until"}) {
     const char* text = ParamString(cctx, name);
@@ -130,22 +133,28 @@ bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
                                   time.status().message());
       return false;
     }
-    if (std::strcmp(name, "since") == 0) filter->since_us = *time;
-    else filter->until_us = *time;
+    if (std::strcmp(name, "since") == 0) *since_us = *time;
+    else *until_us = *time;
   }
+  int64_t value = 0;
+  if (doveadm_cmd_param_int64(cctx, "limit", &value)) {
+    if (value < 0) {
+      CommandFailed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
+      return false;
+    }
+    *limit = static_cast<uint64_t>(value);
+  }
+  return true;
+}
+
+bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
+  if (!ParseListingOptions(cctx, &filter->since_us, &filter->until_us, &filter->limit))
+    return false;
   if (const char* value = ParamString(cctx, "from")) filter->from = value;
   if (const char* value = ParamString(cctx, "rcpt")) filter->rcpt = value;
   if (const char* value = ParamString(cctx, "user")) filter->user = value;
   if (const char* value = ParamString(cctx, "mailbox")) filter->mailbox = value;
   if (const char* value = ParamString(cctx, "subject")) filter->subject = value;
-  int64_t limit = 0;
-  if (doveadm_cmd_param_int64(cctx, "limit", &limit)) {
-    if (limit < 0) {
-      CommandFailed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
-      return false;
-    }
-    filter->limit = static_cast<uint64_t>(limit);
-  }
   return true;
 }
 

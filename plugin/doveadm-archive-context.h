@@ -27,11 +27,23 @@ const char* ParamString(struct doveadm_cmd_context* cctx, const char* name);
 // Runs a command body as an exception barrier: nothing may unwind into doveadm's C.
 void RunCommand(const std::function<void()>& body);
 
+// The archiver_* settings a command works with: with `-u USER`, when archiver_path
+// depends on the user, that user's (userdb lookup; %u, %d, ~ expanded); otherwise the
+// global plugin { } ones, whose archiver_path must not depend on the user. False after
+// CommandFailed (EX_NOUSER, EX_TEMPFAIL, EX_CONFIG, EX_USAGE).
+bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings);
+
 // Opens the archive for a command, read-only. With `-u USER` the user's settings are
 // looked up (userdb; the archive path may then use %u, %d, ~); without it the global
 // plugin { archiver_path } is used and must not depend on the user. On failure the
 // error is reported (CommandFailed) and nullptr returned.
 std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx);
+
+// Reads --since and --until (ParseTimeArgument's syntax, in microseconds) and --limit;
+// an option not given leaves its value as it was. False (after CommandFailed with
+// EX_USAGE) on a bad value.
+bool ParseListingOptions(struct doveadm_cmd_context* cctx, uint64_t* since_us, uint64_t* until_us,
+                         uint64_t* limit);
 
 // Reads --since --until --from --rcpt --user --mailbox --subject --limit into a
 // filter. False (after CommandFailed with EX_USAGE) on a bad value.

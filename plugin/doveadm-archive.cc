@@ -1,6 +1,7 @@
 // The doveadm module: registers the `doveadm archive …` commands and their parameters.
 // (C++ cannot build doveadm's DOVEADM_CMD_PARAM compound literals, hence the tables.)
 #include "doveadm-archive-commands.h"
+#include "doveadm-dmarc-commands.h"
 
 namespace {
 
@@ -82,6 +83,7 @@ ARCHIVER_EXPORT void doveadm_archiver_plugin_deinit(void);
 
 void doveadm_archiver_plugin_init(struct module* module ATTR_UNUSED) {
   for (doveadm_cmd_ver2& command : kCommands) doveadm_cmd_register_ver2(&command);
+  archiver::doveadm::RegisterDmarcCommands();
 }
 
 void doveadm_archiver_plugin_deinit(void) {}

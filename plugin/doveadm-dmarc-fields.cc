@@ -1,0 +1,24 @@
+// The (section, field, value) layout of the dmarc show commands.
+#include "doveadm-dmarc-fields.h"
+
+namespace archiver::doveadm {
+
+FieldPrinter::FieldPrinter() {
+  doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+  for (const char* column : {"section", "field", "value"}) doveadm_print_header_simple(column);
+}
+
+void FieldPrinter::Print(const std::string& section, const char* field, const std::string& value) {
+  doveadm_print(section.c_str());
+  doveadm_print(field);
+  doveadm_print(value.c_str());
+}
+
+void PrintOrigin(FieldPrinter& out, const DmarcOrigin& origin) {
+  out.Print("origin", "kind", origin.kind);
+  out.Print("origin", "detail", origin.detail);
+  out.Print("origin", "mail", origin.mail ? ToHex(*origin.mail) : "");
+  out.Print("origin", "part", origin.part);
+}
+
+}  // namespace archiver::doveadm

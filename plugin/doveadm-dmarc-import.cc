@@ -1,0 +1,232 @@
+// `doveadm dmarc import FILE…`: report files from disk. What a file is, is told by its
+// content: a raw XML report is parsed streaming from the file (a 420 MB report never
+// sits in memory); gzip, ZIP and zlib payloads go to the pipeline as one part; anything
+// else that looks like a mail (.eml, a saved report mail) is walked as one.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "archiver-dmarc-mime.h"
+#include "archiver/input_source.h"
+#include "archiver/payload.h"
+#include "doveadm-dmarc-commands.h"
+#include "doveadm-dmarc-context.h"
+
+namespace archiver::doveadm {
+namespace {
+
+// Enough of a file to tell a payload (or a mail's header) by its first bytes.
+constexpr size_t kSniffBytes = 64 * 1024;
+// Raw XML files have no cap below this unless --max-size sets one.
+constexpr uint64_t kDefaultXmlFileCap = 4ULL << 30;
+
+struct FileRow {
+  std::string result;  // "ok", "duplicate", "error"
+  uint64_t reports = 0;
+  uint64_t records = 0;
+  std::string reason;
+};
+
+// A header field ("Name: value", RFC 5322 field-name characters) on the first line,
+// after an optional mbox "From " line.
+bool LooksLikeMail(std::string_view head) {
+  if (head.rfind("From ", 0) == 0) {
+    size_t end = head.find('\n');
+    if (end == std::string_view::npos) return false;
+    head.remove_prefix(end + 1);
+  }
+  size_t colon = head.find(':');
+  if (colon == 0 || colon == std::string_view::npos || colon > 76) return false;
+  for (char c : head.substr(0, colon))
+    if (c <= ' ' || c > '~') return false;
+  return true;
+}
+
+// Reads `source` to its end into `bytes`.
+Status ReadAll(InputSource& source, std::string* bytes) {
+  char buffer[64 * 1024];
+  for (;;) {
+    Result<size_t> got = source.Read(buffer, sizeof(buffer));
+    if (!got.ok()) return got.status();
+    if (*got == 0) return Status::Ok();
+    bytes->append(buffer, *got);
+  }
+}
+
+bool IsStoreFailure(const Status& status) {
+  return status.code() == Status::Code::kIOError || status.code() == Status::Code::kMapFull;
+}
+
+class FileImporter {
+ public:
+  FileImporter(DmarcStore& dmarc, const plugin::ArchiverSettings& settings, uint64_t max_size)
+      : dmarc_(dmarc),
+        options_(settings.DmarcOptions(max_size)),
+        xml_cap_(max_size != 0 ? max_size : kDefaultXmlFileCap) {}
+
+  // Imports one file into `row`. Bad content is a row error (recorded in the ledger);
+  // a non-OK return means the archive could not be written (or the file not read).
+  Status Import(const std::string& path, FileRow* row) {
+    std::error_code error;
+    std::filesystem::path absolute = std::filesystem::absolute(path, error);
+    path_ = path;
+    origin_ = DmarcOrigin{};
+    origin_.kind = "file";
+    origin_.detail = error ? path : absolute.lexically_normal().string();
+    Result<std::unique_ptr<FileSource>> source = FileSource::Open(path);
+    if (!source.ok()) return Fail(row, source.status().message(), nullptr);
+    std::string head;
+    head.resize(kSniffBytes);
+    Result<size_t> got = (*source)->Read(head.data(), head.size());
+    if (!got.ok()) return Fail(row, got.status().message(), nullptr);
+    head.resize(*got);
+    if (head.empty()) return Fail(row, "empty file", "payload");
+    Status rewound = (*source)->Rewind();
+    if (!rewound.ok()) return Fail(row, rewound.message(), nullptr);
+    switch (DetectPayload(head)) {
+      case PayloadKind::kXml:
+        return ImportXml(**source, row);
+      case PayloadKind::kGzip:
+      case PayloadKind::kZip:
+      case PayloadKind::kZlib:
+        return ImportPayload(**source, path, row);
+      case PayloadKind::kUnknown:
+        break;
+    }
+    if (LooksLikeMail(head)) return ImportMail(path, row);
+    return Fail(row, "not a DMARC report: neither XML, gzip, ZIP, zlib nor a mail", "payload");
+  }
+
+ private:
+  // A row error; recorded in the ledger under `kind` unless kind is null (the file
+  // could not be read at all: nothing to reprocess). The row names the file already.
+  Status Fail(FileRow* row, const std::string& reason, const char* kind) {
+    row->result = "error";
+    row->reason = reason.rfind(path_ + ": ", 0) == 0 ? reason.substr(path_.size() + 2) : reason;
+    if (kind == nullptr) return Status::Ok();
+    return dmarc_.RecordError(kind, reason, origin_);
+  }
+
+  Status ImportXml(FileSource& source, FileRow* row) {
+    DmarcImportOptions options = options_.import;
+    options.limits.max_input_bytes = static_cast<size_t>(xml_cap_);
+    Result<DmarcImportResult> imported = dmarc_.ImportAggregate(source, options, origin_);
+    if (!imported.ok()) {
+      if (IsStoreFailure(imported.status())) return imported.status();
+      return Fail(row, imported.status().message(), "aggregate");
+    }
+    row->result = imported->outcome == DmarcImportOutcome::kStored ? "ok" : "duplicate";
+    row->reports = 1;
+    row->records = imported->records;
+    return Status::Ok();
+  }
+
+  Status ImportPayload(FileSource& source, const std::string& path, FileRow* row) {
+    uint64_t cap = options_.unpack.max_output_bytes;
+    if (source.size() > cap)
+      return Fail(row,
+                  "file of " + std::to_string(source.size()) + " bytes exceeds the cap of " +
+                      std::to_string(cap) + " bytes (raise it with --max-size)",
+                  "payload");
+    std::string bytes;
+    Status read = ReadAll(source, &bytes);
+    if (!read.ok()) return Fail(row, read.message(), nullptr);
+    DmarcMailPipeline pipeline(dmarc_, options_, origin_);
+    DmarcPart part;
+    part.content_type = "application/octet-stream";  // meant as a report: failures are errors
+    part.filename = std::filesystem::path(path).filename().string();
+    part.body = bytes;
+    Status added = pipeline.AddPart(part);
+    if (!added.ok()) return added;
+    return Finish(pipeline, row);
+  }
+
+  Status ImportMail(const std::string& path, FileRow* row) {
+    struct istream* input = i_stream_create_file(path.c_str(), IO_BLOCK_SIZE);
+    Result<std::vector<DmarcItem>> items = plugin::ReadDmarcMail(input, dmarc_, options_, origin_);
+    i_stream_unref(&input);
+    if (!items.ok()) return items.status();
+    Tally(*items, row);
+    return Status::Ok();
+  }
+
+  Status Finish(DmarcMailPipeline& pipeline, FileRow* row) {
+    Result<std::vector<DmarcItem>> items = pipeline.Finish();
+    if (!items.ok()) return items.status();
+    Tally(*items, row);
+    return Status::Ok();
+  }
+
+  static void Tally(const std::vector<DmarcItem>& items, FileRow* row) {
+    ItemTally tally = TallyItems(items);
+    row->result = tally.Result();
+    row->reports = tally.reports + tally.failures;
+    row->records = tally.records;
+    row->reason = tally.reasons;
+  }
+
+  DmarcStore& dmarc_;
+  DmarcPipelineOptions options_;
+  uint64_t xml_cap_;
+  std::string path_;  // the file being imported, as given
+  DmarcOrigin origin_;
+};
+
+}  // namespace
+
+void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    const char* const* files = nullptr;
+    if (!doveadm_cmd_param_array(cctx, "file", &files) || files == nullptr || files[0] == nullptr) {
+      CommandFailed(EX_USAGE, "dmarc import needs at least one file");
+      return;
+    }
+    uint64_t max_size = 0;
+    if (const char* text = ParamString(cctx, "max-size")) {
+      if (!plugin::ParseSize(text, &max_size) || max_size == 0) {
+        CommandFailed(EX_USAGE, std::string("Invalid --max-size ") + text +
+                                    ": expected a size such as 500M or 2G");
+        return;
+      }
+    }
+    DmarcArchive archive;
+    if (!OpenDmarcArchive(cctx, true, &archive)) return;
+    FileImporter importer(*archive.dmarc, archive.settings, max_size);
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    doveadm_print_header_simple("file");
+    doveadm_print_header_simple("result");
+    doveadm_print_header("reports", "reports", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header("records", "records", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header_simple("reason");
+    uint64_t total = 0, failed = 0;
+    for (const char* const* file = files; *file != nullptr; ++file) {
+      ++total;
+      FileRow row;
+      Status status = importer.Import(*file, &row);
+      if (!status.ok()) {
+        row.result = "error";
+        row.reason = status.ToString();
+      }
+      if (row.result == "error") {
+        ++failed;
+        i_error("%s: %s", *file, row.reason.c_str());
+      }
+      doveadm_print(*file);
+      doveadm_print(row.result.c_str());
+      doveadm_print_num(row.reports);
+      doveadm_print_num(row.records);
+      doveadm_print(row.reason.c_str());
+      if (!status.ok()) {
+        CommandFailed(ExitCodeFor(status),
+                      "Stopped: the archive cannot be written: " + status.ToString());
+        return;
+      }
+    }
+    if (failed > 0)
+      CommandFailed(EX_DATAERR, std::to_string(failed) + " of " + std::to_string(total) +
+                                    " files could not be imported");
+  });
+}
+
+}  // namespace archiver::doveadm
