@@ -116,7 +116,9 @@ std::string ReadOriginal(std::string_view original, FailureReport& report) {
 }
 
 void SetPolicyDomain(FailureReport& report, std::string_view original_from_address) {
-  std::string_view domain = report.reported_domain;
+  // One domain per field, says RFC 5965; "a.example, b.example" is written too.
+  std::string_view domain = ascii::Trim(report.reported_domain, " \t");
+  domain = domain.substr(0, domain.find_first_of(" \t,;"));
   if (domain.empty()) {
     size_t at = original_from_address.rfind('@');
     if (at != std::string_view::npos) domain = original_from_address.substr(at + 1);

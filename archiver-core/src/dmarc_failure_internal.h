@@ -50,7 +50,8 @@ std::string_view HeaderBlock(std::string_view message);
 // the original From's address, lowercased ("" when there is none).
 std::string ReadOriginal(std::string_view original, FailureReport& report);
 
-// policy_domain: reported_domain, else the domain of `original_from_address`, lowercased.
+// policy_domain: reported_domain (its first domain, when it lists several), else the
+// domain of `original_from_address`; lowercased.
 void SetPolicyDomain(FailureReport& report, std::string_view original_from_address);
 
 // `text` with each (possibly nested) RFC 5322 comment replaced by a space.

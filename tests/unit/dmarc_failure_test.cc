@@ -297,6 +297,27 @@ TEST(DmarcFailureTest, OriginalHeadersAreCapped) {
   EXPECT_EQ(parsed->policy_domain, "");  // nothing names a domain
 }
 
+TEST(DmarcFailureTest, PolicyDomainIsTheFirstReportedDomain) {
+  struct Case {
+    const char* reported;
+    const char* policy;
+  };
+  const Case cases[] = {
+      {"Example.ORG", "example.org"},
+      {"first.example, second.example", "first.example"},
+      {"first.example; second.example", "first.example"},
+      {"first.example second.example", "first.example"},
+      {"", "from.example"},  // empty: the original From's domain
+  };
+  for (const Case& c : cases) {
+    Result<FailureReport> parsed = ParseFailureReport(
+        std::string("Feedback-Type: auth-failure\nReported-Domain: ") + c.reported + "\n",
+        "From: Someone <someone@From.Example>\n");
+    ASSERT_TRUE(parsed.ok()) << c.reported;
+    EXPECT_EQ(parsed->policy_domain, c.policy) << c.reported;
+  }
+}
+
 TEST(DmarcFailureTest, EximTextReport) {
   Result<FailureReport> parsed = ParseTextFailureReport(Fixture("exim.txt"));
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
