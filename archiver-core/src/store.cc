@@ -132,7 +132,7 @@ Status OpenEnvironment(const StoreOptions& options, OpenArchive& archive) {
   if (!env.ok()) return env.status();
   archive.env = std::move(env.value());
   MDB_env* handle = archive.env.get();
-  int rc = mdb_env_set_maxdbs(handle, 16);
+  int rc = mdb_env_set_maxdbs(handle, 32);
   if (rc == 0) rc = mdb_env_set_maxreaders(handle, 1024);
   if (rc == 0) rc = mdb_env_set_mapsize(handle, options.map_size);
   if (rc != 0) return lmdb::ToStatus(rc, "configure LMDB for " + path);

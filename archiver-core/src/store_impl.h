@@ -5,6 +5,8 @@
 #include <lmdb.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -43,12 +45,34 @@ struct Databases {
   MDB_dbi idx_message = 0;
 };
 
+// The DMARC databases (docs/store-format.md, "DMARC"). Archives written before DMARC
+// support have none of them, so DmarcStore opens them on first use, not Store::Open.
+struct DmarcDatabases {
+  MDB_dbi meta = 0;
+  MDB_dbi reports = 0;
+  MDB_dbi report_keys = 0;
+  MDB_dbi records = 0;
+  MDB_dbi idx_domain = 0;
+  MDB_dbi idx_date = 0;
+  MDB_dbi failures = 0;
+  MDB_dbi failure_keys = 0;
+  MDB_dbi failure_domain = 0;
+  MDB_dbi failure_date = 0;
+  MDB_dbi errors = 0;
+  MDB_dbi error_keys = 0;
+  MDB_dbi error_mails = 0;
+  MDB_dbi mails = 0;
+};
+
 struct OpenArchive {
   StoreOptions options;  // options.path is the canonical path
   lmdb::Env env;
   Databases db;
   size_t max_key_size = 511;
   pid_t pid = 0;  // the process that opened env; another one must not use it
+  std::mutex dmarc_mutex;             // serialises opening the DMARC databases
+  std::atomic<bool> dmarc_open{false};  // dmarc holds valid handles
+  DmarcDatabases dmarc;
 };
 
 // A meta counter, 0 when absent. Corruption when its value is not 8 bytes.

@@ -154,6 +154,7 @@ class Store {
   Result<VerifyReport> Verify() const;
 
  private:
+  friend class DmarcStore;  // keeps its databases in the same environment
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

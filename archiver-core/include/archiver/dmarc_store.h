@@ -1,0 +1,188 @@
+// DmarcStore: DMARC aggregate reports, their records, failure reports, the mails that
+// carried them and a ledger of reports that could not be read, kept in sub-databases of
+// the archive's LMDB environment (docs/store-format.md, "DMARC"). Dovecot-independent.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "archiver/digest.h"
+#include "archiver/dmarc_aggregate.h"
+#include "archiver/dmarc_failure.h"
+#include "archiver/input_source.h"
+#include "archiver/status.h"
+#include "archiver/store.h"
+
+namespace archiver {
+
+// Where a report came from.
+struct DmarcOrigin {
+  std::string kind;                 // "mail" (a delivered mail), "file" (doveadm dmarc
+                                    // import), "imap" (a remote source)
+  std::string detail;               // the file path; the source and folder; the recipient
+  std::optional<MessageId> mail;    // the archived mail that carried it, if any
+  std::string part;                 // where inside: MIME part "2.1", then "/" and the ZIP
+                                    // entry name when there is one ("2/report.xml")
+};
+
+struct DmarcReport {
+  uint64_t id = 0;                  // this archive's number for the report, from 1
+  AggregateReportMeta meta;         // metadata and published policy
+  uint64_t records = 0;
+  uint64_t messages = 0;            // sum of the records' counts
+  uint64_t pass = 0;                // messages whose evaluated DKIM or SPF is "pass"
+  uint64_t fail = 0;                // messages - pass
+  bool recovered = false;           // stored from libxml2's recover mode
+  std::vector<std::string> parser_messages;
+  uint64_t imported_us = 0;         // when it was stored, microseconds since the epoch
+  DmarcOrigin origin;
+};
+
+struct DmarcFailure {
+  uint64_t id = 0;                  // from 1, its own numbering
+  uint64_t imported_us = 0;
+  FailureReport report;
+  DmarcOrigin origin;
+};
+
+// A report that could not be read, and why.
+struct DmarcError {
+  uint64_t id = 0;
+  uint64_t time_us = 0;
+  std::string kind;                 // "aggregate", "failure", "payload", "mail"
+  std::string reason;               // e.g. "gzip: invalid header", "XML: DOCTYPE not allowed"
+  DmarcOrigin origin;
+};
+
+// A mail that reached a report mailbox, and what came of it (for `dmarc reprocess`).
+struct DmarcMail {
+  MessageId mail{};
+  uint64_t processed_us = 0;
+  std::string user;                 // the Dovecot user and mailbox, or the source
+  std::string mailbox;
+  uint32_t reports = 0;             // aggregate reports stored or found duplicate
+  uint32_t failures = 0;            // failure reports stored or found duplicate
+  uint32_t errors = 0;              // errors recorded
+};
+
+enum class DmarcImportOutcome { kStored, kDuplicate };
+
+struct DmarcImportResult {
+  DmarcImportOutcome outcome = DmarcImportOutcome::kStored;
+  uint64_t id = 0;                  // the report stored, or the one it duplicates
+  uint64_t records = 0;
+  uint64_t messages = 0;
+  bool recovered = false;
+};
+
+struct DmarcImportOptions {
+  AggregateLimits limits;
+  // Records per write transaction. A report larger than this is stored in several
+  // commits and is invisible to queries until its last; an import interrupted midway
+  // leaves an incomplete report that the next import of it replaces.
+  uint64_t batch_records = 20000;
+};
+
+// Which reports a query covers. A report belongs to the time its date range begins
+// (its import time when it has no date range).
+struct DmarcFilter {
+  std::string domain;               // policy domain, exact, case-insensitive
+  std::string org;                  // reporting organisation, case-insensitive substring
+  int64_t since = std::numeric_limits<int64_t>::min();  // range begin >= since (seconds)
+  int64_t until = std::numeric_limits<int64_t>::max();  // range begin < until
+  uint64_t limit = 0;               // 0 = no limit; counts reports that match
+};
+
+struct DmarcTally {
+  uint64_t messages = 0;
+  uint64_t dmarc_pass = 0;          // evaluated DKIM or SPF pass
+  uint64_t dkim_aligned = 0;        // evaluated DKIM pass
+  uint64_t spf_aligned = 0;         // evaluated SPF pass
+  uint64_t none = 0;                // disposition none / quarantine / reject, by messages
+  uint64_t quarantine = 0;
+  uint64_t reject = 0;
+  uint64_t reports = 0;             // distinct reports that contributed
+};
+
+struct DmarcSummary {
+  DmarcTally total;
+  // Sorted by messages, most first.
+  std::vector<std::pair<std::string, DmarcTally>> by_source_ip;
+  std::vector<std::pair<std::string, DmarcTally>> by_org;
+};
+
+struct DmarcStats {
+  uint64_t reports = 0, records = 0, messages = 0, failures = 0, errors = 0, mails = 0;
+};
+
+class DmarcStore {
+ public:
+  // The DMARC side of an open archive. An archive written before DMARC support has no
+  // DMARC databases: reads find nothing, the first write creates them.
+  explicit DmarcStore(std::shared_ptr<Store> store);
+
+  // Parses the aggregate report in `xml` (streamed, never held whole) and stores it
+  // with its records, unless a complete report with the same reporting organisation
+  // (case-insensitive) and report id is stored already (kDuplicate, nothing written;
+  // found from the metadata, before the records are parsed). Records are written in
+  // commits of options.batch_records; nothing of the report is visible to queries
+  // before the last, and a failed import deletes what it wrote. An import that died
+  // midway is replaced by the next import of the report (which gets a new id).
+  // Errors: those of ParseAggregateReport (the report is then not stored: the caller
+  // records the error), MapFull, IOError (also when another live process is importing
+  // the same report right now), InvalidArgument (read-only archive).
+  Result<DmarcImportResult> ImportAggregate(InputSource& xml, const DmarcImportOptions& options,
+                                            const DmarcOrigin& origin);
+
+  // Stores a failure report unless the same one is stored (same feedback fields and
+  // original headers: kDuplicate).
+  Result<DmarcImportResult> ImportFailure(const FailureReport& report, const DmarcOrigin& origin);
+
+  // Adds to the error ledger; idempotent per (carrying mail or file, part, reason).
+  Status RecordError(const std::string& kind, const std::string& reason,
+                     const DmarcOrigin& origin);
+
+  // Records what processing a report mail produced (replacing an earlier entry).
+  Status NoteMail(const DmarcMail& mail);
+  // Removes the ledger errors carried by `mail` (before it is processed again).
+  Status ForgetErrorsOf(const MessageId& mail);
+
+  // Reports matching `filter`, newest range first. Uses the domain index when a domain
+  // is given, the date index otherwise.
+  Status ListReports(const DmarcFilter& filter,
+                     const std::function<bool(const DmarcReport&)>& visit) const;
+  // NotFound for an unknown id (or a report still being imported).
+  Result<DmarcReport> GetReport(uint64_t id) const;
+  // The records of one report, in report order. NotFound as GetReport.
+  Status ListRecords(uint64_t report_id,
+                     const std::function<bool(const AggregateRecord&)>& visit) const;
+  // Per source IP, per reporting organisation and in total, over the records of the
+  // reports matching `filter` (domain required by doveadm, not here). Organisations
+  // are told apart as written. Reads the records of the matching reports only.
+  Result<DmarcSummary> Summarize(const DmarcFilter& filter) const;
+
+  // Failure reports, newest first; `filter.domain` matches policy_domain, since/until
+  // the arrival time (the import time when the report has none); `filter.org` is not
+  // used.
+  Status ListFailures(const DmarcFilter& filter,
+                      const std::function<bool(const DmarcFailure&)>& visit) const;
+  // NotFound for an unknown id.
+  Result<DmarcFailure> GetFailure(uint64_t id) const;
+  // The error ledger, newest first.
+  Status ListErrors(const std::function<bool(const DmarcError&)>& visit) const;
+  // Report mails seen, in id order.
+  Status ListMails(const std::function<bool(const DmarcMail&)>& visit) const;
+
+  Result<DmarcStats> GetStats() const;
+
+ private:
+  std::shared_ptr<Store> store_;
+};
+
+}  // namespace archiver

@@ -1,0 +1,214 @@
+// Opening the DMARC databases on first use, and the transaction helpers shared by the
+// DmarcStore files (see dmarc_store_db.h).
+#include "dmarc_store_db.h"
+
+#include "ascii.h"
+#include "dmarc_store_codec.h"
+#include "index_keys.h"
+#include "record.h"
+
+namespace archiver::internal {
+namespace {
+
+struct NamedDb {
+  const char* name;
+  unsigned flags;
+  MDB_dbi DmarcDatabases::*dbi;
+};
+
+constexpr unsigned kIndex = MDB_DUPSORT | MDB_DUPFIXED;
+constexpr NamedDb kDatabases[] = {
+    {kDmarcMetaDb, 0, &DmarcDatabases::meta},
+    {kDmarcReportsDb, 0, &DmarcDatabases::reports},
+    {kDmarcReportKeysDb, 0, &DmarcDatabases::report_keys},
+    {kDmarcRecordsDb, 0, &DmarcDatabases::records},
+    {kDmarcDomainIndexDb, kIndex, &DmarcDatabases::idx_domain},
+    {kDmarcDateIndexDb, 0, &DmarcDatabases::idx_date},
+    {kDmarcFailuresDb, 0, &DmarcDatabases::failures},
+    {kDmarcFailureKeysDb, 0, &DmarcDatabases::failure_keys},
+    {kDmarcFailureDomainDb, kIndex, &DmarcDatabases::failure_domain},
+    {kDmarcFailureDateDb, 0, &DmarcDatabases::failure_date},
+    {kDmarcErrorsDb, 0, &DmarcDatabases::errors},
+    {kDmarcErrorKeysDb, 0, &DmarcDatabases::error_keys},
+    {kDmarcErrorMailsDb, kIndex, &DmarcDatabases::error_mails},
+    {kDmarcMailsDb, 0, &DmarcDatabases::mails},
+};
+
+// Opens every DMARC database in `txn` (creating them when `create`) and checks the
+// DMARC format version. NotFound when one is missing and !create.
+Status OpenAll(OpenArchive& archive, lmdb::Txn& txn, bool create, DmarcDatabases* db) {
+  const std::string& path = archive.options.path;
+  for (const NamedDb& named : kDatabases) {
+    int rc = mdb_dbi_open(txn.get(), named.name, named.flags | (create ? MDB_CREATE : 0),
+                          &(db->*named.dbi));
+    if (rc == MDB_NOTFOUND) return Status::NotFound("no DMARC data in " + path);
+    if (rc == MDB_INCOMPATIBLE) {
+      return Status::Corruption(path + ": database '" + named.name + "' has the wrong kind");
+    }
+    if (rc != 0) return lmdb::ToStatus(rc, "open database " + std::string(named.name));
+  }
+  uint64_t version = 0;
+  Status read = ReadCounter(txn, db->meta, kDmarcFormatVersionKey, &version);
+  if (!read.ok()) return read.Annotated(path + ": DMARC data");
+  if (version == 0 && create) {
+    std::array<char, 8> bytes = record::EncodeCounter(dmarc_codec::kFormatVersion);
+    return txn.Put(db->meta, kDmarcFormatVersionKey, {bytes.data(), bytes.size()}, 0);
+  }
+  if (version > dmarc_codec::kFormatVersion) {
+    return Status::Corruption(path + ": DMARC data format " + std::to_string(version) +
+                              " is newer than this software reads (up to " +
+                              std::to_string(dmarc_codec::kFormatVersion) + ")");
+  }
+  return Status::Ok();
+}
+
+// Opens the databases once per environment; later calls only check the flag. With
+// !write, Ok and *present = false when they do not exist (checked again next time:
+// another process may create them meanwhile).
+Status EnsureOpen(OpenArchive& archive, bool write, bool* present) {
+  *present = true;
+  if (archive.dmarc_open.load(std::memory_order_acquire)) return Status::Ok();
+  std::lock_guard lock(archive.dmarc_mutex);
+  if (archive.dmarc_open.load(std::memory_order_relaxed)) return Status::Ok();
+  DmarcDatabases db;
+  {
+    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
+    if (!txn.ok()) return txn.status();
+    Status opened = OpenAll(archive, *txn, false, &db);
+    if (opened.ok()) opened = txn->Commit("open DMARC databases");
+    if (opened.ok()) {
+      archive.dmarc = db;
+      archive.dmarc_open.store(true, std::memory_order_release);
+      return Status::Ok();
+    }
+    if (opened.code() != Status::Code::kNotFound) return opened;
+  }
+  if (!write) {
+    *present = false;
+    return Status::Ok();
+  }
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
+  if (!txn.ok()) return txn.status();
+  Status created = OpenAll(archive, *txn, true, &db);
+  if (created.ok()) created = txn->Commit("create DMARC databases in " + archive.options.path);
+  if (!created.ok()) return created;
+  archive.dmarc = db;
+  archive.dmarc_open.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckDmarcWritable(const OpenArchive& archive) {
+  if (archive.options.read_only) {
+    return Status::InvalidArgument("archive " + archive.options.path + " is open read-only");
+  }
+  return Status::Ok();
+}
+
+Status BeginDmarcRead(OpenArchive& archive, lmdb::Txn* txn, bool* present) {
+  Status opened = EnsureOpen(archive, false, present);
+  if (!opened.ok() || !*present) return opened;
+  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.env.get(), false);
+  if (!begun.ok()) return begun.status();
+  *txn = std::move(begun.value());
+  return Status::Ok();
+}
+
+Status OpenDmarcForWrite(OpenArchive& archive) {
+  if (Status writable = CheckDmarcWritable(archive); !writable.ok()) return writable;
+  bool present = false;
+  return EnsureOpen(archive, true, &present);
+}
+
+Result<lmdb::Txn> BeginDmarcWrite(OpenArchive& archive) {
+  Status opened = OpenDmarcForWrite(archive);
+  if (!opened.ok()) return opened;
+  return lmdb::Txn::Begin(archive.env.get(), true);
+}
+
+Status InDmarcWrite(OpenArchive& archive, std::string_view what,
+                    const std::function<Status(lmdb::Txn&)>& body) {
+  Result<lmdb::Txn> txn = BeginDmarcWrite(archive);
+  if (!txn.ok()) return txn.status();
+  Status done = body(*txn);
+  if (!done.ok()) return done;
+  return txn->Commit(what);
+}
+
+Status AddToDmarcCounter(lmdb::Txn& txn, const DmarcDatabases& db, std::string_view name,
+                         int64_t delta) {
+  uint64_t value = 0;
+  Status read = ReadCounter(txn, db.meta, name, &value);
+  if (!read.ok()) return read;
+  value = delta < 0 && static_cast<uint64_t>(-delta) > value ? 0 : value + delta;
+  std::array<char, 8> bytes = record::EncodeCounter(value);
+  return txn.Put(db.meta, name, {bytes.data(), bytes.size()}, 0);
+}
+
+Result<uint64_t> TakeNextId(lmdb::Txn& txn, const DmarcDatabases& db, std::string_view name) {
+  uint64_t next = 0;
+  Status read = ReadCounter(txn, db.meta, name, &next);
+  if (!read.ok()) return read;
+  if (next == 0) next = 1;
+  std::array<char, 8> bytes = record::EncodeCounter(next + 1);
+  Status put = txn.Put(db.meta, name, {bytes.data(), bytes.size()}, 0);
+  if (!put.ok()) return put;
+  return next;
+}
+
+Status DeleteEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                   const std::string_view* value) {
+  MDB_val key_val = lmdb::ToVal(key);
+  MDB_val value_val = value != nullptr ? lmdb::ToVal(*value) : MDB_val{};
+  int rc = mdb_del(txn.get(), dbi, &key_val, value != nullptr ? &value_val : nullptr);
+  if (rc == MDB_NOTFOUND) return Status::Ok();
+  return lmdb::ToStatus(rc, "delete DMARC entry", txn.env());
+}
+
+Status PutEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key, std::string_view value,
+                std::string_view what, unsigned flags) {
+  MDB_val key_val = lmdb::ToVal(key);
+  MDB_val value_val = lmdb::ToVal(value);
+  int rc = mdb_put(txn.get(), dbi, &key_val, &value_val, flags);
+  return lmdb::ToStatus(rc, what, txn.env());
+}
+
+Status WalkEntries(const lmdb::Txn& txn, MDB_dbi dbi, MDB_cursor_op first, std::string_view from,
+                   MDB_cursor_op step, const EntryVisitor& visit) {
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key = lmdb::ToVal(from), value = {};
+  int rc = cursor->Get(&key, &value, first);
+  for (; rc == 0; rc = cursor->Get(&key, &value, step)) {
+    bool stop = false;
+    Status visited = visit(lmdb::ToView(key), lmdb::ToView(value), &stop);
+    if (!visited.ok() || stop) return visited;
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "read DMARC data");
+  return Status::Ok();
+}
+
+Status ForEachRecord(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t report,
+                     const RecordVisitor& visit) {
+  const dmarc_codec::RecordKey first = dmarc_codec::EncodeRecordKey(report, 0);
+  return WalkEntries(txn, db.records, MDB_SET_RANGE, dmarc_codec::View(first), MDB_NEXT,
+                     [&](std::string_view key, std::string_view value, bool* stop) {
+                       uint64_t owner = 0;
+                       uint32_t index = 0;
+                       if (!dmarc_codec::DecodeRecordKey(key, &owner, &index)) {
+                         return Status::Corruption("a dmarc_records key is not 12 bytes");
+                       }
+                       *stop = owner != report;
+                       if (*stop) return Status::Ok();
+                       return visit(index, value, stop)
+                           .Annotated("DMARC report " + std::to_string(report) + " record " +
+                                      std::to_string(index));
+                     });
+}
+
+std::string DomainKey(const OpenArchive& archive, std::string_view domain) {
+  return std::string(index::FitKey(ascii::Lowercase(domain), archive.max_key_size));
+}
+
+}  // namespace archiver::internal

@@ -1,0 +1,94 @@
+// The DMARC databases of an open archive: their names, opening them on first use (an
+// archive made before DMARC support has none: a read finds nothing, the first write
+// creates them), and the small transaction helpers the DmarcStore files share.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "archiver/status.h"
+#include "lmdb_handles.h"
+#include "store_impl.h"
+
+namespace archiver::internal {
+
+// Names of the DMARC databases (docs/store-format.md, "DMARC").
+inline constexpr const char* kDmarcMetaDb = "dmarc_meta";
+inline constexpr const char* kDmarcReportsDb = "dmarc_reports";
+inline constexpr const char* kDmarcReportKeysDb = "dmarc_report_keys";
+inline constexpr const char* kDmarcRecordsDb = "dmarc_records";
+inline constexpr const char* kDmarcDomainIndexDb = "dmarc_idx_domain";
+inline constexpr const char* kDmarcDateIndexDb = "dmarc_idx_date";
+inline constexpr const char* kDmarcFailuresDb = "dmarc_failures";
+inline constexpr const char* kDmarcFailureKeysDb = "dmarc_failure_keys";
+inline constexpr const char* kDmarcFailureDomainDb = "dmarc_failure_domain";
+inline constexpr const char* kDmarcFailureDateDb = "dmarc_failure_date";
+inline constexpr const char* kDmarcErrorsDb = "dmarc_errors";
+inline constexpr const char* kDmarcErrorKeysDb = "dmarc_error_keys";
+inline constexpr const char* kDmarcErrorMailsDb = "dmarc_error_mails";
+inline constexpr const char* kDmarcMailsDb = "dmarc_mails";
+
+// Keys of dmarc_meta; values are BE64.
+inline constexpr std::string_view kDmarcFormatVersionKey = "format_version";
+inline constexpr std::string_view kNextReportKey = "next_report";
+inline constexpr std::string_view kNextFailureKey = "next_failure";
+inline constexpr std::string_view kNextErrorKey = "next_error";
+inline constexpr std::string_view kDmarcReportsCounter = "reports";
+inline constexpr std::string_view kDmarcRecordsCounter = "records";
+inline constexpr std::string_view kDmarcMessagesCounter = "messages";
+
+// InvalidArgument for an archive opened read-only.
+Status CheckDmarcWritable(const OpenArchive& archive);
+
+// A read transaction over the DMARC databases. Ok with *present = false (and no
+// transaction) when the archive has none of them yet.
+Status BeginDmarcRead(OpenArchive& archive, lmdb::Txn* txn, bool* present);
+
+// Opens the DMARC databases, creating them if they are missing. InvalidArgument for a
+// read-only archive.
+Status OpenDmarcForWrite(OpenArchive& archive);
+
+// A write transaction, after creating the DMARC databases if they are missing.
+// InvalidArgument for a read-only archive.
+Result<lmdb::Txn> BeginDmarcWrite(OpenArchive& archive);
+
+// Runs `body` in a write transaction and commits it when `body` returns Ok.
+Status InDmarcWrite(OpenArchive& archive, std::string_view what,
+                    const std::function<Status(lmdb::Txn&)>& body);
+
+// Adds `delta` (may be negative) to a dmarc_meta counter.
+Status AddToDmarcCounter(lmdb::Txn& txn, const DmarcDatabases& db, std::string_view name,
+                         int64_t delta);
+// The value of dmarc_meta counter `name` (starting at 1 when absent), and increments it.
+Result<uint64_t> TakeNextId(lmdb::Txn& txn, const DmarcDatabases& db, std::string_view name);
+
+// Ok when deleted, Ok too when absent; `value` selects one duplicate in a DUPSORT db.
+Status DeleteEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                   const std::string_view* value = nullptr);
+
+// mdb_put, failures described as `what` (MapFull keeps its category).
+Status PutEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key, std::string_view value,
+                std::string_view what, unsigned flags = 0);
+
+// Visits the entries of `dbi` in cursor order: from where `first` puts the cursor (with
+// `from` as the key of MDB_SET_RANGE), then moving by `step`, until the end or until
+// `visit` sets *stop or fails (its Status is returned).
+using EntryVisitor =
+    std::function<Status(std::string_view key, std::string_view value, bool* stop)>;
+Status WalkEntries(const lmdb::Txn& txn, MDB_dbi dbi, MDB_cursor_op first, std::string_view from,
+                   MDB_cursor_op step, const EntryVisitor& visit);
+
+// The dmarc_records values of `report`, in report order (see WalkEntries); a failure
+// of `visit` is annotated with the report and record.
+using RecordVisitor = std::function<Status(uint32_t index, std::string_view value, bool* stop)>;
+Status ForEachRecord(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t report,
+                     const RecordVisitor& visit);
+
+// An index key (a lowercased domain) cut to LMDB's key size limit.
+std::string DomainKey(const OpenArchive& archive, std::string_view domain);
+
+}  // namespace archiver::internal
