@@ -1,6 +1,8 @@
 // Parsing of the plugin { archiver_* } settings into ArchiverSettings.
 #include "archiver-settings.h"
 
+#include "archiver-dovecot.h"
+
 #include <cctype>
 #include <cstdlib>
 #include <sstream>
@@ -32,14 +34,57 @@ bool ParseBool(const std::string& text, bool* value) {
   return false;
 }
 
+std::string Lowercase(std::string text) {
+  str_lcase(text.data());
+  return text;
+}
+
+// "User+Detail@Example.COM" -> "user@example.com": the form archiver_dmarc_mailboxes
+// compares recipients in.
+std::string RecipientKey(const std::string& address) {
+  std::string key = Lowercase(address);
+  size_t at = key.rfind('@');
+  size_t plus = key.find('+');
+  if (plus != std::string::npos && at != std::string::npos && plus < at) key.erase(plus, at - plus);
+  return key;
+}
+
+// archiver_dmarc_mailboxes: "" on success, else why `value` is invalid.
+std::string ParseDmarcMailboxes(const std::string& value, std::vector<DmarcMailboxRule>* rules) {
+  for (const std::string& entry : SplitWords(value)) {
+    DmarcMailboxRule rule;
+    size_t slash = entry.find('/');
+    if (slash == std::string::npos) {
+      size_t at = entry.find('@');
+      if (at == std::string::npos || at == 0 || at + 1 == entry.size())
+        return "\"" + entry + "\" is neither an address (local@domain) nor USER/MAILBOX";
+      rule.rcpt = RecipientKey(entry);
+    } else {
+      rule.user_pattern = entry.substr(0, slash);
+      rule.mailbox_pattern = entry.substr(slash + 1);
+      if (rule.user_pattern.empty() || rule.mailbox_pattern.empty())
+        return "\"" + entry +
+               "\" needs both a user and a mailbox (USER/MAILBOX, wildcards allowed)";
+    }
+    rules->push_back(std::move(rule));
+  }
+  return "";
+}
+
 }  // namespace
+
+bool AnyWildcardMatches(const std::vector<std::string>& patterns, const std::string& text) {
+  for (const std::string& pattern : patterns) {
+    if (wildcard_match_icase(text.c_str(), pattern.c_str())) return true;
+  }
+  return false;
+}
 
 bool ParseSize(const std::string& text, uint64_t* bytes) {
   if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
   char* end = nullptr;
   unsigned long long number = std::strtoull(text.c_str(), &end, 10);
-  std::string unit(end);
-  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string unit = Lowercase(end);
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "16GB" like "16G"
   unsigned shift = 0;
   if (unit.empty()) shift = 0;
@@ -63,6 +108,36 @@ StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
   options.sync = fsync;
   options.meta_sync = fsync_meta;
   return options;
+}
+
+DmarcPipelineOptions ArchiverSettings::DmarcOptions(uint64_t max_size) const {
+  DmarcPipelineOptions options;
+  const uint64_t cap = max_size != 0 ? max_size : dmarc_max_size;
+  options.unpack.max_output_bytes = cap;
+  options.unpack.max_ratio = dmarc_max_ratio;
+  options.import.limits.max_input_bytes = static_cast<size_t>(cap);
+  return options;
+}
+
+bool ArchiverSettings::IsDmarcDelivery(const std::string& rcpt, const std::string& user,
+                                       const std::string& mailbox,
+                                       const std::string& envelope_from,
+                                       const std::string& header_from,
+                                       const std::string& subject) const {
+  bool listed = false;
+  const std::string rcpt_key = RecipientKey(rcpt);
+  for (const DmarcMailboxRule& rule : dmarc_mailboxes) {
+    listed = rule.rcpt.empty()
+                 ? wildcard_match_icase(user.c_str(), rule.user_pattern.c_str()) &&
+                       wildcard_match_icase(mailbox.c_str(), rule.mailbox_pattern.c_str())
+                 : !rcpt.empty() && rule.rcpt == rcpt_key;
+    if (listed) break;
+  }
+  if (!listed) return false;
+  if (!dmarc_senders.empty() && !AnyWildcardMatches(dmarc_senders, envelope_from) &&
+      !AnyWildcardMatches(dmarc_senders, header_from))
+    return false;
+  return dmarc_subjects.empty() || AnyWildcardMatches(dmarc_subjects, subject);
 }
 
 std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path,
@@ -120,6 +195,26 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
 
   parsed.exclude_users = SplitWords(get("archiver_exclude_users"));
   parsed.exclude_mailboxes = SplitWords(get("archiver_exclude_mailboxes"));
+
+  value = get("archiver_dmarc_mailboxes");
+  std::string why = ParseDmarcMailboxes(value, &parsed.dmarc_mailboxes);
+  if (!why.empty()) return Invalid("archiver_dmarc_mailboxes", value, why);
+
+  value = get("archiver_dmarc_max_size");
+  if (!value.empty() && (!ParseSize(value, &parsed.dmarc_max_size) || parsed.dmarc_max_size == 0))
+    return Invalid("archiver_dmarc_max_size", value, "expected a size above 0, such as 10M");
+
+  value = get("archiver_dmarc_max_ratio");
+  if (!value.empty()) {
+    char* end = nullptr;
+    unsigned long long ratio = std::strtoull(value.c_str(), &end, 10);
+    if (!std::isdigit(static_cast<unsigned char>(value[0])) || *end != '\0' || ratio == 0)
+      return Invalid("archiver_dmarc_max_ratio", value, "expected a whole number above 0");
+    parsed.dmarc_max_ratio = ratio;
+  }
+
+  parsed.dmarc_senders = SplitWords(get("archiver_dmarc_senders"));
+  parsed.dmarc_subjects = SplitWords(get("archiver_dmarc_subjects"));
 
   *settings = std::move(parsed);
   return "";

@@ -8,11 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "archiver/dmarc_pipeline.h"
 #include "archiver/store.h"
 
 namespace archiver::plugin {
 
 enum class FailureMode { kTempfail, kContinue };
+
+// One entry of archiver_dmarc_mailboxes: either an envelope recipient ("dmarc@example.com":
+// no "/"; compared case-insensitively with +detail removed on both sides) or a user and
+// mailbox ("dmarc/INBOX", "*/DMARC": split at the first "/", wildcards * and ?).
+struct DmarcMailboxRule {
+  std::string rcpt;             // lowercased address without +detail, or ""
+  std::string user_pattern;     // set when rcpt is ""
+  std::string mailbox_pattern;
+};
 
 struct ArchiverSettings {
   std::string path;                           // archiver_path (required)
@@ -26,6 +36,28 @@ struct ArchiverSettings {
   std::vector<std::string> exclude_users;     // archiver_exclude_users (wildcards)
   std::vector<std::string> exclude_mailboxes; // archiver_exclude_mailboxes (wildcards)
 
+  // DMARC report processing (all off while archiver_dmarc_mailboxes is empty).
+  std::vector<DmarcMailboxRule> dmarc_mailboxes;  // archiver_dmarc_mailboxes
+  uint64_t dmarc_max_size = 10ULL << 20;      // archiver_dmarc_max_size: per attachment,
+                                              // decompressed
+  uint64_t dmarc_max_ratio = 100;             // archiver_dmarc_max_ratio: decompressed /
+                                              // compressed of any one container
+  std::vector<std::string> dmarc_senders;     // archiver_dmarc_senders: envelope sender or
+                                              // header From address patterns ("" = any)
+  std::vector<std::string> dmarc_subjects;    // archiver_dmarc_subjects: subject patterns,
+                                              // case-insensitive; no spaces: * and ? match
+                                              // them ("" = any)
+
+  // True when a delivery with this envelope recipient, Dovecot user and mailbox, from
+  // these senders and with this subject, is a DMARC report to process.
+  bool IsDmarcDelivery(const std::string& rcpt, const std::string& user,
+                       const std::string& mailbox, const std::string& envelope_from,
+                       const std::string& header_from, const std::string& subject) const;
+
+  // The report pipeline's limits: archiver_dmarc_max_size (or `max_size` when not 0)
+  // for each decompressed payload and XML document, archiver_dmarc_max_ratio.
+  DmarcPipelineOptions DmarcOptions(uint64_t max_size = 0) const;
+
   // Store options for this archive (read_only for queries).
   StoreOptions StoreOptionsFor(bool read_only) const;
 };
@@ -38,6 +70,10 @@ using SettingLookup = std::function<const char*(const char* name)>;
 // `require_path`: an unset archiver_path is an error.
 std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path,
                                   ArchiverSettings* settings);
+
+// True when any of the wildcard `patterns` (* and ?) matches `text`, ASCII letters
+// compared case-insensitively.
+bool AnyWildcardMatches(const std::vector<std::string>& patterns, const std::string& text);
 
 // Parses "16G", "512M", "1024k", "1T", "4096" (bytes). False on anything else.
 bool ParseSize(const std::string& text, uint64_t* bytes);

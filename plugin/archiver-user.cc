@@ -32,13 +32,6 @@ extern "C" void ArchiverUserDeinit(struct mail_user* user) {
   context->module_ctx.super.deinit(user);
 }
 
-bool AnyWildcardMatches(const std::vector<std::string>& patterns, const char* text) {
-  for (const std::string& pattern : patterns) {
-    if (wildcard_match_icase(text, pattern.c_str())) return true;
-  }
-  return false;
-}
-
 // Bytes of address space this process uses now (0 if unknown).
 uint64_t CurrentAddressSpace() {
   FILE* statm = std::fopen("/proc/self/statm", "r");
