@@ -17,4 +17,11 @@ extern "C" {
 #include "mail-storage-hooks.h"
 #include "mail-deliver.h"
 #include "smtp-address.h"
+#include "buffer.h"
+#include "charset-utf8.h"
+#include "message-parser.h"
+#include "message-decoder.h"
+#include "message-header-parser.h"
+#include "rfc822-parser.h"
+#include "rfc2231-parser.h"
 }

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "archiver-dmarc.h"
 #include "archiver/time_format.h"
 
 namespace archiver::plugin {
@@ -65,9 +66,11 @@ Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord 
 namespace {
 
 // Archives the delivery of `src_mail` described by `envelope` into `mailbox` ("" when
-// it was saved in none), reusing the transaction's captured message when it is that.
+// it was saved in none), reusing the transaction's captured message when it is that;
+// then reads it for DMARC reports when it is a report delivery (logged to `event`).
 Status ArchiveFromDelivery(ArchiverUser& user, struct mail* src_mail,
-                           const DeliveryEnvelope& envelope, const char* mailbox) {
+                           const DeliveryEnvelope& envelope, const char* mailbox,
+                           struct event* event) {
   CapturedMessage scratch;
   Result<CapturedMessage*> message =
       CaptureDeliveredMessage(src_mail, AgentOf(envelope.origin), envelope, &scratch);
@@ -79,7 +82,9 @@ Status ArchiveFromDelivery(ArchiverUser& user, struct mail* src_mail,
   record.envelope_to = envelope.envelope_to;
   record.user = user.username();
   record.mailbox = mailbox;
-  return ArchiveInto(user, **message, std::move(record));
+  Status archived = ArchiveInto(user, **message, std::move(record));
+  if (archived.ok()) ProcessDmarcDelivery(user, **message, envelope, mailbox, event);
+  return archived;
 }
 
 Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save_context* ctx,
@@ -93,7 +98,7 @@ Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save
     if (ctx->data.from_envelope != nullptr) unknown.envelope_from = ctx->data.from_envelope;
     envelope = &unknown;
   }
-  return ArchiveFromDelivery(user, src_mail, *envelope, mailbox_get_vname(box));
+  return ArchiveFromDelivery(user, src_mail, *envelope, mailbox_get_vname(box), box->event);
 }
 
 }  // namespace
@@ -103,7 +108,7 @@ int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvel
   if (user == nullptr || !user->settings().capture_delivery) return 0;
   Status status;
   try {
-    status = ArchiveFromDelivery(*user, ctx->src_mail, envelope, "");
+    status = ArchiveFromDelivery(*user, ctx->src_mail, envelope, "", ctx->event);
   } catch (const std::exception& e) {
     status = Status::IOError(e.what());
   } catch (...) {

@@ -1,0 +1,85 @@
+// DMARC report processing of a delivery that was just archived: the settings decide
+// whether it is a report mail, the MIME walk feeds the pipeline, the ledger notes it.
+#include "archiver-dmarc.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "archiver-dmarc-mime.h"
+#include "archiver/digest.h"
+#include "archiver/dmarc_store.h"
+
+namespace archiver::plugin {
+namespace {
+
+// Reads the mail's reports into the archive and notes it in the DMARC ledger; `mail`
+// tells what came of it, `problems` the errors' reasons.
+Status ReadReports(ArchiverUser& user, const CapturedMessage& message,
+                   const DeliveryEnvelope& envelope, DmarcMail* mail, std::string* problems) {
+  Result<std::shared_ptr<Store>> store = user.GetStore();
+  if (!store.ok()) return store.status();
+  DmarcStore dmarc(*store);
+  DmarcOrigin origin;
+  origin.kind = "mail";
+  origin.detail = envelope.envelope_to;
+  origin.mail = message.id;
+  const std::string_view body = std::string_view(message.bytes).substr(message.prefix_length);
+  struct istream* input = i_stream_create_from_data(body.data(), body.size());
+  Result<std::vector<DmarcItem>> items =
+      ReadArchivedDmarcMail(input, dmarc, user.settings().DmarcOptions(), origin, mail);
+  i_stream_unref(&input);
+  if (!items.ok()) return items.status();
+  for (const DmarcItem& item : *items) {
+    if (item.result != "error") continue;
+    if (!problems->empty()) *problems += "; ";
+    *problems += (item.part.empty() ? "" : "part " + item.part + ": ") + item.reason;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void ProcessDmarcDelivery(ArchiverUser& user, const CapturedMessage& message,
+                          const DeliveryEnvelope& envelope, const char* mailbox,
+                          struct event* event) {
+  const ArchiverSettings& settings = user.settings();
+  if (settings.dmarc_mailboxes.empty() || !message.id_known) return;
+  std::string id;
+  auto not_read = [&](const char* reason) {
+    e_error(event,
+            "archiver: DMARC reports of mail %s not read: %s - the mail is archived; "
+            "`doveadm dmarc reprocess %s` reads it again",
+            id.c_str(), reason, id.c_str());
+  };
+  try {
+    if (!settings.IsDmarcDelivery(envelope.envelope_to, user.username(), mailbox,
+                                  envelope.envelope_from, message.headers.from_addr,
+                                  message.headers.subject))
+      return;
+    id = ToHex(message.id);
+    DmarcMail mail;
+    mail.mail = message.id;
+    mail.user = user.username();
+    mail.mailbox = mailbox;
+    std::string problems;
+    Status status = ReadReports(user, message, envelope, &mail, &problems);
+    if (!status.ok()) {
+      not_read(status.ToString().c_str());
+    } else if (mail.errors > 0) {
+      e_warning(event,
+                "archiver: DMARC mail %s: %u aggregate and %u failure reports, %u unreadable "
+                "(doveadm dmarc errors): %s",
+                id.c_str(), mail.reports, mail.failures, mail.errors, problems.c_str());
+    } else {
+      e_info(event, "archiver: DMARC mail %s: %u aggregate and %u failure reports", id.c_str(),
+             mail.reports, mail.failures);
+    }
+  } catch (const std::exception& e) {
+    not_read(e.what());
+  } catch (...) {
+    not_read("unexpected exception");
+  }
+}
+
+}  // namespace archiver::plugin
