@@ -149,6 +149,55 @@ bool LooksLikeMail(std::string_view bytes) {
   return false;
 }
 
+// An input stream over bytes in memory, released however the scope is left.
+class MemoryInput {
+ public:
+  explicit MemoryInput(std::string_view bytes)
+      : stream_(i_stream_create_from_data(bytes.data(), bytes.size())) {}
+  ~MemoryInput() { i_stream_unref(&stream_); }
+  MemoryInput(const MemoryInput&) = delete;
+  MemoryInput& operator=(const MemoryInput&) = delete;
+  struct istream* get() const {
+    return stream_;
+  }
+
+ private:
+  struct istream* stream_;
+};
+
+// Dovecot's message parser and the pool its parts live in, released however the walk
+// ends.
+class PartParser {
+ public:
+  PartParser(struct istream* input, const struct message_parser_settings& settings)
+      : pool_(pool_alloconly_create("archiver dmarc parts", 4096)),
+        parser_(message_parser_init(pool_, input, &settings)) {}
+  ~PartParser() {
+    Finish();
+    pool_unref(&pool_);
+  }
+  PartParser(const PartParser&) = delete;
+  PartParser& operator=(const PartParser&) = delete;
+
+  // The next block; false at the end of the input or when reading it fails.
+  bool Next(struct message_block* block) {
+    return message_parser_parse_next_block(parser_, block) > 0;
+  }
+  // Ends the parse: the tree of parts, valid as long as this object.
+  const struct message_part* Finish() {
+    if (parser_ != nullptr) {
+      const char* error = nullptr;
+      (void)message_parser_deinit_from_parts(&parser_, &root_, &error);
+    }
+    return root_;
+  }
+
+ private:
+  pool_t pool_;
+  struct message_parser_ctx* parser_;
+  struct message_part* root_ = nullptr;
+};
+
 // What a walk shares with the walks of the mails attached to its mail.
 struct WalkContext {
   const DmarcWalkLimits& limits;
@@ -201,24 +250,18 @@ Status MailWalk::Walk(struct istream* input, const std::string& prefix, unsigned
   settings.max_nested_mime_parts = context_.limits.max_depth - depth + 1;
   // 0 would be Dovecot's default
   settings.max_total_mime_parts = std::max(1u, context_.parts_left);
-  pool_t pool = pool_alloconly_create("archiver dmarc parts", 4096);
-  struct message_parser_ctx* parser = message_parser_init(pool, input, &settings);
+  PartParser parser(input, settings);
   struct message_block block;
   Status status;
-  int ret;
-  while (status.ok() && (ret = message_parser_parse_next_block(parser, &block)) > 0)
-    status = OnBlock(block);
+  while (status.ok() && parser.Next(&block)) status = OnBlock(block);
   if (status.ok()) status = FinishPart();
-  struct message_part* root = nullptr;
-  const char* error = nullptr;
-  (void)message_parser_deinit_from_parts(&parser, &root, &error);
+  const struct message_part* root = parser.Finish();
   if (status.ok() && input->stream_errno != 0)
     status = Status::IOError(std::string("reading the mail failed: ") + i_stream_get_error(input));
   if (status.ok() && root != nullptr) {
     context_.parts_left -= std::min(context_.parts_left, root->children_count + 1);
     status = ReportLimits(root);
   }
-  pool_unref(&pool);
   return status;
 }
 
@@ -379,10 +422,8 @@ Status MailWalk::HandOver(PartInfo& info) {
               std::to_string(limits.max_parts) + " MIME parts): not read");
     }
     MailWalk inner(context_);
-    struct istream* input = i_stream_create_from_data(info.body.data(), info.body.size());
-    Status walked = inner.Walk(input, info.path, info.depth + 1);
-    i_stream_unref(&input);
-    return walked;
+    MemoryInput input(info.body);
+    return inner.Walk(input.get(), info.path, info.depth + 1);
   }
   return context_.pipeline.AddPart(part);
 }
@@ -422,23 +463,31 @@ Result<std::vector<DmarcItem>> ReadDmarcMail(struct istream* input, DmarcStore& 
   return pipeline.Finish();
 }
 
-Result<std::vector<DmarcItem>> ReadArchivedDmarcMail(struct istream* input, DmarcStore& store,
+Result<std::vector<DmarcItem>> ReadDmarcMail(std::string_view mail, DmarcStore& store,
+                                             const DmarcPipelineOptions& options,
+                                             const DmarcOrigin& origin,
+                                             const DmarcWalkLimits& limits) {
+  MemoryInput input(mail);
+  return ReadDmarcMail(input.get(), store, options, origin, limits);
+}
+
+Result<std::vector<DmarcItem>> ReadArchivedDmarcMail(std::string_view mail, DmarcStore& store,
                                                      const DmarcPipelineOptions& options,
-                                                     const DmarcOrigin& origin, DmarcMail* mail) {
-  Result<std::vector<DmarcItem>> items = ReadDmarcMail(input, store, options, origin);
+                                                     const DmarcOrigin& origin, DmarcMail* noted) {
+  Result<std::vector<DmarcItem>> items = ReadDmarcMail(mail, store, options, origin);
   if (!items.ok()) return items;
-  mail->reports = mail->failures = mail->errors = 0;
+  noted->reports = noted->failures = noted->errors = 0;
   for (const DmarcItem& item : *items) {
     if (item.result == "error")
-      ++mail->errors;
+      ++noted->errors;
     else if (item.kind == "aggregate")
-      ++mail->reports;
+      ++noted->reports;
     else if (item.kind == "failure")
-      ++mail->failures;
+      ++noted->failures;
   }
-  mail->processed_us = NowMicros();
-  Status noted = store.NoteMail(*mail);
-  if (!noted.ok()) return noted;
+  noted->processed_us = NowMicros();
+  Status written = store.NoteMail(*noted);
+  if (!written.ok()) return written;
   return items;
 }
 

@@ -4,6 +4,7 @@
 // by `doveadm dmarc import` / `reprocess`, so both read a mail the same way.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "archiver-dovecot.h"
@@ -29,21 +30,29 @@ struct DmarcWalkLimits {
 // content is a report container: a large image is simply not a report), nesting
 // deeper than limits.max_depth, more than limits.max_parts parts. Returns every item,
 // in MIME order; a mail in which nothing at all was found has the pipeline's "no DMARC
-// report found" error. Non-OK only when reading `input`
-// or the store fails (then some of the mail's reports may be stored: reading it again
-// is safe, stored reports are found again as duplicates).
+// report found" error. Non-OK only when reading `input` or the store fails (then some
+// of the mail's reports may be stored: reading it again is safe, stored reports are
+// found again as duplicates).
 Result<std::vector<DmarcItem>> ReadDmarcMail(struct istream* input, DmarcStore& store,
+                                             const DmarcPipelineOptions& options,
+                                             const DmarcOrigin& origin,
+                                             const DmarcWalkLimits& limits = {});
+
+// The same for a mail in memory (a captured delivery, an archived message); `mail` is
+// only read during the call.
+Result<std::vector<DmarcItem>> ReadDmarcMail(std::string_view mail, DmarcStore& store,
                                              const DmarcPipelineOptions& options,
                                              const DmarcOrigin& origin,
                                              const DmarcWalkLimits& limits = {});
 
 // ReadDmarcMail for a mail the archive holds (origin.mail), then the mail is noted in
 // the DMARC ledger (DmarcStore::NoteMail, replacing an earlier note) with what came of
-// it: `mail`'s reports, failures, errors and processed_us are filled in, the caller
-// sets its id, user and mailbox. Used at delivery and by `doveadm dmarc reprocess`.
+// it: `noted`'s reports, failures, errors and processed_us are filled in, the caller
+// sets its id, user and mailbox. What a report delivery gets; reading an archived
+// mail again (`doveadm dmarc reprocess`) is the same.
 // Errors as for ReadDmarcMail; the note is not written when reading fails.
-Result<std::vector<DmarcItem>> ReadArchivedDmarcMail(struct istream* input, DmarcStore& store,
+Result<std::vector<DmarcItem>> ReadArchivedDmarcMail(std::string_view mail, DmarcStore& store,
                                                      const DmarcPipelineOptions& options,
-                                                     const DmarcOrigin& origin, DmarcMail* mail);
+                                                     const DmarcOrigin& origin, DmarcMail* noted);
 
 }  // namespace archiver::plugin

@@ -25,10 +25,8 @@ Status ReadReports(ArchiverUser& user, const CapturedMessage& message,
   origin.detail = envelope.envelope_to;
   origin.mail = message.id;
   const std::string_view body = std::string_view(message.bytes).substr(message.prefix_length);
-  struct istream* input = i_stream_create_from_data(body.data(), body.size());
   Result<std::vector<DmarcItem>> items =
-      ReadArchivedDmarcMail(input, dmarc, user.settings().DmarcOptions(), origin, mail);
-  i_stream_unref(&input);
+      ReadArchivedDmarcMail(body, dmarc, user.settings().DmarcOptions(), origin, mail);
   if (!items.ok()) return items.status();
   for (const DmarcItem& item : *items) {
     if (item.result != "error") continue;
