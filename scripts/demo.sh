@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: a throwaway Dovecot with the archiver plugin, on free loopback ports in a temp dir;
-# the sample messages in scripts/demo-mail/ delivered over LMTP (one to three recipients); then
-# `doveadm archive list` and `doveadm archive stats`; then Dovecot is stopped and the temp dir
-# removed. Usage (as root, after scripts/setup.sh): scripts/demo.sh [BUILD_DIR]  (default: build)
+# the sample messages in scripts/demo-mail/ delivered over LMTP (one to three recipients), two of
+# them DMARC aggregate reports (gzip and ZIP attachments) to the report address
+# dmarc@example.org; then `doveadm archive list` and `stats`, `doveadm dmarc list` and
+# `summary`; then Dovecot is stopped and the temp dir removed. Usage (as root, after scripts/setup.sh): scripts/demo.sh [BUILD_DIR]  (default: build)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +31,11 @@ DELIVERIES = [
     ("03-invoice.eml", "billing@supplier.example.com", ["carol@example.org"]),
     ("04-newsletter.eml", "news-bounces@lists.example.org",
      ["alice@example.org", "bob+news@example.org", "carol@example.org"]),
+    ("05-dmarc-google.eml", "noreply-dmarc-support@google.com", ["dmarc@example.org"]),
+    ("06-dmarc-yahoo.eml", "dmarchelp@yahooinc.com", ["dmarc@example.org"]),
 ]
+# Deliveries to this address are DMARC reports: parsed at delivery, archived as usual.
+SETTINGS = {"archiver_dmarc_mailboxes": "dmarc@example.org"}
 
 problem = di.environment_problem() or di.plugin_problem(build_dir)
 if problem:
@@ -48,7 +53,8 @@ def run(*args):
     return result.stdout
 
 
-instance = di.DovecotInstance(build_dir, name="archiver-demo")
+instance = di.DovecotInstance(build_dir, name="archiver-demo", settings=SETTINGS,
+                             users=di.DEFAULT_USERS + ("dmarc",))
 try:
     instance.start()
     print(f"Dovecot {instance.name} is running in {instance.root}\n"
@@ -68,6 +74,12 @@ try:
 
     run("-f", "table", "archive", "list")
     run("-f", "table", "archive", "stats")
+    run("-f", "table", "dmarc", "list")
+    run("-f", "table", "dmarc", "summary", "--domain", "example.org")
+    reports = instance.doveadm_json("dmarc", "list")
+    if len(reports) != 2:
+        sys.exit(f"demo: expected the 2 DMARC reports delivered, found {len(reports)}"
+                 f"{instance.log_tail()}")
 
     newsletter = sent["04-newsletter.eml"]
     message_id = hashlib.sha256(newsletter).hexdigest()
