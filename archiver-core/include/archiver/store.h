@@ -42,6 +42,13 @@ struct DeliveryRecord {
   HeaderSummary headers;       // summary of the message's headers
   uint64_t size = 0;           // size of the message in bytes (trace prefix excluded)
   std::string trace_prefix;    // trace headers Dovecot prepended for this delivery
+  // A message imported from a remote IMAP source (origin "imap"); empty/0 otherwise.
+  std::string source;          // the source's name (kept after the source is removed)
+  std::string folder;          // the remote folder
+  uint32_t uidvalidity = 0;    // the folder's UIDVALIDITY when it was imported
+  uint32_t uid = 0;            // its UID under that UIDVALIDITY
+  uint64_t internal_date_us = 0;  // IMAP INTERNALDATE, microseconds since the epoch
+  std::string flags;           // IMAP flags when it was fetched, space-separated
 };
 
 // The key of a delivery: time first so that key order is time order.
@@ -78,6 +85,7 @@ struct ListFilter {
   std::string user;               // Dovecot user, exact
   std::string mailbox;            // mailbox, exact
   std::string subject;            // case-insensitive substring of the decoded subject
+  std::string source;             // remote source name, exact (through idx_source)
   uint64_t limit = 0;             // 0 = no limit
 };
 
@@ -119,7 +127,7 @@ class Store {
 
   // Stores `message` (unless a message with the same SHA-256 is stored already) and
   // one delivery record, in one transaction. Idempotent per (message id, envelope_to,
-  // mailbox): a repeated call returns kAlreadyArchived and writes nothing. `record.id`
+  // mailbox), or per (message id, source, folder) when record.source is set: a repeated call returns kAlreadyArchived and writes nothing. `record.id`
   // and `record.size` are filled in from `message`. `id_out`, if not null, receives
   // the id. Errors: MapFull, IOError, InvalidArgument (read-only store).
   Result<ArchiveOutcome> Archive(std::string_view message, DeliveryRecord record,
@@ -130,8 +138,8 @@ class Store {
   Result<ArchiveOutcome> AddDelivery(const DeliveryRecord& record);
 
   // Visits deliveries that match `filter`, newest first, until the visitor returns
-  // false or `filter.limit` rows were visited. Uses an index (rcpt, from, user, time)
-  // where one serves; the remaining conditions are checked per record.
+  // false or `filter.limit` rows were visited. Uses an index (rcpt, from, user, source,
+  // time) where one serves; the remaining conditions are checked per record.
   Status ListDeliveries(const ListFilter& filter,
                         const std::function<bool(const Delivery&)>& visit) const;
 
@@ -154,7 +162,8 @@ class Store {
   Result<VerifyReport> Verify() const;
 
  private:
-  friend class DmarcStore;  // keeps its databases in the same environment
+  friend class DmarcStore;      // keeps its databases in the same environment
+  friend class SourceRegistry;  // likewise
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

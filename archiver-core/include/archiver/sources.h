@@ -1,0 +1,227 @@
+// SourceRegistry: remote IMAP sources (a remote account whose mail is imported into the
+// archive, or a remote DMARC report mailbox) kept in sub-databases of the archive's LMDB
+// environment: settings, status, per-folder checkpoints, an activity log and the
+// encrypted password (docs/store-format.md, "Sources"). Dovecot-independent: the IMAP
+// work is done by imapc-bridge, which reports here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archiver/status.h"
+#include "archiver/store.h"
+
+namespace archiver {
+
+enum class SourceTls { kImaps, kStarttls, kNone };
+enum class SourcePurpose { kArchive, kDmarc };
+// What happens on the remote to a DMARC report mail once its report is committed.
+enum class SourceAfter { kSeen, kMove, kDelete, kNone };
+
+// "imaps" / "starttls" / "none", "archive" / "dmarc", "seen" / "move" / "delete" / "none".
+const char* SourceTlsName(SourceTls tls);
+const char* SourcePurposeName(SourcePurpose purpose);
+const char* SourceAfterName(SourceAfter after);
+// InvalidArgument naming the value and the accepted ones.
+Result<SourceTls> ParseSourceTls(std::string_view text);
+Result<SourcePurpose> ParseSourcePurpose(std::string_view text);
+// "seen", "delete", "none", or "move:FOLDER" (folder non-empty) into *after / *folder.
+Status ParseSourceAfter(std::string_view text, SourceAfter* after, std::string* folder);
+
+struct SourceConfig {
+  std::string name;                         // [A-Za-z0-9._-]{1,64}, the key of the source
+  std::string host;                         // DNS name or IP literal
+  uint32_t port = 993;                      // 1..65535
+  std::string user;                         // login name on the remote
+  SourceTls tls = SourceTls::kImaps;        // imaps: TLS from the start (port 993)
+  bool tls_verify = true;                   // verify the server's certificate and name
+  std::vector<std::string> folders{"INBOX"};  // the folders to sync (ignored with all_folders)
+  bool all_folders = false;                 // every folder the remote lists, minus `exclude`
+  std::vector<std::string> exclude;         // folder names left out
+  uint64_t interval_seconds = 15 * 60;      // time between syncs, >= 60
+  SourcePurpose purpose = SourcePurpose::kArchive;
+  // DMARC sources only (a non-default value on an archive source is an error):
+  SourceAfter after = SourceAfter::kSeen;
+  std::string after_folder;                 // the target of kMove
+  std::string subject_filter;               // case-insensitive substring of Subject ("" all)
+  std::string sender_filter;                // case-insensitive substring of From ("" all)
+  uint64_t max_age_seconds = 0;             // skip older mails (by INTERNALDATE); 0 = no limit
+  uint64_t max_size = 0;                    // skip larger mails (bytes); 0 = no limit
+
+  // Ok, or InvalidArgument naming the field and its value ("source port 0 is not in
+  // 1..65535"). Never mentions a password: none is held here.
+  Status Validate() const;
+};
+
+enum class SourceState {
+  kImporting,  // the first full import has not finished
+  kActive,     // caught up at least once, last sync succeeded
+  kPaused,     // not synced until resumed
+  kError,      // the last sync failed: SourceStatus::last_error says why
+};
+const char* SourceStateName(SourceState state);  // "importing", "active", "paused", "error"
+
+// Backoff after failures: the next attempt comes kFirstRetrySeconds after the first
+// failure, doubling with each further one, never later than the source's interval.
+inline constexpr uint64_t kFirstRetrySeconds = 60;
+
+struct SourceStatus {
+  bool paused = false;
+  bool import_done = false;           // a sync once reached the end of every folder
+  std::string last_error;             // the reason of the last failed sync; "" after a success
+  uint64_t last_sync_us = 0;          // end of the last successful sync (0: never)
+  uint64_t last_attempt_us = 0;       // end of the last sync, successful or not
+  uint32_t consecutive_failures = 0;
+  uint64_t next_due_us = 0;           // when the next sync is due (0: now)
+  uint64_t messages_archived = 0;     // delivery records written from this source
+  uint64_t created_us = 0;
+
+  // paused > error > importing > active.
+  SourceState state() const;
+};
+
+// Where the sync of one remote folder stands.
+struct FolderCheckpoint {
+  std::string folder;
+  uint32_t uidvalidity = 0;           // 0: never synced
+  uint32_t last_uid = 0;              // every UID up to this one is done
+  uint64_t archived = 0;              // delivery records written from this folder
+  uint64_t remote_messages = 0;       // the folder's size at the last batch (as reported)
+  uint64_t updated_us = 0;
+};
+
+struct SourceLogEntry {
+  uint64_t time_us = 0;
+  std::string what;                   // "add", "sync", "import", "error", "pause", …
+  uint64_t count = 0;                 // messages concerned (archived, skipped, …)
+  std::string error;                  // "" when none
+};
+
+// Activity log entries kept per source; older ones are dropped.
+inline constexpr uint64_t kSourceLogLimit = 1000;
+
+struct SourceInfo {
+  SourceConfig config;
+  SourceStatus status;
+  std::vector<FolderCheckpoint> folders;  // by folder name
+};
+
+// One remote message of a batch.
+struct RemoteMessage {
+  uint32_t uid = 0;
+  std::string bytes;                  // the message as FETCH BODY.PEEK[] returned it
+  uint64_t internal_date_us = 0;      // INTERNALDATE (0 unknown)
+  std::string flags;                  // the flags at fetch time, space-separated
+};
+
+// A batch of one folder: the messages and the checkpoint that covers them.
+struct RemoteBatch {
+  std::string folder;
+  uint32_t uidvalidity = 0;           // must equal the folder's checkpoint (or it has none)
+  uint32_t last_uid = 0;              // the new checkpoint: UIDs up to it are done (also
+                                      // those skipped or gone); >= every message's uid
+  uint64_t remote_messages = 0;       // the folder's message count, for `source show`
+  std::vector<RemoteMessage> messages;
+};
+
+struct BatchResult {
+  uint64_t stored = 0;                // new messages stored
+  uint64_t deduplicated = 0;          // already stored (delivered locally, other folder, …):
+                                      // a delivery record was added
+  uint64_t already_archived = 0;      // this source and folder had archived it: nothing written
+};
+
+// What a finished sync (or a failed one) reports, see FinishSync.
+struct SyncReport {
+  bool ok = true;
+  std::string error;                  // the reason when !ok, without secrets
+  bool caught_up = false;             // every folder was read to its end
+  std::string what = "sync";          // the log entry's `what`
+  uint64_t count = 0;                 // the log entry's count (messages archived)
+};
+
+class SourceRegistry {
+ public:
+  // The sources of an open archive. `key_path` names the SecretBox key file; it is read
+  // (and created when missing) only by the calls that seal or open a password.
+  SourceRegistry(std::shared_ptr<Store> store, std::string key_path);
+
+  // Adds a source with status importing, due now, and its password sealed under the
+  // key. InvalidArgument: config.Validate() failed, the name exists already, or the
+  // archive is read-only. Errors of SecretBox::Load. Logs "add".
+  Status Add(const SourceConfig& config, std::string_view password);
+
+  // Replaces the settings of source config.name (and its password when one is given).
+  // The status is kept but the source becomes due now with its failure count reset, so
+  // that a corrected setting is tried at once. NotFound for an unknown source. Logs "edit".
+  Status Update(const SourceConfig& config, const std::optional<std::string>& password);
+
+  // Deletes the source's settings, status, checkpoints, activity log and password. The
+  // mail already archived from it stays in the archive, and its delivery records keep
+  // the source's name (`archive list --source NAME` still finds them); adding a source
+  // of the same name later starts from empty checkpoints and archives nothing twice.
+  // NotFound for an unknown source.
+  Status Remove(const std::string& name);
+
+  Status Pause(const std::string& name);   // logs "pause"; NotFound
+  Status Resume(const std::string& name);  // due now; logs "resume"; NotFound
+
+  Result<SourceConfig> Get(const std::string& name) const;        // NotFound
+  Result<SourceInfo> Describe(const std::string& name) const;     // NotFound
+  Result<std::vector<SourceInfo>> List() const;                   // by name
+
+  // The decrypted password. NotFound (unknown source); SecretBox::Load and Unseal errors.
+  // The caller keeps it out of logs and errors.
+  Result<std::string> Password(const std::string& name) const;
+
+  // The names of the sources that are not paused and due at `now_us`, by name.
+  Result<std::vector<std::string>> Due(uint64_t now_us) const;
+
+  // The folder's checkpoint (uidvalidity 0 when it was never synced). NotFound when the
+  // source is unknown.
+  Result<FolderCheckpoint> Checkpoint(const std::string& name, const std::string& folder) const;
+
+  // The remote folder has a new UIDVALIDITY: its checkpoint restarts at UID 0 under
+  // `uidvalidity` (archived count kept), so the next batches rescan it; messages already
+  // archived from this source and folder are recognised by content and not written
+  // again. Logs "uidvalidity" with the old value. NotFound for an unknown source.
+  Status ResetFolder(const std::string& name, const std::string& folder, uint32_t uidvalidity);
+
+  // Archives the batch and moves the folder's checkpoint to batch.last_uid (never
+  // backwards) in ONE write transaction, with the source's counters: after a crash
+  // either all of it is in the archive or none of it. Each message is stored as by
+  // Store::Archive (content dedup against local deliveries and other folders) with a
+  // delivery record of origin "imap", the source, folder, uidvalidity, uid, internal
+  // date and flags, the user "" and received time now. Idempotent per (message, source,
+  // folder): a re-run of a batch writes no delivery again. Errors: NotFound (unknown
+  // source), InvalidArgument (batch.uidvalidity differs from the checkpoint's — call
+  // ResetFolder first; a message uid above last_uid; read-only archive), LimitExceeded
+  // (a message over the archive's size limit), MapFull, IOError; nothing is written then.
+  Result<BatchResult> ArchiveBatch(const std::string& name, const RemoteBatch& batch);
+
+  // Records the end of a sync at `now_us` (0: now). Success: last_sync and last_attempt
+  // set, error cleared, failures reset, import_done set when report.caught_up, due again
+  // one interval later. Failure: last_attempt set, failures + 1, last_error =
+  // report.error, due after the backoff (kFirstRetrySeconds doubling, capped at the
+  // interval). Either way a log entry (report.what, report.count, report.error). NotFound.
+  Status FinishSync(const std::string& name, const SyncReport& report, uint64_t now_us = 0);
+
+  // Appends to the activity log (entry.time_us 0: now), dropping entries beyond
+  // kSourceLogLimit. NotFound for an unknown source.
+  Status AppendLog(const std::string& name, SourceLogEntry entry);
+
+  // The activity log, newest first, until `visit` returns false. NotFound.
+  Status ListLog(const std::string& name,
+                 const std::function<bool(const SourceLogEntry&)>& visit) const;
+
+ private:
+  std::shared_ptr<Store> store_;
+  std::string key_path_;
+};
+
+}  // namespace archiver
