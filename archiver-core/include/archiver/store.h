@@ -127,9 +127,10 @@ class Store {
 
   // Stores `message` (unless a message with the same SHA-256 is stored already) and
   // one delivery record, in one transaction. Idempotent per (message id, envelope_to,
-  // mailbox), or per (message id, source, folder) when record.source is set: a repeated call returns kAlreadyArchived and writes nothing. `record.id`
-  // and `record.size` are filled in from `message`. `id_out`, if not null, receives
-  // the id. Errors: MapFull, IOError, InvalidArgument (read-only store).
+  // mailbox), or per (message id, source, folder) when record.source is set: a repeated
+  // call returns kAlreadyArchived and writes nothing. `record.id` and `record.size` are
+  // filled in from `message`. `id_out`, if not null, receives the id.
+  // Errors: MapFull, IOError, InvalidArgument (read-only store).
   Result<ArchiveOutcome> Archive(std::string_view message, DeliveryRecord record,
                                  MessageId* id_out = nullptr);
 
