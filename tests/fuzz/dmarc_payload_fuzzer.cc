@@ -1,23 +1,54 @@
-// libFuzzer target for the DMARC report pipeline that untrusted mail feeds: payload
-// detection and bounded unpacking (gzip, zlib, ZIP) and the aggregate XML parser.
-// Built by -DARCHIVER_FUZZ=ON with clang; tests/fuzz/run_fuzzer.sh runs it briefly.
+// libFuzzer target for everything untrusted report mail feeds: payload detection and
+// bounded unpacking (gzip, zlib, ZIP), the aggregate XML parser, the failure-report
+// parsers (ARF feedback-report part, original headers, Exim's text form), and the whole
+// DmarcMailPipeline writing into a scratch archive. Built by -DARCHIVER_FUZZ=ON with
+// clang; tests/fuzz/run_fuzzer.sh runs it briefly.
+#include <stdlib.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "archiver/dmarc_aggregate.h"
+#include "archiver/dmarc_failure.h"
+#include "archiver/dmarc_pipeline.h"
+#include "archiver/dmarc_store.h"
 #include "archiver/payload.h"
+#include "archiver/store.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace archiver;
-  std::string_view input(reinterpret_cast<const char*>(data), size);
+namespace {
+
+using namespace archiver;
+
+// One scratch archive per fuzzing process, without flushes: the pipeline's writes are
+// part of what is fuzzed, durability is not.
+DmarcStore* ScratchStore() {
+  static std::unique_ptr<DmarcStore> store = [] {
+    const char* tmp = getenv("TMPDIR");
+    std::string dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                      "/archiver-fuzz-XXXXXX";
+    if (mkdtemp(dir.data()) == nullptr) abort();
+    StoreOptions options;
+    options.path = dir;
+    options.map_size = 1ULL << 30;
+    options.sync = false;
+    Result<std::shared_ptr<Store>> opened = Store::Open(options);
+    if (!opened.ok()) abort();
+    return std::make_unique<DmarcStore>(*opened);
+  }();
+  return store.get();
+}
+
+void FuzzPayloadAndAggregate(std::string_view input) {
   // Small caps keep each run fast; the code paths are the same as with the defaults.
   UnpackLimits unpack_limits;
   unpack_limits.max_output_bytes = 4u << 20;
   AggregateLimits parse_limits;
   parse_limits.max_input_bytes = 4u << 20;
   Result<std::vector<UnpackedDocument>> documents = UnpackPayload(input, unpack_limits);
-  if (!documents.ok()) return 0;
+  if (!documents.ok()) return;
   for (const UnpackedDocument& document : *documents) {
     uint64_t seen = 0;
     (void)ParseAggregateReport(
@@ -27,5 +58,42 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           return Status::Ok();
         });
   }
+}
+
+void FuzzFailureParsers(std::string_view input) {
+  // The input's first half as the feedback-report part, the rest as the original.
+  size_t split = input.find("\n\n");
+  std::string_view feedback = split == std::string_view::npos ? input : input.substr(0, split);
+  std::string_view original =
+      split == std::string_view::npos ? std::string_view() : input.substr(split + 2);
+  (void)ParseFailureReport(feedback, original);
+  (void)ParseTextFailureReport(input);
+}
+
+void FuzzPipeline(std::string_view input) {
+  DmarcPipelineOptions options;
+  options.unpack.max_output_bytes = 4u << 20;
+  options.import.limits.max_input_bytes = 4u << 20;
+  DmarcOrigin origin;
+  origin.kind = "file";
+  origin.detail = "fuzz";
+  DmarcMailPipeline pipeline(*ScratchStore(), options, origin);
+  // The same bytes as an attachment and as a feedback-report part with an original.
+  DmarcPart attachment{"application/octet-stream", "report.xml.gz", "2", input};
+  DmarcPart feedback{"message/feedback-report", "", "3", input};
+  DmarcPart original{"text/rfc822-headers", "", "4", input};
+  for (const DmarcPart* part : {&attachment, &feedback, &original}) {
+    if (!pipeline.AddPart(*part).ok()) abort();  // only store failures may fail
+  }
+  if (!pipeline.Finish().ok()) abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  FuzzPayloadAndAggregate(input);
+  FuzzFailureParsers(input);
+  FuzzPipeline(input);
   return 0;
 }

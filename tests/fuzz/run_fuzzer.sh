@@ -29,6 +29,8 @@ cmake --build "$build_dir" --target archiver-dmarc-fuzzer -j"$(nproc)"
 corpus="$build_dir/fuzz-corpus"
 mkdir -p "$corpus"
 cp "$source_dir"/tests/unit/fixtures/dmarc/*.xml "$corpus"/
+# Failure-report fixtures: ARF feedback parts, originals, Exim text reports.
+cp "$source_dir"/tests/unit/fixtures/dmarc/failure/* "$corpus"/
 # A gzip and a zlib seed, so the mutations start inside the containers too.
 python3 - "$source_dir/tests/unit/fixtures/dmarc/quirks.xml" "$corpus" <<'PYTHON'
 import gzip, sys, zlib, zipfile, io, os
@@ -41,6 +43,10 @@ with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
 open(os.path.join(sys.argv[2], "seed.zip"), "wb").write(buffer.getvalue())
 PYTHON
 
+# The pipeline writes into a scratch archive under TMPDIR; removed when the run ends.
+export TMPDIR="$build_dir/fuzz-tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
+trap 'rm -rf "$TMPDIR"' EXIT
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 echo "fuzz: running archiver-dmarc-fuzzer for ${seconds}s"
