@@ -1,0 +1,225 @@
+// RemoteAccount: a throwaway mail_user over Dovecot's imapc storage, and the
+// classification of what imapc reports when it cannot reach or log in to the remote.
+#include "source-connect.h"
+
+#include <algorithm>
+#include <cctype>
+#include <initializer_list>
+
+#include "source-dovecot.h"
+#include "source-log-capture.h"
+
+namespace archiver::imapc {
+namespace {
+
+// The log capture of the account that is open now (one at a time per process).
+LogCapture* account_capture = nullptr;
+
+std::string Lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool ContainsAny(const std::string& text, std::initializer_list<const char*> needles) {
+  for (const char* needle : needles)
+    if (text.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+// "imapc(127.0.0.1:143): connect(…) failed" → "connect(…) failed".
+std::string WithoutLogPrefix(const std::string& line) {
+  if (line.rfind("imapc", 0) == 0) {
+    size_t end = line.find("): ");
+    if (end != std::string::npos) return line.substr(end + 3);
+  }
+  return line;
+}
+
+bool HasControlCharacter(const std::string& text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+// What imapc logged and what the failed call reported, as one classified error.
+RemoteError Describe(const std::string& context, const std::string& mail_error) {
+  if (account_capture != nullptr) {
+    // The last classified line: imapc logs retries first, the final failure last.
+    const std::vector<std::string>& lines = account_capture->lines();
+    for (auto line = lines.rbegin(); line != lines.rend(); ++line) {
+      FailureKind kind = ClassifyRemoteFailure(*line);
+      if (kind != FailureKind::kRemote) return {kind, context + ": " + WithoutLogPrefix(*line)};
+    }
+  }
+  return {ClassifyRemoteFailure(mail_error), context + ": " + mail_error};
+}
+
+// imapc_ssl's words: "imaps", "starttls", "no".
+const char* TlsSetting(SourceTls mode) {
+  return mode == SourceTls::kNone ? "no" : SourceTlsName(mode);
+}
+
+}  // namespace
+
+const char* FailureKindName(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kNone:
+      return "";
+    case FailureKind::kDns:
+      return "dns";
+    case FailureKind::kTcp:
+      return "tcp";
+    case FailureKind::kTls:
+      return "tls";
+    case FailureKind::kAuthentication:
+      return "authentication";
+    case FailureKind::kMissingFolder:
+      return "missing-folder";
+    case FailureKind::kRemote:
+      return "remote";
+    case FailureKind::kLocal:
+      return "local";
+  }
+  return "remote";
+}
+
+FailureKind ClassifyRemoteFailure(const std::string& text) {
+  std::string lower = Lowercase(text);
+  if (ContainsAny(lower, {"dns_lookup(", "net_gethostbyname(", "name or service not known",
+                          "host not found", "no address associated", "unknown host"}))
+    return FailureKind::kDns;
+  if (ContainsAny(lower, {"ssl", "tls", "certificate", "handshake"})) return FailureKind::kTls;
+  if (ContainsAny(lower, {"authenticationfailed", "authentication failed", "authorizationfailed",
+                          "login failed", "invalid credentials", "login incorrect"}))
+    return FailureKind::kAuthentication;
+  if (ContainsAny(lower, {"connect(", "connection refused", "timed out", "no route to host",
+                          "network is unreachable", "disconnected", "connection reset"}))
+    return FailureKind::kTcp;
+  return FailureKind::kRemote;
+}
+
+std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& settings,
+                                                      RemoteError* error) {
+  for (const std::string* value : {&settings.host, &settings.user, &settings.password}) {
+    if (HasControlCharacter(*value)) {
+      *error = {FailureKind::kLocal, "a source setting contains a control character"};
+      return nullptr;
+    }
+  }
+  if (settings.host.empty() || settings.user.empty() || settings.password.empty()) {
+    *error = {FailureKind::kLocal, "a source needs a host, a user and a password"};
+    return nullptr;
+  }
+  i_assert(account_capture == nullptr);
+  std::unique_ptr<RemoteAccount> account(new RemoteAccount());
+  account->capture_ = std::make_unique<LogCapture>();
+  account_capture = account->capture_.get();
+
+  auto flags = static_cast<enum mail_storage_service_flags>(
+      MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT | MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS |
+      MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES | MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS |
+      MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR | MAIL_STORAGE_SERVICE_FLAG_ALLOW_ROOT);
+  account->service_ = mail_storage_service_init(master_service, nullptr, flags);
+
+  // The connection settings travel as userdb fields of a user that is never looked up:
+  // they stay in this process (Dovecot's debug log shows "*pass*" fields as <hidden>).
+  std::vector<std::string> fields = {
+      "mail_plugins=",  // no mail plugin (ours included) acts on the remote account
+      "imapc_host=" + settings.host,
+      "imapc_port=" + std::to_string(settings.port),
+      "imapc_user=" + settings.user,
+      "imapc_password=" + settings.password,
+      std::string("imapc_ssl=") + TlsSetting(settings.tls),
+      std::string("imapc_ssl_verify=") + (settings.tls_verify ? "yes" : "no"),
+  };
+  std::vector<const char*> field_pointers;
+  for (const std::string& field : fields) field_pointers.push_back(field.c_str());
+  field_pointers.push_back(nullptr);
+
+  struct mail_storage_service_input input;
+  i_zero(&input);
+  input.service = "doveadm";
+  input.username = "archiver-source";
+  input.no_userdb_lookup = TRUE;
+  input.userdb_fields = field_pointers.data();
+  const char* service_error = nullptr;
+  int ret = mail_storage_service_lookup_next(account->service_, &input, &account->service_user_,
+                                             &account->user_, &service_error);
+  // The password copy in `fields` is overwritten before it is freed.
+  for (std::string& field : fields) std::fill(field.begin(), field.end(), '\0');
+  if (ret <= 0) {
+    *error = {FailureKind::kLocal, std::string("cannot set up the imapc user: ") +
+                                       (service_error != nullptr ? service_error : "unknown")};
+    return nullptr;
+  }
+  const char* location_error = nullptr;
+  std::string login = "connecting to " + settings.host + ":" + std::to_string(settings.port);
+  if (mail_namespaces_init_location(account->user_, "imapc:", &location_error) < 0) {
+    *error = Describe(login, location_error != nullptr ? location_error : "unknown error");
+    return nullptr;
+  }
+  if (account->user_->error != nullptr) {
+    *error = Describe(login, account->user_->error);
+    return nullptr;
+  }
+  return account;
+}
+
+RemoteAccount::~RemoteAccount() {
+  if (user_ != nullptr) mail_user_deinit(&user_);
+  if (service_user_ != nullptr) mail_storage_service_user_unref(&service_user_);
+  if (service_ != nullptr) mail_storage_service_deinit(&service_);
+  if (capture_ != nullptr) account_capture = nullptr;
+}
+
+struct mail_namespace* RemoteAccount::ns() const { return user_->namespaces; }
+
+bool RemoteAccount::ListFolders(std::vector<std::string>* folders, RemoteError* error) {
+  capture_->Clear();
+  folders->clear();
+  struct mailbox_list_iterate_context* iter =
+      mailbox_list_iter_init(ns()->list, "*", MAILBOX_LIST_ITER_NO_AUTO_BOXES);
+  while (const struct mailbox_info* info = mailbox_list_iter_next(iter)) {
+    if ((info->flags & (MAILBOX_NOSELECT | MAILBOX_NONEXISTENT)) == 0)
+      folders->emplace_back(info->vname);
+  }
+  if (mailbox_list_iter_deinit(&iter) < 0) {
+    enum mail_error code;
+    *error = Describe("listing the folders", mailbox_list_get_last_internal_error(ns()->list,
+                                                                                  &code));
+    return false;
+  }
+  return true;
+}
+
+bool RemoteAccount::FolderStatus(const std::string& folder, RemoteFolderStatus* status,
+                                 RemoteError* error) {
+  capture_->Clear();
+  struct mailbox* box = mailbox_alloc(ns()->list, folder.c_str(), MAILBOX_FLAG_READONLY);
+  struct mailbox_status box_status;
+  auto items = static_cast<enum mailbox_status_items>(STATUS_MESSAGES | STATUS_UNSEEN |
+                                                      STATUS_UIDVALIDITY | STATUS_UIDNEXT);
+  bool ok = mailbox_get_status(box, items, &box_status) == 0;
+  if (ok) {
+    status->name = folder;
+    status->messages = box_status.messages;
+    status->unseen = box_status.unseen;
+    status->uid_validity = box_status.uidvalidity;
+    status->uid_next = box_status.uidnext;
+  } else {
+    *error = MailboxError(box, "folder " + folder);
+  }
+  mailbox_free(&box);
+  return ok;
+}
+
+RemoteError RemoteAccount::MailboxError(struct mailbox* box, const std::string& context) const {
+  enum mail_error code = MAIL_ERROR_NONE;
+  std::string text = mailbox_get_last_internal_error(box, &code);
+  std::string lower = Lowercase(text);
+  if (code == MAIL_ERROR_NOTFOUND || ContainsAny(lower, {"doesn't exist", "does not exist"}))
+    return {FailureKind::kMissingFolder, context + ": does not exist on the remote"};
+  return Describe(context, text);
+}
+
+}  // namespace archiver::imapc

@@ -1,0 +1,99 @@
+// RemoteAccount: one remote IMAP account opened through Dovecot's own imapc storage, in
+// this process (doveadm or the poller): a mail_user whose only namespace is "imapc:"
+// (in-memory indexes), with the connection settings given in-process, never on a
+// command line. Failures are classified (DNS, TCP, TLS, authentication, missing folder)
+// so that callers can report them and choose exit codes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "archiver/sources.h"
+
+struct mail_user;
+struct mailbox;
+struct mail_namespace;
+struct mail_storage_service_ctx;
+struct mail_storage_service_user;
+
+namespace archiver::imapc {
+
+class LogCapture;
+
+struct RemoteSettings {
+  std::string host;
+  uint16_t port = 993;
+  std::string user;
+  std::string password;       // kept in memory only; never logged
+  SourceTls tls = SourceTls::kImaps;
+  bool tls_verify = true;     // false: any certificate is accepted. Trusted CAs are
+                              // Dovecot's ssl_client_ca_file / ssl_client_ca_dir.
+};
+
+enum class FailureKind {
+  kNone,
+  kDns,             // the host name does not resolve
+  kTcp,             // no TCP connection (refused, unreachable, timed out)
+  kTls,             // TLS handshake failed, certificate not trusted
+  kAuthentication,  // the server refused the login
+  kMissingFolder,   // a configured folder does not exist on the remote
+  kRemote,          // anything else the remote or the connection did wrong
+  kLocal,           // a local failure (settings, memory, archive)
+};
+
+// "dns", "tcp", "tls", "authentication", "missing-folder", "remote", "local" ("" for kNone).
+const char* FailureKindName(FailureKind kind);
+
+struct RemoteError {
+  FailureKind kind = FailureKind::kNone;
+  std::string reason;  // human-readable, e.g. "authentication failed: [AUTHENTICATIONFAILED] …"
+  bool ok() const { return kind == FailureKind::kNone; }
+};
+
+// Status of one remote folder.
+struct RemoteFolderStatus {
+  std::string name;
+  uint32_t messages = 0;
+  uint32_t unseen = 0;
+  uint32_t uid_validity = 0;
+  uint32_t uid_next = 0;
+};
+
+class RemoteAccount {
+ public:
+  // Connects and logs in. nullptr with `error` filled on failure. Must run in a process
+  // with Dovecot's master service and an ioloop (doveadm, a Dovecot service).
+  static std::unique_ptr<RemoteAccount> Connect(const RemoteSettings& settings,
+                                                RemoteError* error);
+  ~RemoteAccount();
+  RemoteAccount(const RemoteAccount&) = delete;
+  RemoteAccount& operator=(const RemoteAccount&) = delete;
+
+  // The selectable folders of the account, in the server's order. False with `error`.
+  bool ListFolders(std::vector<std::string>* folders, RemoteError* error);
+
+  // Message, unseen counts, UIDVALIDITY and UIDNEXT of `folder` (kMissingFolder when it
+  // does not exist). False with `error`.
+  bool FolderStatus(const std::string& folder, RemoteFolderStatus* status, RemoteError* error);
+
+  // The namespace whose storage is the remote account (valid while this object lives).
+  struct mail_namespace* ns() const;
+
+  // Turns the last error of `box` (and what imapc logged meanwhile) into a RemoteError.
+  RemoteError MailboxError(struct mailbox* box, const std::string& context) const;
+
+ private:
+  RemoteAccount() = default;
+  std::unique_ptr<LogCapture> capture_;  // installed for the account's lifetime
+  struct mail_storage_service_ctx* service_ = nullptr;
+  struct mail_storage_service_user* service_user_ = nullptr;
+  struct mail_user* user_ = nullptr;
+};
+
+// Classifies an error text as imapc reports it (the mail error plus the log lines of the
+// attempt). kRemote when nothing more specific matches.
+FailureKind ClassifyRemoteFailure(const std::string& text);
+
+}  // namespace archiver::imapc

@@ -1,0 +1,49 @@
+// SyncSource: one sync of a remote IMAP source through imapc. Per folder: check the
+// UIDVALIDITY against the checkpoint (a change restarts the folder; content dedup keeps
+// it from archiving twice), fetch only the UIDs above the checkpoint, and hand them to
+// SourceRegistry::ArchiveBatch in batches, each archived together with its checkpoint.
+// The end (success or classified failure) is recorded with FinishSync.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "archiver/sources.h"
+#include "source-connect.h"
+
+namespace archiver::imapc {
+
+struct SyncOptions {
+  uint32_t batch_messages = 100;         // a batch ends after this many messages…
+  uint64_t batch_bytes = 8ULL << 20;     // …or once it holds this many bytes
+  // Called after each committed batch with the folder, messages archived in it so far
+  // this sync and the UIDs still ahead (an estimate); may be empty.
+  std::function<void(const std::string& folder, uint64_t done, uint64_t remaining)> progress;
+};
+
+struct SyncOutcome {
+  FailureKind failure = FailureKind::kNone;  // kNone: the sync succeeded
+  std::string error;                         // the reason (never holds the password)
+  uint64_t archived = 0;                     // delivery records written by this sync
+  uint64_t deduplicated = 0;                 // of those, messages already in the archive
+  bool caught_up = false;                    // every folder was read to its end
+};
+
+// Syncs source `name` once (paused or not: the caller decides) and records the result
+// in the registry (FinishSync). A failure to record it is reported as kLocal. Needs a
+// process with Dovecot's master service and ioloop; no other RemoteAccount may be open.
+SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
+                       const SyncOptions& options);
+
+// The folders a source syncs: its configured folders, or with all_folders every
+// selectable remote folder, minus the excluded ones, in the remote's order.
+bool SourceFolders(RemoteAccount* account, const SourceConfig& config,
+                   std::vector<std::string>* folders, RemoteError* error);
+
+// The remote settings of a registered source (host, port, user, TLS; the password from
+// the registry). kLocal errors when the registry cannot give them.
+bool SourceRemoteSettings(const SourceRegistry& registry, const SourceConfig& config,
+                          RemoteSettings* settings, RemoteError* error);
+
+}  // namespace archiver::imapc
