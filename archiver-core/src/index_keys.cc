@@ -37,6 +37,21 @@ MessageId DeliveryIdempotencyKey(const MessageId& id, std::string_view envelope_
   return hasher.Finish();
 }
 
+MessageId DeliveryIdempotencyKey(const DeliveryRecord& record) {
+  if (record.source.empty()) {
+    return DeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+  }
+  Sha256 hasher;
+  hasher.Update(std::string_view("\x01source\0", 8));
+  hasher.Update(
+      std::string_view(reinterpret_cast<const char*>(record.id.data()), record.id.size()));
+  hasher.Update(std::string_view("\0", 1));
+  hasher.Update(record.source);
+  hasher.Update(std::string_view("\0", 1));
+  hasher.Update(record.folder);
+  return hasher.Finish();
+}
+
 std::vector<std::string> RcptKeys(const DeliveryRecord& record) {
   std::vector<std::string> keys;
   std::string rcpt = NormalizeAddress(record.envelope_to);
@@ -68,12 +83,14 @@ PreparedFilter::PreparedFilter(const ListFilter& filter)
       rcpt(NormalizeAddress(filter.rcpt)),
       user(filter.user),
       mailbox(filter.mailbox),
-      subject(ascii::Lowercase(filter.subject)) {}
+      subject(ascii::Lowercase(filter.subject)),
+      source(filter.source) {}
 
 bool PreparedFilter::Matches(const DeliveryRecord& record) const {
   if (record.received_us < since_us || record.received_us >= until_us) return false;
   if (!user.empty() && record.user != user) return false;
   if (!mailbox.empty() && record.mailbox != mailbox) return false;
+  if (!source.empty() && record.source != source) return false;
   if (!rcpt.empty()) {
     std::string recipient = NormalizeAddress(record.envelope_to);
     if (recipient != rcpt && WithoutDetail(recipient) != rcpt) return false;

@@ -21,6 +21,12 @@ std::string WithoutDetail(std::string_view normalized_address);
 MessageId DeliveryIdempotencyKey(const MessageId& id, std::string_view envelope_to,
                                  std::string_view mailbox);
 
+// The key of a delivery in delivery_keys: DeliveryIdempotencyKey of its id, envelope_to
+// and mailbox for a local delivery; for one imported from a remote source (record.source
+// set), SHA-256(0x01 || "source" || 0x00 || id || 0x00 || source || 0x00 || folder), so that
+// a message is archived once per source and folder whatever its UID or UIDVALIDITY.
+MessageId DeliveryIdempotencyKey(const DeliveryRecord& record);
+
 // idx_rcpt keys: the recipient, and the recipient without +detail when that differs.
 std::vector<std::string> RcptKeys(const DeliveryRecord& record);
 // idx_from keys: the envelope sender and the header From address, without duplicates
@@ -41,6 +47,7 @@ struct PreparedFilter {
   std::string user;
   std::string mailbox;
   std::string subject;  // ASCII-lowercased
+  std::string source;
   bool Matches(const DeliveryRecord& record) const;
 };
 

@@ -127,8 +127,12 @@ std::string EncodeDelivery(const DeliveryRecord& record) {
                 record.envelope_to.size() + record.user.size() + record.mailbox.size() +
                 record.trace_prefix.size() + headers.from.size() + headers.from_addr.size() +
                 headers.to.size() + headers.cc.size() + headers.subject.size() +
-                headers.date.size() + headers.message_id.size());
-  value.push_back(static_cast<char>(kDeliveryValueVersion));
+                headers.date.size() + headers.message_id.size() + record.source.size() +
+                record.folder.size() + record.flags.size());
+  const bool remote = !record.source.empty() || !record.folder.empty() ||
+                      record.uidvalidity != 0 || record.uid != 0 ||
+                      record.internal_date_us != 0 || !record.flags.empty();
+  value.push_back(static_cast<char>(remote ? kDeliveryValueVersion : 1));
   value.append(reinterpret_cast<const char*>(record.id.data()), record.id.size());
   PutVarint(record.received_us, &value);
   PutVarint(record.size, &value);
@@ -138,6 +142,13 @@ std::string EncodeDelivery(const DeliveryRecord& record) {
         &headers.subject, &headers.date, &headers.message_id}) {
     PutString(*text, &value);
   }
+  if (!remote) return value;
+  PutString(record.source, &value);
+  PutString(record.folder, &value);
+  PutVarint(record.uidvalidity, &value);
+  PutVarint(record.uid, &value);
+  PutVarint(record.internal_date_us, &value);
+  PutString(record.flags, &value);
   return value;
 }
 
@@ -158,6 +169,23 @@ Status DecodeDelivery(std::string_view value, DeliveryRecord* record) {
         &record->mailbox, &record->trace_prefix, &headers.from, &headers.from_addr, &headers.to,
         &headers.cc, &headers.subject, &headers.date, &headers.message_id}) {
     ok = ok && GetString(&value, text);
+  }
+  if (ok && version >= 2) {
+    uint64_t uidvalidity = 0, uid = 0;
+    ok = GetString(&value, &record->source) && GetString(&value, &record->folder) &&
+         GetVarint(&value, &uidvalidity) && GetVarint(&value, &uid) &&
+         GetVarint(&value, &record->internal_date_us) && GetString(&value, &record->flags);
+    if (ok && (uidvalidity > UINT32_MAX || uid > UINT32_MAX)) {
+      return Status::Corruption("delivery record has a UID beyond 32 bits");
+    }
+    record->uidvalidity = static_cast<uint32_t>(uidvalidity);
+    record->uid = static_cast<uint32_t>(uid);
+  } else if (ok) {  // version 1: a local delivery
+    record->source.clear();
+    record->folder.clear();
+    record->uidvalidity = record->uid = 0;
+    record->internal_date_us = 0;
+    record->flags.clear();
   }
   if (!ok) return Status::Corruption("delivery record is truncated");
   return Status::Ok();  // bytes left over belong to fields added by later versions

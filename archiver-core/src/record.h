@@ -15,7 +15,10 @@ namespace archiver::record {
 
 constexpr uint64_t kFormatVersion = 1;        // meta "format_version" this code writes
 constexpr uint8_t kMessageValueVersion = 1;   // first byte of a messages value
-constexpr uint8_t kDeliveryValueVersion = 1;  // first byte of a deliveries value
+// First byte of a deliveries value. 2 appends the remote-source fields (source,
+// folder, uidvalidity, uid, internal date, flags) to the fields of 1; a record without
+// them is still written as 1, which older readers (refusing 2) keep reading.
+constexpr uint8_t kDeliveryValueVersion = 2;
 constexpr size_t kMessageHeaderSize = 10;     // version, codec, raw size (BE64)
 constexpr size_t kDeliveryKeySize = 16;       // received_us (BE64), sequence (BE64)
 constexpr uint64_t kMaxRawSize = 4ULL << 30;  // larger recorded sizes are corruption

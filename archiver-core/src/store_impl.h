@@ -12,6 +12,7 @@
 
 #include "archiver/store.h"
 #include "lmdb_handles.h"
+#include "record.h"
 
 namespace archiver::internal {
 
@@ -64,6 +65,17 @@ struct DmarcDatabases {
   MDB_dbi mails = 0;
 };
 
+// The databases of remote sources and idx_source (docs/store-format.md, "Sources"),
+// opened on first use like the DMARC ones (sources_db.h).
+struct SourceDatabases {
+  MDB_dbi config = 0;
+  MDB_dbi status = 0;
+  MDB_dbi folders = 0;
+  MDB_dbi log = 0;
+  MDB_dbi secrets = 0;
+  MDB_dbi idx_source = 0;
+};
+
 struct OpenArchive {
   StoreOptions options;  // options.path is the canonical path
   lmdb::Env env;
@@ -73,6 +85,9 @@ struct OpenArchive {
   std::mutex dmarc_mutex;             // serialises opening the DMARC databases
   std::atomic<bool> dmarc_open{false};  // dmarc holds valid handles
   DmarcDatabases dmarc;
+  std::mutex sources_mutex;             // serialises opening the source databases
+  std::atomic<bool> sources_open{false};  // sources holds valid handles
+  SourceDatabases sources;
 };
 
 // A meta counter, 0 when absent. Corruption when its value is not 8 bytes.
@@ -81,6 +96,29 @@ Status ReadCounter(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name, ui
 // Copies the message stored in messages value `value` into `out` (decompressing it)
 // without checking its hash. Corruption when the value is malformed.
 Status DecodeStoredMessage(std::string_view value, std::string* out);
+
+// A message's stored form, prepared outside the write transaction (compression is the
+// slow part, and LMDB's write lock is shared). `raw` is borrowed.
+struct PreparedMessage {
+  std::string_view raw;
+  record::Codec codec = record::Codec::kNone;
+  std::string compressed;  // the zlib stream when codec is kZlib
+  std::string_view bytes() const {
+    return codec == record::Codec::kZlib ? std::string_view(compressed) : raw;
+  }
+};
+// Compresses `raw` at zlib `level` (0, or no gain: stored as is).
+PreparedMessage PrepareMessage(std::string_view raw, int level);
+
+// In the write transaction `txn`: adds the delivery `record` (record.id names the
+// message) unless its idempotency key exists (*outcome = kAlreadyArchived, nothing
+// written), storing the message first when it is missing. When it is missing and
+// `message` is null: *need_message = true and nothing is written. Fills record.size from
+// the stored message. Writes idx_source too when record.source is set (the source
+// databases must be open: OpenSourcesForWrite). Errors leave `txn` to be aborted.
+Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
+                       const PreparedMessage* message, ArchiveOutcome* outcome,
+                       bool* need_message);
 
 // "message <hex>: <what>", keeping `status`'s category.
 Status AboutMessage(const MessageId& id, const Status& status);

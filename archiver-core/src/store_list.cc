@@ -1,12 +1,13 @@
-// Store::ListDeliveries: newest first, through idx_rcpt, idx_from or idx_user when the
-// filter names one, else backwards through deliveries. Works in batches so that no read
-// transaction stays open while the caller's visitor runs.
+// Store::ListDeliveries: newest first, through idx_rcpt, idx_from, idx_user or idx_source
+// when the filter names one, else backwards through deliveries. Works in batches so that
+// no read transaction stays open while the caller's visitor runs.
 #include <algorithm>
 #include <optional>
 
 #include "archiver/store.h"
 #include "index_keys.h"
 #include "record.h"
+#include "sources_db.h"
 #include "store_impl.h"
 
 namespace archiver {
@@ -102,6 +103,13 @@ Status Store::ListDeliveries(const ListFilter& filter,
     source = {archive.db.idx_from, std::string(index::FitKey(prepared.from, archive.max_key_size))};
   } else if (!prepared.user.empty()) {
     source = {archive.db.idx_user, std::string(index::FitKey(prepared.user, archive.max_key_size))};
+  } else if (!prepared.source.empty()) {
+    bool present = false;
+    Status opened = internal::OpenSourcesForRead(impl_->archive, &present);
+    if (!opened.ok()) return opened;
+    if (!present) return Status::Ok();  // no source ever wrote to this archive
+    source = {archive.sources.idx_source,
+              std::string(index::FitKey(prepared.source, archive.max_key_size))};
   }
 
   ScanState state;

@@ -10,6 +10,7 @@
 #include "archiver/store.h"
 #include "index_keys.h"
 #include "record.h"
+#include "sources_db.h"
 #include "store_impl.h"
 
 namespace archiver {
@@ -74,8 +75,7 @@ Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
                     const DeliveryRecord& record, std::string_view delivery_key,
                     const std::string& described, VerifyReport* report) {
   const internal::Databases& db = archive.db;
-  const MessageId idempotency =
-      index::DeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+  const MessageId idempotency = index::DeliveryIdempotencyKey(record);
   struct Expected {
     const char* index;
     MDB_dbi dbi;
@@ -91,6 +91,8 @@ Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
     expected.push_back({internal::kFromIndexDb, db.idx_from, std::move(key), true});
   if (!record.user.empty())
     expected.push_back({internal::kUserIndexDb, db.idx_user, record.user, true});
+  if (!record.source.empty() && archive.sources_open.load(std::memory_order_acquire))
+    expected.push_back({internal::kSourceIndexDb, archive.sources.idx_source, record.source, true});
   for (const Expected& entry : expected) {
     Result<bool> found = HasEntry(txn, entry.dbi, index::FitKey(entry.key, archive.max_key_size),
                                   delivery_key, entry.duplicates);
@@ -168,6 +170,9 @@ Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
 }  // namespace
 
 Result<VerifyReport> Store::Verify() const {
+  bool sources_present = false;  // so that CheckIndexes can check idx_source
+  Status opened = internal::OpenSourcesForRead(impl_->archive, &sources_present);
+  if (!opened.ok()) return opened;
   const internal::OpenArchive& archive = impl_->archive;
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();

@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "index_keys.h"
 #include "record.h"
+#include "sources_db.h"
 #include "store_impl.h"
 
 namespace archiver {
@@ -18,25 +19,6 @@ using internal::OpenArchive;
 
 std::string_view Bytes(const MessageId& id) {
   return {reinterpret_cast<const char*>(id.data()), id.size()};
-}
-
-// The stored form of a message, prepared outside the write transaction.
-struct Payload {
-  std::string_view raw;
-  record::Codec codec = record::Codec::kNone;
-  std::string compressed;  // the zlib stream when codec is kZlib
-  std::string_view bytes() const {
-    return codec == record::Codec::kZlib ? std::string_view(compressed) : raw;
-  }
-};
-
-Payload Prepare(std::string_view message, int level) {
-  Payload payload;
-  payload.raw = message;
-  if (level > 0 && codec::DeflateAppend(message, level, &payload.compressed)) {
-    payload.codec = record::Codec::kZlib;
-  }
-  return payload;
 }
 
 Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_t delta) {
@@ -49,7 +31,7 @@ Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_
 
 // Writes the payload as a new messages value, straight into the map (MDB_RESERVE).
 Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& id,
-                  const Payload& payload, uint64_t* stored_size) {
+                  const internal::PreparedMessage& payload, uint64_t* stored_size) {
   std::string_view bytes = payload.bytes();
   MDB_val key = lmdb::ToVal(Bytes(id));
   MDB_val value = {record::kMessageHeaderSize + bytes.size(), nullptr};
@@ -62,25 +44,31 @@ Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& i
   return Status::Ok();
 }
 
-enum class WriteResult { kDone, kNeedPayload };
+}  // namespace
 
-// Adds `record` (and the message, if `payload` is given and it is not stored yet) in one
-// write transaction. kNeedPayload: the message is missing and no payload was prepared.
-Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record, const Payload* payload,
-                     bool payload_required, WriteResult* result, ArchiveOutcome* outcome) {
+namespace internal {
+
+PreparedMessage PrepareMessage(std::string_view raw, int level) {
+  PreparedMessage message;
+  message.raw = raw;
+  if (level > 0 && codec::DeflateAppend(raw, level, &message.compressed)) {
+    message.codec = record::Codec::kZlib;
+  }
+  return message;
+}
+
+Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
+                       const PreparedMessage* message, ArchiveOutcome* outcome,
+                       bool* need_message) {
   const internal::Databases& db = archive.db;
-  const MessageId key_hash =
-      index::DeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
-  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.env.get(), true);
-  if (!begun.ok()) return begun.status();
-  lmdb::Txn& txn = begun.value();
-  *result = WriteResult::kDone;
+  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
+  *need_message = false;
 
   std::string_view existing;
   Status found = txn.Get(db.delivery_keys, Bytes(key_hash), &existing);
   if (found.ok()) {
     *outcome = ArchiveOutcome::kAlreadyArchived;
-    return Status::Ok();  // the transaction is aborted: nothing was written
+    return Status::Ok();
   }
   if (found.code() != Status::Code::kNotFound) return found;
 
@@ -95,14 +83,11 @@ Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record, const Payload
     *outcome = ArchiveOutcome::kDeduplicated;
   } else if (found.code() != Status::Code::kNotFound) {
     return found;
-  } else if (payload == nullptr) {
-    if (payload_required) {
-      *result = WriteResult::kNeedPayload;
-      return Status::Ok();
-    }
-    return Status::NotFound("message " + ToHex(record.id) + " is not in the archive");
+  } else if (message == nullptr) {
+    *need_message = true;
+    return Status::Ok();
   } else {
-    Status put = PutMessage(txn, archive, record.id, *payload, &new_stored_size);
+    Status put = PutMessage(txn, archive, record.id, *message, &new_stored_size);
     if (!put.ok()) return put;
     *outcome = ArchiveOutcome::kStored;
   }
@@ -128,6 +113,12 @@ Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record, const Payload
   for (const std::string& from : index::FromKeys(record)) put(db.idx_from, from, delivery_key, 0);
   if (!record.user.empty()) put(db.idx_user, record.user, delivery_key, 0);
   put(db.idx_message, Bytes(record.id), delivery_key, 0);
+  if (!record.source.empty()) {
+    if (!archive.sources_open.load(std::memory_order_acquire)) {
+      return Status::InvalidArgument("the source databases are not open");  // a caller's bug
+    }
+    put(archive.sources.idx_source, record.source, delivery_key, 0);
+  }
   if (!status.ok()) return status;
 
   std::array<char, 8> next = record::EncodeCounter(sequence + 1);
@@ -143,8 +134,28 @@ Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record, const Payload
       status = AddToCounter(txn, db.meta, internal::kStoredBytesCounter, new_stored_size);
     }
   }
-  if (!status.ok()) return status;
-  return txn.Commit(what);
+  return status;
+}
+
+}  // namespace internal
+
+namespace {
+
+// One delivery in its own write transaction. *need_message: see WriteDeliveryIn.
+Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
+                     const internal::PreparedMessage* message, ArchiveOutcome* outcome,
+                     bool* need_message) {
+  if (!record.source.empty()) {
+    Status opened = internal::OpenSourcesForWrite(archive);
+    if (!opened.ok()) return opened;
+  }
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
+  if (!txn.ok()) return txn.status();
+  Status written = internal::WriteDeliveryIn(archive, *txn, record, message, outcome, need_message);
+  if (!written.ok() || *need_message || *outcome == ArchiveOutcome::kAlreadyArchived) {
+    return written;  // the transaction is aborted: nothing was written
+  }
+  return txn->Commit("archive delivery of " + ToHex(record.id));
 }
 
 // Before taking the write lock: is this delivery archived already, is the message stored?
@@ -152,8 +163,7 @@ Status LookAhead(const OpenArchive& archive, const DeliveryRecord& record, bool*
                  bool* stored) {
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
-  const MessageId key_hash =
-      index::DeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
   std::string_view value;
   Status found = txn->Get(archive.db.delivery_keys, Bytes(key_hash), &value);
   if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
@@ -182,9 +192,9 @@ Result<ArchiveOutcome> Store::Archive(std::string_view message, DeliveryRecord r
                                  " exceeds the archive's limit of " +
                                  FormatBytes(record::kMaxRawSize));
   }
+  if (record.received_us == 0) record.received_us = NowMicros();
   record.id = Sha256::Of(message);
   record.size = message.size();
-  if (record.received_us == 0) record.received_us = NowMicros();
   if (id_out != nullptr) *id_out = record.id;
 
   bool delivered = false, stored = false;
@@ -193,16 +203,17 @@ Result<ArchiveOutcome> Store::Archive(std::string_view message, DeliveryRecord r
   if (delivered) return ArchiveOutcome::kAlreadyArchived;
 
   // Compress only when the message is new; a second recipient costs one lookup.
-  std::optional<Payload> payload;
-  if (!stored) payload = Prepare(message, archive.options.compression_level);
+  const int level = archive.options.compression_level;
+  std::optional<internal::PreparedMessage> prepared;
+  if (!stored) prepared = internal::PrepareMessage(message, level);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    WriteResult result = WriteResult::kDone;
     ArchiveOutcome outcome = ArchiveOutcome::kStored;
-    Status written = WriteDelivery(archive, record, payload ? &*payload : nullptr,
-                                   /*payload_required=*/true, &result, &outcome);
+    bool need_message = false;
+    Status written =
+        WriteDelivery(archive, record, prepared ? &*prepared : nullptr, &outcome, &need_message);
     if (!written.ok()) return written;
-    if (result == WriteResult::kDone) return outcome;
-    payload = Prepare(message, archive.options.compression_level);  // it vanished meanwhile
+    if (!need_message) return outcome;
+    prepared = internal::PrepareMessage(message, level);  // it vanished meanwhile
   }
   return Status::IOError("message " + ToHex(record.id) + " could not be stored");
 }
@@ -212,11 +223,12 @@ Result<ArchiveOutcome> Store::AddDelivery(const DeliveryRecord& given) {
   if (Status writable = CheckWritable(archive); !writable.ok()) return writable;
   DeliveryRecord record = given;
   if (record.received_us == 0) record.received_us = NowMicros();
-  WriteResult result = WriteResult::kDone;
   ArchiveOutcome outcome = ArchiveOutcome::kDeduplicated;
-  Status written =
-      WriteDelivery(archive, record, nullptr, /*payload_required=*/false, &result, &outcome);
+  bool need_message = false;
+  Status written = WriteDelivery(archive, record, nullptr, &outcome, &need_message);
   if (!written.ok()) return written;
+  if (need_message)
+    return Status::NotFound("message " + ToHex(record.id) + " is not in the archive");
   return outcome;
 }
 

@@ -84,12 +84,46 @@ void ExpectSame(const DeliveryRecord& a, const DeliveryRecord& b) {
   EXPECT_EQ(a.headers.message_id, b.headers.message_id);
   EXPECT_EQ(a.size, b.size);
   EXPECT_EQ(a.trace_prefix, b.trace_prefix);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.folder, b.folder);
+  EXPECT_EQ(a.uidvalidity, b.uidvalidity);
+  EXPECT_EQ(a.uid, b.uid);
+  EXPECT_EQ(a.internal_date_us, b.internal_date_us);
+  EXPECT_EQ(a.flags, b.flags);
+}
+
+DeliveryRecord SampleRemoteRecord() {
+  DeliveryRecord record = SampleRecord();
+  record.origin = "imap";
+  record.source = "old-server";
+  record.folder = "Archiv/2019";
+  record.uidvalidity = 4000000000u;
+  record.uid = 4294967295u;
+  record.internal_date_us = 1514764800000000;
+  record.flags = "\\Seen \\Flagged $Label1";
+  return record;
+}
+
+// A version 1 value, byte by byte as the code before remote sources wrote it.
+std::string VersionOneValue(const DeliveryRecord& record) {
+  const HeaderSummary& headers = record.headers;
+  std::string value(1, '\x01');
+  value.append(reinterpret_cast<const char*>(record.id.data()), record.id.size());
+  PutVarint(record.received_us, &value);
+  PutVarint(record.size, &value);
+  for (const std::string* text :
+       {&record.origin, &record.envelope_from, &record.envelope_to, &record.user, &record.mailbox,
+        &record.trace_prefix, &headers.from, &headers.from_addr, &headers.to, &headers.cc,
+        &headers.subject, &headers.date, &headers.message_id}) {
+    PutString(*text, &value);
+  }
+  return value;
 }
 
 TEST(RecordTest, DeliveryRoundTrip) {
   DeliveryRecord record = SampleRecord();
   std::string value = EncodeDelivery(record);
-  EXPECT_EQ(value[0], static_cast<char>(kDeliveryValueVersion));
+  EXPECT_EQ(value[0], '\x01');  // a local delivery is written as before
   DeliveryRecord decoded;
   ASSERT_TRUE(DecodeDelivery(value, &decoded).ok());
   ExpectSame(decoded, record);
@@ -97,10 +131,44 @@ TEST(RecordTest, DeliveryRoundTrip) {
   DeliveryRecord empty;
   ASSERT_TRUE(DecodeDelivery(EncodeDelivery(empty), &decoded).ok());
   ExpectSame(decoded, empty);
+
+  DeliveryRecord remote = SampleRemoteRecord();
+  value = EncodeDelivery(remote);
+  EXPECT_EQ(value[0], static_cast<char>(kDeliveryValueVersion));
+  ASSERT_TRUE(DecodeDelivery(value, &decoded).ok());
+  ExpectSame(decoded, remote);
+}
+
+TEST(RecordTest, VersionOneDeliveriesStillRead) {
+  const DeliveryRecord local = SampleRecord();
+  const std::string v1 = VersionOneValue(local);
+  ASSERT_EQ(v1[0], '\x01');
+  EXPECT_EQ(EncodeDelivery(local), v1);  // what older readers expect, byte for byte
+  DeliveryRecord decoded = SampleRemoteRecord();  // stale remote fields must be cleared
+  ASSERT_TRUE(DecodeDelivery(v1, &decoded).ok());
+  ExpectSame(decoded, local);
+  EXPECT_TRUE(decoded.source.empty());
+  EXPECT_EQ(decoded.uid, 0u);
+  for (size_t cut = 1; cut < v1.size(); ++cut) {
+    EXPECT_EQ(DecodeDelivery(v1.substr(0, cut), &decoded).code(), Status::Code::kCorruption);
+  }
+}
+
+TEST(RecordTest, RemoteUidsBeyond32BitsAreCorruption) {
+  DeliveryRecord record;
+  record.source = "s";
+  std::string value = EncodeDelivery(record);
+  // The tail is: source "s", folder "", uidvalidity 0, uid 0, date 0, flags "".
+  ASSERT_EQ(value.substr(value.size() - 7), std::string("\x01s\0\0\0\0\0", 7));
+  std::string big = value.substr(0, value.size() - 4);
+  PutVarint(uint64_t{1} << 32, &big);
+  big.append(std::string("\0\0\0", 3));  // uid, internal date, flags
+  DeliveryRecord decoded;
+  EXPECT_EQ(DecodeDelivery(big, &decoded).code(), Status::Code::kCorruption);
 }
 
 TEST(RecordTest, DeliveryDecodingIsStrictAboutTruncationOnly) {
-  std::string value = EncodeDelivery(SampleRecord());
+  std::string value = EncodeDelivery(SampleRemoteRecord());
   DeliveryRecord decoded;
   for (size_t cut = 0; cut < value.size(); ++cut) {
     Status status = DecodeDelivery(value.substr(0, cut), &decoded);

@@ -183,5 +183,45 @@ TEST(StoreListBatchTest, ManyDeliveriesAcrossBatches) {
   EXPECT_TRUE(newest_first(window));
 }
 
+// Records of a remote source (written by Store::Archive here; SourceRegistry's batches
+// in sources_batch_test): idx_source, newest first, the time window and other conditions,
+// idempotency per (message, source, folder) whatever the UID.
+TEST_F(StoreListTest, SourceFilter) {
+  ListFilter filter;
+  filter.source = "remote";
+  EXPECT_TRUE(Subjects(filter).empty());  // no source databases yet: nothing, no error
+
+  for (uint32_t uid = 1; uid <= 4; ++uid) {
+    DeliveryRecord record;
+    record.received_us = (5000 + uid) * kSecond;
+    record.origin = "imap";
+    record.source = uid == 4 ? "remote-2" : "remote";
+    record.folder = "INBOX";
+    record.uidvalidity = 9;
+    record.uid = uid;
+    record.headers.subject = "remote " + std::to_string(uid);
+    const std::string message = testing::MakeMessage("x@y", "a@b", record.headers.subject, "");
+    ASSERT_EQ(*store_->Archive(message, record), ArchiveOutcome::kStored);
+    record.uid += 100;  // the same message under another UID: already archived
+    EXPECT_EQ(*store_->Archive(message, record), ArchiveOutcome::kAlreadyArchived);
+    record.folder = "Sent";  // in another folder: one more delivery of it
+    EXPECT_EQ(*store_->Archive(message, record), ArchiveOutcome::kDeduplicated);
+  }
+  EXPECT_EQ(Subjects(filter), (std::vector<std::string>{"remote 3", "remote 3", "remote 2",
+                                                         "remote 2", "remote 1", "remote 1"}));
+  filter.mailbox = "";
+  filter.since_us = 5002 * kSecond;
+  filter.subject = "3";
+  EXPECT_EQ(Subjects(filter), (std::vector<std::string>{"remote 3", "remote 3"}));
+  filter = ListFilter();
+  filter.source = "remote-2";
+  EXPECT_EQ(Subjects(filter), (std::vector<std::string>{"remote 4", "remote 4"}));
+  filter.source = "remote-3";
+  EXPECT_TRUE(Subjects(filter).empty());
+  // The local deliveries are not in any source.
+  EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com")).size(), 4u);
+  EXPECT_TRUE(store_->Verify()->damaged.empty());
+}
+
 }  // namespace
 }  // namespace archiver

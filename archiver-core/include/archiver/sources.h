@@ -34,24 +34,24 @@ Result<SourcePurpose> ParseSourcePurpose(std::string_view text);
 Status ParseSourceAfter(std::string_view text, SourceAfter* after, std::string* folder);
 
 struct SourceConfig {
-  std::string name;                         // [A-Za-z0-9._-]{1,64}, the key of the source
-  std::string host;                         // DNS name or IP literal
-  uint32_t port = 993;                      // 1..65535
-  std::string user;                         // login name on the remote
-  SourceTls tls = SourceTls::kImaps;        // imaps: TLS from the start (port 993)
-  bool tls_verify = true;                   // verify the server's certificate and name
+  std::string name;                           // [A-Za-z0-9._-]{1,64}, the key of the source
+  std::string host;                           // DNS name or IP literal
+  uint32_t port = 993;                        // 1..65535
+  std::string user;                           // login name on the remote
+  SourceTls tls = SourceTls::kImaps;          // imaps: TLS from the start (port 993)
+  bool tls_verify = true;                     // verify the server's certificate and name
   std::vector<std::string> folders{"INBOX"};  // the folders to sync (ignored with all_folders)
-  bool all_folders = false;                 // every folder the remote lists, minus `exclude`
-  std::vector<std::string> exclude;         // folder names left out
-  uint64_t interval_seconds = 15 * 60;      // time between syncs, >= 60
+  bool all_folders = false;                   // every folder the remote lists, minus `exclude`
+  std::vector<std::string> exclude;           // folder names left out
+  uint64_t interval_seconds = 15 * 60;        // time between syncs, >= 60
   SourcePurpose purpose = SourcePurpose::kArchive;
   // DMARC sources only (a non-default value on an archive source is an error):
   SourceAfter after = SourceAfter::kSeen;
-  std::string after_folder;                 // the target of kMove
-  std::string subject_filter;               // case-insensitive substring of Subject ("" all)
-  std::string sender_filter;                // case-insensitive substring of From ("" all)
-  uint64_t max_age_seconds = 0;             // skip older mails (by INTERNALDATE); 0 = no limit
-  uint64_t max_size = 0;                    // skip larger mails (bytes); 0 = no limit
+  std::string after_folder;      // the target of kMove
+  std::string subject_filter;    // case-insensitive substring of Subject ("" all)
+  std::string sender_filter;     // case-insensitive substring of From ("" all)
+  uint64_t max_age_seconds = 0;  // skip older mails (by INTERNALDATE); 0 = no limit
+  uint64_t max_size = 0;         // skip larger mails (bytes); 0 = no limit
 
   // Ok, or InvalidArgument naming the field and its value ("source port 0 is not in
   // 1..65535"). Never mentions a password: none is held here.
@@ -72,13 +72,13 @@ inline constexpr uint64_t kFirstRetrySeconds = 60;
 
 struct SourceStatus {
   bool paused = false;
-  bool import_done = false;           // a sync once reached the end of every folder
-  std::string last_error;             // the reason of the last failed sync; "" after a success
-  uint64_t last_sync_us = 0;          // end of the last successful sync (0: never)
-  uint64_t last_attempt_us = 0;       // end of the last sync, successful or not
+  bool import_done = false;      // a sync once reached the end of every folder
+  std::string last_error;        // the reason of the last failed sync; "" after a success
+  uint64_t last_sync_us = 0;     // end of the last successful sync (0: never)
+  uint64_t last_attempt_us = 0;  // end of the last sync, successful or not
   uint32_t consecutive_failures = 0;
-  uint64_t next_due_us = 0;           // when the next sync is due (0: now)
-  uint64_t messages_archived = 0;     // delivery records written from this source
+  uint64_t next_due_us = 0;        // when the next sync is due (0: now)
+  uint64_t messages_archived = 0;  // delivery records written from this source
   uint64_t created_us = 0;
 
   // paused > error > importing > active.
@@ -88,18 +88,18 @@ struct SourceStatus {
 // Where the sync of one remote folder stands.
 struct FolderCheckpoint {
   std::string folder;
-  uint32_t uidvalidity = 0;           // 0: never synced
-  uint32_t last_uid = 0;              // every UID up to this one is done
-  uint64_t archived = 0;              // delivery records written from this folder
-  uint64_t remote_messages = 0;       // the folder's size at the last batch (as reported)
+  uint32_t uidvalidity = 0;      // 0: never synced
+  uint32_t last_uid = 0;         // every UID up to this one is done
+  uint64_t archived = 0;         // delivery records written from this folder
+  uint64_t remote_messages = 0;  // the folder's size at the last batch (as reported)
   uint64_t updated_us = 0;
 };
 
 struct SourceLogEntry {
   uint64_t time_us = 0;
-  std::string what;                   // "add", "sync", "import", "error", "pause", …
-  uint64_t count = 0;                 // messages concerned (archived, skipped, …)
-  std::string error;                  // "" when none
+  std::string what;    // "add", "sync", "import", "error", "pause", …
+  uint64_t count = 0;  // messages concerned (archived, skipped, …)
+  std::string error;   // "" when none
 };
 
 // Activity log entries kept per source; older ones are dropped.
@@ -114,35 +114,35 @@ struct SourceInfo {
 // One remote message of a batch.
 struct RemoteMessage {
   uint32_t uid = 0;
-  std::string bytes;                  // the message as FETCH BODY.PEEK[] returned it
-  uint64_t internal_date_us = 0;      // INTERNALDATE (0 unknown)
-  std::string flags;                  // the flags at fetch time, space-separated
+  std::string bytes;              // the message as FETCH BODY.PEEK[] returned it
+  uint64_t internal_date_us = 0;  // INTERNALDATE (0 unknown)
+  std::string flags;              // the flags at fetch time, space-separated
 };
 
 // A batch of one folder: the messages and the checkpoint that covers them.
 struct RemoteBatch {
   std::string folder;
-  uint32_t uidvalidity = 0;           // must equal the folder's checkpoint (or it has none)
-  uint32_t last_uid = 0;              // the new checkpoint: UIDs up to it are done (also
-                                      // those skipped or gone); >= every message's uid
-  uint64_t remote_messages = 0;       // the folder's message count, for `source show`
+  uint32_t uidvalidity = 0;      // must equal the folder's checkpoint (or it has none)
+  uint32_t last_uid = 0;         // the new checkpoint: UIDs up to it are done (also
+                                 // those skipped or gone); >= every message's uid
+  uint64_t remote_messages = 0;  // the folder's message count, for `source show`
   std::vector<RemoteMessage> messages;
 };
 
 struct BatchResult {
-  uint64_t stored = 0;                // new messages stored
-  uint64_t deduplicated = 0;          // already stored (delivered locally, other folder, …):
-                                      // a delivery record was added
-  uint64_t already_archived = 0;      // this source and folder had archived it: nothing written
+  uint64_t stored = 0;            // new messages stored
+  uint64_t deduplicated = 0;      // already stored (delivered locally, other folder, …):
+                                  // a delivery record was added
+  uint64_t already_archived = 0;  // this source and folder had archived it: nothing written
 };
 
 // What a finished sync (or a failed one) reports, see FinishSync.
 struct SyncReport {
   bool ok = true;
-  std::string error;                  // the reason when !ok, without secrets
-  bool caught_up = false;             // every folder was read to its end
-  std::string what = "sync";          // the log entry's `what`
-  uint64_t count = 0;                 // the log entry's count (messages archived)
+  std::string error;          // the reason when !ok, without secrets
+  bool caught_up = false;     // every folder was read to its end
+  std::string what = "sync";  // the log entry's `what`
+  uint64_t count = 0;         // the log entry's count (messages archived)
 };
 
 class SourceRegistry {
@@ -171,9 +171,9 @@ class SourceRegistry {
   Status Pause(const std::string& name);   // logs "pause"; NotFound
   Status Resume(const std::string& name);  // due now; logs "resume"; NotFound
 
-  Result<SourceConfig> Get(const std::string& name) const;        // NotFound
-  Result<SourceInfo> Describe(const std::string& name) const;     // NotFound
-  Result<std::vector<SourceInfo>> List() const;                   // by name
+  Result<SourceConfig> Get(const std::string& name) const;     // NotFound
+  Result<SourceInfo> Describe(const std::string& name) const;  // NotFound
+  Result<std::vector<SourceInfo>> List() const;                // by name
 
   // The decrypted password. NotFound (unknown source); SecretBox::Load and Unseal errors.
   // The caller keeps it out of logs and errors.

@@ -1,0 +1,206 @@
+// SecretBox (secret_box.h): AES-256-GCM through OpenSSL's EVP interface, the key file
+// read or created with O_NOFOLLOW and mode 0600, the key wiped when the box goes away.
+#include "archiver/secret_box.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+namespace archiver {
+namespace {
+
+constexpr unsigned char kSealVersion = 1;
+constexpr size_t kNonceSize = 12;
+constexpr size_t kTagSize = 16;
+
+using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+// Closes the descriptor it owns.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  // close() with its error, once.
+  int Close() { return close(std::exchange(fd_, -1)); }
+
+ private:
+  int fd_;
+};
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Status::IOError("secret key file " + path + ": " + what + ": " + std::strerror(errno));
+}
+
+// Writes 32 random bytes to a new file `path` (O_EXCL: never replaces one; *exists is
+// set when there is one already).
+Status CreateKeyFile(const std::string& path, std::array<unsigned char, SecretBox::kKeySize>* key,
+                     bool* exists) {
+  *exists = false;
+  if (RAND_bytes(key->data(), static_cast<int>(key->size())) != 1) {
+    return Status::IOError("secret key file " + path + ": no random bytes from OpenSSL");
+  }
+  FileDescriptor fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0) {
+    *exists = errno == EEXIST;
+    return Errno("create", path);
+  }
+  if (fchmod(fd.get(), 0600) != 0) return Errno("chmod", path);
+  size_t written = 0;
+  while (written < key->size()) {
+    ssize_t n = write(fd.get(), key->data() + written, key->size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      unlink(path.c_str());
+      return Errno("write", path);
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (fsync(fd.get()) != 0 || fd.Close() != 0) {
+    unlink(path.c_str());
+    return Errno("write", path);
+  }
+  return Status::Ok();
+}
+
+Status ReadKeyFile(int raw_fd, const std::string& path,
+                   std::array<unsigned char, SecretBox::kKeySize>* key) {
+  FileDescriptor fd(raw_fd);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Errno("stat", path);
+  if (!S_ISREG(st.st_mode)) return Status::IOError("secret key file " + path + " is not a file");
+  if (st.st_size != static_cast<off_t>(key->size())) {
+    return Status::Corruption("secret key file " + path + " has " + std::to_string(st.st_size) +
+                              " bytes, not " + std::to_string(key->size()));
+  }
+  size_t done = 0;
+  while (done < key->size()) {
+    ssize_t n = read(fd.get(), key->data() + done, key->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno("read", path);
+    if (n == 0) return Status::Corruption("secret key file " + path + " shrank while read");
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status CipherError(const char* what) {
+  return Status::IOError(std::string("AES-256-GCM: ") + what + " failed");
+}
+
+}  // namespace
+
+Result<SecretBox> SecretBox::Load(const std::string& key_path, bool create_if_missing) {
+  std::array<unsigned char, kKeySize> key{};
+  Status status;
+  int fd = open(key_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    status = ReadKeyFile(fd, key_path, &key);
+  } else if (errno != ENOENT) {
+    status = Errno("open", key_path);
+  } else if (!create_if_missing) {
+    status = Status::NotFound("secret key file " + key_path + " does not exist");
+  } else {
+    bool exists = false;
+    status = CreateKeyFile(key_path, &key, &exists);
+    if (exists) {
+      // Another process created it meanwhile: use that one.
+      fd = open(key_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      status = fd >= 0 ? ReadKeyFile(fd, key_path, &key) : Errno("open", key_path);
+    }
+  }
+  if (!status.ok()) {
+    OPENSSL_cleanse(key.data(), key.size());
+    return status;
+  }
+  SecretBox box(key);
+  OPENSSL_cleanse(key.data(), key.size());
+  return box;
+}
+
+SecretBox::SecretBox(const std::array<unsigned char, kKeySize>& key) : key_(key) {}
+
+SecretBox::~SecretBox() { OPENSSL_cleanse(key_.data(), key_.size()); }
+
+SecretBox::SecretBox(SecretBox&& other) noexcept : key_(other.key_) {
+  OPENSSL_cleanse(other.key_.data(), other.key_.size());
+}
+
+SecretBox& SecretBox::operator=(SecretBox&& other) noexcept {
+  if (this != &other) {
+    key_ = other.key_;
+    OPENSSL_cleanse(other.key_.data(), other.key_.size());
+  }
+  return *this;
+}
+
+Result<std::string> SecretBox::Seal(std::string_view plaintext, std::string_view context) const {
+  std::string sealed(1 + kNonceSize + plaintext.size() + kTagSize, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(sealed.data());
+  out[0] = kSealVersion;
+  unsigned char* nonce = out + 1;
+  unsigned char* ciphertext = nonce + kNonceSize;
+  if (RAND_bytes(nonce, kNonceSize) != 1) return CipherError("nonce generation");
+  CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int length = 0;
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &length,
+                        reinterpret_cast<const unsigned char*>(context.data()),
+                        static_cast<int>(context.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), ciphertext, &length,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), ciphertext + length, &length) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize,
+                          ciphertext + plaintext.size()) != 1) {
+    return CipherError("encryption");
+  }
+  return sealed;
+}
+
+Result<std::string> SecretBox::Unseal(std::string_view sealed, std::string_view context) const {
+  if (sealed.size() < 1 + kNonceSize + kTagSize) {
+    return Status::Corruption("sealed secret is truncated (" + std::to_string(sealed.size()) +
+                              " bytes)");
+  }
+  const auto* in = reinterpret_cast<const unsigned char*>(sealed.data());
+  if (in[0] != kSealVersion) {
+    return Status::Corruption("sealed secret has unknown version " + std::to_string(in[0]));
+  }
+  const unsigned char* nonce = in + 1;
+  const unsigned char* ciphertext = nonce + kNonceSize;
+  const size_t text_size = sealed.size() - 1 - kNonceSize - kTagSize;
+  std::string plaintext(text_size, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
+  unsigned char tag[kTagSize];
+  std::memcpy(tag, ciphertext + text_size, kTagSize);
+  CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int length = 0;
+  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &length,
+                        reinterpret_cast<const unsigned char*>(context.data()),
+                        static_cast<int>(context.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out, &length, ciphertext, static_cast<int>(text_size)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) != 1) {
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    return CipherError("decryption");
+  }
+  if (EVP_DecryptFinal_ex(ctx.get(), out + length, &length) != 1) {
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    return Status::Corruption("wrong key or damaged secret");
+  }
+  return plaintext;
+}
+
+}  // namespace archiver
