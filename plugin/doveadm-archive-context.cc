@@ -155,6 +155,7 @@ bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
   if (const char* value = ParamString(cctx, "user")) filter->user = value;
   if (const char* value = ParamString(cctx, "mailbox")) filter->mailbox = value;
   if (const char* value = ParamString(cctx, "subject")) filter->subject = value;
+  if (const char* value = ParamString(cctx, "source")) filter->source = value;
   return true;
 }
 

@@ -28,7 +28,8 @@ const doveadm_cmd_param kEnd = Param('\0', nullptr, CMD_PARAM_BOOL);
   Param('u', "user", CMD_PARAM_STR), Param('\0', "since", CMD_PARAM_STR),               \
       Param('\0', "until", CMD_PARAM_STR), Param('\0', "from", CMD_PARAM_STR),          \
       Param('\0', "rcpt", CMD_PARAM_STR), Param('\0', "mailbox", CMD_PARAM_STR),        \
-      Param('\0', "subject", CMD_PARAM_STR), Param('\0', "limit", CMD_PARAM_INT64)
+      Param('\0', "subject", CMD_PARAM_STR), Param('\0', "limit", CMD_PARAM_INT64),     \
+      Param('\0', "source", CMD_PARAM_STR)
 
 const doveadm_cmd_param kListParams[] = {ARCHIVE_FILTER_PARAMS, kEnd};
 const doveadm_cmd_param kExportParams[] = {ARCHIVE_FILTER_PARAMS,
@@ -45,7 +46,7 @@ const doveadm_cmd_param kUserOnlyParams[] = {Param('u', "user", CMD_PARAM_STR), 
 
 #define FILTER_USAGE                                                                 \
   "[-u <user>] [--since <time>] [--until <time>] [--from <address>] [--rcpt <address>] " \
-  "[--mailbox <mailbox>] [--subject <text>] [--limit <n>]"
+  "[--mailbox <mailbox>] [--subject <text>] [--source <name>] [--limit <n>]"
 
 doveadm_cmd_ver2 Command(doveadm_command_ver2_t* function, const char* name, const char* usage,
                          const doveadm_cmd_param* parameters,
