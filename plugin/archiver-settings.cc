@@ -110,6 +110,10 @@ StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
   return options;
 }
 
+std::string ArchiverSettings::SourcesKeyPath() const {
+  return sources_key.empty() ? path + "/sources.key" : sources_key;
+}
+
 DmarcPipelineOptions ArchiverSettings::DmarcOptions(uint64_t max_size) const {
   DmarcPipelineOptions options;
   const uint64_t cap = max_size != 0 ? max_size : dmarc_max_size;
@@ -215,6 +219,10 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
 
   parsed.dmarc_senders = SplitWords(get("archiver_dmarc_senders"));
   parsed.dmarc_subjects = SplitWords(get("archiver_dmarc_subjects"));
+
+  parsed.sources_key = get("archiver_sources_key");
+  if (!parsed.sources_key.empty() && parsed.sources_key[0] != '/')
+    return Invalid("archiver_sources_key", parsed.sources_key, "expected an absolute path");
 
   *settings = std::move(parsed);
   return "";

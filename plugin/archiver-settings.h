@@ -48,6 +48,14 @@ struct ArchiverSettings {
                                               // case-insensitive; no spaces: * and ? match
                                               // them ("" = any)
 
+  // Remote IMAP sources (doveadm archive source …).
+  std::string sources_key;                    // archiver_sources_key: absolute path of the
+                                              // key that encrypts source passwords
+                                              // ("" = sources.key in the archive directory)
+
+  // The key file of the source passwords: sources_key, or sources.key inside `path`.
+  std::string SourcesKeyPath() const;
+
   // True when a delivery with this envelope recipient, Dovecot user and mailbox, from
   // these senders and with this subject, is a DMARC report to process.
   bool IsDmarcDelivery(const std::string& rcpt, const std::string& user,

@@ -2,6 +2,7 @@
 // (C++ cannot build doveadm's DOVEADM_CMD_PARAM compound literals, hence the tables.)
 #include "doveadm-archive-commands.h"
 #include "doveadm-dmarc-commands.h"
+#include "doveadm-archive-source.h"
 
 namespace {
 
@@ -85,6 +86,7 @@ ARCHIVER_EXPORT void doveadm_archiver_plugin_deinit(void);
 void doveadm_archiver_plugin_init(struct module* module ATTR_UNUSED) {
   for (doveadm_cmd_ver2& command : kCommands) doveadm_cmd_register_ver2(&command);
   archiver::doveadm::RegisterDmarcCommands();
+  archiver::doveadm::RegisterSourceCommands();
 }
 
 void doveadm_archiver_plugin_deinit(void) {}

@@ -1,0 +1,142 @@
+// `doveadm archive source test|sync`: connect to the remote through the imapc bridge.
+// test lists the remote folders; sync runs imapc::SyncSource for one, all or the due
+// sources, with progress on stderr when it is a terminal.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "archiver/time_format.h"
+#include "doveadm-archive-context.h"
+#include "doveadm-archive-source.h"
+#include "source-sync.h"
+
+namespace archiver::doveadm {
+namespace {
+
+void ConnectionFailed(const std::string& name, const imapc::RemoteError& error) {
+  CommandFailed(ExitCodeForFailure(error.kind),
+                "Source " + name + ": " + imapc::FailureKindName(error.kind) + " failure: " +
+                    error.reason);
+}
+
+// One row of `source sync`'s output.
+void PrintSyncRow(const std::string& name, const std::string& state,
+                  const imapc::SyncOutcome& outcome) {
+  doveadm_print(name.c_str());
+  doveadm_print(state.c_str());
+  doveadm_print(std::to_string(outcome.archived).c_str());
+  doveadm_print(imapc::FailureKindName(outcome.failure));
+  doveadm_print(outcome.error.c_str());
+}
+
+}  // namespace
+
+void CmdSourceTest(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    const char* name = SourceNameParam(cctx);
+    SourceArchive archive;
+    if (name == nullptr || !OpenSourceArchive(cctx, false, &archive)) return;
+    Result<SourceConfig> config = archive.registry->Get(name);
+    if (!config.ok()) {
+      CommandFailed(ExitCodeFor(config.status()), config.status().message());
+      return;
+    }
+    imapc::RemoteSettings settings;
+    imapc::RemoteError error;
+    std::unique_ptr<imapc::RemoteAccount> account;
+    std::vector<std::string> remote_folders;
+    std::vector<std::string> synced;
+    if (!imapc::SourceRemoteSettings(*archive.registry, *config, &settings, &error) ||
+        (account = imapc::RemoteAccount::Connect(settings, &error)) == nullptr ||
+        !account->ListFolders(&remote_folders, &error) ||
+        !imapc::SourceFolders(account.get(), *config, &synced, &error)) {
+      std::fill(settings.password.begin(), settings.password.end(), '\0');
+      ConnectionFailed(name, error);
+      return;
+    }
+    std::fill(settings.password.begin(), settings.password.end(), '\0');
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    doveadm_print_header_simple("folder");
+    doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header("unseen", "unseen", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header_simple("synced");
+    doveadm_print_header_simple("error");
+    std::vector<std::string> folders = remote_folders;
+    for (const std::string& folder : synced)  // configured folders missing on the remote
+      if (std::find(folders.begin(), folders.end(), folder) == folders.end())
+        folders.push_back(folder);
+    imapc::RemoteError first_error;
+    for (const std::string& folder : folders) {
+      imapc::RemoteFolderStatus status;
+      imapc::RemoteError folder_error;
+      bool ok = account->FolderStatus(folder, &status, &folder_error);
+      doveadm_print(folder.c_str());
+      doveadm_print(ok ? std::to_string(status.messages).c_str() : "");
+      doveadm_print(ok ? std::to_string(status.unseen).c_str() : "");
+      doveadm_print(std::find(synced.begin(), synced.end(), folder) != synced.end() ? "yes"
+                                                                                   : "no");
+      doveadm_print(folder_error.reason.c_str());
+      if (!ok && first_error.ok()) first_error = folder_error;
+    }
+    if (!first_error.ok()) ConnectionFailed(name, first_error);
+  });
+}
+
+void CmdSourceSync(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    bool all = false;
+    bool due = false;
+    (void)doveadm_cmd_param_bool(cctx, "all", &all);
+    (void)doveadm_cmd_param_bool(cctx, "due", &due);
+    const char* name = ParamString(cctx, "name");
+    if ((name != nullptr) + all + due != 1) {
+      CommandFailed(EX_USAGE, "source sync needs one of: a source name, --all, --due");
+      return;
+    }
+    SourceArchive archive;
+    if (!OpenSourceArchive(cctx, true, &archive)) return;
+    std::vector<std::string> names;
+    if (name != nullptr) {
+      Result<SourceInfo> info = archive.registry->Describe(name);
+      if (!info.ok()) {
+        CommandFailed(ExitCodeFor(info.status()), info.status().message());
+        return;
+      }
+      if (info->status.paused) {
+        CommandFailed(EX_TEMPFAIL, std::string("Source ") + name +
+                                       " is paused: resume it to sync it");
+        return;
+      }
+      names.push_back(name);
+    } else {
+      Result<std::vector<std::string>> selected =
+          due ? archive.registry->Due(NowMicros()) : archive.registry->Due(UINT64_MAX);
+      if (!selected.ok()) {
+        CommandFailed(ExitCodeFor(selected.status()), selected.status().message());
+        return;
+      }
+      names = std::move(selected).value();
+    }
+    imapc::SyncOptions options;
+    if (isatty(STDERR_FILENO)) {
+      options.progress = [](const std::string& folder, uint64_t done, uint64_t remaining) {
+        fprintf(stderr, "\r%s: %llu archived, about %llu UIDs to go   ", folder.c_str(),
+                static_cast<unsigned long long>(done), static_cast<unsigned long long>(remaining));
+        if (remaining == 0) fputc('\n', stderr);
+      };
+    }
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    for (const char* column : {"name", "status", "archived", "failure", "error"})
+      doveadm_print_header_simple(column);
+    for (const std::string& source : names) {
+      imapc::SyncOutcome outcome = imapc::SyncSource(archive.registry.get(), source, options);
+      Result<SourceInfo> after = archive.registry->Describe(source);
+      PrintSyncRow(source, after.ok() ? SourceStateName(after->status.state()) : "", outcome);
+      if (outcome.failure != imapc::FailureKind::kNone)
+        ConnectionFailed(source, {outcome.failure, outcome.error});
+    }
+  });
+}
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,170 @@
+// Registration of `doveadm archive source …` and the helpers its command bodies share.
+#include "doveadm-archive-source.h"
+
+#include <cctype>
+#include <cstring>
+
+#include "archiver/time_format.h"
+#include "doveadm-archive-context.h"
+
+namespace archiver::doveadm {
+namespace {
+
+#define SOURCE_PARAM(param_name, param_type, short_option, param_flags)                      \
+  doveadm_cmd_param {                                                                        \
+    .short_opt = short_option, .name = param_name, .type = param_type, .flags = param_flags  \
+  }
+#define SOURCE_OPTION(name, type) SOURCE_PARAM(name, type, '\0', CMD_PARAM_FLAG_NONE)
+
+const doveadm_cmd_param kName =
+    SOURCE_PARAM("name", CMD_PARAM_STR, '\0', CMD_PARAM_FLAG_POSITIONAL);
+const doveadm_cmd_param kLast = SOURCE_OPTION(nullptr, CMD_PARAM_BOOL);
+
+// The settings `add` and `edit` take.
+#define SOURCE_SETTING_OPTIONS                                                              \
+  SOURCE_OPTION("host", CMD_PARAM_STR), SOURCE_OPTION("port", CMD_PARAM_INT64),             \
+      SOURCE_OPTION("user", CMD_PARAM_STR), SOURCE_OPTION("password-file", CMD_PARAM_STR), \
+      SOURCE_OPTION("password-stdin", CMD_PARAM_BOOL), SOURCE_OPTION("tls", CMD_PARAM_STR), \
+      SOURCE_OPTION("tls-verify", CMD_PARAM_STR), SOURCE_OPTION("folders", CMD_PARAM_STR),  \
+      SOURCE_OPTION("all-folders", CMD_PARAM_BOOL), SOURCE_OPTION("exclude", CMD_PARAM_STR), \
+      SOURCE_OPTION("interval", CMD_PARAM_STR), SOURCE_OPTION("purpose", CMD_PARAM_STR),    \
+      SOURCE_OPTION("after", CMD_PARAM_STR), SOURCE_OPTION("subject-filter", CMD_PARAM_STR), \
+      SOURCE_OPTION("sender-filter", CMD_PARAM_STR), SOURCE_OPTION("max-age", CMD_PARAM_STR), \
+      SOURCE_OPTION("max-size", CMD_PARAM_STR)
+#define SOURCE_SETTING_USAGE                                                                  \
+  "[--port <port>] [--tls imaps|starttls|none] [--tls-verify yes|no] "                        \
+  "[--folders <f1,f2,…> | --all-folders] [--exclude <f1,f2,…>] [--interval <duration>] "     \
+  "[--purpose archive|dmarc] [--after seen|move:<folder>|delete|none] "                       \
+  "[--subject-filter <text>] [--sender-filter <text>] [--max-age <duration>] "                \
+  "[--max-size <size>]"
+
+const doveadm_cmd_param kSettingParams[] = {SOURCE_SETTING_OPTIONS, kName, kLast};
+const doveadm_cmd_param kNameParams[] = {kName, kLast};
+const doveadm_cmd_param kListParams[] = {kLast};
+const doveadm_cmd_param kLogParams[] = {SOURCE_OPTION("limit", CMD_PARAM_INT64), kName,
+                                        kLast};
+const doveadm_cmd_param kSyncParams[] = {SOURCE_OPTION("all", CMD_PARAM_BOOL),
+                                         SOURCE_OPTION("due", CMD_PARAM_BOOL), kName, kLast};
+
+doveadm_cmd_ver2 kSourceCommands[] = {
+    {.cmd = CmdSourceAdd,
+     .name = "archive source add",
+     .usage = "--host <host> --user <login> (--password-file <file> | "
+              "--password-stdin) " SOURCE_SETTING_USAGE " <name>",
+     .parameters = kSettingParams},
+    {.cmd = CmdSourceEdit,
+     .name = "archive source edit",
+     .usage = "[--host <host>] [--user <login>] [--password-file <file> | "
+              "--password-stdin] " SOURCE_SETTING_USAGE " <name>",
+     .parameters = kSettingParams},
+    {.cmd = CmdSourceList, .name = "archive source list", .usage = "",
+     .parameters = kListParams},
+    {.cmd = CmdSourceShow, .name = "archive source show", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceTest, .name = "archive source test", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourcePause, .name = "archive source pause", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceResume, .name = "archive source resume", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceSync,
+     .name = "archive source sync",
+     .usage = "<name> | --all | --due",
+     .parameters = kSyncParams},
+    {.cmd = CmdSourceRemove, .name = "archive source remove", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceLog, .name = "archive source log", .usage = "[--limit <n>] <name>",
+     .parameters = kLogParams},
+};
+
+}  // namespace
+
+void RegisterSourceCommands() {
+  for (doveadm_cmd_ver2& command : kSourceCommands) doveadm_cmd_register_ver2(&command);
+}
+
+bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive) {
+  // Sources belong to one archive for the whole server: `--user` names the remote login,
+  // never a local user whose archive to open.
+  const char* path = doveadm_plugin_getenv("archiver_path");
+  if (path != nullptr && (std::strchr(path, '%') != nullptr || path[0] == '~')) {
+    CommandFailed(EX_CONFIG, std::string("archiver_path = ") + path +
+                                 " depends on the user: remote sources need one archive "
+                                 "for the server");
+    return false;
+  }
+  plugin::ArchiverSettings settings;
+  if (!CommandSettings(cctx, &settings)) return false;
+  Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(!writable));
+  if (!store.ok()) {
+    CommandFailed(ExitCodeFor(store.status()),
+                  "Cannot open the archive " + settings.path + ": " + store.status().message());
+    return false;
+  }
+  archive->store = store.value();
+  archive->registry = std::make_unique<SourceRegistry>(archive->store, settings.SourcesKeyPath());
+  return true;
+}
+
+const char* SourceNameParam(struct doveadm_cmd_context* cctx) {
+  const char* name = ParamString(cctx, "name");
+  if (name == nullptr || *name == '\0') CommandFailed(EX_USAGE, "Missing the source name");
+  return name != nullptr && *name != '\0' ? name : nullptr;
+}
+
+int ExitCodeForFailure(imapc::FailureKind kind) {
+  switch (kind) {
+    case imapc::FailureKind::kNone:
+      return 0;
+    case imapc::FailureKind::kDns:
+      return EX_NOHOST;
+    case imapc::FailureKind::kTcp:
+      return EX_UNAVAILABLE;
+    case imapc::FailureKind::kTls:
+      return EX_PROTOCOL;
+    case imapc::FailureKind::kAuthentication:
+      return EX_NOPERM;
+    case imapc::FailureKind::kMissingFolder:
+      return EX_NOINPUT;
+    case imapc::FailureKind::kRemote:
+      return EX_TEMPFAIL;
+    case imapc::FailureKind::kLocal:
+      break;
+  }
+  return EX_SOFTWARE;
+}
+
+bool ParseDuration(const std::string& text, uint64_t* seconds) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  size_t digits = 0;
+  uint64_t value = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
+    if (value > UINT64_MAX / 10 - 9) return false;
+    value = value * 10 + static_cast<uint64_t>(text[digits++] - '0');
+  }
+  std::string unit = text.substr(digits);
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  else if (unit == "m") scale = 60;
+  else if (unit == "h") scale = 3600;
+  else if (unit == "d") scale = 86400;
+  else if (unit == "w") scale = 7 * 86400;
+  else return false;
+  if (value > UINT64_MAX / scale) return false;
+  *seconds = value * scale;
+  return true;
+}
+
+std::string FormatDuration(uint64_t seconds) {
+  for (auto [unit, scale] : {std::pair{"w", 7 * 86400ULL}, std::pair{"d", 86400ULL},
+                             std::pair{"h", 3600ULL}, std::pair{"m", 60ULL}}) {
+    if (seconds != 0 && seconds % scale == 0) return std::to_string(seconds / scale) + unit;
+  }
+  return std::to_string(seconds) + "s";
+}
+
+std::string FormatOptionalTime(uint64_t micros) {
+  return micros == 0 ? std::string() : FormatTimeUtc(micros);
+}
+
+}  // namespace archiver::doveadm

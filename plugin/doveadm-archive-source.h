@@ -1,0 +1,55 @@
+// `doveadm archive source …`: remote IMAP sources managed in the archive's registry and
+// synced through the imapc bridge. Shared helpers of the command bodies.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "archiver/sources.h"
+#include "doveadm-archive-dovecot.h"
+#include "source-connect.h"
+
+namespace archiver::doveadm {
+
+void RegisterSourceCommands();
+
+void CmdSourceAdd(struct doveadm_cmd_context* cctx);     // doveadm-archive-source-manage.cc
+void CmdSourceEdit(struct doveadm_cmd_context* cctx);
+void CmdSourceRemove(struct doveadm_cmd_context* cctx);
+void CmdSourcePause(struct doveadm_cmd_context* cctx);
+void CmdSourceResume(struct doveadm_cmd_context* cctx);
+void CmdSourceList(struct doveadm_cmd_context* cctx);    // doveadm-archive-source-query.cc
+void CmdSourceShow(struct doveadm_cmd_context* cctx);
+void CmdSourceLog(struct doveadm_cmd_context* cctx);
+void CmdSourceTest(struct doveadm_cmd_context* cctx);    // doveadm-archive-source-sync.cc
+void CmdSourceSync(struct doveadm_cmd_context* cctx);
+
+// The archive named by the global plugin { archiver_path } and its source registry
+// (sources need one archive for the server: an archiver_path with %u or ~ is refused).
+struct SourceArchive {
+  std::shared_ptr<Store> store;
+  std::unique_ptr<SourceRegistry> registry;
+};
+
+// Opens the archive (writable: created when missing) and its registry. False after
+// CommandFailed.
+bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive);
+
+// The positional NAME; CommandFailed(EX_USAGE) and nullptr when missing.
+const char* SourceNameParam(struct doveadm_cmd_context* cctx);
+
+// The exit code of a failed connection or sync: DNS 68 (EX_NOHOST), TCP 69
+// (EX_UNAVAILABLE), TLS 76 (EX_PROTOCOL), authentication 77 (EX_NOPERM), missing folder
+// 66 (EX_NOINPUT), other remote failures 75 (EX_TEMPFAIL), local ones 70 (EX_SOFTWARE).
+int ExitCodeForFailure(imapc::FailureKind kind);
+
+// "15m", "1h", "2d", "1w", "90s" or plain seconds. False on anything else.
+bool ParseDuration(const std::string& text, uint64_t* seconds);
+
+// "15m" style text for a number of seconds (the largest unit that divides it).
+std::string FormatDuration(uint64_t seconds);
+
+// A time for output: ISO 8601 UTC, "" for 0 (never).
+std::string FormatOptionalTime(uint64_t micros);
+
+}  // namespace archiver::doveadm
