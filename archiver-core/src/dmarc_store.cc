@@ -1,4 +1,4 @@
-// DmarcStore's small writes, one transaction each: failure reports (deduplicated by a
+// DmarcStore's small writes, one transaction each (or joined to a Bulk's): failure reports (deduplicated by a
 // SHA-256 of their fields and original headers), the error ledger (idempotent per
 // carrying mail or file, part and reason), the report mails seen; and the statistics.
 // Aggregate reports: dmarc_store_import.cc; queries: dmarc_store_query.cc.
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "archiver/time_format.h"
+#include "dmarc_store_bulk.h"
 #include "dmarc_store_codec.h"
 #include "dmarc_store_db.h"
 
@@ -40,7 +41,7 @@ Result<DmarcImportResult> DmarcStore::ImportFailure(const FailureReport& report,
   OpenArchive& archive = store_->impl_->archive;
   const MessageId key = codec::FailureDedupKey(report);
   DmarcImportResult result;
-  Status done = internal::InDmarcWrite(archive, "store DMARC failure report", [&](lmdb::Txn& txn) {
+  Status done = internal::InDmarcWrite(archive, bulk_, "store DMARC failure report", [&](lmdb::Txn& txn) {
     const DmarcDatabases& db = archive.dmarc;
     bool found = false;
     Status status = FindKey(txn, db.failure_keys, key, &found, &result.id);
@@ -86,7 +87,7 @@ Status DmarcStore::RecordError(const std::string& kind, const std::string& reaso
   if (!store_) return NoArchive();
   OpenArchive& archive = store_->impl_->archive;
   const MessageId key = codec::ErrorDedupKey(reason, origin);
-  return internal::InDmarcWrite(archive, "record a DMARC error", [&](lmdb::Txn& txn) {
+  return internal::InDmarcWrite(archive, bulk_, "record a DMARC error", [&](lmdb::Txn& txn) {
     const DmarcDatabases& db = archive.dmarc;
     bool found = false;
     uint64_t existing = 0;
@@ -118,7 +119,7 @@ Status DmarcStore::RecordError(const std::string& kind, const std::string& reaso
 Status DmarcStore::NoteMail(const DmarcMail& mail) {
   if (!store_) return NoArchive();
   OpenArchive& archive = store_->impl_->archive;
-  return internal::InDmarcWrite(archive, "note a DMARC report mail", [&](lmdb::Txn& txn) {
+  return internal::InDmarcWrite(archive, bulk_, "note a DMARC report mail", [&](lmdb::Txn& txn) {
     return internal::PutEntry(txn, archive.dmarc.mails, codec::View(mail.mail),
                               codec::EncodeMail(mail), "note a DMARC report mail");
   });
@@ -127,7 +128,7 @@ Status DmarcStore::NoteMail(const DmarcMail& mail) {
 Status DmarcStore::ForgetErrorsOf(const MessageId& mail) {
   if (!store_) return NoArchive();
   OpenArchive& archive = store_->impl_->archive;
-  return internal::InDmarcWrite(archive, "forget DMARC errors", [&](lmdb::Txn& txn) {
+  return internal::InDmarcWrite(archive, bulk_, "forget DMARC errors", [&](lmdb::Txn& txn) {
     const DmarcDatabases& db = archive.dmarc;
     std::vector<uint64_t> ids;
     {

@@ -4,7 +4,9 @@
 // process, so it is never held while parsing). The first commit claims the report's
 // dedup key with an "importing" value; the last makes it complete and indexes it, so a
 // report is invisible to queries until then. An importing report whose owner is gone
-// is deleted by the next import of the same report.
+// is deleted by the next import of the same report. Under a DmarcStore::Bulk a report
+// that fits in one batch is written into the bulk's transaction instead (claimed and
+// completed at once); a larger one commits the bulk and goes on alone.
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 
 #include "archiver/dmarc_store.h"
 #include "archiver/time_format.h"
+#include "dmarc_store_bulk.h"
 #include "dmarc_store_codec.h"
 #include "dmarc_store_db.h"
 
@@ -22,6 +25,7 @@ namespace archiver {
 namespace {
 
 namespace codec = dmarc_codec;
+using internal::DmarcBulkTxn;
 using internal::DmarcDatabases;
 using internal::OpenArchive;
 
@@ -64,9 +68,9 @@ Status DuplicateFound() { return Status::NotFound("duplicate report"); }
 
 class AggregateImporter {
  public:
-  AggregateImporter(OpenArchive& archive, const DmarcImportOptions& options,
+  AggregateImporter(OpenArchive& archive, DmarcBulkTxn* bulk, const DmarcImportOptions& options,
                     const DmarcOrigin& origin)
-      : archive_(archive), db_(archive.dmarc), options_(options), origin_(origin) {
+      : archive_(archive), bulk_(bulk), db_(archive.dmarc), options_(options), origin_(origin) {
     if (options_.batch_records == 0) options_.batch_records = 1;
   }
   ~AggregateImporter() { Register(false); }
@@ -74,6 +78,11 @@ class AggregateImporter {
   AggregateImporter& operator=(const AggregateImporter&) = delete;
 
   Result<DmarcImportResult> Run(InputSource& xml) {
+    // The bulk's lock is held while this report is parsed: not for long past its limits.
+    if (bulk_ != nullptr) {
+      Status due = bulk_->CommitIfDue();
+      if (!due.ok()) return due;
+    }
     Result<AggregateSummary> summary = ParseAggregateReport(
         xml, options_.limits, [this](const AggregateReportMeta& meta) { return OnMeta(meta); },
         [this](const AggregateRecord& record) { return OnRecord(record); });
@@ -98,12 +107,16 @@ class AggregateImporter {
   Status OnMeta(const AggregateReportMeta& meta) {
     meta_ = meta;
     key_ = codec::ReportDedupKey(meta);
+    // Pending writes of a bulk count: the same report twice in one bulk is a duplicate.
+    lmdb::Txn* bulk_txn = bulk_ != nullptr ? bulk_->open() : nullptr;
     lmdb::Txn txn;
-    bool present = false;
-    Status begun = internal::BeginDmarcRead(archive_, &txn, &present);
-    if (!begun.ok() || !present) return begun;
+    if (bulk_txn == nullptr) {
+      bool present = false;
+      Status begun = internal::BeginDmarcRead(archive_, &txn, &present);
+      if (!begun.ok() || !present) return begun;
+    }
     KeyHolder holder;
-    Status resolved = Resolve(txn, key_, &holder);
+    Status resolved = Resolve(bulk_txn != nullptr ? *bulk_txn : txn, key_, &holder);
     if (!resolved.ok()) return resolved;
     if (holder.kind != KeyHolder::kComplete) return Status::Ok();
     duplicate_ = true;
@@ -176,50 +189,64 @@ class AggregateImporter {
     return deleted;
   }
 
-  // Begins the write transaction of a batch with every key this batch needs free or
-  // ours: an incomplete report left by a dead importer is deleted first (over several
-  // commits if it is large).
-  Status BeginBatch(const AggregateSummary* summary, lmdb::Txn* txn) {
+  // The dedup keys a batch needs free or ours.
+  std::vector<MessageId> BatchKeys(const AggregateSummary* summary) {
     std::vector<MessageId> keys = {key_};
     if (summary != nullptr) {
       final_key_ = codec::ReportDedupKey(summary->meta);
       if (final_key_ != key_) keys.push_back(final_key_);
     }
+    return keys;
+  }
+
+  // Checks in `txn` that every key in `keys` is free or ours. A key held by an
+  // incomplete report of a dead importer: deletes (some of) that report, sets
+  // *deleted_some (also when that fails: `txn` holds writes then), and the caller
+  // commits and checks again. Other failures leave `txn` untouched.
+  Status CheckKeys(lmdb::Txn& txn, const std::vector<MessageId>& keys, bool* deleted_some) {
+    *deleted_some = false;
+    for (const MessageId& key : keys) {
+      KeyHolder holder;
+      Status resolved = Resolve(txn, key, &holder);
+      if (!resolved.ok()) return resolved;
+      switch (holder.kind) {
+        case KeyHolder::kFree:
+          if (id_ != 0 && key == key_) {
+            return Status::IOError("the import of DMARC report '" + meta_.report_id +
+                                   "' was taken over by another process");
+          }
+          break;
+        case KeyHolder::kOurs:
+          break;
+        case KeyHolder::kComplete:
+          duplicate_ = true;
+          duplicate_id_ = holder.id;
+          return DuplicateFound();
+        case KeyHolder::kBusy:
+          return Status::IOError("DMARC report '" + meta_.report_id + "' from '" +
+                                 meta_.org_name + "' is being imported by process " +
+                                 std::to_string(holder.owner_pid) + "; try again later");
+        case KeyHolder::kStale: {
+          bool gone = false;
+          *deleted_some = true;
+          return DeleteSome(txn, holder.id, key, &gone);
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Begins the write transaction of a batch with every key this batch needs free or
+  // ours: an incomplete report left by a dead importer is deleted first (over several
+  // commits if it is large).
+  Status BeginBatch(const AggregateSummary* summary, lmdb::Txn* txn) {
+    const std::vector<MessageId> keys = BatchKeys(summary);
     while (true) {
       Result<lmdb::Txn> begun = internal::BeginDmarcWrite(archive_);
       if (!begun.ok()) return begun.status();
       bool deleted_some = false;
-      for (const MessageId& key : keys) {
-        KeyHolder holder;
-        Status resolved = Resolve(*begun, key, &holder);
-        if (!resolved.ok()) return resolved;
-        switch (holder.kind) {
-          case KeyHolder::kFree:
-            if (id_ != 0 && key == key_) {
-              return Status::IOError("the import of DMARC report '" + meta_.report_id +
-                                     "' was taken over by another process");
-            }
-            break;
-          case KeyHolder::kOurs:
-            break;
-          case KeyHolder::kComplete:
-            duplicate_ = true;
-            duplicate_id_ = holder.id;
-            return DuplicateFound();
-          case KeyHolder::kBusy:
-            return Status::IOError("DMARC report '" + meta_.report_id + "' from '" +
-                                   meta_.org_name + "' is being imported by process " +
-                                   std::to_string(holder.owner_pid) + "; try again later");
-          case KeyHolder::kStale: {
-            bool gone = false;
-            Status removed = DeleteSome(*begun, holder.id, key, &gone);
-            if (!removed.ok()) return removed;
-            deleted_some = true;
-            break;
-          }
-        }
-        if (deleted_some) break;
-      }
+      Status checked = CheckKeys(*begun, keys, &deleted_some);
+      if (!checked.ok()) return checked;
       if (!deleted_some) {
         *txn = std::move(begun.value());
         return Status::Ok();
@@ -333,8 +360,46 @@ class AggregateImporter {
     return status;
   }
 
+  // The whole report, parsed, into the bulk's transaction: claimed and completed in one
+  // go. A failure after the checks aborts the bulk (its transaction may hold half of
+  // the report).
+  Status JoinBulk(const AggregateSummary& summary) {
+    const std::vector<MessageId> keys = BatchKeys(&summary);
+    lmdb::Txn* txn = nullptr;
+    for (bool deleted_some = true; deleted_some;) {
+      Result<lmdb::Txn*> joined = bulk_->Join();
+      if (!joined.ok()) return joined.status();
+      txn = *joined;
+      Status checked = CheckKeys(*txn, keys, &deleted_some);
+      if (!checked.ok() && deleted_some) bulk_->Abort(checked);
+      if (!checked.ok()) return checked;
+      if (deleted_some) {
+        Status committed = bulk_->Commit();
+        if (!committed.ok()) return committed;
+      }
+    }
+    Status status = Claim(*txn);
+    if (status.ok()) status = WriteRecords(*txn);
+    if (status.ok()) status = Complete(*txn, summary);
+    if (!status.ok()) {
+      bulk_->Abort(status);
+      return status;
+    }
+    const uint64_t bytes = batch_.size();
+    stored_index_ += static_cast<uint32_t>(batch_ends_.size());
+    batch_.clear();
+    batch_ends_.clear();
+    return bulk_->Added(bytes);
+  }
+
   // Commits the buffered records; with `summary`, the last commit of the report.
   Status Flush(const AggregateSummary* summary) {
+    if (bulk_ != nullptr && id_ == 0) {
+      if (summary != nullptr) return JoinBulk(*summary);
+      // Larger than one batch: the bulk's reports are committed, this one goes alone.
+      Status committed = bulk_->Commit();
+      if (!committed.ok()) return committed;
+    }
     lmdb::Txn txn;
     Status status = BeginBatch(summary, &txn);
     if (status.ok() && id_ == 0) status = Claim(txn);
@@ -370,6 +435,7 @@ class AggregateImporter {
   }
 
   OpenArchive& archive_;
+  DmarcBulkTxn* bulk_;  // the store's Bulk, if one is live
   const DmarcDatabases& db_;
   DmarcImportOptions options_;
   DmarcOrigin origin_;
@@ -394,7 +460,7 @@ Result<DmarcImportResult> DmarcStore::ImportAggregate(InputSource& xml,
   OpenArchive& archive = store_->impl_->archive;
   Status opened = internal::OpenDmarcForWrite(archive);
   if (!opened.ok()) return opened;
-  AggregateImporter importer(archive, options, origin);
+  AggregateImporter importer(archive, bulk_, options, origin);
   return importer.Run(xml);
 }
 

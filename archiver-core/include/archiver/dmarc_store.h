@@ -3,6 +3,7 @@
 // the archive's LMDB environment (docs/store-format.md, "DMARC"). Dovecot-independent.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -121,8 +122,23 @@ struct DmarcStats {
   uint64_t reports = 0, records = 0, messages = 0, failures = 0, errors = 0, mails = 0;
 };
 
+// When a DmarcStore::Bulk commits what joined it. The write transaction (and with it
+// LMDB's write lock, which every delivering process waits for) stays open from the
+// first write that joins until one of these is reached.
+struct DmarcBulkOptions {
+  uint64_t max_reports = 200;  // reports, failure reports and ledger errors per commit
+  std::chrono::milliseconds max_open{100};  // age of the open transaction
+  uint64_t max_bytes = 4u << 20;            // encoded records pending
+};
+
+namespace internal {
+class DmarcBulkTxn;
+}
+
 class DmarcStore {
  public:
+  class Bulk;
+
   // The DMARC side of an open archive. An archive written before DMARC support has no
   // DMARC databases: reads find nothing, the first write creates them.
   explicit DmarcStore(std::shared_ptr<Store> store);
@@ -182,7 +198,50 @@ class DmarcStore {
   Result<DmarcStats> GetStats() const;
 
  private:
+  friend class Bulk;
+  // A bulk transaction over this archive; null without an archive.
+  std::unique_ptr<internal::DmarcBulkTxn> NewBulk(const DmarcBulkOptions& options);
+
   std::shared_ptr<Store> store_;
+  internal::DmarcBulkTxn* bulk_ = nullptr;  // the live Bulk's transaction, if any
+};
+
+// Many small writes in one durable commit (`doveadm dmarc import` of many files). While
+// a Bulk lives, the store's writes (ImportAggregate of a report that fits in one batch,
+// ImportFailure, RecordError, NoteMail, ForgetErrorsOf) join one write transaction
+// instead of committing each; their results are final (ids, duplicates: the dedup
+// checks run inside that transaction and see its own writes) but durable only once a
+// commit covers them: commits() has grown past its value before the write, and
+// pending() is false. The Bulk commits by itself when a DmarcBulkOptions threshold is
+// reached (checked when a write joins and before an aggregate report is parsed), and
+// before a report larger than one batch, which is then imported as without a Bulk.
+// A failed write or commit aborts everything not committed yet and is returned by that
+// call; every later call through the Bulk then fails with the same reason (a caller
+// never sees a later write succeed after earlier ones were lost).
+// Queries do not see writes before their commit. One thread; no other write to the
+// archive (Store or another DmarcStore) from this thread while writes are pending: it
+// would wait for the lock this thread holds. Not nested: one Bulk per DmarcStore.
+class DmarcStore::Bulk {
+ public:
+  explicit Bulk(DmarcStore& store, DmarcBulkOptions options = {});
+  // Aborts what is not committed: call Commit first to keep it.
+  ~Bulk();
+  Bulk(const Bulk&) = delete;
+  Bulk& operator=(const Bulk&) = delete;
+
+  // Commits what joined (Ok when nothing did). Errors: MapFull, IOError, or the failure
+  // that aborted this Bulk earlier.
+  Status Commit();
+  // Commits when a threshold of DmarcBulkOptions is reached; Ok otherwise.
+  Status CommitIfDue();
+  // Whether writes are waiting for a commit.
+  bool pending() const;
+  // Commits made so far (each covers every write that joined before it).
+  uint64_t commits() const;
+
+ private:
+  DmarcStore& store_;
+  std::unique_ptr<internal::DmarcBulkTxn> txn_;
 };
 
 }  // namespace archiver
