@@ -131,6 +131,9 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
       "imapc_password=" + settings.password,
       std::string("imapc_ssl=") + TlsSetting(settings.tls),
       std::string("imapc_ssl_verify=") + (settings.tls_verify ? "yes" : "no"),
+      // RFC822.SIZE and header-only FETCHes: a sync learns sizes (and a DMARC source its
+      // filters' headers) before it downloads a body.
+      "imapc_features=rfc822.size fetch-headers",
   };
   std::vector<const char*> field_pointers;
   for (const std::string& field : fields) field_pointers.push_back(field.c_str());

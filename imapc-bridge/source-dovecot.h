@@ -20,4 +20,5 @@ extern "C" {
 #include "mail-search-build.h"
 #include "seq-range-array.h"
 #include "imap-util.h"
+#include "wildcard-match.h"
 }

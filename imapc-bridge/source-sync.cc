@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "archiver/time_format.h"
 #include "source-dovecot.h"
+#include "source-scan.h"
 
 namespace archiver::imapc {
 namespace {
@@ -49,20 +51,27 @@ bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged
 // One folder's sync. Returns false with `error` set; `outcome` counts what was archived.
 class FolderSync {
  public:
-  FolderSync(SourceRegistry* registry, RemoteAccount* account, const std::string& source,
+  FolderSync(SourceRegistry* registry, RemoteAccount* account, const SourceConfig& config,
              const SyncOptions& options, SyncOutcome* outcome)
-      : registry_(registry), account_(account), source_(source), options_(options),
-        outcome_(outcome) {}
+      : registry_(registry), account_(account), config_(config), source_(config.name),
+        options_(options), outcome_(outcome) {}
 
   bool Run(const std::string& folder, RemoteError* error) {
-    struct mailbox* box =
-        mailbox_alloc(account_->ns()->list, folder.c_str(), MAILBOX_FLAG_READONLY);
+    // A DMARC source changes the remote (--after): its folders are opened for writing.
+    const bool writes = dmarc() && config_.after != SourceAfter::kNone;
+    struct mailbox* box = mailbox_alloc(account_->ns()->list, folder.c_str(),
+                                        writes ? static_cast<enum mailbox_flags>(0)
+                                               : MAILBOX_FLAG_READONLY);
+    tally_ = DmarcTally{};
     bool ok = RunOpen(box, folder, error);
     mailbox_free(&box);
+    if (dmarc()) ok = LogDmarc(folder) && ok;
     return ok;
   }
 
  private:
+  bool dmarc() const { return config_.purpose == SourcePurpose::kDmarc; }
+
   bool RunOpen(struct mailbox* box, const std::string& folder, RemoteError* error) {
     std::string context = "folder " + folder;
     if (mailbox_sync(box, static_cast<enum mailbox_sync_flags>(0)) < 0) {
@@ -85,22 +94,53 @@ class FolderSync {
     batch_.folder = folder;
     batch_.uidvalidity = status.uidvalidity;
     batch_.remote_messages = status.messages;
-    batch_bytes_ = 0;
     const uint32_t end_uid = status.uidnext > 0 ? status.uidnext - 1 : 0;
     if (end_uid <= last_uid && checkpoint->remote_messages == status.messages &&
         checkpoint->uidvalidity == status.uidvalidity)
       return true;  // nothing new, nothing to record
 
+    ScanRules rules{&config_, options_.max_message_bytes, NowMicros() / 1000000};
+    FolderScan scan;
+    if (!ScanFolder(account_, box, last_uid, rules, &scan, error)) return false;
+    skips_ = std::move(scan.skipped);
+    uint32_t highest = std::max(end_uid, last_uid);
+    for (const SkippedMessage& skip : skips_) highest = std::max(highest, skip.uid);
+    size_t next = 0;
+    while (next < scan.take.size()) {
+      // A chunk: one search whose FETCHes imapc pipelines, one batch, one commit.
+      size_t end = next;
+      uint64_t bytes = 0;
+      while (end < scan.take.size() && end - next < options_.batch_messages &&
+             (end == next || bytes + scan.take[end].size <= options_.batch_bytes))
+        bytes += scan.take[end++].size;
+      if (!FetchChunk(box, scan.take, next, end, error)) return false;
+      batch_.last_uid = scan.take[end - 1].uid;
+      highest = std::max(highest, batch_.last_uid);
+      if (!Commit(box, error)) return false;
+      uint64_t remaining = end_uid > batch_.last_uid ? end_uid - batch_.last_uid : 0;
+      if (options_.progress) options_.progress(folder, done_, remaining);
+      next = end;
+    }
+    // UIDs up to UIDNEXT-1 not taken are skipped or gone: passed over too.
+    batch_.last_uid = highest;
+    if (!Commit(box, error)) return false;
+    if (options_.progress) options_.progress(folder, done_, 0);
+    return true;
+  }
+
+  // Fetches take[begin, end) into batch_.messages; what the remote refuses is skipped.
+  bool FetchChunk(struct mailbox* box, const std::vector<ScannedMessage>& take, size_t begin,
+                  size_t end, RemoteError* error) {
     struct mail_search_args* args = mail_search_build_init();
     struct mail_search_arg* range = mail_search_build_add(args, SEARCH_UIDSET);
-    p_array_init(&range->value.seqset, args->pool, 1);
-    seq_range_array_add_range(&range->value.seqset, last_uid + 1, (uint32_t)-1);
+    p_array_init(&range->value.seqset, args->pool, end - begin);
+    for (size_t i = begin; i < end; ++i) seq_range_array_add(&range->value.seqset, take[i].uid);
     struct mailbox_transaction_context* transaction = mailbox_transaction_begin(
         box, static_cast<enum mailbox_transaction_flags>(0), "archiver source sync");
     struct mail_search_context* search =
         mailbox_search_init(transaction, args, nullptr, kFetchFields, nullptr);
     mail_search_args_unref(&args);
-    uint64_t remaining = end_uid > last_uid ? end_uid - last_uid : 0;
+    const std::string context = std::string("folder ") + mailbox_get_vname(box);
     bool ok = true;
     struct mail* mail = nullptr;
     while (ok && mailbox_search_next(search, &mail)) {
@@ -108,45 +148,112 @@ class FolderSync {
       bool expunged = false;
       std::string read_error;
       if (!ReadRemoteMessage(mail, &message, &expunged, &read_error)) {
-        if (!expunged) {
-          *error = account_->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
+        if (expunged) continue;  // gone on the remote: the checkpoint passes over it
+        RemoteError failed =
+            account_->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
+        if (IsConnectionFailure(failed)) {
+          *error = failed;
           ok = false;
+        } else {
+          skips_.push_back({mail->uid, SkipKind::kUnreadable, failed.reason});
         }
-        continue;  // gone on the remote: the checkpoint passes over it
+        continue;
       }
-      batch_bytes_ += message.bytes.size();
-      batch_.last_uid = std::max(batch_.last_uid, message.uid);
+      if (options_.max_message_bytes != 0 && message.bytes.size() > options_.max_message_bytes) {
+        skips_.push_back({message.uid, SkipKind::kOversized,
+                          context + ": UID " + std::to_string(message.uid) + " of " +
+                              FormatBytes(message.bytes.size()) + " is larger than the " +
+                              FormatBytes(options_.max_message_bytes) + " a sync takes"});
+        continue;
+      }
       batch_.messages.push_back(std::move(message));
-      if (batch_.messages.size() >= options_.batch_messages ||
-          batch_bytes_ >= options_.batch_bytes) {
-        ok = Flush(error);
-        remaining = end_uid > batch_.last_uid ? end_uid - batch_.last_uid : 0;
-        if (ok && options_.progress) options_.progress(folder, done_, remaining);
-        batch_.messages.clear();
-        batch_bytes_ = 0;
-      }
     }
     if (mailbox_search_deinit(&search) < 0 && ok) {
       *error = account_->MailboxError(box, context + ": fetching");
       ok = false;
     }
     (void)mailbox_transaction_commit(&transaction);
-    if (!ok) return false;
-    // UIDs up to UIDNEXT-1 that the search did not return are gone: passed over too.
-    batch_.last_uid = std::max({batch_.last_uid, end_uid, last_uid});
-    if (!Flush(error)) return false;
-    if (options_.progress) options_.progress(folder, done_, 0);
-    return true;
+    return ok;
   }
 
-  bool Flush(RemoteError* error) {
+  // DMARC sources: the batch's reports first (read again harmlessly if the batch is
+  // lost), then the batch and its checkpoint, then --after on the remote.
+  bool Commit(struct mailbox* box, RemoteError* error) {
+    std::vector<uint32_t> act;
+    if (dmarc() && !batch_.messages.empty()) {
+      std::vector<uint32_t> uids;
+      std::vector<std::string_view> mails;
+      for (const RemoteMessage& message : batch_.messages) {
+        uids.push_back(message.uid);
+        mails.push_back(message.bytes);
+      }
+      Status read = ReadBatchReports(options_.dmarc_reader, source_, batch_.folder, uids, mails,
+                                     &act, &tally_);
+      if (!read.ok()) return LocalError(read, error);
+    }
     Result<BatchResult> result = registry_->ArchiveBatch(source_, batch_);
     if (!result.ok()) return LocalError(result.status(), error);
     uint64_t written = result->stored + result->deduplicated;
     outcome_->archived += written;
     outcome_->deduplicated += result->deduplicated;
     done_ += written;
+    batch_.messages.clear();
+    if (!LogSkips(error)) return false;
+    if (act.empty()) return true;
+    std::string action_error;
+    if (ApplyAfterAction(box, config_, act, &action_error)) {
+      tally_.acted += act.size();
+      return true;
+    }
+    // The reports are committed: a refused action is logged, never a lost report.
+    Status logged = registry_->AppendLog(
+        source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " +
+                         batch_.folder, act.size(), action_error});
+    return logged.ok() || LocalError(logged, error);
+  }
+
+  // Logs the skips the committed checkpoint has passed over, and forgets them.
+  bool LogSkips(RemoteError* error) {
+    auto covered = [&](const SkippedMessage& skip) { return skip.uid <= batch_.last_uid; };
+    for (const SkippedMessage& skip : skips_) {
+      if (!covered(skip)) continue;
+      if (skip.kind == SkipKind::kFiltered) {
+        ++tally_.filtered;
+        continue;
+      }
+      ++outcome_->skipped;
+      Status logged = registry_->AppendLog(
+          source_, {0, skip.kind == SkipKind::kOversized ? "skip oversized" : "skip unreadable",
+                    1, skip.reason});
+      if (!logged.ok()) return LocalError(logged, error);
+    }
+    skips_.erase(std::remove_if(skips_.begin(), skips_.end(), covered), skips_.end());
     return true;
+  }
+
+  // One activity-log entry per folder and sync of a DMARC source.
+  bool LogDmarc(const std::string& folder) {
+    if (tally_.mails + tally_.failed + tally_.filtered == 0 && tally_.errors.empty())
+      return true;
+    std::string what = "dmarc " + folder + ": " + std::to_string(tally_.mails) +
+                       " mails with reports (" + std::to_string(tally_.reports) +
+                       " aggregate, " + std::to_string(tally_.failures) + " failure), " +
+                       std::to_string(tally_.failed) + " failed, " +
+                       std::to_string(tally_.filtered) + " skipped by the filters, " +
+                       std::to_string(tally_.acted) + " " + SourceAfterName(config_.after);
+    AddTally(&outcome_->dmarc, tally_);
+    return registry_->AppendLog(source_, {0, what, tally_.mails, tally_.errors}).ok();
+  }
+
+  static void AddTally(DmarcTally* total, const DmarcTally& folder) {
+    total->mails += folder.mails;
+    total->reports += folder.reports;
+    total->failures += folder.failures;
+    total->failed += folder.failed;
+    total->filtered += folder.filtered;
+    total->acted += folder.acted;
+    if (!folder.errors.empty())
+      total->errors += (total->errors.empty() ? "" : "; ") + folder.errors;
   }
 
   static bool LocalError(const Status& status, RemoteError* error) {
@@ -156,11 +263,13 @@ class FolderSync {
 
   SourceRegistry* registry_;
   RemoteAccount* account_;
+  const SourceConfig& config_;
   const std::string& source_;
   const SyncOptions& options_;
   SyncOutcome* outcome_;
   RemoteBatch batch_;
-  uint64_t batch_bytes_ = 0;
+  std::vector<SkippedMessage> skips_;  // not yet passed over by a committed checkpoint
+  DmarcTally tally_;                   // this folder's DMARC counts
   uint64_t done_ = 0;
 };
 
@@ -211,7 +320,7 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
   if (SourceRemoteSettings(*registry, *config, &settings, &error) &&
       (account = RemoteAccount::Connect(settings, &error)) != nullptr &&
       SourceFolders(account.get(), *config, &folders, &error)) {
-    FolderSync folder_sync(registry, account.get(), name, options, &outcome);
+    FolderSync folder_sync(registry, account.get(), *config, options, &outcome);
     for (const std::string& folder : folders) {
       RemoteError folder_error;
       if (folder_sync.Run(folder, &folder_error)) continue;

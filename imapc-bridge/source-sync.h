@@ -2,6 +2,8 @@
 // UIDVALIDITY against the checkpoint (a change restarts the folder; content dedup keeps
 // it from archiving twice), fetch only the UIDs above the checkpoint, and hand them to
 // SourceRegistry::ArchiveBatch in batches, each archived together with its checkpoint.
+// A message the remote cannot give, or too large, is skipped with an activity-log entry.
+// DMARC sources also read each batch's reports, then apply --after (source-dmarc.h).
 // The end (success or classified failure) is recorded with FinishSync.
 #pragma once
 
@@ -11,6 +13,7 @@
 
 #include "archiver/sources.h"
 #include "source-connect.h"
+#include "source-dmarc.h"
 
 namespace archiver::imapc {
 
@@ -20,6 +23,11 @@ struct SyncOptions {
   // Called after each committed batch with the folder, messages archived in it so far
   // this sync and the UIDs still ahead (an estimate); may be empty.
   std::function<void(const std::string& folder, uint64_t done, uint64_t remaining)> progress;
+  // A remote message larger than this is not fetched: it is skipped with an activity-log
+  // entry and the checkpoint passes over it (the whole message is held in memory).
+  uint64_t max_message_bytes = 512ULL << 20;
+  // Reads the mails of DMARC sources; a DMARC source fails (kLocal) without one.
+  DmarcMailReader dmarc_reader;
 };
 
 struct SyncOutcome {
@@ -28,6 +36,8 @@ struct SyncOutcome {
   uint64_t archived = 0;                     // delivery records written by this sync
   uint64_t deduplicated = 0;                 // of those, messages already in the archive
   bool caught_up = false;                    // every folder was read to its end
+  uint64_t skipped = 0;                      // oversized or unreadable messages passed over
+  DmarcTally dmarc;                          // DMARC sources: over all folders
 };
 
 // Syncs source `name` once (paused or not: the caller decides) and records the result

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "archiver-dmarc-mime.h"
 #include "archiver/time_format.h"
 #include "doveadm-archive-context.h"
 #include "doveadm-archive-source.h"
@@ -119,6 +120,20 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
       names = std::move(selected).value();
     }
     imapc::SyncOptions options;
+    if (const char* size = ParamString(cctx, "max-message-size")) {
+      if (!plugin::ParseSize(size, &options.max_message_bytes) || options.max_message_bytes == 0) {
+        CommandFailed(EX_USAGE, std::string("Invalid --max-message-size: ") + size);
+        return;
+      }
+    }
+    // DMARC sources: each mail read as a report delivery is (the same MIME walk, limits
+    // and ledger note), into the archive the sync writes to.
+    auto dmarc = std::make_shared<DmarcStore>(archive.store);
+    const DmarcPipelineOptions dmarc_options = archive.settings.DmarcOptions();
+    options.dmarc_reader = [dmarc, dmarc_options](std::string_view mail,
+                                                  const DmarcOrigin& origin, DmarcMail* noted) {
+      return plugin::ReadArchivedDmarcMail(mail, *dmarc, dmarc_options, origin, noted).status();
+    };
     if (isatty(STDERR_FILENO)) {
       options.progress = [](const std::string& folder, uint64_t done, uint64_t remaining) {
         fprintf(stderr, "\r%s: %llu archived, about %llu UIDs to go   ", folder.c_str(),

@@ -44,7 +44,9 @@ const doveadm_cmd_param kListParams[] = {kLast};
 const doveadm_cmd_param kLogParams[] = {SOURCE_OPTION("limit", CMD_PARAM_INT64), kName,
                                         kLast};
 const doveadm_cmd_param kSyncParams[] = {SOURCE_OPTION("all", CMD_PARAM_BOOL),
-                                         SOURCE_OPTION("due", CMD_PARAM_BOOL), kName, kLast};
+                                         SOURCE_OPTION("due", CMD_PARAM_BOOL),
+                                         SOURCE_OPTION("max-message-size", CMD_PARAM_STR),
+                                         kName, kLast};
 
 doveadm_cmd_ver2 kSourceCommands[] = {
     {.cmd = CmdSourceAdd,
@@ -69,7 +71,7 @@ doveadm_cmd_ver2 kSourceCommands[] = {
      .parameters = kNameParams},
     {.cmd = CmdSourceSync,
      .name = "archive source sync",
-     .usage = "<name> | --all | --due",
+     .usage = "[--max-message-size <size>] <name> | --all | --due",
      .parameters = kSyncParams},
     {.cmd = CmdSourceRemove, .name = "archive source remove", .usage = "<name>",
      .parameters = kNameParams},
@@ -102,6 +104,7 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
     return false;
   }
   archive->store = store.value();
+  archive->settings = settings;
   archive->registry = std::make_unique<SourceRegistry>(archive->store, settings.SourcesKeyPath());
   return true;
 }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "archiver-settings.h"
 #include "archiver/sources.h"
 #include "doveadm-archive-dovecot.h"
 #include "source-connect.h"
@@ -27,6 +28,7 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx);
 // The archive named by the global plugin { archiver_path } and its source registry
 // (sources need one archive for the server: an archiver_path with %u or ~ is refused).
 struct SourceArchive {
+  plugin::ArchiverSettings settings;  // the DMARC sources' report limits come from them
   std::shared_ptr<Store> store;
   std::unique_ptr<SourceRegistry> registry;
 };
