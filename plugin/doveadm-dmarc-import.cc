@@ -1,10 +1,13 @@
 // `doveadm dmarc import FILE…`: report files from disk. What a file is, is told by its
 // content: a raw XML report is parsed streaming from the file (a 420 MB report never
 // sits in memory); gzip, ZIP and zlib payloads go to the pipeline as one part; anything
-// else that looks like a mail (.eml, a saved report mail) is walked as one.
+// else that looks like a mail (.eml, a saved report mail) is walked as one. Small
+// reports of many files share durable commits (DmarcStore::Bulk); a file's row is
+// printed once the commit that covers it is done.
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "archiver-dmarc-mime.h"
@@ -20,6 +23,9 @@ namespace {
 constexpr size_t kSniffBytes = 64 * 1024;
 // Raw XML files have no cap below this unless --max-size sets one.
 constexpr uint64_t kDefaultXmlFileCap = 4ULL << 30;
+// A file larger than this is not read with the bulk's write lock held (deliveries wait
+// for it): what is pending is committed first.
+constexpr uint64_t kBulkFileBytes = 1ULL << 20;
 
 struct FileRow {
   std::string result;  // "ok", "duplicate", "error"
@@ -173,6 +179,42 @@ class FileImporter {
   DmarcOrigin origin_;
 };
 
+// Rows of files imported but not committed yet, printed once a commit covers them.
+class RowPrinter {
+ public:
+  void Add(std::string file, FileRow row) { waiting_.push_back({std::move(file), std::move(row)}); }
+  // Prints the waiting rows; with a non-OK `lost`, as errors: their commit failed.
+  void Print(const Status& lost) {
+    for (auto& [file, row] : waiting_) {
+      if (!lost.ok()) {
+        row.result = "error";
+        row.reason = "not committed: " + lost.ToString();
+      }
+      if (row.result == "error") {
+        ++failed_;
+        i_error("%s: %s", file.c_str(), row.reason.c_str());
+      }
+      doveadm_print(file.c_str());
+      doveadm_print(row.result.c_str());
+      doveadm_print_num(row.reports);
+      doveadm_print_num(row.records);
+      doveadm_print(row.reason.c_str());
+    }
+    waiting_.clear();
+  }
+  uint64_t failed() const { return failed_; }
+
+ private:
+  std::vector<std::pair<std::string, FileRow>> waiting_;
+  uint64_t failed_ = 0;
+};
+
+bool LargeFile(const char* path) {
+  std::error_code error;
+  uintmax_t size = std::filesystem::file_size(path, error);
+  return !error && size > kBulkFileBytes;
+}
+
 }  // namespace
 
 void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
@@ -193,38 +235,47 @@ void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
     DmarcArchive archive;
     if (!OpenDmarcArchive(cctx, true, &archive)) return;
     FileImporter importer(*archive.dmarc, archive.settings, max_size);
+    DmarcStore::Bulk bulk(*archive.dmarc);
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header_simple("file");
     doveadm_print_header_simple("result");
     doveadm_print_header("reports", "reports", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     doveadm_print_header("records", "records", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     doveadm_print_header_simple("reason");
-    uint64_t total = 0, failed = 0;
+    RowPrinter rows;
+    uint64_t total = 0;
     for (const char* const* file = files; *file != nullptr; ++file) {
       ++total;
+      const uint64_t commits = bulk.commits();
       FileRow row;
-      Status status = importer.Import(*file, &row);
+      Status status = LargeFile(*file) ? bulk.Commit() : Status::Ok();
+      if (status.ok()) status = importer.Import(*file, &row);
+      if (status.ok()) status = bulk.CommitIfDue();
+      // A commit made while this file was imported covers every file before it.
+      if (bulk.commits() != commits) rows.Print(Status::Ok());
       if (!status.ok()) {
+        // The earlier files' writes are committed unless the failure aborted them.
+        rows.Print(bulk.Commit());
         row.result = "error";
         row.reason = status.ToString();
-      }
-      if (row.result == "error") {
-        ++failed;
-        i_error("%s: %s", *file, row.reason.c_str());
-      }
-      doveadm_print(*file);
-      doveadm_print(row.result.c_str());
-      doveadm_print_num(row.reports);
-      doveadm_print_num(row.records);
-      doveadm_print(row.reason.c_str());
-      if (!status.ok()) {
+        rows.Add(*file, std::move(row));
+        rows.Print(Status::Ok());
         CommandFailed(ExitCodeFor(status),
                       "Stopped: the archive cannot be written: " + status.ToString());
         return;
       }
+      rows.Add(*file, std::move(row));
+      if (!bulk.pending()) rows.Print(Status::Ok());
     }
-    if (failed > 0)
-      CommandFailed(EX_DATAERR, std::to_string(failed) + " of " + std::to_string(total) +
+    Status committed = bulk.Commit();
+    rows.Print(committed);
+    if (!committed.ok()) {
+      CommandFailed(ExitCodeFor(committed),
+                    "Stopped: the archive cannot be written: " + committed.ToString());
+      return;
+    }
+    if (rows.failed() > 0)
+      CommandFailed(EX_DATAERR, std::to_string(rows.failed()) + " of " + std::to_string(total) +
                                     " files could not be imported");
   });
 }
