@@ -1,6 +1,7 @@
 # Finds Dovecot's development files through dovecot-config (Debian: dovecot-dev).
 # Sets DOVECOT_FOUND, DOVECOT_INCLUDE_DIR, DOVECOT_MODULE_DIR, DOVECOT_DOVEADM_MODULE_DIR,
-# DOVECOT_ABI_VERSION, DOVECOT_LIB_DIR and ARCHIVER_CONF_DIR (where 90-archiver.conf goes).
+# DOVECOT_ABI_VERSION, DOVECOT_LIB_DIR, DOVECOT_LIBEXEC_DIR (where service executables go) and
+# ARCHIVER_CONF_DIR (where 90-archiver.conf goes).
 
 set(DOVECOT_CONFIG "/usr/lib/dovecot/dovecot-config" CACHE FILEPATH "Path of dovecot-config")
 set(ARCHIVER_CONF_DIR "/etc/dovecot/conf.d" CACHE PATH "Where cmake --install puts 90-archiver.conf")
@@ -15,6 +16,8 @@ if(EXISTS "${DOVECOT_CONFIG}")
       set(DOVECOT_MODULE_DIR "${CMAKE_MATCH_1}")
     elseif(_line MATCHES "^dovecot_pkglibdir=(.*)$")
       set(DOVECOT_LIB_DIR "${CMAKE_MATCH_1}")
+    elseif(_line MATCHES "^dovecot_pkglibexecdir=(.*)$")
+      set(DOVECOT_LIBEXEC_DIR "${CMAKE_MATCH_1}")
     endif()
   endforeach()
   if(DOVECOT_INCLUDE_DIR AND EXISTS "${DOVECOT_INCLUDE_DIR}/config.h")

@@ -1,0 +1,81 @@
+// Reads plugin { archiver_sources_poll_interval } through lib-master's settings reader:
+// a settings root holding only the plugin { } string list, every other key ignored.
+#include "poller-settings.h"
+
+#include <cstddef>
+#include <cstring>
+
+#include "poller-dovecot.h"
+
+namespace archiver::poller {
+namespace {
+
+constexpr const char* kPollIntervalKey = "archiver_sources_poll_interval";
+
+struct PluginSection {
+  ARRAY_TYPE(const_string) plugin_envs;
+};
+
+const struct setting_define kPluginDefines[] = {
+    {.type = SET_STRLIST, .key = "plugin", .offset = offsetof(PluginSection, plugin_envs)},
+    {}};  // SETTING_DEFINE_LIST_END
+
+const PluginSection kPluginDefaults = {};
+
+const struct setting_parser_info kPluginInfo = {
+    .module_name = "archiver-poller",
+    .defines = kPluginDefines,
+    .defaults = &kPluginDefaults,
+    .type_offset = SIZE_MAX,
+    .struct_size = sizeof(PluginSection),
+    .parent_offset = SIZE_MAX,
+};
+
+const struct setting_parser_info* const kRoots[] = {&kPluginInfo, nullptr};
+
+}  // namespace
+
+bool ParsePollInterval(const char* value, unsigned* secs, std::string* error) {
+  unsigned parsed = 0;
+  const char* parse_error = nullptr;
+  if (settings_get_time(value, &parsed, &parse_error) < 0) {
+    *error = std::string(kPollIntervalKey) + " = " + value + ": " + parse_error;
+    return false;
+  }
+  if (parsed < kMinPollIntervalSecs || parsed > kMaxPollIntervalSecs) {
+    *error = std::string(kPollIntervalKey) + " = " + value +
+             ": must be between 1 second and 1 day";
+    return false;
+  }
+  *secs = parsed;
+  return true;
+}
+
+bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
+                        std::string* error) {
+  struct master_service_settings_input input = {};
+  input.roots = kRoots;
+  input.service = "archiver-poller";
+  struct master_service_settings_output output;
+  const char* read_error = nullptr;
+  if (master_service_settings_read(service, &input, &output, &read_error) < 0) {
+    *error = std::string("Cannot read the configuration: ") + read_error;
+    return false;
+  }
+  const auto* section =
+      static_cast<const PluginSection*>(master_service_settings_get_others(service)[0]);
+  PollerSettings parsed;
+  if (array_is_created(&section->plugin_envs)) {
+    unsigned count = 0;
+    const char* const* envs = array_get(&section->plugin_envs, &count);
+    for (unsigned i = 0; i + 1 < count; i += 2) {
+      if (std::strcmp(envs[i], kPollIntervalKey) == 0 && envs[i + 1][0] != '\0' &&
+          !ParsePollInterval(envs[i + 1], &parsed.poll_interval_secs, error))
+        return false;
+    }
+  }
+  *settings = parsed;
+  return true;
+}
+
+}  // namespace archiver::poller

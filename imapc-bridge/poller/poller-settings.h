@@ -1,0 +1,31 @@
+// The poller service's settings: read once at start from Dovecot's configuration
+// (plugin { archiver_sources_poll_interval }).
+#pragma once
+
+#include <string>
+
+struct master_service;
+
+namespace archiver::poller {
+
+// Default and bounds of archiver_sources_poll_interval.
+inline constexpr unsigned kDefaultPollIntervalSecs = 60;
+inline constexpr unsigned kMinPollIntervalSecs = 1;
+inline constexpr unsigned kMaxPollIntervalSecs = 24 * 60 * 60;
+
+struct PollerSettings {
+  unsigned poll_interval_secs = kDefaultPollIntervalSecs;
+};
+
+// Parses an archiver_sources_poll_interval value (Dovecot's time syntax: "30s", "1m",
+// "5 mins"). False with `*error` naming the setting and the value when it does not
+// parse or lies outside [kMinPollIntervalSecs, kMaxPollIntervalSecs].
+bool ParsePollInterval(const char* value, unsigned* secs, std::string* error);
+
+// Reads the settings from the configuration master_service was started with (the
+// config socket under Dovecot's master). False with `*error` set when the configuration
+// cannot be read or a value is invalid; `*settings` is then unchanged.
+bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
+                        std::string* error);
+
+}  // namespace archiver::poller
