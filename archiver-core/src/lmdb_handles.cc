@@ -61,9 +61,17 @@ Txn& Txn::operator=(Txn&& other) noexcept {
   if (this != &other) {
     Abort();
     txn_ = std::exchange(other.txn_, nullptr);
+    write_ = std::exchange(other.write_, false);
   }
   return *this;
 }
+
+namespace {
+// The user-context value that marks an environment for FlushMetaAfterCommit.
+char flush_meta_after_commit_marker;
+}  // namespace
+
+void FlushMetaAfterCommit(MDB_env* env) { mdb_env_set_userctx(env, &flush_meta_after_commit_marker); }
 
 Result<Txn> Txn::Begin(MDB_env* env, bool write) {
   MDB_txn* txn = nullptr;
@@ -75,12 +83,16 @@ Result<Txn> Txn::Begin(MDB_env* env, bool write) {
     if (rc == 0) rc = mdb_txn_begin(env, nullptr, flags, &txn);
   }
   if (rc != 0) return ToStatus(rc, write ? "begin write transaction" : "begin read transaction");
-  return Txn(txn);
+  return Txn(txn, write);
 }
 
 Status Txn::Commit(std::string_view what) {
   MDB_env* environment = env();
   int rc = mdb_txn_commit(std::exchange(txn_, nullptr));
+  if (rc == 0 && std::exchange(write_, false) &&
+      mdb_env_get_userctx(environment) == &flush_meta_after_commit_marker) {
+    rc = mdb_env_sync(environment, 1);
+  }
   return ToStatus(rc, what, environment);
 }
 

@@ -142,8 +142,12 @@ Status OpenEnvironment(const StoreOptions& options, OpenArchive& archive) {
   if (created && options.read_only) return Status::NotFound("no archive at " + path);
   unsigned flags = MDB_NOTLS;
   if (!options.sync) flags |= MDB_NOSYNC;
-  if (!options.meta_sync) flags |= MDB_NOMETASYNC;
+  // Fully durable commits flush their meta page after the write lock is released
+  // (lmdb::FlushMetaAfterCommit); with meta_sync off it is never flushed by the commit.
+  const bool flush_meta_after = options.sync && options.meta_sync && !options.read_only;
+  if (!options.meta_sync || flush_meta_after) flags |= MDB_NOMETASYNC;
   if (options.read_only) flags |= MDB_RDONLY;
+  if (flush_meta_after) lmdb::FlushMetaAfterCommit(handle);
   rc = mdb_env_open(handle, path.c_str(), flags, 0600);
   if (rc == ENOENT && options.read_only) return Status::NotFound("no archive at " + path);
   if (rc == MDB_INVALID)
