@@ -220,7 +220,8 @@ class DmarcStore {
 // never sees a later write succeed after earlier ones were lost).
 // Queries do not see writes before their commit. One thread; no other write to the
 // archive (Store or another DmarcStore) from this thread while writes are pending: it
-// would wait for the lock this thread holds. Not nested: one Bulk per DmarcStore.
+// would wait for the lock this thread holds. Not nested: one Bulk per DmarcStore,
+// which must outlive it.
 class DmarcStore::Bulk {
  public:
   explicit Bulk(DmarcStore& store, DmarcBulkOptions options = {});
