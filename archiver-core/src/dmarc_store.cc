@@ -1,7 +1,8 @@
-// DmarcStore's small writes, one transaction each (or joined to a Bulk's): failure reports (deduplicated by a
-// SHA-256 of their fields and original headers), the error ledger (idempotent per
-// carrying mail or file, part and reason), the report mails seen; and the statistics.
-// Aggregate reports: dmarc_store_import.cc; queries: dmarc_store_query.cc.
+// DmarcStore's small writes, one transaction each (or joined to a Bulk's): failure
+// reports (deduplicated by a SHA-256 of their fields and original headers), the error
+// ledger (idempotent per carrying mail or file, part and reason), the report mails seen;
+// and the statistics. Aggregate reports: dmarc_store_import.cc; queries:
+// dmarc_store_query.cc.
 #include "archiver/dmarc_store.h"
 
 #include <vector>
@@ -41,43 +42,44 @@ Result<DmarcImportResult> DmarcStore::ImportFailure(const FailureReport& report,
   OpenArchive& archive = store_->impl_->archive;
   const MessageId key = codec::FailureDedupKey(report);
   DmarcImportResult result;
-  Status done = internal::InDmarcWrite(archive, bulk_, "store DMARC failure report", [&](lmdb::Txn& txn) {
-    const DmarcDatabases& db = archive.dmarc;
-    bool found = false;
-    Status status = FindKey(txn, db.failure_keys, key, &found, &result.id);
-    if (!status.ok() || found) {
-      result.outcome = DmarcImportOutcome::kDuplicate;
-      return status;
-    }
-    Result<uint64_t> id = internal::TakeNextId(txn, db, internal::kNextFailureKey);
-    if (!id.ok()) return id.status();
-    result.id = *id;
-    DmarcFailure failure;
-    failure.id = *id;
-    failure.imported_us = NowMicros();
-    failure.report = report;
-    failure.origin = origin;
-    const int64_t arrival =
-        report.arrival_time.value_or(static_cast<int64_t>(failure.imported_us / 1000000));
-    const codec::IdKey id_key = codec::EncodeId(*id);
-    const codec::TimeKey time_key = codec::EncodeTimeKey(arrival, *id);
-    const char* what = "store DMARC failure report";
-    status = internal::PutEntry(txn, db.failures, codec::View(id_key),
-                                codec::EncodeFailure(failure), what);
-    if (status.ok()) {
-      status =
-          internal::PutEntry(txn, db.failure_keys, codec::View(key), codec::View(id_key), what);
-    }
-    if (status.ok()) {
-      status = internal::PutEntry(txn, db.failure_date, codec::View(time_key), {}, what);
-    }
-    if (status.ok() && !report.policy_domain.empty()) {
-      status = internal::PutEntry(txn, db.failure_domain,
-                                  internal::DomainKey(archive, report.policy_domain),
-                                  codec::View(time_key), what);
-    }
-    return status;
-  });
+  Status done =
+      internal::InDmarcWrite(archive, bulk_, "store DMARC failure report", [&](lmdb::Txn& txn) {
+        const DmarcDatabases& db = archive.dmarc;
+        bool found = false;
+        Status status = FindKey(txn, db.failure_keys, key, &found, &result.id);
+        if (!status.ok() || found) {
+          result.outcome = DmarcImportOutcome::kDuplicate;
+          return status;
+        }
+        Result<uint64_t> id = internal::TakeNextId(txn, db, internal::kNextFailureKey);
+        if (!id.ok()) return id.status();
+        result.id = *id;
+        DmarcFailure failure;
+        failure.id = *id;
+        failure.imported_us = NowMicros();
+        failure.report = report;
+        failure.origin = origin;
+        const int64_t arrival =
+            report.arrival_time.value_or(static_cast<int64_t>(failure.imported_us / 1000000));
+        const codec::IdKey id_key = codec::EncodeId(*id);
+        const codec::TimeKey time_key = codec::EncodeTimeKey(arrival, *id);
+        const char* what = "store DMARC failure report";
+        status = internal::PutEntry(txn, db.failures, codec::View(id_key),
+                                    codec::EncodeFailure(failure), what);
+        if (status.ok()) {
+          status =
+              internal::PutEntry(txn, db.failure_keys, codec::View(key), codec::View(id_key), what);
+        }
+        if (status.ok()) {
+          status = internal::PutEntry(txn, db.failure_date, codec::View(time_key), {}, what);
+        }
+        if (status.ok() && !report.policy_domain.empty()) {
+          status = internal::PutEntry(txn, db.failure_domain,
+                                      internal::DomainKey(archive, report.policy_domain),
+                                      codec::View(time_key), what);
+        }
+        return status;
+      });
   if (!done.ok()) return done;
   return result;
 }

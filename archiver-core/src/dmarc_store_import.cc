@@ -223,8 +223,8 @@ class AggregateImporter {
           duplicate_id_ = holder.id;
           return DuplicateFound();
         case KeyHolder::kBusy:
-          return Status::IOError("DMARC report '" + meta_.report_id + "' from '" +
-                                 meta_.org_name + "' is being imported by process " +
+          return Status::IOError("DMARC report '" + meta_.report_id + "' from '" + meta_.org_name +
+                                 "' is being imported by process " +
                                  std::to_string(holder.owner_pid) + "; try again later");
         case KeyHolder::kStale: {
           bool gone = false;

@@ -244,10 +244,11 @@ int main(int argc, char** argv) {
     return ImportFiles(args[1], commits,
                        {args.begin() + (commits == Commits::kBulk ? 2 : 3), args.end()});
   }
-  std::fprintf(stderr,
-               "usage: archiver-dmarc-bench generate FILE RECORDS\n"
-               "       archiver-dmarc-bench import-files ARCHIVE [--no-sync | --commit-each] FILE...\n"
-               "       archiver-dmarc-bench import-large ARCHIVE FILE\n"
-               "       archiver-dmarc-bench sax FILE\n");
+  std::fprintf(
+      stderr,
+      "usage: archiver-dmarc-bench generate FILE RECORDS\n"
+      "       archiver-dmarc-bench import-files ARCHIVE [--no-sync | --commit-each] FILE...\n"
+      "       archiver-dmarc-bench import-large ARCHIVE FILE\n"
+      "       archiver-dmarc-bench sax FILE\n");
   return 64;
 }
