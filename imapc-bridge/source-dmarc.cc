@@ -38,8 +38,8 @@ struct mailbox* OpenTarget(struct mailbox* box, const std::string& folder, std::
 
 Status ReadBatchReports(const DmarcMailReader& reader, const std::string& source,
                         const std::string& folder, const std::vector<uint32_t>& uids,
-                        const std::vector<std::string_view>& mails,
-                        std::vector<uint32_t>* act, DmarcTally* tally) {
+                        const std::vector<std::string_view>& mails, std::vector<uint32_t>* act,
+                        DmarcTally* tally) {
   if (!reader) return Status::InvalidArgument("this process cannot read DMARC reports");
   for (size_t i = 0; i < mails.size(); ++i) {
     DmarcOrigin origin;
@@ -59,8 +59,8 @@ Status ReadBatchReports(const DmarcMailReader& reader, const std::string& source
       act->push_back(uids[i]);
     } else {
       ++tally->failed;
-      AddError(&tally->errors, "UID " + std::to_string(uids[i]) + " (mail " +
-                                   ToHex(*origin.mail) + "): no readable DMARC report");
+      AddError(&tally->errors, "UID " + std::to_string(uids[i]) + " (mail " + ToHex(*origin.mail) +
+                                   "): no readable DMARC report");
     }
   }
   return Status::Ok();
@@ -74,8 +74,8 @@ bool ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
   if (config.after == SourceAfter::kMove) {
     if ((target = OpenTarget(box, config.after_folder, error)) == nullptr) return false;
     // imapc saves (here: UID COPY) only in external transactions.
-    target_transaction = mailbox_transaction_begin(target, MAILBOX_TRANSACTION_FLAG_EXTERNAL,
-                                                   "archiver DMARC move");
+    target_transaction =
+        mailbox_transaction_begin(target, MAILBOX_TRANSACTION_FLAG_EXTERNAL, "archiver DMARC move");
   }
   // Not external: the flag changes and expunges must be synced to the remote.
   struct mailbox_transaction_context* transaction = mailbox_transaction_begin(

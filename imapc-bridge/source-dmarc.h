@@ -28,13 +28,13 @@ using DmarcMailReader =
 
 // What the DMARC side of a sync did in one folder.
 struct DmarcTally {
-  uint64_t mails = 0;      // mails read with at least one report
-  uint64_t reports = 0;    // aggregate reports stored or found again
-  uint64_t failures = 0;   // failure reports stored or found again
-  uint64_t failed = 0;     // mails in which no report could be read (left on the remote)
-  uint64_t filtered = 0;   // mails the filters did not select (neither read nor touched)
-  uint64_t acted = 0;      // mails the --after action was applied to
-  std::string errors;      // "; "-joined: failed mails, a failed --after action
+  uint64_t mails = 0;     // mails read with at least one report
+  uint64_t reports = 0;   // aggregate reports stored or found again
+  uint64_t failures = 0;  // failure reports stored or found again
+  uint64_t failed = 0;    // mails in which no report could be read (left on the remote)
+  uint64_t filtered = 0;  // mails the filters did not select (neither read nor touched)
+  uint64_t acted = 0;     // mails the --after action was applied to
+  std::string errors;     // "; "-joined: failed mails, a failed --after action
 };
 
 // Reads the mails of one batch (`uids[i]` is the UID of `mails[i]`) through `reader`, with
@@ -42,8 +42,8 @@ struct DmarcTally {
 // whose mail held a report. Non-OK when the reader fails.
 Status ReadBatchReports(const DmarcMailReader& reader, const std::string& source,
                         const std::string& folder, const std::vector<uint32_t>& uids,
-                        const std::vector<std::string_view>& mails,
-                        std::vector<uint32_t>* act, DmarcTally* tally);
+                        const std::vector<std::string_view>& mails, std::vector<uint32_t>* act,
+                        DmarcTally* tally);
 
 // Applies config.after to the messages `uids` of the open, writable `box` (flag \Seen,
 // move to config.after_folder — created when missing —, or expunge) and pushes the

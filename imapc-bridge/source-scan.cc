@@ -30,9 +30,8 @@ std::string FilterReason(const SourceConfig& config, struct mail* mail, uint64_t
       (mail_get_first_header_utf8(mail, "Subject", &subject) < 0 ||
        !FilterSelects(config.subject_filter, subject)))
     return "the subject does not match --subject-filter";
-  if (!config.sender_filter.empty() &&
-      (mail_get_first_header_utf8(mail, "From", &from) < 0 ||
-       !FilterSelects(config.sender_filter, from)))
+  if (!config.sender_filter.empty() && (mail_get_first_header_utf8(mail, "From", &from) < 0 ||
+                                        !FilterSelects(config.sender_filter, from)))
     return "the sender does not match --sender-filter";
   return "";
 }
@@ -69,8 +68,8 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, uint32_t last_uid,
   seq_range_array_add_range(&range->value.seqset, last_uid + 1, (uint32_t)-1);
   struct mailbox_transaction_context* transaction = mailbox_transaction_begin(
       box, static_cast<enum mailbox_transaction_flags>(0), "archiver source scan");
-  auto fields = static_cast<enum mail_fetch_field>(MAIL_FETCH_PHYSICAL_SIZE |
-                                                   MAIL_FETCH_RECEIVED_DATE);
+  auto fields =
+      static_cast<enum mail_fetch_field>(MAIL_FETCH_PHYSICAL_SIZE | MAIL_FETCH_RECEIVED_DATE);
   struct mail_search_context* search =
       mailbox_search_init(transaction, args, nullptr, fields, headers);
   mail_search_args_unref(&args);
@@ -81,8 +80,8 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, uint32_t last_uid,
     uoff_t size = 0;
     if (mail_get_physical_size(mail, &size) < 0) {
       if (mail->expunged) continue;  // gone meanwhile: the checkpoint passes over it
-      RemoteError failed = account->MailboxError(box, context + ": UID " +
-                                                          std::to_string(mail->uid));
+      RemoteError failed =
+          account->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
       if (IsConnectionFailure(failed)) {
         *error = failed;
         ok = false;
@@ -91,8 +90,7 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, uint32_t last_uid,
       }
       continue;
     }
-    std::string filtered =
-        dmarc ? FilterReason(*rules.config, mail, size, rules.now_seconds) : "";
+    std::string filtered = dmarc ? FilterReason(*rules.config, mail, size, rules.now_seconds) : "";
     if (!filtered.empty()) {
       scan->skipped.push_back({mail->uid, SkipKind::kFiltered, filtered});
     } else if (rules.max_message_bytes != 0 && size > rules.max_message_bytes) {
