@@ -97,7 +97,7 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   }
   plugin::ArchiverSettings settings;
   if (!CommandSettings(cctx, &settings)) return false;
-  Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(!writable));
+  Result<std::shared_ptr<Store>> store = OpenArchiveAsOwner(settings, writable);
   if (!store.ok()) {
     CommandFailed(ExitCodeFor(store.status()),
                   "Cannot open the archive " + settings.path + ": " + store.status().message());

@@ -1,9 +1,6 @@
 // Shared plumbing of the `doveadm dmarc` commands.
 #include "doveadm-dmarc-context.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -13,34 +10,6 @@
 
 namespace archiver::doveadm {
 namespace {
-
-// While alive, the effective uid and gid are those of the owner of `dir` (when running
-// as root and `dir` belongs to someone else): LMDB then creates data.mdb and lock.mdb
-// as that user. Files opened meanwhile stay usable after the identity is restored.
-class ArchiveOwnerIdentity {
- public:
-  explicit ArchiveOwnerIdentity(const std::string& dir) : uid_(geteuid()), gid_(getegid()) {
-    struct stat st;
-    if (uid_ != 0 || stat(dir.c_str(), &st) < 0 || st.st_uid == 0) return;
-    if (setegid(st.st_gid) < 0) return;
-    if (seteuid(st.st_uid) < 0) {
-      (void)setegid(gid_);
-      return;
-    }
-    switched_ = true;
-  }
-  ~ArchiveOwnerIdentity() {
-    if (switched_ && (seteuid(uid_) < 0 || setegid(gid_) < 0))
-      i_fatal("Cannot restore the effective uid/gid: %s", strerror(errno));
-  }
-  ArchiveOwnerIdentity(const ArchiveOwnerIdentity&) = delete;
-  ArchiveOwnerIdentity& operator=(const ArchiveOwnerIdentity&) = delete;
-
- private:
-  uid_t uid_;
-  gid_t gid_;
-  bool switched_ = false;
-};
 
 // Microseconds to whole seconds, rounding up (an exclusive "until" keeps its meaning).
 int64_t SecondsRoundedUp(uint64_t micros) {
@@ -61,12 +30,7 @@ std::string AuthResultText(const std::string& domain, const std::string& qualifi
 
 bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive) {
   if (!CommandSettings(cctx, &archive->settings)) return false;
-  auto open = [&] {
-    std::optional<ArchiveOwnerIdentity> owner;
-    if (writable) owner.emplace(archive->settings.path);
-    return Store::Open(archive->settings.StoreOptionsFor(!writable));
-  };
-  Result<std::shared_ptr<Store>> store = open();
+  Result<std::shared_ptr<Store>> store = OpenArchiveAsOwner(archive->settings, writable);
   if (!store.ok()) {
     CommandFailed(ExitCodeFor(store.status()), "Cannot open the archive " + archive->settings.path +
                                                    ": " + store.status().message());
