@@ -3,6 +3,7 @@
 #include "source-sync.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "archiver/time_format.h"
 #include "source-dovecot.h"
@@ -11,9 +12,9 @@
 namespace archiver::imapc {
 namespace {
 
-const enum mail_fetch_field kFetchFields = static_cast<enum mail_fetch_field>(
-    MAIL_FETCH_STREAM_HEADER | MAIL_FETCH_STREAM_BODY | MAIL_FETCH_RECEIVED_DATE |
-    MAIL_FETCH_FLAGS);
+const enum mail_fetch_field kFetchFields =
+    static_cast<enum mail_fetch_field>(MAIL_FETCH_STREAM_HEADER | MAIL_FETCH_STREAM_BODY |
+                                       MAIL_FETCH_RECEIVED_DATE | MAIL_FETCH_FLAGS);
 
 // Reads a remote message: its bytes, INTERNALDATE and flags. False when imapc could not
 // give it; `expunged` tells a message removed on the remote meanwhile (then it is skipped).
@@ -51,18 +52,32 @@ bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged
 // One folder's sync. Returns false with `error` set; `outcome` counts what was archived.
 class FolderSync {
  public:
-  FolderSync(SourceRegistry* registry, RemoteAccount* account, const SourceConfig& config,
+  FolderSync(SourceRegistry* registry, const SourceConfig& config, const SourceStatus& previous,
              const SyncOptions& options, SyncOutcome* outcome)
-      : registry_(registry), account_(account), config_(config), source_(config.name),
-        options_(options), outcome_(outcome) {}
+      : registry_(registry),
+        config_(config),
+        source_(config.name),
+        previous_(previous),
+        options_(options),
+        outcome_(outcome) {}
+
+  void set_account(RemoteAccount* account) { account_ = account; }
+  // Where the last failed Run failed while fetching a message (uid 0: not at a message).
+  const std::string& failed_folder() const { return failed_folder_; }
+  uint32_t failed_uidvalidity() const { return failed_uidvalidity_; }
+  uint32_t failed_uid() const { return failed_uid_; }
+  // True once after a Run that skipped for good the message at which the previous sync
+  // failed too: the connection it broke must be made again before going on.
+  bool TakeSkippedFailed() { return std::exchange(skipped_failed_, false); }
 
   bool Run(const std::string& folder, RemoteError* error) {
     // A DMARC source changes the remote (--after): its folders are opened for writing.
     const bool writes = dmarc() && config_.after != SourceAfter::kNone;
-    struct mailbox* box = mailbox_alloc(account_->ns()->list, folder.c_str(),
-                                        writes ? static_cast<enum mailbox_flags>(0)
-                                               : MAILBOX_FLAG_READONLY);
+    struct mailbox* box =
+        mailbox_alloc(account_->ns()->list, folder.c_str(),
+                      writes ? static_cast<enum mailbox_flags>(0) : MAILBOX_FLAG_READONLY);
     tally_ = DmarcTally{};
+    failed_uid_ = 0;
     bool ok = RunOpen(box, folder, error);
     mailbox_free(&box);
     if (dmarc()) ok = LogDmarc(folder) && ok;
@@ -79,8 +94,9 @@ class FolderSync {
       return false;
     }
     struct mailbox_status status;
-    mailbox_get_open_status(box, static_cast<enum mailbox_status_items>(
-                                     STATUS_UIDVALIDITY | STATUS_MESSAGES | STATUS_UIDNEXT),
+    mailbox_get_open_status(box,
+                            static_cast<enum mailbox_status_items>(
+                                STATUS_UIDVALIDITY | STATUS_MESSAGES | STATUS_UIDNEXT),
                             &status);
     Result<FolderCheckpoint> checkpoint = registry_->Checkpoint(source_, folder);
     if (!checkpoint.ok()) return LocalError(checkpoint.status(), error);
@@ -113,7 +129,8 @@ class FolderSync {
       while (end < scan.take.size() && end - next < options_.batch_messages &&
              (end == next || bytes + scan.take[end].size <= options_.batch_bytes))
         bytes += scan.take[end++].size;
-      if (!FetchChunk(box, scan.take, next, end, error)) return false;
+      if (!FetchChunk(box, scan.take, next, end, error))
+        return failed_uid_ != 0 && SkipFailed(box, *error);
       batch_.last_uid = scan.take[end - 1].uid;
       highest = std::max(highest, batch_.last_uid);
       if (!Commit(box, error)) return false;
@@ -153,6 +170,9 @@ class FolderSync {
             account_->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
         if (IsConnectionFailure(failed)) {
           *error = failed;
+          failed_folder_ = batch_.folder;
+          failed_uidvalidity_ = batch_.uidvalidity;
+          failed_uid_ = mail->uid;
           ok = false;
         } else {
           skips_.push_back({mail->uid, SkipKind::kUnreadable, failed.reason});
@@ -174,6 +194,28 @@ class FolderSync {
     }
     (void)mailbox_transaction_commit(&transaction);
     return ok;
+  }
+
+  // The fetch failed at failed_uid_, which dropped the connection. When the previous sync
+  // failed at the same message too, the messages fetched before it are committed with a
+  // checkpoint at it and a log entry in the same transaction, so that it no longer blocks
+  // the source; the Run still fails (the caller reconnects). Always false.
+  bool SkipFailed(struct mailbox* box, const RemoteError& failure) {
+    if (previous_.failed_uid != failed_uid_ || previous_.failed_folder != failed_folder_ ||
+        previous_.failed_uidvalidity != failed_uidvalidity_)
+      return false;
+    std::erase_if(batch_.messages,
+                  [&](const RemoteMessage& message) { return message.uid >= failed_uid_; });
+    batch_.last_uid = failed_uid_;
+    batch_.log.push_back(
+        {0, "skip unreadable UID " + std::to_string(failed_uid_) + ": " + failure.reason, 1, ""});
+    RemoteError committed;
+    // DMARC: --after is not applied over the broken connection (Commit logs it).
+    if (!Commit(box, &committed)) return false;
+    ++outcome_->skipped;
+    failed_uid_ = 0;
+    skipped_failed_ = true;
+    return false;
   }
 
   // DMARC sources: the batch's reports first (read again harmlessly if the batch is
@@ -198,6 +240,7 @@ class FolderSync {
     outcome_->deduplicated += result->deduplicated;
     done_ += written;
     batch_.messages.clear();
+    batch_.log.clear();
     if (!LogSkips(error)) return false;
     if (act.empty()) return true;
     std::string action_error;
@@ -207,8 +250,8 @@ class FolderSync {
     }
     // The reports are committed: a refused action is logged, never a lost report.
     Status logged = registry_->AppendLog(
-        source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " +
-                         batch_.folder, act.size(), action_error});
+        source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " + batch_.folder,
+                  act.size(), action_error});
     return logged.ok() || LocalError(logged, error);
   }
 
@@ -223,8 +266,8 @@ class FolderSync {
       }
       ++outcome_->skipped;
       Status logged = registry_->AppendLog(
-          source_, {0, skip.kind == SkipKind::kOversized ? "skip oversized" : "skip unreadable",
-                    1, skip.reason});
+          source_, {0, skip.kind == SkipKind::kOversized ? "skip oversized" : "skip unreadable", 1,
+                    skip.reason});
       if (!logged.ok()) return LocalError(logged, error);
     }
     skips_.erase(std::remove_if(skips_.begin(), skips_.end(), covered), skips_.end());
@@ -233,11 +276,10 @@ class FolderSync {
 
   // One activity-log entry per folder and sync of a DMARC source.
   bool LogDmarc(const std::string& folder) {
-    if (tally_.mails + tally_.failed + tally_.filtered == 0 && tally_.errors.empty())
-      return true;
+    if (tally_.mails + tally_.failed + tally_.filtered == 0 && tally_.errors.empty()) return true;
     std::string what = "dmarc " + folder + ": " + std::to_string(tally_.mails) +
-                       " mails with reports (" + std::to_string(tally_.reports) +
-                       " aggregate, " + std::to_string(tally_.failures) + " failure), " +
+                       " mails with reports (" + std::to_string(tally_.reports) + " aggregate, " +
+                       std::to_string(tally_.failures) + " failure), " +
                        std::to_string(tally_.failed) + " failed, " +
                        std::to_string(tally_.filtered) + " skipped by the filters, " +
                        std::to_string(tally_.acted) + " " + SourceAfterName(config_.after);
@@ -262,15 +304,20 @@ class FolderSync {
   }
 
   SourceRegistry* registry_;
-  RemoteAccount* account_;
+  RemoteAccount* account_ = nullptr;
   const SourceConfig& config_;
   const std::string& source_;
+  const SourceStatus& previous_;  // the status before this sync
   const SyncOptions& options_;
   SyncOutcome* outcome_;
   RemoteBatch batch_;
   std::vector<SkippedMessage> skips_;  // not yet passed over by a committed checkpoint
   DmarcTally tally_;                   // this folder's DMARC counts
   uint64_t done_ = 0;
+  std::string failed_folder_;
+  uint32_t failed_uidvalidity_ = 0;
+  uint32_t failed_uid_ = 0;
+  bool skipped_failed_ = false;
 };
 
 }  // namespace
@@ -307,23 +354,31 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
                        const SyncOptions& options) {
   SyncOutcome outcome;
   RemoteError error;
-  Result<SourceConfig> config = registry->Get(name);
-  if (!config.ok()) {
+  Result<SourceInfo> info = registry->Describe(name);
+  if (!info.ok()) {
     outcome.failure = FailureKind::kLocal;
-    outcome.error = config.status().ToString();
+    outcome.error = info.status().ToString();
     return outcome;
   }
+  const SourceConfig* config = &info->config;
   RemoteSettings settings;
   std::unique_ptr<RemoteAccount> account;
   std::vector<std::string> folders;
   bool missing_folder = false;
+  FolderSync folder_sync(registry, *config, info->status, options, &outcome);
   if (SourceRemoteSettings(*registry, *config, &settings, &error) &&
       (account = RemoteAccount::Connect(settings, &error)) != nullptr &&
       SourceFolders(account.get(), *config, &folders, &error)) {
-    FolderSync folder_sync(registry, account.get(), *config, options, &outcome);
+    folder_sync.set_account(account.get());
     for (const std::string& folder : folders) {
       RemoteError folder_error;
       if (folder_sync.Run(folder, &folder_error)) continue;
+      if (folder_sync.TakeSkippedFailed()) {  // past the unreadable message: go on
+        account.reset();
+        account = RemoteAccount::Connect(settings, &folder_error);
+        folder_sync.set_account(account.get());
+        if (account != nullptr && folder_sync.Run(folder, &folder_error)) continue;
+      }
       // A missing folder does not keep the others from syncing; anything else stops.
       if (error.ok()) error = folder_error;
       if (folder_error.kind != FailureKind::kMissingFolder) break;
@@ -340,6 +395,11 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
   report.error = error.reason;
   report.caught_up = outcome.caught_up;
   report.count = outcome.archived;
+  if (folder_sync.failed_uid() != 0 && !error.ok()) {
+    report.failed_folder = folder_sync.failed_folder();
+    report.failed_uidvalidity = folder_sync.failed_uidvalidity();
+    report.failed_uid = folder_sync.failed_uid();
+  }
   Status finished = registry->FinishSync(name, report);
   if (!finished.ok() && outcome.failure == FailureKind::kNone) {
     outcome.failure = FailureKind::kLocal;

@@ -2,7 +2,10 @@
 // UIDVALIDITY against the checkpoint (a change restarts the folder; content dedup keeps
 // it from archiving twice), fetch only the UIDs above the checkpoint, and hand them to
 // SourceRegistry::ArchiveBatch in batches, each archived together with its checkpoint.
-// A message the remote cannot give, or too large, is skipped with an activity-log entry.
+// A message the remote cannot give, or too large, is skipped with an activity-log entry;
+// one whose FETCH drops the connection fails the sync, and when the next sync fails at it
+// again it is skipped for good (the status keeps the place, FinishSync) and the sync
+// reconnects and goes on.
 // DMARC sources also read each batch's reports, then apply --after (source-dmarc.h).
 // The end (success or classified failure) is recorded with FinishSync.
 #pragma once
@@ -18,8 +21,8 @@
 namespace archiver::imapc {
 
 struct SyncOptions {
-  uint32_t batch_messages = 100;         // a batch ends after this many messages…
-  uint64_t batch_bytes = 8ULL << 20;     // …or once it holds this many bytes
+  uint32_t batch_messages = 100;      // a batch ends after this many messages…
+  uint64_t batch_bytes = 8ULL << 20;  // …or once it holds this many bytes
   // Called after each committed batch with the folder, messages archived in it so far
   // this sync and the UIDs still ahead (an estimate); may be empty.
   std::function<void(const std::string& folder, uint64_t done, uint64_t remaining)> progress;

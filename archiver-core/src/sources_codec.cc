@@ -125,6 +125,9 @@ std::string EncodeStatus(const SourceStatus& status, uint64_t next_log) {
   PutVarint(status.messages_archived, &value);
   PutVarint(status.created_us, &value);
   PutVarint(next_log, &value);
+  PutString(status.failed_folder, &value);  // version 2
+  PutVarint(status.failed_uidvalidity, &value);
+  PutVarint(status.failed_uid, &value);
   return value;
 }
 
@@ -142,6 +145,11 @@ Status DecodeStatus(std::string_view value, SourceStatus* status, uint64_t* next
   in.Number(&status->messages_archived);
   in.Number(&status->created_us);
   in.Number(next_log);
+  if (version >= 2) {
+    in.Text(&status->failed_folder);
+    in.Number32(&status->failed_uidvalidity);
+    in.Number32(&status->failed_uid);
+  }
   return in.Done("source status");
 }
 

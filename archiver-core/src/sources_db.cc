@@ -130,7 +130,7 @@ Status BeginSourceRead(OpenArchive& archive, const std::string& name, lmdb::Txn*
 }
 
 Status ChangeSource(OpenArchive& archive, const std::string& name, std::string_view what,
-                    const SourceChange& body) {
+                    const SourceChange& body, const std::vector<SourceLogEntry>* more_log) {
   return InSourcesWrite(archive, what, [&](lmdb::Txn& txn) {
     SourceStatus status;
     uint64_t next_log = 0;
@@ -139,6 +139,8 @@ Status ChangeSource(OpenArchive& archive, const std::string& name, std::string_v
     if (done.ok()) done = body(txn, &status, &log);
     if (done.ok() && !log.what.empty())
       done = AppendLogIn(txn, archive.sources, name, log, &next_log);
+    for (size_t i = 0; done.ok() && more_log != nullptr && i < more_log->size(); ++i)
+      done = AppendLogIn(txn, archive.sources, name, (*more_log)[i], &next_log);
     if (done.ok()) done = WriteSourceStatus(txn, archive.sources, name, status, next_log);
     return done;
   });

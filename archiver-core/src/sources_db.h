@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "archiver/sources.h"
 #include "archiver/status.h"
@@ -50,12 +51,13 @@ Status BeginSourceRead(OpenArchive& archive, const std::string& name, lmdb::Txn*
 
 // Changes source `name` in one write transaction: `body` gets its status to change and
 // a log entry to fill; then the entry is appended (when body gave it a `what`) and the
-// status written back, and all of it committed when every step returned Ok. NotFound
-// for an unknown source.
+// status written back, and all of it committed when every step returned Ok. `more_log`
+// entries (may be null) are appended after it. NotFound for an unknown source.
 using SourceChange =
     std::function<Status(lmdb::Txn& txn, SourceStatus* status, SourceLogEntry* log)>;
 Status ChangeSource(OpenArchive& archive, const std::string& name, std::string_view what,
-                    const SourceChange& body);
+                    const SourceChange& body,
+                    const std::vector<SourceLogEntry>* more_log = nullptr);
 
 // A source's status and the sequence number of its next log entry. NotFound "no source
 // named NAME" when the source does not exist.

@@ -137,7 +137,8 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
   BatchResult result;
   const std::string what = "archive a batch of source " + name + " folder " + batch.folder;
   Status done = internal::ChangeSource(
-      archive, name, what, [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry*) {
+      archive, name, what,
+      [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry*) {
         const SourceDatabases& db = archive.sources;
         FolderCheckpoint checkpoint;
         Status written = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
@@ -174,7 +175,8 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
         checkpoint.updated_us = now_us;
         status->messages_archived += added;
         return WriteCheckpoint(txn, db, name, checkpoint);
-      });
+      },
+      &batch.log);
   if (!done.ok()) return done;
   return result;
 }
@@ -228,6 +230,10 @@ Status SourceRegistry::FinishSync(const std::string& name, const SyncReport& rep
         if (!done.ok()) return done.Annotated("source '" + name + "'");
         status->last_attempt_us = now_us;
         *log = SourceLogEntry{now_us, report.what, report.count, ""};
+        const bool at_message = !report.ok && report.failed_uid != 0;
+        status->failed_folder = at_message ? report.failed_folder : "";
+        status->failed_uidvalidity = at_message ? report.failed_uidvalidity : 0;
+        status->failed_uid = at_message ? report.failed_uid : 0;
         if (report.ok) {
           status->last_sync_us = now_us;
           status->last_error.clear();

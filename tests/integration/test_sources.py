@@ -15,10 +15,15 @@ import unittest
 import archiver_test as at
 from archiver_test import ArchiverTestCase, di, make_message
 
-REMOTE_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+REMOTE_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 # The remote users' password: unique, so that finding it anywhere is meaningful.
 REMOTE_PASSWORD = "s3cr3t-Remote-Pw-7f4e1a"
 EX_NOHOST, EX_UNAVAILABLE, EX_NOINPUT, EX_TEMPFAIL, EX_PROTOCOL, EX_NOPERM = 68, 69, 66, 75, 76, 77
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class SourcesTest(ArchiverTestCase):
@@ -169,6 +174,35 @@ class SourcesTest(ArchiverTestCase):
         self.assertIn("No-Such-Folder", self.listed("folder-src")["last_error"])
         for name in ("tcp-src", "dns-src", "folder-src"):
             self.source_ok("remove", name)
+
+    def test_unreadable_remote_message_is_skipped_on_the_second_failure(self):
+        """The remote cannot read one message file (mode 000; it reads as MAIL_UID): its FETCH
+        makes it disconnect. The first sync fails there; the second fails there again, skips
+        that UID for good with a log entry, reconnects and archives the rest."""
+        subjects = [f"unreadable-{i}" for i in range(5)]
+        self.deliver_remote("ivan", subjects)
+        maildir = os.path.join(self.remote.home("ivan"), "Maildir")
+        bad = [os.path.join(maildir, sub, name) for sub in ("new", "cur")
+               for name in os.listdir(os.path.join(maildir, sub))
+               if b"Subject: unreadable-2" in read_file(os.path.join(maildir, sub, name))]
+        self.assertEqual(len(bad), 1)
+        os.chmod(bad[0], 0)
+        self.addCleanup(os.chmod, bad[0], 0o600)
+        self.add("ivan-src", "ivan")
+        first = self.source("sync", "ivan-src", fmt="json")
+        self.assertNotEqual(first.returncode, 0, first.stdout)
+        self.assertIn("UID 3", self.listed("ivan-src")["last_error"])
+        row = self.sync("ivan-src")
+        self.assertEqual((row["status"], row["archived"]), ("active", "4"))
+        self.assertEqual(self.archived_subjects("unreadable-"),
+                         [s for s in subjects if s != "unreadable-2"])
+        log = json.loads(self.source_ok("log", "ivan-src", fmt="json").stdout)
+        skips = [entry for entry in log if entry["what"].startswith("skip unreadable UID 3: ")]
+        self.assertEqual(len(skips), 1, log)
+        self.assertEqual(skips[0]["count"], "1")
+        self.assertEqual(self.info("ivan-src")[("folder.INBOX", "last_uid")], "5")
+        os.chmod(bad[0], 0o600)  # readable again: skipped for good all the same
+        self.assertEqual(self.sync("ivan-src")["archived"], "0")
 
     def test_kill_during_import_resumes_without_gap_or_duplicate(self):
         total = 600

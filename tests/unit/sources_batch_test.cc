@@ -330,3 +330,82 @@ TEST_F(SourceBatchTest, KilledWriterLeavesExactlyTheCommittedBatches) {
 
 }  // namespace
 }  // namespace archiver
+
+namespace archiver {
+namespace {
+
+// Issue 4: a message the remote cannot give must not block its source. FinishSync keeps
+// where a sync failed at a message (surviving a reopen); the skip is a batch whose log
+// entry is committed with the checkpoint that passes over the UID.
+TEST_F(SourceBatchTest, FailureAtAMessageIsKeptAndItsSkipCommittedWithTheBatch) {
+  {
+    SourceRegistry registry = Registry();
+    SyncReport failed;
+    failed.ok = false;
+    failed.error = "folder INBOX: UID 7: Disconnected from server";
+    failed.failed_folder = "INBOX";
+    failed.failed_uidvalidity = kValidity;
+    failed.failed_uid = 7;
+    ASSERT_TRUE(registry.FinishSync("remote", failed).ok());
+  }
+  store_.reset();
+  store_ = *Store::Open({.path = path(), .sync = false});
+  SourceRegistry registry = Registry();
+  SourceStatus status = registry.Describe("remote")->status;
+  EXPECT_EQ(status.failed_folder, "INBOX");
+  EXPECT_EQ(status.failed_uidvalidity, kValidity);
+  EXPECT_EQ(status.failed_uid, 7u);
+
+  RemoteBatch skip = Batch("INBOX", 1, 6);
+  skip.last_uid = 7;
+  skip.log.push_back({0, "skip unreadable UID 7: Disconnected from server", 1, ""});
+  ASSERT_TRUE(registry.ArchiveBatch("remote", skip).ok());
+  EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->last_uid, 7u);
+  std::vector<SourceLogEntry> log;
+  ASSERT_TRUE(registry
+                  .ListLog("remote",
+                           [&](const SourceLogEntry& entry) {
+                             log.push_back(entry);
+                             return true;
+                           })
+                  .ok());
+  ASSERT_GE(log.size(), 2u);
+  EXPECT_EQ(log[0].what, "skip unreadable UID 7: Disconnected from server");
+  EXPECT_EQ(log[0].count, 1u);
+
+  // An invalid batch writes neither its messages nor its log entries.
+  RemoteBatch invalid = Batch("INBOX", 8, 9);
+  invalid.last_uid = 8;
+  invalid.log.push_back({0, "skip unreadable UID 8: never written", 1, ""});
+  EXPECT_FALSE(registry.ArchiveBatch("remote", invalid).ok());
+  size_t entries = 0;
+  ASSERT_TRUE(registry
+                  .ListLog("remote",
+                           [&](const SourceLogEntry& entry) {
+                             EXPECT_EQ(entry.what.find("UID 8"), std::string::npos);
+                             ++entries;
+                             return true;
+                           })
+                  .ok());
+  EXPECT_EQ(entries, log.size());
+
+  // A failure at no message, and a success, clear the place.
+  SyncReport other;
+  other.ok = false;
+  other.error = "authentication failed";
+  ASSERT_TRUE(registry.FinishSync("remote", other).ok());
+  EXPECT_EQ(registry.Describe("remote")->status.failed_uid, 0u);
+  SyncReport again = other;
+  again.failed_folder = "INBOX";
+  again.failed_uidvalidity = kValidity;
+  again.failed_uid = 9;
+  ASSERT_TRUE(registry.FinishSync("remote", again).ok());
+  EXPECT_EQ(registry.Describe("remote")->status.failed_uid, 9u);
+  ASSERT_TRUE(registry.FinishSync("remote", SyncReport{}).ok());
+  status = registry.Describe("remote")->status;
+  EXPECT_EQ(status.failed_uid, 0u);
+  EXPECT_EQ(status.failed_folder, "");
+}
+
+}  // namespace
+}  // namespace archiver

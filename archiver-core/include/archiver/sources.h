@@ -80,6 +80,11 @@ struct SourceStatus {
   uint64_t next_due_us = 0;        // when the next sync is due (0: now)
   uint64_t messages_archived = 0;  // delivery records written from this source
   uint64_t created_us = 0;
+  // Where the last sync failed while fetching one message (SyncReport::failed_uid): a
+  // sync failing there again skips that UID for good. "" / 0 when it did not.
+  std::string failed_folder;
+  uint32_t failed_uidvalidity = 0;
+  uint32_t failed_uid = 0;
 
   // paused > error > importing > active.
   SourceState state() const;
@@ -127,6 +132,9 @@ struct RemoteBatch {
                                  // those skipped or gone); >= every message's uid
   uint64_t remote_messages = 0;  // the folder's message count, for `source show`
   std::vector<RemoteMessage> messages;
+  // Activity-log entries written in the same transaction: the skips this checkpoint
+  // passes over ("skip unreadable UID n: reason").
+  std::vector<SourceLogEntry> log;
 };
 
 struct BatchResult {
@@ -143,6 +151,11 @@ struct SyncReport {
   bool caught_up = false;     // every folder was read to its end
   std::string what = "sync";  // the log entry's `what`
   uint64_t count = 0;         // the log entry's count (messages archived)
+  // !ok because the remote failed while giving this message (the connection dropped at
+  // its FETCH): kept in the status (failed_*) for the next sync; 0 for other failures.
+  std::string failed_folder;
+  uint32_t failed_uidvalidity = 0;
+  uint32_t failed_uid = 0;
 };
 
 class SourceRegistry {
@@ -202,13 +215,16 @@ class SourceRegistry {
   // source), InvalidArgument (batch.uidvalidity differs from the checkpoint's — call
   // ResetFolder first; a message uid above last_uid; read-only archive), LimitExceeded
   // (a message over the archive's size limit), MapFull, IOError; nothing is written then.
+  // batch.log is appended to the activity log in the same transaction.
   Result<BatchResult> ArchiveBatch(const std::string& name, const RemoteBatch& batch);
 
   // Records the end of a sync at `now_us` (0: now). Success: last_sync and last_attempt
   // set, error cleared, failures reset, import_done set when report.caught_up, due again
   // one interval later. Failure: last_attempt set, failures + 1, last_error =
   // report.error, due after the backoff (kFirstRetrySeconds doubling, capped at the
-  // interval). Either way a log entry (report.what, report.count, report.error). NotFound.
+  // interval). Either way a log entry (report.what, report.count, report.error). The
+  // status's failed_folder/uidvalidity/uid become the report's (cleared on success or a
+  // failure at no message). NotFound.
   Status FinishSync(const std::string& name, const SyncReport& report, uint64_t now_us = 0);
 
   // Appends to the activity log (entry.time_us 0: now), dropping entries beyond
