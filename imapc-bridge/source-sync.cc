@@ -106,6 +106,11 @@ class FolderSync {
       if (!reset.ok()) return LocalError(reset, error);
       last_uid = 0;
     }
+    // --after actions a crash or a refusal left pending: first, unless their UIDs were
+    // dropped with the old UIDVALIDITY.
+    if (last_uid != 0 && !checkpoint->pending_after.empty() &&
+        !ApplyAfter(box, folder, status.uidvalidity, checkpoint->pending_after, error))
+      return false;
     batch_ = RemoteBatch{};
     batch_.folder = folder;
     batch_.uidvalidity = status.uidvalidity;
@@ -232,6 +237,7 @@ class FolderSync {
       Status read = ReadBatchReports(options_.dmarc_reader, source_, batch_.folder, uids, mails,
                                      &act, &tally_);
       if (!read.ok()) return LocalError(read, error);
+      if (config_.after != SourceAfter::kNone) batch_.pending_after = act;
     }
     Result<BatchResult> result = registry_->ArchiveBatch(source_, batch_);
     if (!result.ok()) return LocalError(result.status(), error);
@@ -241,18 +247,26 @@ class FolderSync {
     done_ += written;
     batch_.messages.clear();
     batch_.log.clear();
+    batch_.pending_after.clear();
     if (!LogSkips(error)) return false;
-    if (act.empty()) return true;
+    return act.empty() || ApplyAfter(box, batch_.folder, batch_.uidvalidity, act, error);
+  }
+
+  // Applies --after to `uids`, committed as pending in the folder's checkpoint, and
+  // clears them there once the remote accepted it. A refusal is logged and they stay
+  // pending for the next sync: never a lost report, never an action left undone.
+  bool ApplyAfter(struct mailbox* box, const std::string& folder, uint32_t uidvalidity,
+                  const std::vector<uint32_t>& uids, RemoteError* error) {
     std::string action_error;
-    if (ApplyAfterAction(box, config_, act, &action_error)) {
-      tally_.acted += act.size();
-      return true;
+    if (!ApplyAfterAction(box, config_, uids, &action_error)) {
+      Status logged = registry_->AppendLog(
+          source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " + folder,
+                    uids.size(), action_error + " (pending: retried by the next sync)"});
+      return logged.ok() || LocalError(logged, error);
     }
-    // The reports are committed: a refused action is logged, never a lost report.
-    Status logged = registry_->AppendLog(
-        source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " + batch_.folder,
-                  act.size(), action_error});
-    return logged.ok() || LocalError(logged, error);
+    if (config_.after != SourceAfter::kNone) tally_.acted += uids.size();
+    Status cleared = registry_->ClearPendingAfter(source_, folder, uidvalidity, uids);
+    return cleared.ok() || LocalError(cleared, error);
   }
 
   // Logs the skips the committed checkpoint has passed over, and forgets them.
@@ -276,7 +290,8 @@ class FolderSync {
 
   // One activity-log entry per folder and sync of a DMARC source.
   bool LogDmarc(const std::string& folder) {
-    if (tally_.mails + tally_.failed + tally_.filtered == 0 && tally_.errors.empty()) return true;
+    if (tally_.mails + tally_.failed + tally_.filtered + tally_.acted == 0 && tally_.errors.empty())
+      return true;
     std::string what = "dmarc " + folder + ": " + std::to_string(tally_.mails) +
                        " mails with reports (" + std::to_string(tally_.reports) + " aggregate, " +
                        std::to_string(tally_.failures) + " failure), " +

@@ -6,7 +6,8 @@
 // one whose FETCH drops the connection fails the sync, and when the next sync fails at it
 // again it is skipped for good (the status keeps the place, FinishSync) and the sync
 // reconnects and goes on.
-// DMARC sources also read each batch's reports, then apply --after (source-dmarc.h).
+// DMARC sources also read each batch's reports, then apply --after (source-dmarc.h); the
+// actions left pending by a crash or a refusal are applied first at the next sync.
 // The end (success or classified failure) is recorded with FinishSync.
 #pragma once
 

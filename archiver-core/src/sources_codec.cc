@@ -49,6 +49,13 @@ class Reader {
     values->clear();
     for (uint64_t i = 0; ok_ && i < count; ++i) Text(&values->emplace_back());
   }
+  void List32(std::vector<uint32_t>* values) {
+    uint64_t count = 0;
+    Number(&count);
+    ok_ = ok_ && count <= rest_.size();  // each entry takes at least one byte
+    values->clear();
+    for (uint64_t i = 0; ok_ && i < count; ++i) Number32(&values->emplace_back());
+  }
   Status Done(const char* what) const {
     return ok_ ? Status::Ok()
                : Status::Corruption(std::string(what) +
@@ -160,6 +167,8 @@ std::string EncodeCheckpoint(const FolderCheckpoint& checkpoint) {
   PutVarint(checkpoint.archived, &value);
   PutVarint(checkpoint.remote_messages, &value);
   PutVarint(checkpoint.updated_us, &value);
+  PutVarint(checkpoint.pending_after.size(), &value);  // version 2
+  for (uint32_t uid : checkpoint.pending_after) PutVarint(uid, &value);
   return value;
 }
 
@@ -172,6 +181,8 @@ Status DecodeCheckpoint(std::string_view value, FolderCheckpoint* checkpoint) {
   in.Number(&checkpoint->archived);
   in.Number(&checkpoint->remote_messages);
   in.Number(&checkpoint->updated_us);
+  checkpoint->pending_after.clear();
+  if (version >= 2) in.List32(&checkpoint->pending_after);
   return in.Done("folder checkpoint");
 }
 

@@ -51,6 +51,13 @@ Status CheckBatch(const OpenArchive& archive, const std::string& name, const Rem
     return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
                                    "' has UIDVALIDITY 0");
   }
+  for (uint32_t uid : batch.pending_after) {
+    if (uid == 0 || uid > batch.last_uid) {
+      return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
+                                     "': pending UID " + std::to_string(uid) + " is not in 1.." +
+                                     std::to_string(batch.last_uid));
+    }
+  }
   for (const RemoteMessage& message : batch.messages) {
     if (message.uid == 0 || message.uid > batch.last_uid) {
       return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
@@ -174,6 +181,11 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
         if (batch.remote_messages != 0) checkpoint.remote_messages = batch.remote_messages;
         checkpoint.updated_us = now_us;
         status->messages_archived += added;
+        for (uint32_t uid : batch.pending_after) {
+          auto& pending = checkpoint.pending_after;
+          if (std::find(pending.begin(), pending.end(), uid) == pending.end())
+            pending.push_back(uid);
+        }
         return WriteCheckpoint(txn, db, name, checkpoint);
       },
       &batch.log);
@@ -185,20 +197,43 @@ Status SourceRegistry::ResetFolder(const std::string& name, const std::string& f
                                    uint32_t uidvalidity) {
   if (!store_) return NoArchive();
   OpenArchive& archive = store_->impl_->archive;
-  return internal::ChangeSource(archive, name, "reset source " + name + " folder " + folder,
-                                [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry* log) {
-                                  FolderCheckpoint checkpoint;
-                                  Status done = ReadCheckpoint(txn, archive.sources, name, folder,
-                                                               &checkpoint);
-                                  if (!done.ok()) return done;
-                                  log->what = "uidvalidity of " + folder + " changed from " +
-                                              std::to_string(checkpoint.uidvalidity) + " to " +
-                                              std::to_string(uidvalidity) + ": rescan";
-                                  checkpoint.uidvalidity = uidvalidity;
-                                  checkpoint.last_uid = 0;
-                                  checkpoint.updated_us = NowMicros();
-                                  return WriteCheckpoint(txn, archive.sources, name, checkpoint);
-                                });
+  return internal::ChangeSource(
+      archive, name, "reset source " + name + " folder " + folder,
+      [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry* log) {
+        FolderCheckpoint checkpoint;
+        Status done = ReadCheckpoint(txn, archive.sources, name, folder, &checkpoint);
+        if (!done.ok()) return done;
+        log->what = "uidvalidity of " + folder + " changed from " +
+                    std::to_string(checkpoint.uidvalidity) + " to " + std::to_string(uidvalidity) +
+                    ": rescan";
+        if (!checkpoint.pending_after.empty()) {
+          log->what += "; dropped the pending --after action of " +
+                       std::to_string(checkpoint.pending_after.size()) + " mails";
+          log->count = checkpoint.pending_after.size();
+        }
+        checkpoint.pending_after.clear();
+        checkpoint.uidvalidity = uidvalidity;
+        checkpoint.last_uid = 0;
+        checkpoint.updated_us = NowMicros();
+        return WriteCheckpoint(txn, archive.sources, name, checkpoint);
+      });
+}
+
+Status SourceRegistry::ClearPendingAfter(const std::string& name, const std::string& folder,
+                                         uint32_t uidvalidity, const std::vector<uint32_t>& uids) {
+  if (!store_) return NoArchive();
+  OpenArchive& archive = store_->impl_->archive;
+  return internal::ChangeSource(
+      archive, name, "clear pending actions of source " + name + " folder " + folder,
+      [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry*) {
+        FolderCheckpoint checkpoint;
+        Status done = ReadCheckpoint(txn, archive.sources, name, folder, &checkpoint);
+        if (!done.ok() || checkpoint.uidvalidity != uidvalidity) return done;
+        std::erase_if(checkpoint.pending_after, [&](uint32_t uid) {
+          return std::find(uids.begin(), uids.end(), uid) != uids.end();
+        });
+        return WriteCheckpoint(txn, archive.sources, name, checkpoint);
+      });
 }
 
 Result<FolderCheckpoint> SourceRegistry::Checkpoint(const std::string& name,

@@ -17,7 +17,7 @@ from dmarc_delivery_fixtures import (aggregate_xml, arf_report, report_message, 
                                      wire)
 from dmarc_doveadm_fixtures import zip_bytes
 
-REMOTE_USERS = ("seen", "move", "delete", "filter", "oversize")
+REMOTE_USERS = ("seen", "move", "delete", "filter", "oversize", "retry")
 REMOTE_PASSWORD = "dmarc-Remote-Pw-91c2"
 OTHER_SENDER = "reports@elsewhere.example"
 
@@ -155,6 +155,36 @@ class DmarcSourcesTest(ArchiverTestCase):
         self.assertEqual(sorted(self.flags_by_subject("move", "Processed")),
                          sorted(f"M {k} Report Domain: {domain}" for k in ("gzip", "zip")))
         self.assertEqual(self.sync("move-src")["archived"], "0")
+
+    def test_refused_after_action_is_pending_and_applied_by_the_next_sync(self):
+        """The move target refuses new mail (its maildir is not writable for the remote's
+        MAIL_UID) when the reports are committed: the action stays pending in the checkpoint
+        and the next sync applies it first, without reading the mails again."""
+        domain = unique_domain()
+        mails = self.report_mails(domain, "R")
+        self.append("retry", mails[:2])
+        self.imap("retry").create("Processed")
+        target = os.path.join(self.remote.home("retry"), "Maildir", ".Processed")
+        subdirs = [os.path.join(target, sub) for sub in ("cur", "new", "tmp")]
+        for path in subdirs:
+            os.chmod(path, 0o555)
+            self.addCleanup(os.chmod, path, 0o700)
+        self.add("retry-src", "retry", "--purpose", "dmarc", "--after", "move:Processed")
+        self.assertEqual(self.sync("retry-src")["archived"], "2")
+        self.assertEqual(len(self.reports(domain)), 2)
+        self.assertEqual(len(self.flags_by_subject("retry")), 2)
+        self.assertEqual(self.flags_by_subject("retry", "Processed"), {})
+        refused = [e for e in self.log("retry-src") if e["what"] == "after move INBOX"]
+        self.assertEqual(len(refused), 1, self.log("retry-src"))
+        self.assertIn("pending", refused[0]["error"])
+        for path in subdirs:
+            os.chmod(path, 0o700)
+        self.assertEqual(self.sync("retry-src")["archived"], "0")
+        self.assertEqual(self.flags_by_subject("retry"), {})
+        self.assertEqual(sorted(self.flags_by_subject("retry", "Processed")),
+                         sorted(f"R {k} Report Domain: {domain}" for k in ("gzip", "zip")))
+        self.assertEqual(len(self.reports(domain)), 2)
+        self.assertIn("2 move", self.log("retry-src")[1]["what"])
 
     def test_after_delete_expunges(self):
         domain = unique_domain()

@@ -409,3 +409,59 @@ TEST_F(SourceBatchTest, FailureAtAMessageIsKeptAndItsSkipCommittedWithTheBatch) 
 
 }  // namespace
 }  // namespace archiver
+
+namespace archiver {
+namespace {
+
+// Issue 4: DMARC --after actions are pending in the checkpoint, committed with their
+// batch, cleared once the remote accepted them, kept over a reopen, dropped by a reset.
+TEST_F(SourceBatchTest, PendingAfterActionsAreCommittedWithTheBatch) {
+  {
+    SourceRegistry registry = Registry();
+    RemoteBatch batch = Batch("Reports", 1, 4);
+    batch.pending_after = {1, 2, 4};
+    ASSERT_TRUE(registry.ArchiveBatch("remote", batch).ok());
+    RemoteBatch invalid = Batch("Reports", 5, 5);
+    invalid.pending_after = {6};  // above last_uid: refused, nothing written
+    EXPECT_EQ(registry.ArchiveBatch("remote", invalid).status().code(),
+              Status::Code::kInvalidArgument);
+  }
+  store_.reset();
+  store_ = *Store::Open({.path = path(), .sync = false});
+  SourceRegistry registry = Registry();
+  Result<FolderCheckpoint> checkpoint = registry.Checkpoint("remote", "Reports");
+  ASSERT_TRUE(checkpoint.ok());
+  EXPECT_EQ(checkpoint->last_uid, 4u);
+  EXPECT_EQ(checkpoint->pending_after, (std::vector<uint32_t>{1, 2, 4}));
+
+  RemoteBatch next = Batch("Reports", 5, 6);
+  next.pending_after = {4, 6};  // 4 again: listed once
+  ASSERT_TRUE(registry.ArchiveBatch("remote", next).ok());
+  EXPECT_EQ(registry.Checkpoint("remote", "Reports")->pending_after,
+            (std::vector<uint32_t>{1, 2, 4, 6}));
+  ASSERT_TRUE(registry.ClearPendingAfter("remote", "Reports", kValidity, {2, 4}).ok());
+  EXPECT_EQ(registry.Checkpoint("remote", "Reports")->pending_after, (std::vector<uint32_t>{1, 6}));
+  // Another UIDVALIDITY's clear changes nothing.
+  ASSERT_TRUE(registry.ClearPendingAfter("remote", "Reports", kValidity + 1, {1, 6}).ok());
+  EXPECT_EQ(registry.Checkpoint("remote", "Reports")->pending_after, (std::vector<uint32_t>{1, 6}));
+  EXPECT_EQ(registry.ClearPendingAfter("nobody", "Reports", kValidity, {1}).code(),
+            Status::Code::kNotFound);
+
+  // A new UIDVALIDITY drops them, with a log entry that counts them.
+  ASSERT_TRUE(registry.ResetFolder("remote", "Reports", kValidity + 1).ok());
+  EXPECT_TRUE(registry.Checkpoint("remote", "Reports")->pending_after.empty());
+  SourceLogEntry newest;
+  ASSERT_TRUE(registry
+                  .ListLog("remote",
+                           [&](const SourceLogEntry& entry) {
+                             newest = entry;
+                             return false;
+                           })
+                  .ok());
+  EXPECT_NE(newest.what.find("dropped the pending --after action of 2 mails"), std::string::npos)
+      << newest.what;
+  EXPECT_EQ(newest.count, 2u);
+}
+
+}  // namespace
+}  // namespace archiver

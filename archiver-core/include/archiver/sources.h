@@ -98,6 +98,10 @@ struct FolderCheckpoint {
   uint64_t archived = 0;         // delivery records written from this folder
   uint64_t remote_messages = 0;  // the folder's size at the last batch (as reported)
   uint64_t updated_us = 0;
+  // DMARC sources: UIDs (of this uidvalidity, up to last_uid) whose reports are committed
+  // but whose --after action the remote has not accepted yet; applied first by the next
+  // sync. Dropped when the UIDVALIDITY changes.
+  std::vector<uint32_t> pending_after;
 };
 
 struct SourceLogEntry {
@@ -135,6 +139,8 @@ struct RemoteBatch {
   // Activity-log entries written in the same transaction: the skips this checkpoint
   // passes over ("skip unreadable UID n: reason").
   std::vector<SourceLogEntry> log;
+  // Added to the folder's pending_after in the same transaction (each <= last_uid).
+  std::vector<uint32_t> pending_after;
 };
 
 struct BatchResult {
@@ -202,7 +208,9 @@ class SourceRegistry {
   // The remote folder has a new UIDVALIDITY: its checkpoint restarts at UID 0 under
   // `uidvalidity` (archived count kept), so the next batches rescan it; messages already
   // archived from this source and folder are recognised by content and not written
-  // again. Logs "uidvalidity" with the old value. NotFound for an unknown source.
+  // again. Its pending --after actions are dropped (the UIDs name other messages now).
+  // Logs "uidvalidity" with the old value (and the dropped count). NotFound for an
+  // unknown source.
   Status ResetFolder(const std::string& name, const std::string& folder, uint32_t uidvalidity);
 
   // Archives the batch and moves the folder's checkpoint to batch.last_uid (never
@@ -215,8 +223,15 @@ class SourceRegistry {
   // source), InvalidArgument (batch.uidvalidity differs from the checkpoint's — call
   // ResetFolder first; a message uid above last_uid; read-only archive), LimitExceeded
   // (a message over the archive's size limit), MapFull, IOError; nothing is written then.
-  // batch.log is appended to the activity log in the same transaction.
+  // batch.log is appended to the activity log, batch.pending_after to the folder's
+  // pending_after, in the same transaction.
   Result<BatchResult> ArchiveBatch(const std::string& name, const RemoteBatch& batch);
+
+  // Removes `uids` from the folder's pending_after once the remote accepted their --after
+  // action. Nothing happens when the folder's UIDVALIDITY is no longer `uidvalidity`.
+  // NotFound for an unknown source.
+  Status ClearPendingAfter(const std::string& name, const std::string& folder,
+                           uint32_t uidvalidity, const std::vector<uint32_t>& uids);
 
   // Records the end of a sync at `now_us` (0: now). Success: last_sync and last_attempt
   // set, error cleared, failures reset, import_done set when report.caught_up, due again
