@@ -1,7 +1,8 @@
 // SourceRegistry::ArchiveBatch: messages, checkpoint and counters in one transaction;
 // re-runs write nothing; content dedup against local deliveries and other folders;
 // UIDVALIDITY resets; a writer killed with SIGKILL between (or inside) batches leaves
-// exactly the committed batches; ListFilter.source; Remove keeps the archived mail.
+// exactly the committed batches; ListFilter.source; Remove keeps the archived mail; the
+// place of a sync's failure at a message, and pending --after actions (issue 4).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
