@@ -44,6 +44,11 @@ void PrintStatus(FieldPrinter& out, const SourceStatus& status) {
   out.Print("status", "consecutive_failures", std::to_string(status.consecutive_failures));
   out.Print("status", "last_error", status.last_error);
   out.Print("status", "created", FormatOptionalTime(status.created_us));
+  // Where the last sync failed fetching one message: failing there again skips it.
+  out.Print("status", "failed_at",
+            status.failed_uid == 0
+                ? ""
+                : status.failed_folder + " UID " + std::to_string(status.failed_uid));
 }
 
 void PrintFolder(FieldPrinter& out, const FolderCheckpoint& folder) {
@@ -53,6 +58,11 @@ void PrintFolder(FieldPrinter& out, const FolderCheckpoint& folder) {
   out.Print(section, "archived", std::to_string(folder.archived));
   out.Print(section, "remote_messages", std::to_string(folder.remote_messages));
   out.Print(section, "updated", FormatOptionalTime(folder.updated_us));
+  // DMARC sources: --after actions committed but not yet accepted by the remote.
+  std::string pending;
+  for (uint32_t uid : folder.pending_after)
+    pending += (pending.empty() ? "" : ",") + std::to_string(uid);
+  out.Print(section, "pending_after", pending);
 }
 
 constexpr uint64_t kShowLogEntries = 10;

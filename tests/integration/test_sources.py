@@ -192,6 +192,7 @@ class SourcesTest(ArchiverTestCase):
         first = self.source("sync", "ivan-src", fmt="json")
         self.assertNotEqual(first.returncode, 0, first.stdout)
         self.assertIn("UID 3", self.listed("ivan-src")["last_error"])
+        self.assertEqual(self.info("ivan-src")[("status", "failed_at")], "INBOX UID 3")
         row = self.sync("ivan-src")
         self.assertEqual((row["status"], row["archived"]), ("active", "4"))
         self.assertEqual(self.archived_subjects("unreadable-"),
@@ -201,6 +202,7 @@ class SourcesTest(ArchiverTestCase):
         self.assertEqual(len(skips), 1, log)
         self.assertEqual(skips[0]["count"], "1")
         self.assertEqual(self.info("ivan-src")[("folder.INBOX", "last_uid")], "5")
+        self.assertEqual(self.info("ivan-src")[("status", "failed_at")], "")
         os.chmod(bad[0], 0o600)  # readable again: skipped for good all the same
         self.assertEqual(self.sync("ivan-src")["archived"], "0")
 

@@ -156,6 +156,11 @@ class DmarcSourcesTest(ArchiverTestCase):
                          sorted(f"M {k} Report Domain: {domain}" for k in ("gzip", "zip")))
         self.assertEqual(self.sync("move-src")["archived"], "0")
 
+    def shown(self, name):
+        """`source show NAME` as {(section, field): value}."""
+        rows = json.loads(self.source_ok("show", name, fmt="json").stdout.decode())
+        return {(row["section"], row["field"]): row["value"] for row in rows}
+
     def test_refused_after_action_is_pending_and_applied_by_the_next_sync(self):
         """The move target refuses new mail (its maildir is not writable for the remote's
         MAIL_UID) when the reports are committed: the action stays pending in the checkpoint
@@ -177,6 +182,7 @@ class DmarcSourcesTest(ArchiverTestCase):
         refused = [e for e in self.log("retry-src") if e["what"] == "after move INBOX"]
         self.assertEqual(len(refused), 1, self.log("retry-src"))
         self.assertIn("pending", refused[0]["error"])
+        self.assertEqual(self.shown("retry-src")[("folder.INBOX", "pending_after")], "1,2")
         for path in subdirs:
             os.chmod(path, 0o700)
         self.assertEqual(self.sync("retry-src")["archived"], "0")
@@ -185,6 +191,7 @@ class DmarcSourcesTest(ArchiverTestCase):
                          sorted(f"R {k} Report Domain: {domain}" for k in ("gzip", "zip")))
         self.assertEqual(len(self.reports(domain)), 2)
         self.assertIn("2 move", self.log("retry-src")[1]["what"])
+        self.assertEqual(self.shown("retry-src")[("folder.INBOX", "pending_after")], "")
 
     def test_after_delete_expunges(self):
         domain = unique_domain()
@@ -243,9 +250,7 @@ class DmarcSourcesTest(ArchiverTestCase):
         self.assertEqual(subjects, ["big-0", "big-2"])
         (skip,) = [e for e in self.log("oversize-src") if e["what"] == "skip oversized"]
         self.assertIn("UID 2 of", skip["error"])
-        rows = json.loads(self.source_ok("show", "oversize-src", fmt="json").stdout.decode())
-        info = {(r["section"], r["field"]): r["value"] for r in rows}
-        self.assertEqual(info[("folder.INBOX", "last_uid")], "3")
+        self.assertEqual(self.shown("oversize-src")[("folder.INBOX", "last_uid")], "3")
         # Passed over for good: a later sync with no limit does not take it either.
         self.assertEqual(self.sync("oversize-src")["archived"], "0")
 
