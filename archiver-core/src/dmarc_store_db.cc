@@ -5,19 +5,14 @@
 #include "ascii.h"
 #include "dmarc_store_codec.h"
 #include "index_keys.h"
+#include "lazy_databases.h"
 #include "record.h"
 
 namespace archiver::internal {
 namespace {
 
-struct NamedDb {
-  const char* name;
-  unsigned flags;
-  MDB_dbi DmarcDatabases::*dbi;
-};
-
 constexpr unsigned kIndex = MDB_DUPSORT | MDB_DUPFIXED;
-constexpr NamedDb kDatabases[] = {
+constexpr NamedDb<DmarcDatabases> kDatabases[] = {
     {kDmarcMetaDb, 0, &DmarcDatabases::meta},
     {kDmarcReportsDb, 0, &DmarcDatabases::reports},
     {kDmarcReportKeysDb, 0, &DmarcDatabases::report_keys},
@@ -38,15 +33,9 @@ constexpr NamedDb kDatabases[] = {
 // DMARC format version. NotFound when one is missing and !create.
 Status OpenAll(OpenArchive& archive, lmdb::Txn& txn, bool create, DmarcDatabases* db) {
   const std::string& path = archive.options.path;
-  for (const NamedDb& named : kDatabases) {
-    int rc = mdb_dbi_open(txn.get(), named.name, named.flags | (create ? MDB_CREATE : 0),
-                          &(db->*named.dbi));
-    if (rc == MDB_NOTFOUND) return Status::NotFound("no DMARC data in " + path);
-    if (rc == MDB_INCOMPATIBLE) {
-      return Status::Corruption(path + ": database '" + named.name + "' has the wrong kind");
-    }
-    if (rc != 0) return lmdb::ToStatus(rc, "open database " + std::string(named.name));
-  }
+  Status opened =
+      OpenNamedDatabases(path, txn, create, kDatabases, db, "no DMARC data in " + path);
+  if (!opened.ok()) return opened;
   uint64_t version = 0;
   Status read = ReadCounter(txn, db->meta, kDmarcFormatVersionKey, &version);
   if (!read.ok()) return read.Annotated(path + ": DMARC data");
@@ -62,39 +51,12 @@ Status OpenAll(OpenArchive& archive, lmdb::Txn& txn, bool create, DmarcDatabases
   return Status::Ok();
 }
 
-// Opens the databases once per environment; later calls only check the flag. With
-// !write, Ok and *present = false when they do not exist (checked again next time:
-// another process may create them meanwhile).
 Status EnsureOpen(OpenArchive& archive, bool write, bool* present) {
-  *present = true;
-  if (archive.dmarc_open.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard lock(archive.dmarc_mutex);
-  if (archive.dmarc_open.load(std::memory_order_relaxed)) return Status::Ok();
   DmarcDatabases db;
-  {
-    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
-    if (!txn.ok()) return txn.status();
-    Status opened = OpenAll(archive, *txn, false, &db);
-    if (opened.ok()) opened = txn->Commit("open DMARC databases");
-    if (opened.ok()) {
-      archive.dmarc = db;
-      archive.dmarc_open.store(true, std::memory_order_release);
-      return Status::Ok();
-    }
-    if (opened.code() != Status::Code::kNotFound) return opened;
-  }
-  if (!write) {
-    *present = false;
-    return Status::Ok();
-  }
-  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
-  if (!txn.ok()) return txn.status();
-  Status created = OpenAll(archive, *txn, true, &db);
-  if (created.ok()) created = txn->Commit("create DMARC databases in " + archive.options.path);
-  if (!created.ok()) return created;
-  archive.dmarc = db;
-  archive.dmarc_open.store(true, std::memory_order_release);
-  return Status::Ok();
+  return OpenOnFirstUse(
+      archive, archive.dmarc_mutex, archive.dmarc_open, write, present, "DMARC databases",
+      [&](lmdb::Txn& txn, bool create) { return OpenAll(archive, txn, create, &db); },
+      [&] { archive.dmarc = db; });
 }
 
 }  // namespace

@@ -3,19 +3,14 @@
 
 #include "archiver/time_format.h"
 #include "dmarc_store_db.h"
+#include "lazy_databases.h"
 #include "record.h"
 #include "sources_codec.h"
 
 namespace archiver::internal {
 namespace {
 
-struct NamedDb {
-  const char* name;
-  unsigned flags;
-  MDB_dbi SourceDatabases::*dbi;
-};
-
-constexpr NamedDb kDatabases[] = {
+constexpr NamedDb<SourceDatabases> kDatabases[] = {
     {kSourceConfigDb, 0, &SourceDatabases::config},
     {kSourceStatusDb, 0, &SourceDatabases::status},
     {kSourceFoldersDb, 0, &SourceDatabases::folders},
@@ -24,46 +19,15 @@ constexpr NamedDb kDatabases[] = {
     {kSourceIndexDb, MDB_DUPSORT | MDB_DUPFIXED, &SourceDatabases::idx_source},
 };
 
-// Opens every source database in `txn`, creating them when `create`. NotFound when one
-// is missing and !create.
-Status OpenAll(const OpenArchive& archive, lmdb::Txn& txn, bool create, SourceDatabases* db) {
-  for (const NamedDb& named : kDatabases) {
-    int rc = mdb_dbi_open(txn.get(), named.name, named.flags | (create ? MDB_CREATE : 0),
-                          &(db->*named.dbi));
-    if (rc == MDB_NOTFOUND) return Status::NotFound("no sources in " + archive.options.path);
-    if (rc == MDB_INCOMPATIBLE) {
-      return Status::Corruption(archive.options.path + ": database '" + named.name +
-                                "' has the wrong kind");
-    }
-    if (rc != 0) return lmdb::ToStatus(rc, "open database " + std::string(named.name));
-  }
-  return Status::Ok();
-}
-
 Status EnsureOpen(OpenArchive& archive, bool write, bool* present) {
-  *present = true;
-  if (archive.sources_open.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard lock(archive.sources_mutex);
-  if (archive.sources_open.load(std::memory_order_relaxed)) return Status::Ok();
   SourceDatabases db;
-  for (bool create : {false, true}) {
-    if (create && !write) {
-      *present = false;
-      return Status::Ok();
-    }
-    // A read transaction first: opening existing databases takes no write lock.
-    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), create);
-    if (!txn.ok()) return txn.status();
-    Status opened = OpenAll(archive, *txn, create, &db);
-    if (opened.ok()) opened = txn->Commit("open the source databases of " + archive.options.path);
-    if (opened.ok()) {
-      archive.sources = db;
-      archive.sources_open.store(true, std::memory_order_release);
-      return Status::Ok();
-    }
-    if (opened.code() != Status::Code::kNotFound) return opened;
-  }
-  return Status::NotFound("no sources in " + archive.options.path);
+  const std::string& path = archive.options.path;
+  return OpenOnFirstUse(
+      archive, archive.sources_mutex, archive.sources_open, write, present, "source databases",
+      [&](lmdb::Txn& txn, bool create) {
+        return OpenNamedDatabases(path, txn, create, kDatabases, &db, "no sources in " + path);
+      },
+      [&] { archive.sources = db; });
 }
 
 }  // namespace
