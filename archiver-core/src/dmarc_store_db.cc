@@ -125,7 +125,7 @@ Status DeleteEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
   MDB_val value_val = value != nullptr ? lmdb::ToVal(*value) : MDB_val{};
   int rc = mdb_del(txn.get(), dbi, &key_val, value != nullptr ? &value_val : nullptr);
   if (rc == MDB_NOTFOUND) return Status::Ok();
-  return lmdb::ToStatus(rc, "delete DMARC entry", txn.env());
+  return lmdb::ToStatus(rc, "delete an archive entry", txn.env());
 }
 
 Status PutEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key, std::string_view value,
