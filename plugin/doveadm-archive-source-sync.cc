@@ -31,6 +31,23 @@ void PrintSyncRow(const std::string& name, const std::string& state,
   doveadm_print(outcome.error.c_str());
 }
 
+// The sources `sync --due` (or --all: every source not paused) would sync, read from the
+// archive opened read-only: none when the archive does not exist. False after
+// CommandFailed. The archive is closed again on return, so that it can be opened writable.
+bool SelectSources(struct doveadm_cmd_context* cctx, bool due, std::vector<std::string>* names) {
+  SourceArchive archive;
+  bool missing = false;
+  if (!OpenSourceArchive(cctx, false, &archive, &missing)) return missing;
+  Result<std::vector<std::string>> selected =
+      archive.registry->Due(due ? NowMicros() : UINT64_MAX);
+  if (!selected.ok()) {
+    CommandFailed(ExitCodeFor(selected.status()), selected.status().message());
+    return false;
+  }
+  *names = std::move(selected).value();
+  return true;
+}
+
 }  // namespace
 
 void CmdSourceTest(struct doveadm_cmd_context* cctx) {
@@ -95,9 +112,15 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
       CommandFailed(EX_USAGE, "source sync needs one of: a source name, --all, --due");
       return;
     }
+    std::vector<std::string> names;
+    if (name == nullptr) {
+      // --all and --due look read-only first: with no archive or nothing to sync the
+      // command creates nothing (run as root by the poller on servers without sources) and
+      // prints nothing.
+      if (!SelectSources(cctx, due, &names) || names.empty()) return;
+    }
     SourceArchive archive;
     if (!OpenSourceArchive(cctx, true, &archive)) return;
-    std::vector<std::string> names;
     if (name != nullptr) {
       Result<SourceInfo> info = archive.registry->Describe(name);
       if (!info.ok()) {
@@ -110,14 +133,6 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
         return;
       }
       names.push_back(name);
-    } else {
-      Result<std::vector<std::string>> selected =
-          due ? archive.registry->Due(NowMicros()) : archive.registry->Due(UINT64_MAX);
-      if (!selected.ok()) {
-        CommandFailed(ExitCodeFor(selected.status()), selected.status().message());
-        return;
-      }
-      names = std::move(selected).value();
     }
     imapc::SyncOptions options;
     if (const char* size = ParamString(cctx, "max-message-size")) {

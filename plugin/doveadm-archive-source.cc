@@ -85,7 +85,9 @@ void RegisterSourceCommands() {
   for (doveadm_cmd_ver2& command : kSourceCommands) doveadm_cmd_register_ver2(&command);
 }
 
-bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive) {
+bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
+                       bool* missing) {
+  if (missing != nullptr) *missing = false;
   // Sources belong to one archive for the whole server: `--user` names the remote login,
   // never a local user whose archive to open.
   const char* path = doveadm_plugin_getenv("archiver_path");
@@ -98,6 +100,11 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   plugin::ArchiverSettings settings;
   if (!CommandSettings(cctx, &settings)) return false;
   Result<std::shared_ptr<Store>> store = OpenArchiveAsOwner(settings, writable);
+  if (!store.ok() && missing != nullptr && !writable &&
+      store.status().code() == Status::Code::kNotFound) {
+    *missing = true;
+    return false;
+  }
   if (!store.ok()) {
     CommandFailed(ExitCodeFor(store.status()),
                   "Cannot open the archive " + settings.path + ": " + store.status().message());

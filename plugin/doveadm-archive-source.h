@@ -34,8 +34,10 @@ struct SourceArchive {
 };
 
 // Opens the archive (writable: created when missing) and its registry. False after
-// CommandFailed.
-bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive);
+// CommandFailed. With `missing` given, a read-only open of an archive that does not exist
+// is not an error: false with *missing true, nothing reported.
+bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
+                       bool* missing = nullptr);
 
 // The positional NAME; CommandFailed(EX_USAGE) and nullptr when missing.
 const char* SourceNameParam(struct doveadm_cmd_context* cctx);
