@@ -1,7 +1,9 @@
 // archiver-poller: a Dovecot service that keeps remote IMAP sources in sync while Dovecot
 // runs. Every archiver_sources_poll_interval it runs `doveadm archive source sync --due`
 // (one run at a time; the sources' own intervals, pauses and error backoff decide what is
-// due) and logs what the run did. Started and restarted by Dovecot's master process.
+// due) and logs what the run did. Started and restarted by Dovecot's master process. When
+// the configuration can have no sources (no server-wide archiver_path) it says so once
+// and stays idle.
 #include <memory>
 #include <string>
 
@@ -94,13 +96,21 @@ int main(int argc, char* argv[]) {
   child_wait_init();
   master_service_init_finish(master_service);
 
-  i_info("Polling remote sources every %u s (%s archive source sync --due)",
-         state.settings.poll_interval_secs, state.command.doveadm_path.c_str());
-  state.first_tick = timeout_add_short(0, Tick, nullptr);
-  state.tick = timeout_add(state.settings.poll_interval_secs * 1000U, Tick, nullptr);
+  const std::string disabled = SourcesDisabledReason(state.settings);
+  if (!disabled.empty()) {
+    // Idle, not exiting: the master would restart an exited service in a loop. One line,
+    // once, and no timer, so a server without sources has a quiet log.
+    i_info("No server-wide archiver_path (%s): remote sources disabled, nothing to poll",
+           disabled.c_str());
+  } else {
+    i_info("Polling remote sources every %u s (%s archive source sync --due)",
+           state.settings.poll_interval_secs, state.command.doveadm_path.c_str());
+    state.first_tick = timeout_add_short(0, Tick, nullptr);
+    state.tick = timeout_add(state.settings.poll_interval_secs * 1000U, Tick, nullptr);
+  }
   master_service_run(master_service, ClientConnected);
 
-  timeout_remove(&state.tick);
+  if (state.tick != nullptr) timeout_remove(&state.tick);
   if (state.first_tick != nullptr) timeout_remove(&state.first_tick);
   state.run.reset();
   child_wait_deinit();

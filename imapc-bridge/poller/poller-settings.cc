@@ -1,5 +1,6 @@
-// Reads plugin { archiver_sources_poll_interval } through lib-master's settings reader:
-// a settings root holding only the plugin { } string list, every other key ignored.
+// Reads plugin { archiver_sources_poll_interval, archiver_path } through lib-master's
+// settings reader: a settings root holding only the plugin { } string list, every other
+// key ignored.
 #include "poller-settings.h"
 
 #include <cstddef>
@@ -11,6 +12,7 @@ namespace archiver::poller {
 namespace {
 
 constexpr const char* kPollIntervalKey = "archiver_sources_poll_interval";
+constexpr const char* kArchivePathKey = "archiver_path";
 
 struct PluginSection {
   ARRAY_TYPE(const_string) plugin_envs;
@@ -72,10 +74,19 @@ bool ReadPollerSettings(struct master_service* service, PollerSettings* settings
       if (std::strcmp(envs[i], kPollIntervalKey) == 0 && envs[i + 1][0] != '\0' &&
           !ParsePollInterval(envs[i + 1], &parsed.poll_interval_secs, error))
         return false;
+      if (std::strcmp(envs[i], kArchivePathKey) == 0) parsed.archiver_path = envs[i + 1];
     }
   }
   *settings = parsed;
   return true;
+}
+
+std::string SourcesDisabledReason(const PollerSettings& settings) {
+  const std::string& path = settings.archiver_path;
+  if (path.empty()) return "archiver_path is not set";
+  if (path.find('%') != std::string::npos || path[0] == '~')
+    return "archiver_path = " + path + " depends on the user";
+  return "";
 }
 
 }  // namespace archiver::poller

@@ -1,5 +1,5 @@
 // The poller service's settings: read once at start from Dovecot's configuration
-// (plugin { archiver_sources_poll_interval }).
+// (plugin { archiver_sources_poll_interval, archiver_path }).
 #pragma once
 
 #include <string>
@@ -15,7 +15,13 @@ inline constexpr unsigned kMaxPollIntervalSecs = 24 * 60 * 60;
 
 struct PollerSettings {
   unsigned poll_interval_secs = kDefaultPollIntervalSecs;
+  std::string archiver_path;  // the global plugin { archiver_path }; "" when unset
 };
+
+// Why this configuration can have no remote sources, "" when it can: sources live in one
+// archive for the server, so archiver_path must be set and must not depend on the user
+// (%u, %d, … or ~), as `doveadm archive source` requires.
+std::string SourcesDisabledReason(const PollerSettings& settings);
 
 // Parses an archiver_sources_poll_interval value (Dovecot's time syntax: "30s", "1m",
 // "5 mins"). False with `*error` naming the setting and the value when it does not

@@ -2,7 +2,9 @@
 instance whose sources live on a second instance (the remote). With nobody running doveadm, a
 new source is imported by the service, mail arriving later is archived within the source's
 interval and not before, the service's lines are in Dovecot's log, and a killed poller is
-started again by Dovecot's master."""
+started again by Dovecot's master. Where sources cannot be used the service is harmless: with
+no source its runs create and log nothing; without a server-wide archiver_path it logs one line
+and stays idle; and the harness's poller=False instances do not run it at all."""
 
 import json
 import os
@@ -68,9 +70,7 @@ class PollerTest(ArchiverTestCase):
         return next(row for row in rows if row["name"] == name)
 
     def poller_pids(self):
-        """Processes titled "dovecot-INSTANCE/archiver-poller…" (Dovecot's process titles)."""
-        return [pid for pid in self.local._child_pids()
-                if _cmdline(pid).startswith(f"dovecot-{self.local.name}/archiver-poller")]
+        return poller_pids(self.local)
 
     def wait_poller_pids(self, timeout, exclude=()):
         deadline = time.monotonic() + timeout
@@ -128,6 +128,77 @@ class PollerTest(ArchiverTestCase):
                           self.log_offset, timeout=1)
 
 
+class PollerWithoutSourcesTest(ArchiverTestCase):
+
+    def setUp(self):
+        if not os.access(di.poller_executable(at.BUILD_DIR), os.X_OK):
+            raise RuntimeError(f"archiver-poller not built in {at.BUILD_DIR}")
+
+    def poller_lines(self, instance):
+        """The poller's own log lines and the master's about it."""
+        return [line for line in instance.log_text().splitlines()
+                if "archiver-poller: " in line or "service(archiver-poller)" in line]
+
+    def test_no_source_creates_and_logs_nothing(self):
+        # An archive directory that exists (empty, the mail user's) and one that does not.
+        for missing in (False, True):
+            with self.subTest(archive_dir_missing=missing):
+                def no_archive(instance):
+                    instance.configure(settings={
+                        "archiver_sources_poll_interval": "1s",
+                        "archiver_path": os.path.join(instance.root, "none", "archive")})
+                instance = self.start_instance(
+                    name="archiver-poller-idle", poller=True,
+                    settings={"archiver_sources_poll_interval": "1s"},
+                    before_start=no_archive if missing else None)
+                archive = instance.settings["archiver_path"]
+                self.wait_for_log(instance, r"archiver-poller: Info: Polling remote sources "
+                                            r"every 1 s")
+                self.assertEqual(len(poller_pids(instance)), 1)
+                time.sleep(3.5)  # the first poll runs at start, then one a second
+                def assert_nothing_created():
+                    if missing:
+                        self.assertFalse(os.path.exists(os.path.dirname(archive)))
+                    else:
+                        self.assertEqual(os.listdir(archive), [])
+                assert_nothing_created()
+                lines = self.poller_lines(instance)
+                self.assertEqual(len(lines), 1, "\n".join(lines))
+                self.assertNotIn("Error", instance.log_text())
+                # What each run did, run by hand: exit 0, nothing printed, nothing created
+                # (the tab formatter, which the poller reads, ends its empty header line).
+                for fmt, stdout in ((None, b""), ("tab", b"\n")):
+                    result = instance.doveadm("archive", "source", "sync", "--due", fmt=fmt)
+                    self.assertEqual((result.returncode, result.stdout, result.stderr),
+                                     (0, stdout, b""), fmt)
+                assert_nothing_created()
+
+    def test_user_dependent_archive_path_logs_once_and_stays_idle(self):
+        def per_user(instance):
+            instance.configure(settings={
+                "archiver_sources_poll_interval": "1s",
+                "archiver_path": os.path.join(instance.root, "per-user", "%u")})
+        instance = self.start_instance(name="archiver-poller-peruser", poller=True,
+                                       before_start=per_user)
+        path = re.escape(instance.settings["archiver_path"])
+        self.wait_for_log(instance, r"archiver-poller: Info: No server-wide archiver_path "
+                                    rf"\(archiver_path = {path} depends on the user\): "
+                                    r"remote sources disabled")
+        pids = poller_pids(instance)
+        self.assertEqual(len(pids), 1)
+        time.sleep(4)  # four poll intervals
+        self.assertEqual(poller_pids(instance), pids, "the poller exited or was restarted")
+        lines = self.poller_lines(instance)
+        self.assertEqual(len(lines), 1, "\n".join(lines))
+        self.assertFalse(os.path.exists(os.path.join(instance.root, "per-user")))
+
+    def test_harness_instances_without_poller_do_not_run_it(self):
+        instance = self.start_instance(name="archiver-poller-off")
+        time.sleep(1)
+        self.assertEqual(poller_pids(instance), [])
+        self.assertEqual(self.poller_lines(instance), [])
+
+
 class PollerSettingsTest(ArchiverTestCase):
 
     def test_invalid_poll_interval_is_logged_with_setting_and_value(self):
@@ -138,6 +209,12 @@ class PollerSettingsTest(ArchiverTestCase):
             settings={"archiver_sources_poll_interval": "0s"})
         self.wait_for_log(instance, r"archiver-poller: Fatal: archiver_sources_poll_interval = "
                                     r"0s: must be between 1 second and 1 day", timeout=15)
+
+
+def poller_pids(instance):
+    """Processes titled "dovecot-INSTANCE/archiver-poller…" (Dovecot's process titles)."""
+    return [pid for pid in instance._child_pids()
+            if _cmdline(pid).startswith(f"dovecot-{instance.name}/archiver-poller")]
 
 
 def _cmdline(pid):
