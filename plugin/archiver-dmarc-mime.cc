@@ -401,18 +401,22 @@ Status MailWalk::HandOver(PartInfo& info) {
   // Kept whole by the parser beyond the limits: ReportLimits says so.
   if ((current_->flags & MESSAGE_PART_FLAG_OVERFLOW) != 0) return Status::Ok();
   DmarcPart part{info.content_type, info.filename, info.path, info.body};
+  const bool container = DetectPayload(info.body) != PayloadKind::kUnknown;
+  // A mail attached as a file. Only a declared non-text type: a part without one is
+  // text/plain (RFC 2045).
+  const bool attached_mail = !container && !info.content_type.empty() &&
+                             !info.content_type.starts_with("text/") && LooksLikeMail(info.body);
   if (info.body_bytes > context_.max_part_bytes) {
-    // Only a report container this large is an error; anything else is not a report.
-    if (DetectPayload(info.body) == PayloadKind::kUnknown) return Status::Ok();
+    // Only a report container or an attached mail this large is an error; anything else
+    // (an image, a PDF) is not a report.
+    if (!container && !attached_mail) return Status::Ok();
     return context_.pipeline.RecordError(
         "payload", info.path,
         (info.filename.empty() ? "the attachment" : info.filename) + " is " +
             FormatBytes(info.body_bytes) + " decoded, over archiver_dmarc_max_size (" +
             FormatBytes(context_.max_part_bytes) + "): not read");
   }
-  // Only a declared non-text type: a part without one is text/plain (RFC 2045).
-  if (!info.content_type.empty() && !info.content_type.starts_with("text/") &&
-      DetectPayload(info.body) == PayloadKind::kUnknown && LooksLikeMail(info.body)) {
+  if (attached_mail) {
     // A mail attached as a file: walked as if it were message/rfc822.
     const DmarcWalkLimits& limits = context_.limits;
     if (info.depth + 1 >= limits.max_depth || context_.parts_left == 0) {

@@ -248,6 +248,20 @@ class DeliveryTest(DmarcTestCase):
         self.assertEqual(error["part"], "2")
         self.assertIn(name, error["reason"])
 
+    def test_attached_mail_over_max_size_is_an_error(self):
+        # A forwarded .eml sent as a file and larger than archiver_dmarc_max_size (1M here) is
+        # not read, and says so, instead of being passed over like an image.
+        domain = unique_domain()
+        records = [(f"192.0.{n // 250}.{n % 250 + 1}", 1, "pass", "pass") for n in range(3000)]
+        inner = report_message(f"Report domain: {domain}",
+                               [(aggregate_xml(domain, records), "text", "xml", "big.xml")])
+        attached = inner.as_bytes(policy=SMTP)
+        self.assertGreater(len(attached), 1 << 20)
+        message = wire(report_message("Fwd: as a file", [
+            (attached, "application", "octet-stream", "forwarded.eml")]))
+        error = self.assert_one_error(message, domain, "payload", "archiver_dmarc_max_size")
+        self.assertIn("forwarded.eml", error["reason"])
+
     def test_nesting_beyond_the_limit_is_an_error(self):
         domain = unique_domain()
         mail = report_message("Report", [
