@@ -313,15 +313,17 @@ class DovecotInstance:
 
     plugin: load our mail plugin (needs build_dir); settings: extra `plugin {}` settings (a value
     of None drops a default); sieve: enable Pigeonhole for LMTP and LDA (script per user via
-    set_sieve_script); extra_config: appended verbatim to dovecot.conf."""
+    set_sieve_script); extra_config: appended verbatim to dovecot.conf; password: every user's
+    password (a remote for source tests uses one of its own, to show it never leaks)."""
 
     def __init__(self, build_dir=None, *, plugin=True, settings=None, sieve=False,
                  users=DEFAULT_USERS, extra_config="", name="archiver-it", keep=False,
-                 tls=None, poller=False):
+                 tls=None, poller=False, password=PASSWORD):
         if plugin and plugin_problem(build_dir):
             raise RuntimeError(plugin_problem(build_dir))
         self.build_dir = build_dir
         self.users = tuple(users)
+        self.password = password
         self.keep = keep
         self.root = tempfile.mkdtemp(prefix=f"{name}-")
         os.chmod(self.root, 0o755)  # the mail uid must reach homes and the archive
@@ -378,7 +380,7 @@ class DovecotInstance:
             for user in self.users:
                 home = self.home(user)
                 self._make_mail_dir(home)
-                f.write(f"{user}:{{PLAIN}}{PASSWORD}:{MAIL_UID}:{MAIL_GID}::{home}::\n")
+                f.write(f"{user}:{{PLAIN}}{self.password}:{MAIL_UID}:{MAIL_GID}::{home}::\n")
         # dovecot-lda writes log_path itself after dropping to the mail uid.
         open(self.log_path, "a").close()
         os.chown(self.log_path, MAIL_UID, MAIL_GID)
@@ -673,7 +675,7 @@ plugin {{
 
     def imap(self, user):
         connection = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=60)
-        connection.login(user, PASSWORD)
+        connection.login(user, self.password)
         return connection
 
     # --- doveadm -----------------------------------------------------------------------------

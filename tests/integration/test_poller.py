@@ -30,11 +30,8 @@ class PollerTest(ArchiverTestCase):
         if not os.access(di.poller_executable(at.BUILD_DIR), os.X_OK):
             raise RuntimeError(f"archiver-poller not built in {at.BUILD_DIR}")
         cls.remote = di.DovecotInstance(None, plugin=False, users=("rita",),
-                                        name="archiver-poller-remote")
+                                        name="archiver-poller-remote", password=REMOTE_PASSWORD)
         cls.addClassCleanup(cls.remote.cleanup)
-        with open(os.path.join(cls.remote.root, "passwd"), "w") as f:
-            f.write(f"rita:{{PLAIN}}{REMOTE_PASSWORD}:{di.MAIL_UID}:{di.MAIL_GID}::"
-                    f"{cls.remote.home('rita')}::\n")
         cls.remote.start()
         cls.local = di.DovecotInstance(
             at.BUILD_DIR, name="archiver-poller", poller=True,

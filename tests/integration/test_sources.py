@@ -39,12 +39,9 @@ class SourcesTest(ArchiverTestCase):
         cls.ca_cert, cert, key = di.make_test_ca(cls.ca_dir)
         os.chmod(cls.ca_dir, 0o755)
         cls.remote = di.DovecotInstance(None, plugin=False, users=REMOTE_USERS,
-                                        name="archiver-remote", tls=(cert, key))
+                                        name="archiver-remote", tls=(cert, key),
+                                        password=REMOTE_PASSWORD)
         cls.addClassCleanup(cls.remote.cleanup)
-        with open(os.path.join(cls.remote.root, "passwd"), "w") as f:
-            for user in REMOTE_USERS:
-                f.write(f"{user}:{{PLAIN}}{REMOTE_PASSWORD}:{di.MAIL_UID}:{di.MAIL_GID}::"
-                        f"{cls.remote.home(user)}::\n")
         cls.remote.start()
         cls.local = di.DovecotInstance(at.BUILD_DIR, name="archiver-sources")
         cls.addClassCleanup(cls.local.cleanup)

@@ -30,12 +30,8 @@ class DmarcSourcesTest(ArchiverTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.remote = di.DovecotInstance(None, plugin=False, users=REMOTE_USERS,
-                                        name="archiver-dmarc-remote")
+                                        name="archiver-dmarc-remote", password=REMOTE_PASSWORD)
         cls.addClassCleanup(cls.remote.cleanup)
-        with open(os.path.join(cls.remote.root, "passwd"), "w") as f:
-            for user in REMOTE_USERS:
-                f.write(f"{user}:{{PLAIN}}{REMOTE_PASSWORD}:{di.MAIL_UID}:{di.MAIL_GID}::"
-                        f"{cls.remote.home(user)}::\n")
         cls.remote.start()
         cls.local = di.DovecotInstance(at.BUILD_DIR, name="archiver-dmarc-sources")
         cls.addClassCleanup(cls.local.cleanup)
