@@ -11,11 +11,12 @@
 #include "archiver/time_format.h"
 
 namespace archiver::doveadm {
-namespace {
 
 bool DependsOnUser(const std::string& path) {
   return path.find('%') != std::string::npos || (!path.empty() && path[0] == '~');
 }
+
+namespace {
 
 // Looks USER up in the userdb and returns its expanded archiver_* settings.
 bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {

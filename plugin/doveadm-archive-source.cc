@@ -2,7 +2,6 @@
 #include "doveadm-archive-source.h"
 
 #include <cctype>
-#include <cstring>
 
 #include "archiver/time_format.h"
 #include "doveadm-archive-context.h"
@@ -91,7 +90,7 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   // Sources belong to one archive for the whole server: `--user` names the remote login,
   // never a local user whose archive to open.
   const char* path = doveadm_plugin_getenv("archiver_path");
-  if (path != nullptr && (std::strchr(path, '%') != nullptr || path[0] == '~')) {
+  if (path != nullptr && DependsOnUser(path)) {
     CommandFailed(EX_CONFIG, std::string("archiver_path = ") + path +
                                  " depends on the user: remote sources need one archive "
                                  "for the server");
