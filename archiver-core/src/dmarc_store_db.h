@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "archiver/status.h"
+#include "lmdb_entries.h"
 #include "lmdb_handles.h"
 #include "store_impl.h"
 
@@ -65,22 +66,6 @@ Status AddToDmarcCounter(lmdb::Txn& txn, const DmarcDatabases& db, std::string_v
                          int64_t delta);
 // The value of dmarc_meta counter `name` (starting at 1 when absent), and increments it.
 Result<uint64_t> TakeNextId(lmdb::Txn& txn, const DmarcDatabases& db, std::string_view name);
-
-// Ok when deleted, Ok too when absent; `value` selects one duplicate in a DUPSORT db.
-Status DeleteEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
-                   const std::string_view* value = nullptr);
-
-// mdb_put, failures described as `what` (MapFull keeps its category).
-Status PutEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key, std::string_view value,
-                std::string_view what, unsigned flags = 0);
-
-// Visits the entries of `dbi` in cursor order: from where `first` puts the cursor (with
-// `from` as the key of MDB_SET_RANGE), then moving by `step`, until the end or until
-// `visit` sets *stop or fails (its Status is returned).
-using EntryVisitor =
-    std::function<Status(std::string_view key, std::string_view value, bool* stop)>;
-Status WalkEntries(const lmdb::Txn& txn, MDB_dbi dbi, MDB_cursor_op first, std::string_view from,
-                   MDB_cursor_op step, const EntryVisitor& visit);
 
 // The dmarc_records values of `report`, in report order (see WalkEntries); a failure
 // of `visit` is annotated with the report and record.

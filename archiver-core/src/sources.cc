@@ -4,7 +4,7 @@
 
 #include "archiver/secret_box.h"
 #include "archiver/time_format.h"
-#include "dmarc_store_db.h"
+#include "lmdb_entries.h"
 #include "sources_codec.h"
 #include "sources_db.h"
 

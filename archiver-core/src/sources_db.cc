@@ -2,7 +2,7 @@
 #include "sources_db.h"
 
 #include "archiver/time_format.h"
-#include "dmarc_store_db.h"
+#include "lmdb_entries.h"
 #include "lazy_databases.h"
 #include "record.h"
 #include "sources_codec.h"

@@ -6,7 +6,7 @@
 #include "archiver/header_summary.h"
 #include "archiver/sources.h"
 #include "archiver/time_format.h"
-#include "dmarc_store_db.h"
+#include "lmdb_entries.h"
 #include "sources_codec.h"
 #include "sources_db.h"
 
