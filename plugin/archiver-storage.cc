@@ -1,10 +1,13 @@
-// Mailbox vfunc overrides: archive a delivery before it is saved, an APPEND after it
+// Mailbox vfunc overrides: archive a delivery while Dovecot saves it (the save returns
+// only once the archive is written, and fails if it could not be), an APPEND after it
 // is written but before it is committed. Each override chains to `super`.
 #include "archiver-storage.h"
 
+#include <memory>
 #include <string>
 
 #include "archiver-dmarc.h"
+#include "archiver/job_thread.h"
 #include "archiver/time_format.h"
 
 namespace archiver::plugin {
@@ -43,38 +46,61 @@ DeliveryAgent AgentOf(const std::string& origin) {
   return DeliveryAgent::kAppend;
 }
 
+// One archive write, prepared on Dovecot's thread and run on any thread: Run touches
+// nothing of Dovecot's, only the store and its own members.
+struct ArchiveWrite {
+  std::shared_ptr<Store> store;
+  std::string_view body;  // into the CapturedMessage, which outlives the write
+  DeliveryRecord record;
+  bool id_known = false;
+  MessageId id{};  // the message's id once Run succeeded
+
+  Status Run() {
+    if (id_known) {
+      record.id = id;
+      record.size = body.size();
+      Result<ArchiveOutcome> added = store->AddDelivery(record);
+      if (added.ok() || added.status().code() != Status::Code::kNotFound) return added.status();
+      // Another user's archive holds it, not this one: store the message here too.
+    }
+    return store->Archive(body, std::move(record), &id).status();
+  }
+};
+
+Result<ArchiveWrite> PrepareWrite(ArchiverUser& user, const CapturedMessage& message,
+                                  DeliveryRecord record) {
+  Result<std::shared_ptr<Store>> store = user.GetStore();
+  if (!store.ok()) return store.status();
+  ArchiveWrite write;
+  write.store = std::move(store).value();
+  write.body = std::string_view(message.bytes).substr(message.prefix_length);
+  record.headers = message.headers;
+  record.trace_prefix.assign(message.bytes, 0, message.prefix_length);
+  write.record = std::move(record);
+  write.id_known = message.id_known;
+  write.id = message.id;
+  return write;
+}
+
+void NoteWritten(const ArchiveWrite& write, CapturedMessage& message) {
+  message.id = write.id;
+  message.id_known = true;
+}
+
 }  // namespace
 
 Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record) {
-  Result<std::shared_ptr<Store>> store = user.GetStore();
-  if (!store.ok()) return store.status();
-  std::string_view body = std::string_view(message.bytes).substr(message.prefix_length);
-  record.headers = message.headers;
-  record.trace_prefix.assign(message.bytes, 0, message.prefix_length);
-  if (message.id_known) {
-    record.id = message.id;
-    record.size = body.size();
-    Result<ArchiveOutcome> added = (*store)->AddDelivery(record);
-    if (added.ok() || added.status().code() != Status::Code::kNotFound) return added.status();
-    // Another user's archive holds it, not this one: store the message here too.
-  }
-  Result<ArchiveOutcome> archived = (*store)->Archive(body, std::move(record), &message.id);
-  if (archived.ok()) message.id_known = true;
-  return archived.status();
+  Result<ArchiveWrite> write = PrepareWrite(user, message, std::move(record));
+  if (!write.ok()) return write.status();
+  Status written = write->Run();
+  if (written.ok()) NoteWritten(*write, message);
+  return written;
 }
 
 namespace {
 
-// Archives the delivery of `src_mail` described by `envelope` into `mailbox` ("" when
-// it was saved in none), reusing the transaction's captured message when it is that;
-// then reads it for DMARC reports when it is a report delivery (logged to `event`).
-Status ArchiveFromDelivery(ArchiverUser& user, struct mail* src_mail,
-                           const DeliveryEnvelope& envelope, const char* mailbox,
-                           struct event* event) {
-  CapturedMessage scratch;
-  Result<CapturedMessage*> message =
-      CaptureDeliveredMessage(src_mail, AgentOf(envelope.origin), envelope, &scratch);
-  if (!message.ok()) return message.status();
+DeliveryRecord RecordOf(const ArchiverUser& user, const DeliveryEnvelope& envelope,
+                        const char* mailbox) {
   DeliveryRecord record;
   record.received_us = NowMicros();
   record.origin = envelope.origin;
@@ -82,23 +108,68 @@ Status ArchiveFromDelivery(ArchiverUser& user, struct mail* src_mail,
   record.envelope_to = envelope.envelope_to;
   record.user = user.username();
   record.mailbox = mailbox;
-  Status archived = ArchiveInto(user, **message, std::move(record));
-  if (archived.ok()) ProcessDmarcDelivery(user, **message, envelope, mailbox, event);
-  return archived;
+  return record;
 }
 
-Status ArchiveDelivery(ArchiverUser& user, struct mailbox* box, struct mail_save_context* ctx,
-                       struct mail* src_mail) {
-  const DeliveryEnvelope* envelope = DeliveryEnvelopeFor(box->storage->user);
-  DeliveryEnvelope unknown;
-  if (envelope == nullptr) {
-    // A POST_SESSION save that our deliver hook did not see (another plugin's
-    // delivery path): archive it with what the save itself knows.
-    unknown.origin = box->storage->user->service;
-    if (ctx->data.from_envelope != nullptr) unknown.envelope_from = ctx->data.from_envelope;
-    envelope = &unknown;
+// The archive write of one delivery into `mailbox` ("" when it was saved in none), from
+// before Dovecot saves the message to after: it runs on a thread of its own meanwhile,
+// so that its disk flushes overlap Dovecot's instead of adding to them. Once written,
+// the message is read for DMARC reports when it is a report delivery (logged to
+// `event`). This owns everything the write reads; destroyed without Finish (an
+// exception), it still waits for the write first (job_ is the last member).
+class DeliveryArchive {
+ public:
+  DeliveryArchive(ArchiverUser& user, const DeliveryEnvelope& envelope, const char* mailbox,
+                  struct event* event)
+      : user_(user), envelope_(envelope), mailbox_(mailbox), event_(event) {}
+  DeliveryArchive(const DeliveryArchive&) = delete;
+  DeliveryArchive& operator=(const DeliveryArchive&) = delete;
+
+  // Reads the message delivered from `src_mail` (the transaction's capture when it is
+  // that) and starts writing it. An error when it could not start.
+  Status Start(struct mail* src_mail) {
+    Result<CapturedMessage*> message =
+        CaptureDeliveredMessage(src_mail, AgentOf(envelope_.origin), envelope_, &scratch_);
+    if (!message.ok()) return message.status();
+    message_ = *message;
+    Result<ArchiveWrite> write =
+        PrepareWrite(user_, *message_, RecordOf(user_, envelope_, mailbox_.c_str()));
+    if (!write.ok()) return write.status();
+    write_ = std::move(write).value();
+    job_.Start([this] { return write_.Run(); });
+    return Status::Ok();
   }
-  return ArchiveFromDelivery(user, src_mail, *envelope, mailbox_get_vname(box), box->event);
+
+  // Waits for the write; when it succeeded, reads the message for DMARC reports.
+  Status Finish() {
+    Status written = job_.Wait();
+    if (!written.ok()) return written;
+    NoteWritten(write_, *message_);
+    ProcessDmarcDelivery(user_, *message_, envelope_, mailbox_.c_str(), event_);
+    return Status::Ok();
+  }
+
+ private:
+  ArchiverUser& user_;
+  const DeliveryEnvelope envelope_;
+  const std::string mailbox_;
+  struct event* const event_;
+  CapturedMessage scratch_;
+  CapturedMessage* message_ = nullptr;
+  ArchiveWrite write_;
+  JobThread job_;  // last: destroyed (waiting for the write) before what the write reads
+};
+
+// The envelope of a POST_SESSION save into `box`.
+DeliveryEnvelope EnvelopeOfSave(struct mailbox* box, const struct mail_save_context* ctx) {
+  const DeliveryEnvelope* known = DeliveryEnvelopeFor(box->storage->user);
+  if (known != nullptr) return *known;
+  // A save that our deliver hook did not see (another plugin's delivery path): archive
+  // it with what the save itself knows.
+  DeliveryEnvelope unknown;
+  unknown.origin = box->storage->user->service;
+  if (ctx->data.from_envelope != nullptr) unknown.envelope_from = ctx->data.from_envelope;
+  return unknown;
 }
 
 }  // namespace
@@ -108,7 +179,9 @@ int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvel
   if (user == nullptr || !user->settings().capture_delivery) return 0;
   Status status;
   try {
-    status = ArchiveFromDelivery(*user, ctx->src_mail, envelope, "", ctx->event);
+    DeliveryArchive archive(*user, envelope, "", ctx->event);
+    status = archive.Start(ctx->src_mail);
+    if (status.ok()) status = archive.Finish();
   } catch (const std::exception& e) {
     status = Status::IOError(e.what());
   } catch (...) {
@@ -133,33 +206,53 @@ ArchiverUser* CapturingUser(struct mailbox* box, bool delivery) {
 namespace {
 
 // mailbox_vfuncs.copy: LMTP, dovecot-lda and Sieve deliveries (POST_SESSION) are
-// archived first; a failure cancels the save. Plain COPY/MOVE is never archived.
+// archived while Dovecot saves them, and the save is not done before the archive is:
+// a failure cancels the save (or, once Dovecot has saved, makes it return an error, so
+// the caller rolls the uncommitted save back). Plain COPY/MOVE is never archived.
 extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   struct mailbox* box = ctx->transaction->box;
   archiver_mailbox* abox = ArchiverMailboxContext(box);
-  if ((box->flags & MAILBOX_FLAG_POST_SESSION) != 0) {
-    NoteDeliverySave(box->storage->user);
-    int result = 0;
-    ArchiverUser* user = nullptr;
-    try {
-      user = CapturingUser(box, true);
-      if (user != nullptr) {
-        Status archived = ArchiveDelivery(*user, box, ctx, mail);
-        if (!archived.ok()) result = HandleFailure(*user, box, archived);
-      }
-    } catch (const std::exception& e) {
-      result = user == nullptr ? 0 : HandleFailure(*user, box, Status::IOError(e.what()));
-    } catch (...) {
-      result = user == nullptr
-                   ? 0
-                   : HandleFailure(*user, box, Status::IOError("unexpected exception"));
+  if ((box->flags & MAILBOX_FLAG_POST_SESSION) == 0) return abox->module_ctx.super.copy(ctx, mail);
+  NoteDeliverySave(box->storage->user);
+  ArchiverUser* user = nullptr;
+  std::unique_ptr<DeliveryArchive> archive;
+  Status status;
+  try {
+    user = CapturingUser(box, true);
+    if (user != nullptr) {
+      archive = std::make_unique<DeliveryArchive>(*user, EnvelopeOfSave(box, ctx),
+                                                  mailbox_get_vname(box), box->event);
+      status = archive->Start(mail);
     }
-    if (result < 0) {
-      mailbox_save_cancel(&ctx);
-      return -1;
-    }
+  } catch (const std::exception& e) {
+    status = Status::IOError(e.what());
+  } catch (...) {
+    status = Status::IOError("unexpected exception");
   }
-  return abox->module_ctx.super.copy(ctx, mail);
+  if (!status.ok()) {
+    archive.reset();
+    if (user == nullptr || HandleFailure(*user, box, status) == 0)
+      return abox->module_ctx.super.copy(ctx, mail);
+    mailbox_save_cancel(&ctx);
+    return -1;
+  }
+  int saved = abox->module_ctx.super.copy(ctx, mail);
+  if (archive == nullptr) return saved;
+  try {
+    status = archive->Finish();
+  } catch (const std::exception& e) {
+    status = Status::IOError(e.what());
+  } catch (...) {
+    status = Status::IOError("unexpected exception");
+  }
+  archive.reset();
+  if (status.ok()) return saved;
+  if (saved < 0) {
+    // Dovecot's own error stays the one the sender sees.
+    e_error(box->event, "archiver: %s (the save failed too)", status.ToString().c_str());
+    return -1;
+  }
+  return HandleFailure(*user, box, status);
 }
 
 }  // namespace

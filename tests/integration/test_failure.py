@@ -3,6 +3,7 @@ temporarily (LMTP 4xx for that recipient only, dovecot-lda exit 75) and nothing 
 mailbox; once fixed, a retry archives and delivers. With `continue` the mail is delivered and the
 failure logged."""
 
+import base64
 import os
 import re
 import shutil
@@ -115,6 +116,35 @@ class TempfailTest(ArchiverTestCase):
         self.assertEqual([(r["rcpt"], r["mailbox"]) for r in rows],
                          [("alice@example.org", "INBOX")])
         self.assertEqual(len(instance.maildir_messages("alice")), 2)
+
+    def test_a_write_failing_after_dovecot_saved_rolls_the_save_back(self):
+        # The archive opens, but this message does not fit its map: the write fails while
+        # (or after) Dovecot writes the mail, which must then not reach the mailbox.
+        instance = self.start_instance(settings={"archiver_map_size": "1M"})
+        small = make_message("Fits", "x\r\n")
+        self.deliver_ok(instance, ["alice@example.org"], small)
+        big_body = base64.encodebytes(os.urandom(1536 * 1024)).replace(b"\n", b"\r\n")
+        big = make_message("Does not fit the map", big_body)
+        log_before = len(instance.log_text())
+        result = instance.deliver(SENDER, ["alice@example.org", "bob@example.org"], big)
+        self.assert_tempfail(result, "alice@example.org")
+        self.assert_tempfail(result, "bob@example.org")
+        process = instance.lda("carol", big, sender=SENDER, rcpt="carol@example.org")
+        self.assertEqual(process.returncode, di.EX_TEMPFAIL, process.stderr)
+        self.assertEqual(len(instance.maildir_messages("alice")), 1)
+        self.assertEqual(instance.maildir_messages("bob"), [])
+        self.assertEqual(instance.maildir_messages("carol"), [])
+        for user in ("alice", "bob", "carol"):
+            tmp = os.path.join(instance.home(user), "Maildir", "tmp")
+            leftovers = os.listdir(tmp) if os.path.isdir(tmp) else []
+            self.assertEqual(leftovers, [], f"{user}: the rolled-back save left {leftovers}")
+        self.assertRegex(instance.log_text()[log_before:], r"(?i)map.*full|full.*map")
+        # The failed write left the archive as it was: later mail that fits goes on.
+        after = make_message("Fits after the failure", "x\r\n")
+        self.deliver_ok(instance, ["bob@example.org"], after)
+        self.assertEqual(sorted(r["id"] for r in self.archive_list(instance)),
+                         sorted([sha256(small), sha256(after)]))
+        self.assert_fetch_exact(instance, after)
 
 
 class ContinueTest(ArchiverTestCase):
