@@ -1,0 +1,232 @@
+// archiver-commit-bench: what one archive commit costs, outside Dovecot.
+//
+//   archiver-commit-bench store [--messages N] [--dir D] [--corpus DIR]
+//     Store::Archive of N messages (corpus mail, or generated text), each made unique, into a
+//     fresh archive, for each archiver_fsync mode (no, once, yes) and compression (zlib:6,
+//     zlib:1, none): wall and CPU time per delivery, bytes handed to the kernel per
+//     delivery, and the compression ratio reached.
+//   archiver-commit-bench lmdb [--commits N] [--dir D]
+//     The floor under that: bare LMDB commits of one 300-byte put into each of K trees
+//     (K = 1, 2, 4, 8, 12) of 20,000 random keys, flushed as archiver_fsync=yes does (data,
+//     then the meta page), as a function of how many trees a commit touches.
+//
+// Both print one line per case. Each case runs once: repeat the command for medians.
+#include <lmdb.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "archiver/header_summary.h"
+#include "archiver/store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double CpuSeconds() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Bytes this process has handed to write(2) and friends so far (/proc/self/io "wchar").
+long long WrittenBytes() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  long long value = 0;
+  while (io >> key >> value) {
+    if (key == "wchar:") return value;
+  }
+  return 0;
+}
+
+std::vector<std::string> LoadMessages(const std::string& corpus, size_t count) {
+  std::vector<std::string> messages;
+  std::error_code error;
+  if (!corpus.empty() && std::filesystem::is_directory(corpus, error)) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus, error)) {
+      if (!entry.is_regular_file() || entry.file_size() > (1u << 20)) continue;
+      if (entry.path().extension() == ".md") continue;
+      std::ifstream file(entry.path(), std::ios::binary);
+      std::stringstream bytes;
+      bytes << file.rdbuf();
+      messages.push_back(bytes.str());
+    }
+  }
+  if (messages.empty()) {
+    std::mt19937 rng(7);
+    for (size_t i = 0; i < 500; ++i) {
+      std::string text = "From: Sender <s@example.net>\r\nTo: u@example.org\r\nSubject: m " +
+                         std::to_string(i) + "\r\n\r\n";
+      for (size_t words = 200 + rng() % 800; words > 0; --words)
+        text += (words % 12 == 0) ? "archive\r\n" : "message ";
+      messages.push_back(text);
+    }
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) {
+    out.push_back("X-Bench-Seq: " + std::to_string(i) + "\r\n" + messages[i % messages.size()]);
+  }
+  return out;
+}
+
+int StoreCases(size_t count, const std::string& dir, const std::string& corpus) {
+  const std::vector<std::string> messages = LoadMessages(corpus, count);
+  double raw = 0;
+  for (const std::string& message : messages) raw += static_cast<double>(message.size());
+  std::printf("%zu messages, %.1f KB on average\n", messages.size(), raw / 1024 / count);
+  struct Case {
+    const char* fsync;
+    int level;
+  } cases[] = {{"no", 6}, {"once", 6}, {"yes", 6}, {"yes", 1}, {"yes", 0}};
+  for (const Case& c : cases) {
+    std::filesystem::remove_all(dir);
+    archiver::StoreOptions options;
+    options.path = dir;
+    options.compression_level = c.level;
+    options.sync = std::strcmp(c.fsync, "no") != 0;
+    options.meta_sync = std::strcmp(c.fsync, "yes") == 0;
+    archiver::Result<std::shared_ptr<archiver::Store>> store = archiver::Store::Open(options);
+    if (!store.ok()) {
+      std::fprintf(stderr, "open %s: %s\n", dir.c_str(), store.status().ToString().c_str());
+      return 1;
+    }
+    std::vector<double> latencies;
+    const double cpu_before = CpuSeconds();
+    const long long written_before = WrittenBytes();
+    const Clock::time_point start = Clock::now();
+    for (const std::string& message : messages) {
+      archiver::DeliveryRecord record;
+      record.origin = "lmtp";
+      record.envelope_from = "sender@example.net";
+      record.envelope_to = "user@example.org";
+      record.user = "user";
+      record.mailbox = "INBOX";
+      record.headers = archiver::SummarizeHeaders(message);
+      const Clock::time_point before = Clock::now();
+      archiver::Result<archiver::ArchiveOutcome> archived =
+          (*store)->Archive(message, std::move(record), nullptr);
+      latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - before).count());
+      if (!archived.ok()) {
+        std::fprintf(stderr, "archive: %s\n", archived.status().ToString().c_str());
+        return 1;
+      }
+    }
+    const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    const double cpu = CpuSeconds() - cpu_before;
+    const long long written = WrittenBytes() - written_before;
+    archiver::Result<archiver::StoreStats> stats = (*store)->GetStats();
+    const double ratio = stats.ok() && stats->stored_bytes > 0
+                             ? static_cast<double>(stats->raw_bytes) /
+                                   static_cast<double>(stats->stored_bytes)
+                             : 0;
+    std::sort(latencies.begin(), latencies.end());
+    const std::string compression = c.level > 0 ? "zlib:" + std::to_string(c.level) : "none";
+    std::printf("fsync=%-4s compression=%-6s: %.3f ms/delivery wall (median %.3f, p90 %.3f), "
+                "%.3f ms CPU, %.1f KB written, compression ratio %.2f\n",
+                c.fsync, compression.c_str(), wall * 1000 / count, latencies[count / 2],
+                latencies[count * 9 / 10], cpu * 1000 / count,
+                static_cast<double>(written) / 1024 / count, ratio);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+int Check(int rc, const char* what) {
+  if (rc != 0) {
+    std::fprintf(stderr, "%s: %s\n", what, mdb_strerror(rc));
+    std::exit(1);
+  }
+  return rc;
+}
+
+int LmdbCases(size_t commits, const std::string& dir) {
+  const std::string value(300, 'v');
+  for (int trees : {1, 2, 4, 8, 12}) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    MDB_env* env = nullptr;
+    Check(mdb_env_create(&env), "mdb_env_create");
+    Check(mdb_env_set_maxdbs(env, 16), "mdb_env_set_maxdbs");
+    Check(mdb_env_set_mapsize(env, 4ULL << 30), "mdb_env_set_mapsize");
+    // As the archive commits with archiver_fsync=yes: the data flush in the commit, the
+    // meta page flushed after it.
+    Check(mdb_env_open(env, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0600), "mdb_env_open");
+    std::vector<MDB_dbi> dbis(static_cast<size_t>(trees));
+    std::mt19937_64 rng(1);
+    MDB_txn* txn = nullptr;
+    Check(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin");
+    for (int i = 0; i < trees; ++i) {
+      Check(mdb_dbi_open(txn, std::to_string(i).c_str(), MDB_CREATE, &dbis[static_cast<size_t>(i)]),
+            "mdb_dbi_open");
+      for (int k = 0; k < 20000; ++k) {
+        uint64_t key = rng();
+        MDB_val key_val{sizeof key, &key};
+        MDB_val value_val{value.size(), const_cast<char*>(value.data())};
+        Check(mdb_put(txn, dbis[static_cast<size_t>(i)], &key_val, &value_val, 0), "mdb_put");
+      }
+    }
+    Check(mdb_txn_commit(txn), "mdb_txn_commit");
+    Check(mdb_env_sync(env, 1), "mdb_env_sync");
+    const double cpu_before = CpuSeconds();
+    const long long written_before = WrittenBytes();
+    const Clock::time_point start = Clock::now();
+    for (size_t n = 0; n < commits; ++n) {
+      Check(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin");
+      for (MDB_dbi dbi : dbis) {
+        uint64_t key = rng();
+        MDB_val key_val{sizeof key, &key};
+        MDB_val value_val{value.size(), const_cast<char*>(value.data())};
+        Check(mdb_put(txn, dbi, &key_val, &value_val, 0), "mdb_put");
+      }
+      Check(mdb_txn_commit(txn), "mdb_txn_commit");
+      Check(mdb_env_sync(env, 1), "mdb_env_sync");
+    }
+    const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    std::printf("%2d trees per commit: %.3f ms/commit wall, %.3f ms CPU, %.1f KB written\n", trees,
+                wall * 1000 / commits, (CpuSeconds() - cpu_before) * 1000 / commits,
+                static_cast<double>(WrittenBytes() - written_before) / 1024 / commits);
+    mdb_env_close(env);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || (std::strcmp(argv[1], "store") != 0 && std::strcmp(argv[1], "lmdb") != 0)) {
+    std::fprintf(stderr, "usage: %s store|lmdb [--messages N|--commits N] [--dir D] "
+                         "[--corpus DIR]\n", argv[0]);
+    return 2;
+  }
+  size_t count = 2000;
+  std::string dir = "/var/tmp/archiver-commit-bench";
+  std::string corpus = ARCHIVER_MAIL_CORPUS_DEFAULT;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--messages") == 0 || std::strcmp(argv[i], "--commits") == 0) {
+      count = std::strtoul(argv[i + 1], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--dir") == 0) {
+      dir = argv[i + 1];
+    } else if (std::strcmp(argv[i], "--corpus") == 0) {
+      corpus = argv[i + 1];
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (count < 10) count = 10;
+  return std::strcmp(argv[1], "store") == 0 ? StoreCases(count, dir, corpus)
+                                            : LmdbCases(count, dir);
+}
