@@ -106,25 +106,19 @@ extern "C" int ArchiverSaveFinish(struct mail_save_context* ctx) {
   if (capture == nullptr) return 0;
   ArchiverUser* user = CapturingUser(box, false);
   if (user == nullptr) return 0;
-  try {
-    Status status = capture->read_error;
-    if (status.ok() && !capture->archive_input->eof)
-      status = Status::IOError("the appended message was not read to its end");
-    if (status.ok()) {
-      capture->message.headers = SummarizeHeaders(capture->message.bytes);
-      DeliveryRecord record;
-      record.received_us = NowMicros();
-      record.origin = "append";
-      record.user = user->username();
-      record.mailbox = mailbox_get_vname(box);
-      status = ArchiveInto(*user, capture->message, std::move(record));
-    }
-    return status.ok() ? 0 : HandleFailure(*user, box, status);
-  } catch (const std::exception& e) {
-    return HandleFailure(*user, box, Status::IOError(e.what()));
-  } catch (...) {
-    return HandleFailure(*user, box, Status::IOError("unexpected exception"));
-  }
+  Status status = Guarded([&] {
+    if (!capture->read_error.ok()) return capture->read_error;
+    if (!capture->archive_input->eof)
+      return Status::IOError("the appended message was not read to its end");
+    capture->message.headers = SummarizeHeaders(capture->message.bytes);
+    DeliveryRecord record;
+    record.received_us = NowMicros();
+    record.origin = "append";
+    record.user = user->username();
+    record.mailbox = mailbox_get_vname(box);
+    return ArchiveInto(*user, capture->message, std::move(record));
+  });
+  return status.ok() ? 0 : HandleFailure(*user, box, status);
 }
 
 extern "C" void ArchiverSaveCancel(struct mail_save_context* ctx) {

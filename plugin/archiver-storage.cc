@@ -177,16 +177,11 @@ DeliveryEnvelope EnvelopeOfSave(struct mailbox* box, const struct mail_save_cont
 int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvelope& envelope) {
   ArchiverUser* user = ArchiverUserGet(ctx->rcpt_user);
   if (user == nullptr || !user->settings().capture_delivery) return 0;
-  Status status;
-  try {
+  Status status = Guarded([&] {
     DeliveryArchive archive(*user, envelope, "", ctx->event);
-    status = archive.Start(ctx->src_mail);
-    if (status.ok()) status = archive.Finish();
-  } catch (const std::exception& e) {
-    status = Status::IOError(e.what());
-  } catch (...) {
-    status = Status::IOError("unexpected exception");
-  }
+    Status written = archive.Start(ctx->src_mail);
+    return written.ok() ? archive.Finish() : written;
+  });
   if (status.ok()) return 0;
   e_error(ctx->event, "archiver: %s (delivery saved in no mailbox)", status.ToString().c_str());
   if (user->settings().failure == FailureMode::kContinue) return 0;
@@ -216,19 +211,13 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   NoteDeliverySave(box->storage->user);
   ArchiverUser* user = nullptr;
   std::unique_ptr<DeliveryArchive> archive;
-  Status status;
-  try {
+  Status status = Guarded([&] {
     user = CapturingUser(box, true);
-    if (user != nullptr) {
-      archive = std::make_unique<DeliveryArchive>(*user, EnvelopeOfSave(box, ctx),
-                                                  mailbox_get_vname(box), box->event);
-      status = archive->Start(mail);
-    }
-  } catch (const std::exception& e) {
-    status = Status::IOError(e.what());
-  } catch (...) {
-    status = Status::IOError("unexpected exception");
-  }
+    if (user == nullptr) return Status::Ok();
+    archive = std::make_unique<DeliveryArchive>(*user, EnvelopeOfSave(box, ctx),
+                                                mailbox_get_vname(box), box->event);
+    return archive->Start(mail);
+  });
   if (!status.ok()) {
     archive.reset();
     if (user == nullptr || HandleFailure(*user, box, status) == 0)
@@ -238,13 +227,7 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   }
   int saved = abox->module_ctx.super.copy(ctx, mail);
   if (archive == nullptr) return saved;
-  try {
-    status = archive->Finish();
-  } catch (const std::exception& e) {
-    status = Status::IOError(e.what());
-  } catch (...) {
-    status = Status::IOError("unexpected exception");
-  }
+  status = Guarded([&] { return archive->Finish(); });
   archive.reset();
   if (status.ok()) return saved;
   if (saved < 0) {
