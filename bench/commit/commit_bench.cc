@@ -26,19 +26,15 @@
 #include <string>
 #include <vector>
 
+#include "../bench_clock.h"
 #include "archiver/header_summary.h"
 #include "archiver/store.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double CpuSeconds() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
+using archiver::bench::Clock;
+using archiver::bench::CpuSeconds;
+using archiver::bench::SecondsSince;
 
 // Bytes this process has handed to write(2) and friends so far (/proc/self/io "wchar").
 long long WrittenBytes() {
@@ -123,7 +119,7 @@ int StoreCases(size_t count, const std::string& dir, const std::string& corpus) 
         return 1;
       }
     }
-    const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    const double wall = SecondsSince(start);
     const double cpu = CpuSeconds() - cpu_before;
     const long long written = WrittenBytes() - written_before;
     archiver::Result<archiver::StoreStats> stats = (*store)->GetStats();
@@ -193,7 +189,7 @@ int LmdbCases(size_t commits, const std::string& dir) {
       Check(mdb_txn_commit(txn), "mdb_txn_commit");
       Check(mdb_env_sync(env, 1), "mdb_env_sync");
     }
-    const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    const double wall = SecondsSince(start);
     std::printf("%2d trees per commit: %.3f ms/commit wall, %.3f ms CPU, %.1f KB written\n", trees,
                 wall * 1000 / commits, (CpuSeconds() - cpu_before) * 1000 / commits,
                 static_cast<double>(WrittenBytes() - written_before) / 1024 / commits);

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "../bench_clock.h"
 #include "archiver/dmarc_pipeline.h"
 #include "archiver/dmarc_store.h"
 #include "archiver/input_source.h"
@@ -37,25 +38,14 @@ namespace {
 
 using archiver::Result;
 using archiver::Status;
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using archiver::bench::Clock;
+using archiver::bench::CpuSeconds;
+using archiver::bench::SecondsSince;
 
 long PeakResidentKiB() {
   struct rusage usage = {};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;
-}
-
-// User plus system CPU time of this process so far: less disturbed than wall time by
-// whatever else the machine runs.
-double CpuSeconds() {
-  struct rusage usage = {};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 int Fail(const std::string& what) {
