@@ -9,7 +9,7 @@ build_type="${ARCHIVER_BUILD_TYPE:-RelWithDebInfo}"
 
 packages=(build-essential cmake pkg-config python3 ca-certificates
           dovecot-core dovecot-imapd dovecot-lmtpd dovecot-dev dovecot-sieve
-          liblmdb-dev lmdb-utils libssl-dev zlib1g-dev libxml2-dev libgtest-dev libzip-dev
+          liblmdb-dev lmdb-utils libssl-dev zlib1g-dev libxml2-dev libgtest-dev libzip-dev libdeflate-dev
           clang libclang-rt-14-dev)
 
 missing=()

@@ -1,5 +1,6 @@
-// zlib, the one wrapper: compression of stored messages (bounded by the size recorded
-// when the message was stored) and bounded inflation of untrusted zlib/gzip streams.
+// The one deflate wrapper: compression of stored messages into zlib streams (libdeflate),
+// their inflation (bounded by the size recorded when the message was stored) and bounded
+// inflation of untrusted zlib/gzip streams (zlib).
 #pragma once
 
 #include <cstdint>
@@ -10,9 +11,10 @@
 
 namespace archiver::codec {
 
-// Compresses `input` as a zlib stream at `level` (1..9) and appends it to `out`.
-// Returns false, leaving `out` as it was, when the stream would not be smaller than
-// the input (or zlib cannot start); the caller then stores the input as it is.
+// Compresses `input` as a zlib stream (RFC 1950) at `level` (1..9, as zlib's levels:
+// 1 fastest, 9 smallest) and appends it to `out`. Returns false, leaving `out` as it
+// was, when the stream would not be smaller than the input (or no compressor could be
+// allocated); the caller then stores the input as it is. Safe from any thread.
 bool DeflateAppend(std::string_view input, int level, std::string* out);
 
 // Decompresses the zlib stream `compressed` into dest[0, raw_size). Corruption unless
