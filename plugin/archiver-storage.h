@@ -4,8 +4,6 @@
 // and what the two share.
 #pragma once
 
-#include <exception>
-
 #include "archiver-deliver.h"
 #include "archiver-dovecot.h"
 #include "archiver-user.h"
@@ -29,19 +27,6 @@ ArchiverUser* CapturingUser(struct mailbox* box, bool delivery);
 // Applies archiver_failure to a failed capture: 0 to go on saving, -1 (with a
 // temporary error set on the storage) to fail this save so the sender retries.
 int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status);
-
-// Runs `work` (returning a Status) behind the exception barrier every entry from Dovecot
-// needs: an exception becomes an IOError naming it.
-template <typename Work>
-Status Guarded(Work&& work) {
-  try {
-    return work();
-  } catch (const std::exception& e) {
-    return Status::IOError(e.what());
-  } catch (...) {
-    return Status::IOError("unexpected exception");
-  }
-}
 
 // Archives `message` (or just a new delivery of it, when its id is already known)
 // into the user's archive; fills in the record's headers, trace prefix, id and size.

@@ -8,8 +8,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <exception>
-#include <string>
 #include <utility>
 
 namespace archiver {
@@ -27,14 +25,7 @@ struct JobThread::State {
 namespace {
 
 Status RunGuarded(std::function<Status()>& job) {
-  Status result;
-  try {
-    result = job();
-  } catch (const std::exception& e) {
-    result = Status::IOError(std::string("background job failed: ") + e.what());
-  } catch (...) {
-    result = Status::IOError("background job failed with an unknown exception");
-  }
+  Status result = Guarded(job, "background job failed: ");
   job = nullptr;  // what the job holds is released before its owner hears of the result
   return result;
 }

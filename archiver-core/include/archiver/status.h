@@ -3,6 +3,7 @@
 // in the adapter that calls the library; nothing in the core throws across its API.
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <utility>
@@ -76,5 +77,19 @@ class Result {
   Status status_;
   std::optional<T> value_;
 };
+
+// Runs `work` (returning a Status) behind an exception barrier, as every entry from
+// Dovecot and every thread of ours needs: an exception becomes an IOError naming it,
+// after `context` ("" or e.g. "background job failed: ").
+template <typename Work>
+Status Guarded(Work&& work, const char* context = "") {
+  try {
+    return work();
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string(context) + e.what());
+  } catch (...) {
+    return Status::IOError(std::string(context) + "unexpected exception");
+  }
+}
 
 }  // namespace archiver
