@@ -63,9 +63,7 @@ class FolderSync {
 
   void set_account(RemoteAccount* account) { account_ = account; }
   // Where the last failed Run failed while fetching a message (uid 0: not at a message).
-  const std::string& failed_folder() const { return failed_folder_; }
-  uint32_t failed_uidvalidity() const { return failed_uidvalidity_; }
-  uint32_t failed_uid() const { return failed_uid_; }
+  const RemotePlace& failed() const { return failed_; }
   // True once after a Run that skipped for good the message at which the previous sync
   // failed too: the connection it broke must be made again before going on.
   bool TakeSkippedFailed() { return std::exchange(skipped_failed_, false); }
@@ -77,7 +75,7 @@ class FolderSync {
         mailbox_alloc(account_->ns()->list, folder.c_str(),
                       writes ? static_cast<enum mailbox_flags>(0) : MAILBOX_FLAG_READONLY);
     tally_ = DmarcTally{};
-    failed_uid_ = 0;
+    failed_ = RemotePlace{};
     bool ok = RunOpen(box, folder, error);
     mailbox_free(&box);
     if (dmarc()) ok = LogDmarc(folder) && ok;
@@ -135,7 +133,7 @@ class FolderSync {
              (end == next || bytes + scan.take[end].size <= options_.batch_bytes))
         bytes += scan.take[end++].size;
       if (!FetchChunk(box, scan.take, next, end, error))
-        return failed_uid_ != 0 && SkipFailed(box, *error);
+        return failed_.uid != 0 && SkipFailed(box, *error);
       batch_.last_uid = scan.take[end - 1].uid;
       highest = std::max(highest, batch_.last_uid);
       if (!Commit(box, error)) return false;
@@ -175,9 +173,7 @@ class FolderSync {
             account_->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
         if (IsConnectionFailure(failed)) {
           *error = failed;
-          failed_folder_ = batch_.folder;
-          failed_uidvalidity_ = batch_.uidvalidity;
-          failed_uid_ = mail->uid;
+          failed_ = {batch_.folder, batch_.uidvalidity, mail->uid};
           ok = false;
         } else {
           skips_.push_back({mail->uid, SkipKind::kUnreadable, failed.reason});
@@ -201,24 +197,22 @@ class FolderSync {
     return ok;
   }
 
-  // The fetch failed at failed_uid_, which dropped the connection. When the previous sync
+  // The fetch failed at failed_, which dropped the connection. When the previous sync
   // failed at the same message too, the messages fetched before it are committed with a
   // checkpoint at it and a log entry in the same transaction, so that it no longer blocks
   // the source; the Run still fails (the caller reconnects). Always false.
   bool SkipFailed(struct mailbox* box, const RemoteError& failure) {
-    if (previous_.failed_uid != failed_uid_ || previous_.failed_folder != failed_folder_ ||
-        previous_.failed_uidvalidity != failed_uidvalidity_)
-      return false;
+    if (previous_.failed != failed_) return false;
     std::erase_if(batch_.messages,
-                  [&](const RemoteMessage& message) { return message.uid >= failed_uid_; });
-    batch_.last_uid = failed_uid_;
+                  [&](const RemoteMessage& message) { return message.uid >= failed_.uid; });
+    batch_.last_uid = failed_.uid;
     batch_.log.push_back(
-        {0, "skip unreadable UID " + std::to_string(failed_uid_) + ": " + failure.reason, 1, ""});
+        {0, "skip unreadable UID " + std::to_string(failed_.uid) + ": " + failure.reason, 1, ""});
     RemoteError committed;
     // DMARC: --after is not applied over the broken connection (Commit logs it).
     if (!Commit(box, &committed)) return false;
     ++outcome_->skipped;
-    failed_uid_ = 0;
+    failed_ = RemotePlace{};
     skipped_failed_ = true;
     return false;
   }
@@ -329,9 +323,7 @@ class FolderSync {
   std::vector<SkippedMessage> skips_;  // not yet passed over by a committed checkpoint
   DmarcTally tally_;                   // this folder's DMARC counts
   uint64_t done_ = 0;
-  std::string failed_folder_;
-  uint32_t failed_uidvalidity_ = 0;
-  uint32_t failed_uid_ = 0;
+  RemotePlace failed_;  // where the last Run's fetch dropped the connection (uid 0: none)
   bool skipped_failed_ = false;
 };
 
@@ -410,11 +402,7 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
   report.error = error.reason;
   report.caught_up = outcome.caught_up;
   report.count = outcome.archived;
-  if (folder_sync.failed_uid() != 0 && !error.ok()) {
-    report.failed_folder = folder_sync.failed_folder();
-    report.failed_uidvalidity = folder_sync.failed_uidvalidity();
-    report.failed_uid = folder_sync.failed_uid();
-  }
+  if (!error.ok()) report.failed = folder_sync.failed();
   Status finished = registry->FinishSync(name, report);
   if (!finished.ok() && outcome.failure == FailureKind::kNone) {
     outcome.failure = FailureKind::kLocal;

@@ -46,9 +46,9 @@ void PrintStatus(FieldPrinter& out, const SourceStatus& status) {
   out.Print("status", "created", FormatOptionalTime(status.created_us));
   // Where the last sync failed fetching one message: failing there again skips it.
   out.Print("status", "failed_at",
-            status.failed_uid == 0
+            status.failed.uid == 0
                 ? ""
-                : status.failed_folder + " UID " + std::to_string(status.failed_uid));
+                : status.failed.folder + " UID " + std::to_string(status.failed.uid));
 }
 
 void PrintFolder(FieldPrinter& out, const FolderCheckpoint& folder) {

@@ -132,9 +132,9 @@ std::string EncodeStatus(const SourceStatus& status, uint64_t next_log) {
   PutVarint(status.messages_archived, &value);
   PutVarint(status.created_us, &value);
   PutVarint(next_log, &value);
-  PutString(status.failed_folder, &value);  // version 2
-  PutVarint(status.failed_uidvalidity, &value);
-  PutVarint(status.failed_uid, &value);
+  PutString(status.failed.folder, &value);  // version 2
+  PutVarint(status.failed.uidvalidity, &value);
+  PutVarint(status.failed.uid, &value);
   return value;
 }
 
@@ -153,9 +153,9 @@ Status DecodeStatus(std::string_view value, SourceStatus* status, uint64_t* next
   in.Number(&status->created_us);
   in.Number(next_log);
   if (version >= 2) {
-    in.Text(&status->failed_folder);
-    in.Number32(&status->failed_uidvalidity);
-    in.Number32(&status->failed_uid);
+    in.Text(&status->failed.folder);
+    in.Number32(&status->failed.uidvalidity);
+    in.Number32(&status->failed.uid);
   }
   return in.Done("source status");
 }

@@ -265,10 +265,7 @@ Status SourceRegistry::FinishSync(const std::string& name, const SyncReport& rep
         if (!done.ok()) return done.Annotated("source '" + name + "'");
         status->last_attempt_us = now_us;
         *log = SourceLogEntry{now_us, report.what, report.count, ""};
-        const bool at_message = !report.ok && report.failed_uid != 0;
-        status->failed_folder = at_message ? report.failed_folder : "";
-        status->failed_uidvalidity = at_message ? report.failed_uidvalidity : 0;
-        status->failed_uid = at_message ? report.failed_uid : 0;
+        status->failed = !report.ok && report.failed.uid != 0 ? report.failed : RemotePlace{};
         if (report.ok) {
           status->last_sync_us = now_us;
           status->last_error.clear();

@@ -344,18 +344,16 @@ TEST_F(SourceBatchTest, FailureAtAMessageIsKeptAndItsSkipCommittedWithTheBatch) 
     SyncReport failed;
     failed.ok = false;
     failed.error = "folder INBOX: UID 7: Disconnected from server";
-    failed.failed_folder = "INBOX";
-    failed.failed_uidvalidity = kValidity;
-    failed.failed_uid = 7;
+    failed.failed = {"INBOX", kValidity, 7};
     ASSERT_TRUE(registry.FinishSync("remote", failed).ok());
   }
   store_.reset();
   store_ = *Store::Open({.path = path(), .sync = false});
   SourceRegistry registry = Registry();
   SourceStatus status = registry.Describe("remote")->status;
-  EXPECT_EQ(status.failed_folder, "INBOX");
-  EXPECT_EQ(status.failed_uidvalidity, kValidity);
-  EXPECT_EQ(status.failed_uid, 7u);
+  EXPECT_EQ(status.failed.folder, "INBOX");
+  EXPECT_EQ(status.failed.uidvalidity, kValidity);
+  EXPECT_EQ(status.failed.uid, 7u);
 
   RemoteBatch skip = Batch("INBOX", 1, 6);
   skip.last_uid = 7;
@@ -395,17 +393,15 @@ TEST_F(SourceBatchTest, FailureAtAMessageIsKeptAndItsSkipCommittedWithTheBatch) 
   other.ok = false;
   other.error = "authentication failed";
   ASSERT_TRUE(registry.FinishSync("remote", other).ok());
-  EXPECT_EQ(registry.Describe("remote")->status.failed_uid, 0u);
+  EXPECT_EQ(registry.Describe("remote")->status.failed.uid, 0u);
   SyncReport again = other;
-  again.failed_folder = "INBOX";
-  again.failed_uidvalidity = kValidity;
-  again.failed_uid = 9;
+  again.failed = {"INBOX", kValidity, 9};
   ASSERT_TRUE(registry.FinishSync("remote", again).ok());
-  EXPECT_EQ(registry.Describe("remote")->status.failed_uid, 9u);
+  EXPECT_EQ(registry.Describe("remote")->status.failed.uid, 9u);
   ASSERT_TRUE(registry.FinishSync("remote", SyncReport{}).ok());
   status = registry.Describe("remote")->status;
-  EXPECT_EQ(status.failed_uid, 0u);
-  EXPECT_EQ(status.failed_folder, "");
+  EXPECT_EQ(status.failed.uid, 0u);
+  EXPECT_EQ(status.failed.folder, "");
 }
 
 }  // namespace

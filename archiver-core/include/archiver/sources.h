@@ -66,6 +66,14 @@ enum class SourceState {
 };
 const char* SourceStateName(SourceState state);  // "importing", "active", "paused", "error"
 
+// A remote message's place: its folder, the folder's UIDVALIDITY and its UID (0: none).
+struct RemotePlace {
+  std::string folder;
+  uint32_t uidvalidity = 0;
+  uint32_t uid = 0;
+  bool operator==(const RemotePlace&) const = default;
+};
+
 // Backoff after failures: the next attempt comes kFirstRetrySeconds after the first
 // failure, doubling with each further one, never later than the source's interval.
 inline constexpr uint64_t kFirstRetrySeconds = 60;
@@ -80,11 +88,9 @@ struct SourceStatus {
   uint64_t next_due_us = 0;        // when the next sync is due (0: now)
   uint64_t messages_archived = 0;  // delivery records written from this source
   uint64_t created_us = 0;
-  // Where the last sync failed while fetching one message (SyncReport::failed_uid): a
-  // sync failing there again skips that UID for good. "" / 0 when it did not.
-  std::string failed_folder;
-  uint32_t failed_uidvalidity = 0;
-  uint32_t failed_uid = 0;
+  // Where the last sync failed while fetching one message (SyncReport::failed): a sync
+  // failing there again skips that UID for good. Empty (uid 0) when it did not.
+  RemotePlace failed;
 
   // paused > error > importing > active.
   SourceState state() const;
@@ -158,10 +164,8 @@ struct SyncReport {
   std::string what = "sync";  // the log entry's `what`
   uint64_t count = 0;         // the log entry's count (messages archived)
   // !ok because the remote failed while giving this message (the connection dropped at
-  // its FETCH): kept in the status (failed_*) for the next sync; 0 for other failures.
-  std::string failed_folder;
-  uint32_t failed_uidvalidity = 0;
-  uint32_t failed_uid = 0;
+  // its FETCH): kept in the status for the next sync; empty (uid 0) for other failures.
+  RemotePlace failed;
 };
 
 class SourceRegistry {
@@ -238,8 +242,8 @@ class SourceRegistry {
   // one interval later. Failure: last_attempt set, failures + 1, last_error =
   // report.error, due after the backoff (kFirstRetrySeconds doubling, capped at the
   // interval). Either way a log entry (report.what, report.count, report.error). The
-  // status's failed_folder/uidvalidity/uid become the report's (cleared on success or a
-  // failure at no message). NotFound.
+  // status's `failed` becomes the report's (cleared on success or a failure at no
+  // message). NotFound.
   Status FinishSync(const std::string& name, const SyncReport& report, uint64_t now_us = 0);
 
   // Appends to the activity log (entry.time_us 0: now), dropping entries beyond
