@@ -8,14 +8,10 @@
 #include <cstring>
 #include <optional>
 
+#include "archiver/archive_path.h"
 #include "archiver/time_format.h"
 
 namespace archiver::doveadm {
-
-bool DependsOnUser(const std::string& path) {
-  return path.find('%') != std::string::npos || (!path.empty() && path[0] == '~');
-}
-
 namespace {
 
 // Looks USER up in the userdb and returns its expanded archiver_* settings.
@@ -100,14 +96,14 @@ bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings*
   std::string global_path = doveadm_plugin_getenv("archiver_path") != nullptr
                                 ? doveadm_plugin_getenv("archiver_path")
                                 : "";
-  if (username != nullptr && DependsOnUser(global_path)) return UserSettings(username, settings);
+  if (username != nullptr && ArchivePathDependsOnUser(global_path)) return UserSettings(username, settings);
   std::string error = plugin::ParseArchiverSettings(
       [](const char* name) { return doveadm_plugin_getenv(name); }, true, settings);
   if (!error.empty()) {
     CommandFailed(EX_CONFIG, error);
     return false;
   }
-  if (DependsOnUser(settings->path)) {
+  if (ArchivePathDependsOnUser(settings->path)) {
     CommandFailed(EX_USAGE, "archiver_path = " + settings->path +
                                 " depends on the user: name one with -u USER");
     return false;

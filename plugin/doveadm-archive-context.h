@@ -13,9 +13,6 @@
 
 namespace archiver::doveadm {
 
-// True when an archiver_path expands per user (%u, %d, ... or ~).
-bool DependsOnUser(const std::string& path);
-
 // Logs `message` as an error and sets the command's exit code (EX_USAGE, EX_NOHOST for
 // "not found", EX_DATAERR, EX_TEMPFAIL, EX_CONFIG…). The first failure's code wins.
 void CommandFailed(int exit_code, const std::string& message);

@@ -3,6 +3,7 @@
 
 #include <cctype>
 
+#include "archiver/archive_path.h"
 #include "archiver/time_format.h"
 #include "doveadm-archive-context.h"
 
@@ -90,7 +91,7 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   // Sources belong to one archive for the whole server: `--user` names the remote login,
   // never a local user whose archive to open.
   const char* path = doveadm_plugin_getenv("archiver_path");
-  if (path != nullptr && DependsOnUser(path)) {
+  if (path != nullptr && ArchivePathDependsOnUser(path)) {
     CommandFailed(EX_CONFIG, std::string("archiver_path = ") + path +
                                  " depends on the user: remote sources need one archive "
                                  "for the server");

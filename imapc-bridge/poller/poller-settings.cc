@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "archiver/archive_path.h"
 #include "poller-dovecot.h"
 
 namespace archiver::poller {
@@ -84,7 +85,7 @@ bool ReadPollerSettings(struct master_service* service, PollerSettings* settings
 std::string SourcesDisabledReason(const PollerSettings& settings) {
   const std::string& path = settings.archiver_path;
   if (path.empty()) return "archiver_path is not set";
-  if (path.find('%') != std::string::npos || path[0] == '~')
+  if (ArchivePathDependsOnUser(path))
     return "archiver_path = " + path + " depends on the user";
   return "";
 }
