@@ -409,9 +409,16 @@ class DovecotInstance:
                 continue
             shutil.copy2(os.path.join(DOVEADM_MODULE_DIR, entry), self.doveadm_module_dir)
         if self.build_dir and not plugin_problem(self.build_dir):
-            mail_so, doveadm_so = plugin_modules(self.build_dir)
-            os.symlink(mail_so, os.path.join(self.mail_module_dir, MAIL_PLUGIN_NAME))
-            os.symlink(doveadm_so, os.path.join(self.doveadm_module_dir, DOVEADM_PLUGIN_NAME))
+            self._link_our_modules()
+
+    def _link_our_modules(self):
+        """(Re)points the staging dirs' links to our two modules at self.build_dir's."""
+        for module, directory in zip(plugin_modules(self.build_dir),
+                                     (self.mail_module_dir, self.doveadm_module_dir)):
+            link = os.path.join(directory, os.path.basename(module))
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(module, link)
 
     def use_build(self, build_dir):
         """Load our modules from another build dir from the next start() on (while stopped):
@@ -421,11 +428,7 @@ class DovecotInstance:
         if problem:
             raise RuntimeError(problem)
         self.build_dir = build_dir
-        for module, directory in zip(plugin_modules(build_dir),
-                                     (self.mail_module_dir, self.doveadm_module_dir)):
-            link = os.path.join(directory, os.path.basename(module))
-            os.unlink(link)
-            os.symlink(module, link)
+        self._link_our_modules()
 
     def home(self, user):
         return os.path.join(self.root, "home", user)
