@@ -262,10 +262,9 @@ TEST_F(SourceBatchTest, RemoveKeepsArchivedMail) {
   SourceInfo info = *registry.Describe("remote");
   EXPECT_TRUE(info.folders.empty());
   EXPECT_EQ(info.status.messages_archived, 0u);
-  int log_entries = 0;
-  ASSERT_TRUE(
-      registry.ListLog("remote", [&](const SourceLogEntry&) { return ++log_entries, true; }).ok());
-  EXPECT_EQ(log_entries, 1);
+  Result<std::vector<SourceLogEntry>> log = testing::LogOf(registry, "remote");
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->size(), 1u);
   Result<BatchResult> again = registry.ArchiveBatch("remote", Batch("INBOX", 1, 4));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->already_archived, 4u);
@@ -360,33 +359,21 @@ TEST_F(SourceBatchTest, FailureAtAMessageIsKeptAndItsSkipCommittedWithTheBatch) 
   skip.log.push_back({0, "skip unreadable UID 7: Disconnected from server", 1, ""});
   ASSERT_TRUE(registry.ArchiveBatch("remote", skip).ok());
   EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->last_uid, 7u);
-  std::vector<SourceLogEntry> log;
-  ASSERT_TRUE(registry
-                  .ListLog("remote",
-                           [&](const SourceLogEntry& entry) {
-                             log.push_back(entry);
-                             return true;
-                           })
-                  .ok());
-  ASSERT_GE(log.size(), 2u);
-  EXPECT_EQ(log[0].what, "skip unreadable UID 7: Disconnected from server");
-  EXPECT_EQ(log[0].count, 1u);
+  Result<std::vector<SourceLogEntry>> log = testing::LogOf(registry, "remote");
+  ASSERT_TRUE(log.ok());
+  ASSERT_GE(log->size(), 2u);
+  EXPECT_EQ((*log)[0].what, "skip unreadable UID 7: Disconnected from server");
+  EXPECT_EQ((*log)[0].count, 1u);
 
   // An invalid batch writes neither its messages nor its log entries.
   RemoteBatch invalid = Batch("INBOX", 8, 9);
   invalid.last_uid = 8;
   invalid.log.push_back({0, "skip unreadable UID 8: never written", 1, ""});
   EXPECT_FALSE(registry.ArchiveBatch("remote", invalid).ok());
-  size_t entries = 0;
-  ASSERT_TRUE(registry
-                  .ListLog("remote",
-                           [&](const SourceLogEntry& entry) {
-                             EXPECT_EQ(entry.what.find("UID 8"), std::string::npos);
-                             ++entries;
-                             return true;
-                           })
-                  .ok());
-  EXPECT_EQ(entries, log.size());
+  Result<std::vector<SourceLogEntry>> after = testing::LogOf(registry, "remote");
+  ASSERT_TRUE(after.ok());
+  for (const SourceLogEntry& entry : *after) EXPECT_EQ(entry.what.find("UID 8"), std::string::npos);
+  EXPECT_EQ(after->size(), log->size());
 
   // A failure at no message, and a success, clear the place.
   SyncReport other;
@@ -447,14 +434,10 @@ TEST_F(SourceBatchTest, PendingAfterActionsAreCommittedWithTheBatch) {
   // A new UIDVALIDITY drops them, with a log entry that counts them.
   ASSERT_TRUE(registry.ResetFolder("remote", "Reports", kValidity + 1).ok());
   EXPECT_TRUE(registry.Checkpoint("remote", "Reports")->pending_after.empty());
-  SourceLogEntry newest;
-  ASSERT_TRUE(registry
-                  .ListLog("remote",
-                           [&](const SourceLogEntry& entry) {
-                             newest = entry;
-                             return false;
-                           })
-                  .ok());
+  Result<std::vector<SourceLogEntry>> log = testing::LogOf(registry, "remote");
+  ASSERT_TRUE(log.ok());
+  ASSERT_FALSE(log->empty());
+  const SourceLogEntry& newest = log->front();
   EXPECT_NE(newest.what.find("dropped the pending --after action of 2 mails"), std::string::npos)
       << newest.what;
   EXPECT_EQ(newest.count, 2u);

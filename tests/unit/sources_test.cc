@@ -282,28 +282,17 @@ TEST_F(SourceRegistryTest, ActivityLogIsNewestFirstAndBounded) {
     if (i % 7 == 0) entry.error = "host unreachable";
     ASSERT_TRUE(registry.AppendLog("old-server", entry).ok());
   }
-  std::vector<SourceLogEntry> entries;
-  ASSERT_TRUE(registry
-                  .ListLog("old-server",
-                           [&](const SourceLogEntry& entry) {
-                             entries.push_back(entry);
-                             return true;
-                           })
-                  .ok());
-  ASSERT_EQ(entries.size(), kSourceLogLimit);
-  EXPECT_EQ(entries.front().count, kSourceLogLimit + 20);
-  EXPECT_EQ(entries.back().count, 21u);  // "add" and the first 20 syncs were dropped
-  EXPECT_EQ(entries[3].error, (kSourceLogLimit + 17) % 7 == 0 ? "host unreachable" : "");
+  Result<std::vector<SourceLogEntry>> entries = testing::LogOf(registry, "old-server");
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), kSourceLogLimit);
+  EXPECT_EQ(entries->front().count, kSourceLogLimit + 20);
+  EXPECT_EQ(entries->back().count, 21u);  // "add" and the first 20 syncs were dropped
+  EXPECT_EQ((*entries)[3].error, (kSourceLogLimit + 17) % 7 == 0 ? "host unreachable" : "");
 
-  std::vector<std::string> other;
-  ASSERT_TRUE(registry
-                  .ListLog("old-server2",
-                           [&](const SourceLogEntry& entry) {
-                             other.push_back(entry.what);
-                             return true;
-                           })
-                  .ok());
-  EXPECT_EQ(other, std::vector<std::string>{"add"});
+  Result<std::vector<SourceLogEntry>> other = testing::LogOf(registry, "old-server2");
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ(other->front().what, "add");
   EXPECT_EQ(registry.ListLog("nobody", [](const SourceLogEntry&) { return true; }).code(),
             Status::Code::kNotFound);
 }

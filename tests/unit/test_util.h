@@ -13,7 +13,9 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <vector>
 
+#include "archiver/sources.h"
 #include "archiver/store.h"
 
 namespace archiver::testing {
@@ -127,6 +129,18 @@ inline void ModifyArchive(
   });
   EXPECT_EQ(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
+}
+
+// Source `name`'s whole activity log, newest first (SourceRegistry::ListLog's order).
+inline Result<std::vector<SourceLogEntry>> LogOf(SourceRegistry& registry,
+                                                 const std::string& name) {
+  std::vector<SourceLogEntry> entries;
+  Status listed = registry.ListLog(name, [&](const SourceLogEntry& entry) {
+    entries.push_back(entry);
+    return true;
+  });
+  if (!listed.ok()) return listed;
+  return entries;
 }
 
 }  // namespace archiver::testing
