@@ -165,7 +165,7 @@ def corpus_messages(corpus=MAIL_CORPUS, max_size=1024 * 1024):
         for name in names:
             path = os.path.join(folder, name)
             if name not in ("MANIFEST.tsv", "SOURCES.md") and os.path.getsize(path) <= max_size:
-                messages[os.path.relpath(path, corpus)] = _read_bytes(path)
+                messages[os.path.relpath(path, corpus)] = read_bytes(path)
     return dict(sorted(messages.items()))
 
 
@@ -695,7 +695,7 @@ plugin {{
             folder = os.path.join(base, sub)
             if os.path.isdir(folder):
                 for name in sorted(os.listdir(folder)):
-                    messages.append(_read_bytes(os.path.join(folder, name)))
+                    messages.append(read_bytes(os.path.join(folder, name)))
         return messages
 
     def imap(self, user):
@@ -749,6 +749,6 @@ def _read(path):
         return ""
 
 
-def _read_bytes(path):
+def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()

@@ -21,11 +21,6 @@ REMOTE_PASSWORD = "s3cr3t-Remote-Pw-7f4e1a"
 EX_NOHOST, EX_UNAVAILABLE, EX_NOINPUT, EX_TEMPFAIL, EX_PROTOCOL, EX_NOPERM = 68, 69, 66, 75, 76, 77
 
 
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 class SourcesTest(ArchiverTestCase):
     """One local instance (our plugin, the archive) and one remote (plain IMAP and imaps with a
     certificate from a throwaway CA) shared by the tests; each test uses its own remote user
@@ -181,7 +176,7 @@ class SourcesTest(ArchiverTestCase):
         maildir = os.path.join(self.remote.home("ivan"), "Maildir")
         bad = [os.path.join(maildir, sub, name) for sub in ("new", "cur")
                for name in os.listdir(os.path.join(maildir, sub))
-               if b"Subject: unreadable-2" in read_file(os.path.join(maildir, sub, name))]
+               if b"Subject: unreadable-2" in di.read_bytes(os.path.join(maildir, sub, name))]
         self.assertEqual(len(bad), 1)
         os.chmod(bad[0], 0)
         self.addCleanup(os.chmod, bad[0], 0o600)
