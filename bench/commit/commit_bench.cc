@@ -12,7 +12,6 @@
 //
 // Both print one line per case. Each case runs once: repeat the command for medians.
 #include <lmdb.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -147,6 +146,14 @@ int Check(int rc, const char* what) {
   return rc;
 }
 
+// One put of `value` under a random 8-byte key.
+void PutRandom(MDB_txn* txn, MDB_dbi dbi, std::mt19937_64& rng, const std::string& value) {
+  uint64_t key = rng();
+  MDB_val key_val{sizeof key, &key};
+  MDB_val value_val{value.size(), const_cast<char*>(value.data())};
+  Check(mdb_put(txn, dbi, &key_val, &value_val, 0), "mdb_put");
+}
+
 int LmdbCases(size_t commits, const std::string& dir) {
   const std::string value(300, 'v');
   for (int trees : {1, 2, 4, 8, 12}) {
@@ -166,12 +173,7 @@ int LmdbCases(size_t commits, const std::string& dir) {
     for (int i = 0; i < trees; ++i) {
       Check(mdb_dbi_open(txn, std::to_string(i).c_str(), MDB_CREATE, &dbis[static_cast<size_t>(i)]),
             "mdb_dbi_open");
-      for (int k = 0; k < 20000; ++k) {
-        uint64_t key = rng();
-        MDB_val key_val{sizeof key, &key};
-        MDB_val value_val{value.size(), const_cast<char*>(value.data())};
-        Check(mdb_put(txn, dbis[static_cast<size_t>(i)], &key_val, &value_val, 0), "mdb_put");
-      }
+      for (int k = 0; k < 20000; ++k) PutRandom(txn, dbis[static_cast<size_t>(i)], rng, value);
     }
     Check(mdb_txn_commit(txn), "mdb_txn_commit");
     Check(mdb_env_sync(env, 1), "mdb_env_sync");
@@ -180,12 +182,7 @@ int LmdbCases(size_t commits, const std::string& dir) {
     const Clock::time_point start = Clock::now();
     for (size_t n = 0; n < commits; ++n) {
       Check(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin");
-      for (MDB_dbi dbi : dbis) {
-        uint64_t key = rng();
-        MDB_val key_val{sizeof key, &key};
-        MDB_val value_val{value.size(), const_cast<char*>(value.data())};
-        Check(mdb_put(txn, dbi, &key_val, &value_val, 0), "mdb_put");
-      }
+      for (MDB_dbi dbi : dbis) PutRandom(txn, dbi, rng, value);
       Check(mdb_txn_commit(txn), "mdb_txn_commit");
       Check(mdb_env_sync(env, 1), "mdb_env_sync");
     }
