@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "archiver-dmarc.h"
 #include "archiver/job_thread.h"
@@ -119,9 +120,9 @@ DeliveryRecord RecordOf(const ArchiverUser& user, const DeliveryEnvelope& envelo
 // exception), it still waits for the write first (job_ is the last member).
 class DeliveryArchive {
  public:
-  DeliveryArchive(ArchiverUser& user, const DeliveryEnvelope& envelope, const char* mailbox,
+  DeliveryArchive(ArchiverUser& user, DeliveryEnvelope envelope, const char* mailbox,
                   struct event* event)
-      : user_(user), envelope_(envelope), mailbox_(mailbox), event_(event) {}
+      : user_(user), envelope_(std::move(envelope)), mailbox_(mailbox), event_(event) {}
   DeliveryArchive(const DeliveryArchive&) = delete;
   DeliveryArchive& operator=(const DeliveryArchive&) = delete;
 
