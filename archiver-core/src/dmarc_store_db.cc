@@ -119,7 +119,6 @@ Result<uint64_t> TakeNextId(lmdb::Txn& txn, const DmarcDatabases& db, std::strin
   return next;
 }
 
-
 Status ForEachRecord(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t report,
                      const RecordVisitor& visit) {
   const dmarc_codec::RecordKey first = dmarc_codec::EncodeRecordKey(report, 0);
