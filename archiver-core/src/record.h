@@ -13,7 +13,9 @@
 
 namespace archiver::record {
 
-constexpr uint64_t kFormatVersion = 1;        // meta "format_version" this code writes
+// meta "format_version" this code writes: 2 may list deliveries not yet filed in
+// idx_rcpt / idx_from / idx_user (meta "unindexed", index_batch.h).
+constexpr uint64_t kFormatVersion = 2;
 constexpr uint8_t kMessageValueVersion = 1;   // first byte of a messages value
 // First byte of a deliveries value. 2 appends the remote-source fields (source,
 // folder, uidvalidity, uid, internal date, flags) to the fields of 1; a record without

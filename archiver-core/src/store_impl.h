@@ -114,7 +114,8 @@ PreparedMessage PrepareMessage(std::string_view raw, int level);
 // message) unless its idempotency key exists (*outcome = kAlreadyArchived, nothing
 // written), storing the message first when it is missing. When it is missing and
 // `message` is null: *need_message = true and nothing is written. Fills record.size from
-// the stored message. Writes idx_source too when record.source is set (the source
+// the stored message. Files it in idx_message at once, in idx_rcpt / idx_from / idx_user
+// in batches (index_batch.h), and in idx_source when record.source is set (the source
 // databases must be open: OpenSourcesForWrite). Errors leave `txn` to be aborted.
 Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
                        const PreparedMessage* message, ArchiveOutcome* outcome,

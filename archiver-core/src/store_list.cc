@@ -1,10 +1,14 @@
 // Store::ListDeliveries: newest first, through idx_rcpt, idx_from, idx_user or idx_source
 // when the filter names one, else backwards through deliveries. Works in batches so that
-// no read transaction stays open while the caller's visitor runs.
+// no read transaction stays open while the caller's visitor runs. Deliveries not yet
+// filed in idx_rcpt / idx_from / idx_user (index_batch.h) are merged in by key.
 #include <algorithm>
 #include <optional>
+#include <tuple>
+#include <unordered_set>
 
 #include "archiver/store.h"
+#include "index_batch.h"
 #include "index_keys.h"
 #include "record.h"
 #include "sources_db.h"
@@ -88,6 +92,29 @@ Status ScanBatch(const OpenArchive& archive, const Source& source,
   return Status::Ok();
 }
 
+bool Newer(const DeliveryKey& a, const DeliveryKey& b) {
+  return std::tie(a.received_us, a.sequence) > std::tie(b.received_us, b.sequence);
+}
+
+// The deliveries of `unindexed` that the filter matches, for a walk through an index the
+// batches fill (not idx_source, which is filed at once): read in one transaction first.
+struct Unindexed {
+  std::vector<Delivery> matches;     // newest first
+  std::unordered_set<std::string> keys;  // every listed key: skipped in the index walk
+  size_t next = 0;                   // matches[next] is the next one to hand out
+
+  Status Read(const OpenArchive& archive, const index::PreparedFilter& filter) {
+    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
+    if (!txn.ok()) return txn.status();
+    return internal::UnindexedMatches(*txn, archive, filter, &matches, &keys);
+  }
+  bool Listed(const DeliveryKey& key) const {
+    if (keys.empty()) return false;
+    record::DeliveryKeyBytes bytes = record::EncodeDeliveryKey(key);
+    return keys.count(std::string(bytes.data(), bytes.size())) != 0;
+  }
+};
+
 }  // namespace
 
 Status Store::ListDeliveries(const ListFilter& filter,
@@ -112,10 +139,30 @@ Status Store::ListDeliveries(const ListFilter& filter,
               std::string(index::FitKey(prepared.source, archive.max_key_size))};
   }
 
+  Unindexed unindexed;
+  const internal::Databases& db = archive.db;
+  if (source.dbi == db.idx_rcpt || source.dbi == db.idx_from || source.dbi == db.idx_user) {
+    Status read = unindexed.Read(archive, prepared);
+    if (!read.ok()) return read;
+  }
+  uint64_t visited = 0;
+  // False once the caller or the limit stops the listing.
+  auto hand_out = [&](const Delivery& delivery) {
+    return visit(delivery) && (filter.limit == 0 || ++visited < filter.limit);
+  };
+  // Hands out the unindexed matches newer than `key` (all of them when null).
+  auto hand_out_unindexed = [&](const DeliveryKey* key) {
+    for (; unindexed.next < unindexed.matches.size(); ++unindexed.next) {
+      const Delivery& delivery = unindexed.matches[unindexed.next];
+      if (key != nullptr && !Newer(delivery.key, *key)) return true;
+      if (!hand_out(delivery)) return false;
+    }
+    return true;
+  };
+
   ScanState state;
   if (prepared.until_us != UINT64_MAX)
     state.bound = record::EncodeDeliveryKey({prepared.until_us, 0});
-  uint64_t visited = 0;
   while (!state.done) {
     size_t want = kBatchMatches;
     if (filter.limit != 0)
@@ -124,10 +171,11 @@ Status Store::ListDeliveries(const ListFilter& filter,
     Status scanned = ScanBatch(archive, source, prepared, want, &state, &batch);
     if (!scanned.ok()) return scanned;
     for (const Delivery& delivery : batch) {
-      if (!visit(delivery)) return Status::Ok();
-      if (filter.limit != 0 && ++visited >= filter.limit) return Status::Ok();
+      if (unindexed.Listed(delivery.key)) continue;  // filed since: handed out from the list
+      if (!hand_out_unindexed(&delivery.key) || !hand_out(delivery)) return Status::Ok();
     }
   }
+  hand_out_unindexed(nullptr);
   return Status::Ok();
 }
 

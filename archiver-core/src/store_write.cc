@@ -7,6 +7,7 @@
 #include "archiver/store.h"
 #include "archiver/time_format.h"
 #include "codec.h"
+#include "index_batch.h"
 #include "index_keys.h"
 #include "record.h"
 #include "sources_db.h"
@@ -109,9 +110,6 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
   };
   put(db.deliveries, delivery_key, record::EncodeDelivery(record), MDB_NOOVERWRITE);
   put(db.delivery_keys, Bytes(key_hash), delivery_key, MDB_NOOVERWRITE);
-  for (const std::string& rcpt : index::RcptKeys(record)) put(db.idx_rcpt, rcpt, delivery_key, 0);
-  for (const std::string& from : index::FromKeys(record)) put(db.idx_from, from, delivery_key, 0);
-  if (!record.user.empty()) put(db.idx_user, record.user, delivery_key, 0);
   put(db.idx_message, Bytes(record.id), delivery_key, 0);
   if (!record.source.empty()) {
     if (!archive.sources_open.load(std::memory_order_acquire)) {
@@ -119,6 +117,8 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
     }
     put(archive.sources.idx_source, record.source, delivery_key, 0);
   }
+  if (!status.ok()) return status;
+  status = internal::DeferIndexing(archive, txn, record, delivery_key);
   if (!status.ok()) return status;
 
   std::array<char, 8> next = record::EncodeCounter(sequence + 1);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "record.h"
 #include "test_util.h"
 
 namespace archiver {
@@ -290,7 +291,7 @@ TEST_F(StoreTest, NewerFormatIsRefused) {
   OpenStore();  // creates it; closed again at once
   testing::ModifyArchive(dir_.Sub("archive"), [](MDB_txn* txn, auto open) {
     MDB_dbi meta = open(txn, "meta");
-    char version[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    char version[8] = {0, 0, 0, 0, 0, 0, 0, static_cast<char>(record::kFormatVersion + 1)};
     MDB_val key = {14, const_cast<char*>("format_version")}, value = {8, version};
     EXPECT_EQ(mdb_put(txn, meta, &key, &value, 0), 0);
   });

@@ -1,0 +1,133 @@
+// Batched filing in idx_rcpt, idx_from and idx_user (index_batch.h).
+#include "index_batch.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+#include "lmdb_entries.h"
+
+namespace archiver::internal {
+namespace {
+
+static_assert(kBatchedIndexFormat <= record::kFormatVersion);
+
+using record::kDeliveryKeySize;
+
+// A copy: a later put into meta in the same write transaction may move the value.
+Status ListedValue(const lmdb::Txn& txn, const OpenArchive& archive, std::string* listed) {
+  std::string_view stored;
+  Status found = txn.Get(archive.db.meta, kUnindexedKey, &stored);
+  if (found.code() == Status::Code::kNotFound) stored = {};
+  else if (!found.ok()) return found;
+  if (stored.size() % kDeliveryKeySize != 0) {
+    return Status::Corruption("meta '" + std::string(kUnindexedKey) + "' is " +
+                              std::to_string(stored.size()) +
+                              " bytes, not a list of delivery keys");
+  }
+  listed->assign(stored);
+  return Status::Ok();
+}
+
+// Files one delivery under its idx_rcpt, idx_from and idx_user keys.
+Status FileInIndexes(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
+                     std::string_view delivery_key) {
+  const Databases& db = archive.db;
+  auto file = [&](MDB_dbi dbi, std::string_view key) {
+    return PutEntry(txn, dbi, index::FitKey(key, archive.max_key_size), delivery_key,
+                    "index the deliveries of " + ToHex(record.id));
+  };
+  for (const std::string& rcpt : index::RcptKeys(record)) {
+    if (Status filed = file(db.idx_rcpt, rcpt); !filed.ok()) return filed;
+  }
+  for (const std::string& from : index::FromKeys(record)) {
+    if (Status filed = file(db.idx_from, from); !filed.ok()) return filed;
+  }
+  if (!record.user.empty()) return file(db.idx_user, record.user);
+  return Status::Ok();
+}
+
+// Files every delivery of `listed`. A listed key without a readable delivery is
+// dropped: verify reports the record itself.
+Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& listed) {
+  for (size_t at = 0; at < listed.size(); at += kDeliveryKeySize) {
+    const std::string_view key = std::string_view(listed).substr(at, kDeliveryKeySize);
+    std::string_view stored;
+    DeliveryRecord record;
+    if (!txn.Get(archive.db.deliveries, key, &stored).ok() ||
+        !record::DecodeDelivery(stored, &record).ok()) {
+      continue;
+    }
+    if (Status filed = FileInIndexes(archive, txn, record, key); !filed.ok()) return filed;
+  }
+  return Status::Ok();
+}
+
+// A version 1 archive gets format_version 2 before its first listed delivery.
+Status RaiseFormat(const OpenArchive& archive, lmdb::Txn& txn) {
+  uint64_t version = 0;
+  Status read = ReadCounter(txn, archive.db.meta, kFormatVersionKey, &version);
+  if (!read.ok() || version >= kBatchedIndexFormat) return read;
+  std::array<char, 8> raised = record::EncodeCounter(kBatchedIndexFormat);
+  return txn.Put(archive.db.meta, kFormatVersionKey, {raised.data(), raised.size()}, 0);
+}
+
+}  // namespace
+
+Status ReadUnindexed(const lmdb::Txn& txn, const OpenArchive& archive,
+                     std::vector<record::DeliveryKeyBytes>* keys) {
+  std::string listed;
+  Status read = ListedValue(txn, archive, &listed);
+  if (!read.ok()) return read;
+  keys->clear();
+  for (size_t at = 0; at < listed.size(); at += kDeliveryKeySize) {
+    record::DeliveryKeyBytes& key = keys->emplace_back();
+    std::memcpy(key.data(), listed.data() + at, kDeliveryKeySize);
+  }
+  return Status::Ok();
+}
+
+Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
+                     std::string_view delivery_key) {
+  std::string listed;
+  Status read = ListedValue(txn, archive, &listed);
+  if (!read.ok()) return read;
+  if (listed.empty()) {
+    if (Status raised = RaiseFormat(archive, txn); !raised.ok()) return raised;
+  }
+  if (listed.size() / kDeliveryKeySize + 1 < kIndexBatch) {
+    listed.append(delivery_key);
+    return PutEntry(txn, archive.db.meta, kUnindexedKey, listed,
+                    "list the delivery of " + ToHex(record.id) + " for indexing");
+  }
+  Status filed = FileListed(archive, txn, listed);
+  if (filed.ok()) filed = FileInIndexes(archive, txn, record, delivery_key);
+  if (filed.ok()) filed = DeleteEntry(txn, archive.db.meta, kUnindexedKey);
+  return filed;
+}
+
+Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
+                        const index::PreparedFilter& filter, std::vector<Delivery>* matches,
+                        std::unordered_set<std::string>* keys) {
+  std::vector<record::DeliveryKeyBytes> listed;
+  Status read = ReadUnindexed(txn, archive, &listed);
+  if (!read.ok()) return read;
+  for (const record::DeliveryKeyBytes& bytes : listed) {
+    const std::string_view key(bytes.data(), bytes.size());
+    keys->emplace(key);
+    Delivery delivery;
+    std::string_view stored;
+    if (!record::DecodeDeliveryKey(key, &delivery.key) ||
+        !txn.Get(archive.db.deliveries, key, &stored).ok() ||
+        !record::DecodeDelivery(stored, &delivery.record).ok()) {
+      continue;  // Verify reports it
+    }
+    if (filter.Matches(delivery.record)) matches->push_back(std::move(delivery));
+  }
+  std::sort(matches->begin(), matches->end(), [](const Delivery& a, const Delivery& b) {
+    return std::tie(a.key.received_us, a.key.sequence) > std::tie(b.key.received_us, b.key.sequence);
+  });
+  return Status::Ok();
+}
+
+}  // namespace archiver::internal
