@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <tuple>
 
 #include "lmdb_entries.h"
 
@@ -124,9 +123,8 @@ Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
     }
     if (filter.Matches(delivery.record)) matches->push_back(std::move(delivery));
   }
-  std::sort(matches->begin(), matches->end(), [](const Delivery& a, const Delivery& b) {
-    return std::tie(a.key.received_us, a.key.sequence) > std::tie(b.key.received_us, b.key.sequence);
-  });
+  std::sort(matches->begin(), matches->end(),
+            [](const Delivery& a, const Delivery& b) { return a.key > b.key; });
   return Status::Ok();
 }
 

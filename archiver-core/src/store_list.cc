@@ -4,7 +4,6 @@
 // filed in idx_rcpt / idx_from / idx_user (index_batch.h) are merged in by key.
 #include <algorithm>
 #include <optional>
-#include <tuple>
 #include <unordered_set>
 
 #include "archiver/store.h"
@@ -92,10 +91,6 @@ Status ScanBatch(const OpenArchive& archive, const Source& source,
   return Status::Ok();
 }
 
-bool Newer(const DeliveryKey& a, const DeliveryKey& b) {
-  return std::tie(a.received_us, a.sequence) > std::tie(b.received_us, b.sequence);
-}
-
 // The deliveries of `unindexed` that the filter matches, for a walk through an index the
 // batches fill (not idx_source, which is filed at once): read in one transaction first.
 struct Unindexed {
@@ -154,7 +149,7 @@ Status Store::ListDeliveries(const ListFilter& filter,
   auto hand_out_unindexed = [&](const DeliveryKey* key) {
     for (; unindexed.next < unindexed.matches.size(); ++unindexed.next) {
       const Delivery& delivery = unindexed.matches[unindexed.next];
-      if (key != nullptr && !Newer(delivery.key, *key)) return true;
+      if (key != nullptr && delivery.key <= *key) return true;
       if (!hand_out(delivery)) return false;
     }
     return true;

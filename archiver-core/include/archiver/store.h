@@ -3,6 +3,7 @@
 // listing by time, sender, recipient, user and message. Format: docs/store-format.md.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,7 +56,8 @@ struct DeliveryRecord {
 struct DeliveryKey {
   uint64_t received_us = 0;
   uint64_t sequence = 0;       // unique within the archive
-  bool operator==(const DeliveryKey&) const = default;
+  // Time order, which is also the byte order of the encoded key.
+  auto operator<=>(const DeliveryKey&) const = default;
 };
 
 struct Delivery {
