@@ -13,18 +13,20 @@ static_assert(kBatchedIndexFormat <= record::kFormatVersion);
 
 using record::kDeliveryKeySize;
 
-// A copy: a later put into meta in the same write transaction may move the value.
+// A copy (a later put into meta in the same write transaction may move the value) of
+// its complete keys. Corruption when its length is not a multiple of the key size: the
+// incomplete tail is left out, and `listed` holds the rest all the same.
 Status ListedValue(const lmdb::Txn& txn, const OpenArchive& archive, std::string* listed) {
   std::string_view stored;
   Status found = txn.Get(archive.db.meta, kUnindexedKey, &stored);
   if (found.code() == Status::Code::kNotFound) stored = {};
   else if (!found.ok()) return found;
+  listed->assign(stored.substr(0, stored.size() - stored.size() % kDeliveryKeySize));
   if (stored.size() % kDeliveryKeySize != 0) {
     return Status::Corruption("meta '" + std::string(kUnindexedKey) + "' is " +
                               std::to_string(stored.size()) +
                               " bytes, not a list of delivery keys");
   }
-  listed->assign(stored);
   return Status::Ok();
 }
 
@@ -46,15 +48,20 @@ Status FileInIndexes(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord&
   return Status::Ok();
 }
 
-// Files every delivery of `listed`. A listed key without a readable delivery is
-// dropped: verify reports the record itself.
-Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& listed) {
+// Files every delivery of `listed`, and leaves in *kept those this software cannot decode
+// (a newer version's record: that version files them). A key without a delivery is
+// dropped.
+Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& listed,
+                  std::string* kept) {
   for (size_t at = 0; at < listed.size(); at += kDeliveryKeySize) {
     const std::string_view key = std::string_view(listed).substr(at, kDeliveryKeySize);
     std::string_view stored;
+    Status found = txn.Get(archive.db.deliveries, key, &stored);
+    if (found.code() == Status::Code::kNotFound) continue;
+    if (!found.ok()) return found;
     DeliveryRecord record;
-    if (!txn.Get(archive.db.deliveries, key, &stored).ok() ||
-        !record::DecodeDelivery(stored, &record).ok()) {
+    if (!record::DecodeDelivery(stored, &record).ok()) {
+      kept->append(key);
       continue;
     }
     if (Status filed = FileInIndexes(archive, txn, record, key); !filed.ok()) return filed;
@@ -77,20 +84,21 @@ Status ReadUnindexed(const lmdb::Txn& txn, const OpenArchive& archive,
                      std::vector<record::DeliveryKeyBytes>* keys) {
   std::string listed;
   Status read = ListedValue(txn, archive, &listed);
-  if (!read.ok()) return read;
+  if (!read.ok() && read.code() != Status::Code::kCorruption) return read;
   keys->clear();
   for (size_t at = 0; at < listed.size(); at += kDeliveryKeySize) {
     record::DeliveryKeyBytes& key = keys->emplace_back();
     std::memcpy(key.data(), listed.data() + at, kDeliveryKeySize);
   }
-  return Status::Ok();
+  return read;
 }
 
 Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
                      std::string_view delivery_key) {
   std::string listed;
   Status read = ListedValue(txn, archive, &listed);
-  if (!read.ok()) return read;
+  // A damaged list must not stop archiving: its complete keys go on, rewritten below.
+  if (!read.ok() && read.code() != Status::Code::kCorruption) return read;
   if (listed.empty()) {
     if (Status raised = RaiseFormat(archive, txn); !raised.ok()) return raised;
   }
@@ -99,10 +107,13 @@ Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord&
     return PutEntry(txn, archive.db.meta, kUnindexedKey, listed,
                     "list the delivery of " + ToHex(record.id) + " for indexing");
   }
-  Status filed = FileListed(archive, txn, listed);
+  std::string kept;
+  Status filed = FileListed(archive, txn, listed, &kept);
   if (filed.ok()) filed = FileInIndexes(archive, txn, record, delivery_key);
-  if (filed.ok()) filed = DeleteEntry(txn, archive.db.meta, kUnindexedKey);
-  return filed;
+  if (!filed.ok()) return filed;
+  if (kept.empty()) return DeleteEntry(txn, archive.db.meta, kUnindexedKey);
+  return PutEntry(txn, archive.db.meta, kUnindexedKey, kept,
+                  "keep deliveries of a newer record version listed");
 }
 
 Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
@@ -110,10 +121,10 @@ Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
                         std::unordered_set<std::string>* keys) {
   std::vector<record::DeliveryKeyBytes> listed;
   Status read = ReadUnindexed(txn, archive, &listed);
-  if (!read.ok()) return read;
+  if (!read.ok() && read.code() != Status::Code::kCorruption) return read;  // Verify reports it
   for (const record::DeliveryKeyBytes& bytes : listed) {
     const std::string_view key(bytes.data(), bytes.size());
-    keys->emplace(key);
+    if (!keys->emplace(key).second) continue;  // listed twice: Verify reports it
     Delivery delivery;
     std::string_view stored;
     if (!record::DecodeDeliveryKey(key, &delivery.key) ||

@@ -26,13 +26,16 @@ inline constexpr std::string_view kUnindexedKey = "unindexed";
 inline constexpr uint64_t kBatchedIndexFormat = 2;
 
 // The delivery keys of `unindexed`, oldest first; empty when absent. Corruption when
-// its length is not a multiple of the key size.
+// its length is not a multiple of the key size; `keys` then holds its complete keys all
+// the same (the writes and the listings go on with those; the next write repairs it).
 Status ReadUnindexed(const lmdb::Txn& txn, const OpenArchive& archive,
                      std::vector<record::DeliveryKeyBytes>* keys);
 
 // In the write transaction that has just put the deliveries value of `record` under
 // `delivery_key`: lists it in `unindexed`, and files the whole list when it is full.
-// Raises a version 1 archive's format_version to kBatchedIndexFormat first.
+// Listed deliveries this software cannot decode (a newer record version) stay listed;
+// listed keys without a delivery are dropped. Raises a version 1 archive's
+// format_version to kBatchedIndexFormat first.
 Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
                      std::string_view delivery_key);
 

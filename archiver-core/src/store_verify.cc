@@ -109,30 +109,28 @@ Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
   return Status::Ok();
 }
 
-// The delivery keys waiting in `unindexed`; each must name a delivery.
+// The delivery keys waiting in `unindexed`: a list of whole keys, each naming a
+// delivery, none twice.
 Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn,
                       std::unordered_set<std::string>* listed, VerifyReport* report) {
   std::vector<record::DeliveryKeyBytes> keys;
   Status read = internal::ReadUnindexed(txn, archive, &keys);
-  if (read.code() == Status::Code::kCorruption) {
-    report->damaged.emplace_back(MessageId{}, read);
-    return Status::Ok();
-  }
-  if (!read.ok()) return read;
+  if (read.code() == Status::Code::kCorruption) report->damaged.emplace_back(MessageId{}, read);
+  else if (!read.ok()) return read;
   for (const record::DeliveryKeyBytes& bytes : keys) {
     const std::string_view key(bytes.data(), bytes.size());
+    DeliveryKey delivery_key;
+    record::DecodeDeliveryKey(key, &delivery_key);
     std::string_view stored;
     Status found = txn.Get(archive.db.deliveries, key, &stored);
-    if (found.code() == Status::Code::kNotFound) {
-      DeliveryKey delivery_key;
-      record::DecodeDeliveryKey(key, &delivery_key);
+    if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
+    const char* problem = !found.ok()                    ? " is listed for indexing but missing"
+                          : !listed->emplace(key).second ? " is listed for indexing twice"
+                                                         : nullptr;
+    if (problem != nullptr) {
       report->damaged.emplace_back(
-          MessageId{}, Status::Corruption("delivery " + DescribeKey(delivery_key) +
-                                          " is listed for indexing but missing"));
-    } else if (!found.ok()) {
-      return found;
+          MessageId{}, Status::Corruption("delivery " + DescribeKey(delivery_key) + problem));
     }
-    listed->emplace(key);
   }
   return Status::Ok();
 }

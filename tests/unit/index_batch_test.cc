@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -74,6 +75,21 @@ class IndexBatchTest : public ::testing::Test {
     return {listed, filed};
   }
 
+  // Rewrites the `unindexed` value with the store closed.
+  void ChangeList(const std::function<void(std::string*)>& change) {
+    store_.reset();
+    ModifyArchive(Path(), [&](MDB_txn* txn, auto open) {
+      MDB_dbi meta = open(txn, "meta");
+      MDB_val key = {9, const_cast<char*>("unindexed")}, value;
+      ASSERT_EQ(mdb_get(txn, meta, &key, &value), 0);
+      std::string listed(static_cast<const char*>(value.mv_data), value.mv_size);
+      change(&listed);
+      value = {listed.size(), listed.data()};
+      ASSERT_EQ(mdb_put(txn, meta, &key, &value, 0), 0);
+    });
+    SetUp();
+  }
+
   testing::TempDir dir_;
   std::shared_ptr<Store> store_;
 };
@@ -92,12 +108,17 @@ TEST_F(IndexBatchTest, TheWriteThatFillsTheBatchFilesIt) {
 // whether the listed ones are the newest or older than filed ones.
 TEST_F(IndexBatchTest, ListingsMergeListedDeliveries) {
   std::vector<std::string> expected;
-  for (size_t n = 1; n <= 3 * kIndexBatch + 5; ++n) {
-    // Even n: bob; the last 5 are listed, and the times interleave with filed ones.
+  constexpr size_t kFiled = 3 * kIndexBatch;
+  for (size_t n = 1; n <= kFiled + 8; ++n) {
+    // Even n: bob. The last 8 are listed: 5 whose times interleave with filed ones,
+    // then 3 newer than all.
     const bool bob = n % 2 == 0;
-    const uint64_t seconds = n > 3 * kIndexBatch ? 1000 + 2 * (n - 3 * kIndexBatch) : 1000 + n;
+    const uint64_t seconds = n <= kFiled       ? 1000 + n
+                             : n <= kFiled + 5 ? 1000 + 2 * (n - kFiled)
+                                               : 5000 + n;
     Deliver(n, bob ? "bob@b.com" : "carol@b.com", seconds);
   }
+  ASSERT_EQ(Filed("bob@b.com"), std::make_pair(size_t{8}, kFiled / 2));
   std::vector<Delivery> everything;
   ASSERT_TRUE(store_->ListDeliveries({}, [&](const Delivery& delivery) {
     everything.push_back(delivery);
@@ -105,12 +126,17 @@ TEST_F(IndexBatchTest, ListingsMergeListedDeliveries) {
   }).ok());
   for (const Delivery& delivery : everything)
     if (delivery.record.envelope_to == "bob@b.com") expected.push_back(delivery.record.headers.subject);
-  ASSERT_EQ(expected.size(), (3 * kIndexBatch + 5) / 2);
+  ASSERT_EQ(expected.size(), (kFiled + 8) / 2);
+  EXPECT_EQ(expected.front(), "n" + std::to_string(kFiled + 8));
   EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com")), expected);
   EXPECT_EQ(Subjects(testing::Filter().User("bob")), expected);
-  EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com").Limit(3)),
-            std::vector<std::string>(expected.begin(), expected.begin() + 3));
-  EXPECT_EQ(Subjects(testing::Filter().From("sender@a.org")).size(), everything.size());
+  for (size_t limit : {1, 3, 5}) {  // ending among the listed, after them, among the filed
+    EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com").Limit(limit)),
+              std::vector<std::string>(expected.begin(), expected.begin() + limit));
+  }
+  std::vector<std::string> all_subjects;
+  for (const Delivery& delivery : everything) all_subjects.push_back(delivery.record.headers.subject);
+  EXPECT_EQ(Subjects(testing::Filter().From("sender@a.org")), all_subjects);
   EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com").Since(1004 * kSecond).Until(1008 * kSecond)),
             (std::vector<std::string>{"n6", "n98", "n4"}));
 }
@@ -135,22 +161,14 @@ TEST_F(IndexBatchTest, FilingDuringAListingHandsOutEachOnce) {
   EXPECT_EQ(subjects.back(), "n" + std::to_string(kFiled + 1));
 }
 
-TEST_F(IndexBatchTest, VerifyChecksTheList) {
+TEST_F(IndexBatchTest, VerifyReportsAListedKeyWithoutDelivery) {
   Deliver(1, "bob@b.com", 1000);
   Deliver(2, "bob@b.com", 1001);
   EXPECT_TRUE(store_->Verify()->damaged.empty());
-  store_.reset();
-  ModifyArchive(Path(), [&](MDB_txn* txn, auto open) {
-    MDB_dbi meta = open(txn, "meta");
-    MDB_val key = {9, const_cast<char*>("unindexed")}, value;
-    ASSERT_EQ(mdb_get(txn, meta, &key, &value), 0);
-    std::string listed(static_cast<const char*>(value.mv_data), value.mv_size);
+  ChangeList([](std::string* listed) {
     record::DeliveryKeyBytes ghost = record::EncodeDeliveryKey({5 * kSecond, 99});
-    listed.append(ghost.data(), ghost.size());
-    value = {listed.size(), listed.data()};
-    ASSERT_EQ(mdb_put(txn, meta, &key, &value, 0), 0);
+    listed->append(ghost.data(), ghost.size());
   });
-  SetUp();
   Result<VerifyReport> report = store_->Verify();
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->damaged.size(), 1u);
@@ -158,22 +176,62 @@ TEST_F(IndexBatchTest, VerifyChecksTheList) {
             "Corruption: delivery 5000000/99 is listed for indexing but missing");
   // The ghost does not disturb listings.
   EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com")), (std::vector<std::string>{"n2", "n1"}));
+}
 
-  store_.reset();
-  ModifyArchive(Path(), [&](MDB_txn* txn, auto open) {
-    MDB_dbi meta = open(txn, "meta");
-    MDB_val key = {9, const_cast<char*>("unindexed")}, value = {5, const_cast<char*>("short")};
-    ASSERT_EQ(mdb_put(txn, meta, &key, &value, 0), 0);
-  });
-  SetUp();
+// A damaged list stops neither archiving nor listings: its whole keys still count, and
+// the next write rewrites it. Verify reports it, and a key listed twice.
+TEST_F(IndexBatchTest, ADamagedListIsReportedAndRepaired) {
+  Deliver(1, "bob@b.com", 1000);
+  Deliver(2, "bob@b.com", 1001);
+  ChangeList([](std::string* listed) { listed->append("short"); });
+  Result<VerifyReport> report = store_->Verify();
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->damaged.size(), 1u);
+  EXPECT_EQ(report->damaged[0].second.ToString(),
+            "Corruption: meta 'unindexed' is 37 bytes, not a list of delivery keys");
+  EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com")), (std::vector<std::string>{"n2", "n1"}));
+  Deliver(3, "bob@b.com", 1002);
+  EXPECT_TRUE(store_->Verify()->damaged.empty());
+  EXPECT_EQ(Filed("bob@b.com"), std::make_pair(size_t{3}, size_t{0}));
+
+  ChangeList([](std::string* listed) { listed->append(listed->substr(0, 16)); });
   report = store_->Verify();
   ASSERT_TRUE(report.ok());
-  ASSERT_FALSE(report->damaged.empty());
+  ASSERT_EQ(report->damaged.size(), 1u);
   EXPECT_EQ(report->damaged[0].second.ToString(),
-            "Corruption: meta 'unindexed' is 5 bytes, not a list of delivery keys");
-  Status listed = store_->ListDeliveries(testing::Filter().Rcpt("bob@b.com"),
-                                         [](const Delivery&) { return true; });
-  EXPECT_EQ(listed.code(), Status::Code::kCorruption);
+            "Corruption: delivery 1000000000/1 is listed for indexing twice");
+  EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com")),
+            (std::vector<std::string>{"n3", "n2", "n1"}));
+}
+
+// A listed delivery that this software cannot decode (a newer version's record) is not
+// dropped by the filing write: it stays listed for the software that can.
+TEST_F(IndexBatchTest, AnUndecodableListedDeliveryStaysListed) {
+  Deliver(1, "bob@b.com", 1000);
+  store_.reset();
+  auto set_version = [&](char version) {
+    ModifyArchive(Path(), [&](MDB_txn* txn, auto open) {
+      MDB_dbi deliveries = open(txn, "deliveries");
+      record::DeliveryKeyBytes first = record::EncodeDeliveryKey({1000 * kSecond, 1});
+      MDB_val key = {first.size(), first.data()}, value;
+      ASSERT_EQ(mdb_get(txn, deliveries, &key, &value), 0);
+      std::string bytes(static_cast<const char*>(value.mv_data), value.mv_size);
+      bytes[0] = version;
+      value = {bytes.size(), bytes.data()};
+      ASSERT_EQ(mdb_put(txn, deliveries, &key, &value, 0), 0);
+    });
+  };
+  set_version(99);
+  SetUp();
+  for (size_t n = 2; n <= kIndexBatch; ++n) Deliver(n, "bob@b.com", 1000 + n);
+  EXPECT_EQ(Filed("bob@b.com"), std::make_pair(size_t{1}, kIndexBatch - 1));
+  store_.reset();
+  set_version(1);
+  SetUp();
+  EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com")).size(), kIndexBatch);
+  EXPECT_TRUE(store_->Verify()->damaged.empty());
+  for (size_t n = kIndexBatch + 1; n < 2 * kIndexBatch; ++n) Deliver(n, "bob@b.com", 1000 + n);
+  EXPECT_EQ(Filed("bob@b.com"), std::make_pair(size_t{0}, 2 * kIndexBatch - 1));
 }
 
 // An archive written before batching (format 1, every delivery filed) is read as it is
