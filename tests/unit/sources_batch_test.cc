@@ -2,7 +2,8 @@
 // re-runs write nothing; content dedup against local deliveries and other folders;
 // UIDVALIDITY resets; a writer killed with SIGKILL between (or inside) batches leaves
 // exactly the committed batches; ListFilter.source; Remove keeps the archived mail; the
-// place of a sync's failure at a message, and pending --after actions (issue 4).
+// place of a sync's failure at a message, and pending --after actions (issue 4); a batch
+// across index batches.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -111,6 +112,23 @@ TEST_F(SourceBatchTest, BatchArchivesAndMovesTheCheckpoint) {
   // Never backwards.
   ASSERT_TRUE(registry.ArchiveBatch("remote", Batch("INBOX", 1, 3)).ok());
   EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->last_uid, 15u);
+  EXPECT_TRUE(store_->Verify()->damaged.empty());
+}
+
+// One batch transaction that fills the index batch twice (docs/store-format.md, "Batched index
+// entries"): the sender index finds every message, whether filed or still listed.
+TEST_F(SourceBatchTest, ABatchAcrossIndexBatchesIsFoundByTheSenderIndex) {
+  ASSERT_TRUE(Registry().ArchiveBatch("remote", Batch("INBOX", 1, 75)).ok());
+  ListFilter filter;
+  filter.from = "sender3@remote.example";
+  std::vector<uint32_t> uids;
+  ASSERT_TRUE(store_->ListDeliveries(filter, [&](const Delivery& delivery) {
+    uids.push_back(delivery.record.uid);
+    return true;
+  }).ok());
+  std::multiset<uint32_t> expected;
+  for (uint32_t uid = 3; uid <= 75; uid += 7) expected.insert(uid);
+  EXPECT_EQ(std::multiset<uint32_t>(uids.begin(), uids.end()), expected);
   EXPECT_TRUE(store_->Verify()->damaged.empty());
 }
 
