@@ -32,27 +32,17 @@ Status ListedValue(const lmdb::Txn& txn, const OpenArchive& archive, std::string
 
 // Files one delivery under its idx_rcpt, idx_from and idx_user keys.
 Status FileInIndexes(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
-                     std::string_view delivery_key) {
-  const Databases& db = archive.db;
-  auto file = [&](MDB_dbi dbi, std::string_view key) {
-    return PutEntry(txn, dbi, index::FitKey(key, archive.max_key_size), delivery_key,
-                    "index the deliveries of " + ToHex(record.id));
-  };
-  for (const std::string& rcpt : index::RcptKeys(record)) {
-    if (Status filed = file(db.idx_rcpt, rcpt); !filed.ok()) return filed;
-  }
-  for (const std::string& from : index::FromKeys(record)) {
-    if (Status filed = file(db.idx_from, from); !filed.ok()) return filed;
-  }
-  if (!record.user.empty()) return file(db.idx_user, record.user);
-  return Status::Ok();
+                     std::string_view delivery_key, std::string_view what) {
+  return ForEachBatchedEntry(archive.db, record, [&](MDB_dbi dbi, const char*, std::string key) {
+    return PutEntry(txn, dbi, index::FitKey(key, archive.max_key_size), delivery_key, what);
+  });
 }
 
 // Files every delivery of `listed`, and leaves in *kept those this software cannot decode
 // (a newer version's record: that version files them). A key without a delivery is
 // dropped.
 Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& listed,
-                  std::string* kept) {
+                  std::string_view what, std::string* kept) {
   for (size_t at = 0; at < listed.size(); at += kDeliveryKeySize) {
     const std::string_view key = std::string_view(listed).substr(at, kDeliveryKeySize);
     std::string_view stored;
@@ -64,7 +54,7 @@ Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& liste
       kept->append(key);
       continue;
     }
-    if (Status filed = FileInIndexes(archive, txn, record, key); !filed.ok()) return filed;
+    if (Status filed = FileInIndexes(archive, txn, record, key, what); !filed.ok()) return filed;
   }
   return Status::Ok();
 }
@@ -80,6 +70,20 @@ Status RaiseFormat(const OpenArchive& archive, lmdb::Txn& txn) {
 
 }  // namespace
 
+Status ForEachBatchedEntry(const Databases& db, const DeliveryRecord& record,
+                           const BatchedEntryVisitor& visit) {
+  for (std::string& rcpt : index::RcptKeys(record)) {
+    if (Status visited = visit(db.idx_rcpt, kRcptIndexDb, std::move(rcpt)); !visited.ok())
+      return visited;
+  }
+  for (std::string& from : index::FromKeys(record)) {
+    if (Status visited = visit(db.idx_from, kFromIndexDb, std::move(from)); !visited.ok())
+      return visited;
+  }
+  if (record.user.empty()) return Status::Ok();
+  return visit(db.idx_user, kUserIndexDb, record.user);
+}
+
 Status ReadUnindexed(const lmdb::Txn& txn, const OpenArchive& archive,
                      std::vector<record::DeliveryKeyBytes>* keys) {
   std::string listed;
@@ -94,7 +98,7 @@ Status ReadUnindexed(const lmdb::Txn& txn, const OpenArchive& archive,
 }
 
 Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
-                     std::string_view delivery_key) {
+                     std::string_view delivery_key, std::string_view what) {
   std::string listed;
   Status read = ListedValue(txn, archive, &listed);
   // A damaged list must not stop archiving: its complete keys go on, rewritten below.
@@ -104,16 +108,14 @@ Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord&
   }
   if (listed.size() / kDeliveryKeySize + 1 < kIndexBatch) {
     listed.append(delivery_key);
-    return PutEntry(txn, archive.db.meta, kUnindexedKey, listed,
-                    "list the delivery of " + ToHex(record.id) + " for indexing");
+    return PutEntry(txn, archive.db.meta, kUnindexedKey, listed, what);
   }
   std::string kept;
-  Status filed = FileListed(archive, txn, listed, &kept);
-  if (filed.ok()) filed = FileInIndexes(archive, txn, record, delivery_key);
+  Status filed = FileListed(archive, txn, listed, what, &kept);
+  if (filed.ok()) filed = FileInIndexes(archive, txn, record, delivery_key, what);
   if (!filed.ok()) return filed;
   if (kept.empty()) return DeleteEntry(txn, archive.db.meta, kUnindexedKey);
-  return PutEntry(txn, archive.db.meta, kUnindexedKey, kept,
-                  "keep deliveries of a newer record version listed");
+  return PutEntry(txn, archive.db.meta, kUnindexedKey, kept, what);
 }
 
 Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,

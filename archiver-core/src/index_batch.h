@@ -7,6 +7,8 @@
 // listed deliveries that match (UnindexedMatches): the list is short and in one page.
 #pragma once
 
+#include <functional>
+#include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -31,13 +33,20 @@ inline constexpr uint64_t kBatchedIndexFormat = 2;
 Status ReadUnindexed(const lmdb::Txn& txn, const OpenArchive& archive,
                      std::vector<record::DeliveryKeyBytes>* keys);
 
+// The entries `record` has in idx_rcpt, idx_from and idx_user: visit(dbi, database
+// name, key) for each, the key not yet cut to LMDB's limit. Stops at the first error.
+using BatchedEntryVisitor =
+    std::function<Status(MDB_dbi dbi, const char* database, std::string key)>;
+Status ForEachBatchedEntry(const Databases& db, const DeliveryRecord& record,
+                           const BatchedEntryVisitor& visit);
+
 // In the write transaction that has just put the deliveries value of `record` under
 // `delivery_key`: lists it in `unindexed`, and files the whole list when it is full.
 // Listed deliveries this software cannot decode (a newer record version) stay listed;
 // listed keys without a delivery are dropped. Raises a version 1 archive's
-// format_version to kBatchedIndexFormat first.
+// format_version to kBatchedIndexFormat first. Failures are described as `what`.
 Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
-                     std::string_view delivery_key);
+                     std::string_view delivery_key, std::string_view what);
 
 // The deliveries of `unindexed` that `filter` matches, newest first, read in `txn`.
 // `keys` receives every listed key (matching or not), so that an index walk in a later

@@ -1,7 +1,7 @@
 // Store::Verify: re-reads and re-hashes every stored message, checks that every
 // delivery decodes, names a stored message and is filed in every index that finds it
-// (or listed for a batch, index_batch.h), and that the statistics counters match. One read transaction; one message copied out
-// at a time.
+// (or listed for a batch, index_batch.h), and that the statistics counters match. One
+// read transaction; one message copied out at a time.
 #include <cstring>
 #include <string>
 #include <unordered_set>
@@ -88,12 +88,13 @@ Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
   std::vector<Expected> expected = {
       {internal::kDeliveryKeysDb, db.delivery_keys, std::string(Bytes(idempotency)), false},
       {internal::kMessageIndexDb, db.idx_message, std::string(Bytes(record.id)), true}};
-  for (std::string& key : listed ? std::vector<std::string>() : index::RcptKeys(record))
-    expected.push_back({internal::kRcptIndexDb, db.idx_rcpt, std::move(key), true});
-  for (std::string& key : listed ? std::vector<std::string>() : index::FromKeys(record))
-    expected.push_back({internal::kFromIndexDb, db.idx_from, std::move(key), true});
-  if (!listed && !record.user.empty())
-    expected.push_back({internal::kUserIndexDb, db.idx_user, record.user, true});
+  if (!listed) {
+    (void)internal::ForEachBatchedEntry(
+        db, record, [&](MDB_dbi dbi, const char* database, std::string key) {
+          expected.push_back({database, dbi, std::move(key), true});
+          return Status::Ok();
+        });
+  }
   if (!record.source.empty() && archive.sources_open.load(std::memory_order_acquire))
     expected.push_back({internal::kSourceIndexDb, archive.sources.idx_source, record.source, true});
   for (const Expected& entry : expected) {

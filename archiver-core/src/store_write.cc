@@ -118,7 +118,7 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
     put(archive.sources.idx_source, record.source, delivery_key, 0);
   }
   if (!status.ok()) return status;
-  status = internal::DeferIndexing(archive, txn, record, delivery_key);
+  status = internal::DeferIndexing(archive, txn, record, delivery_key, what);
   if (!status.ok()) return status;
 
   std::array<char, 8> next = record::EncodeCounter(sequence + 1);
