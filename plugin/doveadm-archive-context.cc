@@ -96,7 +96,8 @@ bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings*
   std::string global_path = doveadm_plugin_getenv("archiver_path") != nullptr
                                 ? doveadm_plugin_getenv("archiver_path")
                                 : "";
-  if (username != nullptr && ArchivePathDependsOnUser(global_path)) return UserSettings(username, settings);
+  if (username != nullptr && ArchivePathDependsOnUser(global_path))
+    return UserSettings(username, settings);
   std::string error = plugin::ParseArchiverSettings(
       [](const char* name) { return doveadm_plugin_getenv(name); }, true, settings);
   if (!error.empty()) {
