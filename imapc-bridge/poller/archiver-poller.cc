@@ -4,14 +4,13 @@
 // due) and logs what the run did. Started and restarted by Dovecot's master process. When
 // the configuration can have no sources (no server-wide archiver_path) it says so once
 // and stays idle.
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
 #include <string>
 
+#include "log-pipe.h"
 #include "poller-dovecot.h"
 #include "poller-run.h"
 #include "poller-settings.h"
@@ -69,25 +68,9 @@ void Tick(void*) {
   }
 }
 
-// Dovecot 2.3's log process parses, on its first read of a service's log pipe, only the
-// master's handshake: lines that were already in the pipe with it stay in its buffer until
-// the next write to that pipe. This process can start before the log process, and it
-// logs one line and may then stay silent for good, so that line would go missing. Before
-// logging, wait (at most kLogWaitMsecs) until the log process has read the pipe empty.
-// Only when logging through the log service (LOG_SERVICE set by the master, stderr a pipe).
+// Before the first log line: see log-pipe.h. Only when logging through Dovecot's log
+// service (the master sets LOG_SERVICE; stderr is then the service's log pipe).
 constexpr unsigned kLogWaitMsecs = 5000;
-
-void WaitForLogProcess() {
-  struct stat st;
-  if (std::getenv("LOG_SERVICE") == nullptr || fstat(STDERR_FILENO, &st) < 0 ||
-      !S_ISFIFO(st.st_mode))
-    return;
-  for (unsigned waited = 0; waited < kLogWaitMsecs; waited += 10) {
-    int unread = 0;
-    if (ioctl(STDERR_FILENO, FIONREAD, &unread) < 0 || unread == 0) return;
-    usleep(10 * 1000);
-  }
-}
 
 // The service has no listeners: a connection here is a configuration mistake.
 void ClientConnected(struct master_service_connection* connection) {
@@ -110,7 +93,7 @@ int main(int argc, char* argv[]) {
   poller = &state;
   std::string error;
   bool settings_ok = ReadPollerSettings(master_service, &state.settings, &error);
-  WaitForLogProcess();
+  if (std::getenv("LOG_SERVICE") != nullptr) WaitForPipeDrained(STDERR_FILENO, kLogWaitMsecs);
   master_service_init_log(master_service);
   if (!settings_ok) i_fatal("%s", error.c_str());
   restrict_access_by_env(RESTRICT_ACCESS_FLAG_ALLOW_ROOT, nullptr);
