@@ -1,6 +1,6 @@
-// Store::Archive and Store::AddDelivery: one write transaction per delivery. Hashing and
-// compression happen before it begins, because LMDB's write lock is shared by every
-// delivering process.
+// Store::ArchiveGroup (Store::Archive is a group of one) and Store::AddDelivery: one write
+// transaction per call. Hashing and compression happen before it begins, because LMDB's
+// write lock is shared by every delivering process.
 #include <cstring>
 #include <optional>
 
@@ -159,16 +159,14 @@ Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
 }
 
 // Before taking the write lock: is this delivery archived already, is the message stored?
-Status LookAhead(const OpenArchive& archive, const DeliveryRecord& record, bool* delivered,
-                 bool* stored) {
-  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
-  if (!txn.ok()) return txn.status();
+Status LookAhead(const lmdb::Txn& txn, const OpenArchive& archive, const DeliveryRecord& record,
+                 bool* delivered, bool* stored) {
   const MessageId key_hash = index::DeliveryIdempotencyKey(record);
   std::string_view value;
-  Status found = txn->Get(archive.db.delivery_keys, Bytes(key_hash), &value);
+  Status found = txn.Get(archive.db.delivery_keys, Bytes(key_hash), &value);
   if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
   *delivered = found.ok();
-  found = txn->Get(archive.db.messages, Bytes(record.id), &value);
+  found = txn.Get(archive.db.messages, Bytes(record.id), &value);
   if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
   *stored = found.ok();
   return Status::Ok();
@@ -185,37 +183,106 @@ Status CheckWritable(const OpenArchive& archive) {
 
 Result<ArchiveOutcome> Store::Archive(std::string_view message, DeliveryRecord record,
                                       MessageId* id_out) {
-  OpenArchive& archive = impl_->archive;
-  if (Status writable = CheckWritable(archive); !writable.ok()) return writable;
-  if (message.size() > record::kMaxRawSize) {
-    return Status::LimitExceeded("message of " + FormatBytes(message.size()) +
-                                 " exceeds the archive's limit of " +
-                                 FormatBytes(record::kMaxRawSize));
+  GroupDelivery delivery{message, std::move(record)};
+  Status archived = ArchiveGroup({&delivery, 1});
+  if (id_out != nullptr && message.size() <= record::kMaxRawSize) *id_out = delivery.record.id;
+  if (!archived.ok()) return archived;
+  return std::move(delivery.outcome);
+}
+
+namespace {
+
+// A delivery of a group on its way into the write transaction.
+struct Pending {
+  GroupDelivery* delivery;
+  std::optional<internal::PreparedMessage> prepared;  // none: stored already
+};
+
+// Hashing, look-ahead and compression, before the write lock is taken: the deliveries
+// still to write, with the new messages compressed (once per message of the group).
+Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliveries,
+                    std::vector<Pending>* pending) {
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
+  if (!txn.ok()) return txn.status();
+  for (GroupDelivery& delivery : deliveries) {
+    DeliveryRecord& record = delivery.record;
+    if (delivery.message.size() > record::kMaxRawSize) {
+      delivery.outcome = Status::LimitExceeded(
+          "message of " + FormatBytes(delivery.message.size()) +
+          " exceeds the archive's limit of " + FormatBytes(record::kMaxRawSize));
+      continue;
+    }
+    if (record.received_us == 0) record.received_us = NowMicros();
+    record.id = Sha256::Of(delivery.message);
+    record.size = delivery.message.size();
+    bool delivered = false, stored = false;
+    Status looked = LookAhead(*txn, archive, record, &delivered, &stored);
+    if (!looked.ok()) return looked;
+    if (delivered) {
+      delivery.outcome = ArchiveOutcome::kAlreadyArchived;
+      continue;
+    }
+    for (const Pending& earlier : *pending) stored |= earlier.delivery->record.id == record.id;
+    Pending next{&delivery, std::nullopt};
+    if (!stored) {
+      next.prepared = internal::PrepareMessage(delivery.message, archive.options.compression_level);
+    }
+    pending->push_back(std::move(next));
   }
-  if (record.received_us == 0) record.received_us = NowMicros();
-  record.id = Sha256::Of(message);
-  record.size = message.size();
-  if (id_out != nullptr) *id_out = record.id;
+  return Status::Ok();
+}
 
-  bool delivered = false, stored = false;
-  Status looked = LookAhead(archive, record, &delivered, &stored);
-  if (!looked.ok()) return looked;
-  if (delivered) return ArchiveOutcome::kAlreadyArchived;
+}  // namespace
 
-  // Compress only when the message is new; a second recipient costs one lookup.
-  const int level = archive.options.compression_level;
-  std::optional<internal::PreparedMessage> prepared;
-  if (!stored) prepared = internal::PrepareMessage(message, level);
-  for (int attempt = 0; attempt < 2; ++attempt) {
+Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
+  OpenArchive& archive = impl_->archive;
+  std::vector<Pending> pending;
+  Status status = CheckWritable(archive);
+  if (status.ok()) status = PrepareGroup(archive, deliveries, &pending);
+  for (const Pending& next : pending) {
+    if (status.ok() && !next.delivery->record.source.empty()) {
+      status = internal::OpenSourcesForWrite(archive);
+    }
+  }
+  Result<lmdb::Txn> txn = status.ok() ? lmdb::Txn::Begin(archive.env.get(), true)
+                                      : Result<lmdb::Txn>(status);
+  bool written = false;
+  for (Pending& next : pending) {
+    if (!txn.ok()) break;
+    DeliveryRecord& record = next.delivery->record;
     ArchiveOutcome outcome = ArchiveOutcome::kStored;
     bool need_message = false;
-    Status written =
-        WriteDelivery(archive, record, prepared ? &*prepared : nullptr, &outcome, &need_message);
-    if (!written.ok()) return written;
-    if (!need_message) return outcome;
-    prepared = internal::PrepareMessage(message, level);  // it vanished meanwhile
+    status = internal::WriteDeliveryIn(archive, *txn, record,
+                                       next.prepared ? &*next.prepared : nullptr, &outcome,
+                                       &need_message);
+    if (status.ok() && need_message) {
+      // Not stored after all (deleted meanwhile, or the group's delivery that was to store
+      // it was archived already): compress it now, under the write lock.
+      next.prepared =
+          internal::PrepareMessage(next.delivery->message, archive.options.compression_level);
+      status = internal::WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
+                                         &need_message);
+    }
+    if (!status.ok()) break;
+    next.delivery->outcome = outcome;
+    written |= outcome != ArchiveOutcome::kAlreadyArchived;
   }
-  return Status::IOError("message " + ToHex(record.id) + " could not be stored");
+  if (txn.ok() && status.ok() && written) {
+    status = txn->Commit(pending.size() == 1
+                             ? "archive delivery of " + ToHex(pending[0].delivery->record.id)
+                             : "archive " + std::to_string(pending.size()) + " deliveries");
+  }
+  if (!txn.ok()) status = txn.status();
+  if (!status.ok()) {
+    // Nothing was written (an uncommitted transaction is aborted): every delivery that
+    // did not fail on its own fails with the group.
+    for (GroupDelivery& delivery : deliveries) {
+      if (delivery.outcome.status().code() != Status::Code::kLimitExceeded) {
+        delivery.outcome = status;
+      }
+    }
+  }
+  return status;
 }
 
 Result<ArchiveOutcome> Store::AddDelivery(const DeliveryRecord& given) {

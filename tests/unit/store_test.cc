@@ -23,14 +23,7 @@ class StoreTest : public ::testing::Test {
     return store.ok() ? *store : nullptr;
   }
   static DeliveryRecord Record(const std::string& rcpt, const std::string& mailbox = "INBOX") {
-    DeliveryRecord record;
-    record.received_us = 1714567890000000;
-    record.origin = "lmtp";
-    record.envelope_from = "alice@a.org";
-    record.envelope_to = rcpt;
-    record.user = rcpt.substr(0, rcpt.find('@'));
-    record.mailbox = mailbox;
-    return record;
+    return testing::LocalDelivery(rcpt, mailbox);
   }
   TempDir dir_;
 };

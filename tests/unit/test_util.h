@@ -32,6 +32,18 @@ inline std::string DmarcCorpusDir(const std::string& sub) {
   return dir;
 }
 
+// A local delivery from alice@a.org to `rcpt` (its user the local part) at a fixed time.
+inline DeliveryRecord LocalDelivery(const std::string& rcpt, const std::string& mailbox = "INBOX") {
+  DeliveryRecord record;
+  record.received_us = 1714567890000000;
+  record.origin = "lmtp";
+  record.envelope_from = "alice@a.org";
+  record.envelope_to = rcpt;
+  record.user = rcpt.substr(0, rcpt.find('@'));
+  record.mailbox = mailbox;
+  return record;
+}
+
 // A ListFilter built by naming its conditions (designated initializers would warn about
 // the string members left out).
 struct Filter : ListFilter {

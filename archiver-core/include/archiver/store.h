@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,14 @@ struct VerifyReport {
   std::vector<std::pair<MessageId, Status>> damaged;
 };
 
+// One delivery of a group (Store::ArchiveGroup): the message, its record, and what
+// became of it.
+struct GroupDelivery {
+  std::string_view message;
+  DeliveryRecord record;
+  Result<ArchiveOutcome> outcome = Status::IOError("not archived");  // set by ArchiveGroup
+};
+
 class Store {
  public:
   // Opens (or creates) the archive at options.path. An archive is opened once per
@@ -135,6 +144,15 @@ class Store {
   // Errors: MapFull, IOError, InvalidArgument (read-only store).
   Result<ArchiveOutcome> Archive(std::string_view message, DeliveryRecord record,
                                  MessageId* id_out = nullptr);
+
+  // Archives several deliveries in ONE write transaction: one commit and, with sync, one
+  // flush for all of them (group commit). Each is archived as by Archive (record.id,
+  // record.size and a zero received_us filled in; dedup, also within the group;
+  // idempotency) and gets its own outcome; one over the size limit gets LimitExceeded
+  // and the others are written. When the transaction fails (MapFull, IOError;
+  // InvalidArgument for a read-only store) nothing is written: that error is returned
+  // and is every other delivery's outcome. Archive is a group of one.
+  Status ArchiveGroup(std::span<GroupDelivery> deliveries);
 
   // Adds a delivery of a message that is already stored (record.id names it), with the
   // same idempotency as Archive. NotFound when the message is not stored.
