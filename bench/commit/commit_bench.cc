@@ -6,13 +6,11 @@
 //     zlib:1, none): wall and CPU time per delivery, bytes handed to the kernel per
 //     delivery, and the compression ratio reached.
 //   archiver-commit-bench group [--messages N] [--dir D] [--corpus DIR]
-//     What a commit shared by several deliveries (group commit) would save: N messages
+//     What a commit shared by several deliveries (group commit) saves: N messages
 //     archived with archiver_fsync=yes and zlib:6, K per write transaction (K = 1, 2, 4,
-//     8), through the one path that writes several deliveries in one transaction today,
-//     a remote source's batch (SourceRegistry::ArchiveBatch, which also moves the
-//     folder's checkpoint in each transaction); Store::Archive, one delivery per
-//     transaction as the plugin does, is the reference line. Machine CPU includes the
-//     journal and writeback work that a flush sets off outside this process.
+//     8) through Store::ArchiveGroup; K = 1 is what the plugin does (Store::Archive).
+//     Machine CPU includes the journal and writeback work that a flush sets off outside
+//     this process.
 //   archiver-commit-bench lmdb [--commits N] [--dir D]
 //     The floor under that: bare LMDB commits of one 300-byte put into each of K trees
 //     (K = 1, 2, 4, 8, 12) of 20,000 random keys, flushed as archiver_fsync=yes does (data,
@@ -35,7 +33,6 @@
 
 #include "../bench_clock.h"
 #include "archiver/header_summary.h"
-#include "archiver/sources.h"
 #include "archiver/store.h"
 
 namespace {
@@ -171,7 +168,7 @@ int StoreCases(size_t count, const std::string& dir, const std::string& corpus) 
 int GroupCases(size_t count, const std::string& dir, const std::string& corpus) {
   const std::vector<std::string> messages = LoadMessages(corpus, count);
   std::printf("%zu messages, archiver_fsync=yes, zlib:6\n", messages.size());
-  for (size_t group : {0, 1, 2, 4, 8}) {  // 0: Store::Archive
+  for (size_t group : {1, 2, 4, 8}) {
     std::filesystem::remove_all(dir);
     archiver::StoreOptions options;
     options.path = dir;
@@ -180,44 +177,21 @@ int GroupCases(size_t count, const std::string& dir, const std::string& corpus) 
       std::fprintf(stderr, "open %s: %s\n", dir.c_str(), store.status().ToString().c_str());
       return 1;
     }
-    archiver::SourceRegistry sources(*store, dir + "/bench.key");
-    archiver::SourceConfig source;
-    source.name = "bench";
-    source.host = "imap.example.net";
-    source.user = "bench";
-    archiver::Status added = group > 0 ? sources.Add(source, "secret") : archiver::Status::Ok();
-    if (!added.ok()) {
-      std::fprintf(stderr, "add source: %s\n", added.ToString().c_str());
-      return 1;
-    }
     const Meter meter;
-    uint32_t uid = 0;
-    for (size_t first = 0; first < messages.size(); first += group > 0 ? group : 1) {
-      archiver::Status status = archiver::Status::Ok();
-      if (group == 0) {
-        status = (*store)->Archive(messages[first], LocalRecord(messages[first]), nullptr).status();
-      } else {
-        archiver::RemoteBatch batch;
-        batch.folder = "INBOX";
-        batch.uidvalidity = 1;
-        for (size_t i = first; i < first + group && i < messages.size(); ++i) {
-          archiver::RemoteMessage message;
-          message.uid = ++uid;
-          message.bytes = messages[i];
-          batch.messages.push_back(std::move(message));
-        }
-        batch.last_uid = uid;
-        status = sources.ArchiveBatch(source.name, batch).status();
+    for (size_t first = 0; first < messages.size(); first += group) {
+      std::vector<archiver::GroupDelivery> deliveries;
+      for (size_t i = first; i < first + group && i < messages.size(); ++i)
+        deliveries.push_back({messages[i], LocalRecord(messages[i])});
+      archiver::Status status = (*store)->ArchiveGroup(deliveries);
+      for (const archiver::GroupDelivery& delivery : deliveries) {
+        if (status.ok()) status = delivery.outcome.status();
       }
       if (!status.ok()) {
         std::fprintf(stderr, "archive: %s\n", status.ToString().c_str());
         return 1;
       }
     }
-    std::printf("%-40s %s\n",
-                group == 0 ? "Store::Archive, 1 per transaction:"
-                           : ("ArchiveBatch, " + std::to_string(group) + " per transaction:").c_str(),
-                meter.Per(messages.size()).c_str());
+    std::printf("%zu per transaction: %s\n", group, meter.Per(messages.size()).c_str());
   }
   std::filesystem::remove_all(dir);
   return 0;
