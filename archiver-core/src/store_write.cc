@@ -1,6 +1,7 @@
 // Store::ArchiveGroup (Store::Archive is a group of one) and Store::AddDelivery: one write
 // transaction per call. Hashing and compression happen before it begins, because LMDB's
 // write lock is shared by every delivering process.
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -239,11 +240,13 @@ Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
   std::vector<Pending> pending;
   Status status = CheckWritable(archive);
   if (status.ok()) status = PrepareGroup(archive, deliveries, &pending);
-  for (const Pending& next : pending) {
-    if (status.ok() && !next.delivery->record.source.empty()) {
-      status = internal::OpenSourcesForWrite(archive);
-    }
-  }
+  // Nothing left to write (every delivery archived already, or none given): the write
+  // lock, which every delivering process shares, is not taken.
+  if (status.ok() && pending.empty()) return status;
+  const bool from_sources = std::any_of(pending.begin(), pending.end(), [](const Pending& next) {
+    return !next.delivery->record.source.empty();
+  });
+  if (status.ok() && from_sources) status = internal::OpenSourcesForWrite(archive);
   Result<lmdb::Txn> txn = status.ok() ? lmdb::Txn::Begin(archive.env.get(), true)
                                       : Result<lmdb::Txn>(status);
   bool written = false;

@@ -1,8 +1,12 @@
-// Several processes delivering into one archive at once, as LMTP processes do, and a
-// map grown by another process while this one has the archive open.
+// Several processes delivering into one archive at once, as LMTP processes do, a map
+// grown by another process while this one has the archive open, and a repeated delivery
+// that does not wait for another process's write.
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include "archiver/store.h"
 #include "test_util.h"
@@ -103,6 +107,52 @@ TEST(StoreConcurrencyTest, MapGrownByAnotherProcessIsAdopted) {
   EXPECT_TRUE(*read == big);
   EXPECT_GE((*small)->GetStats()->map_size, 64u << 20);
   EXPECT_TRUE((*small)->Archive("after", DeliveryRecord{}).ok());
+}
+
+TEST(StoreConcurrencyTest, RepeatedDeliveryDoesNotWaitForTheWriteLock) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("locked");
+  Result<std::shared_ptr<Store>> store = Store::Open({.path = path, .sync = false});
+  ASSERT_TRUE(store.ok());
+  const DeliveryRecord record = testing::LocalDelivery("bob@b.com");
+  ASSERT_EQ(*(*store)->Archive("archived", record), ArchiveOutcome::kStored);
+
+  // A child holds LMDB's write lock for 3 s, as a slow delivery in another process would.
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  std::vector<pid_t> holder = Fork(1, [&](int) {
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) != 0 ||
+        mdb_env_open(env, path.c_str(), 0, 0600) != 0 ||
+        mdb_txn_begin(env, nullptr, 0, &txn) != 0)
+      return 1;
+    if (write(ready[1], "x", 1) != 1) return 2;
+    sleep(3);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return 0;
+  });
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+
+  using Clock = std::chrono::steady_clock;
+  auto seconds_since = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  Clock::time_point start = Clock::now();
+  EXPECT_EQ(*(*store)->Archive("archived", record), ArchiveOutcome::kAlreadyArchived);
+  std::vector<GroupDelivery> group = {{"archived", record}};
+  EXPECT_TRUE((*store)->ArchiveGroup(group).ok());
+  EXPECT_EQ(*group[0].outcome, ArchiveOutcome::kAlreadyArchived);
+  EXPECT_LT(seconds_since(start), 1.5) << "a repeated delivery waited for the write lock";
+  // The control: a new delivery does wait for it.
+  start = Clock::now();
+  EXPECT_EQ(*(*store)->Archive("new", record), ArchiveOutcome::kStored);
+  EXPECT_GT(seconds_since(start), 0.5) << "the child did not hold the write lock";
+  ExpectExitedCleanly(holder);
 }
 
 }  // namespace
