@@ -186,7 +186,12 @@ Result<ArchiveOutcome> Store::Archive(std::string_view message, DeliveryRecord r
                                       MessageId* id_out) {
   GroupDelivery delivery{message, std::move(record)};
   Status archived = ArchiveGroup({&delivery, 1});
-  if (id_out != nullptr && message.size() <= record::kMaxRawSize) *id_out = delivery.record.id;
+  // The id is known once the group has hashed the message: in a writable store, within
+  // the size limit.
+  if (id_out != nullptr && CheckWritable(impl_->archive).ok() &&
+      message.size() <= record::kMaxRawSize) {
+    *id_out = delivery.record.id;
+  }
   if (!archived.ok()) return archived;
   return std::move(delivery.outcome);
 }
@@ -199,12 +204,12 @@ struct Pending {
   std::optional<internal::PreparedMessage> prepared;  // none: stored already
 };
 
-// Hashing, look-ahead and compression, before the write lock is taken: the deliveries
-// still to write, with the new messages compressed (once per message of the group).
+// Before the write lock is taken: the size limit, hashing, a look-ahead (in a read
+// transaction closed again before compressing, so that it holds back no page reuse) and
+// compression of the new messages, once per message of the group. `pending` receives
+// the deliveries still to write.
 Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliveries,
                     std::vector<Pending>* pending) {
-  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
-  if (!txn.ok()) return txn.status();
   for (GroupDelivery& delivery : deliveries) {
     DeliveryRecord& record = delivery.record;
     if (delivery.message.size() > record::kMaxRawSize) {
@@ -216,19 +221,35 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
     if (record.received_us == 0) record.received_us = NowMicros();
     record.id = Sha256::Of(delivery.message);
     record.size = delivery.message.size();
-    bool delivered = false, stored = false;
-    Status looked = LookAhead(*txn, archive, record, &delivered, &stored);
-    if (!looked.ok()) return looked;
-    if (delivered) {
-      delivery.outcome = ArchiveOutcome::kAlreadyArchived;
-      continue;
+    pending->push_back({&delivery, std::nullopt});
+  }
+  std::vector<bool> stored(pending->size());
+  {
+    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
+    if (!txn.ok()) return txn.status();
+    size_t kept = 0;
+    for (size_t i = 0; i < pending->size(); ++i) {
+      GroupDelivery& delivery = *(*pending)[i].delivery;
+      bool delivered = false, message_stored = false;
+      Status looked = LookAhead(*txn, archive, delivery.record, &delivered, &message_stored);
+      if (!looked.ok()) return looked;
+      if (delivered) {
+        delivery.outcome = ArchiveOutcome::kAlreadyArchived;
+        continue;
+      }
+      stored[kept] = message_stored;
+      (*pending)[kept++].delivery = &delivery;
     }
-    for (const Pending& earlier : *pending) stored |= earlier.delivery->record.id == record.id;
-    Pending next{&delivery, std::nullopt};
-    if (!stored) {
-      next.prepared = internal::PrepareMessage(delivery.message, archive.options.compression_level);
+    pending->resize(kept);
+  }
+  for (size_t i = 0; i < pending->size(); ++i) {
+    const MessageId& id = (*pending)[i].delivery->record.id;
+    bool earlier = false;  // an earlier delivery of the group brings the message
+    for (size_t j = 0; j < i && !earlier; ++j) earlier = (*pending)[j].delivery->record.id == id;
+    if (!stored[i] && !earlier) {
+      (*pending)[i].prepared = internal::PrepareMessage((*pending)[i].delivery->message,
+                                                        archive.options.compression_level);
     }
-    pending->push_back(std::move(next));
   }
   return Status::Ok();
 }
@@ -237,6 +258,7 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
 
 Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
   OpenArchive& archive = impl_->archive;
+  for (GroupDelivery& delivery : deliveries) delivery.outcome = Status::IOError("not archived");
   std::vector<Pending> pending;
   Status status = CheckWritable(archive);
   if (status.ok()) status = PrepareGroup(archive, deliveries, &pending);
@@ -260,7 +282,7 @@ Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
                                        &need_message);
     if (status.ok() && need_message) {
       // Not stored after all (deleted meanwhile, or the group's delivery that was to store
-      // it was archived already): compress it now, under the write lock.
+      // it was archived already): compress it now, under the write lock (rare).
       next.prepared =
           internal::PrepareMessage(next.delivery->message, archive.options.compression_level);
       status = internal::WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,

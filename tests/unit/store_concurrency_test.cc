@@ -115,7 +115,9 @@ TEST(StoreConcurrencyTest, RepeatedDeliveryDoesNotWaitForTheWriteLock) {
   Result<std::shared_ptr<Store>> store = Store::Open({.path = path, .sync = false});
   ASSERT_TRUE(store.ok());
   const DeliveryRecord record = testing::LocalDelivery("bob@b.com");
-  ASSERT_EQ(*(*store)->Archive("archived", record), ArchiveOutcome::kStored);
+  Result<ArchiveOutcome> first = (*store)->Archive("archived", record);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(*first, ArchiveOutcome::kStored);
 
   // A child holds LMDB's write lock for 3 s, as a slow delivery in another process would.
   int ready[2];
@@ -133,25 +135,31 @@ TEST(StoreConcurrencyTest, RepeatedDeliveryDoesNotWaitForTheWriteLock) {
     mdb_env_close(env);
     return 0;
   });
+  close(ready[1]);  // a child that fails before its write ends the read with end of file
   char byte = 0;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  const ssize_t got = read(ready[0], &byte, 1);
   close(ready[0]);
-  close(ready[1]);
+  if (got != 1) ExpectExitedCleanly(holder);  // reports the child's exit status
+  ASSERT_EQ(got, 1) << "the child did not take the write lock";
 
   using Clock = std::chrono::steady_clock;
   auto seconds_since = [](Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
   Clock::time_point start = Clock::now();
-  EXPECT_EQ(*(*store)->Archive("archived", record), ArchiveOutcome::kAlreadyArchived);
+  Result<ArchiveOutcome> repeated = (*store)->Archive("archived", record);
   std::vector<GroupDelivery> group = {{"archived", record}};
-  EXPECT_TRUE((*store)->ArchiveGroup(group).ok());
-  EXPECT_EQ(*group[0].outcome, ArchiveOutcome::kAlreadyArchived);
+  Status grouped = (*store)->ArchiveGroup(group);
   EXPECT_LT(seconds_since(start), 1.5) << "a repeated delivery waited for the write lock";
+  ASSERT_TRUE(repeated.ok() && grouped.ok() && group[0].outcome.ok());
+  EXPECT_EQ(*repeated, ArchiveOutcome::kAlreadyArchived);
+  EXPECT_EQ(*group[0].outcome, ArchiveOutcome::kAlreadyArchived);
   // The control: a new delivery does wait for it.
   start = Clock::now();
-  EXPECT_EQ(*(*store)->Archive("new", record), ArchiveOutcome::kStored);
+  Result<ArchiveOutcome> fresh = (*store)->Archive("new", record);
   EXPECT_GT(seconds_since(start), 0.5) << "the child did not hold the write lock";
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(*fresh, ArchiveOutcome::kStored);
   ExpectExitedCleanly(holder);
 }
 

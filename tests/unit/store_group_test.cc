@@ -84,6 +84,13 @@ TEST_F(StoreGroupTest, ArchivedDeliveriesAreNotWrittenAgain) {
   EXPECT_EQ(Listed(*store), 3u);
   std::vector<GroupDelivery> none;
   EXPECT_TRUE(store->ArchiveGroup(none).ok());
+  // The same delivery twice in one group (a repeated RCPT): written once.
+  const std::string third = testing::MakeMessage("a@a.org", "b@b.com", "three", "third");
+  std::vector<GroupDelivery> twice = Group({{&third, "dave@b.com"}, {&third, "dave@b.com"}});
+  ASSERT_TRUE(store->ArchiveGroup(twice).ok());
+  EXPECT_EQ(*twice[0].outcome, ArchiveOutcome::kStored);
+  EXPECT_EQ(*twice[1].outcome, ArchiveOutcome::kAlreadyArchived);
+  EXPECT_EQ(store->GetStats()->deliveries, 4u);
 }
 
 TEST_F(StoreGroupTest, AGroupIsOneTransaction) {
@@ -133,9 +140,16 @@ TEST_F(StoreGroupTest, ReadOnlyStoreFailsEveryDelivery) {
       Store::Open({.path = dir_.Sub("archive"), .read_only = true});
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   std::vector<GroupDelivery> group = Group({{&first_, "bob@b.com"}, {&second_, "bob@b.com"}});
+  group[1].outcome = Status::LimitExceeded("left from an earlier call");
   EXPECT_EQ((*reader)->ArchiveGroup(group).code(), Status::Code::kInvalidArgument);
   for (const GroupDelivery& delivery : group)
     EXPECT_EQ(delivery.outcome.status().code(), Status::Code::kInvalidArgument);
+  // Archive, a group of one, leaves id_out alone when it could not hash (as before).
+  MessageId id{};
+  id[0] = 7;
+  EXPECT_EQ((*reader)->Archive(first_, Record("bob@b.com"), &id).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(id[0], 7);
 }
 
 }  // namespace
