@@ -201,6 +201,7 @@ namespace {
 // A delivery of a group on its way into the write transaction.
 struct Pending {
   GroupDelivery* delivery;
+  bool stored = false;                                // the look-ahead found the message
   std::optional<internal::PreparedMessage> prepared;  // none: stored already
 };
 
@@ -221,37 +222,75 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
     if (record.received_us == 0) record.received_us = NowMicros();
     record.id = Sha256::Of(delivery.message);
     record.size = delivery.message.size();
-    pending->push_back({&delivery, std::nullopt});
+    pending->push_back({&delivery, false, std::nullopt});
   }
-  std::vector<bool> stored(pending->size());
   {
     Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
     if (!txn.ok()) return txn.status();
-    size_t kept = 0;
-    for (size_t i = 0; i < pending->size(); ++i) {
-      GroupDelivery& delivery = *(*pending)[i].delivery;
-      bool delivered = false, message_stored = false;
-      Status looked = LookAhead(*txn, archive, delivery.record, &delivered, &message_stored);
+    std::vector<Pending> undelivered;
+    for (Pending& next : *pending) {
+      bool delivered = false;
+      Status looked =
+          LookAhead(*txn, archive, next.delivery->record, &delivered, &next.stored);
       if (!looked.ok()) return looked;
       if (delivered) {
-        delivery.outcome = ArchiveOutcome::kAlreadyArchived;
-        continue;
+        next.delivery->outcome = ArchiveOutcome::kAlreadyArchived;
+      } else {
+        undelivered.push_back(next);
       }
-      stored[kept] = message_stored;
-      (*pending)[kept++].delivery = &delivery;
     }
-    pending->resize(kept);
+    pending->swap(undelivered);
   }
-  for (size_t i = 0; i < pending->size(); ++i) {
-    const MessageId& id = (*pending)[i].delivery->record.id;
-    bool earlier = false;  // an earlier delivery of the group brings the message
-    for (size_t j = 0; j < i && !earlier; ++j) earlier = (*pending)[j].delivery->record.id == id;
-    if (!stored[i] && !earlier) {
-      (*pending)[i].prepared = internal::PrepareMessage((*pending)[i].delivery->message,
-                                                        archive.options.compression_level);
+  for (auto next = pending->begin(); next != pending->end(); ++next) {
+    // An earlier delivery of the group that brings the same message stores it.
+    const MessageId& id = next->delivery->record.id;
+    const bool earlier = std::any_of(pending->begin(), next, [&id](const Pending& other) {
+      return other.delivery->record.id == id;
+    });
+    if (!next->stored && !earlier) {
+      next->prepared =
+          internal::PrepareMessage(next->delivery->message, archive.options.compression_level);
     }
   }
   return Status::Ok();
+}
+
+// One write transaction for the pending deliveries, committed when it wrote something.
+// Each delivery's outcome is set as it is written; an error ends the transaction unwritten.
+Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending) {
+  const bool from_sources = std::any_of(pending.begin(), pending.end(), [](const Pending& next) {
+    return !next.delivery->record.source.empty();
+  });
+  if (from_sources) {
+    Status opened = internal::OpenSourcesForWrite(archive);
+    if (!opened.ok()) return opened;
+  }
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
+  if (!txn.ok()) return txn.status();
+  bool written = false;
+  for (Pending& next : pending) {
+    DeliveryRecord& record = next.delivery->record;
+    ArchiveOutcome outcome = ArchiveOutcome::kStored;
+    bool need_message = false;
+    Status status = internal::WriteDeliveryIn(archive, *txn, record,
+                                              next.prepared ? &*next.prepared : nullptr,
+                                              &outcome, &need_message);
+    if (status.ok() && need_message) {
+      // Not stored after all (deleted meanwhile, or the group's delivery that was to store
+      // it was archived already): compress it now, under the write lock (rare).
+      next.prepared =
+          internal::PrepareMessage(next.delivery->message, archive.options.compression_level);
+      status = internal::WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
+                                         &need_message);
+    }
+    if (!status.ok()) return status;
+    next.delivery->outcome = outcome;
+    written |= outcome != ArchiveOutcome::kAlreadyArchived;
+  }
+  if (!written) return Status::Ok();  // the transaction is aborted: nothing to commit
+  return txn->Commit(pending.size() == 1
+                         ? "archive delivery of " + ToHex(pending[0].delivery->record.id)
+                         : "archive " + std::to_string(pending.size()) + " deliveries");
 }
 
 }  // namespace
@@ -264,40 +303,7 @@ Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
   if (status.ok()) status = PrepareGroup(archive, deliveries, &pending);
   // Nothing left to write (every delivery archived already, or none given): the write
   // lock, which every delivering process shares, is not taken.
-  if (status.ok() && pending.empty()) return status;
-  const bool from_sources = std::any_of(pending.begin(), pending.end(), [](const Pending& next) {
-    return !next.delivery->record.source.empty();
-  });
-  if (status.ok() && from_sources) status = internal::OpenSourcesForWrite(archive);
-  Result<lmdb::Txn> txn = status.ok() ? lmdb::Txn::Begin(archive.env.get(), true)
-                                      : Result<lmdb::Txn>(status);
-  bool written = false;
-  for (Pending& next : pending) {
-    if (!txn.ok()) break;
-    DeliveryRecord& record = next.delivery->record;
-    ArchiveOutcome outcome = ArchiveOutcome::kStored;
-    bool need_message = false;
-    status = internal::WriteDeliveryIn(archive, *txn, record,
-                                       next.prepared ? &*next.prepared : nullptr, &outcome,
-                                       &need_message);
-    if (status.ok() && need_message) {
-      // Not stored after all (deleted meanwhile, or the group's delivery that was to store
-      // it was archived already): compress it now, under the write lock (rare).
-      next.prepared =
-          internal::PrepareMessage(next.delivery->message, archive.options.compression_level);
-      status = internal::WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
-                                         &need_message);
-    }
-    if (!status.ok()) break;
-    next.delivery->outcome = outcome;
-    written |= outcome != ArchiveOutcome::kAlreadyArchived;
-  }
-  if (txn.ok() && status.ok() && written) {
-    status = txn->Commit(pending.size() == 1
-                             ? "archive delivery of " + ToHex(pending[0].delivery->record.id)
-                             : "archive " + std::to_string(pending.size()) + " deliveries");
-  }
-  if (!txn.ok()) status = txn.status();
+  if (status.ok() && !pending.empty()) status = WriteGroup(archive, pending);
   if (!status.ok()) {
     // Nothing was written (an uncommitted transaction is aborted): every delivery that
     // did not fail on its own fails with the group.
