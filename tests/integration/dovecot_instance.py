@@ -618,6 +618,10 @@ plugin {{
                     pass
         return pids
 
+    def process_ids(self):
+        """The pids of this running instance: its master and every service process."""
+        return ([self.process.pid] if self.process is not None else []) + self._child_pids()
+
     def restart(self, **changes):
         """Stop, apply configure(**changes), start again."""
         self.stop()
