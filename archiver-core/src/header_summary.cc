@@ -121,6 +121,25 @@ bool IsBareAddress(std::string_view text) {
   return true;
 }
 
+// In a mailbox without angle brackets and with a phrase ("Big Bug bb@bug.com", which some
+// senders write), the first word outside quotes that holds an '@'; empty when none does.
+std::string_view AddressInPhrase(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '"') {
+      i = SkipQuoted(text, i);
+    } else if (text[i] == ' ' || text[i] == '\t') {
+      ++i;
+    } else {
+      size_t end = text.find_first_of(" \t\"", i);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view word = text.substr(i, end - i);
+      if (word.find('@') != std::string_view::npos) return word;
+      i = end;
+    }
+  }
+  return {};
+}
+
 // "<@relay:a@b>" carries an obsolete source route before the colon.
 std::string_view StripRoute(std::string_view address) {
   if (!address.starts_with('@')) return address;
@@ -137,6 +156,7 @@ std::string FirstAddress(std::string_view value) {
     if (c == ',' || c == ';') {
       std::string_view candidate = ascii::Trim(bare);
       if (IsBareAddress(candidate)) return Lowercase(candidate);
+      if (std::string_view word = AddressInPhrase(candidate); !word.empty()) return Lowercase(word);
       bare.clear();
       ++i;
     } else if (c == '"') {

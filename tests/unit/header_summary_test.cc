@@ -83,6 +83,11 @@ TEST(HeaderAddressTest, FirstAddress) {
       {"=?utf-8?q?J=C3=B6rg?= <j@x>", "j@x"},
       {"root", "root"},
       {"Name <unterminated@x", "unterminated@x"},
+      // No angle brackets around the address of a mailbox with a phrase (malformed, sent).
+      {"Big Bug bb@Bug.com", "bb@bug.com"},
+      {"Big Bug bb@bug.com, other@y", "bb@bug.com"},
+      {"\"quoted a@b\" real@x", "real@x"},
+      {"John at home, real@x", "real@x"},
   };
   for (const Case& c : cases) EXPECT_EQ(FirstAddress(c.input), c.expected) << c.input;
 }

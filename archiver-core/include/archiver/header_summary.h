@@ -29,7 +29,8 @@ HeaderSummary SummarizeHeaders(std::string_view message);
 std::string DecodeRfc2047(std::string_view value);
 
 // Lowercased addr-spec of the first mailbox in an address-list header value
-// ("Name <A@B>" -> "a@b", "a@b (c)" -> "a@b"); "" when none is found.
+// ("Name <A@B>" -> "a@b", "a@b (c)" -> "a@b", and from senders who leave out the angle
+// brackets, "Name a@b" -> "a@b"); "" when none is found.
 std::string FirstAddress(std::string_view value);
 
 }  // namespace archiver
