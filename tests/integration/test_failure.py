@@ -138,7 +138,7 @@ class TempfailTest(ArchiverTestCase):
             tmp = os.path.join(instance.home(user), "Maildir", "tmp")
             leftovers = os.listdir(tmp) if os.path.isdir(tmp) else []
             self.assertEqual(leftovers, [], f"{user}: the rolled-back save left {leftovers}")
-        self.assertRegex(instance.log_text()[log_before:], r"(?i)map.*full|full.*map")
+        self.wait_for_log(instance, r"(?i)map.*full|full.*map", log_before)
         # The failed write left the archive as it was: later mail that fits goes on.
         after = make_message("Fits after the failure", "x\r\n")
         self.deliver_ok(instance, ["bob@example.org"], after)
@@ -158,10 +158,9 @@ class ContinueTest(ArchiverTestCase):
         self.assertEqual(len(instance.maildir_messages("alice")), 1)
         self.lda_ok(instance, "bob", message, sender=SENDER, rcpt="bob@example.org")
         self.assertEqual(len(instance.maildir_messages("bob")), 1)
-        log = instance.log_text()[log_before:]
         for process in ("lmtp(alice)", "lda(bob)"):
-            self.assertRegex(log, rf"(?im)^.* {re.escape(process)}[<:].*\bError: .*archiv",
-                             f"no archiver error logged by {process}")
+            self.wait_for_log(instance, rf"(?im)^.* {re.escape(process)}[<:].*\bError: .*archiv",
+                              log_before)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,10 @@ class PollerTest(ArchiverTestCase):
         self.wait_archived("poll-", ["poll-0", "poll-1", "poll-2"],
                            timeout=SOURCE_INTERVAL + 4 * POLL_INTERVAL + 10)
         self.assertGreaterEqual(time.monotonic() - added, SOURCE_INTERVAL - POLL_INTERVAL)
-        # Exactly one sync per due source: the runs in between logged nothing.
+        # Exactly one sync per due source: the runs in between logged nothing. (The second
+        # sync's line may reach the log after its mail reached the archive.)
+        self.wait_for_log(self.local, r"(?s)source synced: name=poll-src.*"
+                                      r"source synced: name=poll-src", self.log_offset)
         syncs = re.findall(r"source synced: name=poll-src",
                            self.local.log_text()[self.log_offset:])
         self.assertEqual(len(syncs), 2)
