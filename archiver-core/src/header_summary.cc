@@ -106,38 +106,32 @@ std::string Lowercase(std::string_view text) {
   return lower;
 }
 
-// A bare addr-spec ("a@b" once comments are gone) has no whitespace outside quotes.
-bool IsBareAddress(std::string_view text) {
-  if (text.empty()) return false;
+// The address of a mailbox written without angle brackets (comments already gone): the
+// whole text when it is one word, quoted parts included ("a@b", "root"); else the first
+// word with an '@' outside quotes, from senders who leave the brackets out after a phrase
+// ("Big Bug bb@bug.com"); empty when there is none.
+std::string_view AddressWithoutBrackets(std::string_view text) {
+  std::string_view first_with_at;
+  size_t words = 0;
   for (size_t i = 0; i < text.size();) {
-    if (text[i] == '"') {
-      i = SkipQuoted(text, i);
-    } else if (text[i] == ' ' || text[i] == '\t') {
-      return false;
-    } else {
+    if (text[i] == ' ' || text[i] == '\t') {
       ++i;
+      continue;
     }
-  }
-  return true;
-}
-
-// In a mailbox without angle brackets and with a phrase ("Big Bug bb@bug.com", which some
-// senders write), the first word outside quotes that holds an '@'; empty when none does.
-std::string_view AddressInPhrase(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    if (text[i] == '"') {
-      i = SkipQuoted(text, i);
-    } else if (text[i] == ' ' || text[i] == '\t') {
-      ++i;
-    } else {
-      size_t end = text.find_first_of(" \t\"", i);
-      if (end == std::string_view::npos) end = text.size();
-      std::string_view word = text.substr(i, end - i);
-      if (word.find('@') != std::string_view::npos) return word;
-      i = end;
+    const size_t begin = i;
+    bool at = false;
+    while (i < text.size() && text[i] != ' ' && text[i] != '\t') {
+      if (text[i] == '"') {
+        i = SkipQuoted(text, i);
+      } else {
+        at = at || text[i] == '@';
+        ++i;
+      }
     }
+    ++words;
+    if (at && first_with_at.empty()) first_with_at = text.substr(begin, i - begin);
   }
-  return {};
+  return words == 1 ? text : first_with_at;
 }
 
 // "<@relay:a@b>" carries an obsolete source route before the colon.
@@ -154,9 +148,8 @@ std::string FirstAddress(std::string_view value) {
   for (size_t i = 0; i <= value.size();) {
     char c = i < value.size() ? value[i] : ',';
     if (c == ',' || c == ';') {
-      std::string_view candidate = ascii::Trim(bare);
-      if (IsBareAddress(candidate)) return Lowercase(candidate);
-      if (std::string_view word = AddressInPhrase(candidate); !word.empty()) return Lowercase(word);
+      std::string_view address = AddressWithoutBrackets(ascii::Trim(bare));
+      if (!address.empty()) return Lowercase(address);
       bare.clear();
       ++i;
     } else if (c == '"') {
