@@ -1,7 +1,9 @@
 # Finds Dovecot's development files through dovecot-config (Debian: dovecot-dev).
 # Sets DOVECOT_FOUND, DOVECOT_INCLUDE_DIR, DOVECOT_MODULE_DIR, DOVECOT_DOVEADM_MODULE_DIR,
-# DOVECOT_ABI_VERSION, DOVECOT_LIB_DIR, DOVECOT_LIBEXEC_DIR (where service executables go) and
-# ARCHIVER_CONF_DIR (where 90-archiver.conf goes).
+# DOVECOT_ABI_VERSION, DOVECOT_VERSION (e.g. 2.4.1), ARCHIVER_DOVECOT_24 (ON for Dovecot 2.4 and
+# later: settings module, 2.4 settings file), DOVECOT_SETTINGS_MODULE_DIR (where 2.4's config
+# process loads settings modules), DOVECOT_LIB_DIR, DOVECOT_LIBEXEC_DIR (where service
+# executables go) and ARCHIVER_CONF_DIR (where 90-archiver.conf goes).
 
 set(DOVECOT_CONFIG "/usr/lib/dovecot/dovecot-config" CACHE FILEPATH "Path of dovecot-config")
 set(ARCHIVER_CONF_DIR "/etc/dovecot/conf.d" CACHE PATH "Where cmake --install puts 90-archiver.conf")
@@ -23,8 +25,21 @@ if(EXISTS "${DOVECOT_CONFIG}")
   if(DOVECOT_INCLUDE_DIR AND EXISTS "${DOVECOT_INCLUDE_DIR}/config.h")
     file(STRINGS "${DOVECOT_INCLUDE_DIR}/config.h" _abi REGEX "define DOVECOT_ABI_VERSION")
     string(REGEX REPLACE ".*\"(.*)\".*" "\\1" DOVECOT_ABI_VERSION "${_abi}")
+    file(STRINGS "${DOVECOT_INCLUDE_DIR}/config.h" _major REGEX "define DOVECOT_VERSION_MAJOR ")
+    file(STRINGS "${DOVECOT_INCLUDE_DIR}/config.h" _minor REGEX "define DOVECOT_VERSION_MINOR ")
+    file(STRINGS "${DOVECOT_INCLUDE_DIR}/config.h" _micro REGEX "define DOVECOT_VERSION_MICRO ")
+    string(REGEX REPLACE ".* ([0-9]+).*" "\\1" _major "${_major}")
+    string(REGEX REPLACE ".* ([0-9]+).*" "\\1" _minor "${_minor}")
+    string(REGEX REPLACE ".* ([0-9]+).*" "\\1" _micro "${_micro}")
+    set(DOVECOT_VERSION "${_major}.${_minor}.${_micro}")
+    if(DOVECOT_VERSION VERSION_GREATER_EQUAL 2.4)
+      set(ARCHIVER_DOVECOT_24 ON)
+    else()
+      set(ARCHIVER_DOVECOT_24 OFF)
+    endif()
     set(DOVECOT_DOVEADM_MODULE_DIR "${DOVECOT_MODULE_DIR}/doveadm")
+    set(DOVECOT_SETTINGS_MODULE_DIR "${DOVECOT_MODULE_DIR}/settings")
     set(DOVECOT_FOUND TRUE)
-    message(STATUS "Dovecot ${DOVECOT_ABI_VERSION}: headers ${DOVECOT_INCLUDE_DIR}, modules ${DOVECOT_MODULE_DIR}")
+    message(STATUS "Dovecot ${DOVECOT_VERSION} (${DOVECOT_ABI_VERSION}): headers ${DOVECOT_INCLUDE_DIR}, modules ${DOVECOT_MODULE_DIR}")
   endif()
 endif()

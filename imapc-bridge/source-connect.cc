@@ -119,8 +119,25 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
       MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT | MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS |
       MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES | MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS |
       MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR | MAIL_STORAGE_SERVICE_FLAG_ALLOW_ROOT);
+#if DOVECOT_PREREQ(2, 4, 0)
+  account->service_ = mail_storage_service_init(master_service, flags);
+  // The connection settings travel as code overrides of a user that is never looked up:
+  // they stay in this process and are never logged. Dovecot 2.4 fetches sizes and
+  // headers by default (imapc_features names only what to turn off) and checks the
+  // remote's certificate with the ssl_client_* settings.
+  std::vector<std::string> fields = {
+      "mail_driver=imapc",
+      "mail_path=",
+      "mail_index_path=MEMORY",  // no index files on disk for the remote account
+      "imapc_host=" + settings.host,
+      "imapc_port=" + std::to_string(settings.port),
+      "imapc_user=" + settings.user,
+      "imapc_password=" + settings.password,
+      std::string("imapc_ssl=") + TlsSetting(settings.tls),
+      std::string("ssl_client_require_valid_cert=") + (settings.tls_verify ? "yes" : "no"),
+  };
+#else
   account->service_ = mail_storage_service_init(master_service, nullptr, flags);
-
   // The connection settings travel as userdb fields of a user that is never looked up:
   // they stay in this process (Dovecot's debug log shows "*pass*" fields as <hidden>).
   std::vector<std::string> fields = {
@@ -135,6 +152,7 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
       // filters' headers) before it downloads a body.
       "imapc_features=rfc822.size fetch-headers",
   };
+#endif
   std::vector<const char*> field_pointers;
   for (const std::string& field : fields) field_pointers.push_back(field.c_str());
   field_pointers.push_back(nullptr);
@@ -144,10 +162,16 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
   input.service = "doveadm";
   input.username = "archiver-source";
   input.no_userdb_lookup = TRUE;
-  input.userdb_fields = field_pointers.data();
   const char* service_error = nullptr;
+#if DOVECOT_PREREQ(2, 4, 0)
+  input.code_override_fields = field_pointers.data();
+  int ret = mail_storage_service_lookup_next(account->service_, &input, &account->user_,
+                                             &service_error);
+#else
+  input.userdb_fields = field_pointers.data();
   int ret = mail_storage_service_lookup_next(account->service_, &input, &account->service_user_,
                                              &account->user_, &service_error);
+#endif
   // The password copy in `fields` is overwritten before it is freed.
   for (std::string& field : fields) std::fill(field.begin(), field.end(), '\0');
   if (ret <= 0) {
@@ -157,7 +181,13 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
   }
   const char* location_error = nullptr;
   std::string login = "connecting to " + settings.host + ":" + std::to_string(settings.port);
-  if (mail_namespaces_init_location(account->user_, "imapc:", &location_error) < 0) {
+#if DOVECOT_PREREQ(2, 4, 0)
+  int location_ret = mail_namespaces_init_location(account->user_, account->user_->event,
+                                                   &location_error);
+#else
+  int location_ret = mail_namespaces_init_location(account->user_, "imapc:", &location_error);
+#endif
+  if (location_ret < 0) {
     *error = Describe(login, location_error != nullptr ? location_error : "unknown error");
     return nullptr;
   }
@@ -170,7 +200,9 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
 
 RemoteAccount::~RemoteAccount() {
   if (user_ != nullptr) mail_user_deinit(&user_);
+#if !DOVECOT_PREREQ(2, 4, 0)
   if (service_user_ != nullptr) mail_storage_service_user_unref(&service_user_);
+#endif
   if (service_ != nullptr) mail_storage_service_deinit(&service_);
   if (capture_ != nullptr) account_capture = nullptr;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "archiver/sources.h"
+#include "source-dovecot.h"
 
 struct mail_user;
 struct mailbox;
@@ -88,7 +89,9 @@ class RemoteAccount {
   RemoteAccount() = default;
   std::unique_ptr<LogCapture> capture_;  // installed for the account's lifetime
   struct mail_storage_service_ctx* service_ = nullptr;
-  struct mail_storage_service_user* service_user_ = nullptr;
+#if !DOVECOT_PREREQ(2, 4, 0)
+  struct mail_storage_service_user* service_user_ = nullptr;  // 2.4: freed by lookup_next
+#endif
   struct mail_user* user_ = nullptr;
 };
 

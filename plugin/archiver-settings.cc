@@ -154,7 +154,11 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
 
   parsed.path = get("archiver_path");
   if (parsed.path.empty() && require_path)
+#if DOVECOT_PREREQ(2, 4, 0)
+    return "archiver_path is not set: name the archive directory with archiver_path = …";
+#else
     return "archiver_path is not set: name the archive directory in plugin { archiver_path = … }";
+#endif
 
   std::string value = get("archiver_failure");
   if (value.empty() || value == "tempfail") parsed.failure = FailureMode::kTempfail;

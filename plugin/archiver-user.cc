@@ -11,6 +11,10 @@
 #include <memory>
 #include <string>
 
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "archiver-settings-event.h"
+#endif
+
 namespace archiver::plugin {
 namespace {
 
@@ -143,9 +147,13 @@ void ArchiverUserCreated(struct mail_user* user) {
   if (user->autocreated) return;
   try {
     ArchiverSettings settings;
+#if DOVECOT_PREREQ(2, 4, 0)
+    std::string error = ReadArchiverSettings(user->event, true, true, &settings);
+#else
     std::string error = ParseArchiverSettings(
         [user](const char* name) { return mail_user_plugin_getenv(user, name); },
         true, &settings);
+#endif
     if (!error.empty()) {
       user->error = p_strdup_printf(user->pool, "archiver: %s", error.c_str());
       return;

@@ -10,6 +10,9 @@
 
 #include "archiver/archive_path.h"
 #include "archiver/time_format.h"
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "archiver-settings-event.h"
+#endif
 
 namespace archiver::doveadm {
 namespace {
@@ -20,15 +23,23 @@ bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
       MAIL_STORAGE_SERVICE_FLAG_USERDB_LOOKUP | MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT |
       MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS | MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES |
       MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS | MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR);
+#if DOVECOT_PREREQ(2, 4, 0)
+  struct mail_storage_service_ctx* service = mail_storage_service_init(master_service, flags);
+#else
   struct mail_storage_service_ctx* service = mail_storage_service_init(master_service, nullptr, flags);
+  struct mail_storage_service_user* service_user = nullptr;
+#endif
   struct mail_storage_service_input input;
   i_zero(&input);
   input.service = "doveadm";
   input.username = username;
-  struct mail_storage_service_user* service_user = nullptr;
   struct mail_user* user = nullptr;
   const char* error = nullptr;
+#if DOVECOT_PREREQ(2, 4, 0)
+  int ret = mail_storage_service_lookup_next(service, &input, &user, &error);
+#else
   int ret = mail_storage_service_lookup_next(service, &input, &service_user, &user, &error);
+#endif
   bool ok = false;
   if (ret == 0) {
     CommandFailed(EX_NOUSER, std::string("User doesn't exist: ") + username);
@@ -36,9 +47,13 @@ bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
     CommandFailed(EX_TEMPFAIL, std::string("User lookup of ") + username + " failed: " +
                                    (error != nullptr ? error : "unknown error"));
   } else {
+#if DOVECOT_PREREQ(2, 4, 0)
+    std::string parse_error = plugin::ReadArchiverSettings(user->event, true, true, settings);
+#else
     std::string parse_error = plugin::ParseArchiverSettings(
         [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true,
         settings);
+#endif
     if (!parse_error.empty()) {
       CommandFailed(EX_CONFIG, parse_error);
     } else {
@@ -47,9 +62,22 @@ bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
     }
   }
   if (user != nullptr) mail_user_deinit(&user);
+#if !DOVECOT_PREREQ(2, 4, 0)
   if (service_user != nullptr) mail_storage_service_user_unref(&service_user);
+#endif
   mail_storage_service_deinit(&service);
   return ok;
+}
+
+// The global (no user) archiver_* settings, parsed; "" on success, else the error.
+std::string GlobalSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
+#if DOVECOT_PREREQ(2, 4, 0)
+  return plugin::ReadArchiverSettings(cctx->set_event, true, true, settings);
+#else
+  (void)cctx;
+  return plugin::ParseArchiverSettings([](const char* name) { return doveadm_plugin_getenv(name); },
+                                       true, settings);
+#endif
 }
 
 }  // namespace
@@ -91,15 +119,23 @@ void RunCommand(const std::function<void()>& body) {
   }
 }
 
+std::string RawGlobalArchivePath(struct doveadm_cmd_context* cctx) {
+#if DOVECOT_PREREQ(2, 4, 0)
+  plugin::ArchiverSettings raw;
+  (void)plugin::ReadArchiverSettings(cctx->set_event, false, false, &raw);
+  return raw.path;
+#else
+  (void)cctx;
+  const char* path = doveadm_plugin_getenv("archiver_path");
+  return path != nullptr ? path : "";
+#endif
+}
+
 bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
   const char* username = ParamString(cctx, "user");
-  std::string global_path = doveadm_plugin_getenv("archiver_path") != nullptr
-                                ? doveadm_plugin_getenv("archiver_path")
-                                : "";
-  if (username != nullptr && ArchivePathDependsOnUser(global_path))
+  if (username != nullptr && ArchivePathDependsOnUser(RawGlobalArchivePath(cctx)))
     return UserSettings(username, settings);
-  std::string error = plugin::ParseArchiverSettings(
-      [](const char* name) { return doveadm_plugin_getenv(name); }, true, settings);
+  std::string error = GlobalSettings(cctx, settings);
   if (!error.empty()) {
     CommandFailed(EX_CONFIG, error);
     return false;

@@ -27,6 +27,10 @@ const char* ParamString(struct doveadm_cmd_context* cctx, const char* name);
 // Runs a command body as an exception barrier: nothing may unwind into doveadm's C.
 void RunCommand(const std::function<void()>& body);
 
+// The global archiver_path as written in the configuration (variables not expanded), ""
+// when unset.
+std::string RawGlobalArchivePath(struct doveadm_cmd_context* cctx);
+
 // The archiver_* settings a command works with: with `-u USER`, when archiver_path
 // depends on the user, that user's (userdb lookup; %u, %d, ~ expanded); otherwise the
 // global plugin { } ones, whose archiver_path must not depend on the user. False after

@@ -13,6 +13,9 @@ extern "C" {
 #include "doveadm.h"
 #include "doveadm-mail.h"
 #include "doveadm-cmd.h"
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "doveadm-cmd-parse.h"
+#endif
 #include "doveadm-print.h"
 #include "doveadm-util.h"
 }

@@ -90,9 +90,9 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   if (missing != nullptr) *missing = false;
   // Sources belong to one archive for the whole server: `--user` names the remote login,
   // never a local user whose archive to open.
-  const char* path = doveadm_plugin_getenv("archiver_path");
-  if (path != nullptr && ArchivePathDependsOnUser(path)) {
-    CommandFailed(EX_CONFIG, std::string("archiver_path = ") + path +
+  const std::string path = RawGlobalArchivePath(cctx);
+  if (ArchivePathDependsOnUser(path)) {
+    CommandFailed(EX_CONFIG, "archiver_path = " + path +
                                  " depends on the user: remote sources need one archive "
                                  "for the server");
     return false;

@@ -15,7 +15,11 @@
 #include "doveadm-dmarc-context.h"
 
 extern "C" {
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "json-generator.h"  // json_append_escaped_data moved here in 2.4
+#else
 #include "json-parser.h"
+#endif
 #include "ostream.h"
 }
 

@@ -14,4 +14,8 @@ extern "C" {
 #include "settings-parser.h"
 #include "master-service.h"
 #include "master-service-settings.h"
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "str-parse.h"
+#include "archiver-settings-dovecot24.h"
+#endif
 }

@@ -1,6 +1,6 @@
-// Reads plugin { archiver_sources_poll_interval, archiver_path } through lib-master's
-// settings reader: a settings root holding only the plugin { } string list, every other
-// key ignored.
+// Reads archiver_sources_poll_interval and archiver_path: on 2.3 through lib-master's
+// settings reader (a settings root holding only the plugin { } string list, every other
+// key ignored), on 2.4 through the archiver settings struct every binary shares.
 #include "poller-settings.h"
 
 #include <cstddef>
@@ -13,6 +13,14 @@ namespace archiver::poller {
 namespace {
 
 constexpr const char* kPollIntervalKey = "archiver_sources_poll_interval";
+
+bool PollIntervalInRange(unsigned secs, const std::string& value, std::string* error) {
+  if (secs >= kMinPollIntervalSecs && secs <= kMaxPollIntervalSecs) return true;
+  *error = std::string(kPollIntervalKey) + " = " + value + ": must be between 1 second and 1 day";
+  return false;
+}
+
+#if !DOVECOT_PREREQ(2, 4, 0)
 constexpr const char* kArchivePathKey = "archiver_path";
 
 struct PluginSection {
@@ -35,25 +43,54 @@ const struct setting_parser_info kPluginInfo = {
 };
 
 const struct setting_parser_info* const kRoots[] = {&kPluginInfo, nullptr};
+#endif
 
 }  // namespace
 
 bool ParsePollInterval(const char* value, unsigned* secs, std::string* error) {
   unsigned parsed = 0;
   const char* parse_error = nullptr;
-  if (settings_get_time(value, &parsed, &parse_error) < 0) {
+#if DOVECOT_PREREQ(2, 4, 0)
+  int ret = str_parse_get_interval(value, &parsed, &parse_error);
+#else
+  int ret = settings_get_time(value, &parsed, &parse_error);
+#endif
+  if (ret < 0) {
     *error = std::string(kPollIntervalKey) + " = " + value + ": " + parse_error;
     return false;
   }
-  if (parsed < kMinPollIntervalSecs || parsed > kMaxPollIntervalSecs) {
-    *error = std::string(kPollIntervalKey) + " = " + value +
-             ": must be between 1 second and 1 day";
-    return false;
-  }
+  if (!PollIntervalInRange(parsed, value, error)) return false;
   *secs = parsed;
   return true;
 }
 
+#if DOVECOT_PREREQ(2, 4, 0)
+// Dovecot 2.4: the typed archiver_* settings (archiver-settings-dovecot24.h), raw: the
+// poller only needs to know whether archiver_path names one archive for the server.
+bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
+                        std::string* error) {
+  const char* read_error = nullptr;
+  if (master_service_settings_read_simple(service, &read_error) < 0) {
+    *error = std::string("Cannot read the configuration: ") + read_error;
+    return false;
+  }
+  const struct archiver_settings* set = nullptr;
+  if (archiver_settings_lookup(master_service_get_event(service), SETTINGS_GET_FLAG_NO_EXPAND,
+                               &set, &read_error) < 0) {
+    *error = std::string("Cannot read the archiver_* settings: ") + read_error;
+    return false;
+  }
+  PollerSettings parsed;
+  parsed.archiver_path = set->archiver_path;
+  parsed.poll_interval_secs = set->archiver_sources_poll_interval;
+  archiver_settings_release(&set);
+  if (!PollIntervalInRange(parsed.poll_interval_secs,
+                           std::to_string(parsed.poll_interval_secs) + "s", error))
+    return false;
+  *settings = parsed;
+  return true;
+}
+#else
 bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
                         std::string* error) {
   struct master_service_settings_input input = {};
@@ -81,6 +118,7 @@ bool ReadPollerSettings(struct master_service* service, PollerSettings* settings
   *settings = parsed;
   return true;
 }
+#endif
 
 std::string SourcesDisabledReason(const PollerSettings& settings) {
   const std::string& path = settings.archiver_path;
