@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian 12 packages, as root) and builds dovecot-archiver
-# into build/ (or $ARCHIVER_BUILD_DIR). Safe to run again: installs only what lacks.
+# Installs what is missing (Debian packages, as root: Debian 12 with Dovecot 2.3 or Debian 13
+# with Dovecot 2.4) and builds dovecot-archiver for the Dovecot it finds into build/ (or
+# $ARCHIVER_BUILD_DIR). Safe to run again: installs only what lacks.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${ARCHIVER_BUILD_DIR:-$here/build}"
 build_type="${ARCHIVER_BUILD_TYPE:-RelWithDebInfo}"
 
-packages=(build-essential cmake pkg-config python3 ca-certificates
+packages=(build-essential cmake pkg-config python3 ca-certificates openssl procps
           dovecot-core dovecot-imapd dovecot-lmtpd dovecot-dev dovecot-sieve
           liblmdb-dev lmdb-utils libssl-dev zlib1g-dev libxml2-dev libgtest-dev libzip-dev libdeflate-dev
-          clang libclang-rt-14-dev)
+          clang libclang-rt-dev)
 
 missing=()
 for package in "${packages[@]}"; do
