@@ -56,7 +56,11 @@ class IndexBatchTest : public ::testing::Test {
   }
 
   // What raw LMDB holds: the `unindexed` list's length and idx_rcpt's entries for `rcpt`.
+  // Read with the store closed, as ModifyArchive requires: a second environment on the
+  // path in this process drops the store's file locks when it closes, and LMDB 0.9.26 and
+  // later then also destroy the lock file's mutexes under it (its next begin: EINVAL).
   std::pair<size_t, size_t> Filed(const std::string& rcpt) {
+    store_.reset();
     size_t listed = 0, filed = 0;
     ModifyArchive(Path(), [&](MDB_txn* txn, auto open) {
       MDB_dbi meta = open(txn, "meta"), idx_rcpt = open(txn, "idx_rcpt");
@@ -72,6 +76,7 @@ class IndexBatchTest : public ::testing::Test {
       }
       mdb_cursor_close(cursor);
     });
+    SetUp();
     return {listed, filed};
   }
 
@@ -164,7 +169,7 @@ TEST_F(IndexBatchTest, FilingDuringAListingHandsOutEachOnce) {
   for (const std::string& subject : subjects) ++seen[subject];
   EXPECT_EQ(subjects.size(), seen.size()) << "a delivery was handed out twice";
   // n0, written meanwhile, is older than the listing's first transaction reached.
-  EXPECT_EQ(seen.size(), kFiled + kIndexBatch);
+  ASSERT_EQ(seen.size(), kFiled + kIndexBatch);
   EXPECT_EQ(subjects.front(), "n" + std::to_string(kFiled));
   EXPECT_EQ(subjects.back(), "n" + std::to_string(kFiled + 1));
 }
