@@ -44,11 +44,15 @@ bool HasControlCharacter(const std::string& text) {
 // What imapc logged and what the failed call reported, as one classified error.
 RemoteError Describe(const std::string& context, const std::string& mail_error) {
   if (account_capture != nullptr) {
-    // The last classified line: imapc logs retries first, the final failure last.
-    const std::vector<std::string>& lines = account_capture->lines();
-    for (auto line = lines.rbegin(); line != lines.rend(); ++line) {
-      FailureKind kind = ClassifyRemoteFailure(*line);
-      if (kind != FailureKind::kRemote) return {kind, context + ": " + WithoutLogPrefix(*line)};
+    // The last classified line: imapc logs retries first, the final failure last. What
+    // the operation logged comes first; else why the connection made while the account
+    // was set up failed (2.4 connects then, and later calls fail with a generic error).
+    for (const auto* lines : {&account_capture->lines(), &account_capture->setup_lines()}) {
+      for (auto line = lines->rbegin(); line != lines->rend(); ++line) {
+        FailureKind kind = ClassifyRemoteFailure(*line);
+        if (kind != FailureKind::kRemote)
+          return {kind, context + ": " + WithoutLogPrefix(*line)};
+      }
     }
   }
   return {ClassifyRemoteFailure(mail_error), context + ": " + mail_error};
