@@ -85,6 +85,39 @@ class ArchiverTestCase(unittest.TestCase):
         instance.start()
         return instance
 
+    def assert_refused_at_start(self, settings, setting, value):
+        """Dovecot 2.4 checks our settings when it loads its configuration. With `settings`
+        (an invalid `setting = value` among them) doveconf exits non-zero and Dovecot does not
+        start, each naming the setting and the value. dovecot-lda reads the configuration file
+        itself: run while Dovecot still runs with an earlier valid configuration (an
+        administrator's edit not yet reloaded), it delivers nothing, fails and names them too.
+        (2.3 reads plugin settings per user: there the user's deliveries fail instead.)"""
+        instance = di.DovecotInstance(BUILD_DIR, settings=settings)
+        self.addCleanup(instance.cleanup)
+        named = rf"\b{re.escape(setting)}\b.*{re.escape(value)}"
+        doveconf = instance.doveconf("-n")
+        self.assertNotEqual(doveconf.returncode, 0, f"doveconf accepted {setting} = {value}")
+        self.assertRegex(doveconf.stderr, named)
+        with self.assertRaises(RuntimeError, msg=f"Dovecot started with {setting} = {value}") \
+                as refused:
+            instance.start()
+        self.assertRegex(str(refused.exception), named)
+
+        instance.restart(settings={})
+        self.watch_log(instance, len(instance.log_text()))
+        instance.configure(settings=settings)
+        instance.write_config()
+        log_offset = len(instance.log_text())
+        process = instance.lda("bob", make_message(f"Invalid {setting}", "x\r\n"),
+                               sender=SENDER, rcpt="bob@example.org")
+        stderr = process.stderr.decode(errors="replace")
+        # Dovecot exits 89 when its own parser refuses a value (a typed setting), and 75 (as
+        # any fatal error of dovecot-lda) when our check refuses it while reading settings.
+        self.assertNotEqual(process.returncode, 0, stderr)
+        self.assertEqual(instance.maildir_messages("bob"), [])
+        if not re.search(named, stderr):
+            self.wait_for_log(instance, named, log_offset)
+
     def watch_log(self, instance, log_offset):
         """When the test ends: fail it on a sanitizer report in the instance's log from
         log_offset on (the asan preset), then print that part of the log if it failed."""

@@ -1,17 +1,23 @@
-"""A throwaway Dovecot 2.3 instance in a temp dir, on loopback ports, with or without our plugin.
+"""A throwaway Dovecot 2.3 or 2.4 instance in a temp dir, on loopback ports, with or without our
+plugin.
 
 The one harness shared by the integration tests, scripts/demo.sh and bench/delivery. It writes a
-config, passwd-file users and module staging dirs, starts `dovecot -F`, delivers over LMTP (with
-per-recipient replies, DATA or BDAT) and dovecot-lda, and runs our `doveadm archive` commands
-with the doveadm module made visible through a private mount namespace. Python stdlib only.
+config (in the syntax of the installed Dovecot's major: DOVECOT_24), passwd-file users and module
+staging dirs, starts `dovecot -F`, delivers over LMTP (with per-recipient replies, DATA or BDAT)
+and dovecot-lda, and runs our `doveadm archive` commands with the doveadm module made visible
+through a private mount namespace. On 2.4 every process that reads the config (the master and
+its config process, doveadm, dovecot-lda, doveconf) runs in such a namespace, in which our
+settings module is staged too. Python stdlib only.
 """
 
 import atexit
 import ctypes
+import functools
 import imaplib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import smtplib
@@ -24,17 +30,46 @@ from typing import NamedTuple
 STOCK_MODULE_DIR = "/usr/lib/dovecot/modules"
 # doveadm loads its plugins only from here (compiled in); we bind-mount a staging dir over it.
 DOVEADM_MODULE_DIR = STOCK_MODULE_DIR + "/doveadm"
+# Dovecot 2.4's config process and doveconf load every settings module from here (compiled in);
+# without ours every archiver_* setting is refused. Staged and bind-mounted like the doveadm dir.
+SETTINGS_MODULE_DIR = STOCK_MODULE_DIR + "/settings"
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
+DOVECONF = "/usr/bin/doveconf"
 DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The settings file we ship: included, so instances run with what an administrator installs.
-SHIPPED_CONFIG = os.path.join(REPO_ROOT, "conf.d", "90-archiver.conf")
+
+
+@functools.lru_cache(maxsize=None)
+def dovecot_version():
+    """The installed Dovecot's version as a tuple of ints, e.g. (2, 4, 1); None when
+    `dovecot --version` cannot be run."""
+    try:
+        output = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        return None
+    match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", output)
+    return tuple(int(part or 0) for part in match.groups()) if match else None
+
+
+# Which config syntax and settings model the instances use: 2.4's (top-level archiver_* keys
+# known through our settings module, mail_driver/mail_path, named passdb/userdb, …) or 2.3's.
+DOVECOT_24 = (dovecot_version() or (2, 3)) >= (2, 4)
+# What a 2.4 config must start with. 2.4.0 is what Debian 13's dovecot.conf sets (with it LMTP
+# keeps the 2.3 defaults, e.g. a process serves many connections).
+DOVECOT_CONFIG_VERSION = "2.4.0"
+DOVECOT_STORAGE_VERSION = "2.4.0"
+# The settings file we ship for the running major: included, so instances run with what an
+# administrator installs.
+SHIPPED_CONFIG = os.path.join(REPO_ROOT, "conf.d",
+                              "90-archiver-2.4.conf" if DOVECOT_24 else "90-archiver.conf")
 # The shared mail corpus next to the repository (absent in a bare clone).
 MAIL_CORPUS = os.environ.get("ARCHIVER_MAIL_CORPUS") or os.path.normpath(
     os.path.join(REPO_ROOT, "..", "shared", "corpus", "mail"))
 MAIL_PLUGIN_NAME = "lib90_archiver_plugin.so"
 DOVEADM_PLUGIN_NAME = "lib10_doveadm_archiver_plugin.so"
+# Dovecot 2.4 only: the settings module that makes the config process know archiver_* keys.
+SETTINGS_PLUGIN_NAME = "libarchiver_settings.so"
 
 # nobody/nogroup: exists on Debian, is >= first_valid_uid, and owns nothing else of ours.
 MAIL_UID = 65534
@@ -65,6 +100,54 @@ def plugin_modules(build_dir):
             os.path.join(build_dir, "plugin", DOVEADM_PLUGIN_NAME))
 
 
+def settings_module(build_dir):
+    """Path of the Dovecot 2.4 settings module inside a CMake build dir."""
+    return os.path.join(build_dir, "plugin", SETTINGS_PLUGIN_NAME)
+
+
+def required_modules(build_dir):
+    """Every module of ours that an instance on the installed Dovecot needs from a build dir."""
+    return plugin_modules(build_dir) + ((settings_module(build_dir),) if DOVECOT_24 else ())
+
+
+def user_variable(name):
+    """A Dovecot variable for archiver_path in the installed major's syntax: name is "user",
+    "domain" or "home" (2.3: %u, %d, %h; 2.4: %{user}, %{user | domain}, %{home})."""
+    if DOVECOT_24:
+        return {"user": "%{user}", "domain": "%{user | domain}", "home": "%{home}"}[name]
+    return {"user": "%u", "domain": "%d", "home": "%h"}[name]
+
+
+def mail_location_config(driver, path):
+    """Config lines selecting the mailbox format and place (for extra_config): 2.3's
+    `mail_location = DRIVER:PATH`, 2.4's `mail_driver` and `mail_path`."""
+    if DOVECOT_24:
+        return f"mail_driver = {driver}\nmail_path = {path}\n"
+    return f"mail_location = {driver}:{path}\n"
+
+
+@functools.lru_cache(maxsize=None)
+def unshare_command():
+    """The argv prefix that runs a command in a private mount namespace: `unshare -m`, whose
+    default makes every mount private so that our bind mounts never reach the host. In a chroot
+    (e.g. a Debian 13 root for the 2.4 lane) / is no mount point and that default fails: then,
+    when no mount we can see propagates (the chroot was entered in a private namespace),
+    `--propagation unchanged` is used instead."""
+    default = ["unshare", "-m"]
+    if subprocess.run(default + ["true"], capture_output=True).returncode == 0:
+        return default
+    unchanged = default + ["--propagation", "unchanged"]
+    try:
+        with open("/proc/self/mountinfo") as f:
+            # The optional fields before " - " say "shared:N" for a mount that propagates.
+            shared = any("shared:" in line.split(" - ")[0] for line in f)
+    except OSError:
+        shared = True
+    if not shared and subprocess.run(unchanged + ["true"], capture_output=True).returncode == 0:
+        return unchanged
+    return default
+
+
 def environment_problem():
     """Why a real instance cannot run here (a sentence), or None when it can."""
     if os.geteuid() != 0:
@@ -73,10 +156,13 @@ def environment_problem():
     for path in (DOVECOT, DOVEADM, DOVECOT_LDA):
         if not os.access(path, os.X_OK):
             return f"{path} is missing (install dovecot-core dovecot-imapd dovecot-lmtpd)"
-    if not os.path.isdir(DOVEADM_MODULE_DIR):
-        return f"{DOVEADM_MODULE_DIR} is missing"
+    if dovecot_version() is None:
+        return f"cannot tell the Dovecot version from `{DOVECOT} --version`"
+    for path in (DOVEADM_MODULE_DIR,) + ((SETTINGS_MODULE_DIR,) if DOVECOT_24 else ()):
+        if not os.path.isdir(path):
+            return f"{path} is missing"
     probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", f"mount --bind /tmp {DOVEADM_MODULE_DIR}"],
+        unshare_command() + ["sh", "-c", f"mount --bind /tmp {DOVEADM_MODULE_DIR}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if probe.returncode != 0:
         return f"cannot bind-mount in a private mount namespace: {probe.stderr.strip()}"
@@ -87,7 +173,7 @@ def plugin_problem(build_dir):
     """Why our plugin cannot be tested from `build_dir` (a sentence), or None."""
     if not build_dir:
         return "no build dir: set ARCHIVER_BUILD_DIR to the CMake build dir"
-    missing = [p for p in plugin_modules(build_dir) if not os.path.isfile(p)]
+    missing = [p for p in required_modules(build_dir) if not os.path.isfile(p)]
     if missing:
         return "plugin not built: missing " + ", ".join(missing)
     return None
@@ -311,10 +397,12 @@ def _stop_leftovers():
 class DovecotInstance:
     """One Dovecot instance under a fresh temp dir. Use as a context manager or call cleanup().
 
-    plugin: load our mail plugin (needs build_dir); settings: extra `plugin {}` settings (a value
-    of None drops a default); sieve: enable Pigeonhole for LMTP and LDA (script per user via
-    set_sieve_script); extra_config: appended verbatim to dovecot.conf; password: every user's
-    password (a remote for source tests uses one of its own, to show it never leaks)."""
+    plugin: load our mail plugin (needs build_dir); settings: extra archiver settings (a value
+    of None drops a default), written in a `plugin {}` section on 2.3 and as top-level keys on
+    2.4; sieve: enable Pigeonhole for LMTP and LDA (script per user via set_sieve_script);
+    extra_config: appended verbatim to dovecot.conf (in the running major's syntax, see
+    mail_location_config); password: every user's password (a remote for source tests uses one
+    of its own, to show it never leaks)."""
 
     def __init__(self, build_dir=None, *, plugin=True, settings=None, sieve=False,
                  users=DEFAULT_USERS, extra_config="", name="archiver-it", keep=False,
@@ -333,6 +421,8 @@ class DovecotInstance:
         self.archive_dir = os.path.join(self.root, "archive")
         self.mail_module_dir = os.path.join(self.root, "modules")
         self.doveadm_module_dir = os.path.join(self.root, "doveadm-modules")
+        # 2.4 only: mounted over SETTINGS_MODULE_DIR for every process that reads the config.
+        self.settings_module_dir = os.path.join(self.root, "settings-modules")
         self.process = None
         self.lmtp_port = self.imap_port = None
         # tls: (certificate, key) paths: ssl = yes and an imaps listener on self.imaps_port.
@@ -394,31 +484,69 @@ class DovecotInstance:
     def _stage_modules(self):
         """mail_plugin_dir must hold every mail plugin we load (ours and Pigeonhole's), and the
         doveadm staging dir replaces the stock doveadm module dir, so it gets copies of the stock
-        modules (symlinks into the dir we mount over would point at themselves)."""
-        for path in (self.mail_module_dir, self.doveadm_module_dir):
+        modules (symlinks into the dir we mount over would point at themselves); on 2.4 the
+        settings staging dir likewise replaces the stock settings module dir."""
+        mounted = self._mounted_module_dirs()
+        for path in (self.mail_module_dir,) + tuple(mounted):
             os.mkdir(path)
         # A system-wide install of the archiver (cmake --install) must not shadow the build
-        # under test: its modules are left out of both staging dirs.
-        ours = (MAIL_PLUGIN_NAME, DOVEADM_PLUGIN_NAME)
+        # under test: its modules are left out of every staging dir.
+        ours = (MAIL_PLUGIN_NAME, DOVEADM_PLUGIN_NAME, SETTINGS_PLUGIN_NAME)
         for entry in os.listdir(STOCK_MODULE_DIR):
             if entry.endswith(".so") and entry not in ours:
                 os.symlink(os.path.join(STOCK_MODULE_DIR, entry),
                            os.path.join(self.mail_module_dir, entry))
-        for entry in os.listdir(DOVEADM_MODULE_DIR):
-            if entry in ours:
-                continue
-            shutil.copy2(os.path.join(DOVEADM_MODULE_DIR, entry), self.doveadm_module_dir)
+        for staging, stock in mounted.items():
+            for entry in os.listdir(stock):
+                if entry in ours:
+                    continue
+                shutil.copy2(os.path.join(stock, entry), staging)
         if self.build_dir and not plugin_problem(self.build_dir):
             self._link_our_modules()
 
+    def _mounted_module_dirs(self):
+        """{staging dir: the stock module dir it is bind-mounted over}."""
+        mounted = {self.doveadm_module_dir: DOVEADM_MODULE_DIR}
+        if DOVECOT_24:
+            mounted[self.settings_module_dir] = SETTINGS_MODULE_DIR
+        return mounted
+
     def _link_our_modules(self):
-        """(Re)points the staging dirs' links to our two modules at self.build_dir's."""
-        for module, directory in zip(plugin_modules(self.build_dir),
-                                     (self.mail_module_dir, self.doveadm_module_dir)):
+        """(Re)points the staging dirs' links to our modules (two, three on 2.4) at
+        self.build_dir's."""
+        modules = list(zip(plugin_modules(self.build_dir),
+                           (self.mail_module_dir, self.doveadm_module_dir)))
+        if DOVECOT_24:
+            modules.append((settings_module(self.build_dir), self.settings_module_dir))
+        for module, directory in modules:
             link = os.path.join(directory, os.path.basename(module))
             if os.path.lexists(link):
                 os.unlink(link)
             os.symlink(module, link)
+
+    def _knows_archiver_settings(self):
+        """Whether the config may hold archiver_* settings: always on 2.3 (free-form plugin
+        settings); on 2.4 only when our settings module is staged (a plugin=False instance
+        without a build, e.g. a remote for source tests, has none and writes none)."""
+        return not DOVECOT_24 or os.path.lexists(
+            os.path.join(self.settings_module_dir, SETTINGS_PLUGIN_NAME))
+
+    def in_namespace(self, command, *, doveadm_modules=True):
+        """`command` (a list) run in a private mount namespace in which the staged module dirs
+        are mounted over the stock ones: the doveadm dir (unless doveadm_modules=False) and, on
+        2.4, the settings dir. `unshare` without --fork execs: the pid is the command's.
+        Returns the command unchanged when nothing is to be mounted (2.3 without doveadm)."""
+        mounts = [(staging, stock) for staging, stock in self._mounted_module_dirs().items()
+                  if doveadm_modules or stock != DOVEADM_MODULE_DIR]
+        if not mounts:
+            return list(command)
+        # The staging dirs are passed as $0, $1, … so that the script needs no quoting of them.
+        steps = [f'mount --bind "${index}" {shlex.quote(stock)}'
+                 for index, (_, stock) in enumerate(mounts)]
+        shift = [f"shift {len(mounts) - 1}"] if len(mounts) > 1 else []
+        script = " && ".join(steps + shift + ['exec "$@"'])
+        return (unshare_command() + ["sh", "-c", script] + [staging for staging, _ in mounts]
+                + list(command))
 
     def use_build(self, build_dir):
         """Load our modules from another build dir from the next start() on (while stopped):
@@ -437,6 +565,98 @@ class DovecotInstance:
         return f"{user}+{detail}@{DOMAIN}" if detail else f"{user}@{DOMAIN}"
 
     def _config_text(self):
+        return self._config_text_24() if DOVECOT_24 else self._config_text_23()
+
+    def _poller_service(self, service_vsz):
+        if self.poller:
+            return shipped_poller_service(poller_executable(self.build_dir), service_vsz)
+        return disabled_poller_service(self.build_dir) if self.plugin else ""
+
+    def _config_text_24(self):
+        """The instance's config in Dovecot 2.4 syntax: the same instance as _config_text_23's."""
+        shipped = f"!include {SHIPPED_CONFIG}\n" if self.plugin else ""
+        plugins = "mail_plugins {\n  archiver = yes\n}\n" if self.plugin else ""
+        sieve_plugins = "  mail_plugins {\n    sieve = yes\n  }\n" if self.sieve else ""
+        # Top-level keys: our settings module declares them (without it none is accepted).
+        archiver_settings = ("".join(f"{key} = {value}\n" for key, value in self.settings.items()
+                                     if value is not None)
+                             if self._knows_archiver_settings() else "")
+        sieve_settings = ("sieve_script personal {\n  path = ~/.dovecot.sieve\n}\n"
+                          if self.sieve else "")
+        # ASan reserves terabytes of address space: no vsz_limit can hold it (2.4 refuses 0).
+        sanitizer = (f"import_environment {{\n  LD_PRELOAD = {self.asan_runtime}\n"
+                     f"  ASAN_OPTIONS = {ASAN_OPTIONS}\n}}\ndefault_vsz_limit = unlimited\n"
+                     if self.asan_runtime else "")
+        service_vsz = "  vsz_limit = unlimited\n" if self.asan_runtime else ""
+        ssl_settings = (f"ssl = yes\nssl_server_cert_file = {self.tls[0]}\n"
+                        f"ssl_server_key_file = {self.tls[1]}"
+                        if self.tls else "ssl = no")
+        debug_config = os.environ.get("ARCHIVER_IT_EXTRA_CONFIG", "")
+        return f"""# Generated by tests/integration/dovecot_instance.py: a throwaway instance.
+dovecot_config_version = {DOVECOT_CONFIG_VERSION}
+dovecot_storage_version = {DOVECOT_STORAGE_VERSION}
+instance_name = {self.name}
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+log_path = {self.log_path}
+protocols = imap lmtp
+listen = 127.0.0.1
+{ssl_settings}
+auth_allow_cleartext = yes
+auth_mechanisms = plain login
+auth_username_format = %{{user | username | lower}}
+default_internal_user = dovecot
+default_login_user = dovenull
+hostname = mx.{DOMAIN}
+postmaster_address = postmaster@{DOMAIN}
+mail_driver = maildir
+mail_path = ~/Maildir
+mail_plugin_dir = {self.mail_module_dir}
+{shipped}{sanitizer}{plugins}lda_mailbox_autocreate = yes
+lda_mailbox_autosubscribe = yes
+
+passdb passwd-file {{
+  driver = passwd-file
+  passwd_file_path = {self.root}/passwd
+}}
+userdb passwd-file {{
+  driver = passwd-file
+  passwd_file_path = {self.root}/passwd
+}}
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = create
+  }}
+}}
+service imap {{
+{service_vsz}}}
+service imap-login {{
+  inet_listener imap {{
+    listen = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = {self.imaps_port or 0}
+  }}
+}}
+service lmtp {{
+{service_vsz}  inet_listener lmtp {{
+    listen = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+}}
+protocol lmtp {{
+{sieve_plugins}}}
+protocol lda {{
+{sieve_plugins}}}
+{sieve_settings}{archiver_settings}{self._poller_service(service_vsz)}
+{self.extra_config}
+{debug_config}
+"""
+
+    def _config_text_23(self):
         plugins = "$mail_plugins archiver" if self.plugin else "$mail_plugins"
         sieve_plugins = " sieve" if self.sieve else ""
         plugin_settings = "\n".join(f"  {key} = {value}" for key, value in self.settings.items()
@@ -450,11 +670,7 @@ class DovecotInstance:
         service_vsz = "  vsz_limit = 0\n" if self.asan_runtime else ""
         ssl_settings = (f"ssl = yes\nssl_cert = <{self.tls[0]}\nssl_key = <{self.tls[1]}"
                         if self.tls else "ssl = no")
-        if self.poller:
-            poller_service = shipped_poller_service(poller_executable(self.build_dir),
-                                                    service_vsz)
-        else:
-            poller_service = disabled_poller_service(self.build_dir) if self.plugin else ""
+        poller_service = self._poller_service(service_vsz)
         # A debugging aid, e.g. ARCHIVER_IT_EXTRA_CONFIG='mail_debug = yes'.
         debug_config = os.environ.get("ARCHIVER_IT_EXTRA_CONFIG", "")
         return f"""# Generated by tests/integration/dovecot_instance.py: a throwaway instance.
@@ -537,21 +753,20 @@ plugin {{
     def start(self):
         """Write the config, start Dovecot and wait until LMTP greets. Raises with the log."""
         for attempt in range(3):
-            self.lmtp_port, self.imap_port = free_port(), free_port()
-            if self.tls:
-                self.imaps_port = free_port()
-            with open(self.config_path, "w") as f:
-                f.write(self._config_text())
+            self._pick_ports()
+            self.write_config()
             stderr_path = os.path.join(self.root, "dovecot.stderr")
-            command = [DOVECOT, "-F", "-c", self.config_path]
-            if self.poller:
-                # `unshare` without --fork execs: self.process is still Dovecot's master.
-                script = f'mount --bind "$0" {DOVEADM_MODULE_DIR} && exec "$@"'
-                command = ["unshare", "-m", "sh", "-c", script, self.doveadm_module_dir] + command
+            # With the poller, the doveadm it runs must find our doveadm module; on 2.4 the
+            # config process must find our settings module. self.process stays the master.
+            command = self.in_namespace([DOVECOT, "-F", "-c", self.config_path],
+                                        doveadm_modules=self.poller)
+            # On 2.4 the master's config parser loads our settings module: with the asan
+            # preset that needs the sanitizer runtime preloaded (self.env) like doveadm does.
             with open(stderr_path, "ab") as err:
                 self.process = subprocess.Popen(command,
                                                 stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                                preexec_fn=_terminate_with_parent)
+                                                preexec_fn=_terminate_with_parent,
+                                                env=self.env if DOVECOT_24 else None)
             if self._wait_for_lmtp():
                 return self
             self.stop()
@@ -559,6 +774,18 @@ plugin {{
                 break
         raise RuntimeError(f"Dovecot did not start (config {self.config_path}):\n"
                            + _read(stderr_path) + self.log_tail())
+
+    def _pick_ports(self):
+        self.lmtp_port, self.imap_port = free_port(), free_port()
+        if self.tls:
+            self.imaps_port = free_port()
+
+    def write_config(self):
+        """Write dovecot.conf as start() does (with the ports chosen last, or new ones)."""
+        if self.lmtp_port is None:
+            self._pick_ports()
+        with open(self.config_path, "w") as f:
+            f.write(self._config_text())
 
     def _wait_for_lmtp(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -680,8 +907,8 @@ plugin {{
             args += ["-a", rcpt]
         if mailbox is not None:
             args += ["-m", mailbox]
-        return subprocess.run(args, input=message, capture_output=True, timeout=timeout,
-                              env=self.env)
+        return subprocess.run(self.in_namespace(args, doveadm_modules=False), input=message,
+                              capture_output=True, timeout=timeout, env=self.env)
 
     def set_sieve_script(self, user, script):
         path = os.path.join(self.home(user), ".dovecot.sieve")
@@ -709,18 +936,30 @@ plugin {{
 
     # --- doveadm -----------------------------------------------------------------------------
 
-    def doveadm(self, *args, fmt=None, input=None, timeout=300):
-        """Run `doveadm -c CONF [-f fmt] ARGS…` with the staged doveadm modules (ours included)
-        bind-mounted over Dovecot's doveadm module dir in a private mount namespace. Returns the
-        CompletedProcess with stdout/stderr as bytes; never raises on a non-zero exit."""
+    def doveadm_command(self, *args, fmt=None):
+        """The argv of `doveadm -c CONF [-f fmt] ARGS…` with the staged doveadm modules (ours
+        included) bind-mounted over Dovecot's doveadm module dir (and on 2.4 the staged settings
+        modules over the settings dir) in a private mount namespace: for a Popen of one's own."""
         command = [DOVEADM, "-c", self.config_path]
         if fmt:
             command += ["-f", fmt]
-        command += [str(a) for a in args]
-        script = f'mount --bind "$0" {DOVEADM_MODULE_DIR} && exec "$@"'
-        return subprocess.run(["unshare", "-m", "sh", "-c", script, self.doveadm_module_dir]
-                              + command, input=input, capture_output=True, timeout=timeout,
-                              env=self.env)
+        return self.in_namespace(command + [str(a) for a in args])
+
+    def doveadm(self, *args, fmt=None, input=None, timeout=300):
+        """Run doveadm_command(*args, fmt=fmt). Returns the CompletedProcess with stdout/stderr
+        as bytes; never raises on a non-zero exit."""
+        return subprocess.run(self.doveadm_command(*args, fmt=fmt), input=input,
+                              capture_output=True, timeout=timeout, env=self.env)
+
+    def doveconf(self, *args, timeout=60):
+        """Run `doveconf -c CONF ARGS…` (on 2.4 with our settings module staged) on the config
+        that start() writes (written here first when the instance has not started yet).
+        Returns the CompletedProcess with text stdout/stderr."""
+        if self.process is None:
+            self.write_config()
+        return subprocess.run(self.in_namespace([DOVECONF, "-c", self.config_path, *args],
+                                                doveadm_modules=False),
+                              capture_output=True, text=True, timeout=timeout, env=self.env)
 
     def doveadm_json(self, *args, **kwargs):
         """Run a doveadm command with `-f json`, require exit 0 and return the parsed rows."""

@@ -82,7 +82,8 @@ class TempfailTest(ArchiverTestCase):
 
     def test_only_the_failing_recipient_gets_4xx(self):
         # One archive per user: alice's is unwritable, bob's is fine, both in one transaction.
-        instance = self.start_instance(settings={"archiver_path": "%h/archive"})
+        instance = self.start_instance(
+            settings={"archiver_path": di.user_variable("home") + "/archive"})
         make_unwritable_dir(os.path.join(instance.home("alice"), "archive"))
         message = make_message("Two recipients, one broken archive", "x\r\n")
         result = instance.deliver(SENDER, ["alice@example.org", "bob@example.org"], message)

@@ -4,6 +4,7 @@ mail) deliveries and APPENDs are still archived byte for byte as transmitted, on
 
 import unittest
 
+import dovecot_instance as di
 from archiver_test import SENDER, ArchiverTestCase, make_message, sha256
 
 RCPTS = ["alice@example.org", "bob+tag@example.org", "carol@example.org"]
@@ -11,10 +12,11 @@ RCPTS = ["alice@example.org", "bob+tag@example.org", "carol@example.org"]
 
 class MailboxFormatTest(ArchiverTestCase):
 
-    def check_format(self, location):
+    def check_format(self, driver, path):
+        location = f"{driver}:{path}"
         instance = self.start_instance(
             settings={"archiver_capture": "delivery append"},
-            extra_config=f"mail_location = {location}\n")
+            extra_config=di.mail_location_config(driver, path))
         delivered = make_message(f"Delivered into {location}", "Line one.\r\n.dot line\r\n")
         self.deliver_ok(instance, RCPTS, delivered)
         appended = make_message(f"Appended into {location}", "Saved by a client.\r\n")
@@ -36,10 +38,10 @@ class MailboxFormatTest(ArchiverTestCase):
         self.assertEqual(instance.doveadm("archive", "verify").returncode, 0)
 
     def test_sdbox(self):
-        self.check_format("sdbox:~/sdbox")
+        self.check_format("sdbox", "~/sdbox")
 
     def test_mdbox(self):
-        self.check_format("mdbox:~/mdbox")
+        self.check_format("mdbox", "~/mdbox")
 
 
 if __name__ == "__main__":

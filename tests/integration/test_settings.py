@@ -1,5 +1,6 @@
 """Settings: an invalid value fails the delivery temporarily and the log names the setting and the
-value; archiver_path variables give per-user archives; exclusions; compression codecs."""
+value (Dovecot 2.3), or Dovecot refuses the configuration at start naming them (2.4);
+archiver_path variables give per-user archives; exclusions; compression codecs."""
 
 import os
 import re
@@ -16,12 +17,21 @@ INVALID_SETTINGS = [
     ("archiver_map_size", "lots"),
     ("archiver_fsync", "perhaps"),
 ]
+# Values only 2.4 refuses: its variables are %{…}; a 2.3-style %u would be a literal "%u".
+INVALID_SETTINGS_24 = [
+    ("archiver_path", "/var/lib/dovecot-archive/%u"),
+    ("archiver_path", "/var/lib/dovecot-archive/%d"),
+]
 
 
 class InvalidSettingTest(ArchiverTestCase):
-    """One generated test per entry of INVALID_SETTINGS (each with its own instance and log)."""
+    """One generated test per entry of INVALID_SETTINGS and INVALID_SETTINGS_24 (each with its own
+    instance and log)."""
 
     def check_invalid_setting(self, setting, value):
+        if di.DOVECOT_24:
+            self.assert_refused_at_start({setting: value}, setting, value)
+            return
         instance = self.start_instance(settings={setting: value})
         message = make_message(f"Invalid {setting}", "x\r\n")
         result = instance.deliver(SENDER, ["alice@example.org"], message)
@@ -41,9 +51,20 @@ def _invalid_setting_test(setting, value):
     return lambda self: self.check_invalid_setting(setting, value)
 
 
+def _invalid_on_24_only_test(setting, value):
+    @unittest.skipUnless(di.DOVECOT_24, "Dovecot 2.3 expands %u and %d (user and domain): "
+                                        "there they are variables, not errors")
+    def test(self):
+        self.check_invalid_setting(setting, value)
+    return test
+
+
 for _setting, _value in INVALID_SETTINGS:
     setattr(InvalidSettingTest, "test_" + re.sub(r"\W", "_", f"{_setting}_{_value}"),
             _invalid_setting_test(_setting, _value))
+for _setting, _value in INVALID_SETTINGS_24:
+    setattr(InvalidSettingTest, "test_" + re.sub(r"\W", "_", f"{_setting}_{_value[-2:]}"),
+            _invalid_on_24_only_test(_setting, _value))
 
 
 class ArchivePathVariablesTest(ArchiverTestCase):
@@ -88,7 +109,7 @@ class ArchivePathVariablesTest(ArchiverTestCase):
         # Two 16G maps do not fit in the shipped vsz_limit of 17G: the second recipient is
         # refused temporarily and the log says what to change, not "Cannot allocate memory".
         if di.asan_runtime(BUILD_DIR):
-            self.skipTest("built with AddressSanitizer, which needs vsz_limit = 0")
+            self.skipTest("built with AddressSanitizer, which needs an unlimited vsz_limit")
         instance = self.start_instance(settings={"archiver_path": "~/archive",
                                                  "archiver_map_size": "16G"})
         message = make_message("Too big for vsz_limit", "x\r\n")

@@ -207,11 +207,8 @@ class SourcesTest(ArchiverTestCase):
         self.add("erin-src", "erin")
         # stderr on a terminal: sync prints a progress line after each committed batch.
         master, slave = pty.openpty()
-        command = [di.DOVEADM, "-c", self.local.config_path, "archive", "source", "sync",
-                   "erin-src"]
-        script = f'mount --bind "$0" {di.DOVEADM_MODULE_DIR} && exec "$@"'
-        process = subprocess.Popen(["unshare", "-m", "sh", "-c", script,
-                                    self.local.doveadm_module_dir] + command,
+        process = subprocess.Popen(self.local.doveadm_command("archive", "source", "sync",
+                                                              "erin-src"),
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=slave, env=self.local.env)
         os.close(slave)
@@ -290,10 +287,7 @@ class SourcesTest(ArchiverTestCase):
         self.assertNotIn(REMOTE_PASSWORD.encode(), show)
         # While a sync runs, no process has the password in its command line.
         process = subprocess.Popen(
-            ["unshare", "-m", "sh", "-c",
-             f'mount --bind "$0" {di.DOVEADM_MODULE_DIR} && exec "$@"',
-             self.local.doveadm_module_dir, di.DOVEADM, "-c", self.local.config_path,
-             "archive", "source", "sync", "--all"],
+            self.local.doveadm_command("archive", "source", "sync", "--all"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.local.env)
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True).stdout
         process.wait()
