@@ -3,7 +3,7 @@ COPY and MOVE never create a record, whatever the capture setting."""
 
 import unittest
 
-from archiver_test import SENDER, ArchiverTestCase, make_message, sha256
+from archiver_test import SENDER, ArchiverTestCase, di, make_message, sha256
 
 
 class AppendTest(ArchiverTestCase):
@@ -66,6 +66,23 @@ class AppendTest(ArchiverTestCase):
         second = make_message("Delivered later", "x\r\n")
         self.deliver_ok(self.instance, ["alice@example.org"], second, sender=SENDER)
         self.assertIn((sha256(second), "lmtp", "INBOX"), self.ids())
+
+    def test_capture_scoped_to_imap(self):
+        """archiver_capture set for the imap protocol only: APPENDs are archived, LMTP still
+        archives deliveries under the global value. 2.3: a plugin { } inside protocol imap;
+        2.4: the setting itself inside protocol imap."""
+        if di.DOVECOT_24:
+            scoped = "protocol imap {\n  archiver_capture = delivery append\n}\n"
+        else:
+            scoped = "protocol imap {\n  plugin {\n    archiver_capture = delivery append\n  }\n}\n"
+        self.instance.restart(extra_config=scoped)
+        appended = make_message("Sent by alice", "Appended to Sent.\r\n")
+        self.append("Sent", appended)
+        second = make_message("Delivered later", "x\r\n")
+        self.deliver_ok(self.instance, ["alice@example.org"], second, sender=SENDER)
+        self.assertEqual(self.ids(), sorted([(sha256(self.delivered), "lmtp", "INBOX"),
+                                             (sha256(appended), "append", "Sent"),
+                                             (sha256(second), "lmtp", "INBOX")]))
 
     def test_copy_and_move_create_no_record_with_delivery_append(self):
         self.instance.restart(settings={"archiver_capture": "delivery append"})
