@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${ARCHIVER_BUILD_DIR:-$here/build}"
 build_type="${ARCHIVER_BUILD_TYPE:-RelWithDebInfo}"
 
-packages=(build-essential cmake pkg-config python3 ca-certificates openssl procps
+packages=(build-essential cmake pkg-config python3 ca-certificates openssl procps file
           dovecot-core dovecot-imapd dovecot-lmtpd dovecot-dev dovecot-sieve
           liblmdb-dev lmdb-utils libssl-dev zlib1g-dev libxml2-dev libgtest-dev libzip-dev libdeflate-dev
           clang libclang-rt-dev)
