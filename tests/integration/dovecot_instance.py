@@ -227,11 +227,21 @@ def sanitizer_reports(text):
     return [line for line in text.splitlines() if SANITIZER_REPORT.search(line)]
 
 
-def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago (start() retries on a lost race)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """`count` distinct TCP ports that were free on 127.0.0.1 a moment ago (start() retries on
+    a lost race): all are held
+    while they are picked (one at a time, the kernel may hand out the same port twice, and
+    Dovecot refuses a config with a duplicate listener)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def to_wire(raw):
@@ -776,9 +786,9 @@ plugin {{
                            + _read(stderr_path) + self.log_tail())
 
     def _pick_ports(self):
-        self.lmtp_port, self.imap_port = free_port(), free_port()
+        self.lmtp_port, self.imap_port, imaps_port = free_ports(3)
         if self.tls:
-            self.imaps_port = free_port()
+            self.imaps_port = imaps_port
 
     def write_config(self):
         """Write dovecot.conf as start() does (with the ports chosen last, or new ones)."""
