@@ -62,7 +62,8 @@ std::string ParseSettingTexts(const std::map<std::string, std::string>& texts,
       },
       require_path, settings);
   if (!error.empty()) return error;
-  // The poller's bounds, checked here too so that Dovecot refuses the value at load time.
+  // The poller's bounds (kMin/kMaxPollIntervalSecs of poller-settings.h, which reads the
+  // value through this check on 2.4), so that Dovecot refuses the value at load time.
   auto interval = texts.find("archiver_sources_poll_interval");
   if (interval != texts.end()) {
     unsigned long secs = std::stoul(interval->second);

@@ -14,12 +14,6 @@ namespace {
 
 constexpr const char* kPollIntervalKey = "archiver_sources_poll_interval";
 
-bool PollIntervalInRange(unsigned secs, const std::string& value, std::string* error) {
-  if (secs >= kMinPollIntervalSecs && secs <= kMaxPollIntervalSecs) return true;
-  *error = std::string(kPollIntervalKey) + " = " + value + ": must be between 1 second and 1 day";
-  return false;
-}
-
 #if !DOVECOT_PREREQ(2, 4, 0)
 constexpr const char* kArchivePathKey = "archiver_path";
 
@@ -59,14 +53,19 @@ bool ParsePollInterval(const char* value, unsigned* secs, std::string* error) {
     *error = std::string(kPollIntervalKey) + " = " + value + ": " + parse_error;
     return false;
   }
-  if (!PollIntervalInRange(parsed, value, error)) return false;
+  if (parsed < kMinPollIntervalSecs || parsed > kMaxPollIntervalSecs) {
+    *error = std::string(kPollIntervalKey) + " = " + value +
+             ": must be between 1 second and 1 day";
+    return false;
+  }
   *secs = parsed;
   return true;
 }
 
 #if DOVECOT_PREREQ(2, 4, 0)
 // Dovecot 2.4: the typed archiver_* settings (archiver-settings-dovecot24.h), raw: the
-// poller only needs to know whether archiver_path names one archive for the server.
+// poller only needs to know whether archiver_path names one archive for the server. The
+// interval's bounds are checked by the settings' own check (a failed lookup), as at load.
 bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
                         std::string* error) {
   const char* read_error = nullptr;
@@ -84,9 +83,6 @@ bool ReadPollerSettings(struct master_service* service, PollerSettings* settings
   parsed.archiver_path = set->archiver_path;
   parsed.poll_interval_secs = set->archiver_sources_poll_interval;
   archiver_settings_release(&set);
-  if (!PollIntervalInRange(parsed.poll_interval_secs,
-                           std::to_string(parsed.poll_interval_secs) + "s", error))
-    return false;
   *settings = parsed;
   return true;
 }

@@ -404,6 +404,17 @@ def _stop_leftovers():
         instance.cleanup()
 
 
+# The one namespace of every instance, in the syntax both majors share.
+INBOX_NAMESPACE = """namespace inbox {
+  inbox = yes
+  mailbox Sent {
+    special_use = \\Sent
+    auto = create
+  }
+}
+"""
+
+
 class DovecotInstance:
     """One Dovecot instance under a fresh temp dir. Use as a context manager or call cleanup().
 
@@ -633,14 +644,7 @@ userdb passwd-file {{
   driver = passwd-file
   passwd_file_path = {self.root}/passwd
 }}
-namespace inbox {{
-  inbox = yes
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = create
-  }}
-}}
-service imap {{
+{INBOX_NAMESPACE}service imap {{
 {service_vsz}}}
 service imap-login {{
   inet_listener imap {{
@@ -713,14 +717,7 @@ userdb {{
   driver = passwd-file
   args = {self.root}/passwd
 }}
-namespace inbox {{
-  inbox = yes
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = create
-  }}
-}}
-service imap {{
+{INBOX_NAMESPACE}service imap {{
 {service_vsz}}}
 service imap-login {{
   inet_listener imap {{
