@@ -1,12 +1,8 @@
 // Shared plumbing of the `doveadm archive` commands.
 #include "doveadm-archive-context.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
-#include <optional>
 
 #include "archiver/archive_path.h"
 #include "archiver/time_format.h"
@@ -98,6 +94,8 @@ int ExitCodeFor(const Status& status) {
       return EX_USAGE;
     case Status::Code::kCorruption:
       return EX_DATAERR;
+    case Status::Code::kPermissionDenied:
+      return EX_NOPERM;
     default:
       return EX_TEMPFAIL;
   }
@@ -146,45 +144,6 @@ bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings*
     return false;
   }
   return true;
-}
-
-namespace {
-
-// While alive, the effective uid and gid are those of the owner of `dir` (when running
-// as root and `dir` belongs to someone else): LMDB then creates data.mdb and lock.mdb
-// as that user. Files opened meanwhile stay usable after the identity is restored.
-class ArchiveOwnerIdentity {
- public:
-  explicit ArchiveOwnerIdentity(const std::string& dir) : uid_(geteuid()), gid_(getegid()) {
-    struct stat st;
-    if (uid_ != 0 || stat(dir.c_str(), &st) < 0 || st.st_uid == 0) return;
-    if (setegid(st.st_gid) < 0) return;
-    if (seteuid(st.st_uid) < 0) {
-      (void)setegid(gid_);
-      return;
-    }
-    switched_ = true;
-  }
-  ~ArchiveOwnerIdentity() {
-    if (switched_ && (seteuid(uid_) < 0 || setegid(gid_) < 0))
-      i_fatal("Cannot restore the effective uid/gid: %s", strerror(errno));
-  }
-  ArchiveOwnerIdentity(const ArchiveOwnerIdentity&) = delete;
-  ArchiveOwnerIdentity& operator=(const ArchiveOwnerIdentity&) = delete;
-
- private:
-  uid_t uid_;
-  gid_t gid_;
-  bool switched_ = false;
-};
-
-}  // namespace
-
-Result<std::shared_ptr<Store>> OpenArchiveAsOwner(const plugin::ArchiverSettings& settings,
-                                                  bool writable) {
-  std::optional<ArchiveOwnerIdentity> owner;
-  if (writable) owner.emplace(settings.path);
-  return Store::Open(settings.StoreOptionsFor(!writable));
 }
 
 std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx) {

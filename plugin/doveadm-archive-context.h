@@ -43,12 +43,6 @@ bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings*
 // error is reported (CommandFailed) and nullptr returned.
 std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx);
 
-// Opens the archive `settings` name, for writing when `writable`. Run as root, a writable
-// open takes the identity of the archive directory's owner while LMDB creates its files,
-// so that a command never leaves root-owned archive files the mail user cannot open.
-Result<std::shared_ptr<Store>> OpenArchiveAsOwner(const plugin::ArchiverSettings& settings,
-                                                  bool writable);
-
 // Reads --since and --until (ParseTimeArgument's syntax, in microseconds) and --limit;
 // an option not given leaves its value as it was. False (after CommandFailed with
 // EX_USAGE) on a bad value.

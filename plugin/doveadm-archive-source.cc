@@ -99,7 +99,7 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   }
   plugin::ArchiverSettings settings;
   if (!CommandSettings(cctx, &settings)) return false;
-  Result<std::shared_ptr<Store>> store = OpenArchiveAsOwner(settings, writable);
+  Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(!writable));
   if (!store.ok() && missing != nullptr && !writable &&
       store.status().code() == Status::Code::kNotFound) {
     *missing = true;

@@ -30,7 +30,8 @@ std::string AuthResultText(const std::string& domain, const std::string& qualifi
 
 bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive) {
   if (!CommandSettings(cctx, &archive->settings)) return false;
-  Result<std::shared_ptr<Store>> store = OpenArchiveAsOwner(archive->settings, writable);
+  Result<std::shared_ptr<Store>> store =
+      Store::Open(archive->settings.StoreOptionsFor(!writable));
   if (!store.ok()) {
     CommandFailed(ExitCodeFor(store.status()), "Cannot open the archive " + archive->settings.path +
                                                    ": " + store.status().message());

@@ -21,6 +21,8 @@ const char* StatusCodeName(Status::Code code) {
       return "MapFull";
     case Status::Code::kAmbiguous:
       return "Ambiguous";
+    case Status::Code::kPermissionDenied:
+      return "PermissionDenied";
   }
   return "Unknown";
 }

@@ -2,6 +2,8 @@
 // the process-wide registry that keeps one environment per path, statistics, FormatBytes.
 #include "archiver/store.h"
 
+#include "archiver/archive_access.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -123,7 +125,10 @@ Status OpenDatabases(OpenArchive& archive, bool write) {
   return txn->Commit("open archive " + path);
 }
 
-Status OpenEnvironment(const StoreOptions& options, OpenArchive& archive) {
+// Opens the environment as the archive's owner (see archive_access.h): LMDB opens or
+// creates data.mdb and lock.mdb with the owner's rights, whoever runs this.
+Status OpenEnvironment(const StoreOptions& options, const ArchiveOwner& owner,
+                       OpenArchive& archive) {
   archive.options = options;
   archive.pid = getpid();
   const std::string& path = options.path;
@@ -138,8 +143,15 @@ Status OpenEnvironment(const StoreOptions& options, OpenArchive& archive) {
   if (rc != 0) return lmdb::ToStatus(rc, "configure LMDB for " + path);
 
   const std::string data_file = path + "/data.mdb";
+  const std::string lock_file = path + "/lock.mdb";
+  Status planted = CheckArchiveFiles(path, owner, {"data.mdb", "lock.mdb"});
+  if (!planted.ok()) return planted;
   const bool created = !Exists(data_file);
   if (created && options.read_only) return Status::NotFound("no archive at " + path);
+  const bool lock_created = !Exists(lock_file);
+  ArchiveOwnerIdentity identity;
+  Status assumed = identity.Assume(owner);
+  if (!assumed.ok()) return assumed;
   unsigned flags = MDB_NOTLS;
   if (!options.sync) flags |= MDB_NOSYNC;
   // Fully durable commits flush their meta page after the write lock is released
@@ -148,17 +160,16 @@ Status OpenEnvironment(const StoreOptions& options, OpenArchive& archive) {
   if (!options.meta_sync || flush_meta_after) flags |= MDB_NOMETASYNC;
   if (options.read_only) flags |= MDB_RDONLY;
   if (flush_meta_after) lmdb::FlushMetaAfterCommit(handle);
-  rc = mdb_env_open(handle, path.c_str(), flags, 0600);
+  rc = mdb_env_open(handle, path.c_str(), flags, owner.file_mode());
   if (rc == ENOENT && options.read_only) return Status::NotFound("no archive at " + path);
   if (rc == MDB_INVALID)
     return Status::Corruption(path + " is not an archive (" + mdb_strerror(rc) + ")");
   if (rc != 0) return lmdb::ToStatus(rc, "open archive " + path);
-  if (created) {
-    for (const std::string& file : {data_file, path + "/lock.mdb"}) {
-      if (chmod(file.c_str(), 0600) != 0 && errno != ENOENT) {
-        return Status::IOError("chmod " + file + ": " + ErrnoText(errno));
-      }
-    }
+  // New files got the process umask: give them the archive's group and mode.
+  for (const auto& [file, is_new] : {std::pair{data_file, created}, {lock_file, lock_created}}) {
+    if (!is_new) continue;
+    Status moded = SetArchiveFileMode(file, owner);
+    if (!moded.ok()) return moded;
   }
   int dead_readers = 0;
   mdb_reader_check(handle, &dead_readers);  // free slots of readers that died
@@ -195,6 +206,9 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& requested) {
   } else if (!S_ISDIR(st.st_mode)) {
     return Status::IOError(requested.path + " is not a directory");
   }
+  // Whose the directory is, before realpath() resolves the links that root must check.
+  Result<ArchiveOwner> owner = InspectArchiveDirectory(requested.path);
+  if (!owner.ok()) return owner.status();
   char resolved[PATH_MAX];
   if (realpath(requested.path.c_str(), resolved) == nullptr) {
     return Status::IOError("resolve " + requested.path + ": " + ErrnoText(errno));
@@ -219,7 +233,7 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& requested) {
   }
 
   auto impl = std::make_unique<Impl>();
-  Status opened = OpenEnvironment(options, impl->archive);
+  Status opened = OpenEnvironment(options, *owner, impl->archive);
   if (!opened.ok()) return opened;
   std::shared_ptr<Store> store(new Store(std::move(impl)));
   registry.entries[options.path] = RegistryEntry{store, store.get(), pid};

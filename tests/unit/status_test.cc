@@ -19,6 +19,7 @@ TEST(StatusTest, ToStringNamesTheCategory) {
       {Status::LimitExceeded("big"), "LimitExceeded: big"},
       {Status::MapFull("full"), "MapFull: full"},
       {Status::Ambiguous("two"), "Ambiguous: two"},
+      {Status::PermissionDenied("link"), "PermissionDenied: link"},
       {Status::IOError(""), "IOError"},
   };
   for (const Case& c : cases) {

@@ -22,6 +22,7 @@ class Status {
     kLimitExceeded,    // a configured or built-in limit was reached
     kMapFull,          // the LMDB map is full: raise archiver_map_size
     kAmbiguous,        // a prefix or name matches more than one thing
+    kPermissionDenied, // refused for safety: a file or directory someone else may have planted
   };
 
   Status() = default;
@@ -37,6 +38,9 @@ class Status {
   }
   static Status MapFull(std::string message) { return {Code::kMapFull, std::move(message)}; }
   static Status Ambiguous(std::string message) { return {Code::kAmbiguous, std::move(message)}; }
+  static Status PermissionDenied(std::string message) {
+    return {Code::kPermissionDenied, std::move(message)};
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   // The same category, with "context: " before the message (OK stays OK).

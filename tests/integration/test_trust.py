@@ -1,0 +1,73 @@
+"""Trust boundaries, attacked on a real Dovecot: the mail uid owns the archive directory (LMTP
+writes it), so root's doveadm must never follow, create or trust what it finds there."""
+
+import os
+import unittest
+
+import dovecot_instance as di
+from archiver_test import ArchiverTestCase, make_message
+
+PRECIOUS = b"root's file: the mail uid must not be able to change it\n"
+
+
+class RootNeverActsOnMailUidFilesTest(ArchiverTestCase):
+
+    def archived_instance(self):
+        """An instance with one delivery archived, stopped: no LMTP process holds the archive
+        while the test plays the mail uid and changes the directory."""
+        instance = self.start_instance()
+        self.deliver_ok(instance, ["alice@example.org"], make_message("First"))
+        instance.stop()
+        return instance
+
+    def precious_file(self, instance):
+        path = os.path.join(instance.root, "precious")
+        with open(path, "wb") as f:
+            f.write(PRECIOUS)
+        os.chmod(path, 0o600)  # root's: the mail uid can neither read nor write it
+        return path
+
+    def plant_link(self, instance, name, target):
+        """What the mail uid can do in its archive directory: replace a file by a link."""
+        path = os.path.join(instance.archive_dir, name)
+        os.unlink(path)
+        os.symlink(target, path)
+        os.lchown(path, di.MAIL_UID, di.MAIL_GID)
+
+    def assert_refused(self, instance, name, precious):
+        for command in (("archive", "stats"), ("archive", "list"), ("archive", "verify"),
+                        ("dmarc", "list")):
+            result = instance.doveadm(*command)
+            self.assertEqual(result.returncode, di.EX_NOPERM, (command, result))
+            self.assertIn(f"{name} is a symbolic link", result.stderr.decode(), command)
+            with open(precious, "rb") as f:
+                self.assertEqual(f.read(), PRECIOUS, f"{command} changed the link's target")
+            self.assertEqual(os.stat(precious).st_uid, 0)
+
+    def test_symlinked_lock_file_leaves_its_target_untouched(self):
+        instance = self.archived_instance()
+        precious = self.precious_file(instance)
+        self.plant_link(instance, "lock.mdb", precious)
+        self.assert_refused(instance, "lock.mdb", precious)
+
+    def test_symlinked_data_file_leaves_its_target_untouched(self):
+        instance = self.archived_instance()
+        precious = self.precious_file(instance)
+        self.plant_link(instance, "data.mdb", precious)
+        self.assert_refused(instance, "data.mdb", precious)
+
+    def test_lock_file_recreated_by_root_keeps_deliveries_working(self):
+        # An archive restored without its lock file (mdb_copy, a move): the first command
+        # root runs recreates lock.mdb, which must then still be the mail uid's.
+        instance = self.archived_instance()
+        lock = os.path.join(instance.archive_dir, "lock.mdb")
+        os.unlink(lock)
+        self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 1)
+        self.assertEqual(os.stat(lock).st_uid, di.MAIL_UID)
+        instance.start()
+        self.deliver_ok(instance, ["bob@example.org"], make_message("Second"))
+        self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
