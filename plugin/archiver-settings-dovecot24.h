@@ -21,6 +21,7 @@ struct archiver_settings {
 	ARRAY_TYPE(const_string) archiver_capture;  /* delivery, append, none */
 	const char *archiver_compression;
 	uoff_t archiver_map_size;
+	unsigned int archiver_lock_timeout; /* seconds */
 	const char *archiver_fsync;                 /* yes | once | no */
 	const char *archiver_exclude_users;
 	const char *archiver_exclude_mailboxes;

@@ -98,6 +98,26 @@ bool ParseSize(const std::string& text, uint64_t* bytes) {
   return true;
 }
 
+bool ParseDuration(const std::string& text, uint64_t* millis) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  char* end = nullptr;
+  unsigned long long number = std::strtoull(text.c_str(), &end, 10);
+  std::string unit = Lowercase(end);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  uint64_t scale = 0;
+  if (unit == "ms" || unit == "msec" || unit == "msecs") scale = 1;
+  else if (unit.empty() || unit == "s" || unit == "sec" || unit == "secs" || unit == "second" ||
+           unit == "seconds")
+    scale = 1000;
+  else if (unit == "m" || unit == "min" || unit == "mins" || unit == "minute" ||
+           unit == "minutes")
+    scale = 60'000;
+  else return false;
+  if (number > UINT64_MAX / scale) return false;
+  *millis = number * scale;
+  return true;
+}
+
 StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
   StoreOptions options;
   options.path = path;
@@ -107,6 +127,7 @@ StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
   options.read_only = read_only;
   options.sync = fsync;
   options.meta_sync = fsync_meta;
+  options.write_wait_ms = lock_timeout_ms;
   return options;
 }
 
@@ -199,6 +220,13 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
     parsed.fsync_meta = false;
   } else if (!value.empty() && !ParseBool(value, &parsed.fsync)) {
     return Invalid("archiver_fsync", value, "expected yes, once or no");
+  }
+
+  value = get("archiver_lock_timeout");
+  if (!value.empty() && (!ParseDuration(value, &parsed.lock_timeout_ms) ||
+                         parsed.lock_timeout_ms < 1000 || parsed.lock_timeout_ms > 600'000)) {
+    return Invalid("archiver_lock_timeout", value,
+                   "expected a time between 1s and 10min, such as 30s");
   }
 
   parsed.exclude_users = SplitWords(get("archiver_exclude_users"));

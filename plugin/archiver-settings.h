@@ -33,6 +33,8 @@ struct ArchiverSettings {
   uint64_t map_size = 16ULL << 30;            // archiver_map_size
   bool fsync = true;                          // archiver_fsync: yes, once or no
   bool fsync_meta = true;                     // archiver_fsync = yes (not once)
+  uint64_t lock_timeout_ms = 30'000;          // archiver_lock_timeout: the longest a write
+                                              // waits for another process's write
   std::vector<std::string> exclude_users;     // archiver_exclude_users (wildcards)
   std::vector<std::string> exclude_mailboxes; // archiver_exclude_mailboxes (wildcards)
 
@@ -85,5 +87,9 @@ bool AnyWildcardMatches(const std::vector<std::string>& patterns, const std::str
 
 // Parses "16G", "512M", "1024k", "1T", "4096" (bytes). False on anything else.
 bool ParseSize(const std::string& text, uint64_t* bytes);
+
+// Parses a time as Dovecot writes it: "30s", "2 min", "500ms", "30" (seconds), into
+// milliseconds. False on anything else.
+bool ParseDuration(const std::string& text, uint64_t* millis);
 
 }  // namespace archiver::plugin

@@ -1,8 +1,14 @@
 // LMDB RAII handles and error translation (see lmdb_handles.h).
 #include "lmdb_handles.h"
 
+#include <fcntl.h>
+#include <time.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
+#include <thread>
 
 #include "archiver/store.h"
 
@@ -62,18 +68,77 @@ Txn& Txn::operator=(Txn&& other) noexcept {
     Abort();
     txn_ = std::exchange(other.txn_, nullptr);
     write_ = std::exchange(other.write_, false);
+    gate_fd_ = std::exchange(other.gate_fd_, -1);
   }
   return *this;
 }
 
+void SetEnvContext(MDB_env* env, const EnvContext* context) {
+  mdb_env_set_userctx(env, const_cast<EnvContext*>(context));
+}
+
 namespace {
-// The user-context value that marks an environment for FlushMetaAfterCommit.
-char flush_meta_after_commit_marker;
+
+const EnvContext* ContextOf(MDB_env* env) {
+  return static_cast<const EnvContext*>(mdb_env_get_userctx(env));
+}
+
+// The write gate: a one-byte open-file-description lock far beyond the data file's
+// pages (LMDB never locks the data file). Such locks belong to the open file, so all
+// threads of a process share it (LMDB's own mutex orders those), and closing another
+// descriptor of the file does not drop it.
+constexpr off_t kGateOffset = off_t{1} << 50;
+
+std::string SecondsText(std::chrono::milliseconds limit) {
+  std::string text = std::to_string(limit.count() / 1000);
+  if (limit.count() % 1000 != 0) {
+    std::string millis = std::to_string(limit.count() % 1000);
+    text += "." + std::string(3 - millis.size(), '0') + millis;
+  }
+  return text + " s";
+}
+
+int GateLock(int fd, short type, bool wait) {
+  struct flock lock = {};
+  lock.l_type = type;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = kGateOffset;
+  lock.l_len = 1;
+  return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &lock);
+}
+
+// Takes the gate of `env` within `limit`, polling (a lock wait cannot time out); backs
+// off from 0.1 ms to 10 ms, so that the usual wait for a commit of a few milliseconds
+// costs little. The data file's descriptor, or an error.
+Result<int> TakeGate(MDB_env* env, std::chrono::milliseconds limit) {
+  int fd = -1;
+  if (mdb_env_get_fd(env, &fd) != 0 || fd < 0) return Status::IOError("archive has no data file");
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  auto pause = std::chrono::microseconds(100);
+  while (GateLock(fd, F_WRLCK, false) != 0) {
+    if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+      return Status::IOError(std::string("lock the archive for writing: ") + strerror(errno));
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::IOError("another process has been writing the archive for over " +
+                             SecondsText(limit) +
+                             " without finishing (a stopped or stuck doveadm?): giving up");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
+  }
+  return fd;
+}
+
 }  // namespace
 
-void FlushMetaAfterCommit(MDB_env* env) { mdb_env_set_userctx(env, &flush_meta_after_commit_marker); }
-
 Result<Txn> Txn::Begin(MDB_env* env, bool write) {
+  int gate_fd = -1;
+  const EnvContext* context = ContextOf(env);
+  if (write && context != nullptr && context->write_wait.count() > 0) {
+    Result<int> gate = TakeGate(env, context->write_wait);
+    if (!gate.ok()) return gate.status();
+    gate_fd = *gate;
+  }
   MDB_txn* txn = nullptr;
   unsigned flags = write ? 0 : MDB_RDONLY;
   int rc = mdb_txn_begin(env, nullptr, flags, &txn);
@@ -82,15 +147,24 @@ Result<Txn> Txn::Begin(MDB_env* env, bool write) {
     rc = mdb_env_set_mapsize(env, 0);
     if (rc == 0) rc = mdb_txn_begin(env, nullptr, flags, &txn);
   }
-  if (rc != 0) return ToStatus(rc, write ? "begin write transaction" : "begin read transaction");
-  return Txn(txn, write);
+  if (rc != 0) {
+    if (gate_fd >= 0) GateLock(gate_fd, F_UNLCK, false);
+    return ToStatus(rc, write ? "begin write transaction" : "begin read transaction");
+  }
+  return Txn(txn, write, gate_fd);
+}
+
+void Txn::OpenGate() noexcept {
+  if (gate_fd_ >= 0) GateLock(std::exchange(gate_fd_, -1), F_UNLCK, false);
 }
 
 Status Txn::Commit(std::string_view what) {
   MDB_env* environment = env();
   int rc = mdb_txn_commit(std::exchange(txn_, nullptr));
-  if (rc == 0 && std::exchange(write_, false) &&
-      mdb_env_get_userctx(environment) == &flush_meta_after_commit_marker) {
+  OpenGate();
+  const EnvContext* context = ContextOf(environment);
+  if (rc == 0 && std::exchange(write_, false) && context != nullptr &&
+      context->flush_meta_after_commit) {
     rc = mdb_env_sync(environment, 1);
   }
   return ToStatus(rc, what, environment);
@@ -98,6 +172,7 @@ Status Txn::Commit(std::string_view what) {
 
 void Txn::Abort() noexcept {
   if (txn_ != nullptr) mdb_txn_abort(std::exchange(txn_, nullptr));
+  OpenGate();
 }
 
 Status Txn::Get(MDB_dbi dbi, std::string_view key, std::string_view* value) const {

@@ -5,6 +5,7 @@
 
 #include <lmdb.h>
 
+#include <chrono>
 #include <string_view>
 #include <utility>
 
@@ -42,27 +43,41 @@ class Env {
   MDB_env* env_ = nullptr;
 };
 
-// Durable commits with the second flush outside the write lock: an environment opened
-// with MDB_NOMETASYNC (LMDB flushes the data pages, then writes the meta page without
-// flushing it) whose user context is set to this marker gets that meta page flushed by
-// Txn::Commit right after mdb_txn_commit, once the write lock is free. The commit is as
-// durable as LMDB's default when Commit returns, with the same integrity (data is on
-// disk before the meta page that points to it is written), but concurrent writers no
-// longer wait for each other's second flush.
-void FlushMetaAfterCommit(MDB_env* env);
+// How transactions of one environment behave; set once, before the first transaction,
+// with SetEnvContext (the context must outlive the environment).
+struct EnvContext {
+  // Durable commits with the second flush outside the write lock: an environment opened
+  // with MDB_NOMETASYNC (LMDB flushes the data pages, then writes the meta page without
+  // flushing it) gets that meta page flushed by Txn::Commit right after mdb_txn_commit,
+  // once the write lock is free. The commit is as durable as LMDB's default when Commit
+  // returns, with the same integrity (data is on disk before the meta page that points to
+  // it is written), but concurrent writers no longer wait for each other's second flush.
+  bool flush_meta_after_commit = false;
+  // Bounded waits: LMDB's write lock has no timeout, so a process that stopped inside a
+  // write transaction (a suspended doveadm) would hold every writer forever. With a
+  // limit, every write transaction first takes a gate of ours (an open-file-description
+  // lock on the data file, beyond what LMDB locks) and gives up with an IOError after
+  // this long; writers that do not take the gate (other LMDB tools) are not bounded.
+  // Zero: no gate, wait as long as LMDB does.
+  std::chrono::milliseconds write_wait{0};
+};
+void SetEnvContext(MDB_env* env, const EnvContext* context);
 
 class Txn {
  public:
   Txn() = default;
   ~Txn() { Abort(); }
   Txn(Txn&& other) noexcept
-      : txn_(std::exchange(other.txn_, nullptr)), write_(std::exchange(other.write_, false)) {}
+      : txn_(std::exchange(other.txn_, nullptr)),
+        write_(std::exchange(other.write_, false)),
+        gate_fd_(std::exchange(other.gate_fd_, -1)) {}
   Txn& operator=(Txn&& other) noexcept;
   Txn(const Txn&) = delete;
   Txn& operator=(const Txn&) = delete;
 
   // Begins a read or write transaction. When another process grew the map
-  // (MDB_MAP_RESIZED) the new size is adopted and the begin retried once.
+  // (MDB_MAP_RESIZED) the new size is adopted and the begin retried once. A write
+  // transaction waits for the write gate (EnvContext::write_wait) first.
   static Result<Txn> Begin(MDB_env* env, bool write);
   // Commits; the transaction is gone afterwards whether or not this succeeded.
   // Cursors of a write transaction must be closed before this. When the environment
@@ -78,9 +93,11 @@ class Txn {
   Status Put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags);
 
  private:
-  Txn(MDB_txn* txn, bool write) : txn_(txn), write_(write) {}
+  Txn(MDB_txn* txn, bool write, int gate_fd) : txn_(txn), write_(write), gate_fd_(gate_fd) {}
+  void OpenGate() noexcept;
   MDB_txn* txn_ = nullptr;
   bool write_ = false;
+  int gate_fd_ = -1;  // the data file, while this transaction holds the write gate
 };
 
 // A cursor. In a write transaction it must be destroyed (or Close()d) before Commit().

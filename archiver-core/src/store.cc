@@ -155,11 +155,13 @@ Status OpenEnvironment(const StoreOptions& options, const ArchiveOwner& owner,
   unsigned flags = MDB_NOTLS;
   if (!options.sync) flags |= MDB_NOSYNC;
   // Fully durable commits flush their meta page after the write lock is released
-  // (lmdb::FlushMetaAfterCommit); with meta_sync off it is never flushed by the commit.
+  // (lmdb::EnvContext); with meta_sync off it is never flushed by the commit.
   const bool flush_meta_after = options.sync && options.meta_sync && !options.read_only;
   if (!options.meta_sync || flush_meta_after) flags |= MDB_NOMETASYNC;
   if (options.read_only) flags |= MDB_RDONLY;
-  if (flush_meta_after) lmdb::FlushMetaAfterCommit(handle);
+  archive.env_context.flush_meta_after_commit = flush_meta_after;
+  archive.env_context.write_wait = std::chrono::milliseconds(options.write_wait_ms);
+  lmdb::SetEnvContext(handle, &archive.env_context);
   rc = mdb_env_open(handle, path.c_str(), flags, owner.file_mode());
   if (rc == ENOENT && options.read_only) return Status::NotFound("no archive at " + path);
   if (rc == MDB_INVALID)

@@ -78,6 +78,7 @@ struct SourceDatabases {
 
 struct OpenArchive {
   StoreOptions options;  // options.path is the canonical path
+  lmdb::EnvContext env_context;  // before env: it must outlive the environment
   lmdb::Env env;
   Databases db;
   size_t max_key_size = 511;

@@ -16,6 +16,8 @@ INVALID_SETTINGS = [
     ("archiver_capture", "delivery everything"),
     ("archiver_map_size", "lots"),
     ("archiver_fsync", "perhaps"),
+    ("archiver_lock_timeout", "forever"),
+    ("archiver_lock_timeout", "0"),
 ]
 # Values only 2.4 refuses: its variables are %{…}; a 2.3-style %u would be a literal "%u".
 INVALID_SETTINGS_24 = [

@@ -2,10 +2,12 @@
 writes it), so root's doveadm must never follow, create or trust what it finds there."""
 
 import os
+import subprocess
+import time
 import unittest
 
 import dovecot_instance as di
-from archiver_test import ArchiverTestCase, make_message
+from archiver_test import BUILD_DIR, SENDER, ArchiverTestCase, make_message
 
 PRECIOUS = b"root's file: the mail uid must not be able to change it\n"
 
@@ -66,6 +68,55 @@ class RootNeverActsOnMailUidFilesTest(ArchiverTestCase):
         self.assertEqual(os.stat(lock).st_uid, di.MAIL_UID)
         instance.start()
         self.deliver_ok(instance, ["bob@example.org"], make_message("Second"))
+        self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)
+
+
+class BoundedWaitTest(ArchiverTestCase):
+    """A process that stopped inside a write transaction (a suspended doveadm) must not
+    hold deliveries: they give up after archiver_lock_timeout with a temporary failure."""
+
+    def hold_write_lock(self, instance):
+        """archiver-test-hold-write-lock, as the mail uid, holding the archive's write lock
+        (our gate and LMDB's lock) until the test ends."""
+        tool = os.path.join(BUILD_DIR, "tests", "archiver-test-hold-write-lock")
+
+        def as_mail_uid():
+            os.setgid(di.MAIL_GID)
+            os.setuid(di.MAIL_UID)
+
+        holder = subprocess.Popen([tool, instance.archive_dir], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, preexec_fn=as_mail_uid,
+                                  env=instance.env)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        if holder.stdout.readline() != b"holding\n":
+            holder.kill()
+            self.fail(f"the holder did not start: {holder.stderr.read().decode()}")
+        return holder
+
+    def test_delivery_gives_up_while_another_process_holds_the_write_lock(self):
+        instance = self.start_instance(settings={"archiver_lock_timeout": "2s"})
+        self.deliver_ok(instance, ["alice@example.org"], make_message("Before"))
+        holder = self.hold_write_lock(instance)
+
+        started = time.monotonic()
+        result = instance.deliver(SENDER, ["bob@example.org"], make_message("Held (LMTP)"))
+        waited = time.monotonic() - started
+        reply = result.data.get("bob@example.org") or result.rcpt["bob@example.org"]
+        self.assertTrue(reply.temporary, f"expected 4xx, got {reply}")
+        self.assertGreaterEqual(waited, 2.0)
+        self.assertLess(waited, 10.0, "the delivery waited far beyond archiver_lock_timeout")
+        self.assertIn("another process has been writing the archive for over 2 s",
+                      instance.log_text())
+
+        started = time.monotonic()
+        process = instance.lda("carol", make_message("Held (LDA)"), sender=SENDER)
+        self.assertEqual(process.returncode, di.EX_TEMPFAIL, process.stderr)
+        self.assertLess(time.monotonic() - started, 10.0)
+
+        holder.kill()
+        holder.wait()
+        self.deliver_ok(instance, ["bob@example.org"], make_message("After"))
         self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)
 
 

@@ -28,6 +28,9 @@ struct StoreOptions {
   // With sync: also flush the meta page (LMDB's second flush). false = MDB_NOMETASYNC:
   // one flush per commit, integrity kept, but a system crash may undo the last commit.
   bool meta_sync = true;
+  // The longest a write waits for another process's write to finish (LMDB alone would wait
+  // forever for a stopped one); then it fails with an IOError. 0 = no limit.
+  uint64_t write_wait_ms = 30'000;
 };
 
 // One delivery of a message: who got it where and when. Everything here is stored
