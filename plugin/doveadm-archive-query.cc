@@ -78,6 +78,28 @@ void PrintHeaders(std::initializer_list<const char*> before,
 }
 
 // Writes all of `data` to `fd`; false with errno set on failure.
+// The --output directory of an eml export, made (0700) when missing, opened without
+// following a link; "" or why not. An existing directory must be ours: whoever else owns
+// it could plant links or read what lands there (export runs as root).
+std::string OpenExportDirectory(const char* output, int* dir_fd) {
+  const std::string path = output;
+  if (mkdir(output, 0700) < 0 && errno != EEXIST)
+    return "mkdir(" + path + ") failed: " + std::strerror(errno);
+  *dir_fd = open(output, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (*dir_fd < 0) {
+    return "open(" + path + ") failed: " + std::strerror(errno) +
+           (errno == ELOOP || errno == ENOTDIR ? " (not a directory, or a symbolic link)" : "");
+  }
+  struct stat st;
+  if (fstat(*dir_fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+    close(*dir_fd);
+    *dir_fd = -1;
+    return path + " belongs to another user or others may write it: export into a "
+                  "directory of your own";
+  }
+  return "";
+}
+
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t written = write(fd, data.data(), data.size());
@@ -238,16 +260,20 @@ void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
     if (store == nullptr) return;
 
     int mbox_fd = -1;
+    int dir_fd = -1;
     if (mbox) {
-      mbox_fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      mbox_fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (mbox_fd < 0) {
         CommandFailed(EX_CANTCREAT, std::string("open(") + output + ") failed: " +
                                         std::strerror(errno) + " (export never overwrites)");
         return;
       }
-    } else if (mkdir(output, 0700) < 0 && errno != EEXIST) {
-      CommandFailed(EX_CANTCREAT, std::string("mkdir(") + output + ") failed: " + std::strerror(errno));
-      return;
+    } else {
+      std::string error = OpenExportDirectory(output, &dir_fd);
+      if (!error.empty()) {
+        CommandFailed(EX_CANTCREAT, error);
+        return;
+      }
     }
     // Deliveries come newest first; each distinct message is exported once.
     std::vector<Delivery> selected;
@@ -259,6 +285,7 @@ void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
     if (!listed.ok()) {
       CommandFailed(ExitCodeFor(listed), "Listing failed: " + listed.ToString());
       if (mbox_fd >= 0) close(mbox_fd);
+      if (dir_fd >= 0) close(dir_fd);
       return;
     }
     uint64_t exported = 0, bytes = 0, failed = 0;
@@ -273,10 +300,16 @@ void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
       if (mbox) {
         written = WriteAll(mbox_fd, MboxEntry(it->record, *message));
       } else {
-        std::string path = std::string(output) + "/" + ToHex(it->record.id) + ".eml";
-        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        written = fd >= 0 && WriteAll(fd, *message);
-        if (fd >= 0 && close(fd) < 0) written = false;
+        const std::string name = ToHex(it->record.id) + ".eml";
+        int fd = openat(dir_fd, name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+          CommandFailed(EX_CANTCREAT, std::string("open(") + output + "/" + name + ") failed: " +
+                                          std::strerror(errno) + " (export never overwrites)");
+          break;
+        }
+        written = WriteAll(fd, *message);
+        if (close(fd) < 0) written = false;
       }
       if (!written) {
         CommandFailed(EX_IOERR, std::string("Writing to ") + output + " failed: " + std::strerror(errno));
@@ -285,6 +318,7 @@ void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
       ++exported;
       bytes += message->size();
     }
+    if (dir_fd >= 0) close(dir_fd);
     if (mbox_fd >= 0 && close(mbox_fd) < 0)
       CommandFailed(EX_IOERR, std::string("close(") + output + ") failed: " + std::strerror(errno));
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);

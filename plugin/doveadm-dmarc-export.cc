@@ -1,7 +1,8 @@
 // `doveadm dmarc export --format csv|json`: every record of the selected reports, one
 // per line, with its report's org, report_id, domain, begin and end. CSV follows RFC 4180
 // (a header line, CRLF line ends, fields quoted when they hold a comma, quote or line
-// break); JSON is one object per line. Written to --output (never overwritten; a summary
+// break; a field that would start a formula gets a leading apostrophe); JSON is one
+// object per line. Written to --output (never overwritten; a summary
 // row is printed then) or to stdout.
 #include <fcntl.h>
 
@@ -31,8 +32,12 @@ constexpr const char* kColumns[] = {
     "source_ip",   "count",         "disposition", "dkim",      "spf",     "reasons",
     "header_from", "envelope_from", "envelope_to", "dkim_auth", "spf_auth"};
 
-void AppendCsvField(std::string* line, const std::string& value) {
+// Report fields come from anyone: one that a spreadsheet would read as a formula (first
+// character = + - @, tab or CR) gets an apostrophe before it, as OWASP advises.
+void AppendCsvField(std::string* line, const std::string& field) {
   if (!line->empty()) *line += ',';
+  const bool formula = !field.empty() && std::strchr("=+-@\t\r", field[0]) != nullptr;
+  const std::string value = formula ? "'" + field : field;
   if (value.find_first_of(",\"\r\n") == std::string::npos) {
     *line += value;
     return;

@@ -1,13 +1,15 @@
 """Trust boundaries, attacked on a real Dovecot: the mail uid owns the archive directory (LMTP
 writes it), so root's doveadm must never follow, create or trust what it finds there."""
 
+import csv
 import os
 import subprocess
 import time
 import unittest
 
 import dovecot_instance as di
-from archiver_test import BUILD_DIR, SENDER, ArchiverTestCase, make_message
+from archiver_test import BUILD_DIR, SENDER, ArchiverTestCase, make_message, sha256
+from dmarc_doveadm_fixtures import MAY_1, aggregate_xml, record
 
 PRECIOUS = b"root's file: the mail uid must not be able to change it\n"
 
@@ -118,6 +120,71 @@ class BoundedWaitTest(ArchiverTestCase):
         holder.wait()
         self.deliver_ok(instance, ["bob@example.org"], make_message("After"))
         self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)
+
+
+class OutputSafetyTest(ArchiverTestCase):
+    """What root's doveadm writes never lands on a planted link, never overwrites, and
+    never carries a report sender's spreadsheet formula."""
+
+    def test_eml_export_never_follows_a_planted_link_nor_overwrites(self):
+        instance = self.start_instance()
+        message = make_message("Exported")
+        self.deliver_ok(instance, ["alice@example.org"], message)
+        precious = os.path.join(instance.root, "precious")
+        with open(precious, "wb") as f:
+            f.write(PRECIOUS)
+        # A link where the export will write, in a directory the mail uid could reach.
+        planted = os.path.join(instance.root, "export-planted")
+        os.mkdir(planted, 0o700)
+        os.symlink(precious, os.path.join(planted, sha256(message) + ".eml"))
+        result = instance.doveadm("archive", "export", "--format", "eml", "--output", planted)
+        self.assertEqual(result.returncode, di.EX_CANTCREAT, result)
+        self.assertIn("never overwrites", result.stderr.decode())
+        with open(precious, "rb") as f:
+            self.assertEqual(f.read(), PRECIOUS)
+        # The output directory itself a link, or a directory someone else owns: refused.
+        linked = os.path.join(instance.root, "export-link")
+        os.symlink(planted, linked)
+        result = instance.doveadm("archive", "export", "--format", "eml", "--output", linked)
+        self.assertEqual(result.returncode, di.EX_CANTCREAT, result)
+        theirs = os.path.join(instance.root, "export-theirs")
+        os.mkdir(theirs, 0o700)
+        os.chown(theirs, di.MAIL_UID, di.MAIL_GID)
+        result = instance.doveadm("archive", "export", "--format", "eml", "--output", theirs)
+        self.assertEqual(result.returncode, di.EX_CANTCREAT, result)
+        self.assertEqual(os.listdir(theirs), [])
+        # A fresh directory works; a second export into it does not overwrite.
+        fresh = os.path.join(instance.root, "export-fresh")
+        for expected in (0, di.EX_CANTCREAT):
+            result = instance.doveadm("archive", "export", "--format", "eml", "--output", fresh)
+            self.assertEqual(result.returncode, expected, result)
+        with open(os.path.join(fresh, sha256(message) + ".eml"), "rb") as f:
+            self.assertEqual(f.read(), message)
+
+    def test_csv_export_neutralises_formulas_from_reports(self):
+        instance = self.start_instance()
+        hostile = [record("192.0.2.7", 3, "none", "pass", "pass",
+                          header_from="@SUM(1+1)*cmd|' /C calc'!A0",
+                          reasons=(("local_policy", "=HYPERLINK(\"http://x.example\")"),))]
+        report = os.path.join(instance.root, "hostile.xml")
+        with open(report, "wb") as f:
+            f.write(aggregate_xml("=cmd|' /C calc'!A0", "-2+3", "formula.example", MAY_1,
+                                  hostile))
+        result = instance.doveadm("dmarc", "import", report)
+        self.assertEqual(result.returncode, 0, result)
+        path = os.path.join(instance.root, "records.csv")
+        result = instance.doveadm("dmarc", "export", "--format", "csv", "--output", path)
+        self.assertEqual(result.returncode, 0, result)
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 1)
+        row = rows[0]
+        self.assertEqual(row["org"], "'=cmd|' /C calc'!A0")
+        self.assertEqual(row["report_id"], "'-2+3")
+        self.assertEqual(row["header_from"], "'@SUM(1+1)*cmd|' /C calc'!A0")
+        self.assertEqual(row["domain"], "formula.example")
+        for field, value in row.items():
+            self.assertNotIn(value[:1], ("=", "+", "-", "@", "\t", "\r"), field)
 
 
 if __name__ == "__main__":
