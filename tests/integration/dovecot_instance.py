@@ -426,15 +426,18 @@ class DovecotInstance:
     extra_config: appended verbatim to dovecot.conf (in the running major's syntax, see
     mail_location_config); password: every user's password (a remote for source tests uses one
     of its own, to show it never leaks); config_version: Dovecot 2.4's dovecot_config_version
-    (default 2.4.0, Debian 13's shipped value)."""
+    (default 2.4.0, Debian 13's shipped value); uids: {user: (uid, gid)} for users that
+    are not the common mail uid (MAIL_UID), as on a system-users setup."""
 
     def __init__(self, build_dir=None, *, plugin=True, settings=None, sieve=False,
                  users=DEFAULT_USERS, extra_config="", name="archiver-it", keep=False,
-                 tls=None, poller=False, password=PASSWORD, config_version=None):
+                 tls=None, poller=False, password=PASSWORD, config_version=None, uids=None):
         if plugin and plugin_problem(build_dir):
             raise RuntimeError(plugin_problem(build_dir))
         self.build_dir = build_dir
         self.users = tuple(users)
+        self.uids = {user: (MAIL_UID, MAIL_GID) for user in self.users}
+        self.uids.update(uids or {})
         self.password = password
         self.keep = keep
         # 2.4 only: dovecot_config_version (2.4.1 changes defaults, e.g. one LMTP connection
@@ -498,17 +501,18 @@ class DovecotInstance:
         with open(os.path.join(self.root, "passwd"), "w") as f:
             for user in self.users:
                 home = self.home(user)
-                self._make_mail_dir(home)
-                f.write(f"{user}:{{PLAIN}}{self.password}:{MAIL_UID}:{MAIL_GID}::{home}::\n")
+                uid, gid = self.uids[user]
+                self._make_mail_dir(home, uid, gid)
+                f.write(f"{user}:{{PLAIN}}{self.password}:{uid}:{gid}::{home}::\n")
         # dovecot-lda writes log_path itself after dropping to the mail uid.
         open(self.log_path, "a").close()
         os.chown(self.log_path, MAIL_UID, MAIL_GID)
         self._stage_modules()
 
     @staticmethod
-    def _make_mail_dir(path):
+    def _make_mail_dir(path, uid=MAIL_UID, gid=MAIL_GID):
         os.makedirs(path, exist_ok=True)
-        os.chown(path, MAIL_UID, MAIL_GID)
+        os.chown(path, uid, gid)
 
     def _stage_modules(self):
         """mail_plugin_dir must hold every mail plugin we load (ours and Pigeonhole's), and the

@@ -73,6 +73,42 @@ class RootNeverActsOnMailUidFilesTest(ArchiverTestCase):
         self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)
 
 
+class SharedArchiveTest(ArchiverTestCase):
+    """README, Permissions: several mail uids (system users, each its own uid) share one
+    archive through a common group (mail_access_groups) and a group-writable setgid
+    directory. Each user's delivery runs in a fresh process, so none inherits another's
+    open archive."""
+
+    UIDS = {"alice": (64001, 64001), "bob": (64002, 64002)}
+    GROUP = 64010
+
+    def test_two_uids_share_one_archive_through_a_group(self):
+        def shared_directory(instance):
+            os.chown(instance.archive_dir, 0, self.GROUP)
+            os.chmod(instance.archive_dir, 0o2770)
+
+        instance = self.start_instance(
+            users=("alice", "bob"), uids=self.UIDS, before_start=shared_directory,
+            extra_config=f"mail_access_groups = {self.GROUP}\n")
+        self.deliver_ok(instance, ["alice@example.org"], make_message("From alice's uid"))
+        for name in ("data.mdb", "lock.mdb"):
+            st = os.stat(os.path.join(instance.archive_dir, name))
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777),
+                             (64001, self.GROUP, 0o660), name)
+        instance.stop()
+        instance.start()  # fresh LMTP processes: bob's opens the files alice's created
+        self.deliver_ok(instance, ["bob@example.org"], make_message("From bob's uid"))
+        instance.stop()
+        os.unlink(os.path.join(instance.archive_dir, "lock.mdb"))
+        self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)  # root recreates
+        st = os.stat(os.path.join(instance.archive_dir, "lock.mdb"))
+        self.assertEqual((st.st_gid, st.st_mode & 0o7777), (self.GROUP, 0o660))
+        instance.start()
+        self.deliver_ok(instance, ["alice@example.org", "bob@example.org"],
+                        make_message("To both"))
+        self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 4)
+
+
 class BoundedWaitTest(ArchiverTestCase):
     """A process that stopped inside a write transaction (a suspended doveadm) must not
     hold deliveries: they give up after archiver_lock_timeout with a temporary failure."""
