@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -71,6 +72,35 @@ Status CreateKeyFile(const std::string& path, std::array<unsigned char, SecretBo
     unlink(path.c_str());
     return Errno("write", path);
   }
+  // The file's name is durable only once its directory is: a crash must not lose the key
+  // that passwords were just sealed with.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  FileDescriptor dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0 || fsync(dir_fd.get()) != 0) return Errno("fsync its directory", path);
+  return Status::Ok();
+}
+
+// Whoever else could write the key file could have replaced it with a key of theirs, and
+// would then read every password sealed with it; whoever else could read it, reads them.
+Status CheckKeyFile(const struct stat& st, const std::string& path) {
+  const std::string about = "secret key file " + path;
+  if (!S_ISREG(st.st_mode)) return Status::IOError(about + " is not a file");
+  if (st.st_nlink != 1) {
+    return Status::PermissionDenied(about + " has " + std::to_string(st.st_nlink) +
+                                    " hard links: refusing a key another name can reach");
+  }
+  if (st.st_uid != geteuid()) {
+    return Status::PermissionDenied(about + " belongs to uid " + std::to_string(st.st_uid) +
+                                    ", not to uid " + std::to_string(geteuid()) +
+                                    " that reads it: someone else may have replaced it");
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::PermissionDenied(about + " has mode " + mode +
+                                    ": others may read or change it (chmod 600 it)");
+  }
   return Status::Ok();
 }
 
@@ -79,7 +109,8 @@ Status ReadKeyFile(int raw_fd, const std::string& path,
   FileDescriptor fd(raw_fd);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Errno("stat", path);
-  if (!S_ISREG(st.st_mode)) return Status::IOError("secret key file " + path + " is not a file");
+  Status trusted = CheckKeyFile(st, path);
+  if (!trusted.ok()) return trusted;
   if (st.st_size != static_cast<off_t>(key->size())) {
     return Status::Corruption("secret key file " + path + " has " + std::to_string(st.st_size) +
                               " bytes, not " + std::to_string(key->size()));
@@ -107,6 +138,9 @@ Result<SecretBox> SecretBox::Load(const std::string& key_path, bool create_if_mi
   int fd = open(key_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) {
     status = ReadKeyFile(fd, key_path, &key);
+  } else if (errno == ELOOP) {
+    status = Status::PermissionDenied("secret key file " + key_path +
+                                      " is a symbolic link: refusing to follow it");
   } else if (errno != ENOENT) {
     status = Errno("open", key_path);
   } else if (!create_if_missing) {

@@ -4,6 +4,7 @@
 // DmarcMailPipeline writing into a scratch archive. Built by -DARCHIVER_FUZZ=ON with
 // clang; tests/fuzz/run_fuzzer.sh runs it briefly.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -22,23 +23,54 @@ namespace {
 
 using namespace archiver;
 
-// One scratch archive per fuzzing process, without flushes: the pipeline's writes are
-// part of what is fuzzed, durability is not.
-DmarcStore* ScratchStore() {
-  static std::unique_ptr<DmarcStore> store = [] {
+// The scratch archive the pipeline writes into, without flushes: the pipeline's writes
+// are part of what is fuzzed, durability is not. It is replaced by a fresh one every
+// kRunsPerArchive runs: the pages an archive has touched stay in the fuzzer's RSS while
+// it is open, and a run of hours would otherwise grow into libFuzzer's -rss_limit_mb.
+class ScratchArchive {
+ public:
+  static constexpr int kRunsPerArchive = 2000;
+
+  ~ScratchArchive() { Close(); }
+
+  DmarcStore& Next() {
+    if (dmarc_ == nullptr || ++runs_ >= kRunsPerArchive) {
+      Close();
+      Open();
+    }
+    return *dmarc_;
+  }
+
+ private:
+  void Open() {
     const char* tmp = getenv("TMPDIR");
-    std::string dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                      "/archiver-fuzz-XXXXXX";
-    if (mkdtemp(dir.data()) == nullptr) abort();
+    dir_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/archiver-fuzz-XXXXXX";
+    if (mkdtemp(dir_.data()) == nullptr) abort();
     StoreOptions options;
-    options.path = dir;
+    options.path = dir_;
     options.map_size = 1ULL << 30;
     options.sync = false;
     Result<std::shared_ptr<Store>> opened = Store::Open(options);
     if (!opened.ok()) abort();
-    return std::make_unique<DmarcStore>(*opened);
-  }();
-  return store.get();
+    dmarc_ = std::make_unique<DmarcStore>(*opened);  // holds the only reference
+    runs_ = 0;
+  }
+
+  void Close() {
+    if (dmarc_ == nullptr) return;
+    dmarc_.reset();  // closes the environment: its pages leave the RSS
+    for (const char* name : {"/data.mdb", "/lock.mdb"}) unlink((dir_ + name).c_str());
+    rmdir(dir_.c_str());
+  }
+
+  std::unique_ptr<DmarcStore> dmarc_;
+  std::string dir_;
+  int runs_ = 0;
+};
+
+DmarcStore& ScratchStore() {
+  static ScratchArchive* archive = new ScratchArchive();  // lives as long as the fuzzer
+  return archive->Next();
 }
 
 void FuzzPayloadAndAggregate(std::string_view input) {
@@ -77,7 +109,7 @@ void FuzzPipeline(std::string_view input) {
   DmarcOrigin origin;
   origin.kind = "file";
   origin.detail = "fuzz";
-  DmarcMailPipeline pipeline(*ScratchStore(), options, origin);
+  DmarcMailPipeline pipeline(ScratchStore(), options, origin);
   // The same bytes as an attachment and as a feedback-report part with an original.
   DmarcPart attachment{"application/octet-stream", "report.xml.gz", "2", input};
   DmarcPart feedback{"message/feedback-report", "", "3", input};

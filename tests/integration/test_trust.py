@@ -60,6 +60,36 @@ class RootNeverActsOnMailUidFilesTest(ArchiverTestCase):
         self.plant_link(instance, "data.mdb", precious)
         self.assert_refused(instance, "data.mdb", precious)
 
+    def add_source(self, instance):
+        return instance.doveadm("archive", "source", "add", "--host", "127.0.0.1", "--user",
+                                "jane", "--tls", "none", "--password-stdin", "jane",
+                                input=b"app-password\n")
+
+    def test_planted_sources_key_is_refused(self):
+        # The default key lives in the archive directory, which the mail uid can write: a
+        # link to root's file, or a key of its own (it would then read every password).
+        instance = self.archived_instance()
+        precious = self.precious_file(instance)
+        key = os.path.join(instance.archive_dir, "sources.key")
+        os.symlink(precious, key)
+        os.lchown(key, di.MAIL_UID, di.MAIL_GID)
+        result = self.add_source(instance)
+        self.assertEqual(result.returncode, di.EX_NOPERM, result)
+        self.assertIn("sources.key is a symbolic link", result.stderr.decode())
+        with open(precious, "rb") as f:
+            self.assertEqual(f.read(), PRECIOUS)
+        os.unlink(key)
+        with open(key, "wb") as f:
+            f.write(b"k" * 32)
+        os.chown(key, di.MAIL_UID, di.MAIL_GID)
+        os.chmod(key, 0o600)
+        result = self.add_source(instance)
+        self.assertEqual(result.returncode, di.EX_NOPERM, result)
+        self.assertIn(f"belongs to uid {di.MAIL_UID}", result.stderr.decode())
+        os.unlink(key)  # root's own key, made by the command: accepted
+        self.assertEqual(self.add_source(instance).returncode, 0)
+        self.assertEqual(os.stat(key).st_uid, 0)
+
     def test_lock_file_recreated_by_root_keeps_deliveries_working(self):
         # An archive restored without its lock file (mdb_copy, a move): the first command
         # root runs recreates lock.mdb, which must then still be the mail uid's.

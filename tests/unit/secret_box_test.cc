@@ -19,9 +19,10 @@ std::array<unsigned char, SecretBox::kKeySize> KeyOf(unsigned char fill) {
   return key;
 }
 
+// A key file as SecretBox accepts it: ours, mode 0600.
 void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
+  { std::ofstream(path, std::ios::binary) << bytes; }
+  chmod(path.c_str(), 0600);
 }
 
 TEST(SecretBoxTest, RoundTrip) {
@@ -125,7 +126,36 @@ TEST(SecretBoxTest, KeyFileErrors) {
   const std::string target = dir.Sub("target.key");
   WriteFile(target, std::string(32, 't'));
   ASSERT_EQ(symlink(target.c_str(), dir.Sub("link.key").c_str()), 0);
-  EXPECT_EQ(SecretBox::Load(dir.Sub("link.key")).status().code(), Status::Code::kIOError);
+  Result<SecretBox> linked = SecretBox::Load(dir.Sub("link.key"));
+  EXPECT_EQ(linked.status().code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(linked.status().message().find("symbolic link"), std::string::npos);
+}
+
+// A key someone else could have planted or could read is refused, naming the problem.
+TEST(SecretBoxTest, KeyFileOthersCouldReachIsRefused) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("sources.key");
+  WriteFile(path, std::string(32, 'k'));
+  ASSERT_TRUE(SecretBox::Load(path, false).ok());
+
+  chmod(path.c_str(), 0640);
+  Result<SecretBox> loaded = SecretBox::Load(path, false);
+  EXPECT_EQ(loaded.status().code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(loaded.status().message().find("mode 0640"), std::string::npos)
+      << loaded.status().message();
+  chmod(path.c_str(), 0600);
+
+  ASSERT_EQ(link(path.c_str(), dir.Sub("second-name").c_str()), 0);
+  loaded = SecretBox::Load(path, false);
+  EXPECT_NE(loaded.status().message().find("2 hard links"), std::string::npos);
+  ASSERT_EQ(unlink(dir.Sub("second-name").c_str()), 0);
+
+  if (geteuid() == 0) {  // only root can give a file away
+    ASSERT_EQ(chown(path.c_str(), 4242, 4242), 0);
+    loaded = SecretBox::Load(path, false);
+    EXPECT_EQ(loaded.status().code(), Status::Code::kPermissionDenied);
+    EXPECT_NE(loaded.status().message().find("belongs to uid 4242"), std::string::npos);
+  }
 }
 
 }  // namespace
