@@ -42,6 +42,13 @@ bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArch
   return true;
 }
 
+bool DropRootBeforeParsing(const DmarcArchive& archive) {
+  Status dropped = DropRootForGood(archive.store->owner());
+  if (dropped.ok()) return true;
+  CommandFailed(EX_TEMPFAIL, "Not parsing reports as root: " + dropped.ToString());
+  return false;
+}
+
 bool ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter) {
   uint64_t since_us = 0, until_us = UINT64_MAX;
   if (!ParseListingOptions(cctx, &since_us, &until_us, &filter->limit)) return false;

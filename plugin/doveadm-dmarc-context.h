@@ -28,6 +28,10 @@ struct DmarcArchive {
 // after CommandFailed.
 bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive);
 
+// Gives up root for good (DropRootForGood: the archive owner's identity) before a command
+// parses report content, which anyone may have sent. False after CommandFailed.
+bool DropRootBeforeParsing(const DmarcArchive& archive);
+
 // Reads --domain --org --since --until --limit into `filter` (times as
 // ParseTimeArgument takes them). False after CommandFailed(EX_USAGE) on a bad value.
 bool ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter);

@@ -4,6 +4,9 @@
 // else that looks like a mail (.eml, a saved report mail) is walked as one. Small
 // reports of many files share durable commits (DmarcStore::Bulk); a file's row is
 // printed once the commit that covers it is done.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -73,14 +76,15 @@ class FileImporter {
 
   // Imports one file into `row`. Bad content is a row error (recorded in the ledger);
   // a non-OK return means the archive could not be written (or the file not read).
-  Status Import(const std::string& path, FileRow* row) {
+  // `source` is the file, opened already (OpenFiles), or why it could not be.
+  Status Import(const std::string& path, Result<std::unique_ptr<FileSource>>& source,
+                FileRow* row) {
     std::error_code error;
     std::filesystem::path absolute = std::filesystem::absolute(path, error);
     path_ = path;
     origin_ = DmarcOrigin{};
     origin_.kind = "file";
     origin_.detail = error ? path : absolute.lexically_normal().string();
-    Result<std::unique_ptr<FileSource>> source = FileSource::Open(path);
     if (!source.ok()) return Fail(row, source.status().message(), nullptr);
     std::string head;
     head.resize(kSniffBytes);
@@ -100,7 +104,7 @@ class FileImporter {
       case PayloadKind::kUnknown:
         break;
     }
-    if (LooksLikeMail(head)) return ImportMail(path, row);
+    if (LooksLikeMail(head)) return ImportMail(**source, row);
     return Fail(row, "not a DMARC report: neither XML, gzip, ZIP, zlib nor a mail", "payload");
   }
 
@@ -148,8 +152,8 @@ class FileImporter {
     return Finish(pipeline, row);
   }
 
-  Status ImportMail(const std::string& path, FileRow* row) {
-    struct istream* input = i_stream_create_file(path.c_str(), IO_BLOCK_SIZE);
+  Status ImportMail(FileSource& source, FileRow* row) {
+    struct istream* input = i_stream_create_fd(source.fd(), IO_BLOCK_SIZE);
     Result<std::vector<DmarcItem>> items = plugin::ReadDmarcMail(input, dmarc_, options_, origin_);
     i_stream_unref(&input);
     if (!items.ok()) return items.status();
@@ -209,10 +213,32 @@ class RowPrinter {
   uint64_t failed_ = 0;
 };
 
-bool LargeFile(const char* path) {
-  std::error_code error;
-  uintmax_t size = std::filesystem::file_size(path, error);
-  return !error && size > kBulkFileBytes;
+bool LargeFile(const Result<std::unique_ptr<FileSource>>& source) {
+  return source.ok() && (*source)->size() > kBulkFileBytes;
+}
+
+// Every file, opened while the command may still read what only root can: the reports are
+// then parsed after DropRootForGood. False (after CommandFailed) when there are more files
+// than the process may hold open at once.
+bool OpenFiles(const char* const* files, std::vector<Result<std::unique_ptr<FileSource>>>* out) {
+  size_t count = 0;
+  while (files[count] != nullptr) ++count;
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < count + 64) {
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, count + 64);
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    out->push_back(FileSource::Open(files[i]));
+    if (!out->back().ok() && out->back().status().message().find("Too many open files") !=
+                                 std::string::npos) {
+      CommandFailed(EX_USAGE, "dmarc import: " + std::to_string(count) +
+                                  " files are more than can be open at once here: import them "
+                                  "in smaller groups");
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -234,6 +260,9 @@ void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
     }
     DmarcArchive archive;
     if (!OpenDmarcArchive(cctx, true, &archive)) return;
+    std::vector<Result<std::unique_ptr<FileSource>>> sources;
+    if (!OpenFiles(files, &sources)) return;
+    if (!DropRootBeforeParsing(archive)) return;
     FileImporter importer(*archive.dmarc, archive.settings, max_size);
     DmarcStore::Bulk bulk(*archive.dmarc);
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
@@ -244,12 +273,14 @@ void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
     doveadm_print_header_simple("reason");
     RowPrinter rows;
     uint64_t total = 0;
-    for (const char* const* file = files; *file != nullptr; ++file) {
+    for (size_t index = 0; index < sources.size(); ++index) {
+      const char* const* file = &files[index];
       ++total;
       const uint64_t commits = bulk.commits();
       FileRow row;
-      Status status = LargeFile(*file) ? bulk.Commit() : Status::Ok();
-      if (status.ok()) status = importer.Import(*file, &row);
+      Status status = LargeFile(sources[index]) ? bulk.Commit() : Status::Ok();
+      if (status.ok()) status = importer.Import(*file, sources[index], &row);
+      if (sources[index].ok()) sources[index]->reset();  // closes the file
       if (status.ok()) status = bulk.CommitIfDue();
       // A commit made while this file was imported covers every file before it.
       if (bulk.commits() != commits) rows.Print(Status::Ok());

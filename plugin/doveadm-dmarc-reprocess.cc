@@ -132,7 +132,7 @@ bool SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
 void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, true, &archive)) return;
+    if (!OpenDmarcArchive(cctx, true, &archive) || !DropRootBeforeParsing(archive)) return;
     std::vector<MailToProcess> mails;
     if (!SelectMails(cctx, archive, &mails)) return;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);

@@ -129,6 +129,24 @@ void ArchiveOwnerIdentity::Restore() {
   }
 }
 
+Status DropRootForGood(const ArchiveOwner& owner) {
+  if (geteuid() != 0 && getuid() != 0) return Status::Ok();
+  uid_t uid = owner.uid;
+  gid_t gid = owner.gid;
+  if (uid == 0) {  // a root-only archive: root's rights are not needed to use it any more
+    uid = NobodyUid();
+    const struct group* nogroup = getgrnam("nogroup");
+    gid = nogroup != nullptr ? nogroup->gr_gid : static_cast<gid_t>(kNobodyFallback);
+  }
+  if (seteuid(0) != 0 || setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
+      setresuid(uid, uid, uid) != 0) {
+    return Status::IOError("cannot give up root for uid " + std::to_string(uid) + ": " +
+                           ErrnoText(errno));
+  }
+  if (setuid(0) == 0 || seteuid(0) == 0) std::abort();  // root must be gone for good
+  return Status::Ok();
+}
+
 Status SetArchiveFileMode(const std::string& path, const ArchiveOwner& owner) {
   if (owner.group_shared && chown(path.c_str(), static_cast<uid_t>(-1), owner.gid) != 0 &&
       errno != EPERM) {

@@ -130,6 +130,7 @@ Status OpenDatabases(OpenArchive& archive, bool write) {
 Status OpenEnvironment(const StoreOptions& options, const ArchiveOwner& owner,
                        OpenArchive& archive) {
   archive.options = options;
+  archive.owner = owner;
   archive.pid = getpid();
   const std::string& path = options.path;
 
@@ -264,6 +265,8 @@ Store::~Store() {
 }
 
 const std::string& Store::path() const { return impl_->archive.options.path; }
+
+const ArchiveOwner& Store::owner() const { return impl_->archive.owner; }
 
 Result<StoreStats> Store::GetStats() const {
   const OpenArchive& archive = impl_->archive;

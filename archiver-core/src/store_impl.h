@@ -78,6 +78,7 @@ struct SourceDatabases {
 
 struct OpenArchive {
   StoreOptions options;  // options.path is the canonical path
+  ArchiveOwner owner;    // whose the directory is (archive_access.h)
   lmdb::EnvContext env_context;  // before env: it must outlive the environment
   lmdb::Env env;
   Databases db;

@@ -139,9 +139,8 @@ class SharedArchiveTest(ArchiverTestCase):
         self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 4)
 
 
-class BoundedWaitTest(ArchiverTestCase):
-    """A process that stopped inside a write transaction (a suspended doveadm) must not
-    hold deliveries: they give up after archiver_lock_timeout with a temporary failure."""
+class HoldsWriteLock:
+    """For tests that need an archive's write lock held by another process."""
 
     def hold_write_lock(self, instance):
         """archiver-test-hold-write-lock, as the mail uid, holding the archive's write lock
@@ -161,6 +160,11 @@ class BoundedWaitTest(ArchiverTestCase):
             holder.kill()
             self.fail(f"the holder did not start: {holder.stderr.read().decode()}")
         return holder
+
+
+class BoundedWaitTest(HoldsWriteLock, ArchiverTestCase):
+    """A process that stopped inside a write transaction (a suspended doveadm) must not
+    hold deliveries: they give up after archiver_lock_timeout with a temporary failure."""
 
     def test_delivery_gives_up_while_another_process_holds_the_write_lock(self):
         instance = self.start_instance(settings={"archiver_lock_timeout": "2s"})
@@ -186,6 +190,54 @@ class BoundedWaitTest(ArchiverTestCase):
         holder.wait()
         self.deliver_ok(instance, ["bob@example.org"], make_message("After"))
         self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)
+
+
+class ReportsNeverParsedAsRootTest(HoldsWriteLock, ArchiverTestCase):
+    """doveadm dmarc import runs as root, and reports come from anyone: it reads its files
+    while still root (an admin's files may be root's alone), then gives up root for good,
+    for the archive owner's uid, before it parses them."""
+
+    def status_ids(self, pid, field):
+        with open(f"/proc/{pid}/status") as f:
+            line = next(line for line in f if line.startswith(field + ":"))
+        return [int(value) for value in line.split()[1:]]
+
+    def test_import_parses_as_the_archive_owner(self):
+        instance = self.start_instance()
+        self.deliver_ok(instance, ["alice@example.org"], make_message("Before"))
+        report = os.path.join(instance.root, "root-only-report.xml")
+        with open(report, "wb") as f:
+            f.write(aggregate_xml("Org Root", "root-1", "owner.example", MAY_1,
+                                  [record("192.0.2.9", 2, "none", "pass", "pass")]))
+        os.chmod(report, 0o600)  # only root may read it: opened before root is given up
+        # While the archive's write lock is held, the import stops at its first write,
+        # after it has begun on the report: its identity can be read then.
+        holder = self.hold_write_lock(instance)
+        importer = subprocess.Popen(instance.doveadm_command("dmarc", "import", report),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=instance.env)
+        self.addCleanup(importer.kill)
+        deadline = time.monotonic() + 20
+        uids = [0]
+        while time.monotonic() < deadline and importer.poll() is None:
+            try:
+                with open(f"/proc/{importer.pid}/comm") as f:
+                    is_doveadm = f.read().strip() == "doveadm"
+                uids = self.status_ids(importer.pid, "Uid") if is_doveadm else [0]
+            except (OSError, StopIteration):
+                pass
+            if uids[0] != 0:
+                break
+            time.sleep(0.05)
+        self.assertEqual(uids, [di.MAIL_UID] * 4, "real, effective, saved and fs uid")
+        self.assertEqual(self.status_ids(importer.pid, "Gid"), [di.MAIL_GID] * 4)
+        self.assertEqual(self.status_ids(importer.pid, "Groups"), [di.MAIL_GID])
+        holder.kill()
+        holder.wait()
+        out, err = importer.communicate(timeout=60)
+        self.assertEqual(importer.returncode, 0, err)
+        rows = instance.doveadm_json("dmarc", "list")
+        self.assertEqual([row["org"] for row in rows], ["Org Root"])
 
 
 class OutputSafetyTest(ArchiverTestCase):

@@ -63,6 +63,13 @@ class ArchiveOwnerIdentity {
   std::vector<gid_t> saved_groups_;
 };
 
+// Gives up root for good: the real, effective and saved uid and gid become the owner's
+// (for an archive root owns: nobody's), with the owner's group as the only other group.
+// What the process opened before (the archive among them) stays usable; root never comes
+// back. Done before parsing content anyone may have sent (DMARC reports), so that a flaw
+// in a parser cannot act as root. Not root: does nothing.
+Status DropRootForGood(const ArchiveOwner& owner);
+
 // Gives `path` (just created by this process, still owned by it) the owner's group and
 // file mode. Used for files a library created with the process umask (LMDB's lock.mdb).
 Status SetArchiveFileMode(const std::string& path, const ArchiveOwner& owner);

@@ -54,6 +54,7 @@ class FileSource final : public InputSource {
   Status Rewind() override;
   uint64_t size() const override { return size_; }
   std::string name() const override { return path_; }
+  int fd() const { return fd_; }  // owned by the source
 
  private:
   FileSource(int fd, std::string path, uint64_t size);

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "archiver/archive_access.h"
 #include "archiver/digest.h"
 #include "archiver/header_summary.h"
 #include "archiver/status.h"
@@ -138,6 +139,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const;
+  // Whose the archive directory is (what root acted as while opening it).
+  const ArchiveOwner& owner() const;
 
   // Stores `message` (unless a message with the same SHA-256 is stored already) and
   // one delivery record, in one transaction. Idempotent per (message id, envelope_to,
