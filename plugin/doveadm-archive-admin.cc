@@ -39,8 +39,8 @@ void CmdArchiveStats(struct doveadm_cmd_context* cctx) {
     doveadm_print_num(stats->raw_bytes);
     doveadm_print_num(stats->stored_bytes);
     doveadm_print_num(stats->delivered_bytes);
-    doveadm_print(Ratio(stats->raw_bytes, stats->stored_bytes).c_str());
-    doveadm_print(Ratio(stats->delivered_bytes, stats->raw_bytes).c_str());
+    PrintValue(Ratio(stats->raw_bytes, stats->stored_bytes).c_str());
+    PrintValue(Ratio(stats->delivered_bytes, stats->raw_bytes).c_str());
     doveadm_print_num(stats->map_size);
     doveadm_print_num(stats->map_used);
   });
@@ -59,8 +59,8 @@ void CmdArchiveVerify(struct doveadm_cmd_context* cctx) {
     doveadm_print_header_simple("id");
     doveadm_print_header_simple("error");
     for (const auto& [id, status] : report->damaged) {
-      doveadm_print(ToHex(id).c_str());
-      doveadm_print(status.ToString().c_str());
+      PrintValue(ToHex(id).c_str());
+      PrintValue(status.ToString().c_str());
     }
     std::string summary = "verified " + std::to_string(report->messages_checked) +
                           " messages and " + std::to_string(report->deliveries_checked) +

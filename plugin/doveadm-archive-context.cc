@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "archiver/archive_path.h"
+#include "archiver/display_text.h"
 #include "archiver/time_format.h"
 #if DOVECOT_PREREQ(2, 4, 0)
 #include "archiver-settings-event.h"
@@ -99,6 +100,14 @@ int ExitCodeFor(const Status& status) {
     default:
       return EX_TEMPFAIL;
   }
+}
+
+void PrintValue(const char* value) {
+  if (value == nullptr || !NeedsDisplayEscape(value)) {
+    doveadm_print(value);
+    return;
+  }
+  doveadm_print(DisplayText(value).c_str());
 }
 
 const char* ParamString(struct doveadm_cmd_context* cctx, const char* name) {

@@ -24,6 +24,12 @@ int ExitCodeFor(const Status& status);
 // The string value of parameter `name`, or nullptr when not given.
 const char* ParamString(struct doveadm_cmd_context* cctx, const char* name);
 
+// doveadm_print for every value a command prints: text from anyone (a subject, a report's
+// org, a remote server's reply) shows its control characters as \xNN (DisplayText), so
+// that it cannot drive the terminal of whoever reads the output.
+void PrintValue(const char* value);
+inline void PrintValue(const std::string& value) { PrintValue(value.c_str()); }
+
 // Runs a command body as an exception barrier: nothing may unwind into doveadm's C.
 void RunCommand(const std::function<void()>& body);
 

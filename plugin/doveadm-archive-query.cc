@@ -62,12 +62,12 @@ constexpr const char* kDeliveryFields[] = {"received", "origin", "user", "mailbo
                                            "rcpt"};
 
 void PrintDeliveryFields(const DeliveryRecord& record) {
-  doveadm_print(FormatTimeUtc(record.received_us).c_str());
-  doveadm_print(record.origin.c_str());
-  doveadm_print(record.user.c_str());
-  doveadm_print(record.mailbox.c_str());
-  doveadm_print(record.envelope_from.c_str());
-  doveadm_print(record.envelope_to.c_str());
+  PrintValue(FormatTimeUtc(record.received_us).c_str());
+  PrintValue(record.origin.c_str());
+  PrintValue(record.user.c_str());
+  PrintValue(record.mailbox.c_str());
+  PrintValue(record.envelope_from.c_str());
+  PrintValue(record.envelope_to.c_str());
 }
 
 void PrintHeaders(std::initializer_list<const char*> before,
@@ -154,10 +154,10 @@ void CmdArchiveList(struct doveadm_cmd_context* cctx) {
     doveadm_print_header("size", "size", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     Status status = store->ListDeliveries(filter, [](const Delivery& delivery) {
       const DeliveryRecord& record = delivery.record;
-      doveadm_print(ToHex(record.id).c_str());
+      PrintValue(ToHex(record.id).c_str());
       PrintDeliveryFields(record);
-      doveadm_print(record.headers.subject.c_str());
-      doveadm_print(Decimal(record.size).c_str());
+      PrintValue(record.headers.subject.c_str());
+      PrintValue(Decimal(record.size).c_str());
       return true;
     });
     if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
@@ -182,21 +182,21 @@ void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
     size_t index = 0;
     for (const Delivery& delivery : *deliveries) {
       const DeliveryRecord& record = delivery.record;
-      doveadm_print(ToHex(info->id).c_str());
-      doveadm_print(Decimal(info->raw_size).c_str());
-      doveadm_print(Decimal(info->stored_size).c_str());
-      doveadm_print(info->codec.c_str());
-      doveadm_print(Decimal(info->format_version).c_str());
-      doveadm_print(Decimal(deliveries->size()).c_str());
-      doveadm_print(Decimal(++index).c_str());
+      PrintValue(ToHex(info->id).c_str());
+      PrintValue(Decimal(info->raw_size).c_str());
+      PrintValue(Decimal(info->stored_size).c_str());
+      PrintValue(info->codec.c_str());
+      PrintValue(Decimal(info->format_version).c_str());
+      PrintValue(Decimal(deliveries->size()).c_str());
+      PrintValue(Decimal(++index).c_str());
       PrintDeliveryFields(record);
-      doveadm_print(record.headers.from.c_str());
-      doveadm_print(record.headers.to.c_str());
-      doveadm_print(record.headers.cc.c_str());
-      doveadm_print(record.headers.subject.c_str());
-      doveadm_print(record.headers.date.c_str());
-      doveadm_print(record.headers.message_id.c_str());
-      doveadm_print(Decimal(record.trace_prefix.size()).c_str());
+      PrintValue(record.headers.from.c_str());
+      PrintValue(record.headers.to.c_str());
+      PrintValue(record.headers.cc.c_str());
+      PrintValue(record.headers.subject.c_str());
+      PrintValue(record.headers.date.c_str());
+      PrintValue(record.headers.message_id.c_str());
+      PrintValue(Decimal(record.trace_prefix.size()).c_str());
     }
   });
 }
@@ -324,11 +324,11 @@ void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field : {"format", "output", "messages", "bytes", "failed"})
       doveadm_print_header_simple(field);
-    doveadm_print(format);
-    doveadm_print(output);
-    doveadm_print(Decimal(exported).c_str());
-    doveadm_print(Decimal(bytes).c_str());
-    doveadm_print(Decimal(failed).c_str());
+    PrintValue(format);
+    PrintValue(output);
+    PrintValue(Decimal(exported).c_str());
+    PrintValue(Decimal(bytes).c_str());
+    PrintValue(Decimal(failed).c_str());
   });
 }
 

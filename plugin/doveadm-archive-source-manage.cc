@@ -129,9 +129,9 @@ bool ApplyOptions(struct doveadm_cmd_context* cctx, SourceConfig* config) {
 void PrintChange(const std::string& name, const char* change, const std::string& note) {
   doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
   for (const char* column : {"name", "change", "note"}) doveadm_print_header_simple(column);
-  doveadm_print(name.c_str());
-  doveadm_print(change);
-  doveadm_print(note.c_str());
+  PrintValue(name.c_str());
+  PrintValue(change);
+  PrintValue(note.c_str());
 }
 
 bool Report(const Status& status, const std::string& name, const char* action) {

@@ -85,14 +85,14 @@ void CmdSourceList(struct doveadm_cmd_context* cctx) {
     doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     doveadm_print_header_simple("last_error");
     for (const SourceInfo& source : *sources) {
-      doveadm_print(source.config.name.c_str());
-      doveadm_print(source.config.host.c_str());
-      doveadm_print(source.config.user.c_str());
-      doveadm_print(SourcePurposeName(source.config.purpose));
-      doveadm_print(SourceStateName(source.status.state()));
-      doveadm_print(FormatOptionalTime(source.status.last_sync_us).c_str());
-      doveadm_print(std::to_string(source.status.messages_archived).c_str());
-      doveadm_print(source.status.last_error.c_str());
+      PrintValue(source.config.name.c_str());
+      PrintValue(source.config.host.c_str());
+      PrintValue(source.config.user.c_str());
+      PrintValue(SourcePurposeName(source.config.purpose));
+      PrintValue(SourceStateName(source.status.state()));
+      PrintValue(FormatOptionalTime(source.status.last_sync_us).c_str());
+      PrintValue(std::to_string(source.status.messages_archived).c_str());
+      PrintValue(source.status.last_error.c_str());
     }
   });
 }
@@ -146,10 +146,10 @@ void CmdSourceLog(struct doveadm_cmd_context* cctx) {
         doveadm_print_header_simple("error");
         started = true;
       }
-      doveadm_print(FormatOptionalTime(entry.time_us).c_str());
-      doveadm_print(entry.what.c_str());
-      doveadm_print(std::to_string(entry.count).c_str());
-      doveadm_print(entry.error.c_str());
+      PrintValue(FormatOptionalTime(entry.time_us).c_str());
+      PrintValue(entry.what.c_str());
+      PrintValue(std::to_string(entry.count).c_str());
+      PrintValue(entry.error.c_str());
       return limit == 0 || ++shown < static_cast<uint64_t>(limit);
     });
     if (!log.ok()) CommandFailed(ExitCodeFor(log), "Source " + std::string(name) + ": " +

@@ -24,11 +24,11 @@ void ConnectionFailed(const std::string& name, const imapc::RemoteError& error) 
 // One row of `source sync`'s output.
 void PrintSyncRow(const std::string& name, const std::string& state,
                   const imapc::SyncOutcome& outcome) {
-  doveadm_print(name.c_str());
-  doveadm_print(state.c_str());
-  doveadm_print(std::to_string(outcome.archived).c_str());
-  doveadm_print(imapc::FailureKindName(outcome.failure));
-  doveadm_print(outcome.error.c_str());
+  PrintValue(name.c_str());
+  PrintValue(state.c_str());
+  PrintValue(std::to_string(outcome.archived).c_str());
+  PrintValue(imapc::FailureKindName(outcome.failure));
+  PrintValue(outcome.error.c_str());
 }
 
 // The sources `sync --due` (or --all: every source not paused) would sync, read from the
@@ -89,12 +89,12 @@ void CmdSourceTest(struct doveadm_cmd_context* cctx) {
       imapc::RemoteFolderStatus status;
       imapc::RemoteError folder_error;
       bool ok = account->FolderStatus(folder, &status, &folder_error);
-      doveadm_print(folder.c_str());
-      doveadm_print(ok ? std::to_string(status.messages).c_str() : "");
-      doveadm_print(ok ? std::to_string(status.unseen).c_str() : "");
-      doveadm_print(std::find(synced.begin(), synced.end(), folder) != synced.end() ? "yes"
+      PrintValue(folder.c_str());
+      PrintValue(ok ? std::to_string(status.messages).c_str() : "");
+      PrintValue(ok ? std::to_string(status.unseen).c_str() : "");
+      PrintValue(std::find(synced.begin(), synced.end(), folder) != synced.end() ? "yes"
                                                                                    : "no");
-      doveadm_print(folder_error.reason.c_str());
+      PrintValue(folder_error.reason.c_str());
       if (!ok && first_error.ok()) first_error = folder_error;
     }
     if (!first_error.ok()) ConnectionFailed(name, first_error);

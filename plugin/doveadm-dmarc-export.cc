@@ -207,8 +207,8 @@ void CmdDmarcExport(struct doveadm_cmd_context* cctx) {
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field : {"format", "output", "reports", "records"})
       doveadm_print_header_simple(field);
-    doveadm_print(format);
-    doveadm_print(path);
+    PrintValue(format);
+    PrintValue(path);
     doveadm_print_num(reports.size());
     doveadm_print_num(records);
   });

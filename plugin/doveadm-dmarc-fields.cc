@@ -1,6 +1,8 @@
 // The (section, field, value) layout of the dmarc show commands.
 #include "doveadm-dmarc-fields.h"
 
+#include "doveadm-archive-context.h"
+
 namespace archiver::doveadm {
 
 FieldPrinter::FieldPrinter() {
@@ -9,9 +11,9 @@ FieldPrinter::FieldPrinter() {
 }
 
 void FieldPrinter::Print(const std::string& section, const char* field, const std::string& value) {
-  doveadm_print(section.c_str());
-  doveadm_print(field);
-  doveadm_print(value.c_str());
+  PrintValue(section.c_str());
+  PrintValue(field);
+  PrintValue(value.c_str());
 }
 
 void PrintOrigin(FieldPrinter& out, const DmarcOrigin& origin) {

@@ -198,11 +198,11 @@ class RowPrinter {
         ++failed_;
         i_error("%s: %s", file.c_str(), row.reason.c_str());
       }
-      doveadm_print(file.c_str());
-      doveadm_print(row.result.c_str());
+      PrintValue(file.c_str());
+      PrintValue(row.result.c_str());
       doveadm_print_num(row.reports);
       doveadm_print_num(row.records);
-      doveadm_print(row.reason.c_str());
+      PrintValue(row.reason.c_str());
     }
     waiting_.clear();
   }

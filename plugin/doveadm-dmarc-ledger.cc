@@ -64,15 +64,15 @@ void CmdDmarcFailures(struct doveadm_cmd_context* cctx) {
     Status status = archive.dmarc->ListFailures(filter, [](const DmarcFailure& failure) {
       const FailureReport& report = failure.report;
       doveadm_print_num(failure.id);
-      doveadm_print(ArrivalTime(report).c_str());
-      doveadm_print(report.policy_domain.c_str());
-      doveadm_print(report.source_ip.c_str());
-      doveadm_print(report.feedback_type.c_str());
-      doveadm_print(report.auth_failure.c_str());
-      doveadm_print(report.delivery_result.c_str());
-      doveadm_print(report.original_from.c_str());
-      doveadm_print(report.original_subject.c_str());
-      doveadm_print(report.is_dmarc ? "yes" : "no");
+      PrintValue(ArrivalTime(report).c_str());
+      PrintValue(report.policy_domain.c_str());
+      PrintValue(report.source_ip.c_str());
+      PrintValue(report.feedback_type.c_str());
+      PrintValue(report.auth_failure.c_str());
+      PrintValue(report.delivery_result.c_str());
+      PrintValue(report.original_from.c_str());
+      PrintValue(report.original_subject.c_str());
+      PrintValue(report.is_dmarc ? "yes" : "no");
       return true;
     });
     if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
@@ -99,12 +99,12 @@ void CmdDmarcErrors(struct doveadm_cmd_context* cctx) {
       doveadm_print_header_simple(field);
     Status status = archive.dmarc->ListErrors([](const DmarcError& error) {
       doveadm_print_num(error.id);
-      doveadm_print(FormatTimeUtc(error.time_us).c_str());
-      doveadm_print(error.kind.c_str());
-      doveadm_print(error.reason.c_str());
-      doveadm_print(error.origin.mail ? ToHex(*error.origin.mail).c_str() : "");
-      doveadm_print(error.origin.part.c_str());
-      doveadm_print(error.origin.detail.c_str());
+      PrintValue(FormatTimeUtc(error.time_us).c_str());
+      PrintValue(error.kind.c_str());
+      PrintValue(error.reason.c_str());
+      PrintValue(error.origin.mail ? ToHex(*error.origin.mail).c_str() : "");
+      PrintValue(error.origin.part.c_str());
+      PrintValue(error.origin.detail.c_str());
       return true;
     });
     if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());

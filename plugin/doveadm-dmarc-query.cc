@@ -82,14 +82,14 @@ void PrintReport(FieldPrinter& out, const DmarcReport& report) {
 }
 
 void PrintTally(const char* scope, const std::string& key, const DmarcTally& tally) {
-  doveadm_print(scope);
-  doveadm_print(key.c_str());
+  PrintValue(scope);
+  PrintValue(key.c_str());
   doveadm_print_num(tally.reports);
   doveadm_print_num(tally.messages);
   doveadm_print_num(tally.dmarc_pass);
-  doveadm_print(Percent(tally.dmarc_pass, tally.messages).c_str());
-  doveadm_print(Percent(tally.dkim_aligned, tally.messages).c_str());
-  doveadm_print(Percent(tally.spf_aligned, tally.messages).c_str());
+  PrintValue(Percent(tally.dmarc_pass, tally.messages).c_str());
+  PrintValue(Percent(tally.dkim_aligned, tally.messages).c_str());
+  PrintValue(Percent(tally.spf_aligned, tally.messages).c_str());
   doveadm_print_num(tally.none);
   doveadm_print_num(tally.quarantine);
   doveadm_print_num(tally.reject);
@@ -110,11 +110,11 @@ void CmdDmarcList(struct doveadm_cmd_context* cctx) {
       doveadm_print_header(field, field, DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     Status status = archive.dmarc->ListReports(filter, [](const DmarcReport& report) {
       doveadm_print_num(report.id);
-      doveadm_print(report.meta.org_name.c_str());
-      doveadm_print(report.meta.report_id.c_str());
-      doveadm_print(report.meta.policy_published.domain.c_str());
-      doveadm_print(ReportTime(report.meta.begin).c_str());
-      doveadm_print(ReportTime(report.meta.end).c_str());
+      PrintValue(report.meta.org_name.c_str());
+      PrintValue(report.meta.report_id.c_str());
+      PrintValue(report.meta.policy_published.domain.c_str());
+      PrintValue(ReportTime(report.meta.begin).c_str());
+      PrintValue(ReportTime(report.meta.end).c_str());
       doveadm_print_num(report.records);
       doveadm_print_num(report.messages);
       doveadm_print_num(report.pass);

@@ -148,14 +148,14 @@ void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
       if (status.ok()) status = Reprocess(archive, mail, &tally);
       std::string result = status.ok() ? tally.Result() : "error";
       if (result == "error") ++failed;
-      doveadm_print(ToHex(mail.id).c_str());
-      doveadm_print(mail.user.c_str());
-      doveadm_print(mail.mailbox.c_str());
-      doveadm_print(result.c_str());
+      PrintValue(ToHex(mail.id).c_str());
+      PrintValue(mail.user.c_str());
+      PrintValue(mail.mailbox.c_str());
+      PrintValue(result.c_str());
       doveadm_print_num(tally.reports);
       doveadm_print_num(tally.failures);
       doveadm_print_num(tally.errors);
-      doveadm_print(status.ok() ? tally.reasons.c_str() : status.ToString().c_str());
+      PrintValue(status.ok() ? tally.reasons.c_str() : status.ToString().c_str());
       if (!status.ok())
         CommandFailed(ExitCodeFor(status), ToHex(mail.id) + ": " + status.ToString());
     }

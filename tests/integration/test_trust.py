@@ -279,6 +279,29 @@ class OutputSafetyTest(ArchiverTestCase):
         with open(os.path.join(fresh, sha256(message) + ".eml"), "rb") as f:
             self.assertEqual(f.read(), message)
 
+    def test_control_characters_never_reach_the_terminal(self):
+        # Text from anyone that would drive the admin's terminal: a sender's subject (the
+        # header decoder already replaces its controls), and a report's org with a C1 CSI
+        # (allowed in XML) and a line break (which would forge a row).
+        instance = self.start_instance()
+        subject = "=?utf-8?q?=1B[31mURGENT=1B[0m_pay?="
+        self.deliver_ok(instance, ["alice@example.org"], make_message(subject))
+        report = os.path.join(instance.root, "csi.xml")
+        with open(report, "wb") as f:
+            f.write(aggregate_xml("Evil\u009b2J Org&#10;forged row", "csi-1", "csi.example",
+                                  MAY_1, [record("192.0.2.5", 1, "none", "pass", "pass")]))
+        self.assertEqual(instance.doveadm("dmarc", "import", report).returncode, 0)
+        for fmt in (None, "table", "tab", "flow", "json"):
+            for command in (("archive", "list"), ("dmarc", "list"), ("dmarc", "show", "1")):
+                result = instance.doveadm(*command, fmt=fmt)
+                self.assertEqual(result.returncode, 0, (command, result))
+                out = result.stdout
+                self.assertNotIn(b"\x1b", out, (fmt, command))
+                self.assertNotIn(b"\xc2\x9b", out, (fmt, command))
+                if command[0] == "dmarc":
+                    self.assertIn(b"Evil\\xc2\\x9b2J Org\\x0aforged row",
+                                  out.replace(b"\\\\", b"\\"), (fmt, command))
+
     def test_csv_export_neutralises_formulas_from_reports(self):
         instance = self.start_instance()
         hostile = [record("192.0.2.7", 3, "none", "pass", "pass",
