@@ -85,6 +85,10 @@ class OpenArchives {
     return nullptr;
   }
 
+  void Forget(const std::string& path) {
+    entries_.remove_if([&path](const auto& entry) { return entry.first == path; });
+  }
+
   void Remember(const std::string& path, std::shared_ptr<Store> store) {
     entries_.emplace_front(path, std::move(store));
     if (entries_.size() > kCapacity) entries_.pop_back();
@@ -116,7 +120,13 @@ ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username, std:
 Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
   if (store_ != nullptr) return store_;
   store_ = ProcessArchives().Find(settings_.path);
-  if (store_ != nullptr) return store_;
+  // An archive moved, replaced or removed since this process opened it is opened afresh
+  // (or the delivery fails), never written through the old files.
+  if (store_ != nullptr && store_->StillAtPath().ok()) return store_;
+  if (store_ != nullptr) {
+    ProcessArchives().Forget(settings_.path);
+    store_ = nullptr;
+  }
   Result<std::shared_ptr<Store>> opened = Store::Open(settings_.StoreOptionsFor(false));
   // Archives kept open for later deliveries must not stand in the way of this one
   // (address space, with per-user archives): close them and try once more.

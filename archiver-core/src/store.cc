@@ -228,6 +228,9 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& requested) {
       registry.closed.wait(lock);  // its last user is closing it right now
       continue;
     }
+    // Moved or replaced under us: the files at the path now are others (opening them
+    // beside the old environment is safe: LMDB forbids only one file opened twice).
+    if (!existing->StillAtPath().ok()) break;
     if (existing->impl_->archive.options.read_only && !options.read_only) {
       return Status::InvalidArgument("archive " + options.path +
                                      " is already open read-only in this process");
@@ -267,6 +270,24 @@ Store::~Store() {
 const std::string& Store::path() const { return impl_->archive.options.path; }
 
 const ArchiveOwner& Store::owner() const { return impl_->archive.owner; }
+
+Status Store::StillAtPath() const {
+  const OpenArchive& archive = impl_->archive;
+  const std::string data_file = archive.options.path + "/data.mdb";
+  int fd = -1;
+  struct stat opened, now;
+  if (mdb_env_get_fd(archive.env.get(), &fd) != 0 || fstat(fd, &opened) != 0)
+    return Status::IOError("archive " + archive.options.path + ": cannot stat its open file");
+  if (lstat(data_file.c_str(), &now) != 0) {
+    return Status::NotFound("the archive " + archive.options.path +
+                            " was moved or removed since this process opened it");
+  }
+  if (now.st_dev != opened.st_dev || now.st_ino != opened.st_ino) {
+    return Status::IOError("the archive " + archive.options.path +
+                           " was replaced since this process opened it");
+  }
+  return Status::Ok();
+}
 
 Result<StoreStats> Store::GetStats() const {
   const OpenArchive& archive = impl_->archive;

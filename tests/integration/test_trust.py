@@ -103,6 +103,29 @@ class RootNeverActsOnMailUidFilesTest(ArchiverTestCase):
         self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 2)
 
 
+class ArchiveUnderTheWorkersFeetTest(ArchiverTestCase):
+    """An admin moves the archive away (and starts a new one) while Dovecot runs: an LMTP
+    process that has the old one open must notice at its next delivery and write the new
+    one, not the moved-away files."""
+
+    def test_moved_archive_is_noticed_by_an_open_lmtp_process(self):
+        instance = self.start_instance()
+        moved = instance.archive_dir + ".moved"
+        with instance.lmtp() as connection:  # one connection: one LMTP process throughout
+            first = connection.send(SENDER, ["alice@example.org"], make_message("First"))
+            self.assertTrue(first.all_delivered(), first)
+            os.rename(instance.archive_dir, moved)
+            os.mkdir(instance.archive_dir, 0o700)
+            os.chown(instance.archive_dir, di.MAIL_UID, di.MAIL_GID)
+            second = connection.send(SENDER, ["alice@example.org"], make_message("Second"))
+            self.assertTrue(second.all_delivered(), second)
+        self.assertEqual([r["subject"] for r in self.archive_list(instance)], ["Second"])
+        instance.stop()
+        os.rename(instance.archive_dir, instance.archive_dir + ".new")
+        os.rename(moved, instance.archive_dir)
+        self.assertEqual([r["subject"] for r in self.archive_list(instance)], ["First"])
+
+
 class SharedArchiveTest(ArchiverTestCase):
     """README, Permissions: several mail uids (system users, each its own uid) share one
     archive through a common group (mail_access_groups) and a group-writable setgid

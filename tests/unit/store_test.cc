@@ -304,3 +304,39 @@ TEST(StoreFormatBytesTest, HumanReadable) {
 
 }  // namespace
 }  // namespace archiver
+
+namespace archiver {
+namespace {
+
+// An archive moved away (or replaced) while a process keeps it open: StillAtPath says so,
+// and opening the path again gives the archive that is there now, not the moved one.
+TEST(StoreIdentityTest, MovedArchiveIsNoticedAndTheNewOneOpened) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("archive");
+  StoreOptions options;
+  options.path = path;
+  options.map_size = 64 << 20;
+  options.sync = false;
+  Result<std::shared_ptr<Store>> first = Store::Open(options);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->Archive("first", testing::LocalDelivery("a@b.c")).ok());
+  EXPECT_TRUE((*first)->StillAtPath().ok());
+
+  ASSERT_EQ(rename(path.c_str(), dir.Sub("moved").c_str()), 0);
+  EXPECT_EQ((*first)->StillAtPath().code(), Status::Code::kNotFound);
+  ASSERT_EQ(mkdir(path.c_str(), 0700), 0);
+  Result<std::shared_ptr<Store>> second = Store::Open(options);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_NE(second->get(), first->get()) << "the moved archive was handed out again";
+  ASSERT_TRUE((*second)->Archive("second", testing::LocalDelivery("a@b.c")).ok());
+  EXPECT_EQ((*second)->GetStats()->deliveries, 1u);
+  EXPECT_EQ((*first)->GetStats()->deliveries, 1u) << "the moved archive is untouched";
+
+  // Replaced by another archive's files: noticed too.
+  first->reset();
+  ASSERT_EQ(rename(dir.Sub("moved/data.mdb").c_str(), (path + "/data.mdb").c_str()), 0);
+  EXPECT_EQ((*second)->StillAtPath().code(), Status::Code::kIOError);
+}
+
+}  // namespace
+}  // namespace archiver

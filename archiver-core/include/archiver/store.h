@@ -142,6 +142,12 @@ class Store {
   // Whose the archive directory is (what root acted as while opening it).
   const ArchiveOwner& owner() const;
 
+  // Ok while path()/data.mdb is still the file this Store opened. An admin may move,
+  // replace or remove the archive while processes keep it open; they must then not write
+  // to the moved-away files: NotFound (nothing there now) or IOError (another file),
+  // after which the caller drops this Store and opens the path again. A stat and an fstat.
+  Status StillAtPath() const;
+
   // Stores `message` (unless a message with the same SHA-256 is stored already) and
   // one delivery record, in one transaction. Idempotent per (message id, envelope_to,
   // mailbox), or per (message id, source, folder) when record.source is set: a repeated
