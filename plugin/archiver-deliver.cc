@@ -156,8 +156,11 @@ Result<CapturedMessage*> CaptureDeliveredMessage(struct mail* src_mail, Delivery
   }
   Status read = ReadMailStream(source, &message->bytes);
   if (!read.ok()) return read;
-  message->prefix_length =
-      DeliveryTraceLength(message->bytes, agent, envelope.envelope_to, envelope.original_to);
+  const char* user = envelope.rcpt_user != nullptr ? envelope.rcpt_user->username : nullptr;
+  message->prefix_length = DeliveryTraceLength(
+      message->bytes, agent,
+      {envelope.envelope_from, envelope.envelope_to, envelope.original_to,
+       user != nullptr ? user : ""});
   message->headers =
       SummarizeHeaders(std::string_view(message->bytes).substr(message->prefix_length));
   if (of_transaction) transaction.captured = true;

@@ -26,29 +26,45 @@ std::string WithoutDetail(std::string_view address) {
   return base;
 }
 
-MessageId DeliveryIdempotencyKey(const MessageId& id, std::string_view envelope_to,
-                                 std::string_view mailbox) {
+namespace {
+void UpdateField(Sha256& hasher, std::string_view field) {
+  hasher.Update(std::string_view("\0", 1));
+  hasher.Update(field);
+}
+std::string_view Bytes(const MessageId& id) {
+  return {reinterpret_cast<const char*>(id.data()), id.size()};
+}
+}  // namespace
+
+MessageId DeliveryIdempotencyKey(const MessageId& id, std::string_view user,
+                                 std::string_view envelope_to, std::string_view mailbox) {
   Sha256 hasher;
-  hasher.Update(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
-  hasher.Update(std::string_view("\0", 1));
-  hasher.Update(NormalizeAddress(envelope_to));
-  hasher.Update(std::string_view("\0", 1));
-  hasher.Update(mailbox);
+  hasher.Update(std::string_view("\x02user", 5));
+  UpdateField(hasher, Bytes(id));
+  UpdateField(hasher, user);
+  UpdateField(hasher, NormalizeAddress(envelope_to));
+  UpdateField(hasher, mailbox);
+  return hasher.Finish();
+}
+
+MessageId LegacyDeliveryIdempotencyKey(const MessageId& id, std::string_view envelope_to,
+                                       std::string_view mailbox) {
+  Sha256 hasher;
+  hasher.Update(Bytes(id));
+  UpdateField(hasher, NormalizeAddress(envelope_to));
+  UpdateField(hasher, mailbox);
   return hasher.Finish();
 }
 
 MessageId DeliveryIdempotencyKey(const DeliveryRecord& record) {
   if (record.source.empty()) {
-    return DeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+    return DeliveryIdempotencyKey(record.id, record.user, record.envelope_to, record.mailbox);
   }
   Sha256 hasher;
-  hasher.Update(std::string_view("\x01source\0", 8));
-  hasher.Update(
-      std::string_view(reinterpret_cast<const char*>(record.id.data()), record.id.size()));
-  hasher.Update(std::string_view("\0", 1));
-  hasher.Update(record.source);
-  hasher.Update(std::string_view("\0", 1));
-  hasher.Update(record.folder);
+  hasher.Update(std::string_view("\x01source", 7));
+  UpdateField(hasher, Bytes(record.id));
+  UpdateField(hasher, record.source);
+  UpdateField(hasher, record.folder);
   return hasher.Finish();
 }
 

@@ -17,14 +17,25 @@ std::string NormalizeAddress(std::string_view address);
 // "a+x@b" -> "a@b" (recipient_delimiter "+"); other addresses unchanged.
 std::string WithoutDetail(std::string_view normalized_address);
 
-// SHA-256(id || 0x00 || NormalizeAddress(envelope_to) || 0x00 || mailbox).
-MessageId DeliveryIdempotencyKey(const MessageId& id, std::string_view envelope_to,
-                                 std::string_view mailbox);
+// The idempotency key of a local delivery: SHA-256(0x02 || "user" || 0x00 || id || 0x00 ||
+// user || 0x00 || NormalizeAddress(envelope_to) || 0x00 || mailbox). The Dovecot user is
+// part of it: the same bytes APPENDed, or delivered with the same envelope, for several
+// users are one delivery each.
+MessageId DeliveryIdempotencyKey(const MessageId& id, std::string_view user,
+                                 std::string_view envelope_to, std::string_view mailbox);
 
-// The key of a delivery in delivery_keys: DeliveryIdempotencyKey of its id, envelope_to
-// and mailbox for a local delivery; for one imported from a remote source (record.source
-// set), SHA-256(0x01 || "source" || 0x00 || id || 0x00 || source || 0x00 || folder), so that
-// a message is archived once per source and folder whatever its UID or UIDVALIDITY.
+// The key of a local delivery as archives written before the user was part of it file
+// it: SHA-256(id || 0x00 || NormalizeAddress(envelope_to) || 0x00 || mailbox). Such an
+// entry names a delivery of whichever user came first; readers that find one compare the
+// user of the delivery it names (store-format.md, "delivery_keys").
+MessageId LegacyDeliveryIdempotencyKey(const MessageId& id, std::string_view envelope_to,
+                                       std::string_view mailbox);
+
+// The key of a delivery in delivery_keys: DeliveryIdempotencyKey of its id, user,
+// envelope_to and mailbox for a local delivery; for one imported from a remote source
+// (record.source set), SHA-256(0x01 || "source" || 0x00 || id || 0x00 || source || 0x00 ||
+// folder), so that a message is archived once per source and folder whatever its UID or
+// UIDVALIDITY.
 MessageId DeliveryIdempotencyKey(const DeliveryRecord& record);
 
 // idx_rcpt keys: the recipient, and the recipient without +detail when that differs.

@@ -78,7 +78,17 @@ Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
                     const DeliveryRecord& record, std::string_view delivery_key, bool listed,
                     const std::string& described, VerifyReport* report) {
   const internal::Databases& db = archive.db;
-  const MessageId idempotency = index::DeliveryIdempotencyKey(record);
+  MessageId idempotency = index::DeliveryIdempotencyKey(record);
+  if (record.source.empty()) {
+    // Filed by an archive that predates the user in the key: its legacy entry counts.
+    Result<bool> filed =
+        HasEntry(txn, db.delivery_keys, Bytes(idempotency), delivery_key, false);
+    if (!filed.ok()) return filed.status();
+    if (!*filed) {
+      idempotency =
+          index::LegacyDeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+    }
+  }
   struct Expected {
     const char* index;
     MDB_dbi dbi;

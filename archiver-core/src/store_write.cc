@@ -46,6 +46,33 @@ Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& i
   return Status::Ok();
 }
 
+// Whether `record`'s delivery is archived already: its delivery_keys entry, or for a local
+// delivery an entry of the key archives used before the user was part of it, when the
+// delivery that entry names is this user's (another user's is another delivery).
+Status FindDelivered(const lmdb::Txn& txn, const OpenArchive& archive,
+                     const DeliveryRecord& record, const MessageId& key_hash, bool* delivered) {
+  const internal::Databases& db = archive.db;
+  std::string_view existing;
+  Status found = txn.Get(db.delivery_keys, Bytes(key_hash), &existing);
+  *delivered = found.ok();
+  if (found.ok() || found.code() != Status::Code::kNotFound || !record.source.empty()) {
+    return found.code() == Status::Code::kNotFound ? Status::Ok() : found;
+  }
+  const MessageId legacy =
+      index::LegacyDeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+  found = txn.Get(db.delivery_keys, Bytes(legacy), &existing);
+  if (found.code() == Status::Code::kNotFound) return Status::Ok();
+  if (!found.ok()) return found;
+  std::string_view stored;
+  found = txn.Get(db.deliveries, existing, &stored);
+  if (found.code() == Status::Code::kNotFound) return Status::Ok();  // verify reports it
+  if (!found.ok()) return found;
+  DeliveryRecord first;
+  if (!record::DecodeDelivery(stored, &first).ok()) return Status::Ok();  // verify reports it
+  *delivered = first.user == record.user;
+  return Status::Ok();
+}
+
 }  // namespace
 
 namespace internal {
@@ -66,13 +93,13 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
   const MessageId key_hash = index::DeliveryIdempotencyKey(record);
   *need_message = false;
 
-  std::string_view existing;
-  Status found = txn.Get(db.delivery_keys, Bytes(key_hash), &existing);
-  if (found.ok()) {
+  bool delivered = false;
+  Status found = FindDelivered(txn, archive, record, key_hash, &delivered);
+  if (!found.ok()) return found;
+  if (delivered) {
     *outcome = ArchiveOutcome::kAlreadyArchived;
     return Status::Ok();
   }
-  if (found.code() != Status::Code::kNotFound) return found;
 
   uint64_t new_stored_size = 0;
   std::string_view stored;
@@ -162,11 +189,10 @@ Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
 // Before taking the write lock: is this delivery archived already, is the message stored?
 Status LookAhead(const lmdb::Txn& txn, const OpenArchive& archive, const DeliveryRecord& record,
                  bool* delivered, bool* stored) {
-  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
+  Status found =
+      FindDelivered(txn, archive, record, index::DeliveryIdempotencyKey(record), delivered);
+  if (!found.ok()) return found;
   std::string_view value;
-  Status found = txn.Get(archive.db.delivery_keys, Bytes(key_hash), &value);
-  if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
-  *delivered = found.ok();
   found = txn.Get(archive.db.messages, Bytes(record.id), &value);
   if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
   *stored = found.ok();

@@ -1,9 +1,12 @@
-// DeliveryTraceLength: recognises the exact header lines Dovecot 2.3's LMTP server
-// prepends (lmtp-local.c and smtp_server_transaction_write_trace_record()). Dovecot
-// writes Return-Path and Delivered-To on one line each and its Received record as
-// tab-indented lines ending in "; DATE": anything else belongs to the message.
+// DeliveryTraceLength: recognises the exact header lines Dovecot's LMTP server prepends
+// (lmtp-local.c and smtp_server_transaction_write_trace_record()), and those Postfix's
+// pipe(8)/local(8) prepend before running dovecot-lda (mail_copy.c: Return-Path,
+// X-Original-To, Delivered-To, in this order, one line each). Dovecot writes Return-Path
+// and Delivered-To on one line each and its Received record as tab-indented lines ending
+// in "; DATE": anything else belongs to the message.
 #include "archiver/trace.h"
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -47,11 +50,11 @@ std::optional<Line> ReadSingleLineField(std::string_view message, size_t pos,
   return Line{line->text.substr(name.size() + 1), line->end};
 }
 
-bool IsDovecotDeliveredTo(std::string_view value, std::string_view rcpt_to,
-                          std::string_view orcpt) {
+// Whether the address `value` (angle brackets optional) is one of `candidates`.
+bool NamesOneOf(std::string_view value, std::initializer_list<std::string_view> candidates) {
   std::string_view address = StripAngles(value);
   if (address.empty()) return false;
-  for (std::string_view candidate : {rcpt_to, orcpt}) {
+  for (std::string_view candidate : candidates) {
     candidate = StripAngles(candidate);
     if (!candidate.empty() && ascii::EqualsIgnoreCase(address, candidate)) return true;
   }
@@ -101,10 +104,31 @@ size_t DovecotReceivedEnd(std::string_view message, size_t pos, std::string_view
   return 0;
 }
 
+// The MTA's lines before dovecot-lda's input: "Return-Path: <SENDER>" (the -f sender),
+// "X-Original-To: ADDR", "Delivered-To: ADDR" (the recipient: -a, its original, or the
+// -d user), each optional, in this order.
+size_t MtaTraceLength(std::string_view message, const TraceEnvelope& envelope) {
+  size_t length = 0;
+  std::optional<Line> field = ReadSingleLineField(message, length, "Return-Path");
+  if (field) {
+    std::string_view value = ascii::Trim(field->text);
+    if (value.size() >= 2 && value.front() == '<' && value.back() == '>' &&
+        ascii::EqualsIgnoreCase(value.substr(1, value.size() - 2), StripAngles(envelope.sender)))
+      length = field->end;
+  }
+  for (std::string_view name : {"X-Original-To", "Delivered-To"}) {
+    field = ReadSingleLineField(message, length, name);
+    if (field && NamesOneOf(field->text, {envelope.rcpt_to, envelope.orcpt, envelope.user}))
+      length = field->end;
+  }
+  return length;
+}
+
 }  // namespace
 
-size_t DeliveryTraceLength(std::string_view message, DeliveryAgent agent, std::string_view rcpt_to,
-                           std::string_view orcpt) {
+size_t DeliveryTraceLength(std::string_view message, DeliveryAgent agent,
+                           const TraceEnvelope& envelope) {
+  if (agent == DeliveryAgent::kLda) return MtaTraceLength(message, envelope);
   if (agent != DeliveryAgent::kLmtp) return 0;
 
   std::optional<Line> field = ReadSingleLineField(message, 0, "Return-Path");
@@ -115,7 +139,7 @@ size_t DeliveryTraceLength(std::string_view message, DeliveryAgent agent, std::s
   size_t length = field->end;
 
   field = ReadSingleLineField(message, length, "Delivered-To");
-  if (field && IsDovecotDeliveredTo(field->text, rcpt_to, orcpt)) length = field->end;
+  if (field && NamesOneOf(field->text, {envelope.rcpt_to, envelope.orcpt})) length = field->end;
   if (size_t received_end = DovecotReceivedEnd(message, length, sender)) length = received_end;
   return length;
 }

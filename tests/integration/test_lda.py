@@ -1,5 +1,6 @@
 """dovecot-lda: a delivery is archived once with origin lda and fetched exactly as given on stdin
-(a leading mbox From line is Dovecot's envelope, not part of the message)."""
+(a leading mbox From line is Dovecot's envelope, not part of the message; the Return-Path and
+Delivered-To lines an MTA prepends for one recipient belong to that delivery)."""
 
 import unittest
 
@@ -63,6 +64,42 @@ class LdaTest(ArchiverTestCase):
         self.assertEqual({row["id"] for row in rows}, {sha256(message)})
         stats = self.archive_stats(self.instance)
         self.assertEqual((int(stats["messages"]), int(stats["deliveries"])), (1, 2), stats)
+
+    def test_same_envelope_for_several_users_is_one_delivery_each(self):
+        """dovecot-lda run with the same -a (a shared address) for three users: three
+        deliveries of one stored message; running it again for one of them adds nothing."""
+        message = make_message("To the team", "One envelope, three users.\r\n")
+        users = ("alice", "bob", "carol")
+        for user in users:
+            self.lda_ok(self.instance, user, message, sender=SENDER, rcpt="team@example.org")
+        self.lda_ok(self.instance, "alice", message, sender=SENDER, rcpt="team@example.org")
+        rows = self.archive_list(self.instance)
+        self.assertEqual(sorted(row["user"] for row in rows), list(users))
+        stats = self.archive_stats(self.instance)
+        self.assertEqual((int(stats["messages"]), int(stats["deliveries"])), (1, 3), stats)
+        self.assert_verify_ok(self.instance)
+
+    def test_postfix_pipe_trace_lines_belong_to_each_delivery(self):
+        """Postfix's pipe(8) with flags=DRhu prepends Return-Path and Delivered-To for each
+        recipient before running dovecot-lda: the message is stored once, fetched as the
+        sender's MTA sent it, and each delivery keeps its own lines (fetch --trace)."""
+        message = make_message("Through Postfix", "Piped to dovecot-lda.\r\n").replace(
+            b"\r\n", b"\n")
+        prefixes = {}
+        for user in ("alice", "bob", "carol"):
+            prefixes[user] = (f"Return-Path: <{SENDER}>\n"
+                              f"Delivered-To: {user}@example.org\n").encode()
+            self.lda_ok(self.instance, user, prefixes[user] + message, sender=SENDER,
+                        rcpt=f"{user}@example.org")
+            self.assertEqual(self.instance.maildir_messages(user), [prefixes[user] + message])
+        stats = self.archive_stats(self.instance)
+        self.assertEqual((int(stats["messages"]), int(stats["deliveries"])), (1, 3), stats)
+        self.assertEqual({row["id"] for row in self.archive_list(self.instance)},
+                         {sha256(message)})
+        self.assert_fetch_exact(self.instance, message)
+        self.assertEqual(self.fetch(self.instance, sha256(message), "--trace", "--rcpt",
+                                    "bob@example.org"), prefixes["bob"] + message)
+        self.assert_verify_ok(self.instance)
 
 
 if __name__ == "__main__":

@@ -40,14 +40,27 @@ TEST(StoreIndexKeysTest, KeysOfARecord) {
 
 TEST(StoreIndexKeysTest, IdempotencyKey) {
   MessageId id = Sha256::Of("m");
-  EXPECT_EQ(DeliveryIdempotencyKey(id, "Bob@B.com", "INBOX"),
-            DeliveryIdempotencyKey(id, "<bob@b.com>", "INBOX"));
-  EXPECT_NE(DeliveryIdempotencyKey(id, "bob@b.com", "INBOX"),
-            DeliveryIdempotencyKey(id, "bob@b.com", "Archive"));
-  EXPECT_NE(DeliveryIdempotencyKey(id, "bob@b.com", "INBOX"),
-            DeliveryIdempotencyKey(Sha256::Of("n"), "bob@b.com", "INBOX"));
+  EXPECT_EQ(DeliveryIdempotencyKey(id, "bob", "Bob@B.com", "INBOX"),
+            DeliveryIdempotencyKey(id, "bob", "<bob@b.com>", "INBOX"));
+  EXPECT_NE(DeliveryIdempotencyKey(id, "bob", "bob@b.com", "INBOX"),
+            DeliveryIdempotencyKey(id, "bob", "bob@b.com", "Archive"));
+  EXPECT_NE(DeliveryIdempotencyKey(id, "bob", "bob@b.com", "INBOX"),
+            DeliveryIdempotencyKey(Sha256::Of("n"), "bob", "bob@b.com", "INBOX"));
+  EXPECT_NE(DeliveryIdempotencyKey(id, "bob", "", "INBOX"),
+            DeliveryIdempotencyKey(id, "carol", "", "INBOX"));
   // The separator keeps field boundaries apart.
-  EXPECT_NE(DeliveryIdempotencyKey(id, "a", "bc"), DeliveryIdempotencyKey(id, "ab", "c"));
+  EXPECT_NE(DeliveryIdempotencyKey(id, "u", "a", "bc"), DeliveryIdempotencyKey(id, "u", "ab", "c"));
+  EXPECT_NE(DeliveryIdempotencyKey(id, "ua", "", "b"), DeliveryIdempotencyKey(id, "u", "a", "b"));
+  // The legacy key (no user) is another key, and stays as archives wrote it.
+  EXPECT_NE(LegacyDeliveryIdempotencyKey(id, "bob@b.com", "INBOX"),
+            DeliveryIdempotencyKey(id, "", "bob@b.com", "INBOX"));
+  EXPECT_EQ(ToHex(LegacyDeliveryIdempotencyKey(id, "bob@b.com", "INBOX")),
+            ToHex([&] {
+              Sha256 hasher;
+              hasher.Update({reinterpret_cast<const char*>(id.data()), id.size()});
+              hasher.Update(std::string_view("\0bob@b.com\0INBOX", 16));
+              return hasher.Finish();
+            }()));
 }
 
 TEST(StoreIndexKeysTest, FilterMatching) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index_keys.h"
 #include "record.h"
 #include "test_util.h"
 
@@ -128,7 +129,9 @@ TEST_F(StoreTest, RepeatedDeliveryIsArchivedOnce) {
   std::string message = testing::MakeMessage("a@b", "c@d", "idem", "body");
   EXPECT_EQ(*store->Archive(message, Record("bob@b.com")), ArchiveOutcome::kStored);
   EXPECT_EQ(*store->Archive(message, Record("bob@b.com")), ArchiveOutcome::kAlreadyArchived);
-  EXPECT_EQ(*store->Archive(message, Record("<BOB@b.com>")), ArchiveOutcome::kAlreadyArchived);
+  DeliveryRecord spelled_otherwise = Record("<BOB@b.com>");
+  spelled_otherwise.user = "bob";
+  EXPECT_EQ(*store->Archive(message, spelled_otherwise), ArchiveOutcome::kAlreadyArchived);
   DeliveryRecord later = Record("bob@b.com");
   later.received_us += 1000000;  // a retry later on is still the same delivery
   EXPECT_EQ(*store->Archive(message, later), ArchiveOutcome::kAlreadyArchived);
@@ -139,6 +142,62 @@ TEST_F(StoreTest, RepeatedDeliveryIsArchivedOnce) {
   Result<StoreStats> stats = store->GetStats();
   EXPECT_EQ(stats->deliveries, 2u);
   EXPECT_EQ(stats->messages, 1u);
+}
+
+// The same bytes saved for several users with one envelope (IMAP APPEND has none;
+// dovecot-lda run with the same -a for each user) are one delivery per user.
+TEST_F(StoreTest, SameEnvelopeForTwoUsersIsTwoDeliveries) {
+  std::shared_ptr<Store> store = OpenStore();
+  std::string message = testing::MakeMessage("a@b", "c@d", "users", "body");
+  DeliveryRecord first = Record("");
+  first.origin = "append";
+  first.user = "ann";
+  DeliveryRecord second = first;
+  second.user = "ben";
+  EXPECT_EQ(*store->Archive(message, first), ArchiveOutcome::kStored);
+  EXPECT_EQ(*store->Archive(message, second), ArchiveOutcome::kDeduplicated);
+  EXPECT_EQ(*store->Archive(message, first), ArchiveOutcome::kAlreadyArchived);
+  EXPECT_EQ(*store->Archive(message, second), ArchiveOutcome::kAlreadyArchived);
+  EXPECT_EQ(store->GetStats()->deliveries, 2u);
+  Result<VerifyReport> report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->damaged.empty());
+}
+
+// An archive written before the user was part of the idempotency key: its entries still
+// make retries harmless, and another user's delivery with that envelope is still written.
+TEST_F(StoreTest, LegacyIdempotencyKeysAreHonoured) {
+  std::string message = testing::MakeMessage("a@b", "c@d", "legacy", "body");
+  DeliveryRecord ann = Record("shared@b.com");
+  ann.user = "ann";
+  EXPECT_EQ(*OpenStore()->Archive(message, ann), ArchiveOutcome::kStored);
+  const MessageId id = Sha256::Of(message);
+  const MessageId current =
+      index::DeliveryIdempotencyKey(id, "ann", ann.envelope_to, ann.mailbox);
+  const MessageId legacy = index::LegacyDeliveryIdempotencyKey(id, ann.envelope_to, ann.mailbox);
+  testing::ModifyArchive(dir_.Sub("archive"), [&](MDB_txn* txn, auto open) {
+    MDB_dbi keys = open(txn, "delivery_keys");
+    MDB_val key = {current.size(), const_cast<unsigned char*>(current.data())}, value{};
+    ASSERT_EQ(mdb_get(txn, keys, &key, &value), 0);
+    std::string delivery(static_cast<const char*>(value.mv_data), value.mv_size);
+    ASSERT_EQ(mdb_del(txn, keys, &key, nullptr), 0);
+    MDB_val old_key = {legacy.size(), const_cast<unsigned char*>(legacy.data())};
+    MDB_val old_value = {delivery.size(), delivery.data()};
+    ASSERT_EQ(mdb_put(txn, keys, &old_key, &old_value, 0), 0);
+  });
+  std::shared_ptr<Store> store = OpenStore();
+  Result<VerifyReport> report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->damaged.empty()) << report->damaged[0].second.ToString();
+  EXPECT_EQ(*store->Archive(message, ann), ArchiveOutcome::kAlreadyArchived);
+  DeliveryRecord ben = ann;
+  ben.user = "ben";
+  EXPECT_EQ(*store->Archive(message, ben), ArchiveOutcome::kDeduplicated);
+  EXPECT_EQ(*store->Archive(message, ben), ArchiveOutcome::kAlreadyArchived);
+  EXPECT_EQ(store->GetStats()->deliveries, 2u);
+  report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->damaged.empty());
 }
 
 TEST_F(StoreTest, DeliveryRecordIsPreserved) {

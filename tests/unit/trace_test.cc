@@ -106,20 +106,63 @@ TEST(TraceTest, LmtpPrefixes) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    EXPECT_EQ(DeliveryTraceLength(c.prefix + c.rest, DeliveryAgent::kLmtp, c.rcpt_to, c.orcpt),
+    const TraceEnvelope envelope{"a@example.org", c.rcpt_to, c.orcpt, "b"};
+    EXPECT_EQ(DeliveryTraceLength(c.prefix + c.rest, DeliveryAgent::kLmtp, envelope),
               c.prefix.size());
     std::string lf_prefix = ToLf(c.prefix);
     EXPECT_EQ(
-        DeliveryTraceLength(lf_prefix + ToLf(c.rest), DeliveryAgent::kLmtp, c.rcpt_to, c.orcpt),
+        DeliveryTraceLength(lf_prefix + ToLf(c.rest), DeliveryAgent::kLmtp, envelope),
         lf_prefix.size())
         << "with LF line endings";
   }
 }
 
-TEST(TraceTest, LdaAndAppendAddNothing) {
+TEST(TraceTest, AppendAddsNothing) {
   std::string message = kReturnPath + kDeliveredTo + kReceived + kBody;
-  EXPECT_EQ(DeliveryTraceLength(message, DeliveryAgent::kLda, "b+tag@example.com", ""), 0u);
-  EXPECT_EQ(DeliveryTraceLength(message, DeliveryAgent::kAppend, "b+tag@example.com", ""), 0u);
+  EXPECT_EQ(DeliveryTraceLength(message, DeliveryAgent::kAppend,
+                                {"a@example.org", "b+tag@example.com", "", "b"}),
+            0u);
+}
+
+// What Postfix's pipe(8) with flags=ODRhu (or local(8)) writes before running dovecot-lda
+// -f SENDER [-a ORCPT] -d USER: Return-Path, X-Original-To, Delivered-To, in this order.
+TEST(TraceTest, MtaPrefixesBeforeLda) {
+  const std::string original = "X-Original-To: sales@example.com\n";
+  const std::string delivered = "Delivered-To: bob@example.com\n";
+  const std::string return_path = "Return-Path: <a@example.org>\n";
+  const TraceEnvelope with_a{"a@example.org", "sales@example.com", "", "bob@example.com"};
+  struct Case {
+    std::string name;
+    std::string prefix;  // what must be recognised
+    std::string rest;    // what must stay in the message
+    TraceEnvelope envelope;
+  } cases[] = {
+      {"flags=DRhu, -d the recipient", return_path + delivered, ToLf(kBody),
+       {"a@example.org", "", "", "bob@example.com"}},
+      {"flags=DRhu, -a the recipient", return_path + delivered, ToLf(kBody),
+       {"a@example.org", "bob@example.com", "", "bob"}},
+      {"flags=ODRhu with -a", return_path + original + delivered, ToLf(kBody), with_a},
+      {"flags=D only", delivered, ToLf(kBody), with_a},
+      {"flags=R only", return_path, ToLf(kBody), with_a},
+      {"case and CRLF", "Return-Path: <A@Example.ORG>\r\nDelivered-To: BOB@example.com\r\n",
+       kBody, with_a},
+      {"null sender", "Return-Path: <>\n" + delivered, ToLf(kBody),
+       {"", "", "", "bob@example.com"}},
+      {"a Delivered-To naming someone else stays", return_path,
+       "Delivered-To: carol@example.com\n" + ToLf(kBody), with_a},
+      {"another sender's Return-Path stays", "",
+       "Return-Path: <x@example.net>\n" + delivered + ToLf(kBody), with_a},
+      {"out of order stays after it", return_path + delivered,
+       original + ToLf(kBody), with_a},
+      {"an LMTP Received is not the MTA's", return_path + delivered,
+       ToLf(kReceived + kBody), with_a},
+      {"no trace", "", ToLf(kBody), with_a},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(DeliveryTraceLength(c.prefix + c.rest, DeliveryAgent::kLda, c.envelope),
+              c.prefix.size());
+  }
 }
 
 }  // namespace
