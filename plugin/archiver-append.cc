@@ -106,6 +106,7 @@ extern "C" int ArchiverSaveFinish(struct mail_save_context* ctx) {
   if (capture == nullptr) return 0;
   ArchiverUser* user = CapturingUser(box, false);
   if (user == nullptr) return 0;
+  bool refused_for_good = false;
   Status status = Guarded([&] {
     if (!capture->read_error.ok()) return capture->read_error;
     if (!capture->archive_input->eof)
@@ -116,9 +117,10 @@ extern "C" int ArchiverSaveFinish(struct mail_save_context* ctx) {
     record.origin = "append";
     record.user = user->username();
     record.mailbox = mailbox_get_vname(box);
-    return ArchiveInto(*user, capture->message, std::move(record));
+    return ArchiveInto(*user, capture->message, std::move(record), &refused_for_good);
   });
-  return status.ok() ? 0 : HandleFailure(*user, box, status);
+  if (status.ok()) return 0;
+  return HandleFailure(*user, box, status, refused_for_good ? MAIL_ERROR_LIMIT : MAIL_ERROR_TEMP);
 }
 
 extern "C" void ArchiverSaveCancel(struct mail_save_context* ctx) {

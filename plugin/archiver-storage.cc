@@ -26,12 +26,21 @@ archiver_mailbox* ArchiverMailboxContext(struct mailbox* box) {
   return context;
 }
 
-int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status) {
+int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status,
+                  enum mail_error for_good) {
   if (user.settings().failure == FailureMode::kContinue) {
     e_error(box->event,
             "archiver: %s - saved without archiving (archiver_failure=continue)",
             status.ToString().c_str());
     return 0;
+  }
+  if (for_good != MAIL_ERROR_TEMP) {
+    // The sender's problem, not the server's: logged as an error, not as critical.
+    e_error(box->event, "archiver: %s - refused for good", status.ToString().c_str());
+    mail_storage_set_error(box->storage, for_good,
+                           t_strconcat("Refused by the mail archive: ",
+                                       status.message().c_str(), nullptr));
+    return -1;
   }
   mailbox_set_critical(box, "archiver: %s", status.ToString().c_str());
   mail_storage_set_error(box->storage, MAIL_ERROR_TEMP,
@@ -50,6 +59,12 @@ DeliveryAgent AgentOf(const std::string& origin) {
 // One archive write, prepared on Dovecot's thread and run on any thread: Run touches
 // nothing of Dovecot's, only the store and its own members.
 struct ArchiveWrite {
+  // Whether the archive refused the message for good (over its size limit or larger than
+  // its whole map): a retry cannot succeed, so the delivery fails permanently.
+  static bool RefusedForGood(const Status& written) {
+    return written.code() == Status::Code::kLimitExceeded;
+  }
+
   std::shared_ptr<Store> store;
   std::string_view body;  // into the CapturedMessage, which outlives the write
   DeliveryRecord record;
@@ -90,11 +105,14 @@ void NoteWritten(const ArchiveWrite& write, CapturedMessage& message) {
 
 }  // namespace
 
-Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record) {
+Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record,
+                   bool* refused_for_good) {
+  *refused_for_good = false;
   Result<ArchiveWrite> write = PrepareWrite(user, message, std::move(record));
   if (!write.ok()) return write.status();
   Status written = write->Run();
   if (written.ok()) NoteWritten(*write, message);
+  *refused_for_good = ArchiveWrite::RefusedForGood(written);
   return written;
 }
 
@@ -144,11 +162,15 @@ class DeliveryArchive {
   // Waits for the write; when it succeeded, reads the message for DMARC reports.
   Status Finish() {
     Status written = job_.Wait();
+    refused_for_good_ = ArchiveWrite::RefusedForGood(written);
     if (!written.ok()) return written;
     NoteWritten(write_, *message_);
     ProcessDmarcDelivery(user_, *message_, envelope_, mailbox_.c_str(), event_);
     return Status::Ok();
   }
+
+  // After Finish failed: whether the archive refused the message for good.
+  bool refused_for_good() const { return refused_for_good_; }
 
  private:
   ArchiverUser& user_;
@@ -158,6 +180,7 @@ class DeliveryArchive {
   CapturedMessage scratch_;
   CapturedMessage* message_ = nullptr;
   ArchiveWrite write_;
+  bool refused_for_good_ = false;
   JobThread job_;  // last: destroyed (waiting for the write) before what the write reads
 };
 
@@ -178,14 +201,21 @@ DeliveryEnvelope EnvelopeOfSave(struct mailbox* box, const struct mail_save_cont
 int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvelope& envelope) {
   ArchiverUser* user = ArchiverUserGet(ctx->rcpt_user);
   if (user == nullptr || !user->settings().capture_delivery) return 0;
+  bool refused_for_good = false;
   Status status = Guarded([&] {
     DeliveryArchive archive(*user, envelope, "", ctx->event);
     Status written = archive.Start(ctx->src_mail);
-    return written.ok() ? archive.Finish() : written;
+    if (written.ok()) written = archive.Finish();
+    refused_for_good = archive.refused_for_good();
+    return written;
   });
   if (status.ok()) return 0;
   e_error(ctx->event, "archiver: %s (delivery saved in no mailbox)", status.ToString().c_str());
   if (user->settings().failure == FailureMode::kContinue) return 0;
+  // Refused for good: without a tempfail error Dovecot saves the message to the default
+  // mailbox instead, where the archive refuses it again, and that save's error (a
+  // permanent one) is what the sender gets.
+  if (refused_for_good) return -1;
   ctx->tempfail_error = p_strdup(ctx->pool, "Archive temporarily unavailable, try again later");
   return -1;
 }
@@ -229,6 +259,7 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   int saved = abox->module_ctx.super.copy(ctx, mail);
   if (archive == nullptr) return saved;
   status = Guarded([&] { return archive->Finish(); });
+  const bool refused_for_good = archive->refused_for_good();
   archive.reset();
   if (status.ok()) return saved;
   if (saved < 0) {
@@ -236,7 +267,10 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
     e_error(box->event, "archiver: %s (the save failed too)", status.ToString().c_str());
     return -1;
   }
-  return HandleFailure(*user, box, status);
+  // A delivery refused for good fails as over quota: LMTP answers 552 5.2.2 (452 with
+  // quota_full_tempfail), dovecot-lda rejects it (exit 77 with -e).
+  return HandleFailure(*user, box, status,
+                       refused_for_good ? MAIL_ERROR_NOQUOTA : MAIL_ERROR_TEMP);
 }
 
 }  // namespace

@@ -24,13 +24,18 @@ archiver_mailbox* ArchiverMailboxContext(struct mailbox* box);
 // APPENDs), or nullptr when they are not.
 ArchiverUser* CapturingUser(struct mailbox* box, bool delivery);
 
-// Applies archiver_failure to a failed capture: 0 to go on saving, -1 (with a
-// temporary error set on the storage) to fail this save so the sender retries.
-int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status);
+// Applies archiver_failure to a failed capture: 0 to go on saving, -1 to fail this save,
+// with a temporary error set on the storage so the sender retries, or, when the archive
+// refused the message for good, with `for_good` (MAIL_ERROR_NOQUOTA for a delivery,
+// MAIL_ERROR_LIMIT for an APPEND) and the reason.
+int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& status,
+                  enum mail_error for_good = MAIL_ERROR_TEMP);
 
 // Archives `message` (or just a new delivery of it, when its id is already known)
 // into the user's archive; fills in the record's headers, trace prefix, id and size.
-Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record);
+// *refused_for_good: the archive can never take this message (over its size limit).
+Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record,
+                   bool* refused_for_good);
 
 // Archives a delivery that saved nothing (mailbox ""), from the deliver_mail hook.
 // Returns 0, or -1 with ctx->tempfail_error set when archiver_failure=tempfail fails it.

@@ -1,4 +1,4 @@
-// `doveadm archive stats|verify`: the archive as a whole.
+// `doveadm archive stats|verify|repair`: the archive as a whole.
 #include <cstdio>
 #include <string>
 
@@ -72,6 +72,33 @@ void CmdArchiveVerify(struct doveadm_cmd_context* cctx) {
         i_error("damaged: %s: %s", ToHex(id).c_str(), status.ToString().c_str());
       CommandFailed(EX_DATAERR, summary);
     }
+  });
+}
+
+void CmdArchiveRepair(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    std::shared_ptr<Store> store = OpenCommandArchive(cctx, true);
+    if (store == nullptr) return;
+    Result<std::vector<CounterRepair>> repairs = store->RepairCounters();
+    if (!repairs.ok()) {
+      CommandFailed(ExitCodeFor(repairs.status()), "Repair failed: " + repairs.status().ToString());
+      return;
+    }
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    doveadm_print_header_simple("counter");
+    doveadm_print_header("before", "before", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header("after", "after", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header_simple("result");
+    size_t repaired = 0;
+    for (const CounterRepair& repair : *repairs) {
+      const bool changed = repair.was_damaged || repair.before != repair.after;
+      repaired += changed ? 1 : 0;
+      PrintValue(repair.name);
+      PrintValue(repair.was_damaged ? "damaged" : std::to_string(repair.before));
+      doveadm_print_num(repair.after);
+      PrintValue(changed ? "repaired" : "ok");
+    }
+    i_info("%zu of %zu counters repaired", repaired, repairs->size());
   });
 }
 

@@ -11,5 +11,6 @@ void CmdArchiveFetch(struct doveadm_cmd_context* cctx);
 void CmdArchiveExport(struct doveadm_cmd_context* cctx);
 void CmdArchiveStats(struct doveadm_cmd_context* cctx);
 void CmdArchiveVerify(struct doveadm_cmd_context* cctx);
+void CmdArchiveRepair(struct doveadm_cmd_context* cctx);
 
 }  // namespace archiver::doveadm

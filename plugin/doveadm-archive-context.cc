@@ -155,10 +155,12 @@ bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings*
   return true;
 }
 
-std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx) {
+std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx, bool writable) {
   plugin::ArchiverSettings settings;
   if (!CommandSettings(cctx, &settings)) return nullptr;
-  Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(true));
+  StoreOptions options = settings.StoreOptionsFor(!writable);
+  options.create_if_missing = false;  // a command never makes an archive appear
+  Result<std::shared_ptr<Store>> store = Store::Open(options);
   if (!store.ok()) {
     CommandFailed(ExitCodeFor(store.status()),
                   "Cannot open the archive " + settings.path + ": " + store.status().message());

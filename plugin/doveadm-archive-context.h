@@ -43,11 +43,13 @@ std::string RawGlobalArchivePath(struct doveadm_cmd_context* cctx);
 // CommandFailed (EX_NOUSER, EX_TEMPFAIL, EX_CONFIG, EX_USAGE).
 bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings);
 
-// Opens the archive for a command, read-only. With `-u USER` the user's settings are
+// Opens the archive for a command, read-only unless `writable` (an existing archive
+// only: a command never creates one). With `-u USER` the user's settings are
 // looked up (userdb; the archive path may then use %u, %d, ~); without it the global
 // plugin { archiver_path } is used and must not depend on the user. On failure the
 // error is reported (CommandFailed) and nullptr returned.
-std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx);
+std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx,
+                                          bool writable = false);
 
 // Reads --since and --until (ParseTimeArgument's syntax, in microseconds) and --limit;
 // an option not given leaves its value as it was. False (after CommandFailed with

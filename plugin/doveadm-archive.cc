@@ -9,6 +9,7 @@ namespace {
 using archiver::doveadm::CmdArchiveExport;
 using archiver::doveadm::CmdArchiveFetch;
 using archiver::doveadm::CmdArchiveList;
+using archiver::doveadm::CmdArchiveRepair;
 using archiver::doveadm::CmdArchiveShow;
 using archiver::doveadm::CmdArchiveStats;
 using archiver::doveadm::CmdArchiveVerify;
@@ -71,6 +72,7 @@ doveadm_cmd_ver2 kCommands[] = {
             FILTER_USAGE " --format mbox|eml --output <path>", kExportParams),
     Command(CmdArchiveStats, "archive stats", "[-u <user>]", kUserOnlyParams),
     Command(CmdArchiveVerify, "archive verify", "[-u <user>]", kUserOnlyParams),
+    Command(CmdArchiveRepair, "archive repair", "[-u <user>]", kUserOnlyParams),
 };
 
 }  // namespace

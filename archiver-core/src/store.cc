@@ -208,6 +208,9 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& requested) {
     if (!made.ok()) return made;
   } else if (!S_ISDIR(st.st_mode)) {
     return Status::IOError(requested.path + " is not a directory");
+  } else if (!requested.create_if_missing &&
+             lstat((requested.path + "/data.mdb").c_str(), &st) != 0 && errno == ENOENT) {
+    return Status::NotFound("no archive at " + requested.path);  // an empty directory
   }
   // Whose the directory is, before realpath() resolves the links that root must check.
   Result<ArchiveOwner> owner = InspectArchiveDirectory(requested.path);
@@ -306,6 +309,10 @@ Result<StoreStats> Store::GetStats() const {
   };
   for (const auto& counter : counters) {
     Status read = internal::ReadCounter(*txn, archive.db.meta, counter.name, counter.value);
+    if (read.code() == Status::Code::kCorruption) {
+      return Status::Corruption("statistics counter '" + std::string(counter.name) +
+                                "' is damaged: run doveadm archive repair");
+    }
     if (!read.ok()) return read;
   }
   MDB_envinfo info = {};

@@ -95,6 +95,25 @@ struct OpenArchive {
 // A meta counter, 0 when absent. Corruption when its value is not 8 bytes.
 Status ReadCounter(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_t* value);
 
+// What the statistics counters should say, counted from the archive itself. A message or
+// delivery that cannot be decoded counts, with size 0 (verify reports it).
+struct ArchiveCounts {
+  uint64_t messages = 0;
+  uint64_t deliveries = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t delivered_bytes = 0;
+  uint64_t next_sequence = 1;  // past the highest delivery sequence
+};
+// Reads every message header and delivery record in `txn`.
+Status CountArchive(const lmdb::Txn& txn, const OpenArchive& archive, ArchiveCounts* counts);
+// The five statistics counters of `counts`, by their meta names.
+struct CountedValue {
+  std::string_view name;
+  uint64_t value;
+};
+std::vector<CountedValue> CountedValues(const ArchiveCounts& counts);
+
 // Copies the message stored in messages value `value` into `out` (decompressing it)
 // without checking its hash. Corruption when the value is malformed.
 Status DecodeStoredMessage(std::string_view value, std::string* out);

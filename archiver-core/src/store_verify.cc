@@ -192,21 +192,29 @@ Status CheckDeliveries(const internal::OpenArchive& archive, const lmdb::Txn& tx
   return Status::Ok();
 }
 
-// The counters `doveadm archive stats` shows must match what the archive holds.
+// The counters `doveadm archive stats` shows must match what the archive holds; a damaged
+// one is reported, not an error (`doveadm archive repair` rewrites them).
 Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
                      VerifyReport* report) {
-  const std::pair<std::string_view, uint64_t> counted[] = {
-      {internal::kMessagesCounter, report->messages_checked},
-      {internal::kDeliveriesCounter, report->deliveries_checked}};
-  for (const auto& [name, actual] : counted) {
+  internal::ArchiveCounts counts;
+  Status counted = internal::CountArchive(txn, archive, &counts);
+  if (!counted.ok()) return counted;
+  for (const internal::CountedValue& actual : internal::CountedValues(counts)) {
+    const std::string name(actual.name);
     uint64_t stored = 0;
-    Status read = internal::ReadCounter(txn, archive.db.meta, name, &stored);
-    if (!read.ok()) return read;
-    if (stored != actual) {
+    Status read = internal::ReadCounter(txn, archive.db.meta, actual.name, &stored);
+    if (read.code() == Status::Code::kCorruption) {
       report->damaged.emplace_back(
-          MessageId{}, Status::Corruption("statistics counter '" + std::string(name) + "' is " +
+          MessageId{}, Status::Corruption("statistics counter '" + name + "' is damaged (" +
+                                          read.message() + "): it should be " +
+                                          std::to_string(actual.value)));
+    } else if (!read.ok()) {
+      return read;
+    } else if (stored != actual.value) {
+      report->damaged.emplace_back(
+          MessageId{}, Status::Corruption("statistics counter '" + name + "' is " +
                                           std::to_string(stored) + " but the archive holds " +
-                                          std::to_string(actual)));
+                                          std::to_string(actual.value)));
     }
   }
   return Status::Ok();

@@ -23,9 +23,12 @@ std::string_view Bytes(const MessageId& id) {
   return {reinterpret_cast<const char*>(id.data()), id.size()};
 }
 
+// A damaged statistics counter is left as it is (verify reports it, `doveadm archive
+// repair` recounts it): it must not stop deliveries from being archived.
 Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_t delta) {
   uint64_t value = 0;
   Status read = internal::ReadCounter(txn, meta, name, &value);
+  if (read.code() == Status::Code::kCorruption) return Status::Ok();
   if (!read.ok()) return read;
   std::array<char, 8> bytes = record::EncodeCounter(value + delta);
   return txn.Put(meta, name, {bytes.data(), bytes.size()}, 0);
@@ -224,6 +227,19 @@ Result<ArchiveOutcome> Store::Archive(std::string_view message, DeliveryRecord r
 
 namespace {
 
+// A message whose stored form is larger than the whole map can never be archived (LMDB
+// cannot grow the map by itself): LimitExceeded, which tells the delivery to fail for good,
+// not MapFull, which a larger archiver_map_size or a later retry may cure.
+Status FitsTheMap(const OpenArchive& archive, const internal::PreparedMessage& message) {
+  MDB_envinfo info = {};
+  if (mdb_env_info(archive.env.get(), &info) != 0) return Status::Ok();
+  const uint64_t stored = record::kMessageHeaderSize + message.bytes().size();
+  if (stored < info.me_mapsize) return Status::Ok();
+  return Status::LimitExceeded("message of " + FormatBytes(message.raw.size()) + " (" +
+                               FormatBytes(stored) + " stored) is larger than the archive's map of " +
+                               FormatBytes(info.me_mapsize) + " (archiver_map_size)");
+}
+
 // A delivery of a group on its way into the write transaction.
 struct Pending {
   GroupDelivery* delivery;
@@ -276,8 +292,22 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
     if (!next->stored && !earlier) {
       next->prepared =
           internal::PrepareMessage(next->delivery->message, archive.options.compression_level);
+      Status fits = FitsTheMap(archive, *next->prepared);
+      if (!fits.ok()) next->delivery->outcome = fits;
     }
   }
+  // What can never fit is not written (its delivery has its own outcome, like one over
+  // kMaxRawSize); the rest of the group is.
+  for (Pending& next : *pending) {
+    for (const Pending& other : *pending) {
+      if (other.delivery->record.id == next.delivery->record.id &&
+          other.delivery->outcome.status().code() == Status::Code::kLimitExceeded)
+        next.delivery->outcome = other.delivery->outcome;
+    }
+  }
+  std::erase_if(*pending, [](const Pending& next) {
+    return next.delivery->outcome.status().code() == Status::Code::kLimitExceeded;
+  });
   return Status::Ok();
 }
 

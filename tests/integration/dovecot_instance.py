@@ -917,9 +917,13 @@ plugin {{
         with self.lmtp() as client:
             return client.send(mail_from, rcpts, message, **kwargs)
 
-    def lda(self, user, message, sender=None, rcpt=None, mailbox=None, timeout=120):
-        """Run dovecot-lda for `user` with `message` on stdin; returns the CompletedProcess."""
+    def lda(self, user, message, sender=None, rcpt=None, mailbox=None, timeout=120,
+            stderr_rejection=False):
+        """Run dovecot-lda for `user` with `message` on stdin; returns the CompletedProcess.
+        stderr_rejection: -e (a rejection is written to stderr, exit 77, instead of mailed)."""
         args = [DOVECOT_LDA, "-c", self.config_path, "-d", user]
+        if stderr_rejection:
+            args.append("-e")
         if sender is not None:
             args += ["-f", sender]
         if rcpt is not None:

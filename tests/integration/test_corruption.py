@@ -1,12 +1,14 @@
 """A damaged archive: one byte flipped inside a stored message in data.mdb is found by `verify`
-(non-zero, naming the id) and makes `fetch` fail with a Corruption error instead of wrong bytes."""
+(non-zero, naming the id) and makes `fetch` fail with a Corruption error instead of wrong bytes.
+A damaged statistics counter does not stop deliveries; verify reports it, `repair` recounts it."""
 
 import os
+import subprocess
 import unittest
 import uuid
 
 import dovecot_instance as di
-from archiver_test import ArchiverTestCase, make_message, sha256
+from archiver_test import BUILD_DIR, ArchiverTestCase, make_message, sha256
 
 
 class CorruptionTest(ArchiverTestCase):
@@ -53,6 +55,41 @@ class CorruptionTest(ArchiverTestCase):
         self.assertIn(damaged_id, result.stderr.decode())
 
         self.assert_fetch_exact(instance, intact)
+
+    def test_damaged_counter_blocks_nothing_and_is_repaired(self):
+        instance = self.start_instance()
+        for subject in ("one", "two"):
+            self.deliver_ok(instance, ["alice@example.org"], make_message(subject, "x\r\n"))
+        tool = os.path.join(BUILD_DIR, "tests", "archiver-test-set-meta")
+        subprocess.run([tool, instance.archive_dir, "messages", "bad"], check=True)
+        # Deliveries go on (they failed with 451 while the counter was unreadable).
+        self.deliver_ok(instance, ["bob@example.org"], make_message("three", "x\r\n"))
+        stats = instance.doveadm("archive", "stats")
+        self.assertEqual(stats.returncode, di.EX_DATAERR, stats)
+        self.assertIn(b"doveadm archive repair", stats.stderr)
+        verify = instance.doveadm("archive", "verify")
+        self.assertEqual(verify.returncode, di.EX_DATAERR, verify)
+        self.assertIn("statistics counter 'messages' is damaged",
+                      (verify.stdout + verify.stderr).decode())
+        rows = {row["counter"]: row for row in self.archive_rows(instance, "repair")}
+        self.assertEqual((rows["messages"]["before"], rows["messages"]["after"],
+                          rows["messages"]["result"]), ("damaged", "3", "repaired"))
+        self.assertEqual((rows["deliveries"]["after"], rows["deliveries"]["result"]), ("3", "ok"))
+        self.assert_verify_ok(instance)
+        self.assertEqual(self.archive_stats(instance)["messages"], "3")
+        # Root's repair left the archive's files to its owner: deliveries still work.
+        for name in ("data.mdb", "lock.mdb"):
+            self.assertEqual(os.stat(os.path.join(instance.archive_dir, name)).st_uid,
+                             di.MAIL_UID, name)
+        self.deliver_ok(instance, ["carol@example.org"], make_message("four", "x\r\n"))
+        rows = self.archive_rows(instance, "repair")
+        self.assertEqual({row["result"] for row in rows}, {"ok"})
+
+    def test_repair_never_creates_an_archive(self):
+        instance = self.start_instance()
+        result = instance.doveadm("archive", "repair")
+        self.assertEqual(result.returncode, di.EX_NOINPUT, result)
+        self.assertFalse(os.path.exists(os.path.join(instance.archive_dir, "data.mdb")))
 
 
 if __name__ == "__main__":

@@ -121,10 +121,13 @@ class TempfailTest(ArchiverTestCase):
     def test_a_write_failing_after_dovecot_saved_rolls_the_save_back(self):
         # The archive opens, but this message does not fit its map: the write fails while
         # (or after) Dovecot writes the mail, which must then not reach the mailbox.
-        instance = self.start_instance(settings={"archiver_map_size": "1M"})
+        # (Smaller than the map, so a larger map or a retry could take it: temporary.)
+        instance = self.start_instance(settings={"archiver_map_size": "1M",
+                                                 "archiver_compression": "none"})
         small = make_message("Fits", "x\r\n")
         self.deliver_ok(instance, ["alice@example.org"], small)
-        big_body = base64.encodebytes(os.urandom(1536 * 1024)).replace(b"\n", b"\r\n")
+        big_body = base64.encodebytes(os.urandom(720 * 1024)).replace(b"\n", b"\r\n")
+        self.assertLess(len(big_body), 1 << 20)
         big = make_message("Does not fit the map", big_body)
         log_before = len(instance.log_text())
         result = instance.deliver(SENDER, ["alice@example.org", "bob@example.org"], big)
@@ -146,6 +149,36 @@ class TempfailTest(ArchiverTestCase):
         self.assertEqual(sorted(r["id"] for r in self.archive_list(instance)),
                          sorted([sha256(small), sha256(after)]))
         self.assert_fetch_exact(instance, after)
+
+
+class RefusedForGoodTest(ArchiverTestCase):
+    """A message the archive can never take (its stored form is larger than the whole map)
+    fails permanently, naming the limit: LMTP 552 5.2.2 (as over quota), dovecot-lda -e exit 77,
+    not a 451 that the MTA would retry for days."""
+
+    def test_a_message_larger_than_the_map_is_refused_for_good(self):
+        instance = self.start_instance(settings={"archiver_map_size": "1M"})
+        big_body = base64.encodebytes(os.urandom(1536 * 1024)).replace(b"\n", b"\r\n")
+        big = make_message("Larger than the whole map", big_body)
+        log_before = len(instance.log_text())
+        result = instance.deliver(SENDER, ["alice@example.org", "bob@example.org"], big)
+        for rcpt in ("alice@example.org", "bob@example.org"):
+            reply = result.data.get(rcpt, result.rcpt[rcpt])
+            self.assertEqual(reply.code, 552, reply)
+            self.assertIn("5.2.2", reply.text)
+            self.assertIn("archiver_map_size", reply.text)
+        process = instance.lda("carol", big, sender=SENDER, rcpt="carol@example.org",
+                               stderr_rejection=True)
+        self.assertEqual(process.returncode, di.EX_NOPERM, process.stderr)
+        self.assertIn(b"larger than the archive's map", process.stderr)
+        for user in ("alice", "bob", "carol"):
+            self.assertEqual(instance.maildir_messages(user), [])
+        self.wait_for_log(instance, r"archiver: .*larger than the archive's map.* refused for good",
+                          log_before)
+        # What fits is still archived and delivered.
+        small = make_message("Fits", "x\r\n")
+        self.deliver_ok(instance, ["alice@example.org"], small)
+        self.assertEqual([r["id"] for r in self.archive_list(instance)], [sha256(small)])
 
 
 class ContinueTest(ArchiverTestCase):

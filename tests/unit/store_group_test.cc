@@ -96,9 +96,10 @@ TEST_F(StoreGroupTest, ArchivedDeliveriesAreNotWrittenAgain) {
 TEST_F(StoreGroupTest, AGroupIsOneTransaction) {
   std::shared_ptr<Store> store = OpenStore(1 << 20);
   ASSERT_TRUE(store);
-  // The second delivery does not fit the map: the first, written before it in the same
+  // The second delivery does not fit what is left of the map (it is smaller than the map:
+  // one larger fails alone, for good): the first, written before it in the same
   // transaction, is not kept either.
-  const std::string big = testing::RandomBytes(3 << 20, 9);
+  const std::string big = testing::RandomBytes(1000 << 10, 9);
   std::vector<GroupDelivery> group = Group({{&first_, "bob@b.com"}, {&big, "bob@b.com"}});
   Status archived = store->ArchiveGroup(group);
   EXPECT_EQ(archived.code(), Status::Code::kMapFull) << archived.ToString();
@@ -132,6 +133,30 @@ TEST_F(StoreGroupTest, AMessageOverTheLimitFailsAloneTheOthersAreWritten) {
   EXPECT_NE(group[1].outcome.status().message().find("limit"), std::string::npos);
   EXPECT_EQ(*group[2].outcome, ArchiveOutcome::kStored);
   EXPECT_EQ(store->GetStats()->deliveries, 2u);
+}
+
+// A message whose stored form is larger than the whole map can never be archived: it fails
+// for good (LimitExceeded, naming the map), not with MapFull; the rest of the group is
+// written, twice the same oversized message included.
+TEST_F(StoreGroupTest, AMessageLargerThanTheMapFailsForGood) {
+  std::shared_ptr<Store> store = OpenStore(1 << 20);
+  ASSERT_TRUE(store);
+  const std::string huge = testing::RandomBytes(3 << 19, 7);  // 1.5 MiB, incompressible
+  std::vector<GroupDelivery> group;
+  group.push_back({huge, Record("bob@b.com")});
+  group.push_back({first_, Record("bob@b.com")});
+  group.push_back({huge, Record("carol@b.com")});
+  EXPECT_TRUE(store->ArchiveGroup(group).ok());
+  for (size_t index : {0, 2}) {
+    EXPECT_EQ(group[index].outcome.status().code(), Status::Code::kLimitExceeded);
+    EXPECT_NE(group[index].outcome.status().message().find("archiver_map_size"),
+              std::string::npos)
+        << group[index].outcome.status().ToString();
+  }
+  EXPECT_EQ(*group[1].outcome, ArchiveOutcome::kStored);
+  EXPECT_EQ(store->Archive(huge, Record("dave@b.com")).status().code(),
+            Status::Code::kLimitExceeded);
+  EXPECT_EQ(store->GetStats()->deliveries, 1u);
 }
 
 TEST_F(StoreGroupTest, ReadOnlyStoreFailsEveryDelivery) {

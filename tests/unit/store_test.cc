@@ -289,6 +289,10 @@ TEST_F(StoreTest, ReadOnly) {
   options.path = dir_.Sub("empty");
   options.read_only = true;
   EXPECT_EQ(Store::Open(options).status().code(), Status::Code::kNotFound);
+  options.read_only = false;  // a writer that must not create one (doveadm archive repair)
+  EXPECT_EQ(Store::Open(options).status().code(), Status::Code::kNotFound);
+  EXPECT_NE(access((options.path + "/data.mdb").c_str(), F_OK), 0);
+  options.read_only = true;
 
   MessageId id{};
   {

@@ -23,7 +23,8 @@ struct StoreOptions {
   std::string path;                          // directory holding data.mdb and lock.mdb
   uint64_t map_size = 16ULL << 30;           // LMDB map size in bytes (default 16 GiB)
   int compression_level = 6;                 // zlib level 1..9, or 0 for no compression
-  bool create_if_missing = true;             // create the directory (mode 0700) and files (0600)
+  bool create_if_missing = true;             // create the directory (mode 0700) and files (0600);
+                                             // false: NotFound when there is no data.mdb
   bool read_only = false;                    // open for reading only (doveadm queries)
   bool sync = true;                          // fsync each commit (durable before the ack)
   // With sync: also flush the meta page (LMDB's second flush). false = MDB_NOMETASYNC:
@@ -106,6 +107,15 @@ struct StoreStats {
   uint64_t map_used = 0;          // bytes of the map in use (pages × page size)
 };
 
+// One meta counter as Store::RepairCounters found and left it.
+struct CounterRepair {
+  std::string name;          // "messages", "deliveries", "raw_bytes", "stored_bytes",
+                             // "delivered_bytes", "next_sequence"
+  bool was_damaged = false;  // its stored value could not be read (then before = 0)
+  uint64_t before = 0;
+  uint64_t after = 0;        // what the archive holds; rewritten when it differs
+};
+
 struct VerifyReport {
   uint64_t messages_checked = 0;
   uint64_t deliveries_checked = 0;
@@ -149,19 +159,21 @@ class Store {
   Status StillAtPath() const;
 
   // Stores `message` (unless a message with the same SHA-256 is stored already) and
-  // one delivery record, in one transaction. Idempotent per (message id, envelope_to,
-  // mailbox), or per (message id, source, folder) when record.source is set: a repeated
-  // call returns kAlreadyArchived and writes nothing. `record.id` and `record.size` are
-  // filled in from `message`. `id_out`, if not null, receives the id.
-  // Errors: MapFull, IOError, InvalidArgument (read-only store).
+  // one delivery record, in one transaction. Idempotent per (message id, user,
+  // envelope_to, mailbox), or per (message id, source, folder) when record.source is set:
+  // a repeated call returns kAlreadyArchived and writes nothing. `record.id` and
+  // `record.size` are filled in from `message`. `id_out`, if not null, receives the id.
+  // Errors: LimitExceeded (the message can never be archived: over 4 GiB, or larger once
+  // stored than the whole map), MapFull (no room left now), IOError, InvalidArgument
+  // (read-only store).
   Result<ArchiveOutcome> Archive(std::string_view message, DeliveryRecord record,
                                  MessageId* id_out = nullptr);
 
   // Archives several deliveries in ONE write transaction: one commit and, with sync, one
   // flush for all of them (group commit). Each is archived as by Archive (record.id,
   // record.size and a zero received_us filled in; dedup, also within the group;
-  // idempotency) and gets its own outcome; one over the size limit gets LimitExceeded
-  // and the others are written. When the transaction fails (MapFull, IOError;
+  // idempotency) and gets its own outcome; one over the size limit or larger than the
+  // map gets LimitExceeded and the others are written. When the transaction fails (MapFull, IOError;
   // InvalidArgument for a read-only store) nothing is written: that error is returned
   // and is every other delivery's outcome. Archive is a group of one.
   Status ArchiveGroup(std::span<GroupDelivery> deliveries);
@@ -193,6 +205,13 @@ class Store {
   // Re-reads and re-hashes every stored message and checks that every delivery's
   // message exists. A non-OK Status means verification itself could not run.
   Result<VerifyReport> Verify() const;
+
+  // Recounts the statistics counters (and the next delivery sequence, never lowered) from
+  // the messages and deliveries the archive holds, and rewrites those that are damaged or
+  // differ, in one write transaction: deliveries wait for it (it reads every message
+  // header and delivery record). Returns every
+  // counter, before and after. Errors: InvalidArgument (read-only store), IOError, MapFull.
+  Result<std::vector<CounterRepair>> RepairCounters();
 
  private:
   friend class DmarcStore;      // keeps its databases in the same environment

@@ -1,0 +1,34 @@
+// The test tools' way into an archive: its LMDB environment opened as our writers open it,
+// with the write gate, so that a tool's write transaction waits and is waited for like
+// theirs. Test tools only, never installed.
+#pragma once
+
+#include <lmdb.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "lmdb_handles.h"
+
+namespace archiver::test_tools {
+
+// Opens the environment in `directory` (its map adopts the file's size), with `context`
+// (kept by the caller while the environment is open) as its write gate. nullopt after
+// printing why on stderr.
+inline std::optional<lmdb::Env> OpenToolArchive(const char* directory,
+                                                lmdb::EnvContext* context) {
+  Result<lmdb::Env> env = lmdb::Env::Create();
+  int rc = env.ok() ? mdb_env_set_maxdbs(env->get(), 32) : -1;
+  if (rc == 0) rc = mdb_env_set_mapsize(env->get(), 1ULL << 20);  // adopts the file's size
+  if (rc == 0) rc = mdb_env_open(env->get(), directory, MDB_NOTLS, 0600);
+  if (rc != 0) {
+    std::fprintf(stderr, "open %s: %s\n", directory, rc > 0 || rc < -1 ? mdb_strerror(rc) : "?");
+    return std::nullopt;
+  }
+  context->write_wait = std::chrono::seconds(60);
+  lmdb::SetEnvContext(env->get(), context);
+  return std::move(env).value();
+}
+
+}  // namespace archiver::test_tools
