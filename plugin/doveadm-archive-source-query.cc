@@ -44,11 +44,6 @@ void PrintStatus(FieldPrinter& out, const SourceStatus& status) {
   out.Print("status", "consecutive_failures", std::to_string(status.consecutive_failures));
   out.Print("status", "last_error", status.last_error);
   out.Print("status", "created", FormatOptionalTime(status.created_us));
-  // Where the last sync failed fetching one message: failing there again skips it.
-  out.Print("status", "failed_at",
-            status.failed.uid == 0
-                ? ""
-                : status.failed.folder + " UID " + std::to_string(status.failed.uid));
 }
 
 void PrintFolder(FieldPrinter& out, const FolderCheckpoint& folder) {
@@ -63,6 +58,14 @@ void PrintFolder(FieldPrinter& out, const FolderCheckpoint& folder) {
   for (uint32_t uid : folder.pending_after)
     pending += (pending.empty() ? "" : ",") + std::to_string(uid);
   out.Print(section, "pending_after", pending);
+  // Messages the remote failed to give, fetched again by each sync: one row each.
+  out.Print(section, "retry", std::to_string(folder.retry.size()));
+  for (const RetryMessage& retry : folder.retry) {
+    const std::string field = "retry." + std::to_string(retry.uid);
+    out.Print(section, field.c_str(),
+              "failed " + std::to_string(retry.failures) + " of " +
+                  std::to_string(kRefusedSyncsBeforeSkip) + " syncs: " + retry.reason);
+  }
 }
 
 constexpr uint64_t kShowLogEntries = 10;
