@@ -24,8 +24,8 @@ struct ScannedMessage {
 };
 
 enum class SkipKind {
-  kFiltered,    // not selected by a DMARC source's filters: neither read nor touched
-  kOversized,   // larger than SyncOptions::max_message_bytes (or the DMARC --max-size)
+  kFiltered,   // not selected by a DMARC source's filters: neither read nor touched
+  kOversized,  // larger than SyncOptions::max_message_bytes (or the DMARC --max-size)
 };
 
 struct SkippedMessage {

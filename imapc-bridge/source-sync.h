@@ -42,7 +42,7 @@ struct SyncOutcome {
   uint64_t archived = 0;                     // delivery records written by this sync
   uint64_t deduplicated = 0;                 // of those, messages already in the archive
   bool caught_up = false;                    // every folder was read to its end
-  uint64_t skipped = 0;  // skipped for good: oversized, or failed kRefusedSyncsBeforeSkip syncs
+  uint64_t skipped = 0;                      // for good: oversized, or refused by 5 syncs
   DmarcTally dmarc;                          // DMARC sources: over all folders
 };
 

@@ -139,8 +139,7 @@ uint32_t UpdateRetries(const RemoteBatch& batch, FolderCheckpoint* checkpoint,
   std::erase_if(retry, [&](const RetryMessage& listed) {
     return std::any_of(batch.messages.begin(), batch.messages.end(),
                        [&](const RemoteMessage& message) { return message.uid == listed.uid; }) ||
-           std::find(batch.settled.begin(), batch.settled.end(), listed.uid) !=
-               batch.settled.end();
+           std::find(batch.settled.begin(), batch.settled.end(), listed.uid) != batch.settled.end();
   });
   std::vector<RetryMessage> refused = batch.refused;
   std::sort(refused.begin(), refused.end(),
@@ -231,10 +230,9 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
         const uint32_t new_last_uid = std::max(checkpoint.last_uid, batch.last_uid);
         for (const RetryMessage& refused : batch.refused) {
           if (refused.uid == 0 || refused.uid > new_last_uid) {
-            return Status::InvalidArgument("batch of source " + name + " folder '" +
-                                           batch.folder + "': refused UID " +
-                                           std::to_string(refused.uid) + " is not in 1.." +
-                                           std::to_string(new_last_uid));
+            return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
+                                           "': refused UID " + std::to_string(refused.uid) +
+                                           " is not in 1.." + std::to_string(new_last_uid));
           }
         }
         result.retry_full_at = UpdateRetries(batch, &checkpoint, &log, &result.skipped);

@@ -435,16 +435,15 @@ TEST_F(SourceBatchTest, RetryListSettlesResetsAndStaysBounded) {
   // A refused UID above the new checkpoint is refused, and nothing is written.
   RemoteBatch above = Batch("INBOX", 11, 12);
   above.refused = {{13, 0, "x"}};
-  EXPECT_EQ(registry.ArchiveBatch("remote", above).status().code(),
-            Status::Code::kInvalidArgument);
+  EXPECT_EQ(registry.ArchiveBatch("remote", above).status().code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->last_uid, 10u);
 
   // A new UIDVALIDITY drops the list, with a log entry that counts it.
   ASSERT_TRUE(registry.ResetFolder("remote", "INBOX", kValidity + 1).ok());
   EXPECT_TRUE(registry.Checkpoint("remote", "INBOX")->retry.empty());
-  EXPECT_NE(testing::LogOf(registry, "remote")->front().what.find(
-                "dropped the retry list of 2 messages"),
-            std::string::npos);
+  EXPECT_NE(
+      testing::LogOf(registry, "remote")->front().what.find("dropped the retry list of 2 messages"),
+      std::string::npos);
 
   // A full list takes no new refusal: the checkpoint stops just below it, the messages
   // above it (written all the same) are found archived when fetched again.
