@@ -17,7 +17,7 @@ from archiver_test import ArchiverTestCase, di, make_message
 from imap_fault_proxy import FaultProxy
 
 REMOTE_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-                "kim")
+                "kim", "leo")
 # A message the remote fails to give is skipped for good after this many failed syncs in a row
 # (kRefusedSyncsBeforeSkip, archiver-core/include/archiver/sources.h).
 REFUSED_SYNCS_BEFORE_SKIP = 5
@@ -286,6 +286,24 @@ class SourcesTest(ArchiverTestCase):
         self.assertEqual(proxy.body_requests[2], requests)
         self.assertEqual(len(self.log_entries("kim-src", "skip")), 1)
         self.assertEqual(self.archived_subjects("refused-"), ["refused-0", "refused-2"])
+
+    def test_refused_message_expunged_on_the_remote_leaves_the_retry_list(self):
+        proxy = self.fault_proxy()
+        self.deliver_remote("leo", [f"expunged-{i}" for i in range(3)])
+        proxy.refuse(2, connections=None, mode="no")
+        self.add("leo-src", "leo", port=proxy.port)
+        self.assertEqual(self.sync("leo-src")["archived"], "2")
+        self.assertEqual(list(self.retries("leo-src")), [2])
+        imap = self.remote_imap("leo")
+        imap.select("INBOX")
+        imap.uid("STORE", "2", "+FLAGS", r"(\Deleted)")
+        imap.expunge()
+        imap.logout()
+        row = self.sync("leo-src")
+        self.assertEqual((row["status"], row["archived"]), ("active", "0"))
+        self.assertEqual(self.retries("leo-src"), {})
+        self.assertEqual(self.log_entries("leo-src", "skip"), [])
+        self.assertEqual(self.archived_subjects("expunged-"), ["expunged-0", "expunged-2"])
 
     def test_kill_during_import_resumes_without_gap_or_duplicate(self):
         total = 600
