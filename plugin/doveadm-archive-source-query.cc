@@ -87,6 +87,8 @@ void CmdSourceList(struct doveadm_cmd_context* cctx) {
       doveadm_print_header_simple(column);
     doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     doveadm_print_header_simple("last_error");
+    // Messages the remote failed to give, waiting in the folders' retry lists.
+    doveadm_print_header("retrying", "retrying", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     for (const SourceInfo& source : *sources) {
       PrintValue(source.config.name.c_str());
       PrintValue(source.config.host.c_str());
@@ -96,6 +98,9 @@ void CmdSourceList(struct doveadm_cmd_context* cctx) {
       PrintValue(FormatOptionalTime(source.status.last_sync_us).c_str());
       PrintValue(std::to_string(source.status.messages_archived).c_str());
       PrintValue(source.status.last_error.c_str());
+      size_t retrying = 0;
+      for (const FolderCheckpoint& folder : source.folders) retrying += folder.retry.size();
+      PrintValue(std::to_string(retrying).c_str());
     }
   });
 }

@@ -240,6 +240,7 @@ class SourcesTest(ArchiverTestCase):
         self.assertEqual(self.log_entries("judy-src", "skip"), [])
         retries = self.retries("judy-src")
         self.assertEqual(list(retries), [2])
+        self.assertEqual(self.listed("judy-src")["retrying"], "1")
         self.assertTrue(retries[2].startswith("failed 1 of 5 syncs: "), retries)
         self.assertIn("[UNAVAILABLE] Backend storage temporarily unavailable", retries[2])
         self.deliver_remote("judy", subjects[3:])
@@ -251,6 +252,7 @@ class SourcesTest(ArchiverTestCase):
         self.assertEqual(set(proxy.refused), {2})
         self.assertEqual(self.archived_subjects("transient-"), subjects)
         self.assertEqual(self.retries("judy-src"), {})
+        self.assertEqual(self.listed("judy-src")["retrying"], "0")
         self.assertEqual(self.log_entries("judy-src", "skip"), [])
         self.assertEqual(self.sync("judy-src")["archived"], "0")
 
