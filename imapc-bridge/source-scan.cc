@@ -3,6 +3,7 @@
 // fetch-headers make these FETCHes without bodies), then the skip decisions.
 #include "source-scan.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "archiver/store.h"
@@ -57,15 +58,17 @@ bool FilterSelects(const std::string& filter, const char* value) {
   return wildcard_match_icase(value, pattern.c_str());
 }
 
-bool ScanFolder(RemoteAccount* account, struct mailbox* box, uint32_t last_uid,
-                const ScanRules& rules, FolderScan* scan, RemoteError* error) {
+bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<uint32_t>& retry,
+                uint32_t last_uid, const ScanRules& rules, FolderScan* scan, RemoteError* error) {
   const bool dmarc = rules.config->purpose == SourcePurpose::kDmarc;
   struct mailbox_header_lookup_ctx* headers =
       dmarc ? mailbox_header_lookup_init(box, kFilterHeaders) : nullptr;
   struct mail_search_args* args = mail_search_build_init();
   struct mail_search_arg* range = mail_search_build_add(args, SEARCH_UIDSET);
-  p_array_init(&range->value.seqset, args->pool, 1);
+  p_array_init(&range->value.seqset, args->pool, retry.size() + 1);
+  for (uint32_t uid : retry) seq_range_array_add(&range->value.seqset, uid);
   seq_range_array_add_range(&range->value.seqset, last_uid + 1, (uint32_t)-1);
+  std::vector<uint32_t> seen;  // the UIDs of `retry` the remote still has
   struct mailbox_transaction_context* transaction = mailbox_transaction_begin(
       box, static_cast<enum mailbox_transaction_flags>(0), "archiver source scan");
   auto fields =
@@ -78,15 +81,19 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, uint32_t last_uid,
   const std::string context = std::string("folder ") + mailbox_get_vname(box);
   while (ok && mailbox_search_next(search, &mail)) {
     uoff_t size = 0;
+    if (mail->uid <= last_uid) seen.push_back(mail->uid);
     if (mail_get_physical_size(mail, &size) < 0) {
-      if (mail->expunged) continue;  // gone meanwhile: the checkpoint passes over it
+      if (mail->expunged) {  // gone meanwhile: the checkpoint passes over it
+        if (mail->uid <= last_uid) seen.pop_back();
+        continue;
+      }
       RemoteError failed =
           account->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
       if (IsConnectionFailure(failed)) {
         *error = failed;
         ok = false;
       } else {
-        scan->skipped.push_back({mail->uid, SkipKind::kUnreadable, failed.reason});
+        scan->refused.push_back({mail->uid, 0, failed.reason});
       }
       continue;
     }
@@ -108,6 +115,9 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, uint32_t last_uid,
   }
   (void)mailbox_transaction_commit(&transaction);
   if (headers != nullptr) mailbox_header_lookup_unref(&headers);
+  for (uint32_t uid : retry) {
+    if (ok && std::find(seen.begin(), seen.end(), uid) == seen.end()) scan->gone.push_back(uid);
+  }
   return ok;
 }
 

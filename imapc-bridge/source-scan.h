@@ -1,8 +1,9 @@
-// The first pass over a remote folder: the UIDs above the checkpoint with their size,
-// INTERNALDATE and (for DMARC sources) Subject and From, fetched without the bodies, and
-// the decision per message: fetch it, or skip it (a DMARC filter does not select it; it
-// is larger than the sync takes; the remote cannot give it). Skipped messages are passed
-// over by the checkpoint like archived ones, so none of them blocks a source.
+// The first pass over a remote folder: the UIDs of its retry list and those above the
+// checkpoint, with their size, INTERNALDATE and (for DMARC sources) Subject and From,
+// fetched without the bodies, and the decision per message: fetch it, skip it (a DMARC
+// filter does not select it; it is larger than the sync takes), or retry it later (the
+// remote refused to give its size). Skipped messages are passed over by the checkpoint
+// like archived ones, so none of them blocks a source; refused ones enter the retry list.
 #pragma once
 
 #include <cstdint>
@@ -23,9 +24,8 @@ struct ScannedMessage {
 };
 
 enum class SkipKind {
-  kFiltered,    // not selected by a DMARC source's filters: neither read nor touched
-  kOversized,   // larger than SyncOptions::max_message_bytes (or the DMARC --max-size)
-  kUnreadable,  // the remote refused to give it (a FETCH answered NO, a broken mail)
+  kFiltered,   // not selected by a DMARC source's filters: neither read nor touched
+  kOversized,  // larger than SyncOptions::max_message_bytes (or the DMARC --max-size)
 };
 
 struct SkippedMessage {
@@ -43,13 +43,15 @@ struct ScanRules {
 struct FolderScan {
   std::vector<ScannedMessage> take;     // by UID
   std::vector<SkippedMessage> skipped;  // by UID
+  std::vector<RetryMessage> refused;    // by UID: the remote refused them (a FETCH NO)
+  std::vector<uint32_t> gone;           // of `retry`: no longer on the remote
 };
 
-// Scans the UIDs above `last_uid` of the open `box` (already synced). False with `error`
-// when the connection fails: a failure that concerns one message only (the remote
-// answered NO for it) is a kUnreadable skip instead.
-bool ScanFolder(RemoteAccount* account, struct mailbox* box, uint32_t last_uid,
-                const ScanRules& rules, FolderScan* scan, RemoteError* error);
+// Scans the UIDs in `retry` and those above `last_uid` of the open `box` (already
+// synced). False with `error` when the connection fails: a failure that concerns one
+// message only (the remote answered NO for it) lands in `refused` instead.
+bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<uint32_t>& retry,
+                uint32_t last_uid, const ScanRules& rules, FolderScan* scan, RemoteError* error);
 
 // True when `error` is about the connection or the account (DNS, TCP, TLS,
 // authentication, local) rather than one message: the sync must stop then.

@@ -3,6 +3,7 @@
 #include "source-sync.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "archiver/time_format.h"
@@ -11,6 +12,9 @@
 
 namespace archiver::imapc {
 namespace {
+
+// A sync gives up on a folder after this many connections dropped at one of its messages.
+constexpr int kMaxReconnects = 10;
 
 const enum mail_fetch_field kFetchFields =
     static_cast<enum mail_fetch_field>(MAIL_FETCH_STREAM_HEADER | MAIL_FETCH_STREAM_BODY |
@@ -52,21 +56,19 @@ bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged
 // One folder's sync. Returns false with `error` set; `outcome` counts what was archived.
 class FolderSync {
  public:
-  FolderSync(SourceRegistry* registry, const SourceConfig& config, const SourceStatus& previous,
-             const SyncOptions& options, SyncOutcome* outcome)
+  FolderSync(SourceRegistry* registry, const SourceConfig& config, const SyncOptions& options,
+             SyncOutcome* outcome)
       : registry_(registry),
         config_(config),
         source_(config.name),
-        previous_(previous),
         options_(options),
         outcome_(outcome) {}
 
   void set_account(RemoteAccount* account) { account_ = account; }
-  // Where the last failed Run failed while fetching a message (uid 0: not at a message).
-  const RemotePlace& failed() const { return failed_; }
-  // True once after a Run that skipped for good the message at which the previous sync
-  // failed too: the connection it broke must be made again before going on.
-  bool TakeSkippedFailed() { return std::exchange(skipped_failed_, false); }
+  // True once after a Run that stopped at a message whose FETCH dropped the connection:
+  // that message is in the retry list and what came before it is committed; the
+  // connection must be made again, then the folder run again.
+  bool TakeReconnect() { return std::exchange(reconnect_, false); }
 
   bool Run(const std::string& folder, RemoteError* error) {
     // A DMARC source changes the remote (--after): its folders are opened for writing.
@@ -75,7 +77,9 @@ class FolderSync {
         mailbox_alloc(account_->ns()->list, folder.c_str(),
                       writes ? static_cast<enum mailbox_flags>(0) : MAILBOX_FLAG_READONLY);
     tally_ = DmarcTally{};
-    failed_ = RemotePlace{};
+    lost_at_ = 0;
+    skips_.clear();
+    refused_.clear();
     bool ok = RunOpen(box, folder, error);
     mailbox_free(&box);
     if (dmarc()) ok = LogDmarc(folder) && ok;
@@ -99,11 +103,17 @@ class FolderSync {
     Result<FolderCheckpoint> checkpoint = registry_->Checkpoint(source_, folder);
     if (!checkpoint.ok()) return LocalError(checkpoint.status(), error);
     uint32_t last_uid = checkpoint->last_uid;
+    retry_uids_.clear();
+    for (const RetryMessage& retry : checkpoint->retry) retry_uids_.push_back(retry.uid);
     if (checkpoint->uidvalidity != 0 && checkpoint->uidvalidity != status.uidvalidity) {
       Status reset = registry_->ResetFolder(source_, folder, status.uidvalidity);
       if (!reset.ok()) return LocalError(reset, error);
       last_uid = 0;
+      retry_uids_.clear();
     }
+    // A folder's retries are fetched once per sync, not again after a reconnect.
+    if (!retried_.insert(folder).second) retry_uids_.clear();
+    start_last_uid_ = last_uid;
     // --after actions a crash or a refusal left pending: first, unless their UIDs were
     // dropped with the old UIDVALIDITY.
     if (last_uid != 0 && !checkpoint->pending_after.empty() &&
@@ -115,15 +125,18 @@ class FolderSync {
     batch_.remote_messages = status.messages;
     const uint32_t end_uid = status.uidnext > 0 ? status.uidnext - 1 : 0;
     if (end_uid <= last_uid && checkpoint->remote_messages == status.messages &&
-        checkpoint->uidvalidity == status.uidvalidity)
+        checkpoint->uidvalidity == status.uidvalidity && retry_uids_.empty())
       return true;  // nothing new, nothing to record
 
     ScanRules rules{&config_, options_.max_message_bytes, NowMicros() / 1000000};
     FolderScan scan;
-    if (!ScanFolder(account_, box, last_uid, rules, &scan, error)) return false;
+    if (!ScanFolder(account_, box, retry_uids_, last_uid, rules, &scan, error)) return false;
     skips_ = std::move(scan.skipped);
+    refused_ = std::move(scan.refused);
+    batch_.settled = std::move(scan.gone);
     uint32_t highest = std::max(end_uid, last_uid);
     for (const SkippedMessage& skip : skips_) highest = std::max(highest, skip.uid);
+    for (const RetryMessage& refused : refused_) highest = std::max(highest, refused.uid);
     size_t next = 0;
     while (next < scan.take.size()) {
       // A chunk: one search whose FETCHes imapc pipelines, one batch, one commit.
@@ -133,7 +146,7 @@ class FolderSync {
              (end == next || bytes + scan.take[end].size <= options_.batch_bytes))
         bytes += scan.take[end++].size;
       if (!FetchChunk(box, scan.take, next, end, error))
-        return failed_.uid != 0 && SkipFailed(box, *error);
+        return lost_at_ != 0 && DeferLostAt(box, *error);
       batch_.last_uid = scan.take[end - 1].uid;
       highest = std::max(highest, batch_.last_uid);
       if (!Commit(box, error)) return false;
@@ -148,7 +161,9 @@ class FolderSync {
     return true;
   }
 
-  // Fetches take[begin, end) into batch_.messages; what the remote refuses is skipped.
+  // Fetches take[begin, end) into batch_.messages; what the remote refuses goes to
+  // refused_. False with `error` when the connection failed (at lost_at_ when it was
+  // while giving a message).
   bool FetchChunk(struct mailbox* box, const std::vector<ScannedMessage>& take, size_t begin,
                   size_t end, RemoteError* error) {
     struct mail_search_args* args = mail_search_build_init();
@@ -168,15 +183,18 @@ class FolderSync {
       bool expunged = false;
       std::string read_error;
       if (!ReadRemoteMessage(mail, &message, &expunged, &read_error)) {
-        if (expunged) continue;  // gone on the remote: the checkpoint passes over it
+        if (expunged) {  // gone on the remote: the checkpoint passes over it
+          if (IsRetry(mail->uid)) batch_.settled.push_back(mail->uid);
+          continue;
+        }
         RemoteError failed =
             account_->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
         if (IsConnectionFailure(failed)) {
           *error = failed;
-          failed_ = {batch_.folder, batch_.uidvalidity, mail->uid};
+          lost_at_ = mail->uid;
           ok = false;
         } else {
-          skips_.push_back({mail->uid, SkipKind::kUnreadable, failed.reason});
+          refused_.push_back({mail->uid, 0, failed.reason});
         }
         continue;
       }
@@ -197,25 +215,27 @@ class FolderSync {
     return ok;
   }
 
-  // The fetch failed at failed_, which dropped the connection. When the previous sync
-  // failed at the same message too, the messages fetched before it are committed with a
-  // checkpoint at it and a log entry in the same transaction, so that it no longer blocks
-  // the source; the Run still fails (the caller reconnects). Always false.
-  bool SkipFailed(struct mailbox* box, const RemoteError& failure) {
-    if (previous_.failed != failed_) return false;
+  // The fetch of lost_at_ dropped the connection: it counts as a refusal (it enters the
+  // retry list, or counts one more failed sync there) and the messages fetched before it
+  // are committed with a checkpoint at it, so that it does not block the folder; the Run
+  // still fails and the caller reconnects. Always false.
+  bool DeferLostAt(struct mailbox* box, const RemoteError& failure) {
     std::erase_if(batch_.messages,
-                  [&](const RemoteMessage& message) { return message.uid >= failed_.uid; });
-    batch_.last_uid = failed_.uid;
-    batch_.log.push_back(
-        {0, "skip unreadable UID " + std::to_string(failed_.uid) + ": " + failure.reason, 1, ""});
+                  [&](const RemoteMessage& message) { return message.uid >= lost_at_; });
+    refused_.push_back({lost_at_, 0, failure.reason});
+    batch_.last_uid = lost_at_;
     RemoteError committed;
     // DMARC: --after is not applied over the broken connection (Commit logs it).
-    if (!Commit(box, &committed)) return false;
-    ++outcome_->skipped;
-    failed_ = RemotePlace{};
-    skipped_failed_ = true;
+    reconnect_ = Commit(box, &committed);
     return false;
   }
+
+  bool IsRetry(uint32_t uid) const {
+    return std::find(retry_uids_.begin(), retry_uids_.end(), uid) != retry_uids_.end();
+  }
+
+  // Whether the checkpoint being committed covers `uid`.
+  bool Covered(uint32_t uid) const { return uid <= std::max(batch_.last_uid, start_last_uid_); }
 
   // DMARC sources: the batch's reports first (read again harmlessly if the batch is
   // lost), then the batch and its checkpoint, then --after on the remote.
@@ -233,16 +253,34 @@ class FolderSync {
       if (!read.ok()) return LocalError(read, error);
       if (config_.after != SourceAfter::kNone) batch_.pending_after = act;
     }
+    for (const RetryMessage& refused : refused_) {
+      if (Covered(refused.uid)) batch_.refused.push_back(refused);
+    }
+    std::erase_if(refused_, [&](const RetryMessage& refused) { return Covered(refused.uid); });
+    for (const SkippedMessage& skip : skips_) {  // a retry skipped for another reason
+      if (Covered(skip.uid) && IsRetry(skip.uid)) batch_.settled.push_back(skip.uid);
+    }
     Result<BatchResult> result = registry_->ArchiveBatch(source_, batch_);
     if (!result.ok()) return LocalError(result.status(), error);
     uint64_t written = result->stored + result->deduplicated;
     outcome_->archived += written;
     outcome_->deduplicated += result->deduplicated;
+    outcome_->skipped += result->skipped;
     done_ += written;
     batch_.messages.clear();
     batch_.log.clear();
     batch_.pending_after.clear();
+    batch_.refused.clear();
+    batch_.settled.clear();
+    if (result->retry_full_at != 0) batch_.last_uid = result->retry_full_at - 1;
     if (!LogSkips(error)) return false;
+    if (result->retry_full_at != 0) {  // --after of `act` stays pending for the next sync
+      *error = {FailureKind::kRemote,
+                "folder " + batch_.folder + ": " + std::to_string(kRetryListLimit) +
+                    " messages the remote refused wait for a retry already: UID " +
+                    std::to_string(result->retry_full_at) + " and the rest wait for them"};
+      return false;
+    }
     return act.empty() || ApplyAfter(box, batch_.folder, batch_.uidvalidity, act, error);
   }
 
@@ -265,7 +303,7 @@ class FolderSync {
 
   // Logs the skips the committed checkpoint has passed over, and forgets them.
   bool LogSkips(RemoteError* error) {
-    auto covered = [&](const SkippedMessage& skip) { return skip.uid <= batch_.last_uid; };
+    auto covered = [&](const SkippedMessage& skip) { return Covered(skip.uid); };
     for (const SkippedMessage& skip : skips_) {
       if (!covered(skip)) continue;
       if (skip.kind == SkipKind::kFiltered) {
@@ -273,9 +311,7 @@ class FolderSync {
         continue;
       }
       ++outcome_->skipped;
-      Status logged = registry_->AppendLog(
-          source_, {0, skip.kind == SkipKind::kOversized ? "skip oversized" : "skip unreadable", 1,
-                    skip.reason});
+      Status logged = registry_->AppendLog(source_, {0, "skip oversized", 1, skip.reason});
       if (!logged.ok()) return LocalError(logged, error);
     }
     skips_.erase(std::remove_if(skips_.begin(), skips_.end(), covered), skips_.end());
@@ -316,15 +352,18 @@ class FolderSync {
   RemoteAccount* account_ = nullptr;
   const SourceConfig& config_;
   const std::string& source_;
-  const SourceStatus& previous_;  // the status before this sync
   const SyncOptions& options_;
   SyncOutcome* outcome_;
   RemoteBatch batch_;
   std::vector<SkippedMessage> skips_;  // not yet passed over by a committed checkpoint
+  std::vector<RetryMessage> refused_;  // refusals not yet committed with a checkpoint
+  std::vector<uint32_t> retry_uids_;   // the folder's retry list this Run fetches
+  std::set<std::string> retried_;      // folders whose retries this sync fetched
+  uint32_t start_last_uid_ = 0;        // the folder's checkpoint when the Run began
   DmarcTally tally_;                   // this folder's DMARC counts
   uint64_t done_ = 0;
-  RemotePlace failed_;  // where the last Run's fetch dropped the connection (uid 0: none)
-  bool skipped_failed_ = false;
+  uint32_t lost_at_ = 0;  // the UID whose FETCH dropped the connection (0: none)
+  bool reconnect_ = false;
 };
 
 }  // namespace
@@ -372,23 +411,28 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
   std::unique_ptr<RemoteAccount> account;
   std::vector<std::string> folders;
   bool missing_folder = false;
-  FolderSync folder_sync(registry, *config, info->status, options, &outcome);
+  FolderSync folder_sync(registry, *config, options, &outcome);
   if (SourceRemoteSettings(*registry, *config, &settings, &error) &&
       (account = RemoteAccount::Connect(settings, &error)) != nullptr &&
       SourceFolders(account.get(), *config, &folders, &error)) {
     folder_sync.set_account(account.get());
     for (const std::string& folder : folders) {
       RemoteError folder_error;
-      if (folder_sync.Run(folder, &folder_error)) continue;
-      if (folder_sync.TakeSkippedFailed()) {  // past the unreadable message: go on
+      bool done = folder_sync.Run(folder, &folder_error);
+      // Past the message that dropped the connection (now in the retry list): go on.
+      for (int reconnects = 0; !done && folder_sync.TakeReconnect() && reconnects < kMaxReconnects;
+           ++reconnects) {
         account.reset();
         account = RemoteAccount::Connect(settings, &folder_error);
         folder_sync.set_account(account.get());
-        if (account != nullptr && folder_sync.Run(folder, &folder_error)) continue;
+        if (account == nullptr) break;
+        done = folder_sync.Run(folder, &folder_error);
       }
+      (void)folder_sync.TakeReconnect();
+      if (done) continue;
       // A missing folder does not keep the others from syncing; anything else stops.
       if (error.ok()) error = folder_error;
-      if (folder_error.kind != FailureKind::kMissingFolder) break;
+      if (account == nullptr || folder_error.kind != FailureKind::kMissingFolder) break;
       missing_folder = true;
     }
   }
@@ -402,7 +446,6 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
   report.error = error.reason;
   report.caught_up = outcome.caught_up;
   report.count = outcome.archived;
-  if (!error.ok()) report.failed = folder_sync.failed();
   Status finished = registry->FinishSync(name, report);
   if (!finished.ok() && outcome.failure == FailureKind::kNone) {
     outcome.failure = FailureKind::kLocal;

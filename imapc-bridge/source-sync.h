@@ -2,10 +2,12 @@
 // UIDVALIDITY against the checkpoint (a change restarts the folder; content dedup keeps
 // it from archiving twice), fetch only the UIDs above the checkpoint, and hand them to
 // SourceRegistry::ArchiveBatch in batches, each archived together with its checkpoint.
-// A message the remote cannot give, or too large, is skipped with an activity-log entry;
-// one whose FETCH drops the connection fails the sync, and when the next sync fails at it
-// again it is skipped for good (the status keeps the place, FinishSync) and the sync
-// reconnects and goes on.
+// A message too large is skipped with an activity-log entry. One the remote fails to give
+// (a FETCH answered NO, an answer without the body) enters the folder's retry list with
+// the checkpoint that passes over it; each sync fetches the list first, and a message
+// that failed kRefusedSyncsBeforeSkip syncs in a row is skipped for good (ArchiveBatch).
+// One whose FETCH drops the connection counts the same way, then the sync reconnects and
+// goes on after it.
 // DMARC sources also read each batch's reports, then apply --after (source-dmarc.h); the
 // actions left pending by a crash or a refusal are applied first at the next sync.
 // The end (success or classified failure) is recorded with FinishSync.
@@ -40,7 +42,7 @@ struct SyncOutcome {
   uint64_t archived = 0;                     // delivery records written by this sync
   uint64_t deduplicated = 0;                 // of those, messages already in the archive
   bool caught_up = false;                    // every folder was read to its end
-  uint64_t skipped = 0;                      // oversized or unreadable messages passed over
+  uint64_t skipped = 0;                      // for good: oversized, or refused by 5 syncs
   DmarcTally dmarc;                          // DMARC sources: over all folders
 };
 

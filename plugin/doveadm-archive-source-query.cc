@@ -44,11 +44,6 @@ void PrintStatus(FieldPrinter& out, const SourceStatus& status) {
   out.Print("status", "consecutive_failures", std::to_string(status.consecutive_failures));
   out.Print("status", "last_error", status.last_error);
   out.Print("status", "created", FormatOptionalTime(status.created_us));
-  // Where the last sync failed fetching one message: failing there again skips it.
-  out.Print("status", "failed_at",
-            status.failed.uid == 0
-                ? ""
-                : status.failed.folder + " UID " + std::to_string(status.failed.uid));
 }
 
 void PrintFolder(FieldPrinter& out, const FolderCheckpoint& folder) {
@@ -63,6 +58,14 @@ void PrintFolder(FieldPrinter& out, const FolderCheckpoint& folder) {
   for (uint32_t uid : folder.pending_after)
     pending += (pending.empty() ? "" : ",") + std::to_string(uid);
   out.Print(section, "pending_after", pending);
+  // Messages the remote failed to give, fetched again by each sync: one row each.
+  out.Print(section, "retry", std::to_string(folder.retry.size()));
+  for (const RetryMessage& retry : folder.retry) {
+    const std::string field = "retry." + std::to_string(retry.uid);
+    out.Print(section, field.c_str(),
+              "failed " + std::to_string(retry.failures) + " of " +
+                  std::to_string(kRefusedSyncsBeforeSkip) + " syncs: " + retry.reason);
+  }
 }
 
 constexpr uint64_t kShowLogEntries = 10;
@@ -84,6 +87,8 @@ void CmdSourceList(struct doveadm_cmd_context* cctx) {
       doveadm_print_header_simple(column);
     doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     doveadm_print_header_simple("last_error");
+    // Messages the remote failed to give, waiting in the folders' retry lists.
+    doveadm_print_header("retrying", "retrying", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     for (const SourceInfo& source : *sources) {
       PrintValue(source.config.name.c_str());
       PrintValue(source.config.host.c_str());
@@ -93,6 +98,9 @@ void CmdSourceList(struct doveadm_cmd_context* cctx) {
       PrintValue(FormatOptionalTime(source.status.last_sync_us).c_str());
       PrintValue(std::to_string(source.status.messages_archived).c_str());
       PrintValue(source.status.last_error.c_str());
+      size_t retrying = 0;
+      for (const FolderCheckpoint& folder : source.folders) retrying += folder.retry.size();
+      PrintValue(std::to_string(retrying).c_str());
     }
   });
 }

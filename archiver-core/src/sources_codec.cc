@@ -56,6 +56,18 @@ class Reader {
     values->clear();
     for (uint64_t i = 0; ok_ && i < count; ++i) Number32(&values->emplace_back());
   }
+  void RetryList(std::vector<RetryMessage>* values) {
+    uint64_t count = 0;
+    Number(&count);
+    ok_ = ok_ && count <= rest_.size() / 3;  // each entry takes at least three bytes
+    values->clear();
+    for (uint64_t i = 0; ok_ && i < count; ++i) {
+      RetryMessage& retry = values->emplace_back();
+      Number32(&retry.uid);
+      Number32(&retry.failures);
+      Text(&retry.reason);
+    }
+  }
   Status Done(const char* what) const {
     return ok_ ? Status::Ok()
                : Status::Corruption(std::string(what) +
@@ -132,9 +144,11 @@ std::string EncodeStatus(const SourceStatus& status, uint64_t next_log) {
   PutVarint(status.messages_archived, &value);
   PutVarint(status.created_us, &value);
   PutVarint(next_log, &value);
-  PutString(status.failed.folder, &value);  // version 2
-  PutVarint(status.failed.uidvalidity, &value);
-  PutVarint(status.failed.uid, &value);
+  // Version 2's place of a failure at a message: unused since checkpoint version 3 (such
+  // a message waits in its folder's retry list), written empty.
+  PutString("", &value);
+  PutVarint(0, &value);
+  PutVarint(0, &value);
   return value;
 }
 
@@ -152,10 +166,12 @@ Status DecodeStatus(std::string_view value, SourceStatus* status, uint64_t* next
   in.Number(&status->messages_archived);
   in.Number(&status->created_us);
   in.Number(next_log);
-  if (version >= 2) {
-    in.Text(&status->failed.folder);
-    in.Number32(&status->failed.uidvalidity);
-    in.Number32(&status->failed.uid);
+  if (version >= 2) {  // the unused place of a failure at a message
+    std::string folder;
+    uint64_t unused = 0;
+    in.Text(&folder);
+    in.Number(&unused);
+    in.Number(&unused);
   }
   return in.Done("source status");
 }
@@ -169,6 +185,12 @@ std::string EncodeCheckpoint(const FolderCheckpoint& checkpoint) {
   PutVarint(checkpoint.updated_us, &value);
   PutVarint(checkpoint.pending_after.size(), &value);  // version 2
   for (uint32_t uid : checkpoint.pending_after) PutVarint(uid, &value);
+  PutVarint(checkpoint.retry.size(), &value);  // version 3
+  for (const RetryMessage& retry : checkpoint.retry) {
+    PutVarint(retry.uid, &value);
+    PutVarint(retry.failures, &value);
+    PutString(retry.reason, &value);
+  }
   return value;
 }
 
@@ -183,6 +205,8 @@ Status DecodeCheckpoint(std::string_view value, FolderCheckpoint* checkpoint) {
   in.Number(&checkpoint->updated_us);
   checkpoint->pending_after.clear();
   if (version >= 2) in.List32(&checkpoint->pending_after);
+  checkpoint->retry.clear();
+  if (version >= 3) in.RetryList(&checkpoint->retry);
   return in.Done("folder checkpoint");
 }
 

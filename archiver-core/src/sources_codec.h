@@ -14,7 +14,7 @@ namespace archiver::sources_codec {
 
 constexpr uint8_t kConfigVersion = 1;
 constexpr uint8_t kStatusVersion = 2;
-constexpr uint8_t kCheckpointVersion = 2;
+constexpr uint8_t kCheckpointVersion = 3;
 constexpr uint8_t kLogVersion = 1;
 
 std::string EncodeConfig(const SourceConfig& config);

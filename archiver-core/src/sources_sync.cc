@@ -120,6 +120,54 @@ Status Stage(const OpenArchive& archive, const std::string& name, const RemoteBa
   return Status::Ok();
 }
 
+// `reason` cut to kRetryReasonLimit bytes, not inside a UTF-8 sequence.
+std::string CutReason(const std::string& reason) {
+  if (reason.size() <= kRetryReasonLimit) return reason;
+  size_t end = kRetryReasonLimit;
+  while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
+  return reason.substr(0, end);
+}
+
+// The batch's changes to the folder's retry list (see ArchiveBatch): archived and
+// settled UIDs leave it; a refused UID enters it or counts one more failed sync, and
+// leaves it with a log entry in `log` once kRefusedSyncsBeforeSkip syncs failed on it.
+// Returns the first refused UID not listed that found the list full (0: none); the
+// refusals above it are left out.
+uint32_t UpdateRetries(const RemoteBatch& batch, FolderCheckpoint* checkpoint,
+                       std::vector<SourceLogEntry>* log, uint64_t* skipped) {
+  std::vector<RetryMessage>& retry = checkpoint->retry;
+  std::erase_if(retry, [&](const RetryMessage& listed) {
+    return std::any_of(batch.messages.begin(), batch.messages.end(),
+                       [&](const RemoteMessage& message) { return message.uid == listed.uid; }) ||
+           std::find(batch.settled.begin(), batch.settled.end(), listed.uid) != batch.settled.end();
+  });
+  std::vector<RetryMessage> refused = batch.refused;
+  std::sort(refused.begin(), refused.end(),
+            [](const RetryMessage& a, const RetryMessage& b) { return a.uid < b.uid; });
+  for (const RetryMessage& failure : refused) {
+    const std::string reason = CutReason(failure.reason);
+    auto listed = std::find_if(retry.begin(), retry.end(),
+                               [&](const RetryMessage& entry) { return entry.uid == failure.uid; });
+    if (listed == retry.end()) {
+      if (retry.size() >= kRetryListLimit) return failure.uid;
+      listed = retry.insert(std::upper_bound(retry.begin(), retry.end(), failure,
+                                             [](const RetryMessage& a, const RetryMessage& b) {
+                                               return a.uid < b.uid;
+                                             }),
+                            {failure.uid, 0, ""});
+    }
+    listed->reason = reason;
+    if (++listed->failures < kRefusedSyncsBeforeSkip) continue;
+    log->push_back({0,
+                    "skip unreadable UID " + std::to_string(failure.uid) + ": " + reason +
+                        " (failed in " + std::to_string(listed->failures) + " syncs in a row)",
+                    1, ""});
+    ++*skipped;
+    retry.erase(listed);
+  }
+  return 0;
+}
+
 // The wait before the next attempt after `failures` consecutive failures.
 uint64_t BackoffSeconds(uint32_t failures, uint64_t interval_seconds) {
   uint64_t delay = kFirstRetrySeconds;
@@ -143,6 +191,9 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
 
   BatchResult result;
   const std::string what = "archive a batch of source " + name + " folder " + batch.folder;
+  // The batch's log entries and the skips found in the transaction: ChangeSource appends
+  // them after the body has run.
+  std::vector<SourceLogEntry> log = batch.log;
   Status done = internal::ChangeSource(
       archive, name, what,
       [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry*) {
@@ -176,7 +227,19 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
         }
         const uint64_t added = result.stored + result.deduplicated;
         checkpoint.uidvalidity = batch.uidvalidity;
-        checkpoint.last_uid = std::max(checkpoint.last_uid, batch.last_uid);
+        const uint32_t new_last_uid = std::max(checkpoint.last_uid, batch.last_uid);
+        for (const RetryMessage& refused : batch.refused) {
+          if (refused.uid == 0 || refused.uid > new_last_uid) {
+            return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
+                                           "': refused UID " + std::to_string(refused.uid) +
+                                           " is not in 1.." + std::to_string(new_last_uid));
+          }
+        }
+        result.retry_full_at = UpdateRetries(batch, &checkpoint, &log, &result.skipped);
+        checkpoint.last_uid =
+            std::max(checkpoint.last_uid, result.retry_full_at == 0
+                                              ? batch.last_uid
+                                              : std::min(batch.last_uid, result.retry_full_at - 1));
         checkpoint.archived += added;
         if (batch.remote_messages != 0) checkpoint.remote_messages = batch.remote_messages;
         checkpoint.updated_us = now_us;
@@ -188,7 +251,7 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
         }
         return WriteCheckpoint(txn, db, name, checkpoint);
       },
-      &batch.log);
+      &log);
   if (!done.ok()) return done;
   return result;
 }
@@ -211,7 +274,12 @@ Status SourceRegistry::ResetFolder(const std::string& name, const std::string& f
                        std::to_string(checkpoint.pending_after.size()) + " mails";
           log->count = checkpoint.pending_after.size();
         }
+        if (!checkpoint.retry.empty()) {
+          log->what += "; dropped the retry list of " + std::to_string(checkpoint.retry.size()) +
+                       " messages";
+        }
         checkpoint.pending_after.clear();
+        checkpoint.retry.clear();
         checkpoint.uidvalidity = uidvalidity;
         checkpoint.last_uid = 0;
         checkpoint.updated_us = NowMicros();
@@ -265,7 +333,6 @@ Status SourceRegistry::FinishSync(const std::string& name, const SyncReport& rep
         if (!done.ok()) return done.Annotated("source '" + name + "'");
         status->last_attempt_us = now_us;
         *log = SourceLogEntry{now_us, report.what, report.count, ""};
-        status->failed = !report.ok && report.failed.uid != 0 ? report.failed : RemotePlace{};
         if (report.ok) {
           status->last_sync_us = now_us;
           status->last_error.clear();

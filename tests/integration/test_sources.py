@@ -14,8 +14,13 @@ import unittest
 
 import archiver_test as at
 from archiver_test import ArchiverTestCase, di, make_message
+from imap_fault_proxy import FaultProxy
 
-REMOTE_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
+REMOTE_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+                "kim", "leo")
+# A message the remote fails to give is skipped for good after this many failed syncs in a row
+# (kRefusedSyncsBeforeSkip, archiver-core/include/archiver/sources.h).
+REFUSED_SYNCS_BEFORE_SKIP = 5
 # The remote users' password: unique, so that finding it anywhere is meaningful.
 REMOTE_PASSWORD = "s3cr3t-Remote-Pw-7f4e1a"
 EX_NOHOST, EX_UNAVAILABLE, EX_NOINPUT, EX_TEMPFAIL, EX_PROTOCOL, EX_NOPERM = 68, 69, 66, 75, 76, 77
@@ -90,6 +95,23 @@ class SourcesTest(ArchiverTestCase):
         """Subjects of the archive's deliveries that start with `prefix` (one per delivery)."""
         rows = self.archive_list(self.local)
         return sorted(row["subject"] for row in rows if row["subject"].startswith(prefix))
+
+    def log_entries(self, name, prefix):
+        log = json.loads(self.source_ok("log", name, fmt="json").stdout)
+        return [entry for entry in log if entry["what"].startswith(prefix)]
+
+    def retries(self, name, folder="INBOX"):
+        """The folder's retry list from `source show`: {uid: "failed n of 5 syncs: reason"}."""
+        info = self.info(name)
+        retries = {int(field[len("retry."):]): value for (section, field), value in info.items()
+                   if section == f"folder.{folder}" and field.startswith("retry.")}
+        self.assertEqual(info[(f"folder.{folder}", "retry")], str(len(retries)))
+        return retries
+
+    def fault_proxy(self):
+        proxy = FaultProxy(self.remote.imap_port)
+        self.addCleanup(proxy.close)
+        return proxy
 
     def remote_imap(self, user):
         connection = di.imaplib.IMAP4("127.0.0.1", self.remote.imap_port, timeout=60)
@@ -167,10 +189,10 @@ class SourcesTest(ArchiverTestCase):
         for name in ("tcp-src", "dns-src", "folder-src"):
             self.source_ok("remove", name)
 
-    def test_unreadable_remote_message_is_skipped_on_the_second_failure(self):
+    def test_unreadable_remote_message_is_retried_then_skipped(self):
         """The remote cannot read one message file (mode 000; it reads as MAIL_UID): its FETCH
-        makes it disconnect. The first sync fails there; the second fails there again, skips
-        that UID for good with a log entry, reconnects and archives the rest."""
+        makes it disconnect. Each sync counts that against the message, reconnects and goes on
+        after it; the fifth skips it for good with one log entry. Once skipped it stays so."""
         subjects = [f"unreadable-{i}" for i in range(5)]
         self.deliver_remote("ivan", subjects)
         maildir = os.path.join(self.remote.home("ivan"), "Maildir")
@@ -181,22 +203,109 @@ class SourcesTest(ArchiverTestCase):
         os.chmod(bad[0], 0)
         self.addCleanup(os.chmod, bad[0], 0o600)
         self.add("ivan-src", "ivan")
-        first = self.source("sync", "ivan-src", fmt="json")
-        self.assertNotEqual(first.returncode, 0, first.stdout)
-        self.assertIn("UID 3", self.listed("ivan-src")["last_error"])
-        self.assertEqual(self.info("ivan-src")[("status", "failed_at")], "INBOX UID 3")
         row = self.sync("ivan-src")
         self.assertEqual((row["status"], row["archived"]), ("active", "4"))
         self.assertEqual(self.archived_subjects("unreadable-"),
                          [s for s in subjects if s != "unreadable-2"])
-        log = json.loads(self.source_ok("log", "ivan-src", fmt="json").stdout)
-        skips = [entry for entry in log if entry["what"].startswith("skip unreadable UID 3: ")]
-        self.assertEqual(len(skips), 1, log)
-        self.assertEqual(skips[0]["count"], "1")
         self.assertEqual(self.info("ivan-src")[("folder.INBOX", "last_uid")], "5")
-        self.assertEqual(self.info("ivan-src")[("status", "failed_at")], "")
+        for failures in range(1, REFUSED_SYNCS_BEFORE_SKIP):
+            self.assertEqual(self.log_entries("ivan-src", "skip"), [])
+            retries = self.retries("ivan-src")
+            self.assertEqual(list(retries), [3])
+            self.assertTrue(retries[3].startswith(f"failed {failures} of 5 syncs: "), retries)
+            self.assertIn("UID 3", retries[3])
+            row = self.sync("ivan-src")
+            self.assertEqual((row["status"], row["archived"]), ("active", "0"))
+        self.assertEqual(self.retries("ivan-src"), {})
+        skips = self.log_entries("ivan-src", "skip")
+        self.assertEqual(len(skips), 1, skips)
+        self.assertTrue(skips[0]["what"].startswith("skip unreadable UID 3: "), skips)
+        self.assertEqual(skips[0]["count"], "1")
         os.chmod(bad[0], 0o600)  # readable again: skipped for good all the same
         self.assertEqual(self.sync("ivan-src")["archived"], "0")
+        self.assertEqual(len(self.log_entries("ivan-src", "skip")), 1)
+
+    def test_message_refused_twice_is_archived_by_the_third_sync(self):
+        """Behind a proxy, the remote answers the body FETCH of UID 2 with NO [UNAVAILABLE] in two
+        syncs: it waits in the retry list (new mail still comes in past it) and the third sync
+        archives it. Nothing is skipped or logged as skipped."""
+        proxy = self.fault_proxy()
+        subjects = [f"transient-{i}" for i in range(4)]
+        self.deliver_remote("judy", subjects[:3])
+        proxy.refuse(2, connections=2, mode="no")
+        self.add("judy-src", "judy", port=proxy.port)
+        row = self.sync("judy-src")
+        self.assertEqual((row["status"], row["archived"]), ("active", "2"))
+        self.assertEqual(self.archived_subjects("transient-"), ["transient-0", "transient-2"])
+        self.assertEqual(self.log_entries("judy-src", "skip"), [])
+        retries = self.retries("judy-src")
+        self.assertEqual(list(retries), [2])
+        self.assertEqual(self.listed("judy-src")["retrying"], "1")
+        self.assertTrue(retries[2].startswith("failed 1 of 5 syncs: "), retries)
+        self.assertIn("[UNAVAILABLE] Backend storage temporarily unavailable", retries[2])
+        self.deliver_remote("judy", subjects[3:])
+        row = self.sync("judy-src")
+        self.assertEqual((row["status"], row["archived"]), ("active", "1"))
+        self.assertTrue(self.retries("judy-src")[2].startswith("failed 2 of 5 syncs: "))
+        row = self.sync("judy-src")
+        self.assertEqual((row["status"], row["archived"]), ("active", "1"))
+        self.assertEqual(set(proxy.refused), {2})
+        self.assertEqual(self.archived_subjects("transient-"), subjects)
+        self.assertEqual(self.retries("judy-src"), {})
+        self.assertEqual(self.listed("judy-src")["retrying"], "0")
+        self.assertEqual(self.log_entries("judy-src", "skip"), [])
+        self.assertEqual(self.sync("judy-src")["archived"], "0")
+
+    def test_message_refused_by_every_sync_is_skipped_once(self):
+        """The remote's answer never carries the body of UID 2 (FETCH OK without BODY[]): it is
+        retried by each sync and skipped by the fifth with exactly one log entry naming the UID
+        and the reason; later syncs no longer ask for it."""
+        proxy = self.fault_proxy()
+        subjects = [f"refused-{i}" for i in range(3)]
+        self.deliver_remote("kim", subjects)
+        proxy.refuse(2, connections=None, mode="missing")
+        self.add("kim-src", "kim", port=proxy.port)
+        for failures in range(1, REFUSED_SYNCS_BEFORE_SKIP + 1):
+            refused = len(proxy.refused)
+            row = self.sync("kim-src")
+            self.assertGreater(len(proxy.refused), refused)  # this sync asked again
+            self.assertEqual((row["status"], row["archived"]),
+                             ("active", "2" if failures == 1 else "0"))
+            if failures < REFUSED_SYNCS_BEFORE_SKIP:
+                self.assertEqual(self.log_entries("kim-src", "skip"), [])
+                retries = self.retries("kim-src")
+                self.assertEqual(list(retries), [2])
+                self.assertTrue(retries[2].startswith(f"failed {failures} of 5 syncs: "))
+        self.assertEqual(set(proxy.refused), {2})
+        self.assertEqual(self.retries("kim-src"), {})
+        skips = self.log_entries("kim-src", "skip")
+        self.assertEqual(len(skips), 1, skips)
+        self.assertTrue(skips[0]["what"].startswith("skip unreadable UID 2: "), skips)
+        self.assertIn("BODY[]", skips[0]["what"])
+        self.assertEqual(skips[0]["count"], "1")
+        requests = proxy.body_requests[2]
+        self.assertEqual(self.sync("kim-src")["archived"], "0")
+        self.assertEqual(proxy.body_requests[2], requests)
+        self.assertEqual(len(self.log_entries("kim-src", "skip")), 1)
+        self.assertEqual(self.archived_subjects("refused-"), ["refused-0", "refused-2"])
+
+    def test_refused_message_expunged_on_the_remote_leaves_the_retry_list(self):
+        proxy = self.fault_proxy()
+        self.deliver_remote("leo", [f"expunged-{i}" for i in range(3)])
+        proxy.refuse(2, connections=None, mode="no")
+        self.add("leo-src", "leo", port=proxy.port)
+        self.assertEqual(self.sync("leo-src")["archived"], "2")
+        self.assertEqual(list(self.retries("leo-src")), [2])
+        imap = self.remote_imap("leo")
+        imap.select("INBOX")
+        imap.uid("STORE", "2", "+FLAGS", r"(\Deleted)")
+        imap.expunge()
+        imap.logout()
+        row = self.sync("leo-src")
+        self.assertEqual((row["status"], row["archived"]), ("active", "0"))
+        self.assertEqual(self.retries("leo-src"), {})
+        self.assertEqual(self.log_entries("leo-src", "skip"), [])
+        self.assertEqual(self.archived_subjects("expunged-"), ["expunged-0", "expunged-2"])
 
     def test_kill_during_import_resumes_without_gap_or_duplicate(self):
         total = 600

@@ -1,9 +1,9 @@
 // SourceRegistry::ArchiveBatch: messages, checkpoint and counters in one transaction;
 // re-runs write nothing; content dedup against local deliveries and other folders;
 // UIDVALIDITY resets; a writer killed with SIGKILL between (or inside) batches leaves
-// exactly the committed batches; ListFilter.source; Remove keeps the archived mail; the
-// place of a sync's failure at a message, and pending --after actions (issue 4); a batch
-// across index batches.
+// exactly the committed batches; ListFilter.source; Remove keeps the archived mail;
+// pending --after actions (issue 4); the retry list of refused messages (issue 15); a
+// batch across index batches.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -352,61 +352,118 @@ TEST_F(SourceBatchTest, KilledWriterLeavesExactlyTheCommittedBatches) {
 namespace archiver {
 namespace {
 
-// Issue 4: a message the remote cannot give must not block its source. FinishSync keeps
-// where a sync failed at a message (surviving a reopen); the skip is a batch whose log
-// entry is committed with the checkpoint that passes over the UID.
-TEST_F(SourceBatchTest, FailureAtAMessageIsKeptAndItsSkipCommittedWithTheBatch) {
+// Issue 15 item 7: a message the remote fails to give waits in its folder's retry list,
+// committed with the checkpoint that passes over it; each failed sync counts once; the
+// kRefusedSyncsBeforeSkip-th skips it for good with one log entry in the same transaction.
+TEST_F(SourceBatchTest, RefusedMessagesWaitInTheRetryListUntilSkipped) {
   {
     SourceRegistry registry = Registry();
-    SyncReport failed;
-    failed.ok = false;
-    failed.error = "folder INBOX: UID 7: Disconnected from server";
-    failed.failed = {"INBOX", kValidity, 7};
-    ASSERT_TRUE(registry.FinishSync("remote", failed).ok());
+    RemoteBatch first = Batch("INBOX", 1, 6);
+    std::erase_if(first.messages, [](const RemoteMessage& m) { return m.uid == 3 || m.uid == 5; });
+    first.refused = {{5, 0, "NO [UNAVAILABLE] try later"}, {3, 0, "NO [LIMIT] slow down"}};
+    Result<BatchResult> result = registry.ArchiveBatch("remote", first);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_EQ(result->stored, 4u);
+    EXPECT_EQ(result->skipped, 0u);
+    EXPECT_EQ(result->retry_full_at, 0u);
   }
-  store_.reset();
+  store_.reset();  // the list survives a reopen
   store_ = *Store::Open({.path = path(), .sync = false});
   SourceRegistry registry = Registry();
-  SourceStatus status = registry.Describe("remote")->status;
-  EXPECT_EQ(status.failed.folder, "INBOX");
-  EXPECT_EQ(status.failed.uidvalidity, kValidity);
-  EXPECT_EQ(status.failed.uid, 7u);
+  FolderCheckpoint checkpoint = *registry.Checkpoint("remote", "INBOX");
+  EXPECT_EQ(checkpoint.last_uid, 6u);
+  EXPECT_EQ(checkpoint.retry, (std::vector<RetryMessage>{{3, 1, "NO [LIMIT] slow down"},
+                                                         {5, 1, "NO [UNAVAILABLE] try later"}}));
 
-  RemoteBatch skip = Batch("INBOX", 1, 6);
-  skip.last_uid = 7;
-  skip.log.push_back({0, "skip unreadable UID 7: Disconnected from server", 1, ""});
-  ASSERT_TRUE(registry.ArchiveBatch("remote", skip).ok());
-  EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->last_uid, 7u);
-  Result<std::vector<SourceLogEntry>> log = testing::LogOf(registry, "remote");
-  ASSERT_TRUE(log.ok());
-  ASSERT_GE(log->size(), 2u);
-  EXPECT_EQ((*log)[0].what, "skip unreadable UID 7: Disconnected from server");
-  EXPECT_EQ((*log)[0].count, 1u);
+  // The next sync: UID 3 archived at last, UID 5 refused again, new mail past them.
+  RemoteBatch second = Batch("INBOX", 7, 8);
+  second.messages.insert(second.messages.begin(), Batch("INBOX", 3, 3).messages[0]);
+  second.refused = {{5, 0, "NO [UNAVAILABLE] still down"}};
+  ASSERT_TRUE(registry.ArchiveBatch("remote", second).ok());
+  checkpoint = *registry.Checkpoint("remote", "INBOX");
+  EXPECT_EQ(checkpoint.last_uid, 8u);
+  EXPECT_EQ(checkpoint.retry, (std::vector<RetryMessage>{{5, 2, "NO [UNAVAILABLE] still down"}}));
+  EXPECT_EQ(OfSource(*store_, "remote").size(), 7u);
 
-  // An invalid batch writes neither its messages nor its log entries.
-  RemoteBatch invalid = Batch("INBOX", 8, 9);
-  invalid.last_uid = 8;
-  invalid.log.push_back({0, "skip unreadable UID 8: never written", 1, ""});
-  EXPECT_FALSE(registry.ArchiveBatch("remote", invalid).ok());
-  Result<std::vector<SourceLogEntry>> after = testing::LogOf(registry, "remote");
-  ASSERT_TRUE(after.ok());
-  for (const SourceLogEntry& entry : *after) EXPECT_EQ(entry.what.find("UID 8"), std::string::npos);
-  EXPECT_EQ(after->size(), log->size());
+  // Refused in syncs 3 and 4: still listed, nothing logged as skipped.
+  RemoteBatch again = Batch("INBOX", 1, 0);
+  again.last_uid = 8;
+  again.refused = {{5, 0, "NO [UNAVAILABLE] still down"}};
+  for (uint32_t failures = 3; failures < kRefusedSyncsBeforeSkip; ++failures) {
+    Result<BatchResult> result = registry.ArchiveBatch("remote", again);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->skipped, 0u);
+    EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->retry.at(0).failures, failures);
+  }
+  auto skips = [&] {
+    std::vector<std::string> found;
+    const std::vector<SourceLogEntry> log = *testing::LogOf(registry, "remote");
+    for (const SourceLogEntry& entry : log)
+      if (entry.what.rfind("skip", 0) == 0) found.push_back(entry.what);
+    return found;
+  };
+  EXPECT_TRUE(skips().empty());
+  // The fifth failed sync skips it for good: one log entry with the UID and the reason.
+  Result<BatchResult> fifth = registry.ArchiveBatch("remote", again);
+  ASSERT_TRUE(fifth.ok());
+  EXPECT_EQ(fifth->skipped, 1u);
+  EXPECT_TRUE(registry.Checkpoint("remote", "INBOX")->retry.empty());
+  EXPECT_EQ(skips(), (std::vector<std::string>{
+                         "skip unreadable UID 5: NO [UNAVAILABLE] still down (failed in 5 "
+                         "syncs in a row)"}));
+}
 
-  // A failure at no message, and a success, clear the place.
-  SyncReport other;
-  other.ok = false;
-  other.error = "authentication failed";
-  ASSERT_TRUE(registry.FinishSync("remote", other).ok());
-  EXPECT_EQ(registry.Describe("remote")->status.failed.uid, 0u);
-  SyncReport again = other;
-  again.failed = {"INBOX", kValidity, 9};
-  ASSERT_TRUE(registry.FinishSync("remote", again).ok());
-  EXPECT_EQ(registry.Describe("remote")->status.failed.uid, 9u);
-  ASSERT_TRUE(registry.FinishSync("remote", SyncReport{}).ok());
-  status = registry.Describe("remote")->status;
-  EXPECT_EQ(status.failed.uid, 0u);
-  EXPECT_EQ(status.failed.folder, "");
+TEST_F(SourceBatchTest, RetryListSettlesResetsAndStaysBounded) {
+  SourceRegistry registry = Registry();
+  RemoteBatch first = Batch("INBOX", 1, 0);
+  first.last_uid = 10;
+  first.refused = {{2, 0, "x"}, {4, 0, std::string(kRetryReasonLimit + 50, 'r')}, {6, 0, "z"}};
+  ASSERT_TRUE(registry.ArchiveBatch("remote", first).ok());
+  EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->retry.at(1).reason.size(), kRetryReasonLimit);
+  // Gone from the remote, or skipped for another reason: settled, no skip counted.
+  RemoteBatch settle = Batch("INBOX", 1, 0);
+  settle.last_uid = 10;
+  settle.settled = {4, 9};
+  Result<BatchResult> settled = registry.ArchiveBatch("remote", settle);
+  ASSERT_TRUE(settled.ok());
+  EXPECT_EQ(settled->skipped, 0u);
+  std::vector<uint32_t> uids;
+  const FolderCheckpoint after = *registry.Checkpoint("remote", "INBOX");
+  for (const RetryMessage& retry : after.retry) uids.push_back(retry.uid);
+  EXPECT_EQ(uids, (std::vector<uint32_t>{2, 6}));
+
+  // A refused UID above the new checkpoint is refused, and nothing is written.
+  RemoteBatch above = Batch("INBOX", 11, 12);
+  above.refused = {{13, 0, "x"}};
+  EXPECT_EQ(registry.ArchiveBatch("remote", above).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(registry.Checkpoint("remote", "INBOX")->last_uid, 10u);
+
+  // A new UIDVALIDITY drops the list, with a log entry that counts it.
+  ASSERT_TRUE(registry.ResetFolder("remote", "INBOX", kValidity + 1).ok());
+  EXPECT_TRUE(registry.Checkpoint("remote", "INBOX")->retry.empty());
+  EXPECT_NE(
+      testing::LogOf(registry, "remote")->front().what.find("dropped the retry list of 2 messages"),
+      std::string::npos);
+
+  // A full list takes no new refusal: the checkpoint stops just below it, the messages
+  // above it (written all the same) are found archived when fetched again.
+  RemoteBatch fill = Batch("INBOX", 1, 0, kValidity + 1);
+  fill.last_uid = kRetryListLimit;
+  for (uint32_t uid = 1; uid <= kRetryListLimit; ++uid) fill.refused.push_back({uid, 0, "x"});
+  ASSERT_EQ(registry.ArchiveBatch("remote", fill)->retry_full_at, 0u);
+  const uint32_t limit = kRetryListLimit;
+  RemoteBatch over = Batch("INBOX", limit + 1, limit + 5, kValidity + 1);
+  std::erase_if(over.messages, [&](const RemoteMessage& m) { return m.uid == limit + 3; });
+  over.refused = {{limit + 3, 0, "x"}, {7, 0, "again"}};
+  Result<BatchResult> full = registry.ArchiveBatch("remote", over);
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->retry_full_at, limit + 3);
+  FolderCheckpoint checkpoint = *registry.Checkpoint("remote", "INBOX");
+  EXPECT_EQ(checkpoint.last_uid, limit + 2);
+  EXPECT_EQ(checkpoint.retry.size(), kRetryListLimit);
+  EXPECT_EQ(checkpoint.retry.at(6).failures, 2u);  // UID 7, listed already: counted
+  RemoteBatch refetched = Batch("INBOX", limit + 4, limit + 5, kValidity + 1);
+  EXPECT_EQ(registry.ArchiveBatch("remote", refetched)->already_archived, 2u);
 }
 
 }  // namespace

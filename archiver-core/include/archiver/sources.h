@@ -66,14 +66,6 @@ enum class SourceState {
 };
 const char* SourceStateName(SourceState state);  // "importing", "active", "paused", "error"
 
-// A remote message's place: its folder, the folder's UIDVALIDITY and its UID (0: none).
-struct RemotePlace {
-  std::string folder;
-  uint32_t uidvalidity = 0;
-  uint32_t uid = 0;
-  bool operator==(const RemotePlace&) const = default;
-};
-
 // Backoff after failures: the next attempt comes kFirstRetrySeconds after the first
 // failure, doubling with each further one, never later than the source's interval.
 inline constexpr uint64_t kFirstRetrySeconds = 60;
@@ -88,12 +80,30 @@ struct SourceStatus {
   uint64_t next_due_us = 0;        // when the next sync is due (0: now)
   uint64_t messages_archived = 0;  // delivery records written from this source
   uint64_t created_us = 0;
-  // Where the last sync failed while fetching one message (SyncReport::failed): a sync
-  // failing there again skips that UID for good. Empty (uid 0) when it did not.
-  RemotePlace failed;
 
   // paused > error > importing > active.
   SourceState state() const;
+};
+
+// A message the remote failed to give (its FETCH answered NO, e.g. [UNAVAILABLE] or
+// [LIMIT], the answer lacked the body, or the connection dropped at it) is not passed
+// over: it waits in its folder's retry list, and each following sync fetches it again.
+// Only when this many syncs in a row have tried it and failed is it skipped for good,
+// with one activity-log entry "skip unreadable UID n: reason".
+inline constexpr uint32_t kRefusedSyncsBeforeSkip = 5;
+// At most this many messages wait in one folder's retry list: a sync that meets a new
+// refusal with the list full stops that folder just before it (BatchResult::retry_full_at),
+// so no refused message is ever passed over without being listed.
+inline constexpr size_t kRetryListLimit = 1000;
+// The remote's reason kept with a retry is cut to this many bytes.
+inline constexpr size_t kRetryReasonLimit = 200;
+
+// A message waiting in a folder's retry list.
+struct RetryMessage {
+  uint32_t uid = 0;
+  uint32_t failures = 0;  // consecutive syncs that tried it and failed (1 or more)
+  std::string reason;     // the last failure, as the remote (or imapc) gave it
+  bool operator==(const RetryMessage&) const = default;
 };
 
 // Where the sync of one remote folder stands.
@@ -108,6 +118,10 @@ struct FolderCheckpoint {
   // but whose --after action the remote has not accepted yet; applied first by the next
   // sync. Dropped when the UIDVALIDITY changes.
   std::vector<uint32_t> pending_after;
+  // UIDs (of this uidvalidity, up to last_uid) the remote failed to give, by UID: fetched
+  // again by each sync until archived, gone from the remote, or skipped for good after
+  // kRefusedSyncsBeforeSkip failed syncs. Dropped when the UIDVALIDITY changes.
+  std::vector<RetryMessage> retry;
 };
 
 struct SourceLogEntry {
@@ -147,6 +161,14 @@ struct RemoteBatch {
   std::vector<SourceLogEntry> log;
   // Added to the folder's pending_after in the same transaction (each <= last_uid).
   std::vector<uint32_t> pending_after;
+  // The messages the remote failed to give in this sync (uid <= the new checkpoint; the
+  // reason as the remote gave it): each enters the folder's retry list, or counts one
+  // more failed sync there (a sync reports a UID at most once).
+  std::vector<RetryMessage> refused;  // `failures` is ignored
+  // UIDs that leave the retry list without being archived: gone from the remote, or
+  // skipped for another reason (too large, filtered) with their own log entry. (Archived
+  // messages leave it by themselves.)
+  std::vector<uint32_t> settled;
 };
 
 struct BatchResult {
@@ -154,6 +176,10 @@ struct BatchResult {
   uint64_t deduplicated = 0;      // already stored (delivered locally, other folder, …):
                                   // a delivery record was added
   uint64_t already_archived = 0;  // this source and folder had archived it: nothing written
+  uint64_t skipped = 0;           // refused messages skipped for good by this batch
+  // The first refused UID that found the folder's retry list full (0: none). The
+  // checkpoint then stops just below it: the caller must stop the folder there.
+  uint32_t retry_full_at = 0;
 };
 
 // What a finished sync (or a failed one) reports, see FinishSync.
@@ -163,9 +189,6 @@ struct SyncReport {
   bool caught_up = false;     // every folder was read to its end
   std::string what = "sync";  // the log entry's `what`
   uint64_t count = 0;         // the log entry's count (messages archived)
-  // !ok because the remote failed while giving this message (the connection dropped at
-  // its FETCH): kept in the status for the next sync; empty (uid 0) for other failures.
-  RemotePlace failed;
 };
 
 class SourceRegistry {
@@ -212,9 +235,9 @@ class SourceRegistry {
   // The remote folder has a new UIDVALIDITY: its checkpoint restarts at UID 0 under
   // `uidvalidity` (archived count kept), so the next batches rescan it; messages already
   // archived from this source and folder are recognised by content and not written
-  // again. Its pending --after actions are dropped (the UIDs name other messages now).
-  // Logs "uidvalidity" with the old value (and the dropped count). NotFound for an
-  // unknown source.
+  // again. Its pending --after actions and its retry list are dropped (the UIDs name
+  // other messages now). Logs "uidvalidity" with the old value (and the dropped counts).
+  // NotFound for an unknown source.
   Status ResetFolder(const std::string& name, const std::string& folder, uint32_t uidvalidity);
 
   // Archives the batch and moves the folder's checkpoint to batch.last_uid (never
@@ -228,7 +251,12 @@ class SourceRegistry {
   // ResetFolder first; a message uid above last_uid; read-only archive), LimitExceeded
   // (a message over the archive's size limit), MapFull, IOError; nothing is written then.
   // batch.log is appended to the activity log, batch.pending_after to the folder's
-  // pending_after, in the same transaction.
+  // pending_after, in the same transaction. The folder's retry list changes in it too:
+  // archived and settled UIDs leave it; each refused UID enters it or counts one more
+  // failed sync, and leaves it at kRefusedSyncsBeforeSkip with a log entry "skip
+  // unreadable UID n: reason" (BatchResult::skipped); a refused UID the full list cannot
+  // take stops the checkpoint below it (BatchResult::retry_full_at). InvalidArgument: a
+  // refused UID above the new checkpoint.
   Result<BatchResult> ArchiveBatch(const std::string& name, const RemoteBatch& batch);
 
   // Removes `uids` from the folder's pending_after once the remote accepted their --after
@@ -241,9 +269,8 @@ class SourceRegistry {
   // set, error cleared, failures reset, import_done set when report.caught_up, due again
   // one interval later. Failure: last_attempt set, failures + 1, last_error =
   // report.error, due after the backoff (kFirstRetrySeconds doubling, capped at the
-  // interval). Either way a log entry (report.what, report.count, report.error). The
-  // status's `failed` becomes the report's (cleared on success or a failure at no
-  // message). NotFound.
+  // interval). Either way a log entry (report.what, report.count, report.error).
+  // NotFound.
   Status FinishSync(const std::string& name, const SyncReport& report, uint64_t now_us = 0);
 
   // Appends to the activity log (entry.time_us 0: now), dropping entries beyond
