@@ -56,6 +56,18 @@ void ProcessDmarcDelivery(ArchiverUser& user, const CapturedMessage& message,
                                   message.headers.subject))
       return;
     id = ToHex(message.id);
+    // The same mail delivered to a second report mailbox, or again after a failed
+    // recipient made the MTA retry: its reports are stored already, and reading them
+    // once per copy would let one mail to many addresses cost many parses.
+    Result<std::shared_ptr<Store>> store = user.GetStore();
+    if (store.ok()) {
+      Result<bool> noted = DmarcStore(*store).MailNoted(message.id);
+      if (noted.ok() && *noted) {
+        e_info(event, "archiver: DMARC mail %s: read already (doveadm dmarc reprocess reads it "
+                      "again)", id.c_str());
+        return;
+      }
+    }
     DmarcMail mail;
     mail.mail = message.id;
     mail.user = user.username();

@@ -303,4 +303,18 @@ Status DmarcStore::ListMails(const std::function<bool(const DmarcMail&)>& visit)
   });
 }
 
+Result<bool> DmarcStore::MailNoted(const MessageId& mail) const {
+  if (!store_) return Status::InvalidArgument("no archive");
+  OpenArchive& archive = store_->impl_->archive;
+  bool noted = false;
+  Status read = InDmarcRead(archive, [&](const lmdb::Txn& txn) {
+    std::string_view value;
+    Status found = txn.Get(archive.dmarc.mails, codec::View(mail), &value);
+    noted = found.ok();
+    return found.code() == Status::Code::kNotFound ? Status::Ok() : found;
+  });
+  if (!read.ok()) return read;
+  return noted;
+}
+
 }  // namespace archiver

@@ -192,6 +192,23 @@ class DeliveryTest(DmarcTestCase):
         self.assertEqual(len(self.reports(self.instance, domain)), 1)
         self.assertEqual(self.errors_of(self.instance, message), [])
 
+    def test_one_mail_to_two_report_addresses_is_read_once(self):
+        """A report mail sent to two report addresses in one transaction, then again (an MTA
+        retry): archived for each, its reports read once, the later copies only logged."""
+        domain = unique_domain()
+        message = wire(report_message(f"Report domain: {domain}", [
+            (aggregate_xml(domain, [("192.0.2.9", 2, "pass", "pass")]), "text", "xml",
+             "report.xml")]))
+        self.deliver(message, rcpts=(REPORT_RCPT, "dmarc+ruf@example.org"))
+        self.deliver(message)
+        self.assertEqual(len(self.reports(self.instance, domain)), 1)
+        self.assert_archived(self.instance, message, "dmarc+ruf@example.org")
+        mail_id = sha256(message)
+        self.wait_for_log(self.instance, f"DMARC mail {mail_id}: read already")
+        log = self.instance.log_text()
+        self.assertEqual(log.count(f"DMARC mail {mail_id}: 1 aggregate"), 1, log)
+        self.assertEqual(log.count(f"DMARC mail {mail_id}: read already"), 2, log)
+
     def test_recipient_with_detail_and_other_case(self):
         domain = unique_domain()
         message = wire(report_message(f"Report domain: {domain}", [

@@ -229,7 +229,10 @@ TEST_F(DmarcLedgerTest, NotesReportMails) {
   DmarcMail second = first;
   second.mail = Sha256::Of("mail 2");
   second.failures = 1;
+  EXPECT_FALSE(*dmarc_->MailNoted(first.mail));  // no DMARC databases yet
   ASSERT_TRUE(dmarc_->NoteMail(first).ok());
+  EXPECT_TRUE(*dmarc_->MailNoted(first.mail));
+  EXPECT_FALSE(*dmarc_->MailNoted(second.mail));
   ASSERT_TRUE(dmarc_->NoteMail(second).ok());
   first.errors = 0;  // processed again, fixed
   first.reports = 3;

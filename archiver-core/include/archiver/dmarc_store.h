@@ -194,6 +194,9 @@ class DmarcStore {
   Status ListErrors(const std::function<bool(const DmarcError&)>& visit) const;
   // Report mails seen, in id order.
   Status ListMails(const std::function<bool(const DmarcMail&)>& visit) const;
+  // Whether the report mail `mail` was processed already (NoteMail): a delivery of it to
+  // another recipient, or a retry, then need not read it again.
+  Result<bool> MailNoted(const MessageId& mail) const;
 
   Result<DmarcStats> GetStats() const;
 
