@@ -60,6 +60,9 @@ Status CreateKeyFile(const std::string& path, std::array<unsigned char, SecretBo
                      bool* exists) {
   *exists = false;
   const std::string dir = DirectoryOf(path);
+  if (Status checked = SecretBox::CheckKeyDirectory(dir); !checked.ok()) {
+    return checked.Annotated("secret key file " + path + " not created");
+  }
   if (RAND_bytes(key->data(), static_cast<int>(key->size())) != 1) {
     return Status::IOError("secret key file " + path + ": no random bytes from OpenSSL");
   }

@@ -178,7 +178,7 @@ TEST(SecretBoxTest, VersionsAreDeclaredAndAuthenticated) {
   EXPECT_EQ(box.Seal("pw", "ctx", 3).status().code(), Status::Code::kInvalidArgument);
 }
 
-// A directory for keys where nobody else can remove or swap them.
+// A key is created only where nobody else can remove or swap it.
 TEST(SecretBoxTest, KeyDirectoryOthersCouldChangeIsRefused) {
   testing::TempDir dir;
   const std::string keys = dir.Sub("keys");
@@ -195,6 +195,9 @@ TEST(SecretBoxTest, KeyDirectoryOthersCouldChangeIsRefused) {
   Status refused = SecretBox::CheckKeyDirectory(shared);
   EXPECT_EQ(refused.code(), Status::Code::kPermissionDenied);
   EXPECT_NE(refused.message().find("mode 0770"), std::string::npos) << refused.message();
+  Result<SecretBox> created = SecretBox::Load(shared + "/sources.key");
+  EXPECT_EQ(created.status().code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(access((shared + "/sources.key").c_str(), F_OK), -1);
   EXPECT_EQ(SecretBox::MakeKeyDirectory(shared).code(), Status::Code::kPermissionDenied);
 
   ASSERT_EQ(symlink(keys.c_str(), dir.Sub("link").c_str()), 0);

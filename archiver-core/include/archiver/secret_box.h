@@ -22,12 +22,13 @@ class SecretBox {
   static constexpr unsigned char kVersion2 = 2;
 
   // Reads the key from `key_path`. When the file is missing and `create_if_missing`,
-  // creates it (mode 0600, whatever the umask; its directory must exist) with 32 random
-  // bytes from the operating system. Errors: NotFound (missing, !create_if_missing),
-  // IOError (unreadable, not creatable; the message names the path and the reason),
-  // PermissionDenied (a file someone else could have replaced: a symbolic link, a file
-  // with other links, of another owner or that others may read), Corruption (a file that
-  // is not exactly 32 bytes, naming its size).
+  // creates it (mode 0600, whatever the umask; its directory must exist and pass
+  // CheckKeyDirectory) with 32 random bytes from the operating system. Errors: NotFound
+  // (missing, !create_if_missing), IOError (unreadable, not creatable; the message names
+  // the path and the reason), PermissionDenied (a file or directory someone else could
+  // have replaced: see CheckKeyDirectory; a symbolic link, a file with other links, of
+  // another owner or that others may read), Corruption (a file that is not exactly 32
+  // bytes, naming its size).
   static Result<SecretBox> Load(const std::string& key_path, bool create_if_missing = true);
 
   // Creates directory `dir` (mode 0700) when it is missing, its parent existing, then
