@@ -131,10 +131,6 @@ StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
   return options;
 }
 
-std::string ArchiverSettings::SourcesKeyPath() const {
-  return sources_key.empty() ? path + "/sources.key" : sources_key;
-}
-
 DmarcPipelineOptions ArchiverSettings::DmarcOptions(uint64_t max_size) const {
   DmarcPipelineOptions options;
   const uint64_t cap = max_size != 0 ? max_size : dmarc_max_size;

@@ -53,10 +53,8 @@ struct ArchiverSettings {
   // Remote IMAP sources (doveadm archive source …).
   std::string sources_key;                    // archiver_sources_key: absolute path of the
                                               // key that encrypts source passwords
-                                              // ("" = sources.key in the archive directory)
-
-  // The key file of the source passwords: sources_key, or sources.key inside `path`.
-  std::string SourcesKeyPath() const;
+                                              // ("" = one per archive in Dovecot's
+                                              // state_dir: doveadm-archive-source.cc)
 
   // True when a delivery with this envelope recipient, Dovecot user and mailbox, from
   // these senders and with this subject, is a DMARC report to process.

@@ -7,6 +7,7 @@ extern "C" {
 #include "array.h"
 #include "str.h"
 #include "master-service.h"
+#include "master-service-settings.h"
 #include "mail-user.h"
 #include "mail-storage.h"
 #include "mail-storage-service.h"

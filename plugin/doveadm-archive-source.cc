@@ -4,6 +4,8 @@
 #include <cctype>
 
 #include "archiver/archive_path.h"
+#include "archiver/digest.h"
+#include "archiver/secret_box.h"
 #include "archiver/time_format.h"
 #include "doveadm-archive-context.h"
 
@@ -79,6 +81,71 @@ doveadm_cmd_ver2 kSourceCommands[] = {
      .parameters = kLogParams},
 };
 
+// Dovecot's state_dir (/var/lib/dovecot): root's, outside every archive directory.
+std::string DovecotStateDir() {
+#if DOVECOT_PREREQ(2, 4, 0)
+  const master_service_settings* set = master_service_get_service_settings(master_service);
+#else
+  const master_service_settings* set = master_service_settings_get(master_service);
+#endif
+  return set != nullptr && set->state_dir != nullptr ? set->state_dir : "";
+}
+
+// The key file of the source passwords: archiver_sources_key, or by default
+// STATE_DIR/archiver/sources-HASH.key, HASH the first 16 hex digits of the SHA-256 of
+// archiver_path (trailing slashes removed): outside the archive directory, which the mail
+// uid may write, in a directory only root writes.
+// "" when there is no state_dir.
+std::string SourcesKeyPath(const plugin::ArchiverSettings& settings) {
+  if (!settings.sources_key.empty()) return settings.sources_key;
+  const std::string state_dir = DovecotStateDir();
+  if (state_dir.empty()) return "";
+  std::string archive = settings.path;
+  while (archive.size() > 1 && archive.back() == '/') archive.pop_back();
+  return state_dir + "/archiver/sources-" + ToHex(Sha256::Of(archive)).substr(0, 16) + ".key";
+}
+
+// The default key of older versions, inside the archive directory, whose passwords move
+// to SourcesKeyPath once; "" when archiver_sources_key is set.
+std::string LegacySourcesKeyPath(const plugin::ArchiverSettings& settings) {
+  return settings.sources_key.empty() ? settings.path + "/sources.key" : std::string();
+}
+
+// Before a writable command: the default key's directory exists (root's, 0700), and the
+// passwords of an older version's key in the archive directory have moved to the key.
+bool PrepareSourcesKey(SourceArchive* archive, const std::string& key_path) {
+  if (archive->settings.sources_key.empty()) {
+    const std::string dir = key_path.substr(0, key_path.rfind('/'));
+    Status made = SecretBox::MakeKeyDirectory(dir);
+    if (!made.ok()) {
+      CommandFailed(ExitCodeFor(made), "Cannot prepare the sources key: " + made.message());
+      return false;
+    }
+  }
+  Result<LegacyKeyMigration> moved = archive->registry->MigrateLegacyKey();
+  if (!moved.ok()) {
+    CommandFailed(ExitCodeFor(moved.status()),
+                  "Cannot move the sources key out of the archive directory: " +
+                      moved.status().message());
+    return false;
+  }
+  const std::string legacy = LegacySourcesKeyPath(archive->settings);
+  if (moved->removed) {
+    i_info("archiver: sources key moved out of the archive directory: %llu passwords sealed "
+           "again under %s, bound to their servers; %s emptied and removed",
+           static_cast<unsigned long long>(moved->resealed), key_path.c_str(), legacy.c_str());
+  } else if (moved->found) {
+    i_warning("archiver: %s is not used (the sources key is %s): remove it", legacy.c_str(),
+              key_path.c_str());
+  }
+  for (const std::string& name : moved->unopened) {
+    i_warning("archiver: the old sources key did not open the password of source %s: "
+              "re-enter it with doveadm archive source edit %s --password-stdin",
+              name.c_str(), name.c_str());
+  }
+  return true;
+}
+
 }  // namespace
 
 void RegisterSourceCommands() {
@@ -112,8 +179,14 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   }
   archive->store = store.value();
   archive->settings = settings;
-  archive->registry = std::make_unique<SourceRegistry>(archive->store, settings.SourcesKeyPath());
-  return true;
+  const std::string key_path = SourcesKeyPath(settings);
+  if (key_path.empty()) {
+    CommandFailed(EX_CONFIG, "Dovecot's state_dir is empty: set archiver_sources_key");
+    return false;
+  }
+  archive->registry = std::make_unique<SourceRegistry>(archive->store, key_path,
+                                                       LegacySourcesKeyPath(settings));
+  return !writable || PrepareSourcesKey(archive, key_path);
 }
 
 const char* SourceNameParam(struct doveadm_cmd_context* cctx) {

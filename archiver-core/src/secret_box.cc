@@ -17,7 +17,6 @@
 namespace archiver {
 namespace {
 
-constexpr unsigned char kSealVersion = 1;
 constexpr size_t kNonceSize = 12;
 constexpr size_t kTagSize = 16;
 
@@ -44,11 +43,26 @@ Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError("secret key file " + path + ": " + what + ": " + std::strerror(errno));
 }
 
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string Octal(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
 // Writes 32 random bytes to a new file `path` (O_EXCL: never replaces one; *exists is
 // set when there is one already).
 Status CreateKeyFile(const std::string& path, std::array<unsigned char, SecretBox::kKeySize>* key,
                      bool* exists) {
   *exists = false;
+  const std::string dir = DirectoryOf(path);
+  if (Status checked = SecretBox::CheckKeyDirectory(dir); !checked.ok()) {
+    return checked.Annotated("secret key file " + path + " not created");
+  }
   if (RAND_bytes(key->data(), static_cast<int>(key->size())) != 1) {
     return Status::IOError("secret key file " + path + ": no random bytes from OpenSSL");
   }
@@ -74,8 +88,6 @@ Status CreateKeyFile(const std::string& path, std::array<unsigned char, SecretBo
   }
   // The file's name is durable only once its directory is: a crash must not lose the key
   // that passwords were just sealed with.
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   FileDescriptor dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0 || fsync(dir_fd.get()) != 0) return Errno("fsync its directory", path);
   return Status::Ok();
@@ -96,9 +108,7 @@ Status CheckKeyFile(const struct stat& st, const std::string& path) {
                                     " that reads it: someone else may have replaced it");
   }
   if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::PermissionDenied(about + " has mode " + mode +
+    return Status::PermissionDenied(about + " has mode " + Octal(st.st_mode) +
                                     ": others may read or change it (chmod 600 it)");
   }
   return Status::Ok();
@@ -128,6 +138,18 @@ Status ReadKeyFile(int raw_fd, const std::string& path,
 
 Status CipherError(const char* what) {
   return Status::IOError(std::string("AES-256-GCM: ") + what + " failed");
+}
+
+// Feeds the associated data of a `version` secret: from version 2 the version byte too,
+// so that no secret reads as sealed under another version's contract.
+bool AddAssociatedData(EVP_CIPHER_CTX* ctx, unsigned char version, std::string_view context,
+                       bool encrypt) {
+  auto update = encrypt ? &EVP_EncryptUpdate : &EVP_DecryptUpdate;
+  int length = 0;
+  if (version >= SecretBox::kVersion2 && update(ctx, nullptr, &length, &version, 1) != 1)
+    return false;
+  return update(ctx, nullptr, &length, reinterpret_cast<const unsigned char*>(context.data()),
+                static_cast<int>(context.size())) == 1;
 }
 
 }  // namespace
@@ -163,6 +185,34 @@ Result<SecretBox> SecretBox::Load(const std::string& key_path, bool create_if_mi
   return box;
 }
 
+Status SecretBox::MakeKeyDirectory(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::IOError("secret key directory " + dir + ": create: " + std::strerror(errno));
+  }
+  return CheckKeyDirectory(dir);
+}
+
+Status SecretBox::CheckKeyDirectory(const std::string& dir) {
+  const std::string about = "secret key directory " + dir;
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0) {
+    return Status::IOError(about + ": stat: " + std::strerror(errno));
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return Status::PermissionDenied(about + " is a symbolic link: refusing to follow it");
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::IOError(about + " is not a directory");
+  if (st.st_uid != geteuid() && st.st_uid != 0) {
+    return Status::PermissionDenied(about + " belongs to uid " + std::to_string(st.st_uid) +
+                                    ": its owner could remove or replace the key");
+  }
+  if ((st.st_mode & 022) != 0) {
+    return Status::PermissionDenied(about + " has mode " + Octal(st.st_mode) +
+                                    ": others may remove or replace the key in it");
+  }
+  return Status::Ok();
+}
+
 SecretBox::SecretBox(const std::array<unsigned char, kKeySize>& key) : key_(key) {}
 
 SecretBox::~SecretBox() { OPENSSL_cleanse(key_.data(), key_.size()); }
@@ -179,19 +229,30 @@ SecretBox& SecretBox::operator=(SecretBox&& other) noexcept {
   return *this;
 }
 
-Result<std::string> SecretBox::Seal(std::string_view plaintext, std::string_view context) const {
+Result<unsigned char> SecretBox::Version(std::string_view sealed) {
+  if (sealed.empty()) return Status::Corruption("sealed secret is empty");
+  const auto version = static_cast<unsigned char>(sealed[0]);
+  if (version != kVersion1 && version != kVersion2) {
+    return Status::Corruption("sealed secret has unknown version " + std::to_string(version));
+  }
+  return version;
+}
+
+Result<std::string> SecretBox::Seal(std::string_view plaintext, std::string_view context,
+                                    unsigned char version) const {
+  if (version != kVersion1 && version != kVersion2) {
+    return Status::InvalidArgument("no sealed secret format version " + std::to_string(version));
+  }
   std::string sealed(1 + kNonceSize + plaintext.size() + kTagSize, '\0');
   auto* out = reinterpret_cast<unsigned char*>(sealed.data());
-  out[0] = kSealVersion;
+  out[0] = version;
   unsigned char* nonce = out + 1;
   unsigned char* ciphertext = nonce + kNonceSize;
   if (RAND_bytes(nonce, kNonceSize) != 1) return CipherError("nonce generation");
   CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int length = 0;
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &length,
-                        reinterpret_cast<const unsigned char*>(context.data()),
-                        static_cast<int>(context.size())) != 1 ||
+      !AddAssociatedData(ctx.get(), version, context, true) ||
       EVP_EncryptUpdate(ctx.get(), ciphertext, &length,
                         reinterpret_cast<const unsigned char*>(plaintext.data()),
                         static_cast<int>(plaintext.size())) != 1 ||
@@ -208,10 +269,9 @@ Result<std::string> SecretBox::Unseal(std::string_view sealed, std::string_view 
     return Status::Corruption("sealed secret is truncated (" + std::to_string(sealed.size()) +
                               " bytes)");
   }
+  Result<unsigned char> version = Version(sealed);
+  if (!version.ok()) return version.status();
   const auto* in = reinterpret_cast<const unsigned char*>(sealed.data());
-  if (in[0] != kSealVersion) {
-    return Status::Corruption("sealed secret has unknown version " + std::to_string(in[0]));
-  }
   const unsigned char* nonce = in + 1;
   const unsigned char* ciphertext = nonce + kNonceSize;
   const size_t text_size = sealed.size() - 1 - kNonceSize - kTagSize;
@@ -222,9 +282,7 @@ Result<std::string> SecretBox::Unseal(std::string_view sealed, std::string_view 
   CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int length = 0;
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &length,
-                        reinterpret_cast<const unsigned char*>(context.data()),
-                        static_cast<int>(context.size())) != 1 ||
+      !AddAssociatedData(ctx.get(), *version, context, false) ||
       EVP_DecryptUpdate(ctx.get(), out, &length, ciphertext, static_cast<int>(text_size)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) != 1) {
     OPENSSL_cleanse(plaintext.data(), plaintext.size());

@@ -7,6 +7,7 @@
 #include "lmdb_entries.h"
 #include "sources_codec.h"
 #include "sources_db.h"
+#include "sources_secrets.h"
 
 namespace archiver {
 namespace {
@@ -20,28 +21,10 @@ Status UnknownSource(const std::string& name) {
   return Status::NotFound("no source named '" + name + "'");
 }
 
-Result<std::string> SealPassword(const std::string& key_path, const std::string& name,
-                                 std::string_view password) {
-  if (password.empty())
-    return Status::InvalidArgument("the password of source " + name + " is empty");
-  Result<SecretBox> box = SecretBox::Load(key_path);
-  if (!box.ok()) return box.status();
-  return box->Seal(password, name);
-}
-
-Status ReadConfig(const lmdb::Txn& txn, const SourceDatabases& db, const std::string& name,
-                  SourceConfig* config) {
-  std::string_view value;
-  Status found = txn.Get(db.config, name, &value);
-  if (found.code() == Status::Code::kNotFound) return UnknownSource(name);
-  if (!found.ok()) return found;
-  return sources_codec::DecodeConfig(value, config).Annotated("source '" + name + "'");
-}
-
 Status ReadInfo(const lmdb::Txn& txn, const SourceDatabases& db, const std::string& name,
                 SourceInfo* info) {
   uint64_t next_log = 0;
-  Status status = ReadConfig(txn, db, name, &info->config);
+  Status status = internal::ReadSourceConfig(txn, db, name, &info->config);
   if (status.ok()) status = internal::ReadSourceStatus(txn, db, name, &info->status, &next_log);
   if (!status.ok()) return status;
   info->folders.clear();
@@ -68,13 +51,19 @@ Status ChangeStatus(OpenArchive& archive, const std::string& name, const char* w
 
 }  // namespace
 
-SourceRegistry::SourceRegistry(std::shared_ptr<Store> store, std::string key_path)
-    : store_(std::move(store)), key_path_(std::move(key_path)) {}
+SourceRegistry::SourceRegistry(std::shared_ptr<Store> store, std::string key_path,
+                               std::string legacy_key_path)
+    : store_(std::move(store)),
+      key_path_(std::move(key_path)),
+      legacy_key_path_(std::move(legacy_key_path)) {}
 
 Status SourceRegistry::Add(const SourceConfig& config, std::string_view password) {
   if (!store_) return NoArchive();
   if (Status valid = config.Validate(); !valid.ok()) return valid;
-  Result<std::string> sealed = SealPassword(key_path_, config.name, password);
+  // The key is created below: the passwords of the legacy key must move first.
+  if (Result<LegacyKeyMigration> moved = MigrateLegacyKey(); !moved.ok()) return moved.status();
+  Result<std::string> sealed =
+      internal::SealSourcePassword({key_path_, legacy_key_path_}, config, password);
   if (!sealed.ok()) return sealed.status();
   OpenArchive& archive = store_->impl_->archive;
   return internal::InSourcesWrite(archive, "add source " + config.name, [&](lmdb::Txn& txn) {
@@ -108,9 +97,11 @@ Status SourceRegistry::Update(const SourceConfig& config,
                               const std::optional<std::string>& password) {
   if (!store_) return NoArchive();
   if (Status valid = config.Validate(); !valid.ok()) return valid;
+  if (Result<LegacyKeyMigration> moved = MigrateLegacyKey(); !moved.ok()) return moved.status();
+  const internal::SourceKeys keys{key_path_, legacy_key_path_};
   std::optional<std::string> sealed;
   if (password) {
-    Result<std::string> sealing = SealPassword(key_path_, config.name, *password);
+    Result<std::string> sealing = internal::SealSourcePassword(keys, config, *password);
     if (!sealing.ok()) return sealing.status();
     sealed = std::move(sealing.value());
   }
@@ -119,8 +110,25 @@ Status SourceRegistry::Update(const SourceConfig& config,
   return internal::ChangeSource(
       archive, config.name, what, [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry* log) {
         const SourceDatabases& db = archive.sources;
-        Status done = internal::PutEntry(txn, db.config, config.name,
-                                         sources_codec::EncodeConfig(config), what);
+        SourceConfig stored;
+        Status done = internal::ReadSourceConfig(txn, db, config.name, &stored);
+        if (done.ok() && !sealed && !internal::SameSecretBinding(stored, config)) {
+          // The admin moves the source: its password follows, opened for where it was.
+          std::string_view old_sealed;
+          done = txn.Get(db.secrets, config.name, &old_sealed);
+          Result<std::string> old_password =
+              done.ok() ? internal::OpenSourcePassword(keys, stored, old_sealed)
+                        : Result<std::string>(done);
+          if (!old_password.ok()) return old_password.status();
+          Result<std::string> resealed = internal::SealSourcePassword(keys, config, *old_password);
+          std::fill(old_password->begin(), old_password->end(), '\0');
+          if (!resealed.ok()) return resealed.status();
+          done = internal::PutEntry(txn, db.secrets, config.name, *resealed, what);
+        }
+        if (done.ok()) {
+          done = internal::PutEntry(txn, db.config, config.name,
+                                    sources_codec::EncodeConfig(config), what);
+        }
         if (done.ok() && sealed) {
           done = internal::PutEntry(txn, db.secrets, config.name, *sealed, what);
         }
@@ -200,27 +208,6 @@ Result<std::vector<SourceInfo>> SourceRegistry::List() const {
   }
   if (!status.ok()) return status;
   return sources;
-}
-
-Result<std::string> SourceRegistry::Password(const std::string& name) const {
-  if (!store_) return NoArchive();
-  std::string sealed;
-  {
-    lmdb::Txn txn;
-    SourceStatus source_status;
-    Status status = internal::BeginSourceRead(store_->impl_->archive, name, &txn, &source_status);
-    if (!status.ok()) return status;
-    std::string_view value;
-    status = txn.Get(store_->impl_->archive.sources.secrets, name, &value);
-    if (status.code() == Status::Code::kNotFound) return UnknownSource(name);
-    if (!status.ok()) return status;
-    sealed.assign(value);
-  }
-  Result<SecretBox> box = SecretBox::Load(key_path_, false);
-  if (!box.ok()) return box.status();
-  Result<std::string> password = box->Unseal(sealed, name);
-  if (!password.ok()) return password.status().Annotated("password of source '" + name + "'");
-  return password;
 }
 
 }  // namespace archiver

@@ -408,8 +408,12 @@ class SourcesTest(ArchiverTestCase):
             for name in names:
                 with open(os.path.join(folder, name), "rb") as f:
                     self.assertNotIn(REMOTE_PASSWORD.encode(), f.read(), name)
-        key = os.path.join(self.local.archive_dir, "sources.key")
-        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        # The key is root's, outside the archive directory the mail uid writes.
+        self.assertFalse(os.path.lexists(os.path.join(self.local.archive_dir, "sources.key")))
+        digest = at.sha256(self.local.archive_dir.encode())[:16]
+        key = os.path.join(self.local.root, "state", "archiver", f"sources-{digest}.key")
+        st = os.stat(key)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o600))
 
     def test_password_not_accepted_on_the_command_line(self):
         result = self.source("add", "--host", "127.0.0.1", "--user", "alice", "--password",

@@ -3,7 +3,9 @@ writes it), so root's doveadm must never follow, create or trust what it finds t
 
 import csv
 import os
+import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -11,6 +13,7 @@ import dovecot_instance as di
 from archiver_test import BUILD_DIR, SENDER, ArchiverTestCase, make_message, sha256
 from dmarc_doveadm_fixtures import MAY_1, aggregate_xml, record
 
+EX_UNAVAILABLE = 69  # sysexits: `source test` could not connect (the password opened)
 PRECIOUS = b"root's file: the mail uid must not be able to change it\n"
 
 
@@ -66,8 +69,9 @@ class RootNeverActsOnMailUidFilesTest(ArchiverTestCase):
                                 input=b"app-password\n")
 
     def test_planted_sources_key_is_refused(self):
-        # The default key lives in the archive directory, which the mail uid can write: a
-        # link to root's file, or a key of its own (it would then read every password).
+        # Older versions kept the key in the archive directory, which the mail uid can write:
+        # what it plants there (a link to root's file, a key of its own that would let it
+        # read every password) is refused while that old key could still be used.
         instance = self.archived_instance()
         precious = self.precious_file(instance)
         key = os.path.join(instance.archive_dir, "sources.key")
@@ -86,9 +90,9 @@ class RootNeverActsOnMailUidFilesTest(ArchiverTestCase):
         result = self.add_source(instance)
         self.assertEqual(result.returncode, di.EX_NOPERM, result)
         self.assertIn(f"belongs to uid {di.MAIL_UID}", result.stderr.decode())
-        os.unlink(key)  # root's own key, made by the command: accepted
+        os.unlink(key)  # the key, made by the command outside the archive: accepted
         self.assertEqual(self.add_source(instance).returncode, 0)
-        self.assertEqual(os.stat(key).st_uid, 0)
+        self.assertFalse(os.path.lexists(key))
 
     def test_lock_file_recreated_by_root_keeps_deliveries_working(self):
         # An archive restored without its lock file (mdb_copy, a move): the first command
@@ -160,6 +164,159 @@ class SharedArchiveTest(ArchiverTestCase):
         self.deliver_ok(instance, ["alice@example.org", "bob@example.org"],
                         make_message("To both"))
         self.assertEqual(int(self.archive_stats(instance)["deliveries"]), 4)
+
+
+class FakeImapServer:
+    """Someone else's IMAP server on loopback: counts connections, greets, keeps every byte it
+    receives and refuses every command."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.received = b""
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            self.connections += 1
+            with connection:
+                connection.settimeout(5)
+                connection.sendall(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
+                try:
+                    while data := connection.recv(4096):
+                        self.received += data
+                        for line in data.splitlines():
+                            tag = line.split(b" ", 1)[0]
+                            connection.sendall(tag + b" NO refused\r\n")
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join()
+        self.listener.close()
+
+
+class SourcePasswordBindingTest(ArchiverTestCase):
+    """A source's password opens only for the host, port, user and TLS settings it was given
+    with: the mail uid, which writes the archive, cannot send it to a server of its own. The
+    key that seals it lives outside the archive directory."""
+
+    PASSWORD = b"app-password-8c1d"
+
+    def source(self, instance, *args, input=None):
+        return instance.doveadm("archive", "source", *args, input=input)
+
+    def add(self, instance, name, port=1):
+        # Port 1: nothing listens, so `test` shows the password opened (then TCP failed).
+        result = self.source(instance, "add", "--host", "127.0.0.1", "--port", str(port),
+                             "--user", "jane", "--tls", "none", "--password-stdin", name,
+                             input=self.PASSWORD + b"\n")
+        self.assertEqual(result.returncode, 0, result)
+
+    def source_entry(self, instance, *args, as_mail_uid=True, input=None):
+        """archiver-test-source-entry: the stored entries changed behind doveadm's back."""
+        tool = os.path.join(BUILD_DIR, "tests", "archiver-test-source-entry")
+
+        def become_mail_uid():
+            os.setgid(di.MAIL_GID)
+            os.setuid(di.MAIL_UID)
+
+        result = subprocess.run([tool, instance.archive_dir, *args], input=input,
+                                capture_output=True, env=instance.env,
+                                preexec_fn=become_mail_uid if as_mail_uid else None)
+        self.assertEqual(result.returncode, 0, result)
+
+    def key_path(self, instance):
+        digest = sha256(instance.archive_dir.encode())[:16]
+        return os.path.join(instance.root, "state", "archiver", f"sources-{digest}.key")
+
+    def test_redirected_settings_never_receive_the_password(self):
+        instance = self.start_instance()
+        attacker = FakeImapServer()
+        self.addCleanup(attacker.close)
+        self.add(instance, "bound-src")
+        self.assertEqual(self.source(instance, "test", "bound-src").returncode,
+                         EX_UNAVAILABLE)
+        # The mail uid points the source at its own server.
+        self.source_entry(instance, "bound-src", "redirect", "127.0.0.1", str(attacker.port))
+        for command in ("test", "sync"):
+            result = self.source(instance, command, "bound-src")
+            self.assertNotEqual(result.returncode, 0, (command, result))
+            self.assertNotIn(result.returncode, (EX_UNAVAILABLE,), (command, result))
+            self.assertIn("stored settings of source bound-src", result.stderr.decode(), command)
+        listed = [row for row in instance.doveadm_json("archive", "source", "list")
+                  if row["name"] == "bound-src"][0]
+        self.assertEqual(listed["status"], "error")
+        self.assertIn("do not match its sealed password", listed["last_error"])
+        self.assertIn("--password-stdin", listed["last_error"])
+        self.assertEqual(attacker.connections, 0, attacker.received)
+        self.assertNotIn(self.PASSWORD, attacker.received)
+        # An edit cannot launder the redirection; re-entering the password can.
+        result = self.source(instance, "edit", "--port", "2", "bound-src")
+        self.assertEqual(result.returncode, di.EX_NOPERM, result)
+        result = self.source(instance, "edit", "--port", "1", "--password-stdin", "bound-src",
+                             input=self.PASSWORD + b"\n")
+        self.assertEqual(result.returncode, 0, result)
+        self.assertEqual(self.source(instance, "test", "bound-src").returncode,
+                         EX_UNAVAILABLE)
+        self.assertEqual(attacker.connections, 0)
+
+    def test_default_key_lives_outside_the_archive_directory(self):
+        instance = self.start_instance()
+        self.add(instance, "where-src")
+        self.assertFalse(os.path.lexists(os.path.join(instance.archive_dir, "sources.key")))
+        key = self.key_path(instance)
+        st = os.stat(key)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777, st.st_size), (0, 0o600, 32))
+        st = os.stat(os.path.dirname(key))
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o700))
+
+    def test_old_key_in_the_archive_is_moved_once(self):
+        instance = self.start_instance()
+        self.add(instance, "old-src")
+        # An older version's install: its key in the archive directory, the password sealed
+        # under it bound to the name only.
+        os.unlink(self.key_path(instance))
+        legacy = os.path.join(instance.archive_dir, "sources.key")
+        legacy_key = os.urandom(32)
+        with open(os.open(legacy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(legacy_key)
+        self.source_entry(instance, "old-src", "seal-v1", legacy, as_mail_uid=False,
+                          input=self.PASSWORD + b"\n")
+        self.assertEqual(self.source(instance, "test", "old-src").returncode, EX_UNAVAILABLE)
+
+        log_offset = len(instance.log_text())
+        result = self.source(instance, "pause", "old-src")  # the first writable command
+        self.assertEqual(result.returncode, 0, result)
+        logged = result.stderr.decode() + instance.log_text()[log_offset:]
+        self.assertIn("sources key moved out of the archive directory: 1 passwords", logged)
+        self.assertFalse(os.path.lexists(legacy))
+        self.assertTrue(os.path.exists(self.key_path(instance)))
+        self.assertEqual(self.source(instance, "test", "old-src").returncode, EX_UNAVAILABLE)
+
+        # Put back by the archive's writers, the old key and password are never used again.
+        with open(os.open(legacy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(legacy_key)
+        self.source_entry(instance, "old-src", "seal-v1", legacy, as_mail_uid=False,
+                          input=self.PASSWORD + b"\n")
+        result = self.source(instance, "test", "old-src")
+        self.assertNotEqual(result.returncode, EX_UNAVAILABLE, result)
+        self.assertIn("older version", result.stderr.decode())
+        self.assertEqual(self.source(instance, "resume", "old-src").returncode, 0)
+        self.assertTrue(os.path.exists(legacy))
+        self.assertNotEqual(self.source(instance, "test", "old-src").returncode,
+                            EX_UNAVAILABLE)
 
 
 class HoldsWriteLock:

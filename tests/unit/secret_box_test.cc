@@ -1,5 +1,6 @@
 // SecretBox: AES-256-GCM round trips, authentication failures (wrong key, other
-// context, any changed byte), and the key file (created 0600, wrong size, unreadable).
+// context, any changed byte, another version), the key file (created 0600, wrong size,
+// unreadable) and its directory (only its owner may change it).
 #include "archiver/secret_box.h"
 
 #include <gtest/gtest.h>
@@ -155,6 +156,60 @@ TEST(SecretBoxTest, KeyFileOthersCouldReachIsRefused) {
     loaded = SecretBox::Load(path, false);
     EXPECT_EQ(loaded.status().code(), Status::Code::kPermissionDenied);
     EXPECT_NE(loaded.status().message().find("belongs to uid 4242"), std::string::npos);
+  }
+}
+
+TEST(SecretBoxTest, VersionsAreDeclaredAndAuthenticated) {
+  SecretBox box(KeyOf(3));
+  std::string v1 = *box.Seal("pw", "ctx", SecretBox::kVersion1);
+  std::string v2 = *box.Seal("pw", "ctx");
+  EXPECT_EQ(*SecretBox::Version(v1), SecretBox::kVersion1);
+  EXPECT_EQ(*SecretBox::Version(v2), SecretBox::kVersion2);
+  EXPECT_EQ(*box.Unseal(v1, "ctx"), "pw");
+  EXPECT_EQ(*box.Unseal(v2, "ctx"), "pw");
+  // Relabelled, neither opens: the version is part of what is authenticated.
+  std::swap(v1[0], v2[0]);
+  EXPECT_EQ(box.Unseal(v1, "ctx").status().code(), Status::Code::kCorruption);
+  EXPECT_EQ(box.Unseal(v2, "ctx").status().code(), Status::Code::kCorruption);
+  for (std::string unknown : {std::string(), std::string(40, '\0'), std::string(40, '\3')}) {
+    EXPECT_EQ(SecretBox::Version(unknown).status().code(), Status::Code::kCorruption);
+    EXPECT_EQ(box.Unseal(unknown, "ctx").status().code(), Status::Code::kCorruption);
+  }
+  EXPECT_EQ(box.Seal("pw", "ctx", 3).status().code(), Status::Code::kInvalidArgument);
+}
+
+// A key is created only where nobody else can remove or swap it.
+TEST(SecretBoxTest, KeyDirectoryOthersCouldChangeIsRefused) {
+  testing::TempDir dir;
+  const std::string keys = dir.Sub("keys");
+  ASSERT_TRUE(SecretBox::MakeKeyDirectory(keys).ok());
+  struct stat st;
+  ASSERT_EQ(stat(keys.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_TRUE(SecretBox::MakeKeyDirectory(keys).ok());  // there already: checked only
+  EXPECT_TRUE(SecretBox::Load(keys + "/sources.key").ok());
+
+  const std::string shared = dir.Sub("shared");
+  ASSERT_EQ(mkdir(shared.c_str(), 0700), 0);
+  ASSERT_EQ(chmod(shared.c_str(), 0770), 0);
+  Status refused = SecretBox::CheckKeyDirectory(shared);
+  EXPECT_EQ(refused.code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(refused.message().find("mode 0770"), std::string::npos) << refused.message();
+  Result<SecretBox> created = SecretBox::Load(shared + "/sources.key");
+  EXPECT_EQ(created.status().code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(access((shared + "/sources.key").c_str(), F_OK), -1);
+  EXPECT_EQ(SecretBox::MakeKeyDirectory(shared).code(), Status::Code::kPermissionDenied);
+
+  ASSERT_EQ(symlink(keys.c_str(), dir.Sub("link").c_str()), 0);
+  refused = SecretBox::MakeKeyDirectory(dir.Sub("link"));
+  EXPECT_EQ(refused.code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(refused.message().find("symbolic link"), std::string::npos);
+
+  if (geteuid() == 0) {  // only root can give a directory away
+    ASSERT_EQ(chown(shared.c_str(), 4242, 4242), 0);
+    ASSERT_EQ(chmod(shared.c_str(), 0700), 0);
+    refused = SecretBox::CheckKeyDirectory(shared);
+    EXPECT_NE(refused.message().find("belongs to uid 4242"), std::string::npos);
   }
 }
 

@@ -191,20 +191,37 @@ struct SyncReport {
   uint64_t count = 0;         // the log entry's count (messages archived)
 };
 
+// What SourceRegistry::MigrateLegacyKey did.
+struct LegacyKeyMigration {
+  bool found = false;     // the legacy key file was there
+  bool removed = false;   // it was used, then emptied and removed
+  uint64_t resealed = 0;  // version-1 passwords re-sealed under the key, bound to their settings
+  std::vector<std::string> unopened;  // version-1 passwords the legacy key did not open
+};
+
 class SourceRegistry {
  public:
   // The sources of an open archive. `key_path` names the SecretBox key file; it is read
   // (and created when missing) only by the calls that seal or open a password.
-  SourceRegistry(std::shared_ptr<Store> store, std::string key_path);
+  // `legacy_key_path` ("" for none) names the key file an older version kept in the
+  // archive directory: until the key at `key_path` exists, its version-1 passwords (bound
+  // to the source name only) still open, and MigrateLegacyKey moves them.
+  SourceRegistry(std::shared_ptr<Store> store, std::string key_path,
+                 std::string legacy_key_path = "");
 
   // Adds a source with status importing, due now, and its password sealed under the
-  // key. InvalidArgument: config.Validate() failed, the name exists already, or the
-  // archive is read-only. Errors of SecretBox::Load. Logs "add".
+  // key, bound to the settings that decide where it is sent: name, host, port, user,
+  // TLS mode and verification (MigrateLegacyKey runs first; its errors fail the add).
+  // InvalidArgument: config.Validate() failed, the name exists already, or the archive is
+  // read-only. Errors of SecretBox::Load. Logs "add".
   Status Add(const SourceConfig& config, std::string_view password);
 
   // Replaces the settings of source config.name (and its password when one is given).
-  // The status is kept but the source becomes due now with its failure count reset, so
-  // that a corrected setting is tried at once. NotFound for an unknown source. Logs "edit".
+  // A password is sealed again for the new settings: the one given, or else, when a bound
+  // setting changes, the stored one, opened as Password opens it (its errors then fail
+  // the edit). The status is kept but the source becomes due now with its failure count
+  // reset, so that a corrected setting is tried at once. NotFound for an unknown source;
+  // MigrateLegacyKey's errors (it runs first). Logs "edit".
   Status Update(const SourceConfig& config, const std::optional<std::string>& password);
 
   // Deletes the source's settings, status, checkpoints, activity log and password. The
@@ -221,9 +238,25 @@ class SourceRegistry {
   Result<SourceInfo> Describe(const std::string& name) const;  // NotFound
   Result<std::vector<SourceInfo>> List() const;                // by name
 
-  // The decrypted password. NotFound (unknown source); SecretBox::Load and Unseal errors.
-  // The caller keeps it out of logs and errors.
+  // The decrypted password of source `name`, opened for its stored settings. NotFound
+  // (unknown source); PermissionDenied naming the source and the command that re-enters
+  // the password when the settings it is bound to were changed behind the registry's back
+  // (or the key was replaced), or when it is a version-1 password whose legacy key is no
+  // longer usable; SecretBox::Load errors. The caller keeps it out of logs and errors.
   Result<std::string> Password(const std::string& name) const;
+  // The same for the settings `config` (of source config.name) that the caller is about
+  // to connect with: the password opens only if it was sealed for them, so what the
+  // caller read earlier cannot differ from what the password is bound to.
+  Result<std::string> Password(const SourceConfig& config) const;
+
+  // Moves the passwords of an older version's key in the archive directory: when
+  // `legacy_key_path` exists and the key at `key_path` does not, each version-1 password
+  // the legacy key opens is sealed again under the key (created now), bound to the
+  // source's current settings and logged "reseal"; then the legacy key file is emptied
+  // and removed. Nothing happens without a legacy file; with the key already there, the
+  // legacy file is left unused (found, not removed). Errors: SecretBox::Load's for either
+  // key (the legacy one is kept), the archive's (read-only: InvalidArgument).
+  Result<LegacyKeyMigration> MigrateLegacyKey();
 
   // The names of the sources that are not paused and due at `now_us`, by name.
   Result<std::vector<std::string>> Due(uint64_t now_us) const;
@@ -284,6 +317,7 @@ class SourceRegistry {
  private:
   std::shared_ptr<Store> store_;
   std::string key_path_;
+  std::string legacy_key_path_;
 };
 
 }  // namespace archiver
