@@ -370,7 +370,8 @@ class FolderSync {
 
 bool SourceRemoteSettings(const SourceRegistry& registry, const SourceConfig& config,
                           RemoteSettings* settings, RemoteError* error) {
-  Result<std::string> password = registry.Password(config.name);
+  // Opens only for exactly these settings, the ones the connection will use.
+  Result<std::string> password = registry.Password(config);
   if (!password.ok()) {
     *error = {FailureKind::kLocal, "the source's password: " + password.status().ToString()};
     return false;
