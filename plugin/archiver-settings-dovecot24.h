@@ -28,6 +28,7 @@ struct archiver_settings {
 	const char *archiver_dmarc_mailboxes;
 	uoff_t archiver_dmarc_max_size;
 	unsigned int archiver_dmarc_max_ratio;
+	uoff_t archiver_dmarc_max_space;            /* 0: an eighth of archiver_map_size */
 	const char *archiver_dmarc_senders;
 	const char *archiver_dmarc_subjects;
 	const char *archiver_sources_key;

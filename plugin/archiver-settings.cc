@@ -128,6 +128,7 @@ StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
   options.sync = fsync;
   options.meta_sync = fsync_meta;
   options.write_wait_ms = lock_timeout_ms;
+  options.dmarc_max_space = dmarc_max_space;
   return options;
 }
 
@@ -243,6 +244,18 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
     if (!std::isdigit(static_cast<unsigned char>(value[0])) || *end != '\0' || ratio == 0)
       return Invalid("archiver_dmarc_max_ratio", value, "expected a whole number above 0");
     parsed.dmarc_max_ratio = ratio;
+  }
+
+  value = get("archiver_dmarc_max_space");
+  if (!value.empty()) {
+    if (!ParseSize(value, &parsed.dmarc_max_space) ||
+        (parsed.dmarc_max_space != 0 && parsed.dmarc_max_space < (1ULL << 20)))
+      return Invalid("archiver_dmarc_max_space", value,
+                     "expected 0 (an eighth of archiver_map_size) or a size of at least 1M");
+    if (parsed.dmarc_max_space >= parsed.map_size)
+      return Invalid("archiver_dmarc_max_space", value,
+                     "must be less than archiver_map_size, or DMARC reports could fill the "
+                     "archive that mail needs");
   }
 
   parsed.dmarc_senders = SplitWords(get("archiver_dmarc_senders"));

@@ -44,6 +44,8 @@ struct ArchiverSettings {
                                               // decompressed
   uint64_t dmarc_max_ratio = 100;             // archiver_dmarc_max_ratio: decompressed /
                                               // compressed of any one container
+  uint64_t dmarc_max_space = 0;               // archiver_dmarc_max_space: the most DMARC
+                                              // data may take of the map (0 = an eighth)
   std::vector<std::string> dmarc_senders;     // archiver_dmarc_senders: envelope sender or
                                               // header From address patterns ("" = any)
   std::vector<std::string> dmarc_subjects;    // archiver_dmarc_subjects: subject patterns,

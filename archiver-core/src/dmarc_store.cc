@@ -51,6 +51,8 @@ Result<DmarcImportResult> DmarcStore::ImportFailure(const FailureReport& report,
           result.outcome = DmarcImportOutcome::kDuplicate;
           return status;
         }
+        status = internal::CheckDmarcSpace(archive, txn);
+        if (!status.ok()) return status;
         Result<uint64_t> id = internal::TakeNextId(txn, db, internal::kNextFailureKey);
         if (!id.ok()) return id.status();
         result.id = *id;

@@ -60,6 +60,9 @@ Status InDmarcWrite(OpenArchive& archive, DmarcBulkTxn* bulk, std::string_view w
   Result<lmdb::Txn*> txn = bulk->Join();
   if (!txn.ok()) return txn.status();
   Status done = body(**txn);
+  // A report refused for space (CheckDmarcSpace) is refused before anything of it is
+  // written: what the bulk holds of other reports stays.
+  if (done.code() == Status::Code::kLimitExceeded) return done;
   if (!done.ok()) {
     bulk->Abort(done);
     return done;

@@ -89,6 +89,29 @@ Result<lmdb::Txn> BeginDmarcWrite(OpenArchive& archive) {
   return lmdb::Txn::Begin(archive.env.get(), true);
 }
 
+Status CheckDmarcSpace(const OpenArchive& archive, const lmdb::Txn& txn) {
+  MDB_envinfo info = {};
+  int rc = mdb_env_info(archive.env.get(), &info);
+  if (rc != 0) return lmdb::ToStatus(rc, "read the map size");
+  const uint64_t limit =
+      archive.options.dmarc_max_space != 0 ? archive.options.dmarc_max_space : info.me_mapsize / 8;
+  const DmarcDatabases& db = archive.dmarc;
+  uint64_t used = 0;
+  for (MDB_dbi dbi : {db.meta, db.reports, db.report_keys, db.records, db.idx_domain, db.idx_date,
+                      db.failures, db.failure_keys, db.failure_domain, db.failure_date, db.errors,
+                      db.error_keys, db.error_mails, db.mails}) {
+    MDB_stat stat = {};
+    rc = mdb_stat(txn.get(), dbi, &stat);
+    if (rc != 0) return lmdb::ToStatus(rc, "measure the DMARC data");
+    used += (static_cast<uint64_t>(stat.ms_branch_pages) + stat.ms_leaf_pages +
+             stat.ms_overflow_pages) * stat.ms_psize;
+  }
+  if (used < limit) return Status::Ok();
+  return Status::LimitExceeded("the DMARC data takes " + FormatBytes(used) +
+                               " of the archive, all that archiver_dmarc_max_space allows (" +
+                               FormatBytes(limit) + "): report not stored");
+}
+
 Status InDmarcWrite(OpenArchive& archive, std::string_view what,
                     const std::function<Status(lmdb::Txn&)>& body) {
   Result<lmdb::Txn> txn = BeginDmarcWrite(archive);

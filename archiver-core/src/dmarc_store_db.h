@@ -57,6 +57,12 @@ Status OpenDmarcForWrite(OpenArchive& archive);
 // InvalidArgument for a read-only archive.
 Result<lmdb::Txn> BeginDmarcWrite(OpenArchive& archive);
 
+// Before a report is written in `txn`: LimitExceeded when the DMARC databases already
+// take the space they may have of the map (StoreOptions::dmarc_max_space), so that report
+// mail, which anyone may send, never takes the room the mail archive needs. One report
+// may go past it (by at most its own size); error ledger entries are never refused.
+Status CheckDmarcSpace(const OpenArchive& archive, const lmdb::Txn& txn);
+
 // Runs `body` in a write transaction and commits it when `body` returns Ok.
 Status InDmarcWrite(OpenArchive& archive, std::string_view what,
                     const std::function<Status(lmdb::Txn&)>& body);

@@ -378,7 +378,9 @@ class AggregateImporter {
         if (!committed.ok()) return committed;
       }
     }
-    Status status = Claim(*txn);
+    Status status = internal::CheckDmarcSpace(archive_, *txn);
+    if (!status.ok()) return status;  // nothing of it written: the bulk goes on
+    status = Claim(*txn);
     if (status.ok()) status = WriteRecords(*txn);
     if (status.ok()) status = Complete(*txn, summary);
     if (!status.ok()) {
@@ -402,6 +404,7 @@ class AggregateImporter {
     }
     lmdb::Txn txn;
     Status status = BeginBatch(summary, &txn);
+    if (status.ok()) status = internal::CheckDmarcSpace(archive_, txn);
     if (status.ok() && id_ == 0) status = Claim(txn);
     if (status.ok()) status = WriteRecords(txn);
     if (status.ok() && summary != nullptr) {

@@ -18,6 +18,8 @@ INVALID_SETTINGS = [
     ("archiver_fsync", "perhaps"),
     ("archiver_lock_timeout", "forever"),
     ("archiver_lock_timeout", "0"),
+    ("archiver_dmarc_max_space", "10k"),
+    ("archiver_dmarc_max_space", "16G"),
 ]
 # Values only 2.4 refuses: its variables are %{…}; a 2.3-style %u would be a literal "%u".
 INVALID_SETTINGS_24 = [

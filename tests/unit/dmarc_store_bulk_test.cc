@@ -45,8 +45,11 @@ DmarcBulkOptions Unlimited() {
 class DmarcBulkTest : public ::testing::Test {
  protected:
   void Open(uint64_t map_size = 64 << 20) {
-    Result<std::shared_ptr<Store>> store =
-        Store::Open({.path = dir_.Sub("archive"), .map_size = map_size, .sync = false});
+    // DMARC data may take the whole map here: these tests are about the map filling up.
+    Result<std::shared_ptr<Store>> store = Store::Open({.path = dir_.Sub("archive"),
+                                                        .map_size = map_size,
+                                                        .sync = false,
+                                                        .dmarc_max_space = map_size});
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = *store;
     dmarc_ = std::make_unique<DmarcStore>(store_);

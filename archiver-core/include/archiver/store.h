@@ -33,6 +33,10 @@ struct StoreOptions {
   // The longest a write waits for another process's write to finish (LMDB alone would wait
   // forever for a stopped one); then it fails with an IOError. 0 = no limit.
   uint64_t write_wait_ms = 30'000;
+  // The most the DMARC databases may take of the map before new reports are refused
+  // (LimitExceeded; the mail that carried them is archived all the same). 0 = an eighth
+  // of the map size.
+  uint64_t dmarc_max_space = 0;
 };
 
 // One delivery of a message: who got it where and when. Everything here is stored
