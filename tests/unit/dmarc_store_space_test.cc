@@ -21,21 +21,28 @@ std::shared_ptr<Store> OpenWithLimit(const std::string& path, uint64_t map_size,
   return store.ok() ? *store : nullptr;
 }
 
+// Imports reports of 2000 records (about 120 KiB stored each) until one is refused;
+// returns how many were stored and the refusal.
+int ImportUntilRefused(DmarcStore& dmarc, const std::string& prefix, Status* refused) {
+  const std::string records = testing::NumberedRecords(2000);
+  int stored = 0;
+  for (int report = 0; report < 20 && refused->ok(); ++report) {
+    Result<DmarcImportResult> imported = testing::ImportXml(
+        dmarc, testing::ReportXml("org.example", prefix + std::to_string(report), "ex.org",
+                                  1714521600, records));
+    if (imported.ok()) ++stored;
+    else *refused = imported.status();
+  }
+  return stored;
+}
+
 TEST(DmarcSpaceTest, ReportsStopAtTheLimitAndMailGoesOn) {
   TempDir dir;
   std::shared_ptr<Store> store = OpenWithLimit(dir.Sub("archive"), 16 << 20, 1 << 20);
   ASSERT_TRUE(store);
   DmarcStore dmarc(store);
-  const std::string records = testing::NumberedRecords(2000);  // about 0.5 MiB stored
-  int stored = 0;
   Status refused;
-  for (int report = 0; report < 20 && refused.ok(); ++report) {
-    Result<DmarcImportResult> imported = testing::ImportXml(
-        dmarc, testing::ReportXml("org.example", "r" + std::to_string(report), "ex.org",
-                                  1714521600, records));
-    if (imported.ok()) ++stored;
-    else refused = imported.status();
-  }
+  const int stored = ImportUntilRefused(dmarc, "r", &refused);
   EXPECT_GE(stored, 4);  // about 120 KiB each: the first refusal comes past 1 MiB
   EXPECT_EQ(refused.code(), Status::Code::kLimitExceeded) << refused.ToString();
   EXPECT_NE(refused.message().find("archiver_dmarc_max_space"), std::string::npos);
@@ -60,16 +67,8 @@ TEST(DmarcSpaceTest, DefaultIsAnEighthOfTheMap) {
   std::shared_ptr<Store> store = OpenWithLimit(dir.Sub("archive"), 8 << 20, 0);
   ASSERT_TRUE(store);
   DmarcStore dmarc(store);
-  const std::string records = testing::NumberedRecords(2000);
   Status refused;
-  int stored = 0;
-  for (int report = 0; report < 20 && refused.ok(); ++report) {
-    Result<DmarcImportResult> imported = testing::ImportXml(
-        dmarc, testing::ReportXml("org.example", "d" + std::to_string(report), "ex.org",
-                                  1714521600, records));
-    if (imported.ok()) ++stored;
-    else refused = imported.status();
-  }
+  const int stored = ImportUntilRefused(dmarc, "d", &refused);
   EXPECT_EQ(refused.code(), Status::Code::kLimitExceeded) << refused.ToString();
   EXPECT_GE(stored, 4);
   EXPECT_NE(refused.message().find("1.0 MiB"), std::string::npos) << refused.ToString();
