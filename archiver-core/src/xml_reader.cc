@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ascii.h"
+#include "xml_markup_guard.h"
 
 namespace archiver {
 namespace {
@@ -60,7 +61,10 @@ class ChunkedInput {
   static constexpr size_t kChunkBytes = 128u << 10;
 
   ChunkedInput(InputSource& source, SaxState& state)
-      : source_(source), state_(state), buffer_(new char[kChunkBytes]) {}
+      : source_(source),
+        state_(state),
+        buffer_(new char[kChunkBytes]),
+        guard_(state.limits->max_tag_bytes, state.limits->max_attributes) {}
 
   // Reads the next chunk when the current one is used up, the source read until the
   // chunk is full or the input ends. False at the end of the input or when reading
@@ -77,6 +81,12 @@ class ChunkedInput {
         return false;
       }
       if (*got == 0) break;
+      Status guarded = guard_.Scan(std::string_view(buffer_.get() + end_, *got));
+      if (!guarded.ok()) {
+        state_.stop = Status::LimitExceeded("XML input '" + source_.name() + "': " +
+                                            guarded.message());
+        return false;
+      }
       end_ += *got;
       total_ += *got;
       if (total_ > state_.limits->max_input_bytes) {
@@ -120,6 +130,7 @@ class ChunkedInput {
   InputSource& source_;
   SaxState& state_;
   std::unique_ptr<char[]> buffer_;
+  MarkupGuard guard_;  // sees every byte before libxml2 does
   size_t begin_ = 0;
   size_t end_ = 0;
   uint64_t total_ = 0;

@@ -17,6 +17,10 @@ struct XmlReaderLimits {
   size_t max_input_bytes = 256u << 20;  // checked before parsing: LimitExceeded
   size_t max_depth = 64;                // element nesting; deeper is LimitExceeded
   size_t max_text_bytes = 64u << 10;    // per text run and per attribute value
+  // Checked on the bytes before libxml2 reads them (xml_markup_guard.h): one start tag's
+  // length and attribute count.
+  size_t max_tag_bytes = 256u << 10;
+  size_t max_attributes = 256;
 };
 
 // Receives the parse as events. A non-OK Status from any method stops the parse and

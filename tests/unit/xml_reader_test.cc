@@ -112,6 +112,10 @@ TEST(XmlReaderTest, HostileInputsAreRefused) {
   laughs += "]><lolz>&lol9;</lolz>";
   std::string deep;
   for (int i = 0; i < 100000; ++i) deep += "<a>";
+  // 50,000 distinct attributes: libxml2 2.9 compares them pairwise (minutes of CPU).
+  std::string attributes = "<feedback";
+  for (int i = 0; i < 50000; ++i) attributes += " a" + std::to_string(i) + "='1'";
+  attributes += "/>";
   const Case cases[] = {
       {"doctype", "<!DOCTYPE a><a/>", Status::Code::kInvalidArgument, "DOCTYPE not allowed"},
       {"billion laughs", laughs, Status::Code::kInvalidArgument, "DOCTYPE not allowed"},
@@ -122,6 +126,9 @@ TEST(XmlReaderTest, HostileInputsAreRefused) {
        "text longer than"},
       {"huge attribute", "<a b='" + std::string(70000, 'x') + "'/>", Status::Code::kLimitExceeded,
        "attribute longer than"},
+      {"many attributes", attributes, Status::Code::kLimitExceeded, "more than 256 attributes"},
+      {"a huge tag", "<a " + std::string(300000, ' ') + "/>", Status::Code::kLimitExceeded,
+       "tag longer than 262144 bytes"},
   };
   for (const Case& c : cases) {
     for (XmlParseMode mode : {XmlParseMode::kStrict, XmlParseMode::kRecover}) {
