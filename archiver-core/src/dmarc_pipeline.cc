@@ -101,7 +101,37 @@ DmarcOrigin DmarcMailPipeline::OriginOf(const std::string& part) const {
   return origin;
 }
 
+Result<bool> DmarcMailPipeline::WithinBudget(uint64_t bytes, const std::string& part) {
+  if (exhausted_) return false;
+  const DmarcMailBudget& budget = options_.budget;
+  const uint64_t max_bytes =
+      budget.max_bytes != 0 ? budget.max_bytes : 4 * options_.unpack.max_output_bytes;
+  const auto spent_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started_);
+  std::string over;
+  if (spent_bytes_ > 0 && spent_bytes_ + bytes > max_bytes) {
+    over = std::to_string(spent_bytes_ + bytes) + " bytes of reports, more than " +
+           std::to_string(max_bytes);
+  } else if (spent_records_ >= budget.max_records) {
+    over = std::to_string(spent_records_) + " records, the most " +
+           std::to_string(budget.max_records);
+  } else if (spent_time >= budget.max_time) {
+    over = std::to_string(spent_time.count()) + " ms of reading, the most " +
+           std::to_string(budget.max_time.count());
+  }
+  if (over.empty()) {
+    spent_bytes_ += bytes;
+    return true;
+  }
+  exhausted_ = true;
+  Status recorded = RecordError(
+      "mail", part, "over the mail's budget (" + over + "): this part and the rest not read");
+  if (!recorded.ok()) return recorded;
+  return false;
+}
+
 Status DmarcMailPipeline::AddPart(const DmarcPart& part) {
+  if (exhausted_) return Status::Ok();
   // The parts of an original message already paired with its feedback report are that
   // message's body, not reports.
   if (!original_path_.empty() && StartsWith(part.path, original_path_ + ".")) {
@@ -150,9 +180,13 @@ Status DmarcMailPipeline::AddPayload(const DmarcPart& part, PayloadKind kind) {
                              std::to_string(options_.unpack.max_output_bytes) +
                              " bytes (archiver_dmarc_max_size)");
     }
+    Result<bool> within = WithinBudget(part.body.size(), part.path);
+    if (!within.ok() || !*within) return within.status();
     return ImportDocument(part.body, part.path, {});
   }
   if (part.body.empty()) return RecordError("payload", part.path, "empty attachment (0 bytes)");
+  Result<bool> within = WithinBudget(0, part.path);  // before decompressing anything
+  if (!within.ok() || !*within) return within.status();
 
   std::vector<std::string> notes;
   Result<std::vector<UnpackedDocument>> documents =
@@ -169,6 +203,8 @@ Status DmarcMailPipeline::AddPayload(const DmarcPart& part, PayloadKind kind) {
     // A ZIP entry is named in the part even when its name is empty ("2/").
     bool in_zip = kind == PayloadKind::kZip || !document.name.empty();
     std::string where = in_zip ? part.path + "/" + document.name : part.path;
+    within = WithinBudget(document.bytes.size(), where);
+    if (!within.ok() || !*within) return within.status();
     Status status = ImportDocument(document.bytes, where, std::exchange(notes, {}));
     if (!status.ok()) return status;
   }
@@ -178,8 +214,12 @@ Status DmarcMailPipeline::AddPayload(const DmarcPart& part, PayloadKind kind) {
 Status DmarcMailPipeline::ImportDocument(std::string_view xml, const std::string& part,
                                          std::vector<std::string> notes) {
   MemorySource source(xml, "part " + part);
-  Result<DmarcImportResult> imported =
-      store_.ImportAggregate(source, options_.import, OriginOf(part));
+  // The records this report may still have of the mail's budget.
+  DmarcImportOptions import = options_.import;
+  const uint64_t records_left = options_.budget.max_records - spent_records_;
+  if (import.limits.max_records == 0 || import.limits.max_records > records_left)
+    import.limits.max_records = records_left;
+  Result<DmarcImportResult> imported = store_.ImportAggregate(source, import, OriginOf(part));
   if (!imported.ok()) {
     if (IsStoreFailure(imported.status())) return imported.status();
     return RecordError("aggregate", part, imported.status().message(), std::move(notes));
@@ -190,6 +230,7 @@ Status DmarcMailPipeline::ImportDocument(std::string_view xml, const std::string
   item.result = imported->outcome == DmarcImportOutcome::kStored ? "ok" : "duplicate";
   item.id = imported->id;
   item.records = imported->records;
+  spent_records_ += imported->records;
   item.messages = imported->messages;
   item.recovered = imported->recovered;
   item.notes = std::move(notes);
@@ -199,6 +240,8 @@ Status DmarcMailPipeline::ImportDocument(std::string_view xml, const std::string
 
 Status DmarcMailPipeline::ImportFeedback(const PendingFeedback& feedback,
                                          std::string_view original) {
+  Result<bool> within = WithinBudget(feedback.body.size() + original.size(), feedback.part);
+  if (!within.ok() || !*within) return within.status();
   Result<FailureReport> report = ParseFailureReport(feedback.body, original);
   if (!report.ok()) return RecordError("failure", feedback.part, report.status().message());
   return ImportFailure(*report, feedback.part);

@@ -6,6 +6,7 @@
 // call: only the store's own failures do. Dovecot-independent.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -28,10 +29,23 @@ struct DmarcPart {
                              // during AddPart
 };
 
+// What one report mail may cost in all its parts together. Past any of these, one error
+// of kind "mail" is recorded and the mail's remaining parts are not read (the reports
+// found before stay); the mail itself is not affected.
+struct DmarcMailBudget {
+  // Report bytes read (XML as given or decompressed); 0 = four times
+  // unpack.max_output_bytes. A part is read whole once begun: one may go past it.
+  uint64_t max_bytes = 0;
+  uint64_t max_records = 1'000'000;  // aggregate records over all reports
+  // Time spent reading, checked before each part and each report.
+  std::chrono::milliseconds max_time{20'000};
+};
+
 struct DmarcPipelineOptions {
   UnpackLimits unpack;  // archiver_dmarc_max_size and the ratio cap; a plain XML
                         // part larger than unpack.max_output_bytes is an error too
   DmarcImportOptions import;
+  DmarcMailBudget budget;
 };
 
 // One thing found in a mail: a report stored or found again, or an error.
@@ -99,6 +113,9 @@ class DmarcMailPipeline {
   };
 
   Status AddPayload(const DmarcPart& part, PayloadKind kind);
+  // Whether the mail's budget allows reading `bytes` more (0: just checking); when it
+  // does not, records the one "mail" error once. A non-OK Status when that fails.
+  Result<bool> WithinBudget(uint64_t bytes, const std::string& part);
   Status ImportDocument(std::string_view xml, const std::string& part,
                         std::vector<std::string> notes);
   Status ImportFeedback(const PendingFeedback& feedback, std::string_view original);
@@ -113,6 +130,10 @@ class DmarcMailPipeline {
   std::vector<TextReport> text_reports_;  // Exim-style candidates, kept until Finish
   bool saw_feedback_ = false;
   std::string original_path_;  // the message/rfc822 original paired last; its parts skip
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  uint64_t spent_bytes_ = 0;
+  uint64_t spent_records_ = 0;
+  bool exhausted_ = false;  // over budget: the remaining parts are not read
 };
 
 }  // namespace archiver
