@@ -85,16 +85,17 @@ class ArchiverTestCase(unittest.TestCase):
         instance.start()
         return instance
 
-    def assert_refused_at_start(self, settings, setting, value):
+    def assert_refused_at_start(self, settings, setting, value, shown=None):
         """Dovecot 2.4 checks our settings when it loads its configuration. With `settings`
         (an invalid `setting = value` among them) doveconf exits non-zero and Dovecot does not
         start, each naming the setting and the value. dovecot-lda reads the configuration file
         itself: run while Dovecot still runs with an earlier valid configuration (an
         administrator's edit not yet reloaded), it delivers nothing, fails and names them too.
-        (2.3 reads plugin settings per user: there the user's deliveries fail instead.)"""
+        (2.3 reads plugin settings per user: there the user's deliveries fail instead.)
+        `shown`: the value as the error names it, when Dovecot normalised it (sizes)."""
         instance = di.DovecotInstance(BUILD_DIR, settings=settings)
         self.addCleanup(instance.cleanup)
-        named = rf"\b{re.escape(setting)}\b.*{re.escape(value)}"
+        named = rf"\b{re.escape(setting)}\b.*{re.escape(shown or value)}"
         doveconf = instance.doveconf("-n")
         self.assertNotEqual(doveconf.returncode, 0, f"doveconf accepted {setting} = {value}")
         self.assertRegex(doveconf.stderr, named)
