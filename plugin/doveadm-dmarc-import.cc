@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -72,7 +74,12 @@ class FileImporter {
   FileImporter(DmarcStore& dmarc, const plugin::ArchiverSettings& settings, uint64_t max_size)
       : dmarc_(dmarc),
         options_(settings.DmarcOptions(max_size)),
-        xml_cap_(max_size != 0 ? max_size : kDefaultXmlFileCap) {}
+        xml_cap_(max_size != 0 ? max_size : kDefaultXmlFileCap) {
+    // Files an administrator chose, not mail anyone may send: only their size is capped
+    // (--max-size), not the records or time a report mail may cost.
+    options_.budget.max_records = UINT64_MAX;
+    options_.budget.max_time = std::chrono::hours(24 * 365);
+  }
 
   // Imports one file into `row`. Bad content is a row error (recorded in the ledger);
   // a non-OK return means the archive could not be written (or the file not read).
