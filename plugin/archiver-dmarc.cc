@@ -15,11 +15,8 @@ namespace {
 
 // Reads the mail's reports into the archive and notes it in the DMARC ledger; `mail`
 // tells what came of it, `problems` the errors' reasons.
-Status ReadReports(ArchiverUser& user, const CapturedMessage& message,
+Status ReadReports(ArchiverUser& user, DmarcStore& dmarc, const CapturedMessage& message,
                    const DeliveryEnvelope& envelope, DmarcMail* mail, std::string* problems) {
-  Result<std::shared_ptr<Store>> store = user.GetStore();
-  if (!store.ok()) return store.status();
-  DmarcStore dmarc(*store);
   DmarcOrigin origin;
   origin.kind = "mail";
   origin.detail = envelope.envelope_to;
@@ -60,20 +57,23 @@ void ProcessDmarcDelivery(ArchiverUser& user, const CapturedMessage& message,
     // recipient made the MTA retry: its reports are stored already, and reading them
     // once per copy would let one mail to many addresses cost many parses.
     Result<std::shared_ptr<Store>> store = user.GetStore();
-    if (store.ok()) {
-      Result<bool> noted = DmarcStore(*store).MailNoted(message.id);
-      if (noted.ok() && *noted) {
-        e_info(event, "archiver: DMARC mail %s: read already (doveadm dmarc reprocess reads it "
-                      "again)", id.c_str());
-        return;
-      }
+    if (!store.ok()) {
+      not_read(store.status().ToString().c_str());
+      return;
+    }
+    DmarcStore dmarc(*store);
+    Result<bool> noted = dmarc.MailNoted(message.id);
+    if (noted.ok() && *noted) {
+      e_info(event, "archiver: DMARC mail %s: read already (doveadm dmarc reprocess reads it "
+                    "again)", id.c_str());
+      return;
     }
     DmarcMail mail;
     mail.mail = message.id;
     mail.user = user.username();
     mail.mailbox = mailbox;
     std::string problems;
-    Status status = ReadReports(user, message, envelope, &mail, &problems);
+    Status status = ReadReports(user, dmarc, message, envelope, &mail, &problems);
     if (!status.ok()) {
       not_read(status.ToString().c_str());
     } else if (mail.errors > 0) {

@@ -159,18 +159,15 @@ class DeliveryArchive {
     return Status::Ok();
   }
 
-  // Waits for the write; when it succeeded, reads the message for DMARC reports.
+  // Waits for the write; when it succeeded, reads the message for DMARC reports. Its
+  // errors are the write's (ArchiveWrite::RefusedForGood tells a permanent one).
   Status Finish() {
     Status written = job_.Wait();
-    refused_for_good_ = ArchiveWrite::RefusedForGood(written);
     if (!written.ok()) return written;
     NoteWritten(write_, *message_);
     ProcessDmarcDelivery(user_, *message_, envelope_, mailbox_.c_str(), event_);
     return Status::Ok();
   }
-
-  // After Finish failed: whether the archive refused the message for good.
-  bool refused_for_good() const { return refused_for_good_; }
 
  private:
   ArchiverUser& user_;
@@ -180,7 +177,6 @@ class DeliveryArchive {
   CapturedMessage scratch_;
   CapturedMessage* message_ = nullptr;
   ArchiveWrite write_;
-  bool refused_for_good_ = false;
   JobThread job_;  // last: destroyed (waiting for the write) before what the write reads
 };
 
@@ -205,8 +201,9 @@ int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvel
   Status status = Guarded([&] {
     DeliveryArchive archive(*user, envelope, "", ctx->event);
     Status written = archive.Start(ctx->src_mail);
-    if (written.ok()) written = archive.Finish();
-    refused_for_good = archive.refused_for_good();
+    if (!written.ok()) return written;
+    written = archive.Finish();
+    refused_for_good = ArchiveWrite::RefusedForGood(written);
     return written;
   });
   if (status.ok()) return 0;
@@ -259,7 +256,7 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   int saved = abox->module_ctx.super.copy(ctx, mail);
   if (archive == nullptr) return saved;
   status = Guarded([&] { return archive->Finish(); });
-  const bool refused_for_good = archive->refused_for_good();
+  const bool refused_for_good = ArchiveWrite::RefusedForGood(status);
   archive.reset();
   if (status.ok()) return saved;
   if (saved < 0) {
