@@ -72,31 +72,6 @@ std::optional<uint64_t> NumericIdArgument(struct doveadm_cmd_context* cctx, cons
   return std::nullopt;
 }
 
-std::string ItemTally::Result() const {
-  if (errors > 0) return "error";
-  return stored ? "ok" : "duplicate";
-}
-
-ItemTally TallyItems(const std::vector<DmarcItem>& items) {
-  ItemTally tally;
-  for (const DmarcItem& item : items) {
-    if (item.result == "error") {
-      ++tally.errors;
-      if (!tally.reasons.empty()) tally.reasons += "; ";
-      tally.reasons += item.part.empty() ? item.reason : item.part + ": " + item.reason;
-      continue;
-    }
-    if (item.result == "ok") tally.stored = true;
-    if (item.kind == "failure") {
-      ++tally.failures;
-    } else if (item.kind == "aggregate") {
-      ++tally.reports;
-      tally.records += item.records;
-    }
-  }
-  return tally;
-}
-
 std::string ReportTime(const std::optional<int64_t>& seconds) {
   if (!seconds) return "";
   if (*seconds < 0) return "@" + std::to_string(*seconds);

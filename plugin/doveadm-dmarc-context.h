@@ -58,18 +58,6 @@ std::optional<Item> OpenNumberedItem(struct doveadm_cmd_context* cctx, const cha
   return std::move(item).value();
 }
 
-// What came of one mail or file, from the pipeline's items.
-struct ItemTally {
-  uint64_t reports = 0;   // aggregate reports stored or found again
-  uint64_t failures = 0;  // failure reports stored or found again
-  uint64_t errors = 0;
-  uint64_t records = 0;  // records of those aggregate reports
-  bool stored = false;   // at least one report was new
-  std::string reasons;   // the errors' reasons, "; "-separated
-  // "error" when any item is an error, else "ok" when anything was new, else "duplicate".
-  std::string Result() const;
-};
-ItemTally TallyItems(const std::vector<DmarcItem>& items);
 
 // "2024-05-01T00:00:00Z" for a report time in seconds, "" when absent.
 std::string ReportTime(const std::optional<int64_t>& seconds);

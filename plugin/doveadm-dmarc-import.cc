@@ -176,7 +176,7 @@ class FileImporter {
   }
 
   static void Tally(const std::vector<DmarcItem>& items, FileRow* row) {
-    ItemTally tally = TallyItems(items);
+    DmarcItemTally tally = TallyDmarcItems(items);
     row->result = tally.Result();
     row->reports = tally.reports + tally.failures;
     row->records = tally.records;

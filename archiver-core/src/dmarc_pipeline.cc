@@ -299,4 +299,29 @@ Result<std::vector<DmarcItem>> DmarcMailPipeline::Finish(bool quiet_when_empty) 
   return std::move(items_);
 }
 
+std::string DmarcItemTally::Result() const {
+  if (errors > 0) return "error";
+  return stored ? "ok" : "duplicate";
+}
+
+DmarcItemTally TallyDmarcItems(const std::vector<DmarcItem>& items) {
+  DmarcItemTally tally;
+  for (const DmarcItem& item : items) {
+    if (item.result == "error") {
+      ++tally.errors;
+      if (!tally.reasons.empty()) tally.reasons += "; ";
+      tally.reasons += item.part.empty() ? item.reason : item.part + ": " + item.reason;
+      continue;
+    }
+    if (item.result == "ok") tally.stored = true;
+    if (item.kind == "failure") {
+      ++tally.failures;
+    } else if (item.kind == "aggregate") {
+      ++tally.reports;
+      tally.records += item.records;
+    }
+  }
+  return tally;
+}
+
 }  // namespace archiver

@@ -62,6 +62,19 @@ struct DmarcItem {
                                    // stream, a ZIP entry that is not XML)
 };
 
+// What a mail's (or a file's) items add up to.
+struct DmarcItemTally {
+  uint64_t reports = 0;   // aggregate reports stored or found again
+  uint64_t failures = 0;  // failure reports stored or found again
+  uint64_t errors = 0;
+  uint64_t records = 0;   // records of those aggregate reports
+  bool stored = false;    // at least one report was new
+  std::string reasons;    // the errors' "part: reason", "; "-separated
+  // "error" when any item is an error, else "ok" when anything was new, else "duplicate".
+  std::string Result() const;
+};
+DmarcItemTally TallyDmarcItems(const std::vector<DmarcItem>& items);
+
 class DmarcMailPipeline {
  public:
   // `origin` describes the mail or file; each item's origin is it plus the part.

@@ -1,0 +1,223 @@
+// RunInChild, SpawnDetached, ReadAnswer (child_process.h).
+#include "archiver/child_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace archiver {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int RemainingMs(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() <= 0 ? 0 : static_cast<int>(std::min<int64_t>(left.count(), 1 << 30));
+}
+
+// Reads what is there; false at end of file (or an error).
+bool ReadSome(int fd, std::string* text, size_t max_bytes) {
+  char buffer[4096];
+  ssize_t got;
+  do {
+    got = read(fd, buffer, sizeof(buffer));
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) return got < 0 && errno == EAGAIN;
+  const size_t room = max_bytes > text->size() ? max_bytes - text->size() : 0;
+  text->append(buffer, std::min(room, static_cast<size_t>(got)));
+  return true;
+}
+
+// The private memory the process has now (data and stack, as /proc/self/statm counts).
+uint64_t DataBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0, shared = 0, text = 0, lib = 0, data = 0;
+  if (!(statm >> size >> resident >> shared >> text >> lib >> data)) return 0;
+  return data * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+void SetLimit(int resource, uint64_t soft, uint64_t hard) {
+  struct rlimit current;
+  if (getrlimit(resource, &current) != 0) return;
+  struct rlimit limit;
+  limit.rlim_max = std::min<rlim_t>(current.rlim_max, hard);
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, soft);
+  (void)setrlimit(resource, &limit);
+}
+
+void NullStdio() {
+  const int null = open("/dev/null", O_RDWR);
+  if (null < 0) return;
+  for (int fd = 0; fd <= 2; ++fd) (void)dup2(null, fd);
+  if (null > 2) close(null);
+}
+
+// `fd` as `target`, inherited across exec. Async-signal-safe.
+bool MoveTo(int fd, int target) {
+  if (fd == target) return fcntl(fd, F_SETFD, 0) == 0;
+  return dup2(fd, target) == target;
+}
+
+void WaitFor(pid_t pid, int* status) {
+  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+void LimitMemoryGrowth(uint64_t extra_bytes) {
+  const uint64_t allowed = DataBytes() + extra_bytes;
+  SetLimit(RLIMIT_DATA, allowed, allowed);
+}
+
+std::string ChildEnd::Describe() const {
+  if (timed_out) return "no answer in time: killed (the reader's time limit)";
+  if (signal != 0) {
+    const char* name = strsignal(signal);
+    std::string text = "killed by signal " + std::to_string(signal);
+    if (name != nullptr) text += std::string(" (") + name + ")";
+    if (signal == SIGXCPU) text += ": its CPU time limit";
+    return text;
+  }
+  return "exit " + std::to_string(exit_code);
+}
+
+Result<ChildEnd> RunInChild(const std::function<int(int output_fd)>& work,
+                            const ChildLimits& limits, size_t max_output) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+    return Status::IOError(std::string("pipe: ") + std::strerror(errno));
+  const Clock::time_point deadline = Clock::now() + limits.deadline;
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int error = errno;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return Status::IOError(std::string("fork: ") + std::strerror(error));
+  }
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    NullStdio();
+    if (limits.cpu_seconds != 0)
+      SetLimit(RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1);
+    int code = 70;
+    try {
+      code = work(pipe_fds[1]);
+    } catch (...) {
+      code = 70;
+    }
+    _exit(code);
+  }
+  close(pipe_fds[1]);
+  ChildEnd end;
+  bool open = true;
+  while (open) {
+    struct pollfd wait = {pipe_fds[0], POLLIN, 0};
+    const int ready = poll(&wait, 1, RemainingMs(deadline));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;  // the deadline
+    open = ReadSome(pipe_fds[0], &end.output, max_output);
+  }
+  close(pipe_fds[0]);
+  // Its output is closed: it has ended, or is about to; wait for that until the deadline.
+  int status = 0;
+  pid_t done = 0;
+  while ((done = waitpid(pid, &status, WNOHANG)) == 0 && RemainingMs(deadline) > 0)
+    usleep(2000);
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    WaitFor(pid, &status);
+    end.timed_out = true;
+    return end;
+  }
+  if (WIFEXITED(status)) end.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) end.signal = WTERMSIG(status);
+  return end;
+}
+
+Result<int> SpawnDetached(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& env, std::string_view input) {
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
+    return Status::InvalidArgument("SpawnDetached: no absolute program path");
+  if (access(argv[0].c_str(), X_OK) != 0)
+    return Status::NotFound(argv[0] + ": " + std::strerror(errno));
+  if (input.size() > 16 * 1024) return Status::InvalidArgument("SpawnDetached: input too long");
+  // Everything the children need is made before fork: after it, only system calls.
+  std::vector<char*> args, environment;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  for (const std::string& entry : env) environment.push_back(const_cast<char*>(entry.c_str()));
+  environment.push_back(nullptr);
+
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe: ") + strerror(errno));
+  // The input fits the pipe's buffer: written now, the program reads it when it likes.
+  const bool written =
+      write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size());
+  close(in[1]);
+  const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (!written || null < 0 || pipe2(out, O_CLOEXEC) != 0) {
+    const int error = errno;
+    close(in[0]);
+    if (null >= 0) close(null);
+    return Status::IOError(std::string("starting ") + argv[0] + ": " + std::strerror(error));
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const pid_t program = fork();
+    if (program != 0) _exit(program < 0 ? 1 : 0);
+    (void)setsid();
+    struct sigaction default_action;
+    std::memset(&default_action, 0, sizeof(default_action));
+    default_action.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) (void)sigaction(sig, &default_action, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (MoveTo(in[0], 0) && MoveTo(out[1], 1) && MoveTo(null, 2)) {
+      (void)close_range(3, ~0U, 0);
+      execve(args[0], args.data(), environment.data());
+    }
+    _exit(127);
+  }
+  const int error = errno;
+  close(in[0]);
+  close(out[1]);
+  close(null);
+  if (pid < 0) {
+    close(out[0]);
+    return Status::IOError(std::string("fork: ") + std::strerror(error));
+  }
+  int status = 0;
+  WaitFor(pid, &status);  // the intermediate child, which exits at once
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    close(out[0]);
+    return Status::IOError(std::string("starting ") + argv[0] + ": fork failed");
+  }
+  return out[0];
+}
+
+ChildAnswer ReadAnswer(int fd, std::optional<std::chrono::milliseconds> wait, size_t max_bytes) {
+  ChildAnswer answer;
+  const Clock::time_point deadline = wait ? Clock::now() + *wait : Clock::time_point::max();
+  for (;;) {
+    struct pollfd ready = {fd, POLLIN, 0};
+    const int count = poll(&ready, 1, wait ? RemainingMs(deadline) : -1);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) return answer;
+    if (!ReadSome(fd, &answer.text, max_bytes)) {
+      answer.ended = true;
+      return answer;
+    }
+    if (answer.text.size() >= max_bytes) return answer;
+  }
+}
+
+}  // namespace archiver
