@@ -1,6 +1,7 @@
 # A Debian package for the Dovecot this tree is built for (`cpack` in the build dir, or
 # `cmake --build build --target package`): the mail plugin, the doveadm module, on 2.4 the
-# settings module, the archiver-poller, the settings file as a conffile and the man pages.
+# settings module, the archiver-poller, the archiver-dmarc-reader, the settings file as a
+# conffile and the man pages.
 # It depends on the exact Dovecot ABI it was built against (dovecot-core provides
 # dovecot-abi-<ABI>: 2.3.abiv19 on Debian 12, 2.4.abiv1 on Debian 13); dpkg-shlibdeps adds
 # the libraries it links (LMDB, OpenSSL, zlib, libxml2, libzip, libdeflate).

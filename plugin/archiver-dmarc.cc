@@ -1,36 +1,45 @@
 // DMARC report processing of a delivery that was just archived: the settings decide
-// whether it is a report mail, the MIME walk feeds the pipeline, the ledger notes it.
+// whether it is a report mail; archiver-dmarc-reader, a process of its own, reads it
+// (archiver-dmarc-launch.h); the delivery waits for its answer archiver_dmarc_wait at most.
 #include "archiver-dmarc.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "archiver-dmarc-mime.h"
+#include "archiver-dmarc-launch.h"
 #include "archiver/digest.h"
 #include "archiver/dmarc_store.h"
 
 namespace archiver::plugin {
 namespace {
 
-// Reads the mail's reports into the archive and notes it in the DMARC ledger; `mail`
-// tells what came of it, `problems` the errors' reasons.
-Status ReadReports(ArchiverUser& user, DmarcStore& dmarc, const CapturedMessage& message,
-                   const DeliveryEnvelope& envelope, DmarcMail* mail, std::string* problems) {
-  DmarcOrigin origin;
-  origin.kind = "mail";
-  origin.detail = envelope.envelope_to;
-  origin.mail = message.id;
-  const std::string_view body = std::string_view(message.bytes).substr(message.prefix_length);
-  Result<std::vector<DmarcItem>> items =
-      ReadArchivedDmarcMail(body, dmarc, user.settings().DmarcOptions(), origin, mail);
-  if (!items.ok()) return items.status();
-  for (const DmarcItem& item : *items) {
-    if (item.result != "error") continue;
-    if (!problems->empty()) *problems += "; ";
-    *problems += (item.part.empty() ? "" : "part " + item.part + ": ") + item.reason;
+// Logs what the reader answered about mail `id`.
+void LogAnswer(struct event* event, const std::string& id, const DmarcReaderAnswer& answer,
+               const std::function<void(const char*)>& not_read) {
+  const DmarcItemTally& tally = answer.tally;
+  if (answer.outcome == "already") {
+    e_info(event, "archiver: DMARC mail %s: read already (doveadm dmarc reprocess reads it "
+                  "again)", id.c_str());
+  } else if (answer.outcome == "failed") {
+    not_read(answer.message.c_str());
+  } else if (answer.outcome == "stopped") {
+    e_warning(event,
+              "archiver: DMARC mail %s: the report reader stopped before the end (%s); "
+              "noted in doveadm dmarc errors, the mail is delivered and archived",
+              id.c_str(), answer.message.c_str());
+  } else if (tally.errors > 0) {
+    e_warning(event,
+              "archiver: DMARC mail %s: %llu aggregate and %llu failure reports, %llu "
+              "unreadable (doveadm dmarc errors): %s",
+              id.c_str(), static_cast<unsigned long long>(tally.reports),
+              static_cast<unsigned long long>(tally.failures),
+              static_cast<unsigned long long>(tally.errors), tally.reasons.c_str());
+  } else {
+    e_info(event, "archiver: DMARC mail %s: %llu aggregate and %llu failure reports", id.c_str(),
+           static_cast<unsigned long long>(tally.reports),
+           static_cast<unsigned long long>(tally.failures));
   }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -61,29 +70,26 @@ void ProcessDmarcDelivery(ArchiverUser& user, const CapturedMessage& message,
       not_read(store.status().ToString().c_str());
       return;
     }
-    DmarcStore dmarc(*store);
-    Result<bool> noted = dmarc.MailNoted(message.id);
+    Result<bool> noted = DmarcStore(*store).MailNoted(message.id);
     if (noted.ok() && *noted) {
-      e_info(event, "archiver: DMARC mail %s: read already (doveadm dmarc reprocess reads it "
-                    "again)", id.c_str());
+      LogAnswer(event, id, DmarcReaderAnswer{"already", {}, ""}, not_read);
       return;
     }
-    DmarcMail mail;
-    mail.mail = message.id;
-    mail.user = user.username();
-    mail.mailbox = mailbox;
-    std::string problems;
-    Status status = ReadReports(user, dmarc, message, envelope, &mail, &problems);
-    if (!status.ok()) {
-      not_read(status.ToString().c_str());
-    } else if (mail.errors > 0) {
-      e_warning(event,
-                "archiver: DMARC mail %s: %u aggregate and %u failure reports, %u unreadable "
-                "(doveadm dmarc errors): %s",
-                id.c_str(), mail.reports, mail.failures, mail.errors, problems.c_str());
+    const DmarcReaderJob job = DmarcReaderJobFor(settings, message.id, user.username(),
+                                                 mailbox, envelope.envelope_to, false);
+    const std::chrono::milliseconds wait(settings.dmarc_wait_ms);
+    Result<DmarcReaderRun> run = RunDmarcReader(job, wait);
+    if (!run.ok()) {
+      not_read(run.status().ToString().c_str());
+    } else if (run->state == DmarcReaderRun::State::kAnswered) {
+      LogAnswer(event, id, run->answer, not_read);
+    } else if (run->state == DmarcReaderRun::State::kStillReading) {
+      e_info(event,
+             "archiver: DMARC mail %s: still being read after %llu ms; the delivery goes on "
+             "and the reading by itself (doveadm dmarc list and errors show what came of it)",
+             id.c_str(), static_cast<unsigned long long>(settings.dmarc_wait_ms));
     } else {
-      e_info(event, "archiver: DMARC mail %s: %u aggregate and %u failure reports", id.c_str(),
-             mail.reports, mail.failures);
+      not_read("the report reader ended without an answer");
     }
   } catch (const std::exception& e) {
     not_read(e.what());

@@ -29,6 +29,8 @@ struct archiver_settings {
 	uoff_t archiver_dmarc_max_size;
 	unsigned int archiver_dmarc_max_ratio;
 	uoff_t archiver_dmarc_max_space;            /* 0: an eighth of archiver_map_size */
+	unsigned int archiver_dmarc_max_time;       /* seconds */
+	unsigned int archiver_dmarc_wait;           /* seconds; 0: do not wait */
 	const char *archiver_dmarc_senders;
 	const char *archiver_dmarc_subjects;
 	const char *archiver_sources_key;

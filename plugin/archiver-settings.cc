@@ -138,6 +138,7 @@ DmarcPipelineOptions ArchiverSettings::DmarcOptions(uint64_t max_size) const {
   options.unpack.max_output_bytes = cap;
   options.unpack.max_ratio = dmarc_max_ratio;
   options.import.limits.max_input_bytes = static_cast<size_t>(cap);
+  options.budget.max_time = std::chrono::milliseconds(dmarc_max_time_ms);
   return options;
 }
 
@@ -257,6 +258,18 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
                      "must be less than archiver_map_size, or DMARC reports could fill the "
                      "archive that mail needs");
   }
+
+  value = get("archiver_dmarc_max_time");
+  if (!value.empty() && (!ParseDuration(value, &parsed.dmarc_max_time_ms) ||
+                         parsed.dmarc_max_time_ms < 1000 || parsed.dmarc_max_time_ms > 600'000))
+    return Invalid("archiver_dmarc_max_time", value,
+                   "expected a time between 1s and 10min, such as 20s");
+
+  value = get("archiver_dmarc_wait");
+  if (!value.empty() &&
+      (!ParseDuration(value, &parsed.dmarc_wait_ms) || parsed.dmarc_wait_ms > 600'000))
+    return Invalid("archiver_dmarc_wait", value,
+                   "expected a time up to 10min, such as 1s (0: do not wait)");
 
   parsed.dmarc_senders = SplitWords(get("archiver_dmarc_senders"));
   parsed.dmarc_subjects = SplitWords(get("archiver_dmarc_subjects"));

@@ -46,6 +46,10 @@ struct ArchiverSettings {
                                               // compressed of any one container
   uint64_t dmarc_max_space = 0;               // archiver_dmarc_max_space: the most DMARC
                                               // data may take of the map (0 = an eighth)
+  uint64_t dmarc_max_time_ms = 20'000;        // archiver_dmarc_max_time: the reading time
+                                              // one report mail may take
+  uint64_t dmarc_wait_ms = 1'000;             // archiver_dmarc_wait: how long a delivery
+                                              // waits for its reports to be read
   std::vector<std::string> dmarc_senders;     // archiver_dmarc_senders: envelope sender or
                                               // header From address patterns ("" = any)
   std::vector<std::string> dmarc_subjects;    // archiver_dmarc_subjects: subject patterns,

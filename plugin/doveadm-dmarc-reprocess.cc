@@ -3,12 +3,12 @@
 // --unprocessed the archived deliveries that match archiver_dmarc_mailboxes but were
 // never processed (delivered before DMARC processing was enabled).
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "archiver-dmarc-mime.h"
-#include "archiver/time_format.h"
+#include "archiver-dmarc-launch.h"
 #include "doveadm-dmarc-commands.h"
 #include "doveadm-dmarc-context.h"
 
@@ -22,32 +22,20 @@ struct MailToProcess {
   std::string rcpt;  // the origin's detail: the envelope recipient
 };
 
-// One mail: forget its old errors, walk it again, note what came of it.
-// A non-OK return is a failure of the archive (read or write), not of the mail.
-Status Reprocess(DmarcArchive& archive, const MailToProcess& mail, ItemTally* tally) {
-  Result<std::string> message = archive.store->ReadMessage(mail.id);
-  if (!message.ok()) return message.status();
-  Status forgotten = archive.dmarc->ForgetErrorsOf(mail.id);
-  if (!forgotten.ok()) return forgotten;
-  DmarcOrigin origin;
-  origin.kind = "mail";
-  origin.detail = mail.rcpt;
-  origin.mail = mail.id;
-  struct istream* input = i_stream_create_from_data(message->data(), message->size());
-  Result<std::vector<DmarcItem>> items =
-      plugin::ReadDmarcMail(input, *archive.dmarc, archive.settings.DmarcOptions(), origin);
-  i_stream_unref(&input);
-  if (!items.ok()) return items.status();
-  *tally = TallyItems(*items);
-  DmarcMail noted;
-  noted.mail = mail.id;
-  noted.processed_us = NowMicros();
-  noted.user = mail.user;
-  noted.mailbox = mail.mailbox;
-  noted.reports = static_cast<uint32_t>(tally->reports);
-  noted.failures = static_cast<uint32_t>(tally->failures);
-  noted.errors = static_cast<uint32_t>(tally->errors);
-  return archive.dmarc->NoteMail(noted);
+// One mail, read again by archiver-dmarc-reader (its old errors forgotten, what came of
+// it noted), as a delivery has it read: a parser fault ends the reader, not this command.
+// A non-OK return is a failure of the archive (read or write) or of the reader itself,
+// not of the mail.
+Status Reprocess(const DmarcArchive& archive, const MailToProcess& mail, DmarcItemTally* tally) {
+  const DmarcReaderJob job = plugin::DmarcReaderJobFor(archive.settings, mail.id, mail.user,
+                                                       mail.mailbox, mail.rcpt, true);
+  Result<plugin::DmarcReaderRun> run = plugin::RunDmarcReader(job, std::nullopt);
+  if (!run.ok()) return run.status();
+  if (run->state != plugin::DmarcReaderRun::State::kAnswered)
+    return Status::IOError("the report reader ended without an answer");
+  if (run->answer.outcome == "failed") return Status::IOError(run->answer.message);
+  *tally = run->answer.tally;
+  return Status::Ok();
 }
 
 // Fills user, mailbox and recipient from the mail's first archived delivery.
@@ -143,7 +131,7 @@ void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
     doveadm_print_header_simple("reason");
     uint64_t failed = 0;
     for (MailToProcess& mail : mails) {
-      ItemTally tally;
+      DmarcItemTally tally;
       Status status = FillFromDelivery(*archive.store, &mail);
       if (status.ok()) status = Reprocess(archive, mail, &tally);
       std::string result = status.ok() ? tally.Result() : "error";

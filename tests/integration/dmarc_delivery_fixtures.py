@@ -22,8 +22,11 @@ from dmarc_doveadm_fixtures import aggregate_xml as fixture_xml
 REPORT_RCPT = "dmarc@example.org"
 REPORTER = "noreply-dmarc-support@google.com"
 USERS = ("alice", "bob", "carol", "dmarc")
+# archiver_dmarc_wait: the tests read the reports right after the delivery, so the delivery
+# waits for the reader (a loaded CI machine may take longer than the default second).
+# test_dmarc_reader.py tests the default.
 DMARC_SETTINGS = {"archiver_dmarc_mailboxes": f"{REPORT_RCPT} */DMARC",
-                  "archiver_dmarc_max_size": "1M"}
+                  "archiver_dmarc_max_size": "1M", "archiver_dmarc_wait": "60s"}
 XXE_DOCTYPE = b'<!DOCTYPE feedback [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
 DMARC_CORPUS = os.path.dirname(AGGREGATE_CORPUS)  # aggregate/ and forensic/
 

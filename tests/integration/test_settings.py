@@ -21,6 +21,9 @@ INVALID_SETTINGS = [
     # Dovecot 2.4 hands a size to our check in bytes: the error names it so.
     ("archiver_dmarc_max_space", "10k", "10240"),
     ("archiver_dmarc_max_space", "16G", "17179869184"),
+    ("archiver_dmarc_max_time", "0"),
+    ("archiver_dmarc_max_time", "never"),
+    ("archiver_dmarc_wait", "11min", "660"),
 ]
 # Values only 2.4 refuses: its variables are %{…}; a 2.3-style %u would be a literal "%u".
 INVALID_SETTINGS_24 = [

@@ -48,10 +48,11 @@ apt-get install -y -qq --no-install-recommends dovecot-lmtpd /tmp/archiver.deb >
 useradd -m alice
 install -d -m 0700 -o alice -g alice /var/lib/dovecot-archive
 if dovecot --version | grep -q '^2\.3'; then
-  printf 'mail_plugins = $mail_plugins archiver\nplugin {\n  archiver_path = /var/lib/dovecot-archive\n}\n' \
+  printf 'mail_plugins = $mail_plugins archiver\nplugin {\n  archiver_path = /var/lib/dovecot-archive\n  archiver_dmarc_mailboxes = alice/INBOX\n}\n' \
     >/etc/dovecot/local.conf
 else
-  echo 'archiver_path = /var/lib/dovecot-archive' >/etc/dovecot/local.conf
+  printf 'archiver_path = /var/lib/dovecot-archive\narchiver_dmarc_mailboxes = alice/INBOX\n' \
+    >/etc/dovecot/local.conf
 fi
 dovecot
 INSIDE
@@ -72,6 +73,18 @@ for _ in range(100):
 else:
     sys.exit("no LMTP socket")
 message = f"From: bob@example.net\r\nTo: alice\r\nSubject: {sys.argv[2]}\r\n\r\nHello.\r\n"
+if sys.argv[2] == "dmarc report":  # an aggregate report, read by the installed reader
+    xml = ("<feedback><report_metadata><org_name>Package Org</org_name><email>r@example.net"
+           "</email><report_id>package-1</report_id><date_range><begin>1714521600</begin>"
+           "<end>1714607999</end></date_range></report_metadata><policy_published><domain>"
+           "package.example</domain><p>none</p></policy_published><record><row><source_ip>"
+           "192.0.2.1</source_ip><count>1</count><policy_evaluated><disposition>none"
+           "</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>"
+           "<identifiers><header_from>package.example</header_from></identifiers>"
+           "<auth_results><spf><domain>package.example</domain><result>pass</result></spf>"
+           "</auth_results></record></feedback>")
+    message = ("From: r@example.net\r\nTo: alice\r\nSubject: Report domain: package.example"
+               "\r\nContent-Type: application/xml; name=report.xml\r\n\r\n" + xml + "\r\n")
 refused = client.sendmail("bob@example.net", ["alice"], message)
 client.quit()
 sys.exit(f"refused: {refused}" if refused else 0)
@@ -81,10 +94,14 @@ deliver "package test"
 listing="$(chroot "$root" doveadm -f tab archive list)"
 echo "$listing"
 grep -q "package test" <<<"$listing" || { echo "FAIL: not archived"; exit 1; }
+deliver "dmarc report"
+reports="$(chroot "$root" doveadm -f tab dmarc list)"
+echo "$reports"
+grep -q "package.example" <<<"$reports" || { echo "FAIL: report not read by the installed reader"; exit 1; }
 chroot "$root" doveadm stop
 chroot "$root" bash -c 'apt-get purge -y -qq dovecot-archiver >/tmp/purge.log 2>&1 || { tail /tmp/purge.log; exit 1; }'
 for path in /usr/lib/dovecot/modules/lib90_archiver_plugin.so /etc/dovecot/conf.d/90-archiver.conf \
-            /usr/lib/dovecot/archiver-poller; do
+            /usr/lib/dovecot/archiver-poller /usr/lib/dovecot/archiver-dmarc-reader; do
   [[ ! -e "$root$path" ]] || { echo "FAIL: $path left after purge"; exit 1; }
 done
 # Without the package, the admin's own lines for it go too; Dovecot must work as before.

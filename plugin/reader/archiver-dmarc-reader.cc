@@ -1,0 +1,191 @@
+// archiver-dmarc-reader: reads one archived report mail for DMARC reports, in a process of
+// its own, so that a fault in any parser (a crash, a hang, runaway memory) can neither
+// hold up nor fail the delivery that brought the mail (issue 15, item 3), nor take
+// `doveadm dmarc reprocess` down with it.
+//
+// Started by the mail plugin (a report delivery, detached: LMTP and dovecot-lda answer
+// after archiver_dmarc_wait at most and the reading goes on) and by doveadm (reprocess),
+// as the archive's owner, never as root (it refuses). The job (dmarc_reader_job.h) comes
+// on stdin, the one-line answer goes to stdout. The reading itself runs in a child with a
+// memory limit, a CPU limit and a deadline (the mail's time budget plus a margin); when
+// that child ends without an answer, this process (which never parsed anything) notes the
+// mail in the DMARC ledger with one "mail" error saying how the reading ended, so that
+// the mail is not read again at each delivery of it and `doveadm dmarc errors` shows it.
+//
+// Test-only fault switch: ARCHIVER_TEST_DMARC_READER_FAULT=abort|hang|memory makes the
+// child crash, hang, or allocate without end instead of reading.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "archiver-dmarc-mime.h"
+#include "archiver/child_process.h"
+#include "archiver/dmarc_reader_job.h"
+#include "archiver/dmarc_store.h"
+#include "archiver/store.h"
+#include "archiver/time_format.h"
+
+namespace archiver::reader {
+namespace {
+
+constexpr uint64_t kMemoryAllowance = 512ULL << 20;  // besides the reports' own bytes
+
+DmarcReaderAnswer Failed(const std::string& message) {
+  DmarcReaderAnswer answer;
+  answer.outcome = "failed";
+  answer.message = message;
+  return answer;
+}
+
+void InjectFault() {
+  const char* fault = std::getenv("ARCHIVER_TEST_DMARC_READER_FAULT");
+  if (fault == nullptr) return;
+  if (std::strcmp(fault, "abort") == 0) std::abort();
+  if (std::strcmp(fault, "hang") == 0)
+    for (;;) pause();
+  if (std::strcmp(fault, "memory") == 0) {
+    std::vector<std::unique_ptr<char[]>> hoard;
+    for (;;) {
+      hoard.emplace_back(new char[64 << 20]);
+      std::memset(hoard.back().get(), 1, 64 << 20);
+    }
+  }
+}
+
+DmarcOrigin OriginOf(const DmarcReaderJob& job) {
+  DmarcOrigin origin;
+  origin.kind = "mail";
+  origin.detail = job.rcpt;
+  origin.mail = job.mail;
+  return origin;
+}
+
+DmarcMail NoteOf(const DmarcReaderJob& job) {
+  DmarcMail mail;
+  mail.mail = job.mail;
+  mail.user = job.user;
+  mail.mailbox = job.mailbox;
+  return mail;
+}
+
+// The child: everything that touches the mail's content.
+DmarcReaderAnswer ReadMail(const DmarcReaderJob& job) {
+  Result<std::shared_ptr<Store>> store = Store::Open(job.store);
+  if (!store.ok()) return Failed("opening the archive: " + store.status().ToString());
+  DmarcStore dmarc(*store);
+  if (!job.again) {
+    Result<bool> noted = dmarc.MailNoted(job.mail);
+    if (noted.ok() && *noted) {
+      DmarcReaderAnswer answer;
+      answer.outcome = "already";
+      return answer;
+    }
+  } else {
+    Status forgotten = dmarc.ForgetErrorsOf(job.mail);
+    if (!forgotten.ok()) return Failed(forgotten.ToString());
+  }
+  Result<std::string> message = (*store)->ReadMessage(job.mail);
+  if (!message.ok()) return Failed("reading the mail: " + message.status().ToString());
+  const DmarcMailBudget& budget = job.pipeline.budget;
+  const uint64_t report_bytes =
+      budget.max_bytes != 0 ? budget.max_bytes : 4 * job.pipeline.unpack.max_output_bytes;
+  LimitMemoryGrowth(kMemoryAllowance + 4 * report_bytes);
+  InjectFault();
+  DmarcMail noted = NoteOf(job);
+  Result<std::vector<DmarcItem>> items =
+      plugin::ReadArchivedDmarcMail(*message, dmarc, job.pipeline, OriginOf(job), &noted);
+  if (!items.ok()) return Failed(items.status().ToString());
+  DmarcReaderAnswer answer;
+  answer.outcome = "read";
+  answer.tally = TallyDmarcItems(*items);
+  return answer;
+}
+
+// After a child that gave no answer: one "mail" error and the note, written by this
+// process, which has read nothing of the mail.
+DmarcReaderAnswer NoteStopped(const DmarcReaderJob& job, const std::string& how) {
+  const std::string reason = "the report reader stopped before the end (" + how +
+                             "): the reports found before are kept";
+  Result<std::shared_ptr<Store>> store = Store::Open(job.store);
+  if (!store.ok()) return Failed("reader " + how + "; opening the archive: " +
+                                 store.status().ToString());
+  DmarcStore dmarc(*store);
+  Status recorded = dmarc.RecordError("mail", reason, OriginOf(job));
+  DmarcMail noted = NoteOf(job);
+  noted.errors = 1;
+  noted.processed_us = NowMicros();
+  if (recorded.ok()) recorded = dmarc.NoteMail(noted);
+  if (!recorded.ok()) return Failed("reader " + how + "; noting it: " + recorded.ToString());
+  DmarcReaderAnswer answer;
+  answer.outcome = "stopped";
+  answer.tally.errors = 1;
+  answer.tally.reasons = reason;
+  answer.message = how;
+  return answer;
+}
+
+DmarcReaderAnswer Supervise(const DmarcReaderJob& job) {
+  ChildLimits limits;
+  limits.deadline = job.Deadline();
+  limits.cpu_seconds =
+      static_cast<uint64_t>(std::chrono::ceil<std::chrono::seconds>(limits.deadline).count());
+  Result<ChildEnd> end = RunInChild(
+      [&job](int output) {
+        const std::string line = EncodeDmarcReaderAnswer(ReadMail(job));
+        return write(output, line.data(), line.size()) == static_cast<ssize_t>(line.size())
+                   ? 0
+                   : 1;
+      },
+      limits);
+  if (!end.ok()) return Failed(end.status().ToString());
+  Result<DmarcReaderAnswer> answer = DecodeDmarcReaderAnswer(end->output);
+  if (answer.ok()) return std::move(answer).value();
+  return NoteStopped(job, end->Describe());
+}
+
+int Main() {
+  // The caller may stop reading the answer (a delivery waits only so long).
+  signal(SIGPIPE, SIG_IGN);
+  std::string input;
+  char buffer[4096];
+  for (ssize_t got; (got = read(0, buffer, sizeof(buffer))) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 || input.size() > 64 * 1024) break;
+    input.append(buffer, static_cast<size_t>(got));
+  }
+  DmarcReaderAnswer answer;
+  Result<DmarcReaderJob> job = DecodeDmarcReaderJob(input);
+  if (geteuid() == 0)
+    answer = Failed("refusing to read report mail as root");
+  else if (!job.ok())
+    answer = Failed(job.status().ToString());
+  else
+    answer = Supervise(*job);
+  const std::string line = EncodeDmarcReaderAnswer(answer);
+  (void)!write(1, line.data(), line.size());
+  return answer.outcome == "failed" ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace archiver::reader
+
+int main() {
+  lib_init();
+  int code = 1;
+  try {
+    code = archiver::reader::Main();
+  } catch (const std::exception& e) {
+    const std::string line = archiver::EncodeDmarcReaderAnswer(
+        archiver::reader::Failed(std::string("unexpected error: ") + e.what()));
+    (void)!write(1, line.data(), line.size());
+  }
+  lib_deinit();
+  return code;
+}
