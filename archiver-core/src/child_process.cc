@@ -173,6 +173,12 @@ Result<int> SpawnDetached(const std::vector<std::string>& argv,
   if (pid == 0) {
     const pid_t program = fork();
     if (program != 0) _exit(program < 0 ? 1 : 0);
+    // A caller that took a user's identity only for a while (LMTP delivering as the mail
+    // uid with real uid root) must not hand root on: the program gets the effective ids as
+    // its real and saved ones too, so that it can never take root back.
+    const uid_t uid = geteuid();
+    const gid_t gid = getegid();
+    if (setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) _exit(126);
     (void)setsid();
     struct sigaction default_action;
     std::memset(&default_action, 0, sizeof(default_action));

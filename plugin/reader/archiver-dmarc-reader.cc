@@ -162,8 +162,10 @@ int Main() {
   }
   DmarcReaderAnswer answer;
   Result<DmarcReaderJob> job = DecodeDmarcReaderJob(input);
-  if (geteuid() == 0)
-    answer = Failed("refusing to read report mail as root");
+  uid_t real = 0, effective = 0, saved = 0;
+  if (getresuid(&real, &effective, &saved) != 0 || real == 0 || effective == 0 || saved == 0)
+    answer = Failed("refusing to read report mail with root's user id (real, effective or "
+                    "saved)");
   else if (!job.ok())
     answer = Failed(job.status().ToString());
   else

@@ -158,6 +158,21 @@ TEST(SpawnDetachedTest, InheritsNoDescriptors) {
   EXPECT_EQ(answer.text, "0 1 2 3 ");
 }
 
+TEST(SpawnDetachedTest, RootUnderneathIsNotHandedOn) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root (as an LMTP process has it underneath)";
+  // As LMTP delivering for a mail uid: real uid root, effective the user's.
+  ASSERT_EQ(setegid(65534), 0);
+  ASSERT_EQ(seteuid(65534), 0);
+  Result<int> fd = SpawnDetached({"/bin/grep", "-E", "^(Uid|Gid):", "/proc/self/status"}, {}, "");
+  const int restored = seteuid(0) | setegid(0);
+  ASSERT_EQ(restored, 0);
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  ChildAnswer answer = ReadAnswer(*fd, milliseconds(10'000));
+  close(*fd);
+  // Real, effective, saved and filesystem ids: all the user's, none root's.
+  EXPECT_EQ(answer.text, "Uid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\n");
+}
+
 TEST(SpawnDetachedTest, AMissingProgramIsNotFound) {
   Result<int> fd = SpawnDetached({"/nonexistent/archiver-dmarc-reader"}, {}, "");
   EXPECT_EQ(fd.status().code(), Status::Code::kNotFound);

@@ -54,7 +54,10 @@ Result<ChildEnd> RunInChild(const std::function<int(int output_fd)>& work,
 // detached: stdin holds `input` (at most 16 KiB) then end of file, stdout is the pipe
 // whose read end is returned (the caller closes it), stderr is /dev/null, no other
 // descriptor is inherited, signals are as at a fresh exec, and it is in a session of its
-// own. NotFound when argv[0] is not an executable file; IOError when it cannot start.
+// own. It runs with this process's effective uid and gid as its real, effective and saved
+// ids: a caller that is root only underneath (real uid 0, effective the mail uid, as an
+// LMTP process) never hands root on. NotFound when argv[0] is not an executable file;
+// IOError when it cannot start.
 Result<int> SpawnDetached(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env, std::string_view input);
 
