@@ -21,6 +21,13 @@ void LogAnswer(struct event* event, const std::string& id, const DmarcReaderAnsw
   if (answer.outcome == "already") {
     e_info(event, "archiver: DMARC mail %s: read already (doveadm dmarc reprocess reads it "
                   "again)", id.c_str());
+  } else if (answer.outcome == "reading") {
+    e_info(event, "archiver: DMARC mail %s: being read already (another recipient's delivery "
+                  "of it, or a retry)", id.c_str());
+  } else if (answer.outcome == "busy") {
+    e_warning(event,
+              "archiver: DMARC mail %s: not read now (%s); the mail is archived; `doveadm dmarc "
+              "reprocess --unprocessed` reads it", id.c_str(), answer.message.c_str());
   } else if (answer.outcome == "failed") {
     not_read(answer.message.c_str());
   } else if (answer.outcome == "stopped") {

@@ -30,7 +30,7 @@ struct archiver_settings {
 	unsigned int archiver_dmarc_max_ratio;
 	uoff_t archiver_dmarc_max_space;            /* 0: an eighth of archiver_map_size */
 	unsigned int archiver_dmarc_max_time;       /* seconds */
-	unsigned int archiver_dmarc_wait;           /* seconds; 0: do not wait */
+	unsigned int archiver_dmarc_wait;           /* milliseconds; 0: do not wait */
 	const char *archiver_dmarc_senders;
 	const char *archiver_dmarc_subjects;
 	const char *archiver_sources_key;

@@ -35,6 +35,9 @@ std::map<std::string, std::string> SettingTexts(const struct archiver_settings* 
       case SET_TIME:
         texts[def->key] = std::to_string(*static_cast<const unsigned int*>(field));
         break;
+      case SET_TIME_MSECS:
+        texts[def->key] = std::to_string(*static_cast<const unsigned int*>(field)) + "ms";
+        break;
       case SET_BOOLLIST: {
         const auto* list = static_cast<const ARRAY_TYPE(const_string)*>(field);
         std::string words;

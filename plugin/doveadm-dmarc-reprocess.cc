@@ -2,6 +2,8 @@
 // the delivery hook saw (after a fix, a raised limit), the ones named, or with
 // --unprocessed the archived deliveries that match archiver_dmarc_mailboxes but were
 // never processed (delivered before DMARC processing was enabled).
+#include <unistd.h>
+
 #include <map>
 #include <optional>
 #include <set>
@@ -34,6 +36,10 @@ Status Reprocess(const DmarcArchive& archive, const MailToProcess& mail, DmarcIt
   if (run->state != plugin::DmarcReaderRun::State::kAnswered)
     return Status::IOError("the report reader ended without an answer");
   if (run->answer.outcome == "failed") return Status::IOError(run->answer.message);
+  if (run->answer.outcome == "reading")
+    return Status::IOError("being read by another reader now: try again");
+  if (run->answer.outcome == "busy")
+    return Status::IOError("not read now (" + run->answer.message + "): try again");
   *tally = run->answer.tally;
   return Status::Ok();
 }
@@ -120,7 +126,16 @@ bool SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
 void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, true, &archive) || !DropRootBeforeParsing(archive)) return;
+    if (!OpenDmarcArchive(cctx, true, &archive)) return;
+    // Report mail is read as the archive's owner, never as root: an archive only root may
+    // open cannot be read that way.
+    if (geteuid() == 0 && archive.store->owner().uid == 0) {
+      CommandFailed(EX_NOPERM, "dmarc reprocess: the archive at " + archive.settings.path +
+                                   " belongs to root, and report mail is never read as root: "
+                                   "give it to the mail user (or to a group, setgid)");
+      return;
+    }
+    if (!DropRootBeforeParsing(archive)) return;
     std::vector<MailToProcess> mails;
     if (!SelectMails(cctx, archive, &mails)) return;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);

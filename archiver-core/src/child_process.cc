@@ -3,7 +3,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <new>
 
 namespace archiver {
 namespace {
@@ -65,6 +69,26 @@ bool MoveTo(int fd, int target) {
   return dup2(fd, target) == target;
 }
 
+// Closes every descriptor from 3 up. Async-signal-safe.
+void CloseFrom3() {
+  if (close_range(3, ~0U, 0) == 0) return;
+  // Before Linux 5.9, or refused by a seccomp filter: one by one.
+  struct rlimit files;
+  const int top = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+                      ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20))
+                      : 65536;
+  for (int fd = 3; fd < top; ++fd) (void)close(fd);
+}
+
+// `fd` (close-on-exec) moved above the standard descriptors: a caller whose stdin or
+// stdout is closed gets new descriptors there, which the child's dup2s would overwrite.
+int AboveStdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  close(fd);
+  return moved;
+}
+
 void WaitFor(pid_t pid, int* status) {
   while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
   }
@@ -73,12 +97,27 @@ void WaitFor(pid_t pid, int* status) {
 }  // namespace
 
 void LimitMemoryGrowth(uint64_t extra_bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's shadow memory counts as data (terabytes): no limit can be placed on
+  // top of it. Sanitizer builds are for tests, never for production.
+  (void)extra_bytes;
+#else
   const uint64_t allowed = DataBytes() + extra_bytes;
   SetLimit(RLIMIT_DATA, allowed, allowed);
+#endif
+}
+
+bool MemoryGrowthLimited() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#else
+  return true;
+#endif
 }
 
 std::string ChildEnd::Describe() const {
-  if (timed_out) return "no answer in time: killed (the reader's time limit)";
+  if (timed_out) return "no answer in time: killed (its time limit)";
+  if (exit_code == kOutOfMemoryExit) return "out of memory (its memory limit)";
   if (signal != 0) {
     const char* name = strsignal(signal);
     std::string text = "killed by signal " + std::to_string(signal);
@@ -103,13 +142,20 @@ Result<ChildEnd> RunInChild(const std::function<int(int output_fd)>& work,
     return Status::IOError(std::string("fork: ") + std::strerror(error));
   }
   if (pid == 0) {
+    // Killed with its parent (nothing else would stop a child blocked without using CPU);
+    // no core dump of what it read (hostile input, up to its whole memory).
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(70);
     close(pipe_fds[0]);
     NullStdio();
+    SetLimit(RLIMIT_CORE, 0, 0);
     if (limits.cpu_seconds != 0)
       SetLimit(RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1);
     int code = 70;
     try {
       code = work(pipe_fds[1]);
+    } catch (const std::bad_alloc&) {
+      code = kOutOfMemoryExit;
     } catch (...) {
       code = 70;
     }
@@ -146,9 +192,10 @@ Result<int> SpawnDetached(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env, std::string_view input) {
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return Status::InvalidArgument("SpawnDetached: no absolute program path");
-  if (access(argv[0].c_str(), X_OK) != 0)
+  // As the effective user that will run it (an LMTP process has real uid root).
+  if (faccessat(AT_FDCWD, argv[0].c_str(), X_OK, AT_EACCESS) != 0)
     return Status::NotFound(argv[0] + ": " + std::strerror(errno));
-  if (input.size() > 16 * 1024) return Status::InvalidArgument("SpawnDetached: input too long");
+  if (input.size() > PIPE_BUF) return Status::InvalidArgument("SpawnDetached: input too long");
   // Everything the children need is made before fork: after it, only system calls.
   std::vector<char*> args, environment;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -156,19 +203,34 @@ Result<int> SpawnDetached(const std::vector<std::string>& argv,
   for (const std::string& entry : env) environment.push_back(const_cast<char*>(entry.c_str()));
   environment.push_back(nullptr);
 
-  int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe: ") + strerror(errno));
-  // The input fits the pipe's buffer: written now, the program reads it when it likes.
-  const bool written =
-      write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size());
-  close(in[1]);
-  const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (!written || null < 0 || pipe2(out, O_CLOEXEC) != 0) {
+  int in[2] = {-1, -1}, out[2] = {-1, -1};
+  int null = -1;
+  auto close_all = [&] {
+    for (int fd : {in[0], in[1], out[0], out[1], null})
+      if (fd >= 0) close(fd);
+  };
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+      (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
     const int error = errno;
-    close(in[0]);
-    if (null >= 0) close(null);
+    close_all();
     return Status::IOError(std::string("starting ") + argv[0] + ": " + std::strerror(error));
   }
+  for (int* fd : {&in[0], &in[1], &out[0], &out[1], &null}) *fd = AboveStdio(*fd);
+  // The input is at most PIPE_BUF, which every pipe holds: written now, without blocking,
+  // the program reads it when it likes.
+  (void)fcntl(in[1], F_SETFL, O_NONBLOCK);
+  const bool written = in[0] >= 0 && out[0] >= 0 && out[1] >= 0 && null >= 0 &&
+      write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size());
+  close(in[1]);
+  in[1] = -1;
+  if (!written) {
+    close_all();
+    return Status::IOError(std::string("starting ") + argv[0] + ": cannot hand over its input");
+  }
+  // No handler of the caller's may run in the children before they reset them.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
   const pid_t pid = fork();
   if (pid == 0) {
     const pid_t program = fork();
@@ -188,26 +250,27 @@ Result<int> SpawnDetached(const std::vector<std::string>& argv,
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, nullptr);
     if (MoveTo(in[0], 0) && MoveTo(out[1], 1) && MoveTo(null, 2)) {
-      (void)close_range(3, ~0U, 0);
+      CloseFrom3();
       execve(args[0], args.data(), environment.data());
     }
     _exit(127);
   }
   const int error = errno;
-  close(in[0]);
-  close(out[1]);
-  close(null);
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  const int answer = out[0];
+  out[0] = -1;
+  close_all();
   if (pid < 0) {
-    close(out[0]);
+    close(answer);
     return Status::IOError(std::string("fork: ") + std::strerror(error));
   }
   int status = 0;
   WaitFor(pid, &status);  // the intermediate child, which exits at once
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    close(out[0]);
+    close(answer);
     return Status::IOError(std::string("starting ") + argv[0] + ": fork failed");
   }
-  return out[0];
+  return answer;
 }
 
 ChildAnswer ReadAnswer(int fd, std::optional<std::chrono::milliseconds> wait, size_t max_bytes) {

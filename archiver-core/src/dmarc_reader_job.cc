@@ -142,7 +142,16 @@ const std::map<std::string, Field>& Fields() {
   return fields;
 }
 
+// One field of an answer line: no tabs or line breaks, and short enough that any answer
+// fits what its reader reads (a sender controls the reasons: part names, report ids).
 std::string Flat(std::string text) {
+  constexpr size_t kMaxField = 4000;
+  if (text.size() > kMaxField) {
+    size_t cut = kMaxField;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text.resize(cut);
+    text += "...";
+  }
   for (char& c : text)
     if (c == '\t' || c == '\n' || c == '\r') c = ' ';
   return text;
@@ -217,8 +226,8 @@ Result<DmarcReaderAnswer> DecodeDmarcReaderAnswer(std::string_view line) {
   if (fields.size() != 8) return bad;
   DmarcReaderAnswer answer;
   answer.outcome = std::string(fields[0]);
-  if (answer.outcome != "read" && answer.outcome != "already" && answer.outcome != "failed" &&
-      answer.outcome != "stopped")
+  if (answer.outcome != "read" && answer.outcome != "already" && answer.outcome != "reading" &&
+      answer.outcome != "busy" && answer.outcome != "failed" && answer.outcome != "stopped")
     return bad;
   DmarcItemTally& t = answer.tally;
   if (!ParseNumber(fields[1], &t.reports) || !ParseNumber(fields[2], &t.failures) ||

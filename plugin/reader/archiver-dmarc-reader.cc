@@ -12,9 +12,14 @@
 // mail in the DMARC ledger with one "mail" error saying how the reading ended, so that
 // the mail is not read again at each delivery of it and `doveadm dmarc errors` shows it.
 //
+// Readers of one archive take turns (dmarc_reader_slots.h): one per mail, a few at once, a
+// bounded queue. An outcome that reaches nobody (the delivery stopped waiting) and is a
+// failure goes to syslog (mail facility), the ledger's own errors aside.
+//
 // Test-only fault switch: ARCHIVER_TEST_DMARC_READER_FAULT=abort|hang|memory makes the
 // child crash, hang, or allocate without end instead of reading.
 #include <signal.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,6 +33,7 @@
 #include "archiver-dmarc-mime.h"
 #include "archiver/child_process.h"
 #include "archiver/dmarc_reader_job.h"
+#include "archiver/dmarc_reader_slots.h"
 #include "archiver/dmarc_store.h"
 #include "archiver/store.h"
 #include "archiver/time_format.h"
@@ -37,12 +43,14 @@ namespace {
 
 constexpr uint64_t kMemoryAllowance = 512ULL << 20;  // besides the reports' own bytes
 
-DmarcReaderAnswer Failed(const std::string& message) {
+DmarcReaderAnswer Answer(const char* outcome, const std::string& message = "") {
   DmarcReaderAnswer answer;
-  answer.outcome = "failed";
+  answer.outcome = outcome;
   answer.message = message;
   return answer;
 }
+
+DmarcReaderAnswer Failed(const std::string& message) { return Answer("failed", message); }
 
 void InjectFault() {
   const char* fault = std::getenv("ARCHIVER_TEST_DMARC_READER_FAULT");
@@ -51,11 +59,13 @@ void InjectFault() {
   if (std::strcmp(fault, "hang") == 0)
     for (;;) pause();
   if (std::strcmp(fault, "memory") == 0) {
+    // Stopped by the memory limit long before 4 GiB (where a build without one gives up).
     std::vector<std::unique_ptr<char[]>> hoard;
-    for (;;) {
+    for (int chunk = 0; chunk < 64; ++chunk) {
       hoard.emplace_back(new char[64 << 20]);
       std::memset(hoard.back().get(), 1, 64 << 20);
     }
+    throw std::bad_alloc();
   }
 }
 
@@ -82,17 +92,14 @@ DmarcReaderAnswer ReadMail(const DmarcReaderJob& job) {
   DmarcStore dmarc(*store);
   if (!job.again) {
     Result<bool> noted = dmarc.MailNoted(job.mail);
-    if (noted.ok() && *noted) {
-      DmarcReaderAnswer answer;
-      answer.outcome = "already";
-      return answer;
-    }
-  } else {
-    Status forgotten = dmarc.ForgetErrorsOf(job.mail);
-    if (!forgotten.ok()) return Failed(forgotten.ToString());
+    if (noted.ok() && *noted) return Answer("already");
   }
   Result<std::string> message = (*store)->ReadMessage(job.mail);
   if (!message.ok()) return Failed("reading the mail: " + message.status().ToString());
+  if (job.again) {
+    Status forgotten = dmarc.ForgetErrorsOf(job.mail);
+    if (!forgotten.ok()) return Failed(forgotten.ToString());
+  }
   const DmarcMailBudget& budget = job.pipeline.budget;
   const uint64_t report_bytes =
       budget.max_bytes != 0 ? budget.max_bytes : 4 * job.pipeline.unpack.max_output_bytes;
@@ -132,10 +139,19 @@ DmarcReaderAnswer NoteStopped(const DmarcReaderJob& job, const std::string& how)
 }
 
 DmarcReaderAnswer Supervise(const DmarcReaderJob& job) {
+  DmarcReaderSlots slots;
+  Result<DmarcReaderClaim> claim = slots.ClaimFor(job.store.path, job.mail,
+                                       std::chrono::steady_clock::now() + job.Deadline());
+  if (!claim.ok()) return Failed("taking a reader's turn: " + claim.status().ToString());
+  if (*claim == DmarcReaderClaim::kTakenAlready) return Answer("reading");
+  if (*claim == DmarcReaderClaim::kBusy)
+    return Answer("busy", std::to_string(kDmarcReadingSlots) + " readers at work on the archive and " +
+                              std::to_string(kDmarcWaitingPlaces) + " waiting");
   ChildLimits limits;
   limits.deadline = job.Deadline();
-  limits.cpu_seconds =
-      static_cast<uint64_t>(std::chrono::ceil<std::chrono::seconds>(limits.deadline).count());
+  // The CPU the budget allows and a second: a busy loop ends well before the deadline.
+  limits.cpu_seconds = static_cast<uint64_t>(
+      std::chrono::ceil<std::chrono::seconds>(job.pipeline.budget.max_time).count() + 1);
   Result<ChildEnd> end = RunInChild(
       [&job](int output) {
         const std::string line = EncodeDmarcReaderAnswer(ReadMail(job));
@@ -147,7 +163,25 @@ DmarcReaderAnswer Supervise(const DmarcReaderJob& job) {
   if (!end.ok()) return Failed(end.status().ToString());
   Result<DmarcReaderAnswer> answer = DecodeDmarcReaderAnswer(end->output);
   if (answer.ok()) return std::move(answer).value();
+  // It ended well but said nothing we understand: what it wrote to the archive stands.
+  if (!end->timed_out && end->signal == 0 && end->exit_code == 0)
+    return Failed("the reader's answer was not understood");
   return NoteStopped(job, end->Describe());
+}
+
+// An outcome the caller may no longer be waiting for: failures go to syslog too.
+void Tell(const DmarcReaderJob* job, const DmarcReaderAnswer& answer) {
+  const std::string line = EncodeDmarcReaderAnswer(answer);
+  const bool told = write(1, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (told || (answer.outcome != "failed" && answer.outcome != "stopped" &&
+               answer.outcome != "busy"))
+    return;
+  openlog("archiver-dmarc-reader", LOG_PID, LOG_MAIL);
+  syslog(answer.outcome == "busy" ? LOG_WARNING : LOG_ERR,
+         "DMARC mail %s of %s: %s %s", job != nullptr ? ToHex(job->mail).c_str() : "?",
+         job != nullptr ? job->store.path.c_str() : "?", answer.outcome.c_str(),
+         answer.message.c_str());
+  closelog();
 }
 
 int Main() {
@@ -160,18 +194,19 @@ int Main() {
     if (got < 0 || input.size() > 64 * 1024) break;
     input.append(buffer, static_cast<size_t>(got));
   }
-  DmarcReaderAnswer answer;
   Result<DmarcReaderJob> job = DecodeDmarcReaderJob(input);
-  uid_t real = 0, effective = 0, saved = 0;
-  if (getresuid(&real, &effective, &saved) != 0 || real == 0 || effective == 0 || saved == 0)
-    answer = Failed("refusing to read report mail with root's user id (real, effective or "
-                    "saved)");
+  uid_t ruid = 0, euid = 0, suid = 0;
+  gid_t rgid = 0, egid = 0, sgid = 0;
+  DmarcReaderAnswer answer;
+  if (getresuid(&ruid, &euid, &suid) != 0 || getresgid(&rgid, &egid, &sgid) != 0 ||
+      ruid == 0 || euid == 0 || suid == 0 || rgid == 0 || egid == 0 || sgid == 0)
+    answer = Failed("refusing to read report mail with one of root's ids (user or group: "
+                    "real, effective or saved)");
   else if (!job.ok())
     answer = Failed(job.status().ToString());
   else
     answer = Supervise(*job);
-  const std::string line = EncodeDmarcReaderAnswer(answer);
-  (void)!write(1, line.data(), line.size());
+  Tell(job.ok() ? &*job : nullptr, answer);
   return answer.outcome == "failed" ? 1 : 0;
 }
 

@@ -23,7 +23,7 @@ INVALID_SETTINGS = [
     ("archiver_dmarc_max_space", "16G", "17179869184"),
     ("archiver_dmarc_max_time", "0"),
     ("archiver_dmarc_max_time", "never"),
-    ("archiver_dmarc_wait", "11min", "660"),
+    ("archiver_dmarc_wait", "11min", "660000ms"),
 ]
 # Values only 2.4 refuses: its variables are %{…}; a 2.3-style %u would be a literal "%u".
 INVALID_SETTINGS_24 = [

@@ -95,7 +95,11 @@ listing="$(chroot "$root" doveadm -f tab archive list)"
 echo "$listing"
 grep -q "package test" <<<"$listing" || { echo "FAIL: not archived"; exit 1; }
 deliver "dmarc report"
-reports="$(chroot "$root" doveadm -f tab dmarc list)"
+for _ in $(seq 60); do  # the reader goes on after the delivery's wait (1s)
+  reports="$(chroot "$root" doveadm -f tab dmarc list)"
+  grep -q "package.example" <<<"$reports" && break
+  sleep 0.5
+done
 echo "$reports"
 grep -q "package.example" <<<"$reports" || { echo "FAIL: report not read by the installed reader"; exit 1; }
 chroot "$root" doveadm stop

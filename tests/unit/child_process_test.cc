@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +94,7 @@ TEST(RunInChildTest, CpuLimitStopsABusyLoop) {
 }
 
 TEST(RunInChildTest, MemoryGrowthIsBounded) {
+  if (!MemoryGrowthLimited()) GTEST_SKIP() << "no memory limit in sanitizer builds";
   Result<ChildEnd> end = RunInChild(
       [](int) -> int {
         LimitMemoryGrowth(64ULL << 20);
@@ -109,6 +112,29 @@ TEST(RunInChildTest, MemoryGrowthIsBounded) {
       ChildLimits{});
   ASSERT_TRUE(end.ok());
   EXPECT_EQ(end->exit_code, 42) << end->Describe();
+}
+
+TEST(RunInChildTest, RunningOutOfMemoryIsDescribed) {
+  Result<ChildEnd> end = RunInChild([](int) -> int { throw std::bad_alloc(); }, ChildLimits{});
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->exit_code, kOutOfMemoryExit);
+  EXPECT_EQ(end->Describe(), "out of memory (its memory limit)");
+}
+
+TEST(RunInChildTest, DiesWithItsParentAndDumpsNoCore) {
+  Result<ChildEnd> end = RunInChild(
+      [](int fd) -> int {
+        struct rlimit core;
+        getrlimit(RLIMIT_CORE, &core);
+        int signal_number = 0;
+        prctl(PR_GET_PDEATHSIG, &signal_number, 0, 0, 0);
+        const std::string line =
+            std::to_string(core.rlim_cur) + " " + std::to_string(signal_number);
+        return write(fd, line.data(), line.size()) > 0 ? 0 : 1;
+      },
+      ChildLimits{});
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->output, "0 " + std::to_string(SIGKILL));
 }
 
 TEST(SpawnDetachedTest, ProgramReadsInputAndAnswers) {
@@ -176,6 +202,8 @@ TEST(SpawnDetachedTest, RootUnderneathIsNotHandedOn) {
 TEST(SpawnDetachedTest, AMissingProgramIsNotFound) {
   Result<int> fd = SpawnDetached({"/nonexistent/archiver-dmarc-reader"}, {}, "");
   EXPECT_EQ(fd.status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(SpawnDetached({"/bin/sh"}, {}, std::string(8192, 'x')).status().code(),
+            Status::Code::kInvalidArgument);  // more than a pipe surely holds
   EXPECT_EQ(SpawnDetached({"relative"}, {}, "").status().code(), Status::Code::kInvalidArgument);
 }
 

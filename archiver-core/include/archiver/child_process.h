@@ -32,26 +32,33 @@ struct ChildLimits {
 // Lets this process add at most `extra_bytes` of heap and other private memory to what
 // it has now (RLIMIT_DATA; a shared LMDB map does not count): past it, allocations fail.
 // Never raises a limit. For a child, once it holds what it trusts (the mail to read).
+// Not in AddressSanitizer builds (its shadow memory is counted as data).
 void LimitMemoryGrowth(uint64_t extra_bytes);
+// Whether LimitMemoryGrowth limits anything in this build.
+bool MemoryGrowthLimited();
+
+// The exit code of a child whose work ran out of memory (std::bad_alloc).
+constexpr int kOutOfMemoryExit = 71;
 
 struct ChildEnd {
   std::string output;       // what the child wrote to its pipe (at most max_output bytes)
   bool timed_out = false;   // killed at the deadline
   int exit_code = -1;       // when it exited
   int signal = 0;           // when a signal ended it
-  // "exit 0", "killed by signal 6 (Aborted)", "killed after 25 s (its time limit)".
+  // "exit 0", "killed by signal 6 (Aborted)", "out of memory (its memory limit)", "no
+  // answer in time: killed (its time limit)".
   std::string Describe() const;
 };
 
 // Runs work(fd) in a child (fd: the write end of the output pipe; the child's stdout
-// and stderr are /dev/null) and returns how it ended; the child exits with work's
-// return value (an exception escaping work is exit 70). IOError when no child could be
-// started.
+// and stderr are /dev/null; it dumps no core and dies with this process) and returns how
+// it ended; the child exits with work's return value (std::bad_alloc escaping work is
+// kOutOfMemoryExit, any other exception 70). IOError when no child could be started.
 Result<ChildEnd> RunInChild(const std::function<int(int output_fd)>& work,
                             const ChildLimits& limits, size_t max_output = 64 * 1024);
 
 // Starts argv[0] (an absolute path) with `argv` and the environment `env` ("NAME=value")
-// detached: stdin holds `input` (at most 16 KiB) then end of file, stdout is the pipe
+// detached: stdin holds `input` (at most PIPE_BUF, 4 KiB) then end of file, stdout is the pipe
 // whose read end is returned (the caller closes it), stderr is /dev/null, no other
 // descriptor is inherited, signals are as at a fresh exec, and it is in a session of its
 // own. It runs with this process's effective uid and gid as its real, effective and saved

@@ -42,7 +42,9 @@ Result<DmarcReaderJob> DecodeDmarcReaderJob(std::string_view text);
 
 struct DmarcReaderAnswer {
   // "read": the mail was read (tally says what came of it); "already": noted before, not
-  // read again; "failed": the archive failed (message says how; the mail may be read
+  // read again; "reading": another reader is reading it now; "busy": too many readers at
+  // work on the archive, the mail is left unread (`doveadm dmarc reprocess
+  // --unprocessed`); "failed": the archive failed (message says how; the mail may be read
   // again); "stopped": the reading was stopped (crashed, killed at a limit: message) and
   // noted in the ledger as one "mail" error.
   std::string outcome;
@@ -50,7 +52,8 @@ struct DmarcReaderAnswer {
   std::string message;
 };
 
-// One line ending in '\n'; tabs and line breaks in the texts become spaces.
+// One line ending in '\n'; tabs and line breaks in the texts become spaces, and a text
+// longer than 4000 bytes is cut (an answer always fits 64 KiB).
 std::string EncodeDmarcReaderAnswer(const DmarcReaderAnswer& answer);
 // InvalidArgument for anything but one complete answer line.
 Result<DmarcReaderAnswer> DecodeDmarcReaderAnswer(std::string_view line);
