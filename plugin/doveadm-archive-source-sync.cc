@@ -60,12 +60,14 @@ void CmdSourceTest(struct doveadm_cmd_context* cctx) {
       CommandFailed(ExitCodeFor(config.status()), config.status().message());
       return;
     }
+    // The password is read while still root; the remote is spoken to as the archive's owner.
     imapc::SourceCredentials credentials;
     if (!imapc::SourceRemoteSettings(*archive.registry, *config, &credentials.remote,
                                      &credentials.error)) {
       ConnectionFailed(name, credentials.error);
       return;
     }
+    if (!DropRootBeforeConnecting(archive)) return;
     imapc::RemoteError error;
     std::unique_ptr<imapc::RemoteAccount> account;
     std::vector<std::string> remote_folders;
@@ -158,9 +160,12 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
         if (remaining == 0) fputc('\n', stderr);
       };
     }
+    // Every password is read while still root; from here on the process is the archive's
+    // owner for good.
     std::vector<imapc::SourceCredentials> credentials;
     for (const std::string& source : names)
       credentials.push_back(imapc::ReadSourceCredentials(*archive.registry, source));
+    if (!DropRootBeforeConnecting(archive)) return;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* column : {"name", "status", "archived", "failure", "error"})
       doveadm_print_header_simple(column);

@@ -3,6 +3,7 @@
 
 #include <cctype>
 
+#include "archiver/archive_access.h"
 #include "archiver/archive_path.h"
 #include "archiver/digest.h"
 #include "archiver/secret_box.h"
@@ -187,6 +188,13 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   archive->registry = std::make_unique<SourceRegistry>(archive->store, key_path,
                                                        LegacySourcesKeyPath(settings));
   return !writable || PrepareSourcesKey(archive, key_path);
+}
+
+bool DropRootBeforeConnecting(const SourceArchive& archive) {
+  Status dropped = DropRootForGood(archive.store->owner());
+  if (dropped.ok()) return true;
+  CommandFailed(EX_TEMPFAIL, "Not connecting to a remote server as root: " + dropped.ToString());
+  return false;
 }
 
 const char* SourceNameParam(struct doveadm_cmd_context* cctx) {

@@ -39,6 +39,13 @@ struct SourceArchive {
 bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
                        bool* missing = nullptr);
 
+// Gives up root for good, for the archive's owner (archive_access.h DropRootForGood),
+// before the process speaks to a remote server: imapc's parsing of the remote's answers,
+// TLS and the DMARC reading of remote mail never run as root. Called once everything that
+// needs root was read (the sources' passwords: their key is root's alone). False after
+// CommandFailed(EX_TEMPFAIL). Not root: does nothing.
+bool DropRootBeforeConnecting(const SourceArchive& archive);
+
 // The positional NAME; CommandFailed(EX_USAGE) and nullptr when missing.
 const char* SourceNameParam(struct doveadm_cmd_context* cctx);
 
