@@ -434,8 +434,9 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
   const SourceConfig* config = &info->config;
   const RemoteSettings& settings = credentials.remote;
   if (error.ok() && !SameConnection(*config, settings)) {
-    error = {FailureKind::kLocal, "the source's connection settings changed since its password "
-                                  "was read: the next sync uses the new ones"};
+    error = {FailureKind::kLocal,
+             "the source's connection settings changed since its password was read: the "
+             "next sync uses the new ones"};
   }
   std::unique_ptr<RemoteAccount> account;
   std::vector<std::string> folders;

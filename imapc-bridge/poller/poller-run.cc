@@ -105,8 +105,7 @@ bool SyncRun::Start(std::string* error) {
   std::vector<char*> envp;
   for (std::string& entry : env_storage) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  std::string args[] = {command_.doveadm_path, "-f", "tab", "archive", "source", "sync",
-                        "--due"};
+  std::string args[] = {command_.doveadm_path, "-f", "tab", "archive", "source", "sync", "--due"};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
