@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -425,6 +426,28 @@ class ReportsNeverParsedAsRootTest(HoldsWriteLock, ArchiverTestCase):
         self.assertEqual([row["org"] for row in rows], ["Org Root"])
 
 
+# Starts argv[1:] as a child that gets SIGKILL when this process dies (as the poller starts
+# doveadm), prints its pid and waits; the child is reaped by init once this one is killed.
+PARENT_DEATH_STARTER = """
+import ctypes, os, sys
+pid = os.fork()
+if pid == 0:
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    os.execvp(sys.argv[1], sys.argv[1:])
+print(pid, flush=True)
+os.waitpid(pid, 0)
+"""
+
+
+def process_alive(pid):
+    """Whether `pid` runs (a zombie waiting for init counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class RemoteNeverSpokenToAsRootTest(ArchiverTestCase):
     """doveadm runs the source commands as root, and a remote server is anyone's: the process
     reads the source's password while still root (its key is root's alone), then gives up
@@ -501,6 +524,34 @@ class RemoteNeverSpokenToAsRootTest(ArchiverTestCase):
             time.sleep(0.5)
         self.assertEqual(self.archived("Polled "), ["Polled 1", "Polled 2"])
         self.assert_connected_as_owner(1)
+
+    def test_sync_started_with_a_parent_death_signal_keeps_it(self):
+        """The poller starts doveadm with PR_SET_PDEATHSIG (it must never outlive the poller);
+        Linux forgets it when a process changes its uid: it is set again after root is gone."""
+        self.local = self.start_instance()
+        silent = socket.socket()  # a remote that never greets: the sync waits on it
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        self.proxy = FaultProxy(silent.getsockname()[1])
+        self.addCleanup(self.proxy.close)
+        self.add("orphan-src", "rhea")
+        starter = subprocess.Popen(
+            [sys.executable, "-c", PARENT_DEATH_STARTER, *self.local.doveadm_command(
+                "archive", "source", "sync", "orphan-src")],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.local.env)
+        self.addCleanup(starter.kill)
+        sync_pid = int(starter.stdout.readline())
+        deadline = time.monotonic() + 20
+        while not self.proxy.client_uids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assert_connected_as_owner(1)  # root is gone: the sync is connected as the owner
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 10
+        while process_alive(sync_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(process_alive(sync_pid), "the sync outlived its parent")
 
     def test_dmarc_source_reads_reports_as_the_archive_owner(self):
         self.local = self.start_instance()
