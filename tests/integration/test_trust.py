@@ -5,9 +5,11 @@ import csv
 import gzip
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -20,6 +22,7 @@ from dmarc_doveadm_fixtures import MAY_1, aggregate_xml, record
 from imap_fault_proxy import FaultProxy
 
 EX_UNAVAILABLE = 69  # sysexits: `source test` could not connect (the password opened)
+EX_PROTOCOL = 76  # sysexits: `source test` failed in TLS
 PRECIOUS = b"root's file: the mail uid must not be able to change it\n"
 
 
@@ -552,6 +555,33 @@ class RemoteNeverSpokenToAsRootTest(ArchiverTestCase):
         while process_alive(sync_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertFalse(process_alive(sync_pid), "the sync outlived its parent")
+
+    def test_ca_file_only_root_reads_is_a_clear_tls_failure(self):
+        """Connecting as the archive's owner, a CA file only root may read cannot be used: a
+        TLS failure that says so (Dovecot 2.3 would crash on it)."""
+        ca_dir = tempfile.mkdtemp(prefix="archiver-ca-")
+        self.addCleanup(shutil.rmtree, ca_dir, True)
+        ca_cert, cert, key = di.make_test_ca(ca_dir)
+        os.chmod(ca_dir, 0o755)
+        remote = di.DovecotInstance(None, plugin=False, users=("tess",), tls=(cert, key),
+                                    name="archiver-trust-tls", password=self.PASSWORD)
+        self.addCleanup(remote.cleanup)
+        remote.start()
+        self.local = self.start_instance()
+        self.source_ok("add", "--host", "localhost", "--port", remote.imaps_port, "--user",
+                       "tess", "--tls", "imaps", "--password-stdin", "tls-src",
+                       input=self.PASSWORD.encode() + b"\n")
+        private = tempfile.mkdtemp(prefix="root-only-")
+        self.addCleanup(shutil.rmtree, private, True)
+        root_ca = os.path.join(private, "ca.pem")
+        shutil.copy(ca_cert, root_ca)
+        os.chmod(root_ca, 0o600)
+        for ca, expected in ((ca_cert, 0), (root_ca, EX_PROTOCOL)):
+            result = self.local.doveadm("-o", f"ssl_client_ca_file={ca}", "archive", "source",
+                                        "test", "tls-src")
+            self.assertEqual(result.returncode, expected, result.stderr)
+        self.assertIn("ssl_client_ca_file", result.stderr.decode())
+        self.assertIn("Permission denied", result.stderr.decode())
 
     def test_dmarc_source_reads_reports_as_the_archive_owner(self):
         self.local = self.start_instance()
