@@ -2,8 +2,12 @@
 // classification of what imapc reports when it cannot reach or log in to the remote.
 #include "source-connect.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <initializer_list>
 
 #include "source-dovecot.h"
@@ -62,6 +66,23 @@ RemoteError Describe(const std::string& context, const std::string& mail_error) 
 const char* TlsSetting(SourceTls mode) {
   return mode == SourceTls::kNone ? "no" : SourceTlsName(mode);
 }
+
+#if !DOVECOT_PREREQ(2, 4, 0)
+// Sources connect as the archive's owner (root is given up first). Dovecot 2.3 reads
+// ssl_client_ca_file only when it connects, and crashes when it cannot ("No SSL context"):
+// a file this process may not read is a clear TLS failure instead.
+bool CaFileReadable(struct mail_storage_service_user* service_user, RemoteError* error) {
+  const master_service_ssl_settings* ssl =
+      mail_storage_service_user_get_ssl_settings(service_user);
+  const char* path = ssl != nullptr ? ssl->ssl_client_ca_file : nullptr;
+  if (path == nullptr || *path == '\0' || access(path, R_OK) == 0) return true;
+  *error = {FailureKind::kTls, std::string("ssl_client_ca_file ") + path +
+                                   " cannot be read by uid " + std::to_string(getuid()) + " (" +
+                                   std::strerror(errno) +
+                                   "): sources connect as the archive directory's owner"};
+  return false;
+}
+#endif
 
 }  // namespace
 
@@ -183,6 +204,10 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
                                        (service_error != nullptr ? service_error : "unknown")};
     return nullptr;
   }
+#if !DOVECOT_PREREQ(2, 4, 0)
+  if (settings.tls != SourceTls::kNone && !CaFileReadable(account->service_user_, error))
+    return nullptr;
+#endif
   const char* location_error = nullptr;
   std::string login = "connecting to " + settings.host + ":" + std::to_string(settings.port);
 #if DOVECOT_PREREQ(2, 4, 0)

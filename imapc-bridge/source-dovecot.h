@@ -21,4 +21,7 @@ extern "C" {
 #include "seq-range-array.h"
 #include "imap-util.h"
 #include "wildcard-match.h"
+#if !DOVECOT_PREREQ(2, 4, 0)
+#include "master-service-ssl-settings.h"  // the imapc user's ssl_client_ca_file
+#endif
 }

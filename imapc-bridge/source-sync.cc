@@ -366,6 +366,13 @@ class FolderSync {
   bool reconnect_ = false;
 };
 
+// Whether `settings` (read with the password) still name the connection `config` names.
+bool SameConnection(const SourceConfig& config, const RemoteSettings& settings) {
+  return settings.host == config.host && settings.port == config.port &&
+         settings.user == config.user && settings.tls == config.tls &&
+         settings.tls_verify == config.tls_verify;
+}
+
 }  // namespace
 
 bool SourceRemoteSettings(const SourceRegistry& registry, const SourceConfig& config,
@@ -397,10 +404,27 @@ bool SourceFolders(RemoteAccount* account, const SourceConfig& config,
   return true;
 }
 
+SourceCredentials::~SourceCredentials() {
+  std::fill(remote.password.begin(), remote.password.end(), '\0');
+}
+
+SourceCredentials::SourceCredentials(SourceCredentials&& other) noexcept
+    : remote(std::move(other.remote)), error(std::move(other.error)) {}
+
+SourceCredentials ReadSourceCredentials(const SourceRegistry& registry, const std::string& name) {
+  SourceCredentials credentials;
+  Result<SourceConfig> config = registry.Get(name);
+  if (!config.ok())
+    credentials.error = {FailureKind::kLocal, config.status().ToString()};
+  else
+    (void)SourceRemoteSettings(registry, *config, &credentials.remote, &credentials.error);
+  return credentials;
+}
+
 SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
-                       const SyncOptions& options) {
+                       const SourceCredentials& credentials, const SyncOptions& options) {
   SyncOutcome outcome;
-  RemoteError error;
+  RemoteError error = credentials.error;
   Result<SourceInfo> info = registry->Describe(name);
   if (!info.ok()) {
     outcome.failure = FailureKind::kLocal;
@@ -408,13 +432,17 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
     return outcome;
   }
   const SourceConfig* config = &info->config;
-  RemoteSettings settings;
+  const RemoteSettings& settings = credentials.remote;
+  if (error.ok() && !SameConnection(*config, settings)) {
+    error = {FailureKind::kLocal,
+             "the source's connection settings changed since its password was read: the "
+             "next sync uses the new ones"};
+  }
   std::unique_ptr<RemoteAccount> account;
   std::vector<std::string> folders;
   bool missing_folder = false;
   FolderSync folder_sync(registry, *config, options, &outcome);
-  if (SourceRemoteSettings(*registry, *config, &settings, &error) &&
-      (account = RemoteAccount::Connect(settings, &error)) != nullptr &&
+  if (error.ok() && (account = RemoteAccount::Connect(settings, &error)) != nullptr &&
       SourceFolders(account.get(), *config, &folders, &error)) {
     folder_sync.set_account(account.get());
     for (const std::string& folder : folders) {
@@ -437,7 +465,6 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
       missing_folder = true;
     }
   }
-  std::fill(settings.password.begin(), settings.password.end(), '\0');
   account.reset();
   outcome.failure = error.kind;
   outcome.error = error.reason;

@@ -46,11 +46,31 @@ struct SyncOutcome {
   DmarcTally dmarc;                          // DMARC sources: over all folders
 };
 
-// Syncs source `name` once (paused or not: the caller decides) and records the result
-// in the registry (FinishSync). A failure to record it is reported as kLocal. Needs a
-// process with Dovecot's master service and ioloop; no other RemoteAccount may be open.
+// What a sync (or test) of one source connects with, read before it: reading the password
+// needs the sources key, which only root may read, and the sync itself runs after root
+// is given up. The password is overwritten when the object is destroyed.
+struct SourceCredentials {
+  SourceCredentials() = default;
+  ~SourceCredentials();
+  SourceCredentials(SourceCredentials&& other) noexcept;
+  SourceCredentials& operator=(SourceCredentials&&) = delete;
+  SourceCredentials(const SourceCredentials&) = delete;
+
+  RemoteSettings remote;  // valid when error.ok()
+  RemoteError error;      // kLocal: the registry could not give them (the sync records it)
+};
+
+// The credentials of source `name` as the registry gives them now. Never fails: a failure
+// is carried in the result's error, for SyncSource to record.
+SourceCredentials ReadSourceCredentials(const SourceRegistry& registry, const std::string& name);
+
+// Syncs source `name` once (paused or not: the caller decides) with `credentials` from
+// ReadSourceCredentials, and records the result in the registry (FinishSync): their error,
+// if any, or kLocal when the source's connection settings changed since they were read.
+// A failure to record it is reported as kLocal. Needs a process with Dovecot's master
+// service and ioloop; no other RemoteAccount may be open.
 SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
-                       const SyncOptions& options);
+                       const SourceCredentials& credentials, const SyncOptions& options);
 
 // The folders a source syncs: its configured folders, or with all_folders every
 // selectable remote folder, minus the excluded ones, in the remote's order.

@@ -60,20 +60,24 @@ void CmdSourceTest(struct doveadm_cmd_context* cctx) {
       CommandFailed(ExitCodeFor(config.status()), config.status().message());
       return;
     }
-    imapc::RemoteSettings settings;
+    // The password is read while still root; the remote is spoken to as the archive's owner.
+    imapc::SourceCredentials credentials;
+    if (!imapc::SourceRemoteSettings(*archive.registry, *config, &credentials.remote,
+                                     &credentials.error)) {
+      ConnectionFailed(name, credentials.error);
+      return;
+    }
+    if (!DropRootBeforeConnecting(archive)) return;
     imapc::RemoteError error;
     std::unique_ptr<imapc::RemoteAccount> account;
     std::vector<std::string> remote_folders;
     std::vector<std::string> synced;
-    if (!imapc::SourceRemoteSettings(*archive.registry, *config, &settings, &error) ||
-        (account = imapc::RemoteAccount::Connect(settings, &error)) == nullptr ||
+    if ((account = imapc::RemoteAccount::Connect(credentials.remote, &error)) == nullptr ||
         !account->ListFolders(&remote_folders, &error) ||
         !imapc::SourceFolders(account.get(), *config, &synced, &error)) {
-      std::fill(settings.password.begin(), settings.password.end(), '\0');
       ConnectionFailed(name, error);
       return;
     }
-    std::fill(settings.password.begin(), settings.password.end(), '\0');
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header_simple("folder");
     doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
@@ -156,11 +160,19 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
         if (remaining == 0) fputc('\n', stderr);
       };
     }
+    // Every password is read while still root; from here on the process is the archive's
+    // owner for good.
+    std::vector<imapc::SourceCredentials> credentials;
+    for (const std::string& source : names)
+      credentials.push_back(imapc::ReadSourceCredentials(*archive.registry, source));
+    if (!DropRootBeforeConnecting(archive)) return;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* column : {"name", "status", "archived", "failure", "error"})
       doveadm_print_header_simple(column);
-    for (const std::string& source : names) {
-      imapc::SyncOutcome outcome = imapc::SyncSource(archive.registry.get(), source, options);
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string& source = names[i];
+      imapc::SyncOutcome outcome =
+          imapc::SyncSource(archive.registry.get(), source, credentials[i], options);
       Result<SourceInfo> after = archive.registry->Describe(source);
       PrintSyncRow(source, after.ok() ? SourceStateName(after->status.state()) : "", outcome);
       if (outcome.failure != imapc::FailureKind::kNone)

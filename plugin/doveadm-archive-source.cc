@@ -1,8 +1,12 @@
 // Registration of `doveadm archive source …` and the helpers its command bodies share.
 #include "doveadm-archive-source.h"
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <cctype>
 
+#include "archiver/archive_access.h"
 #include "archiver/archive_path.h"
 #include "archiver/digest.h"
 #include "archiver/secret_box.h"
@@ -11,6 +15,12 @@
 
 namespace archiver::doveadm {
 namespace {
+
+// The signal this process gets when its parent dies (PR_SET_PDEATHSIG: the poller asks for
+// SIGKILL) and that parent, as they were when doveadm loaded the module, before a change
+// of uid made Linux forget the signal.
+int parent_death_signal = 0;
+pid_t starting_parent = 0;
 
 #define SOURCE_PARAM(param_name, param_type, short_option, param_flags)                      \
   doveadm_cmd_param {                                                                        \
@@ -149,6 +159,8 @@ bool PrepareSourcesKey(SourceArchive* archive, const std::string& key_path) {
 }  // namespace
 
 void RegisterSourceCommands() {
+  if (prctl(PR_GET_PDEATHSIG, &parent_death_signal) != 0) parent_death_signal = 0;
+  starting_parent = getppid();
   for (doveadm_cmd_ver2& command : kSourceCommands) doveadm_cmd_register_ver2(&command);
 }
 
@@ -187,6 +199,22 @@ bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceAr
   archive->registry = std::make_unique<SourceRegistry>(archive->store, key_path,
                                                        LegacySourcesKeyPath(settings));
   return !writable || PrepareSourcesKey(archive, key_path);
+}
+
+bool DropRootBeforeConnecting(const SourceArchive& archive) {
+  Status dropped = DropRootForGood(archive.store->owner());
+  if (!dropped.ok()) {
+    CommandFailed(EX_TEMPFAIL, "Not connecting to a remote server as root: " + dropped.ToString());
+    return false;
+  }
+  // Linux forgets the parent-death signal when the uid changes: asked for again, a sync
+  // the poller started never outlives it (a new poller would start a second one).
+  if (parent_death_signal != 0 && (prctl(PR_SET_PDEATHSIG, parent_death_signal) != 0 ||
+                                   getppid() != starting_parent)) {
+    CommandFailed(EX_TEMPFAIL, "The process that started this sync is gone: not syncing");
+    return false;
+  }
+  return true;
 }
 
 const char* SourceNameParam(struct doveadm_cmd_context* cctx) {

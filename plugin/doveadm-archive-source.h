@@ -12,6 +12,8 @@
 
 namespace archiver::doveadm {
 
+// Registers the commands. Called as doveadm loads the module, before any change of uid:
+// also notes the parent-death signal the process was started with (DropRootBeforeConnecting).
 void RegisterSourceCommands();
 
 void CmdSourceAdd(struct doveadm_cmd_context* cctx);     // doveadm-archive-source-manage.cc
@@ -38,6 +40,14 @@ struct SourceArchive {
 // is not an error: false with *missing true, nothing reported.
 bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
                        bool* missing = nullptr);
+
+// Gives up root for good, for the archive's owner (archive_access.h DropRootForGood),
+// before the process speaks to a remote server: imapc's parsing of the remote's answers,
+// TLS and the DMARC reading of remote mail never run as root. Called once everything that
+// needs root was read (the sources' passwords: their key is root's alone). False after
+// CommandFailed(EX_TEMPFAIL). Not root: does nothing. A parent-death signal the process
+// was started with (the poller's) holds again afterwards; false when that parent is gone.
+bool DropRootBeforeConnecting(const SourceArchive& archive);
 
 // The positional NAME; CommandFailed(EX_USAGE) and nullptr when missing.
 const char* SourceNameParam(struct doveadm_cmd_context* cctx);

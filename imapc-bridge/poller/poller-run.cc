@@ -93,7 +93,11 @@ bool SyncRun::Start(std::string* error) {
     return false;
   }
   // Everything the child needs is built before fork: after it only async-signal-safe calls.
-  std::vector<std::string> env_storage = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  // The config path travels as CONFIG_FILE, as Dovecot's master gives it, not as -c:
+  // doveadm then keeps its connection to the config socket open and reads the remote
+  // account's settings through it after giving up root (it may not connect again then).
+  std::vector<std::string> env_storage = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                                          "CONFIG_FILE=" + command_.config_path};
   for (const char* name : kKeptEnvironment) {
     const char* value = getenv(name);
     if (value != nullptr) env_storage.push_back(std::string(name) + "=" + value);
@@ -101,8 +105,7 @@ bool SyncRun::Start(std::string* error) {
   std::vector<char*> envp;
   for (std::string& entry : env_storage) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  std::string args[] = {command_.doveadm_path, "-c", command_.config_path, "-f", "tab",
-                        "archive", "source", "sync", "--due"};
+  std::string args[] = {command_.doveadm_path, "-f", "tab", "archive", "source", "sync", "--due"};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

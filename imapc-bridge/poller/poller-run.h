@@ -26,7 +26,8 @@ struct RunSummary {
   long long elapsed_msecs = 0;
 };
 
-// Every argument a run needs: the doveadm binary and the config path it is given (-c).
+// Every argument a run needs: the doveadm binary and the config path it is given
+// (as CONFIG_FILE in its environment).
 struct RunCommand {
   std::string doveadm_path;
   std::string config_path;

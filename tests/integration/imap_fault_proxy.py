@@ -34,7 +34,8 @@ class FaultProxy:
     127.0.0.1:`upstream_port`. `refuse(uid, connections, mode)` makes every body FETCH of `uid`
     fail in the next `connections` connections (None: in all); a sync makes one connection
     unless the remote drops it, and imapc may ask twice for a body in one. `body_requests[uid]`
-    counts the body FETCH commands that named `uid`; `refused` lists each refusal's UID."""
+    counts the body FETCH commands that named `uid`; `refused` lists each refusal's UID;
+    `client_uids` the uid that owns the client's socket, per connection (socket_owner_uid)."""
 
     def __init__(self, upstream_port):
         self.upstream_port = upstream_port
@@ -42,6 +43,7 @@ class FaultProxy:
         self.faults = {}  # uid -> [connections left (None: all), mode]
         self.body_requests = {}
         self.refused = []
+        self.client_uids = []
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -69,12 +71,14 @@ class FaultProxy:
     def _accept(self):
         while True:
             try:
-                client, _ = self.listener.accept()
+                client, address = self.listener.accept()
             except OSError:
                 return
+            owner = socket_owner_uid(address[1], self.port)
             server = socket.create_connection(("127.0.0.1", self.upstream_port))
             with self.lock:
                 self.sockets += [client, server]
+                self.client_uids.append(owner)
                 faults = {}  # uid -> mode: this connection's
                 for uid, fault in self.faults.items():
                     if fault[0] is None or fault[0] > 0:
@@ -134,6 +138,20 @@ class FaultProxy:
             pass
         finally:
             _shut(client)
+
+
+def socket_owner_uid(local_port, remote_port):
+    """The uid that owns the loopback TCP socket from `local_port` to `remote_port`: the
+    effective uid of the process that made it, as /proc/net/tcp's uid column shows it (the
+    peer of a connection the test accepted). None when no such socket is listed."""
+    with open("/proc/net/tcp") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            local, remote = fields[1].rsplit(":", 1), fields[2].rsplit(":", 1)
+            if int(local[1], 16) == local_port and int(remote[1], 16) == remote_port:
+                return int(fields[7])
+    return None
 
 
 def _read_response(reader):

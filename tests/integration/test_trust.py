@@ -2,18 +2,27 @@
 writes it), so root's doveadm must never follow, create or trust what it finds there."""
 
 import csv
+import gzip
+import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 import unittest
 
 import dovecot_instance as di
 from archiver_test import BUILD_DIR, SENDER, ArchiverTestCase, make_message, sha256
+from dmarc_delivery_fixtures import aggregate_xml as delivery_aggregate_xml
+from dmarc_delivery_fixtures import report_message, unique_domain, wire
 from dmarc_doveadm_fixtures import MAY_1, aggregate_xml, record
+from imap_fault_proxy import FaultProxy
 
 EX_UNAVAILABLE = 69  # sysexits: `source test` could not connect (the password opened)
+EX_PROTOCOL = 76  # sysexits: `source test` failed in TLS
 PRECIOUS = b"root's file: the mail uid must not be able to change it\n"
 
 
@@ -418,6 +427,174 @@ class ReportsNeverParsedAsRootTest(HoldsWriteLock, ArchiverTestCase):
         self.assertEqual(importer.returncode, 0, err)
         rows = instance.doveadm_json("dmarc", "list")
         self.assertEqual([row["org"] for row in rows], ["Org Root"])
+
+
+# Starts argv[1:] as a child that gets SIGKILL when this process dies (as the poller starts
+# doveadm), prints its pid and waits; the child is reaped by init once this one is killed.
+PARENT_DEATH_STARTER = """
+import ctypes, os, sys
+pid = os.fork()
+if pid == 0:
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    os.execvp(sys.argv[1], sys.argv[1:])
+print(pid, flush=True)
+os.waitpid(pid, 0)
+"""
+
+
+def process_alive(pid):
+    """Whether `pid` runs (a zombie waiting for init counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class RemoteNeverSpokenToAsRootTest(ArchiverTestCase):
+    """doveadm runs the source commands as root, and a remote server is anyone's: the process
+    reads the source's password while still root (its key is root's alone), then gives up
+    root for good, for the archive owner's uid, before it connects. A proxy in front of a real
+    remote Dovecot reads which uid owns each connection made to it."""
+
+    PASSWORD = "r3mote-As-Owner-91b2"
+
+    def setUp(self):
+        super().setUp()
+        self.remote = di.DovecotInstance(None, plugin=False, users=("rhea", "dora"),
+                                         name="archiver-trust-remote", password=self.PASSWORD)
+        self.addCleanup(self.remote.cleanup)
+        self.remote.start()
+        self.proxy = FaultProxy(self.remote.imap_port)
+        self.addCleanup(self.proxy.close)
+        self.seen = 0  # connections of the proxy already checked
+
+    def source_ok(self, *args, fmt=None, input=None):
+        result = self.local.doveadm("archive", "source", *args, fmt=fmt, input=input)
+        self.assertEqual(result.returncode, 0, (args, result.stderr.decode(errors="replace")))
+        return result
+
+    def add(self, name, user, *options):
+        self.source_ok("add", "--host", "127.0.0.1", "--port", str(self.proxy.port), "--user",
+                       user, "--tls", "none", "--password-stdin", *options, name,
+                       input=self.PASSWORD.encode() + b"\n")
+
+    def synced(self, *args):
+        rows = json.loads(self.source_ok("sync", *args, fmt="json").stdout.decode() or "[]")
+        return {row["name"]: row["archived"] for row in rows}
+
+    def assert_connected_as_owner(self, connections):
+        """The proxy saw `connections` more connections, each from the archive owner's uid."""
+        uids = self.proxy.client_uids[self.seen:]
+        self.seen = len(self.proxy.client_uids)
+        self.assertEqual(len(uids), connections, uids)
+        self.assertEqual(uids, [di.MAIL_UID] * connections, "uids that spoke to the remote")
+
+    def deliver_remote(self, user, *subjects):
+        for subject in subjects:
+            self.deliver_ok(self.remote, [f"{user}@{di.DOMAIN}"],
+                            make_message(subject, to=f"{user}@{di.DOMAIN}"))
+
+    def archived(self, prefix):
+        return sorted(row["subject"] for row in self.archive_list(self.local)
+                      if row["subject"].startswith(prefix))
+
+    def test_test_and_sync_connect_as_the_archive_owner(self):
+        self.local = self.start_instance()
+        self.deliver_remote("rhea", "Owner 1", "Owner 2")
+        self.add("owner-src", "rhea")
+        self.source_ok("test", "owner-src")
+        self.assert_connected_as_owner(1)
+        self.assertEqual(self.synced("owner-src"), {"owner-src": "2"})
+        self.assert_connected_as_owner(1)
+        self.deliver_remote("rhea", "Owner 3")
+        self.assertEqual(self.synced("--all"), {"owner-src": "1"})
+        self.assert_connected_as_owner(1)
+        # What the poller runs: an edit makes the source due at once.
+        self.source_ok("edit", "--interval", "1h", "owner-src")
+        self.deliver_remote("rhea", "Owner 4")
+        self.assertEqual(self.synced("--due"), {"owner-src": "1"})
+        self.assert_connected_as_owner(1)
+        self.assertEqual(self.archived("Owner "), ["Owner 1", "Owner 2", "Owner 3", "Owner 4"])
+
+    def test_poller_syncs_as_the_archive_owner(self):
+        self.local = self.start_instance(poller=True,
+                                         settings={"archiver_sources_poll_interval": "2s"})
+        self.deliver_remote("rhea", "Polled 1", "Polled 2")
+        self.add("polled-src", "rhea")  # due at once
+        deadline = time.monotonic() + 30
+        while self.archived("Polled ") != ["Polled 1", "Polled 2"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.assertEqual(self.archived("Polled "), ["Polled 1", "Polled 2"])
+        self.assert_connected_as_owner(1)
+
+    def test_sync_started_with_a_parent_death_signal_keeps_it(self):
+        """The poller starts doveadm with PR_SET_PDEATHSIG (it must never outlive the poller);
+        Linux forgets it when a process changes its uid: it is set again after root is gone."""
+        self.local = self.start_instance()
+        silent = socket.socket()  # a remote that never greets: the sync waits on it
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        self.proxy = FaultProxy(silent.getsockname()[1])
+        self.addCleanup(self.proxy.close)
+        self.add("orphan-src", "rhea")
+        starter = subprocess.Popen(
+            [sys.executable, "-c", PARENT_DEATH_STARTER, *self.local.doveadm_command(
+                "archive", "source", "sync", "orphan-src")],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.local.env)
+        self.addCleanup(starter.kill)
+        sync_pid = int(starter.stdout.readline())
+        deadline = time.monotonic() + 20
+        while not self.proxy.client_uids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assert_connected_as_owner(1)  # root is gone: the sync is connected as the owner
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 10
+        while process_alive(sync_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(process_alive(sync_pid), "the sync outlived its parent")
+
+    def test_ca_file_only_root_reads_is_a_clear_tls_failure(self):
+        """Connecting as the archive's owner, a CA file only root may read cannot be used: a
+        TLS failure that says so (Dovecot 2.3 would crash on it)."""
+        ca_dir = tempfile.mkdtemp(prefix="archiver-ca-")
+        self.addCleanup(shutil.rmtree, ca_dir, True)
+        ca_cert, cert, key = di.make_test_ca(ca_dir)
+        os.chmod(ca_dir, 0o755)
+        remote = di.DovecotInstance(None, plugin=False, users=("tess",), tls=(cert, key),
+                                    name="archiver-trust-tls", password=self.PASSWORD)
+        self.addCleanup(remote.cleanup)
+        remote.start()
+        self.local = self.start_instance()
+        self.source_ok("add", "--host", "localhost", "--port", remote.imaps_port, "--user",
+                       "tess", "--tls", "imaps", "--password-stdin", "tls-src",
+                       input=self.PASSWORD.encode() + b"\n")
+        private = tempfile.mkdtemp(prefix="root-only-")
+        self.addCleanup(shutil.rmtree, private, True)
+        root_ca = os.path.join(private, "ca.pem")
+        shutil.copy(ca_cert, root_ca)
+        os.chmod(root_ca, 0o600)
+        for ca, expected in ((ca_cert, 0), (root_ca, EX_PROTOCOL)):
+            result = self.local.doveadm("-o", f"ssl_client_ca_file={ca}", "archive", "source",
+                                        "test", "tls-src")
+            self.assertEqual(result.returncode, expected, result.stderr)
+        self.assertIn("ssl_client_ca_file", result.stderr.decode())
+        self.assertIn("Permission denied", result.stderr.decode())
+
+    def test_dmarc_source_reads_reports_as_the_archive_owner(self):
+        self.local = self.start_instance()
+        domain = unique_domain()
+        report = wire(report_message(f"Report Domain: {domain}", [
+            (gzip.compress(delivery_aggregate_xml(domain, [("192.0.2.7", 4, "pass", "pass")])),
+             "application", "gzip", f"google.com!{domain}!1.xml.gz")], to=f"dora@{di.DOMAIN}"))
+        self.deliver_ok(self.remote, [f"dora@{di.DOMAIN}"], report)
+        self.add("reports-src", "dora", "--purpose", "dmarc", "--after", "seen")
+        self.assertEqual(self.synced("reports-src"), {"reports-src": "1"})
+        self.assert_connected_as_owner(1)
+        rows = self.dmarc_rows(self.local, "list", "--domain", domain)
+        self.assertEqual([row["org"] for row in rows], ["google.com"])
 
 
 class OutputSafetyTest(ArchiverTestCase):
