@@ -2,11 +2,14 @@
 #include "archiver-dmarc-launch.h"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "archiver/child_process.h"
@@ -61,9 +64,28 @@ std::string DmarcReaderPath() {
 }
 
 Result<DmarcReaderRun> RunDmarcReader(const DmarcReaderJob& job,
-                                      std::optional<std::chrono::milliseconds> wait) {
-  Result<int> answer_fd =
-      SpawnDetached({DmarcReaderPath()}, ReaderEnvironment(), EncodeDmarcReaderJob(job));
+                                      std::optional<std::chrono::milliseconds> wait,
+                                      std::string_view mail) {
+  int mail_fd = -1;
+  if (job.mail_on_fd) {
+    mail_fd = memfd_create("archiver-dmarc-mail", MFD_CLOEXEC);
+    bool written = mail_fd >= 0;
+    for (size_t done = 0; written && done < mail.size();) {
+      const ssize_t wrote = write(mail_fd, mail.data() + done, mail.size() - done);
+      if (wrote < 0 && errno == EINTR) continue;
+      written = wrote > 0;
+      if (written) done += static_cast<size_t>(wrote);
+    }
+    if (!written || lseek(mail_fd, 0, SEEK_SET) != 0) {
+      const int error = errno;
+      if (mail_fd >= 0) close(mail_fd);
+      return Status::IOError(std::string("handing the mail to the report reader: ") +
+                             std::strerror(error));
+    }
+  }
+  Result<int> answer_fd = SpawnDetached({DmarcReaderPath()}, ReaderEnvironment(),
+                                        EncodeDmarcReaderJob(job), mail_fd);
+  if (mail_fd >= 0) close(mail_fd);
   if (!answer_fd.ok()) {
     if (answer_fd.status().code() == Status::Code::kNotFound)
       return Status::NotFound("the DMARC report reader is not installed: " +

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "archiver-settings.h"
 #include "archiver/dmarc_reader_job.h"
@@ -30,10 +31,11 @@ struct DmarcReaderRun {
 };
 
 // Starts the reader and waits up to `wait` for its answer (nullopt: until it ends).
-// NotFound when the reader program is not installed (its path named), IOError when it
-// cannot be started.
+// With job.mail_on_fd, `mail` is handed to it (in a memfd on its fd 3). NotFound when the
+// reader program is not installed (its path named), IOError when it cannot be started.
 Result<DmarcReaderRun> RunDmarcReader(const DmarcReaderJob& job,
-                                      std::optional<std::chrono::milliseconds> wait);
+                                      std::optional<std::chrono::milliseconds> wait,
+                                      std::string_view mail = {});
 
 // Where the reader program is: beside this module's file when it is there (a build
 // tree), else where it is installed (ARCHIVER_DMARC_READER_PATH).

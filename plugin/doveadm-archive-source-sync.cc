@@ -5,8 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
-#include "archiver-dmarc-mime.h"
+#include "archiver-dmarc-launch.h"
 #include "archiver/time_format.h"
 #include "doveadm-archive-context.h"
 #include "doveadm-archive-source.h"
@@ -145,13 +146,30 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
         return;
       }
     }
-    // DMARC sources: each mail read as a report delivery is (the same MIME walk, limits
-    // and ledger note), into the archive the sync writes to.
-    auto dmarc = std::make_shared<DmarcStore>(archive.store);
-    const DmarcPipelineOptions dmarc_options = archive.settings.DmarcOptions();
-    options.dmarc_reader = [dmarc, dmarc_options](std::string_view mail,
-                                                  const DmarcOrigin& origin, DmarcMail* noted) {
-      return plugin::ReadArchivedDmarcMail(mail, *dmarc, dmarc_options, origin, noted).status();
+    // DMARC sources: each mail read as a report delivery is, by archiver-dmarc-reader
+    // (a process of its own with its limits: a mail that crashes the parser is that mail's
+    // error, never the sync's end), into the archive the sync writes to; the mail, not
+    // committed yet, is handed to it.
+    const plugin::ArchiverSettings settings = archive.settings;
+    options.dmarc_reader = [settings](std::string_view mail, const DmarcOrigin& origin,
+                                      DmarcMail* noted) {
+      DmarcReaderJob job = plugin::DmarcReaderJobFor(settings, noted->mail, noted->user,
+                                                     noted->mailbox, origin.detail, true);
+      job.origin_kind = origin.kind;
+      job.mail_on_fd = true;
+      Result<plugin::DmarcReaderRun> run = plugin::RunDmarcReader(job, std::nullopt, mail);
+      if (!run.ok()) return run.status();
+      if (run->state != plugin::DmarcReaderRun::State::kAnswered)
+        return Status::IOError("the report reader ended without an answer");
+      const DmarcReaderAnswer& answer = run->answer;
+      if (answer.outcome == "failed") return Status::IOError(answer.message);
+      if (answer.outcome == "reading" || answer.outcome == "busy")
+        return Status::IOError("the report reader is busy (" + answer.outcome + " " +
+                               answer.message + "): the batch is read again next sync");
+      noted->reports = static_cast<uint32_t>(answer.tally.reports);
+      noted->failures = static_cast<uint32_t>(answer.tally.failures);
+      noted->errors = static_cast<uint32_t>(answer.tally.errors);
+      return Status::Ok();
     };
     if (isatty(STDERR_FILENO)) {
       options.progress = [](const std::string& folder, uint64_t done, uint64_t remaining) {

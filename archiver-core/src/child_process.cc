@@ -69,22 +69,24 @@ bool MoveTo(int fd, int target) {
   return dup2(fd, target) == target;
 }
 
-// Closes every descriptor from 3 up. Async-signal-safe.
-void CloseFrom3() {
-  if (close_range(3, ~0U, 0) == 0) return;
+// Closes every descriptor from `first` up. Async-signal-safe.
+void CloseFrom(int first) {
+  if (close_range(static_cast<unsigned>(first), ~0U, 0) == 0) return;
   // Before Linux 5.9, or refused by a seccomp filter: one by one.
   struct rlimit files;
   const int top = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
                       ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20))
                       : 65536;
-  for (int fd = 3; fd < top; ++fd) (void)close(fd);
+  for (int fd = first; fd < top; ++fd) (void)close(fd);
 }
 
-// `fd` (close-on-exec) moved above the standard descriptors: a caller whose stdin or
-// stdout is closed gets new descriptors there, which the child's dup2s would overwrite.
-int AboveStdio(int fd) {
-  if (fd < 0 || fd > 2) return fd;
-  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+// `fd` (close-on-exec) moved above the descriptors the child sets up (0 to 3): a caller
+// whose stdin or stdout is closed gets new descriptors there, which the child's dup2s
+// would overwrite.
+constexpr int kFirstFreeFd = 4;
+int AboveChildFds(int fd) {
+  if (fd < 0 || fd >= kFirstFreeFd) return fd;
+  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kFirstFreeFd);
   close(fd);
   return moved;
 }
@@ -189,7 +191,8 @@ Result<ChildEnd> RunInChild(const std::function<int(int output_fd)>& work,
 }
 
 Result<int> SpawnDetached(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& env, std::string_view input) {
+                          const std::vector<std::string>& env, std::string_view input,
+                          int fd3) {
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return Status::InvalidArgument("SpawnDetached: no absolute program path");
   // As the effective user that will run it (an LMTP process has real uid root).
@@ -204,18 +207,19 @@ Result<int> SpawnDetached(const std::vector<std::string>& argv,
   environment.push_back(nullptr);
 
   int in[2] = {-1, -1}, out[2] = {-1, -1};
-  int null = -1;
+  int null = -1, extra = -1;
   auto close_all = [&] {
-    for (int fd : {in[0], in[1], out[0], out[1], null})
+    for (int fd : {in[0], in[1], out[0], out[1], null, extra})
       if (fd >= 0) close(fd);
   };
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-      (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+      (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+      (fd3 >= 0 && (extra = fcntl(fd3, F_DUPFD_CLOEXEC, kFirstFreeFd)) < 0)) {
     const int error = errno;
     close_all();
     return Status::IOError(std::string("starting ") + argv[0] + ": " + std::strerror(error));
   }
-  for (int* fd : {&in[0], &in[1], &out[0], &out[1], &null}) *fd = AboveStdio(*fd);
+  for (int* fd : {&in[0], &in[1], &out[0], &out[1], &null}) *fd = AboveChildFds(*fd);
   // The input is at most PIPE_BUF, which every pipe holds: written now, without blocking,
   // the program reads it when it likes.
   (void)fcntl(in[1], F_SETFL, O_NONBLOCK);
@@ -249,8 +253,9 @@ Result<int> SpawnDetached(const std::vector<std::string>& argv,
     sigset_t none;
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (MoveTo(in[0], 0) && MoveTo(out[1], 1) && MoveTo(null, 2)) {
-      CloseFrom3();
+    if (MoveTo(in[0], 0) && MoveTo(out[1], 1) && MoveTo(null, 2) &&
+        (extra < 0 || MoveTo(extra, 3))) {
+      CloseFrom(extra < 0 ? 3 : 4);
       execve(args[0], args.data(), environment.data());
     }
     _exit(127);

@@ -138,6 +138,12 @@ const std::map<std::string, Field>& Fields() {
       {"mailbox", Text(&DmarcReaderJob::mailbox)},
       {"rcpt", Text(&DmarcReaderJob::rcpt)},
       {"again", Flag([](DmarcReaderJob& j) -> bool& { return j.again; })},
+      {"origin_kind", {[](const DmarcReaderJob& job) { return job.origin_kind; },
+                       [](const std::string& value, DmarcReaderJob* job) {
+                         job->origin_kind = value;
+                         return value == "mail" || value == "imap";
+                       }}},
+      {"mail_on_fd", Flag([](DmarcReaderJob& j) -> bool& { return j.mail_on_fd; })},
   };
   return fields;
 }

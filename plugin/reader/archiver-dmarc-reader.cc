@@ -71,7 +71,7 @@ void InjectFault() {
 
 DmarcOrigin OriginOf(const DmarcReaderJob& job) {
   DmarcOrigin origin;
-  origin.kind = "mail";
+  origin.kind = job.origin_kind;
   origin.detail = job.rcpt;
   origin.mail = job.mail;
   return origin;
@@ -85,6 +85,20 @@ DmarcMail NoteOf(const DmarcReaderJob& job) {
   return mail;
 }
 
+// The mail its caller handed over on fd 3 (a source's sync: not archived yet), checked
+// against the id the job names.
+Result<std::string> ReadGivenMail(const MessageId& id) {
+  std::string mail;
+  char buffer[64 * 1024];
+  for (ssize_t got; (got = read(3, buffer, sizeof(buffer))) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::IOError(std::string("fd 3: ") + std::strerror(errno));
+    mail.append(buffer, static_cast<size_t>(got));
+  }
+  if (Sha256::Of(mail) != id) return Status::InvalidArgument("the mail on fd 3 is not " + ToHex(id));
+  return mail;
+}
+
 // The child: everything that touches the mail's content.
 DmarcReaderAnswer ReadMail(const DmarcReaderJob& job) {
   Result<std::shared_ptr<Store>> store = Store::Open(job.store);
@@ -94,7 +108,8 @@ DmarcReaderAnswer ReadMail(const DmarcReaderJob& job) {
     Result<bool> noted = dmarc.MailNoted(job.mail);
     if (noted.ok() && *noted) return Answer("already");
   }
-  Result<std::string> message = (*store)->ReadMessage(job.mail);
+  Result<std::string> message =
+      job.mail_on_fd ? ReadGivenMail(job.mail) : (*store)->ReadMessage(job.mail);
   if (!message.ok()) return Failed("reading the mail: " + message.status().ToString());
   if (job.again) {
     Status forgotten = dmarc.ForgetErrorsOf(job.mail);

@@ -17,7 +17,7 @@ from dmarc_delivery_fixtures import (aggregate_xml, arf_report, report_message, 
                                      wire)
 from dmarc_doveadm_fixtures import zip_bytes
 
-REMOTE_USERS = ("seen", "move", "delete", "filter", "oversize", "retry")
+REMOTE_USERS = ("seen", "move", "delete", "filter", "oversize", "retry", "crash")
 REMOTE_PASSWORD = "dmarc-Remote-Pw-91c2"
 OTHER_SENDER = "reports@elsewhere.example"
 
@@ -139,6 +139,34 @@ class DmarcSourcesTest(ArchiverTestCase):
         self.assertEqual(len(self.reports(domain)), 2)
         dmarc_entries = [e for e in self.log("seen-src") if e["what"].startswith("dmarc ")]
         self.assertEqual(len(dmarc_entries), 1)
+
+    def test_a_report_that_crashes_the_reader_is_that_mails_error_not_the_syncs(self):
+        """Source mail is read by archiver-dmarc-reader too (the test-only fault switch makes it
+        crash): the sync goes on, the mail is archived, counted failed and left on the remote,
+        its ledger error says how the reading ended; reprocess reads it once the fault is gone."""
+        domain = unique_domain()
+        mails = self.report_mails(domain, "C")[:1]
+        self.append("crash", mails)
+        self.add("crash-src", "crash", "--purpose", "dmarc", "--after", "seen")
+        # doveadm takes its environment from the config's import_environment, as LMTP does.
+        fault = ("import_environment {\n  ARCHIVER_TEST_DMARC_READER_FAULT = abort\n}\n"
+                 if di.DOVECOT_24 else
+                 "import_environment = $import_environment ARCHIVER_TEST_DMARC_READER_FAULT=abort\n")
+        self.local.restart(extra_config=fault)
+        try:
+            row = self.sync("crash-src")
+        finally:
+            self.local.restart(extra_config="")
+        self.assertEqual((row["status"], row["archived"]), ("active", "1"))
+        self.assertEqual(self.reports(domain), [])
+        self.assertNotIn("\\Seen", self.flags_by_subject("crash")[f"C gzip Report Domain: {domain}"])
+        errors = [e for e in self.dmarc_rows(self.local, "errors") if e["mail"] == sha256(mails[0])]
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("report reader stopped", errors[0]["reason"])
+        self.assertIn("signal 6", errors[0]["reason"])
+        rows = self.dmarc_rows(self.local, "reprocess", sha256(mails[0]))
+        self.assertEqual([(r["result"], r["reports"]) for r in rows], [("ok", "1")])
+        self.assertEqual(len(self.reports(domain)), 1)
 
     def test_after_move_moves_to_a_created_folder(self):
         domain = unique_domain()

@@ -65,8 +65,10 @@ Result<ChildEnd> RunInChild(const std::function<int(int output_fd)>& work,
 // ids: a caller that is root only underneath (real uid 0, effective the mail uid, as an
 // LMTP process) never hands root on. NotFound when argv[0] is not an executable file;
 // IOError when it cannot start.
+// `fd3`, when not -1, is the program's descriptor 3 (the caller keeps its own).
 Result<int> SpawnDetached(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& env, std::string_view input);
+                          const std::vector<std::string>& env, std::string_view input,
+                          int fd3 = -1);
 
 struct ChildAnswer {
   std::string text;

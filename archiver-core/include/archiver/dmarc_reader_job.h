@@ -27,7 +27,13 @@ struct DmarcReaderJob {
   MessageId mail{};               // the archived report mail
   std::string user;               // noted in the ledger with it
   std::string mailbox;
-  std::string rcpt;               // the envelope recipient (the reports' origin detail)
+  std::string rcpt;               // the reports' origin detail: the envelope recipient
+                                  // ("mail"), the source and folder ("imap")
+  std::string origin_kind = "mail";  // DmarcOrigin::kind: "mail" (a delivery), "imap"
+  // false: the mail is read from the archive. true: its bytes come on the reader's fd 3
+  // (a mail a remote source's sync has fetched and not committed yet); `mail` is their
+  // SHA-256, which the reader checks.
+  bool mail_on_fd = false;
   // false (a delivery): a mail the ledger has noted already is not read again.
   // true (`doveadm dmarc reprocess`): its old errors are forgotten and it is read again.
   bool again = false;
