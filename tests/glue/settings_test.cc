@@ -1,0 +1,151 @@
+// The glue's pure logic without a running Dovecot (issue 14, item 7): the archiver_*
+// settings as ParseArchiverSettings reads them (2.3 hands it the plugin { } strings, 2.4
+// the typed values as text), and which deliveries are DMARC report deliveries.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "archiver-settings.h"
+
+namespace archiver::plugin {
+namespace {
+
+// Parses `values` (archiver_path set unless given); returns the error, "" when valid.
+std::string Parse(std::map<std::string, std::string> values, ArchiverSettings* settings) {
+  values.emplace("archiver_path", "/var/lib/archive");
+  return ParseArchiverSettings(
+      [&values](const char* name) -> const char* {
+        auto found = values.find(name);
+        return found == values.end() ? nullptr : found->second.c_str();
+      },
+      true, settings);
+}
+
+TEST(SettingsTest, DefaultsAreTheDocumentedOnes) {
+  ArchiverSettings s;
+  ASSERT_EQ(Parse({}, &s), "");
+  EXPECT_EQ(s.path, "/var/lib/archive");
+  EXPECT_EQ(s.failure, FailureMode::kTempfail);
+  EXPECT_TRUE(s.capture_delivery);
+  EXPECT_FALSE(s.capture_append);
+  EXPECT_EQ(s.compression_level, 6);
+  EXPECT_EQ(s.map_size, 16ULL << 30);
+  EXPECT_TRUE(s.fsync);
+  EXPECT_TRUE(s.fsync_meta);
+  EXPECT_EQ(s.lock_timeout_ms, 30'000u);
+  EXPECT_TRUE(s.dmarc_mailboxes.empty());
+  EXPECT_EQ(s.dmarc_max_size, 10ULL << 20);
+  EXPECT_EQ(s.dmarc_max_ratio, 100u);
+  EXPECT_EQ(s.dmarc_max_space, 0u);
+  EXPECT_EQ(s.dmarc_max_time_ms, 20'000u);
+  EXPECT_EQ(s.dmarc_wait_ms, 1'000u);
+  const DmarcPipelineOptions options = s.DmarcOptions();
+  EXPECT_EQ(options.unpack.max_output_bytes, 10ULL << 20);
+  EXPECT_EQ(options.budget.max_time.count(), 20'000);
+}
+
+TEST(SettingsTest, ValuesAreRead) {
+  ArchiverSettings s;
+  ASSERT_EQ(Parse({{"archiver_failure", "continue"},
+                   {"archiver_capture", "delivery append"},
+                   {"archiver_compression", "zlib:1"},
+                   {"archiver_map_size", "2G"},
+                   {"archiver_fsync", "once"},
+                   {"archiver_lock_timeout", "2 min"},
+                   {"archiver_dmarc_max_time", "5s"},
+                   {"archiver_dmarc_wait", "500ms"},
+                   {"archiver_dmarc_max_space", "64M"}},
+                  &s),
+            "");
+  EXPECT_EQ(s.failure, FailureMode::kContinue);
+  EXPECT_TRUE(s.capture_append);
+  EXPECT_EQ(s.compression_level, 1);
+  EXPECT_EQ(s.map_size, 2ULL << 30);
+  EXPECT_TRUE(s.fsync);
+  EXPECT_FALSE(s.fsync_meta);
+  EXPECT_EQ(s.lock_timeout_ms, 120'000u);
+  EXPECT_EQ(s.dmarc_max_time_ms, 5'000u);
+  EXPECT_EQ(s.dmarc_wait_ms, 500u);
+  EXPECT_EQ(s.dmarc_max_space, 64ULL << 20);
+  EXPECT_EQ(s.StoreOptionsFor(false).map_size, 2ULL << 30);
+}
+
+TEST(SettingsTest, EachBadValueIsNamedWithWhatWasExpected) {
+  const std::map<std::string, std::string> bad = {
+      {"archiver_failure", "maybe"},        {"archiver_capture", "everything"},
+      {"archiver_compression", "lzma"},     {"archiver_map_size", "lots"},
+      {"archiver_fsync", "perhaps"},        {"archiver_lock_timeout", "0"},
+      {"archiver_dmarc_max_size", "0"},     {"archiver_dmarc_max_ratio", "x"},
+      {"archiver_dmarc_max_space", "10k"},  {"archiver_dmarc_max_time", "0"},
+      {"archiver_dmarc_wait", "11min"},     {"archiver_dmarc_mailboxes", "dmarc"},
+  };
+  for (const auto& [name, value] : bad) {
+    ArchiverSettings s;
+    const std::string error = Parse({{name, value}}, &s);
+    EXPECT_EQ(error.rfind("Invalid " + name + "=" + value + ": ", 0), 0u) << error;
+  }
+  ArchiverSettings s;
+  EXPECT_NE(ParseArchiverSettings([](const char*) { return nullptr; }, true, &s), "");
+  EXPECT_EQ(ParseArchiverSettings([](const char*) { return nullptr; }, false, &s), "");
+  // DMARC data may not take the whole map.
+  EXPECT_NE(Parse({{"archiver_map_size", "64M"}, {"archiver_dmarc_max_space", "64M"}}, &s), "");
+}
+
+TEST(SettingsTest, ReportDeliveriesByRecipientOrByUserAndMailbox) {
+  ArchiverSettings s;
+  ASSERT_EQ(Parse({{"archiver_dmarc_mailboxes", "DMARC@Example.org */Reports reports/INB?X"}},
+                  &s),
+            "");
+  // The recipient: case and +detail do not matter.
+  EXPECT_TRUE(s.IsDmarcDelivery("dmarc@example.org", "dave", "INBOX", "", "", ""));
+  EXPECT_TRUE(s.IsDmarcDelivery("Dmarc+ruf@EXAMPLE.org", "dave", "INBOX", "", "", ""));
+  EXPECT_FALSE(s.IsDmarcDelivery("dmarc@example.net", "dave", "INBOX", "", "", ""));
+  EXPECT_FALSE(s.IsDmarcDelivery("dmarcx@example.org", "dave", "INBOX", "", "", ""));
+  // USER/MAILBOX wildcards, case-insensitive.
+  EXPECT_TRUE(s.IsDmarcDelivery("", "alice", "reports", "", "", ""));
+  EXPECT_TRUE(s.IsDmarcDelivery("", "reports", "INBOX", "", "", ""));
+  EXPECT_FALSE(s.IsDmarcDelivery("", "alice", "INBOX", "", "", ""));
+  EXPECT_FALSE(s.IsDmarcDelivery("", "alice", "Reports/2024", "", "", ""));
+}
+
+TEST(SettingsTest, SenderAndSubjectFiltersNarrowTheReportDeliveries) {
+  ArchiverSettings s;
+  ASSERT_EQ(Parse({{"archiver_dmarc_mailboxes", "dmarc@example.org"},
+                   {"archiver_dmarc_senders", "*@google.com dmarc*@*"},
+                   {"archiver_dmarc_subjects", "Report*domain:*"}},
+                  &s),
+            "");
+  const std::string rcpt = "dmarc@example.org";
+  EXPECT_TRUE(s.IsDmarcDelivery(rcpt, "d", "INBOX", "noreply@google.com", "", "Report domain: x"));
+  // The From address serves when the envelope sender does not match.
+  EXPECT_TRUE(s.IsDmarcDelivery(rcpt, "d", "INBOX", "bounce@mx", "dmarc-noreply@yahoo.com",
+                                "report DOMAIN: y"));
+  EXPECT_FALSE(s.IsDmarcDelivery(rcpt, "d", "INBOX", "spam@evil.example", "spam@evil.example",
+                                 "Report domain: z"));
+  EXPECT_FALSE(s.IsDmarcDelivery(rcpt, "d", "INBOX", "noreply@google.com", "", "Hello"));
+}
+
+TEST(SettingsTest, SizesAndDurationsAsDovecotWritesThem) {
+  uint64_t value = 0;
+  EXPECT_TRUE(ParseSize("16G", &value));
+  EXPECT_EQ(value, 16ULL << 30);
+  EXPECT_TRUE(ParseSize("1024k", &value));
+  EXPECT_EQ(value, 1ULL << 20);
+  EXPECT_TRUE(ParseSize("4096", &value));
+  EXPECT_EQ(value, 4096u);
+  EXPECT_FALSE(ParseSize("lots", &value));
+  EXPECT_FALSE(ParseSize("-1", &value));
+  EXPECT_TRUE(ParseDuration("30s", &value));
+  EXPECT_EQ(value, 30'000u);
+  EXPECT_TRUE(ParseDuration("2 min", &value));
+  EXPECT_EQ(value, 120'000u);
+  EXPECT_TRUE(ParseDuration("500ms", &value));
+  EXPECT_EQ(value, 500u);
+  EXPECT_TRUE(ParseDuration("30", &value));
+  EXPECT_EQ(value, 30'000u);
+  EXPECT_FALSE(ParseDuration("forever", &value));
+}
+
+}  // namespace
+}  // namespace archiver::plugin
