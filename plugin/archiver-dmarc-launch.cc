@@ -106,4 +106,18 @@ Result<DmarcReaderRun> RunDmarcReader(const DmarcReaderJob& job,
   return run;
 }
 
+Result<DmarcItemTally> ReadWithDmarcReader(const DmarcReaderJob& job, std::string_view mail) {
+  Result<DmarcReaderRun> run = RunDmarcReader(job, std::nullopt, mail);
+  if (!run.ok()) return run.status();
+  if (run->state != DmarcReaderRun::State::kAnswered)
+    return Status::IOError("the report reader ended without an answer");
+  const DmarcReaderAnswer& answer = run->answer;
+  if (answer.outcome == "failed") return Status::IOError(answer.message);
+  if (answer.outcome == "reading")
+    return Status::IOError("being read by another reader now: try again");
+  if (answer.outcome == "busy")
+    return Status::IOError("not read now (" + answer.message + "): try again");
+  return answer.tally;
+}
+
 }  // namespace archiver::plugin

@@ -37,6 +37,12 @@ Result<DmarcReaderRun> RunDmarcReader(const DmarcReaderJob& job,
                                       std::optional<std::chrono::milliseconds> wait,
                                       std::string_view mail = {});
 
+// Runs the reader until it ends (doveadm: reprocess, a DMARC source's sync) and returns
+// what came of the mail; a reading stopped by a fault is its one error. IOError when the
+// archive or the reader failed, or when the mail could not be read now (another reader
+// has it, or the archive's readers are all busy): then it may be tried again.
+Result<DmarcItemTally> ReadWithDmarcReader(const DmarcReaderJob& job, std::string_view mail = {});
+
 // Where the reader program is: beside this module's file when it is there (a build
 // tree), else where it is installed (ARCHIVER_DMARC_READER_PATH).
 std::string DmarcReaderPath();

@@ -480,15 +480,10 @@ Result<std::vector<DmarcItem>> ReadArchivedDmarcMail(std::string_view mail, Dmar
                                                      const DmarcOrigin& origin, DmarcMail* noted) {
   Result<std::vector<DmarcItem>> items = ReadDmarcMail(mail, store, options, origin);
   if (!items.ok()) return items;
-  noted->reports = noted->failures = noted->errors = 0;
-  for (const DmarcItem& item : *items) {
-    if (item.result == "error")
-      ++noted->errors;
-    else if (item.kind == "aggregate")
-      ++noted->reports;
-    else if (item.kind == "failure")
-      ++noted->failures;
-  }
+  const DmarcItemTally tally = TallyDmarcItems(*items);
+  noted->reports = static_cast<uint32_t>(tally.reports);
+  noted->failures = static_cast<uint32_t>(tally.failures);
+  noted->errors = static_cast<uint32_t>(tally.errors);
   noted->processed_us = NowMicros();
   Status written = store.NoteMail(*noted);
   if (!written.ok()) return written;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <optional>
 
 #include "archiver-dmarc-launch.h"
 #include "archiver/time_format.h"
@@ -157,18 +156,11 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
                                                      noted->mailbox, origin.detail, true);
       job.origin_kind = origin.kind;
       job.mail_on_fd = true;
-      Result<plugin::DmarcReaderRun> run = plugin::RunDmarcReader(job, std::nullopt, mail);
-      if (!run.ok()) return run.status();
-      if (run->state != plugin::DmarcReaderRun::State::kAnswered)
-        return Status::IOError("the report reader ended without an answer");
-      const DmarcReaderAnswer& answer = run->answer;
-      if (answer.outcome == "failed") return Status::IOError(answer.message);
-      if (answer.outcome == "reading" || answer.outcome == "busy")
-        return Status::IOError("the report reader is busy (" + answer.outcome + " " +
-                               answer.message + "): the batch is read again next sync");
-      noted->reports = static_cast<uint32_t>(answer.tally.reports);
-      noted->failures = static_cast<uint32_t>(answer.tally.failures);
-      noted->errors = static_cast<uint32_t>(answer.tally.errors);
+      Result<DmarcItemTally> read = plugin::ReadWithDmarcReader(job, mail);
+      if (!read.ok()) return read.status();
+      noted->reports = static_cast<uint32_t>(read->reports);
+      noted->failures = static_cast<uint32_t>(read->failures);
+      noted->errors = static_cast<uint32_t>(read->errors);
       return Status::Ok();
     };
     if (isatty(STDERR_FILENO)) {

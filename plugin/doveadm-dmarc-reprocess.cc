@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,16 +30,9 @@ struct MailToProcess {
 Status Reprocess(const DmarcArchive& archive, const MailToProcess& mail, DmarcItemTally* tally) {
   const DmarcReaderJob job = plugin::DmarcReaderJobFor(archive.settings, mail.id, mail.user,
                                                        mail.mailbox, mail.rcpt, true);
-  Result<plugin::DmarcReaderRun> run = plugin::RunDmarcReader(job, std::nullopt);
-  if (!run.ok()) return run.status();
-  if (run->state != plugin::DmarcReaderRun::State::kAnswered)
-    return Status::IOError("the report reader ended without an answer");
-  if (run->answer.outcome == "failed") return Status::IOError(run->answer.message);
-  if (run->answer.outcome == "reading")
-    return Status::IOError("being read by another reader now: try again");
-  if (run->answer.outcome == "busy")
-    return Status::IOError("not read now (" + run->answer.message + "): try again");
-  *tally = run->answer.tally;
+  Result<DmarcItemTally> read = plugin::ReadWithDmarcReader(job);
+  if (!read.ok()) return read.status();
+  *tally = *read;
   return Status::Ok();
 }
 

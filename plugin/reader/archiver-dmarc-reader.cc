@@ -22,8 +22,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -88,15 +88,10 @@ DmarcMail NoteOf(const DmarcReaderJob& job) {
 // The mail its caller handed over on fd 3 (a source's sync: not archived yet), checked
 // against the id the job names.
 Result<std::string> ReadGivenMail(const MessageId& id) {
-  std::string mail;
-  char buffer[64 * 1024];
-  for (ssize_t got; (got = read(3, buffer, sizeof(buffer))) != 0;) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return Status::IOError(std::string("fd 3: ") + std::strerror(errno));
-    mail.append(buffer, static_cast<size_t>(got));
-  }
-  if (Sha256::Of(mail) != id) return Status::InvalidArgument("the mail on fd 3 is not " + ToHex(id));
-  return mail;
+  ChildAnswer given = ReadAnswer(3, std::nullopt, SIZE_MAX);
+  if (!given.ended || Sha256::Of(given.text) != id)
+    return Status::InvalidArgument("the mail on fd 3 is not " + ToHex(id));
+  return std::move(given.text);
 }
 
 // The child: everything that touches the mail's content.
@@ -202,13 +197,8 @@ void Tell(const DmarcReaderJob* job, const DmarcReaderAnswer& answer) {
 int Main() {
   // The caller may stop reading the answer (a delivery waits only so long).
   signal(SIGPIPE, SIG_IGN);
-  std::string input;
-  char buffer[4096];
-  for (ssize_t got; (got = read(0, buffer, sizeof(buffer))) != 0;) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0 || input.size() > 64 * 1024) break;
-    input.append(buffer, static_cast<size_t>(got));
-  }
+  // A job is small (SpawnDetached hands over at most PIPE_BUF): more is not one.
+  const std::string input = ReadAnswer(0, std::nullopt, 64 * 1024).text;
   Result<DmarcReaderJob> job = DecodeDmarcReaderJob(input);
   uid_t ruid = 0, euid = 0, suid = 0;
   gid_t rgid = 0, egid = 0, sgid = 0;
