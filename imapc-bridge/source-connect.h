@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "archiver/sources.h"
+#include "archiver/sources/sources.h"
 #include "source-dovecot.h"
 
 struct mail_user;

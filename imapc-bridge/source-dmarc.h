@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "archiver/dmarc_store.h"
-#include "archiver/sources.h"
+#include "archiver/dmarc/dmarc_store.h"
+#include "archiver/sources/sources.h"
 #include "archiver/status.h"
 
 struct mailbox;

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "archiver/store.h"
+#include "archiver/store/store.h"
 #include "source-dovecot.h"
 
 namespace archiver::imapc {

@@ -17,7 +17,7 @@
 #include <functional>
 #include <string>
 
-#include "archiver/sources.h"
+#include "archiver/sources/sources.h"
 #include "source-connect.h"
 #include "source-dmarc.h"
 

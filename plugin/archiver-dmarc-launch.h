@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "archiver-settings.h"
-#include "archiver/dmarc_reader_job.h"
+#include "archiver/dmarc/dmarc_reader_job.h"
 #include "archiver/status.h"
 
 namespace archiver::plugin {

@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "archiver/header_summary.h"
-#include "archiver/payload.h"
-#include "archiver/store.h"
+#include "archiver/dmarc/payload.h"
+#include "archiver/store/store.h"
 #include "archiver/time_format.h"
 
 namespace archiver::plugin {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "archiver-dovecot.h"
-#include "archiver/dmarc_pipeline.h"
-#include "archiver/dmarc_store.h"
+#include "archiver/dmarc/dmarc_pipeline.h"
+#include "archiver/dmarc/dmarc_store.h"
 #include "archiver/status.h"
 
 namespace archiver::plugin {

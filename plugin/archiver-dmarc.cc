@@ -9,7 +9,7 @@
 
 #include "archiver-dmarc-launch.h"
 #include "archiver/digest.h"
-#include "archiver/dmarc_store.h"
+#include "archiver/dmarc/dmarc_store.h"
 
 namespace archiver::plugin {
 namespace {

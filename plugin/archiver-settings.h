@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "archiver/dmarc_pipeline.h"
-#include "archiver/store.h"
+#include "archiver/dmarc/dmarc_pipeline.h"
+#include "archiver/store/store.h"
 
 namespace archiver::plugin {
 

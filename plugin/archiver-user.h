@@ -7,7 +7,7 @@
 
 #include "archiver-dovecot.h"
 #include "archiver-settings.h"
-#include "archiver/store.h"
+#include "archiver/store/store.h"
 
 namespace archiver::plugin {
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "archiver-settings.h"
-#include "archiver/store.h"
+#include "archiver/store/store.h"
 #include "doveadm-archive-dovecot.h"
 
 namespace archiver::doveadm {

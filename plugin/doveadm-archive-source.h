@@ -6,7 +6,7 @@
 #include <string>
 
 #include "archiver-settings.h"
-#include "archiver/sources.h"
+#include "archiver/sources/sources.h"
 #include "doveadm-archive-dovecot.h"
 #include "source-connect.h"
 

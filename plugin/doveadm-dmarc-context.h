@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "archiver-settings.h"
-#include "archiver/dmarc_pipeline.h"
-#include "archiver/dmarc_store.h"
+#include "archiver/dmarc/dmarc_pipeline.h"
+#include "archiver/dmarc/dmarc_store.h"
 #include "doveadm-archive-context.h"
 
 namespace archiver::doveadm {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "archiver/dmarc_store.h"
+#include "archiver/dmarc/dmarc_store.h"
 #include "doveadm-archive-dovecot.h"
 
 namespace archiver::doveadm {

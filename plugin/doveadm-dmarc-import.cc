@@ -17,7 +17,7 @@
 
 #include "archiver-dmarc-mime.h"
 #include "archiver/input_source.h"
-#include "archiver/payload.h"
+#include "archiver/dmarc/payload.h"
 #include "doveadm-dmarc-commands.h"
 #include "doveadm-dmarc-context.h"
 

@@ -33,7 +33,7 @@
 
 #include "../bench_clock.h"
 #include "archiver/header_summary.h"
-#include "archiver/store.h"
+#include "archiver/store/store.h"
 
 namespace {
 

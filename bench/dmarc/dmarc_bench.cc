@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "../bench_clock.h"
-#include "archiver/dmarc_pipeline.h"
-#include "archiver/dmarc_store.h"
+#include "archiver/dmarc/dmarc_pipeline.h"
+#include "archiver/dmarc/dmarc_store.h"
 #include "archiver/input_source.h"
 
 namespace {

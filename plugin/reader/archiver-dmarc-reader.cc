@@ -32,10 +32,10 @@
 
 #include "archiver-dmarc-mime.h"
 #include "archiver/child_process.h"
-#include "archiver/dmarc_reader_job.h"
-#include "archiver/dmarc_reader_slots.h"
-#include "archiver/dmarc_store.h"
-#include "archiver/store.h"
+#include "archiver/dmarc/dmarc_reader_job.h"
+#include "archiver/dmarc/dmarc_reader_slots.h"
+#include "archiver/dmarc/dmarc_store.h"
+#include "archiver/store/store.h"
 #include "archiver/time_format.h"
 
 namespace archiver::reader {

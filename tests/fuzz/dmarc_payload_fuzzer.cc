@@ -12,12 +12,12 @@
 #include <string>
 #include <string_view>
 
-#include "archiver/dmarc_aggregate.h"
-#include "archiver/dmarc_failure.h"
-#include "archiver/dmarc_pipeline.h"
-#include "archiver/dmarc_store.h"
-#include "archiver/payload.h"
-#include "archiver/store.h"
+#include "archiver/dmarc/dmarc_aggregate.h"
+#include "archiver/dmarc/dmarc_failure.h"
+#include "archiver/dmarc/dmarc_pipeline.h"
+#include "archiver/dmarc/dmarc_store.h"
+#include "archiver/dmarc/payload.h"
+#include "archiver/store/store.h"
 
 namespace {
 

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "archiver/status.h"
-#include "lmdb_handles.h"
-#include "sources_codec.h"
+#include "lmdb/lmdb_handles.h"
+#include "sources/sources_codec.h"
 
 namespace archiver::testing_tools {
 

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "lmdb_handles.h"
+#include "lmdb/lmdb_handles.h"
 
 namespace archiver::test_tools {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "archiver/sources.h"
-#include "archiver/store.h"
+#include "archiver/sources/sources.h"
+#include "archiver/store/store.h"
 
 namespace archiver::testing {
 

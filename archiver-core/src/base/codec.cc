@@ -1,0 +1,182 @@
+// Compression of stored messages (libdeflate: whole-buffer, zlib framing, roughly twice
+// as fast as zlib at the same level and ratio) and bounded inflation (zlib). zlib counts
+// in 32-bit units, so its input and output are fed in chunks; one z_stream per call,
+// released by its guard. Compressors are expensive to set up (hundreds of KB of tables),
+// so idle ones are kept per level in a small process-wide pool.
+#include "base/codec.h"
+
+#include <libdeflate.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace archiver::codec {
+namespace {
+
+constexpr uint64_t kChunk = std::numeric_limits<uInt>::max();
+
+struct CompressorFree {
+  void operator()(libdeflate_compressor* compressor) const noexcept {
+    libdeflate_free_compressor(compressor);
+  }
+};
+using Compressor = std::unique_ptr<libdeflate_compressor, CompressorFree>;
+
+// Idle compressors by level (1..9). A compressor serves one caller at a time; at most
+// kIdlePerLevel are kept, which covers the threads of one process writing at once.
+class CompressorPool {
+ public:
+  static constexpr size_t kIdlePerLevel = 4;
+
+  Compressor Take(int level) {
+    {
+      std::lock_guard lock(mutex_);
+      std::vector<Compressor>& idle = idle_[level];
+      if (!idle.empty()) {
+        Compressor compressor = std::move(idle.back());
+        idle.pop_back();
+        return compressor;
+      }
+    }
+    return Compressor(libdeflate_alloc_compressor(level));
+  }
+
+  void Give(int level, Compressor compressor) {
+    std::lock_guard lock(mutex_);
+    std::vector<Compressor>& idle = idle_[level];
+    if (idle.size() < kIdlePerLevel) idle.push_back(std::move(compressor));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::array<std::vector<Compressor>, 10> idle_;
+};
+
+CompressorPool& ThePool() {
+  static CompressorPool* pool = new CompressorPool();  // never destroyed: used at exit
+  return *pool;
+}
+
+class InflateStream {
+ public:
+  // MAX_WBITS: zlib framing; MAX_WBITS + 16: gzip framing.
+  explicit InflateStream(int window_bits) { ok_ = inflateInit2(&stream_, window_bits) == Z_OK; }
+  ~InflateStream() {
+    if (ok_) inflateEnd(&stream_);
+  }
+  InflateStream(const InflateStream&) = delete;
+  InflateStream& operator=(const InflateStream&) = delete;
+  bool ok() const { return ok_; }
+  z_stream* get() { return &stream_; }
+
+ private:
+  z_stream stream_ = {};
+  bool ok_ = false;
+};
+
+// Hands zlib the next chunk of [data, data + size) once it has used up the last one.
+void Refill(const char* data, uint64_t size, uint64_t* offset, Bytef** next, uInt* avail) {
+  if (*avail != 0 || *offset == size) return;
+  uint64_t chunk = std::min(kChunk, size - *offset);
+  *next = reinterpret_cast<Bytef*>(const_cast<char*>(data + *offset));
+  *avail = static_cast<uInt>(chunk);
+  *offset += chunk;
+}
+
+}  // namespace
+
+bool DeflateAppend(std::string_view input, int level, std::string* out) {
+  if (input.empty() || level < 1 || level > 9) return false;
+  Compressor compressor = ThePool().Take(level);
+  if (compressor == nullptr) return false;
+  // Output space below the input: anything that does not fit is not worth storing.
+  const size_t base = out->size();
+  out->resize(base + input.size() - 1);
+  size_t written = libdeflate_zlib_compress(compressor.get(), input.data(), input.size(),
+                                            out->data() + base, input.size() - 1);
+  ThePool().Give(level, std::move(compressor));
+  out->resize(base + written);  // 0 when it did not fit
+  return written != 0;
+}
+
+Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size) {
+  InflateStream inflater(MAX_WBITS);
+  if (!inflater.ok()) return Status::IOError("zlib: cannot initialise a decompressor");
+  z_stream* stream = inflater.get();
+  Bytef no_output;  // zlib rejects a null next_out even when there is nothing to write
+  stream->next_out = &no_output;
+
+  uint64_t in_offset = 0, out_offset = 0;
+  while (true) {
+    Refill(compressed.data(), compressed.size(), &in_offset, &stream->next_in, &stream->avail_in);
+    Refill(dest, raw_size, &out_offset, &stream->next_out, &stream->avail_out);
+    int rc = inflate(stream, Z_NO_FLUSH);
+    if (rc == Z_STREAM_END) break;
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR) {
+      if (stream->avail_out == 0 && out_offset == raw_size) {
+        return Status::Corruption("compressed payload is longer than its recorded size");
+      }
+      if (stream->avail_in == 0 && in_offset == compressed.size()) {
+        return Status::Corruption("compressed payload is truncated");
+      }
+      continue;
+    }
+    if (rc == Z_MEM_ERROR) return Status::IOError("zlib: out of memory");
+    return Status::Corruption(std::string("compressed payload is damaged (zlib: ") +
+                              (stream->msg != nullptr ? stream->msg : "error") + ")");
+  }
+  uint64_t produced = out_offset - stream->avail_out;
+  if (produced != raw_size) {
+    return Status::Corruption("compressed payload is shorter than its recorded size");
+  }
+  if (stream->avail_in != 0 || in_offset != compressed.size()) {
+    return Status::Corruption("bytes follow the compressed payload");
+  }
+  return Status::Ok();
+}
+
+Status InflateBounded(std::string_view input, Framing framing, uint64_t max_output,
+                      std::string* out, uint64_t* consumed) {
+  InflateStream inflater(framing == Framing::kGzip ? MAX_WBITS + 16 : MAX_WBITS);
+  if (!inflater.ok()) return Status::IOError("zlib: cannot initialise a decompressor");
+  z_stream* stream = inflater.get();
+  // Output goes through a fixed buffer so that a bomb never grows `out` past the cap.
+  constexpr size_t kOutputChunk = 64 * 1024;
+  char buffer[kOutputChunk];
+  uint64_t in_offset = 0, produced = 0;
+  while (true) {
+    Refill(input.data(), input.size(), &in_offset, &stream->next_in, &stream->avail_in);
+    stream->next_out = reinterpret_cast<Bytef*>(buffer);
+    stream->avail_out = kOutputChunk;
+    int rc = inflate(stream, Z_NO_FLUSH);
+    size_t got = kOutputChunk - stream->avail_out;
+    if (got > max_output - produced) {
+      return Status::LimitExceeded("decompressed output exceeds " + std::to_string(max_output) +
+                                   " bytes");
+    }
+    out->append(buffer, got);
+    produced += got;
+    if (rc == Z_STREAM_END) break;
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR) {
+      if (stream->avail_in == 0 && in_offset == input.size()) {
+        return Status::Corruption("compressed stream is truncated");
+      }
+      continue;
+    }
+    if (rc == Z_MEM_ERROR) return Status::IOError("zlib: out of memory");
+    if (rc == Z_NEED_DICT) return Status::Corruption("zlib stream needs a preset dictionary");
+    return Status::Corruption(std::string("compressed stream is damaged (zlib: ") +
+                              (stream->msg != nullptr ? stream->msg : "error") + ")");
+  }
+  *consumed = in_offset - stream->avail_in;
+  return Status::Ok();
+}
+
+}  // namespace archiver::codec

@@ -1,0 +1,199 @@
+// DmarcStore's small writes, one transaction each (or joined to a Bulk's): failure
+// reports (deduplicated by a SHA-256 of their fields and original headers), the error
+// ledger (idempotent per carrying mail or file, part and reason), the report mails seen;
+// and the statistics. Aggregate reports: dmarc_store_import.cc; queries:
+// dmarc_store_query.cc.
+#include "archiver/dmarc/dmarc_store.h"
+
+#include <vector>
+
+#include "archiver/time_format.h"
+#include "dmarc/dmarc_store_bulk.h"
+#include "dmarc/dmarc_store_codec.h"
+#include "dmarc/dmarc_store_db.h"
+
+namespace archiver {
+namespace {
+
+namespace codec = dmarc_codec;
+using internal::DmarcDatabases;
+using internal::OpenArchive;
+
+Status NoArchive() { return Status::InvalidArgument("no archive"); }
+
+// The id stored under `key` in a *_keys database: Ok and *found, or Ok and !*found.
+Status FindKey(const lmdb::Txn& txn, MDB_dbi dbi, const MessageId& key, bool* found, uint64_t* id) {
+  std::string_view value;
+  Status status = txn.Get(dbi, codec::View(key), &value);
+  *found = status.ok();
+  if (status.code() == Status::Code::kNotFound) return Status::Ok();
+  if (!status.ok()) return status;
+  if (!codec::DecodeId(value, id)) return Status::Corruption("DMARC key value is not 8 bytes");
+  return Status::Ok();
+}
+
+}  // namespace
+
+DmarcStore::DmarcStore(std::shared_ptr<Store> store) : store_(std::move(store)) {}
+
+Result<DmarcImportResult> DmarcStore::ImportFailure(const FailureReport& report,
+                                                    const DmarcOrigin& origin) {
+  if (!store_) return NoArchive();
+  OpenArchive& archive = store_->impl_->archive;
+  const MessageId key = codec::FailureDedupKey(report);
+  DmarcImportResult result;
+  Status done =
+      internal::InDmarcWrite(archive, bulk_, "store DMARC failure report", [&](lmdb::Txn& txn) {
+        const DmarcDatabases& db = archive.dmarc;
+        bool found = false;
+        Status status = FindKey(txn, db.failure_keys, key, &found, &result.id);
+        if (!status.ok() || found) {
+          result.outcome = DmarcImportOutcome::kDuplicate;
+          return status;
+        }
+        status = internal::CheckDmarcSpace(archive, txn);
+        if (!status.ok()) return status;
+        Result<uint64_t> id = internal::TakeNextId(txn, db, internal::kNextFailureKey);
+        if (!id.ok()) return id.status();
+        result.id = *id;
+        DmarcFailure failure;
+        failure.id = *id;
+        failure.imported_us = NowMicros();
+        failure.report = report;
+        failure.origin = origin;
+        const int64_t arrival =
+            report.arrival_time.value_or(static_cast<int64_t>(failure.imported_us / 1000000));
+        const codec::IdKey id_key = codec::EncodeId(*id);
+        const codec::TimeKey time_key = codec::EncodeTimeKey(arrival, *id);
+        const char* what = "store DMARC failure report";
+        status = internal::PutEntry(txn, db.failures, codec::View(id_key),
+                                    codec::EncodeFailure(failure), what);
+        if (status.ok()) {
+          status =
+              internal::PutEntry(txn, db.failure_keys, codec::View(key), codec::View(id_key), what);
+        }
+        if (status.ok()) {
+          status = internal::PutEntry(txn, db.failure_date, codec::View(time_key), {}, what);
+        }
+        if (status.ok() && !report.policy_domain.empty()) {
+          status = internal::PutEntry(txn, db.failure_domain,
+                                      internal::DomainKey(archive, report.policy_domain),
+                                      codec::View(time_key), what);
+        }
+        return status;
+      });
+  if (!done.ok()) return done;
+  return result;
+}
+
+Status DmarcStore::RecordError(const std::string& kind, const std::string& reason,
+                               const DmarcOrigin& origin) {
+  if (!store_) return NoArchive();
+  OpenArchive& archive = store_->impl_->archive;
+  const MessageId key = codec::ErrorDedupKey(reason, origin);
+  return internal::InDmarcWrite(archive, bulk_, "record a DMARC error", [&](lmdb::Txn& txn) {
+    const DmarcDatabases& db = archive.dmarc;
+    bool found = false;
+    uint64_t existing = 0;
+    Status status = FindKey(txn, db.error_keys, key, &found, &existing);
+    if (!status.ok() || found) return status;
+    Result<uint64_t> id = internal::TakeNextId(txn, db, internal::kNextErrorKey);
+    if (!id.ok()) return id.status();
+    DmarcError error;
+    error.id = *id;
+    error.time_us = NowMicros();
+    error.kind = kind;
+    error.reason = reason;
+    error.origin = origin;
+    const codec::IdKey id_key = codec::EncodeId(*id);
+    const char* what = "record a DMARC error";
+    status =
+        internal::PutEntry(txn, db.errors, codec::View(id_key), codec::EncodeError(error), what);
+    if (status.ok()) {
+      status = internal::PutEntry(txn, db.error_keys, codec::View(key), codec::View(id_key), what);
+    }
+    if (status.ok() && origin.mail) {
+      status = internal::PutEntry(txn, db.error_mails, codec::View(*origin.mail),
+                                  codec::View(id_key), what);
+    }
+    return status;
+  });
+}
+
+Status DmarcStore::NoteMail(const DmarcMail& mail) {
+  if (!store_) return NoArchive();
+  OpenArchive& archive = store_->impl_->archive;
+  return internal::InDmarcWrite(archive, bulk_, "note a DMARC report mail", [&](lmdb::Txn& txn) {
+    return internal::PutEntry(txn, archive.dmarc.mails, codec::View(mail.mail),
+                              codec::EncodeMail(mail), "note a DMARC report mail");
+  });
+}
+
+Status DmarcStore::ForgetErrorsOf(const MessageId& mail) {
+  if (!store_) return NoArchive();
+  OpenArchive& archive = store_->impl_->archive;
+  return internal::InDmarcWrite(archive, bulk_, "forget DMARC errors", [&](lmdb::Txn& txn) {
+    const DmarcDatabases& db = archive.dmarc;
+    std::vector<uint64_t> ids;
+    {
+      Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, db.error_mails);
+      if (!cursor.ok()) return cursor.status();
+      MDB_val key = lmdb::ToVal(codec::View(mail)), value = {};
+      int rc = cursor->Get(&key, &value, MDB_SET);
+      for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT_DUP)) {
+        uint64_t id = 0;
+        if (!codec::DecodeId(lmdb::ToView(value), &id)) {
+          return Status::Corruption("dmarc_error_mails value is not 8 bytes");
+        }
+        ids.push_back(id);
+      }
+      if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "read DMARC errors");
+    }
+    for (uint64_t id : ids) {
+      const codec::IdKey id_key = codec::EncodeId(id);
+      std::string_view value;
+      Status found = txn.Get(db.errors, codec::View(id_key), &value);
+      if (found.code() == Status::Code::kNotFound) continue;
+      if (!found.ok()) return found;
+      DmarcError error;
+      Status decoded = codec::DecodeError(value, &error);
+      if (!decoded.ok()) return decoded.Annotated("DMARC error " + std::to_string(id));
+      const MessageId key = codec::ErrorDedupKey(error.reason, error.origin);
+      Status deleted = internal::DeleteEntry(txn, db.error_keys, codec::View(key));
+      if (deleted.ok()) deleted = internal::DeleteEntry(txn, db.errors, codec::View(id_key));
+      if (!deleted.ok()) return deleted;
+    }
+    return internal::DeleteEntry(txn, db.error_mails, codec::View(mail));
+  });
+}
+
+Result<DmarcStats> DmarcStore::GetStats() const {
+  if (!store_) return NoArchive();
+  OpenArchive& archive = store_->impl_->archive;
+  lmdb::Txn txn;
+  bool present = false;
+  Status begun = internal::BeginDmarcRead(archive, &txn, &present);
+  DmarcStats stats;
+  if (!begun.ok() || !present) return begun.ok() ? Result<DmarcStats>(stats) : begun;
+  const DmarcDatabases& db = archive.dmarc;
+  const std::pair<std::string_view, uint64_t*> counters[] = {
+      {internal::kDmarcReportsCounter, &stats.reports},
+      {internal::kDmarcRecordsCounter, &stats.records},
+      {internal::kDmarcMessagesCounter, &stats.messages},
+  };
+  for (const auto& [name, value] : counters) {
+    Status read = internal::ReadCounter(txn, db.meta, name, value);
+    if (!read.ok()) return read;
+  }
+  const std::pair<MDB_dbi, uint64_t*> tables[] = {
+      {db.failures, &stats.failures}, {db.errors, &stats.errors}, {db.mails, &stats.mails}};
+  for (const auto& [dbi, value] : tables) {
+    MDB_stat stat = {};
+    int rc = mdb_stat(txn.get(), dbi, &stat);
+    if (rc != 0) return lmdb::ToStatus(rc, "read DMARC statistics");
+    *value = stat.ms_entries;
+  }
+  return stats;
+}
+
+}  // namespace archiver

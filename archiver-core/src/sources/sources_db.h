@@ -1,0 +1,85 @@
+// The databases of remote sources in an open archive: their names, opening them on
+// first use (an archive made before sources has none: reads find nothing, the first
+// write creates them), and the keys of per-source entries.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archiver/sources/sources.h"
+#include "archiver/status.h"
+#include "lmdb/lmdb_handles.h"
+#include "store/store_impl.h"
+
+namespace archiver::internal {
+
+inline constexpr const char* kSourceConfigDb = "src_config";    // name -> SourceConfig
+inline constexpr const char* kSourceStatusDb = "src_status";    // name -> SourceStatus
+inline constexpr const char* kSourceFoldersDb = "src_folders";  // name 0 folder -> checkpoint
+inline constexpr const char* kSourceLogDb = "src_log";          // name 0 BE64 seq -> entry
+inline constexpr const char* kSourceSecretsDb = "src_secrets";  // name -> sealed password
+inline constexpr const char* kSourceIndexDb = "idx_source";     // name -> delivery keys (dup)
+
+// Opens the source databases when they exist. Ok with *present = false when the
+// archive has none yet (checked again next time: another process may create them).
+Status OpenSourcesForRead(OpenArchive& archive, bool* present);
+// Opens them, creating the missing ones. InvalidArgument for a read-only archive.
+Status OpenSourcesForWrite(OpenArchive& archive);
+
+// "name\0" and "name\0folder": a source's entries in src_folders and src_log sort
+// together, after those of every name that is a prefix of it.
+std::string SourcePrefix(std::string_view name);
+std::string FolderKey(std::string_view name, std::string_view folder);
+std::string LogKey(std::string_view name, uint64_t sequence);
+
+// A read transaction over the source databases; Ok with *present = false (and no
+// transaction) when the archive has none yet.
+Status BeginSourcesRead(OpenArchive& archive, lmdb::Txn* txn, bool* present);
+
+// Runs `body` in a write transaction (creating the source databases first if needed)
+// and commits it when `body` returns Ok.
+Status InSourcesWrite(OpenArchive& archive, std::string_view what,
+                      const std::function<Status(lmdb::Txn&)>& body);
+
+// A read transaction in which source `name` exists, with its status. NotFound "no
+// source named NAME" when it does not (or the archive has no sources at all).
+Status BeginSourceRead(OpenArchive& archive, const std::string& name, lmdb::Txn* txn,
+                       SourceStatus* status);
+
+// Changes source `name` in one write transaction: `body` gets its status to change and
+// a log entry to fill; then the entry is appended (when body gave it a `what`) and the
+// status written back, and all of it committed when every step returned Ok. `more_log`
+// entries (may be null) are appended after it. NotFound for an unknown source.
+using SourceChange =
+    std::function<Status(lmdb::Txn& txn, SourceStatus* status, SourceLogEntry* log)>;
+Status ChangeSource(OpenArchive& archive, const std::string& name, std::string_view what,
+                    const SourceChange& body,
+                    const std::vector<SourceLogEntry>* more_log = nullptr);
+
+// A source's status and the sequence number of its next log entry. NotFound "no source
+// named NAME" when the source does not exist.
+Status ReadSourceStatus(const lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
+                        SourceStatus* status, uint64_t* next_log);
+Status WriteSourceStatus(lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
+                         const SourceStatus& status, uint64_t next_log);
+
+// Writes `entry` (time 0: now) as log entry *next_log of `name` and advances *next_log,
+// deleting the entry that falls out of the last kSourceLogLimit. The caller writes the
+// status with the new *next_log in the same transaction.
+Status AppendLogIn(lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
+                   SourceLogEntry entry, uint64_t* next_log);
+
+// Deletes every entry of `dbi` whose key starts with `prefix`.
+Status DeletePrefixed(lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix);
+
+// Visits the entries of `dbi` whose key starts with `prefix`, in key order (backwards
+// when `reverse`), until `visit` returns false or fails.
+using PrefixVisitor =
+    std::function<Status(std::string_view key, std::string_view value, bool* more)>;
+Status WalkPrefixed(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix, bool reverse,
+                    const PrefixVisitor& visit);
+
+}  // namespace archiver::internal

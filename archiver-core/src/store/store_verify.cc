@@ -1,0 +1,240 @@
+// Store::Verify: re-reads and re-hashes every stored message, checks that every
+// delivery decodes, names a stored message and is filed in every index that finds it
+// (or listed for a batch, index_batch.h), and that the statistics counters match. One
+// read transaction; one message copied out at a time.
+#include <cstring>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "archiver/store/store.h"
+#include "store/index_batch.h"
+#include "store/index_keys.h"
+#include "store/record.h"
+#include "sources/sources_db.h"
+#include "store/store_impl.h"
+
+namespace archiver {
+namespace {
+
+std::string DescribeKey(const DeliveryKey& key) {
+  return std::to_string(key.received_us) + "/" + std::to_string(key.sequence);
+}
+
+Status CheckMessages(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+                     VerifyReport* report) {
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, archive.db.messages);
+  if (!cursor.ok()) return cursor.status();
+  std::string message;
+  MDB_val key = {}, value = {};
+  int rc = cursor->Get(&key, &value, MDB_FIRST);
+  for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT)) {
+    ++report->messages_checked;
+    MessageId id{};
+    if (key.mv_size != id.size()) {
+      report->damaged.emplace_back(id, Status::Corruption("a messages key is not 32 bytes"));
+      continue;
+    }
+    std::memcpy(id.data(), key.mv_data, id.size());
+    Status decoded = internal::DecodeStoredMessage(lmdb::ToView(value), &message);
+    if (decoded.ok() && Sha256::Of(message) != id) {
+      decoded = Status::Corruption("stored bytes do not match its id (SHA-256 mismatch)");
+    }
+    if (!decoded.ok()) report->damaged.emplace_back(id, internal::AboutMessage(id, decoded));
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify messages");
+  return Status::Ok();
+}
+
+std::string_view Bytes(const MessageId& id) {
+  return {reinterpret_cast<const char*>(id.data()), id.size()};
+}
+
+// Whether `key` → `value` is in `dbi` (a DUPSORT index, or a plain database whose
+// value must equal `value`).
+Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                      std::string_view value, bool duplicates) {
+  if (!duplicates) {
+    std::string_view stored;
+    Status found = txn.Get(dbi, key, &stored);
+    if (found.code() == Status::Code::kNotFound) return false;
+    if (!found.ok()) return found;
+    return stored == value;
+  }
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key_val = lmdb::ToVal(key), value_val = lmdb::ToVal(value);
+  int rc = cursor->Get(&key_val, &value_val, MDB_GET_BOTH);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdb::ToStatus(rc, "verify indexes");
+  return true;
+}
+
+// Reports each index that should find this delivery and does not: a delivery missing
+// from an index is invisible to the filters that use it. `listed`: it waits in
+// `unindexed` for its batch, so idx_rcpt, idx_from and idx_user do not have it yet.
+Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+                    const DeliveryRecord& record, std::string_view delivery_key, bool listed,
+                    const std::string& described, VerifyReport* report) {
+  const internal::Databases& db = archive.db;
+  MessageId idempotency = index::DeliveryIdempotencyKey(record);
+  if (record.source.empty()) {
+    // Filed by an archive that predates the user in the key: its legacy entry counts.
+    Result<bool> filed =
+        HasEntry(txn, db.delivery_keys, Bytes(idempotency), delivery_key, false);
+    if (!filed.ok()) return filed.status();
+    if (!*filed) {
+      idempotency =
+          index::LegacyDeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+    }
+  }
+  struct Expected {
+    const char* index;
+    MDB_dbi dbi;
+    std::string key;
+    bool duplicates;
+  };
+  std::vector<Expected> expected = {
+      {internal::kDeliveryKeysDb, db.delivery_keys, std::string(Bytes(idempotency)), false},
+      {internal::kMessageIndexDb, db.idx_message, std::string(Bytes(record.id)), true}};
+  if (!listed) {
+    (void)internal::ForEachBatchedEntry(
+        db, record, [&](MDB_dbi dbi, const char* database, std::string key) {
+          expected.push_back({database, dbi, std::move(key), true});
+          return Status::Ok();
+        });
+  }
+  if (!record.source.empty() && archive.sources_open.load(std::memory_order_acquire))
+    expected.push_back({internal::kSourceIndexDb, archive.sources.idx_source, record.source, true});
+  for (const Expected& entry : expected) {
+    Result<bool> found = HasEntry(txn, entry.dbi, index::FitKey(entry.key, archive.max_key_size),
+                                  delivery_key, entry.duplicates);
+    if (!found.ok()) return found.status();
+    if (!*found) {
+      report->damaged.emplace_back(
+          record.id, Status::Corruption("delivery " + described + " is missing from index " +
+                                        entry.index));
+    }
+  }
+  return Status::Ok();
+}
+
+// The delivery keys waiting in `unindexed`: a list of whole keys, each naming a
+// delivery, none twice.
+Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+                      std::unordered_set<std::string>* listed, VerifyReport* report) {
+  std::vector<record::DeliveryKeyBytes> keys;
+  Status read = internal::ReadUnindexed(txn, archive, &keys);
+  if (read.code() == Status::Code::kCorruption) report->damaged.emplace_back(MessageId{}, read);
+  else if (!read.ok()) return read;
+  for (const record::DeliveryKeyBytes& bytes : keys) {
+    const std::string_view key(bytes.data(), bytes.size());
+    DeliveryKey delivery_key;
+    record::DecodeDeliveryKey(key, &delivery_key);
+    std::string_view stored;
+    Status found = txn.Get(archive.db.deliveries, key, &stored);
+    if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
+    const char* problem = !found.ok()                    ? " is listed for indexing but missing"
+                          : !listed->emplace(key).second ? " is listed for indexing twice"
+                                                         : nullptr;
+    if (problem != nullptr) {
+      report->damaged.emplace_back(
+          MessageId{}, Status::Corruption("delivery " + DescribeKey(delivery_key) + problem));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckDeliveries(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+                       VerifyReport* report) {
+  std::unordered_set<std::string> listed;
+  if (Status checked = CheckUnindexed(archive, txn, &listed, report); !checked.ok())
+    return checked;
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, archive.db.deliveries);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key = {}, value = {};
+  int rc = cursor->Get(&key, &value, MDB_FIRST);
+  for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT)) {
+    ++report->deliveries_checked;
+    DeliveryKey delivery_key;
+    DeliveryRecord record;
+    if (!record::DecodeDeliveryKey(lmdb::ToView(key), &delivery_key)) {
+      report->damaged.emplace_back(MessageId{},
+                                   Status::Corruption("a deliveries key is not 16 bytes"));
+      continue;
+    }
+    Status decoded = record::DecodeDelivery(lmdb::ToView(value), &record);
+    if (!decoded.ok()) {
+      report->damaged.emplace_back(
+          MessageId{},
+          Status::Corruption("delivery " + DescribeKey(delivery_key) + ": " + decoded.message()));
+      continue;
+    }
+    std::string_view stored;
+    Status found =
+        txn.Get(archive.db.messages,
+                {reinterpret_cast<const char*>(record.id.data()), record.id.size()}, &stored);
+    if (found.code() == Status::Code::kNotFound) {
+      report->damaged.emplace_back(
+          record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
+                                      ToHex(record.id) + " is missing"));
+    } else if (!found.ok()) {
+      return found;
+    }
+    const std::string_view key_bytes = lmdb::ToView(key);
+    Status indexed = CheckIndexes(archive, txn, record, key_bytes,
+                                  listed.count(std::string(key_bytes)) != 0,
+                                  DescribeKey(delivery_key), report);
+    if (!indexed.ok()) return indexed;
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify deliveries");
+  return Status::Ok();
+}
+
+// The counters `doveadm archive stats` shows must match what the archive holds; a damaged
+// one is reported, not an error (`doveadm archive repair` rewrites them).
+Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+                     VerifyReport* report) {
+  internal::ArchiveCounts counts;
+  Status counted = internal::CountArchive(txn, archive, &counts);
+  if (!counted.ok()) return counted;
+  for (const internal::CountedValue& actual : internal::CountedValues(counts)) {
+    const std::string name(actual.name);
+    uint64_t stored = 0;
+    Status read = internal::ReadCounter(txn, archive.db.meta, actual.name, &stored);
+    if (read.code() == Status::Code::kCorruption) {
+      report->damaged.emplace_back(
+          MessageId{}, Status::Corruption("statistics counter '" + name + "' is damaged (" +
+                                          read.message() + "): it should be " +
+                                          std::to_string(actual.value)));
+    } else if (!read.ok()) {
+      return read;
+    } else if (stored != actual.value) {
+      report->damaged.emplace_back(
+          MessageId{}, Status::Corruption("statistics counter '" + name + "' is " +
+                                          std::to_string(stored) + " but the archive holds " +
+                                          std::to_string(actual.value)));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<VerifyReport> Store::Verify() const {
+  bool sources_present = false;  // so that CheckIndexes can check idx_source
+  Status opened = internal::OpenSourcesForRead(impl_->archive, &sources_present);
+  if (!opened.ok()) return opened;
+  const internal::OpenArchive& archive = impl_->archive;
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
+  if (!txn.ok()) return txn.status();
+  VerifyReport report;
+  Status status = CheckMessages(archive, *txn, &report);
+  if (status.ok()) status = CheckDeliveries(archive, *txn, &report);
+  if (status.ok()) status = CheckCounters(archive, *txn, &report);
+  if (!status.ok()) return status;
+  return report;
+}
+
+}  // namespace archiver

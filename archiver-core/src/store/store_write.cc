@@ -1,0 +1,403 @@
+// Store::ArchiveGroup (Store::Archive is a group of one) and Store::AddDelivery: one write
+// transaction per call. Hashing and compression happen before it begins, because LMDB's
+// write lock is shared by every delivering process.
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "archiver/store/store.h"
+#include "archiver/time_format.h"
+#include "base/codec.h"
+#include "store/index_batch.h"
+#include "store/index_keys.h"
+#include "store/record.h"
+#include "sources/sources_db.h"
+#include "store/store_impl.h"
+
+namespace archiver {
+namespace {
+
+using internal::OpenArchive;
+
+std::string_view Bytes(const MessageId& id) {
+  return {reinterpret_cast<const char*>(id.data()), id.size()};
+}
+
+// A damaged statistics counter is left as it is (verify reports it, `doveadm archive
+// repair` recounts it): it must not stop deliveries from being archived.
+Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_t delta) {
+  uint64_t value = 0;
+  Status read = internal::ReadCounter(txn, meta, name, &value);
+  if (read.code() == Status::Code::kCorruption) return Status::Ok();
+  if (!read.ok()) return read;
+  std::array<char, 8> bytes = record::EncodeCounter(value + delta);
+  return txn.Put(meta, name, {bytes.data(), bytes.size()}, 0);
+}
+
+// Writes the payload as a new messages value, straight into the map (MDB_RESERVE).
+Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& id,
+                  const internal::PreparedMessage& payload, uint64_t* stored_size) {
+  std::string_view bytes = payload.bytes();
+  MDB_val key = lmdb::ToVal(Bytes(id));
+  MDB_val value = {record::kMessageHeaderSize + bytes.size(), nullptr};
+  int rc = mdb_put(txn.get(), archive.db.messages, &key, &value, MDB_RESERVE | MDB_NOOVERWRITE);
+  if (rc != 0) return lmdb::ToStatus(rc, "store message " + ToHex(id), archive.env.get());
+  auto* dest = static_cast<char*>(value.mv_data);
+  record::EncodeMessageHeader(payload.codec, payload.raw.size(), dest);
+  if (!bytes.empty()) std::memcpy(dest + record::kMessageHeaderSize, bytes.data(), bytes.size());
+  *stored_size = value.mv_size;
+  return Status::Ok();
+}
+
+// Whether `record`'s delivery is archived already: its delivery_keys entry, or for a local
+// delivery an entry of the key archives used before the user was part of it, when the
+// delivery that entry names is this user's (another user's is another delivery).
+Status FindDelivered(const lmdb::Txn& txn, const OpenArchive& archive,
+                     const DeliveryRecord& record, const MessageId& key_hash, bool* delivered) {
+  const internal::Databases& db = archive.db;
+  std::string_view existing;
+  Status found = txn.Get(db.delivery_keys, Bytes(key_hash), &existing);
+  *delivered = found.ok();
+  if (found.ok() || found.code() != Status::Code::kNotFound || !record.source.empty()) {
+    return found.code() == Status::Code::kNotFound ? Status::Ok() : found;
+  }
+  const MessageId legacy =
+      index::LegacyDeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
+  found = txn.Get(db.delivery_keys, Bytes(legacy), &existing);
+  if (found.code() == Status::Code::kNotFound) return Status::Ok();
+  if (!found.ok()) return found;
+  std::string_view stored;
+  found = txn.Get(db.deliveries, existing, &stored);
+  if (found.code() == Status::Code::kNotFound) return Status::Ok();  // verify reports it
+  if (!found.ok()) return found;
+  DeliveryRecord first;
+  if (!record::DecodeDelivery(stored, &first).ok()) return Status::Ok();  // verify reports it
+  *delivered = first.user == record.user;
+  return Status::Ok();
+}
+
+}  // namespace
+
+namespace internal {
+
+PreparedMessage PrepareMessage(std::string_view raw, int level) {
+  PreparedMessage message;
+  message.raw = raw;
+  if (level > 0 && codec::DeflateAppend(raw, level, &message.compressed)) {
+    message.codec = record::Codec::kZlib;
+  }
+  return message;
+}
+
+Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
+                       const PreparedMessage* message, ArchiveOutcome* outcome,
+                       bool* need_message) {
+  const internal::Databases& db = archive.db;
+  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
+  *need_message = false;
+
+  bool delivered = false;
+  Status found = FindDelivered(txn, archive, record, key_hash, &delivered);
+  if (!found.ok()) return found;
+  if (delivered) {
+    *outcome = ArchiveOutcome::kAlreadyArchived;
+    return Status::Ok();
+  }
+
+  uint64_t new_stored_size = 0;
+  std::string_view stored;
+  found = txn.Get(db.messages, Bytes(record.id), &stored);
+  if (found.ok()) {
+    record::MessageHeader header;
+    Status decoded = record::DecodeMessageHeader(stored, &header);
+    if (!decoded.ok()) return internal::AboutMessage(record.id, decoded);
+    record.size = header.raw_size;
+    *outcome = ArchiveOutcome::kDeduplicated;
+  } else if (found.code() != Status::Code::kNotFound) {
+    return found;
+  } else if (message == nullptr) {
+    *need_message = true;
+    return Status::Ok();
+  } else {
+    Status put = PutMessage(txn, archive, record.id, *message, &new_stored_size);
+    if (!put.ok()) return put;
+    *outcome = ArchiveOutcome::kStored;
+  }
+
+  uint64_t sequence = 0;
+  Status status = internal::ReadCounter(txn, db.meta, internal::kNextSequenceKey, &sequence);
+  if (!status.ok()) return status;
+  if (sequence == 0) sequence = 1;
+  const record::DeliveryKeyBytes key_bytes =
+      record::EncodeDeliveryKey({record.received_us, sequence});
+  const std::string_view delivery_key(key_bytes.data(), key_bytes.size());
+  const std::string what = "archive delivery of " + ToHex(record.id);
+  auto put = [&](MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags) {
+    if (!status.ok()) return;
+    MDB_val key_val = lmdb::ToVal(index::FitKey(key, archive.max_key_size));
+    MDB_val value_val = lmdb::ToVal(value);
+    int rc = mdb_put(txn.get(), dbi, &key_val, &value_val, flags);
+    if (rc != 0) status = lmdb::ToStatus(rc, what, archive.env.get());
+  };
+  put(db.deliveries, delivery_key, record::EncodeDelivery(record), MDB_NOOVERWRITE);
+  put(db.delivery_keys, Bytes(key_hash), delivery_key, MDB_NOOVERWRITE);
+  put(db.idx_message, Bytes(record.id), delivery_key, 0);
+  if (!record.source.empty()) {
+    if (!archive.sources_open.load(std::memory_order_acquire)) {
+      return Status::InvalidArgument("the source databases are not open");  // a caller's bug
+    }
+    put(archive.sources.idx_source, record.source, delivery_key, 0);
+  }
+  if (!status.ok()) return status;
+  status = internal::DeferIndexing(archive, txn, record, delivery_key, what);
+  if (!status.ok()) return status;
+
+  std::array<char, 8> next = record::EncodeCounter(sequence + 1);
+  status = txn.Put(db.meta, internal::kNextSequenceKey, {next.data(), next.size()}, 0);
+  if (status.ok()) status = AddToCounter(txn, db.meta, internal::kDeliveriesCounter, 1);
+  if (status.ok()) {
+    status = AddToCounter(txn, db.meta, internal::kDeliveredBytesCounter, record.size);
+  }
+  if (status.ok() && *outcome == ArchiveOutcome::kStored) {
+    status = AddToCounter(txn, db.meta, internal::kMessagesCounter, 1);
+    if (status.ok()) status = AddToCounter(txn, db.meta, internal::kRawBytesCounter, record.size);
+    if (status.ok()) {
+      status = AddToCounter(txn, db.meta, internal::kStoredBytesCounter, new_stored_size);
+    }
+  }
+  return status;
+}
+
+}  // namespace internal
+
+namespace {
+
+// One delivery in its own write transaction. *need_message: see WriteDeliveryIn.
+Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
+                     const internal::PreparedMessage* message, ArchiveOutcome* outcome,
+                     bool* need_message) {
+  if (!record.source.empty()) {
+    Status opened = internal::OpenSourcesForWrite(archive);
+    if (!opened.ok()) return opened;
+  }
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
+  if (!txn.ok()) return txn.status();
+  Status written = internal::WriteDeliveryIn(archive, *txn, record, message, outcome, need_message);
+  if (!written.ok() || *need_message || *outcome == ArchiveOutcome::kAlreadyArchived) {
+    return written;  // the transaction is aborted: nothing was written
+  }
+  return txn->Commit("archive delivery of " + ToHex(record.id));
+}
+
+// Before taking the write lock: is this delivery archived already, is the message stored?
+Status LookAhead(const lmdb::Txn& txn, const OpenArchive& archive, const DeliveryRecord& record,
+                 bool* delivered, bool* stored) {
+  Status found =
+      FindDelivered(txn, archive, record, index::DeliveryIdempotencyKey(record), delivered);
+  if (!found.ok()) return found;
+  std::string_view value;
+  found = txn.Get(archive.db.messages, Bytes(record.id), &value);
+  if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
+  *stored = found.ok();
+  return Status::Ok();
+}
+
+Status CheckWritable(const OpenArchive& archive) {
+  if (archive.options.read_only) {
+    return Status::InvalidArgument("archive " + archive.options.path + " is open read-only");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ArchiveOutcome> Store::Archive(std::string_view message, DeliveryRecord record,
+                                      MessageId* id_out) {
+  GroupDelivery delivery{message, std::move(record)};
+  Status archived = ArchiveGroup({&delivery, 1});
+  // The id is known once the group has hashed the message: in a writable store, within
+  // the size limit.
+  if (id_out != nullptr && CheckWritable(impl_->archive).ok() &&
+      message.size() <= record::kMaxRawSize) {
+    *id_out = delivery.record.id;
+  }
+  if (!archived.ok()) return archived;
+  return std::move(delivery.outcome);
+}
+
+namespace {
+
+// A message whose stored form is larger than the whole map can never be archived (LMDB
+// cannot grow the map by itself): LimitExceeded, which tells the delivery to fail for good,
+// not MapFull, which a larger archiver_map_size or a later retry may cure.
+Status FitsTheMap(const OpenArchive& archive, const internal::PreparedMessage& message) {
+  MDB_envinfo info = {};
+  if (mdb_env_info(archive.env.get(), &info) != 0) return Status::Ok();
+  const uint64_t stored = record::kMessageHeaderSize + message.bytes().size();
+  if (stored < info.me_mapsize) return Status::Ok();
+  return Status::LimitExceeded("message of " + FormatBytes(message.raw.size()) + " (" +
+                               FormatBytes(stored) + " stored) is larger than the archive's map of " +
+                               FormatBytes(info.me_mapsize) + " (archiver_map_size)");
+}
+
+// A delivery of a group on its way into the write transaction.
+struct Pending {
+  GroupDelivery* delivery;
+  bool stored = false;                                // the look-ahead found the message
+  std::optional<internal::PreparedMessage> prepared;  // none: stored already
+};
+
+// Before the write lock is taken: the size limit, hashing, a look-ahead (in a read
+// transaction closed again before compressing, so that it holds back no page reuse) and
+// compression of the new messages, once per message of the group. `pending` receives
+// the deliveries still to write.
+Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliveries,
+                    std::vector<Pending>* pending) {
+  for (GroupDelivery& delivery : deliveries) {
+    DeliveryRecord& record = delivery.record;
+    if (delivery.message.size() > record::kMaxRawSize) {
+      delivery.outcome = Status::LimitExceeded(
+          "message of " + FormatBytes(delivery.message.size()) +
+          " exceeds the archive's limit of " + FormatBytes(record::kMaxRawSize));
+      continue;
+    }
+    if (record.received_us == 0) record.received_us = NowMicros();
+    record.id = Sha256::Of(delivery.message);
+    record.size = delivery.message.size();
+    pending->push_back({&delivery, false, std::nullopt});
+  }
+  {
+    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
+    if (!txn.ok()) return txn.status();
+    std::vector<Pending> undelivered;
+    for (Pending& next : *pending) {
+      bool delivered = false;
+      Status looked =
+          LookAhead(*txn, archive, next.delivery->record, &delivered, &next.stored);
+      if (!looked.ok()) return looked;
+      if (delivered) {
+        next.delivery->outcome = ArchiveOutcome::kAlreadyArchived;
+      } else {
+        undelivered.push_back(next);
+      }
+    }
+    pending->swap(undelivered);
+  }
+  for (auto next = pending->begin(); next != pending->end(); ++next) {
+    // An earlier delivery of the group that brings the same message stores it.
+    const MessageId& id = next->delivery->record.id;
+    const bool earlier = std::any_of(pending->begin(), next, [&id](const Pending& other) {
+      return other.delivery->record.id == id;
+    });
+    if (!next->stored && !earlier) {
+      next->prepared =
+          internal::PrepareMessage(next->delivery->message, archive.options.compression_level);
+      Status fits = FitsTheMap(archive, *next->prepared);
+      if (!fits.ok()) next->delivery->outcome = fits;
+    }
+  }
+  // What can never fit is not written (its delivery has its own outcome, like one over
+  // kMaxRawSize); the rest of the group is.
+  for (Pending& next : *pending) {
+    for (const Pending& other : *pending) {
+      if (other.delivery->record.id == next.delivery->record.id &&
+          other.delivery->outcome.status().code() == Status::Code::kLimitExceeded)
+        next.delivery->outcome = other.delivery->outcome;
+    }
+  }
+  std::erase_if(*pending, [](const Pending& next) {
+    return next.delivery->outcome.status().code() == Status::Code::kLimitExceeded;
+  });
+  return Status::Ok();
+}
+
+// One write transaction for the pending deliveries, committed when it wrote something.
+// Each delivery's outcome is set as it is written; an error ends the transaction unwritten.
+Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending) {
+  const bool from_sources = std::any_of(pending.begin(), pending.end(), [](const Pending& next) {
+    return !next.delivery->record.source.empty();
+  });
+  if (from_sources) {
+    Status opened = internal::OpenSourcesForWrite(archive);
+    if (!opened.ok()) return opened;
+  }
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
+  if (!txn.ok()) return txn.status();
+  bool written = false;
+  for (Pending& next : pending) {
+    DeliveryRecord& record = next.delivery->record;
+    ArchiveOutcome outcome = ArchiveOutcome::kStored;
+    bool need_message = false;
+    Status status = internal::WriteDeliveryIn(archive, *txn, record,
+                                              next.prepared ? &*next.prepared : nullptr,
+                                              &outcome, &need_message);
+    if (status.ok() && need_message) {
+      // Not stored after all (deleted meanwhile, or the group's delivery that was to store
+      // it was archived already): compress it now, under the write lock (rare).
+      next.prepared =
+          internal::PrepareMessage(next.delivery->message, archive.options.compression_level);
+      status = internal::WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
+                                         &need_message);
+    }
+    if (!status.ok()) return status;
+    next.delivery->outcome = outcome;
+    written |= outcome != ArchiveOutcome::kAlreadyArchived;
+  }
+  if (!written) return Status::Ok();  // the transaction is aborted: nothing to commit
+  return txn->Commit(pending.size() == 1
+                         ? "archive delivery of " + ToHex(pending[0].delivery->record.id)
+                         : "archive " + std::to_string(pending.size()) + " deliveries");
+}
+
+// A retry that finds its delivery archived already may find a commit that another
+// process made and has not flushed yet (its meta page is flushed after the write lock is
+// released, and that process may crash first): with archiver_fsync = yes, flush the
+// archive before the retry is acknowledged as archived. Rare: only retries pay for it.
+Status SyncIfFoundArchived(OpenArchive& archive, std::span<GroupDelivery> deliveries) {
+  if (!archive.options.sync || !archive.options.meta_sync) return Status::Ok();
+  const bool found = std::any_of(deliveries.begin(), deliveries.end(), [](const auto& d) {
+    return d.outcome.ok() && *d.outcome == ArchiveOutcome::kAlreadyArchived;
+  });
+  if (!found) return Status::Ok();
+  return lmdb::ToStatus(mdb_env_sync(archive.env.get(), 1), "flush the archive");
+}
+
+}  // namespace
+
+Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
+  OpenArchive& archive = impl_->archive;
+  for (GroupDelivery& delivery : deliveries) delivery.outcome = Status::IOError("not archived");
+  std::vector<Pending> pending;
+  Status status = CheckWritable(archive);
+  if (status.ok()) status = PrepareGroup(archive, deliveries, &pending);
+  // Nothing left to write (every delivery archived already, or none given): the write
+  // lock, which every delivering process shares, is not taken.
+  if (status.ok() && !pending.empty()) status = WriteGroup(archive, pending);
+  if (status.ok()) status = SyncIfFoundArchived(archive, deliveries);
+  if (!status.ok()) {
+    // Nothing was written (an uncommitted transaction is aborted): every delivery that
+    // did not fail on its own fails with the group.
+    for (GroupDelivery& delivery : deliveries) {
+      if (delivery.outcome.status().code() != Status::Code::kLimitExceeded) {
+        delivery.outcome = status;
+      }
+    }
+  }
+  return status;
+}
+
+Result<ArchiveOutcome> Store::AddDelivery(const DeliveryRecord& given) {
+  OpenArchive& archive = impl_->archive;
+  if (Status writable = CheckWritable(archive); !writable.ok()) return writable;
+  DeliveryRecord record = given;
+  if (record.received_us == 0) record.received_us = NowMicros();
+  ArchiveOutcome outcome = ArchiveOutcome::kDeduplicated;
+  bool need_message = false;
+  Status written = WriteDelivery(archive, record, nullptr, &outcome, &need_message);
+  if (!written.ok()) return written;
+  if (need_message)
+    return Status::NotFound("message " + ToHex(record.id) + " is not in the archive");
+  return outcome;
+}
+
+}  // namespace archiver

@@ -1,0 +1,113 @@
+// Helpers shared by the DmarcStore tests: aggregate report XML built from a few fields,
+// a store opened in a temporary directory, and direct LMDB counts of the DMARC
+// databases (to see what an interrupted import left behind).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <lmdb.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "archiver/dmarc/dmarc_store.h"
+#include "archiver/input_source.h"
+#include "test_util.h"
+
+namespace archiver::testing {
+
+// One <record> with the fields the summary reads; the rest fixed.
+inline std::string RecordXml(const std::string& ip, uint64_t count, const std::string& disposition,
+                             const std::string& dkim, const std::string& spf,
+                             const std::string& header_from = "ex.org") {
+  return "<record><row><source_ip>" + ip + "</source_ip><count>" + std::to_string(count) +
+         "</count><policy_evaluated><disposition>" + disposition + "</disposition><dkim>" + dkim +
+         "</dkim><spf>" + spf + "</spf></policy_evaluated></row><identifiers><header_from>" +
+         header_from + "</header_from></identifiers><auth_results><spf><domain>" + header_from +
+         "</domain><result>" + spf + "</result></spf></auth_results></record>\n";
+}
+
+inline std::string ReportXml(const std::string& org, const std::string& report_id,
+                             const std::string& domain, int64_t begin, const std::string& records) {
+  return "<?xml version=\"1.0\"?>\n<feedback><report_metadata><org_name>" + org +
+         "</org_name><email>dmarc@" + org + "</email><report_id>" + report_id +
+         "</report_id><date_range><begin>" + std::to_string(begin) + "</begin><end>" +
+         std::to_string(begin + 86399) +
+         "</end></date_range></report_metadata><policy_published><domain>" + domain +
+         "</domain><p>none</p></policy_published>\n" + records + "</feedback>\n";
+}
+
+// `count` records whose source IPs number them: 10.<i / 65536>.<i / 256 % 256>.<i % 256>.
+inline std::string NumberedRecords(uint64_t count) {
+  std::string records;
+  for (uint64_t i = 0; i < count; ++i) {
+    records += RecordXml("10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) +
+                             "." + std::to_string(i & 255),
+                         i + 1, "none", "pass", "fail");
+  }
+  return records;
+}
+
+inline DmarcOrigin FileOrigin(const std::string& path) {
+  DmarcOrigin origin;
+  origin.kind = "file";
+  origin.detail = path;
+  return origin;
+}
+
+inline std::shared_ptr<Store> OpenTestStore(const std::string& path, bool read_only = false) {
+  StoreOptions options;
+  options.path = path;
+  options.sync = false;
+  options.read_only = read_only;
+  Result<std::shared_ptr<Store>> store = Store::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? *store : nullptr;
+}
+
+inline Result<DmarcImportResult> ImportXml(DmarcStore& dmarc, const std::string& xml,
+                                           uint64_t batch_records = 20000) {
+  MemorySource source(xml, "report.xml");
+  DmarcImportOptions options;
+  options.batch_records = batch_records;
+  return dmarc.ImportAggregate(source, options, FileOrigin("report.xml"));
+}
+
+// Everything a DmarcStore listing visits, in order: `list` calls the listing with the
+// visitor it is given.
+template <typename T>
+std::vector<T> Collect(const std::function<Status(const std::function<bool(const T&)>&)>& list) {
+  std::vector<T> items;
+  Status listed = list([&](const T& item) {
+    items.push_back(item);
+    return true;
+  });
+  EXPECT_TRUE(listed.ok()) << listed.ToString();
+  return items;
+}
+
+// Entries of the named database, read with LMDB directly (no Store may be open on
+// `path` in this process); -1 when the database does not exist.
+inline int64_t CountEntries(const std::string& path, const char* database) {
+  MDB_env* env = nullptr;
+  EXPECT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 32);
+  int64_t entries = -1;
+  if (mdb_env_open(env, path.c_str(), MDB_RDONLY, 0600) == 0) {
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_stat stat = {};
+    if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0) {
+      if (mdb_dbi_open(txn, database, 0, &dbi) == 0 && mdb_stat(txn, dbi, &stat) == 0) {
+        entries = static_cast<int64_t>(stat.ms_entries);
+      }
+      mdb_txn_abort(txn);
+    }
+  }
+  mdb_env_close(env);
+  return entries;
+}
+
+}  // namespace archiver::testing
