@@ -1,5 +1,5 @@
 // Report payload containers (see payload.h): detection by content and bounded,
-// recursive unpacking. zlib goes through codec.h, the one zlib wrapper; ZIP through
+// recursive unpacking. zlib goes through compression.h, the one zlib wrapper; ZIP through
 // libzip, read from memory, every handle owned by an RAII guard.
 #include "archiver/dmarc/payload.h"
 
@@ -9,7 +9,7 @@
 #include <limits>
 #include <memory>
 
-#include "base/codec.h"
+#include "base/compression.h"
 
 namespace archiver {
 namespace {
@@ -112,7 +112,7 @@ class Unpacker {
   // Bytes one container may still produce, having produced `layer_output` from `input_size`.
   uint64_t Allowance(uint64_t input_size, uint64_t layer_output) const;
   Status Exceeded(uint64_t input_size, uint64_t layer_output) const;
-  Status Inflate(std::string_view input, codec::Framing framing, std::string* out);
+  Status Inflate(std::string_view input, compression::Framing framing, std::string* out);
   Status UnpackZip(std::string_view bytes, int depth);
   Status ReadZipEntry(zip_t* archive, zip_uint64_t index, uint64_t archive_size, uint64_t* archive_output, std::string* out);
   void Note(std::string note) {
@@ -142,18 +142,18 @@ Status Unpacker::Exceeded(uint64_t input_size, uint64_t layer_output) const {
                                ":1 (" + std::to_string(input_size) + " compressed bytes)");
 }
 
-Status Unpacker::Inflate(std::string_view input, codec::Framing framing, std::string* out) {
+Status Unpacker::Inflate(std::string_view input, compression::Framing framing, std::string* out) {
   uint64_t before = out->size();
   uint64_t allowance = Allowance(input.size(), before);
   uint64_t consumed = 0;
-  Status status = codec::InflateBounded(input, framing, allowance, out, &consumed);
+  Status status = compression::InflateBounded(input, framing, allowance, out, &consumed);
   produced_ += out->size() - before;
   if (status.code() == Status::Code::kLimitExceeded) return Exceeded(input.size(), before);
   if (status.code() == Status::Code::kCorruption) {
     return Status::InvalidArgument(status.message());
   }
   if (!status.ok()) return status;
-  if (framing == codec::Framing::kZlib && consumed != input.size()) {
+  if (framing == compression::Framing::kZlib && consumed != input.size()) {
     Note(std::to_string(input.size() - consumed) + " bytes after the zlib stream ignored");
   }
   return Status::Ok();
@@ -178,7 +178,7 @@ Status Unpacker::Unpack(std::string_view bytes, int depth, const std::string& na
 
   std::string inflated;
   if (kind == PayloadKind::kZlib) {
-    Status status = Inflate(bytes, codec::Framing::kZlib, &inflated);
+    Status status = Inflate(bytes, compression::Framing::kZlib, &inflated);
     if (!status.ok()) return status.Annotated("zlib");
     return Unpack(inflated, depth + 1, name).Annotated("zlib");
   }
@@ -190,7 +190,7 @@ Status Unpacker::Unpack(std::string_view bytes, int depth, const std::string& na
     uint64_t allowance = Allowance(bytes.size(), before);
     uint64_t consumed = 0;
     Status status =
-        codec::InflateBounded(rest, codec::Framing::kGzip, allowance, &inflated, &consumed);
+        compression::InflateBounded(rest, compression::Framing::kGzip, allowance, &inflated, &consumed);
     produced_ += inflated.size() - before;
     if (status.code() == Status::Code::kLimitExceeded) {
       return Exceeded(bytes.size(), before).Annotated("gzip");

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "archiver/store/store.h"
-#include "base/codec.h"
+#include "base/compression.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -49,7 +49,7 @@ Status DecodeStoredMessage(std::string_view value, std::string* out) {
     return Status::Ok();
   }
   out->resize(header.raw_size);  // the recorded size bounds what decompression may write
-  return codec::InflateExact(payload, out->data(), header.raw_size);
+  return compression::InflateExact(payload, out->data(), header.raw_size);
 }
 
 }  // namespace internal

@@ -7,7 +7,7 @@
 
 #include "archiver/store/store.h"
 #include "archiver/time_format.h"
-#include "base/codec.h"
+#include "base/compression.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
@@ -83,7 +83,7 @@ namespace internal {
 PreparedMessage PrepareMessage(std::string_view raw, int level) {
   PreparedMessage message;
   message.raw = raw;
-  if (level > 0 && codec::DeflateAppend(raw, level, &message.compressed)) {
+  if (level > 0 && compression::DeflateAppend(raw, level, &message.compressed)) {
     message.codec = record::Codec::kZlib;
   }
   return message;

@@ -3,7 +3,7 @@
 // in 32-bit units, so its input and output are fed in chunks; one z_stream per call,
 // released by its guard. Compressors are expensive to set up (hundreds of KB of tables),
 // so idle ones are kept per level in a small process-wide pool.
-#include "base/codec.h"
+#include "base/compression.h"
 
 #include <libdeflate.h>
 #include <zlib.h>
@@ -15,7 +15,7 @@
 #include <mutex>
 #include <vector>
 
-namespace archiver::codec {
+namespace archiver::compression {
 namespace {
 
 constexpr uint64_t kChunk = std::numeric_limits<uInt>::max();
@@ -179,4 +179,4 @@ Status InflateBounded(std::string_view input, Framing framing, uint64_t max_outp
   return Status::Ok();
 }
 
-}  // namespace archiver::codec
+}  // namespace archiver::compression

@@ -9,7 +9,7 @@
 
 #include "archiver/status.h"
 
-namespace archiver::codec {
+namespace archiver::compression {
 
 // Compresses `input` as a zlib stream (RFC 1950) at `level` (1..9, as zlib's levels:
 // 1 fastest, 9 smallest) and appends it to `out`. Returns false, leaving `out` as it
@@ -34,4 +34,4 @@ enum class Framing { kZlib, kGzip };
 Status InflateBounded(std::string_view input, Framing framing, uint64_t max_output,
                       std::string* out, uint64_t* consumed);
 
-}  // namespace archiver::codec
+}  // namespace archiver::compression

@@ -1,6 +1,6 @@
-// Payload codec: round trips at every level, standard zlib framing, concurrent use,
+// Compression: round trips at every level, standard zlib framing, concurrent use,
 // incompressible input, and hostile streams.
-#include "base/codec.h"
+#include "base/compression.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -10,7 +10,7 @@
 
 #include "test_util.h"
 
-namespace archiver::codec {
+namespace archiver::compression {
 namespace {
 
 std::string Compress(std::string_view input, int level = 6) {
@@ -158,4 +158,4 @@ TEST(CodecTest, EmptyInputStream) {
 }
 
 }  // namespace
-}  // namespace archiver::codec
+}  // namespace archiver::compression
