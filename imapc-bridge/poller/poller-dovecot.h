@@ -16,6 +16,6 @@ extern "C" {
 #include "master-service-settings.h"
 #if DOVECOT_PREREQ(2, 4, 0)
 #include "str-parse.h"
-#include "archiver-settings-dovecot24.h"
+#include "common/archiver-settings-dovecot24.h"
 #endif
 }

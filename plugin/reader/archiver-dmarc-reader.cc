@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "archiver-dmarc-mime.h"
+#include "common/archiver-dmarc-mime.h"
 #include "archiver/child_process.h"
 #include "archiver/dmarc/dmarc_reader_job.h"
 #include "archiver/dmarc/dmarc_reader_slots.h"

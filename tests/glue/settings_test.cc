@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "archiver-settings.h"
+#include "common/archiver-settings.h"
 
 namespace archiver::plugin {
 namespace {

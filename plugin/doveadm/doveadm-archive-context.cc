@@ -1,0 +1,210 @@
+// Shared plumbing of the `doveadm archive` commands.
+#include "doveadm/doveadm-archive-context.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "archiver/archive_path.h"
+#include "archiver/display_text.h"
+#include "archiver/time_format.h"
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "common/archiver-settings-event.h"
+#endif
+
+namespace archiver::doveadm {
+namespace {
+
+// Looks USER up in the userdb and returns its expanded archiver_* settings.
+bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
+  auto flags = static_cast<enum mail_storage_service_flags>(
+      MAIL_STORAGE_SERVICE_FLAG_USERDB_LOOKUP | MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT |
+      MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS | MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES |
+      MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS | MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR);
+#if DOVECOT_PREREQ(2, 4, 0)
+  struct mail_storage_service_ctx* service = mail_storage_service_init(master_service, flags);
+#else
+  struct mail_storage_service_ctx* service = mail_storage_service_init(master_service, nullptr, flags);
+  struct mail_storage_service_user* service_user = nullptr;
+#endif
+  struct mail_storage_service_input input;
+  i_zero(&input);
+  input.service = "doveadm";
+  input.username = username;
+  struct mail_user* user = nullptr;
+  const char* error = nullptr;
+#if DOVECOT_PREREQ(2, 4, 0)
+  int ret = mail_storage_service_lookup_next(service, &input, &user, &error);
+#else
+  int ret = mail_storage_service_lookup_next(service, &input, &service_user, &user, &error);
+#endif
+  bool ok = false;
+  if (ret == 0) {
+    CommandFailed(EX_NOUSER, std::string("User doesn't exist: ") + username);
+  } else if (ret < 0) {
+    CommandFailed(EX_TEMPFAIL, std::string("User lookup of ") + username + " failed: " +
+                                   (error != nullptr ? error : "unknown error"));
+  } else {
+#if DOVECOT_PREREQ(2, 4, 0)
+    std::string parse_error = plugin::ReadArchiverSettings(user->event, true, true, settings);
+#else
+    std::string parse_error = plugin::ParseArchiverSettings(
+        [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true,
+        settings);
+#endif
+    if (!parse_error.empty()) {
+      CommandFailed(EX_CONFIG, parse_error);
+    } else {
+      settings->path = mail_user_home_expand(user, settings->path.c_str());
+      ok = true;
+    }
+  }
+  if (user != nullptr) mail_user_deinit(&user);
+#if !DOVECOT_PREREQ(2, 4, 0)
+  if (service_user != nullptr) mail_storage_service_user_unref(&service_user);
+#endif
+  mail_storage_service_deinit(&service);
+  return ok;
+}
+
+// The global (no user) archiver_* settings, parsed; "" on success, else the error.
+std::string GlobalSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
+#if DOVECOT_PREREQ(2, 4, 0)
+  return plugin::ReadArchiverSettings(cctx->set_event, true, true, settings);
+#else
+  (void)cctx;
+  return plugin::ParseArchiverSettings([](const char* name) { return doveadm_plugin_getenv(name); },
+                                       true, settings);
+#endif
+}
+
+}  // namespace
+
+void CommandFailed(int exit_code, const std::string& message) {
+  i_error("%s", message.c_str());
+  if (doveadm_exit_code == 0) doveadm_exit_code = exit_code;
+}
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Status::Code::kOk:
+      return 0;
+    case Status::Code::kNotFound:
+      return DOVEADM_EX_NOTFOUND;
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kAmbiguous:
+      return EX_USAGE;
+    case Status::Code::kCorruption:
+      return EX_DATAERR;
+    case Status::Code::kPermissionDenied:
+      return EX_NOPERM;
+    default:
+      return EX_TEMPFAIL;
+  }
+}
+
+void PrintValue(const char* value) {
+  if (value == nullptr || !NeedsDisplayEscape(value)) {
+    doveadm_print(value);
+    return;
+  }
+  doveadm_print(DisplayText(value).c_str());
+}
+
+const char* ParamString(struct doveadm_cmd_context* cctx, const char* name) {
+  const char* value = nullptr;
+  if (!doveadm_cmd_param_str(cctx, name, &value)) return nullptr;
+  return value;
+}
+
+void RunCommand(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    CommandFailed(EX_SOFTWARE, std::string("archive: internal error: ") + e.what());
+  } catch (...) {
+    CommandFailed(EX_SOFTWARE, "archive: internal error");
+  }
+}
+
+std::string RawGlobalArchivePath(struct doveadm_cmd_context* cctx) {
+#if DOVECOT_PREREQ(2, 4, 0)
+  plugin::ArchiverSettings raw;
+  (void)plugin::ReadArchiverSettings(cctx->set_event, false, false, &raw);
+  return raw.path;
+#else
+  (void)cctx;
+  const char* path = doveadm_plugin_getenv("archiver_path");
+  return path != nullptr ? path : "";
+#endif
+}
+
+bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
+  const char* username = ParamString(cctx, "user");
+  if (username != nullptr && ArchivePathDependsOnUser(RawGlobalArchivePath(cctx)))
+    return UserSettings(username, settings);
+  std::string error = GlobalSettings(cctx, settings);
+  if (!error.empty()) {
+    CommandFailed(EX_CONFIG, error);
+    return false;
+  }
+  if (ArchivePathDependsOnUser(settings->path)) {
+    CommandFailed(EX_USAGE, "archiver_path = " + settings->path +
+                                " depends on the user: name one with -u USER");
+    return false;
+  }
+  return true;
+}
+
+std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx, bool writable) {
+  plugin::ArchiverSettings settings;
+  if (!CommandSettings(cctx, &settings)) return nullptr;
+  StoreOptions options = settings.StoreOptionsFor(!writable);
+  options.create_if_missing = false;  // a command never makes an archive appear
+  Result<std::shared_ptr<Store>> store = Store::Open(options);
+  if (!store.ok()) {
+    CommandFailed(ExitCodeFor(store.status()),
+                  "Cannot open the archive " + settings.path + ": " + store.status().message());
+    return nullptr;
+  }
+  return store.value();
+}
+
+bool ParseListingOptions(struct doveadm_cmd_context* cctx, uint64_t* since_us, uint64_t* until_us,
+                         uint64_t* limit) {
+  uint64_t now = NowMicros();
+  for (const char* name : {"since", "until"}) {
+    const char* text = ParamString(cctx, name);
+    if (text == nullptr) continue;
+    Result<uint64_t> time = ParseTimeArgument(text, now);
+    if (!time.ok()) {
+      CommandFailed(EX_USAGE, std::string("Invalid --") + name + " " + text + ": " +
+                                  time.status().message());
+      return false;
+    }
+    if (std::strcmp(name, "since") == 0) *since_us = *time;
+    else *until_us = *time;
+  }
+  int64_t value = 0;
+  if (doveadm_cmd_param_int64(cctx, "limit", &value)) {
+    if (value < 0) {
+      CommandFailed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
+      return false;
+    }
+    *limit = static_cast<uint64_t>(value);
+  }
+  return true;
+}
+
+bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
+  if (!ParseListingOptions(cctx, &filter->since_us, &filter->until_us, &filter->limit))
+    return false;
+  if (const char* value = ParamString(cctx, "from")) filter->from = value;
+  if (const char* value = ParamString(cctx, "rcpt")) filter->rcpt = value;
+  if (const char* value = ParamString(cctx, "user")) filter->user = value;
+  if (const char* value = ParamString(cctx, "mailbox")) filter->mailbox = value;
+  if (const char* value = ParamString(cctx, "subject")) filter->subject = value;
+  if (const char* value = ParamString(cctx, "source")) filter->source = value;
+  return true;
+}
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,335 @@
+// `doveadm archive list|show|fetch|export`: reading the archive.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+#include <fcntl.h>
+
+#include "archiver/time_format.h"
+#include "doveadm/doveadm-archive-commands.h"
+#include "doveadm/doveadm-archive-context.h"
+
+namespace archiver::doveadm {
+namespace {
+
+std::string Decimal(uint64_t value) { return std::to_string(value); }
+
+// The positional id argument; nullptr after CommandFailed(EX_USAGE) when it is missing.
+const char* IdArgument(struct doveadm_cmd_context* cctx) {
+  const char* text = ParamString(cctx, "id");
+  if (text != nullptr && *text != '\0') return text;
+  CommandFailed(EX_USAGE, "Missing message id: the 64 hex digits (or a unique prefix) that "
+                          "doveadm archive list shows");
+  return nullptr;
+}
+
+// Resolves the id argument (full or unique prefix); nullopt after CommandFailed.
+std::optional<MessageId> ResolveId(const char* text, const Store& store);
+
+// The archive and the message that a show or fetch command names; nullptr after
+// CommandFailed (usage checked before the archive is opened).
+std::shared_ptr<Store> OpenNamedMessage(struct doveadm_cmd_context* cctx, MessageId* id) {
+  const char* id_text = IdArgument(cctx);
+  if (id_text == nullptr) return nullptr;
+  std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+  if (store == nullptr) return nullptr;
+  std::optional<MessageId> resolved = ResolveId(id_text, *store);
+  if (!resolved) return nullptr;
+  *id = *resolved;
+  return store;
+}
+
+std::optional<MessageId> ResolveId(const char* text, const Store& store) {
+  Result<MessageId> id = store.ResolvePrefix(text);
+  if (!id.ok()) {
+    CommandFailed(ExitCodeFor(id.status()), std::string("Message ") + text + ": " +
+                                                id.status().message());
+    return std::nullopt;
+  }
+  return *id;
+}
+
+// The fields every delivery row has, in this order, after the command's own first ones.
+constexpr const char* kDeliveryFields[] = {"received", "origin", "user", "mailbox", "from",
+                                           "rcpt"};
+
+void PrintDeliveryFields(const DeliveryRecord& record) {
+  PrintValue(FormatTimeUtc(record.received_us).c_str());
+  PrintValue(record.origin.c_str());
+  PrintValue(record.user.c_str());
+  PrintValue(record.mailbox.c_str());
+  PrintValue(record.envelope_from.c_str());
+  PrintValue(record.envelope_to.c_str());
+}
+
+void PrintHeaders(std::initializer_list<const char*> before,
+                  std::initializer_list<const char*> after) {
+  for (const char* field : before) doveadm_print_header_simple(field);
+  for (const char* field : kDeliveryFields) doveadm_print_header_simple(field);
+  for (const char* field : after) doveadm_print_header_simple(field);
+}
+
+// Writes all of `data` to `fd`; false with errno set on failure.
+// The --output directory of an eml export, made (0700) when missing, opened without
+// following a link; "" or why not. An existing directory must be ours: whoever else owns
+// it could plant links or read what lands there (export runs as root).
+std::string OpenExportDirectory(const char* output, int* dir_fd) {
+  const std::string path = output;
+  if (mkdir(output, 0700) < 0 && errno != EEXIST)
+    return "mkdir(" + path + ") failed: " + std::strerror(errno);
+  *dir_fd = open(output, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (*dir_fd < 0) {
+    return "open(" + path + ") failed: " + std::strerror(errno) +
+           (errno == ELOOP || errno == ENOTDIR ? " (not a directory, or a symbolic link)" : "");
+  }
+  struct stat st;
+  if (fstat(*dir_fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+    close(*dir_fd);
+    *dir_fd = -1;
+    return path + " belongs to another user or others may write it: export into a "
+                  "directory of your own";
+  }
+  return "";
+}
+
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t written = write(fd, data.data(), data.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(written));
+  }
+  return true;
+}
+
+// mboxrd: a From_ line, LF line ends, ">From " quoting of every (>*)From line.
+std::string MboxEntry(const DeliveryRecord& record, std::string_view message) {
+  std::time_t seconds = static_cast<std::time_t>(record.received_us / 1000000);
+  struct tm tm_utc;
+  gmtime_r(&seconds, &tm_utc);
+  char date[64];
+  strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm_utc);
+  std::string entry = "From ";
+  entry += record.envelope_from.empty() ? "MAILER-DAEMON" : record.envelope_from;
+  entry += " ";
+  entry += date;
+  entry += "\n";
+  size_t start = 0;
+  while (start < message.size()) {
+    size_t end = message.find('\n', start);
+    std::string_view line =
+        message.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t quotes = line.find_first_not_of('>');
+    if (quotes != std::string_view::npos && line.substr(quotes).rfind("From ", 0) == 0) entry += '>';
+    entry.append(line);
+    entry += '\n';
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  entry += '\n';
+  return entry;
+}
+
+}  // namespace
+
+void CmdArchiveList(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    ListFilter filter;
+    if (!ParseListFilter(cctx, &filter)) return;
+    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    if (store == nullptr) return;
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    PrintHeaders({"id"}, {"subject"});
+    doveadm_print_header("size", "size", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    Status status = store->ListDeliveries(filter, [](const Delivery& delivery) {
+      const DeliveryRecord& record = delivery.record;
+      PrintValue(ToHex(record.id).c_str());
+      PrintDeliveryFields(record);
+      PrintValue(record.headers.subject.c_str());
+      PrintValue(Decimal(record.size).c_str());
+      return true;
+    });
+    if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
+  });
+}
+
+void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    MessageId id{};
+    std::shared_ptr<Store> store = OpenNamedMessage(cctx, &id);
+    if (store == nullptr) return;
+    Result<MessageInfo> info = store->GetInfo(id);
+    Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(id);
+    if (!info.ok() || !deliveries.ok()) {
+      const Status& status = info.ok() ? deliveries.status() : info.status();
+      CommandFailed(ExitCodeFor(status), "Message " + ToHex(id) + ": " + status.message());
+      return;
+    }
+    doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
+    PrintHeaders({"id", "size", "stored_size", "codec", "format", "deliveries", "delivery"},
+                 {"header_from", "to", "cc", "subject", "date", "message_id", "trace_bytes"});
+    size_t index = 0;
+    for (const Delivery& delivery : *deliveries) {
+      const DeliveryRecord& record = delivery.record;
+      PrintValue(ToHex(info->id).c_str());
+      PrintValue(Decimal(info->raw_size).c_str());
+      PrintValue(Decimal(info->stored_size).c_str());
+      PrintValue(info->codec.c_str());
+      PrintValue(Decimal(info->format_version).c_str());
+      PrintValue(Decimal(deliveries->size()).c_str());
+      PrintValue(Decimal(++index).c_str());
+      PrintDeliveryFields(record);
+      PrintValue(record.headers.from.c_str());
+      PrintValue(record.headers.to.c_str());
+      PrintValue(record.headers.cc.c_str());
+      PrintValue(record.headers.subject.c_str());
+      PrintValue(record.headers.date.c_str());
+      PrintValue(record.headers.message_id.c_str());
+      PrintValue(Decimal(record.trace_prefix.size()).c_str());
+    }
+  });
+}
+
+void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    MessageId id{};
+    std::shared_ptr<Store> store = OpenNamedMessage(cctx, &id);
+    if (store == nullptr) return;
+    Result<std::string> message = store->ReadMessage(id);
+    if (!message.ok()) {
+      CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
+      return;
+    }
+    bool trace = false;
+    (void)doveadm_cmd_param_bool(cctx, "trace", &trace);
+    const char* rcpt = ParamString(cctx, "rcpt");
+    const char* mailbox = ParamString(cctx, "mailbox");
+    std::string prefix;
+    if (trace || rcpt != nullptr || mailbox != nullptr) {
+      Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(id);
+      if (!deliveries.ok()) {
+        CommandFailed(ExitCodeFor(deliveries.status()), deliveries.status().ToString());
+        return;
+      }
+      const Delivery* chosen = nullptr;
+      for (const Delivery& delivery : *deliveries) {
+        if (rcpt != nullptr && strcasecmp(delivery.record.envelope_to.c_str(), rcpt) != 0) continue;
+        if (mailbox != nullptr && delivery.record.mailbox != mailbox) continue;
+        chosen = &delivery;
+        break;
+      }
+      if (chosen == nullptr) {
+        CommandFailed(DOVEADM_EX_NOTFOUND,
+                      "Message " + ToHex(id) + " has no delivery matching --rcpt/--mailbox");
+        return;
+      }
+      prefix = chosen->record.trace_prefix;
+    }
+    if (!WriteAll(STDOUT_FILENO, prefix) || !WriteAll(STDOUT_FILENO, *message))
+      CommandFailed(EX_IOERR, std::string("write(stdout) failed: ") + std::strerror(errno));
+  });
+}
+
+void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    ListFilter filter;
+    if (!ParseListFilter(cctx, &filter)) return;
+    const char* format = ParamString(cctx, "format");
+    const char* output = ParamString(cctx, "output");
+    if (format == nullptr || (std::strcmp(format, "mbox") != 0 && std::strcmp(format, "eml") != 0)) {
+      CommandFailed(EX_USAGE, "--format mbox|eml is required");
+      return;
+    }
+    if (output == nullptr || *output == '\0') {
+      CommandFailed(EX_USAGE, "--output PATH is required (an mbox file, or a directory for eml)");
+      return;
+    }
+    bool mbox = std::strcmp(format, "mbox") == 0;
+    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
+    if (store == nullptr) return;
+
+    int mbox_fd = -1;
+    int dir_fd = -1;
+    if (mbox) {
+      mbox_fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (mbox_fd < 0) {
+        CommandFailed(EX_CANTCREAT, std::string("open(") + output + ") failed: " +
+                                        std::strerror(errno) + " (export never overwrites)");
+        return;
+      }
+    } else {
+      std::string error = OpenExportDirectory(output, &dir_fd);
+      if (!error.empty()) {
+        CommandFailed(EX_CANTCREAT, error);
+        return;
+      }
+    }
+    // Deliveries come newest first; each distinct message is exported once.
+    std::vector<Delivery> selected;
+    std::set<MessageId> seen;
+    Status listed = store->ListDeliveries(filter, [&](const Delivery& delivery) {
+      if (seen.insert(delivery.record.id).second) selected.push_back(delivery);
+      return true;
+    });
+    if (!listed.ok()) {
+      CommandFailed(ExitCodeFor(listed), "Listing failed: " + listed.ToString());
+      if (mbox_fd >= 0) close(mbox_fd);
+      if (dir_fd >= 0) close(dir_fd);
+      return;
+    }
+    uint64_t exported = 0, bytes = 0, failed = 0;
+    for (auto it = selected.rbegin(); it != selected.rend(); ++it) {  // oldest first
+      Result<std::string> message = store->ReadMessage(it->record.id);
+      if (!message.ok()) {
+        CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
+        ++failed;
+        continue;
+      }
+      bool written;
+      if (mbox) {
+        written = WriteAll(mbox_fd, MboxEntry(it->record, *message));
+      } else {
+        const std::string name = ToHex(it->record.id) + ".eml";
+        int fd = openat(dir_fd, name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+          CommandFailed(EX_CANTCREAT, std::string("open(") + output + "/" + name + ") failed: " +
+                                          std::strerror(errno) + " (export never overwrites)");
+          break;
+        }
+        written = WriteAll(fd, *message);
+        if (close(fd) < 0) written = false;
+      }
+      if (!written) {
+        CommandFailed(EX_IOERR, std::string("Writing to ") + output + " failed: " + std::strerror(errno));
+        break;
+      }
+      ++exported;
+      bytes += message->size();
+    }
+    if (dir_fd >= 0) close(dir_fd);
+    if (mbox_fd >= 0 && close(mbox_fd) < 0)
+      CommandFailed(EX_IOERR, std::string("close(") + output + ") failed: " + std::strerror(errno));
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    for (const char* field : {"format", "output", "messages", "bytes", "failed"})
+      doveadm_print_header_simple(field);
+    PrintValue(format);
+    PrintValue(output);
+    PrintValue(Decimal(exported).c_str());
+    PrintValue(Decimal(bytes).c_str());
+    PrintValue(Decimal(failed).c_str());
+  });
+}
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,194 @@
+// `doveadm archive source test|sync`: connect to the remote through the imapc bridge.
+// test lists the remote folders; sync runs imapc::SyncSource for one, all or the due
+// sources, with progress on stderr when it is a terminal.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/archiver-dmarc-launch.h"
+#include "archiver/time_format.h"
+#include "doveadm/doveadm-archive-context.h"
+#include "doveadm/doveadm-archive-source.h"
+#include "source-sync.h"
+
+namespace archiver::doveadm {
+namespace {
+
+void ConnectionFailed(const std::string& name, const imapc::RemoteError& error) {
+  CommandFailed(ExitCodeForFailure(error.kind),
+                "Source " + name + ": " + imapc::FailureKindName(error.kind) + " failure: " +
+                    error.reason);
+}
+
+// One row of `source sync`'s output.
+void PrintSyncRow(const std::string& name, const std::string& state,
+                  const imapc::SyncOutcome& outcome) {
+  PrintValue(name.c_str());
+  PrintValue(state.c_str());
+  PrintValue(std::to_string(outcome.archived).c_str());
+  PrintValue(imapc::FailureKindName(outcome.failure));
+  PrintValue(outcome.error.c_str());
+}
+
+// The sources `sync --due` (or --all: every source not paused) would sync, read from the
+// archive opened read-only: none when the archive does not exist. False after
+// CommandFailed. The archive is closed again on return, so that it can be opened writable.
+bool SelectSources(struct doveadm_cmd_context* cctx, bool due, std::vector<std::string>* names) {
+  SourceArchive archive;
+  bool missing = false;
+  if (!OpenSourceArchive(cctx, false, &archive, &missing)) return missing;
+  Result<std::vector<std::string>> selected =
+      archive.registry->Due(due ? NowMicros() : UINT64_MAX);
+  if (!selected.ok()) {
+    CommandFailed(ExitCodeFor(selected.status()), selected.status().message());
+    return false;
+  }
+  *names = std::move(selected).value();
+  return true;
+}
+
+}  // namespace
+
+void CmdSourceTest(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    const char* name = SourceNameParam(cctx);
+    SourceArchive archive;
+    if (name == nullptr || !OpenSourceArchive(cctx, false, &archive)) return;
+    Result<SourceConfig> config = archive.registry->Get(name);
+    if (!config.ok()) {
+      CommandFailed(ExitCodeFor(config.status()), config.status().message());
+      return;
+    }
+    // The password is read while still root; the remote is spoken to as the archive's owner.
+    imapc::SourceCredentials credentials;
+    if (!imapc::SourceRemoteSettings(*archive.registry, *config, &credentials.remote,
+                                     &credentials.error)) {
+      ConnectionFailed(name, credentials.error);
+      return;
+    }
+    if (!DropRootBeforeConnecting(archive)) return;
+    imapc::RemoteError error;
+    std::unique_ptr<imapc::RemoteAccount> account;
+    std::vector<std::string> remote_folders;
+    std::vector<std::string> synced;
+    if ((account = imapc::RemoteAccount::Connect(credentials.remote, &error)) == nullptr ||
+        !account->ListFolders(&remote_folders, &error) ||
+        !imapc::SourceFolders(account.get(), *config, &synced, &error)) {
+      ConnectionFailed(name, error);
+      return;
+    }
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    doveadm_print_header_simple("folder");
+    doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header("unseen", "unseen", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header_simple("synced");
+    doveadm_print_header_simple("error");
+    std::vector<std::string> folders = remote_folders;
+    for (const std::string& folder : synced)  // configured folders missing on the remote
+      if (std::find(folders.begin(), folders.end(), folder) == folders.end())
+        folders.push_back(folder);
+    imapc::RemoteError first_error;
+    for (const std::string& folder : folders) {
+      imapc::RemoteFolderStatus status;
+      imapc::RemoteError folder_error;
+      bool ok = account->FolderStatus(folder, &status, &folder_error);
+      PrintValue(folder.c_str());
+      PrintValue(ok ? std::to_string(status.messages).c_str() : "");
+      PrintValue(ok ? std::to_string(status.unseen).c_str() : "");
+      PrintValue(std::find(synced.begin(), synced.end(), folder) != synced.end() ? "yes"
+                                                                                   : "no");
+      PrintValue(folder_error.reason.c_str());
+      if (!ok && first_error.ok()) first_error = folder_error;
+    }
+    if (!first_error.ok()) ConnectionFailed(name, first_error);
+  });
+}
+
+void CmdSourceSync(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    bool all = false;
+    bool due = false;
+    (void)doveadm_cmd_param_bool(cctx, "all", &all);
+    (void)doveadm_cmd_param_bool(cctx, "due", &due);
+    const char* name = ParamString(cctx, "name");
+    if ((name != nullptr) + all + due != 1) {
+      CommandFailed(EX_USAGE, "source sync needs one of: a source name, --all, --due");
+      return;
+    }
+    std::vector<std::string> names;
+    if (name == nullptr) {
+      // --all and --due look read-only first: with no archive or nothing to sync the
+      // command creates nothing (run as root by the poller on servers without sources) and
+      // prints nothing.
+      if (!SelectSources(cctx, due, &names) || names.empty()) return;
+    }
+    SourceArchive archive;
+    if (!OpenSourceArchive(cctx, true, &archive)) return;
+    if (name != nullptr) {
+      Result<SourceInfo> info = archive.registry->Describe(name);
+      if (!info.ok()) {
+        CommandFailed(ExitCodeFor(info.status()), info.status().message());
+        return;
+      }
+      if (info->status.paused) {
+        CommandFailed(EX_TEMPFAIL, std::string("Source ") + name +
+                                       " is paused: resume it to sync it");
+        return;
+      }
+      names.push_back(name);
+    }
+    imapc::SyncOptions options;
+    if (const char* size = ParamString(cctx, "max-message-size")) {
+      if (!plugin::ParseSize(size, &options.max_message_bytes) || options.max_message_bytes == 0) {
+        CommandFailed(EX_USAGE, std::string("Invalid --max-message-size: ") + size);
+        return;
+      }
+    }
+    // DMARC sources: each mail read as a report delivery is, by archiver-dmarc-reader
+    // (a process of its own with its limits: a mail that crashes the parser is that mail's
+    // error, never the sync's end), into the archive the sync writes to; the mail, not
+    // committed yet, is handed to it.
+    const plugin::ArchiverSettings settings = archive.settings;
+    options.dmarc_reader = [settings](std::string_view mail, const DmarcOrigin& origin,
+                                      DmarcMail* noted) {
+      DmarcReaderJob job = plugin::DmarcReaderJobFor(settings, noted->mail, noted->user,
+                                                     noted->mailbox, origin.detail, true);
+      job.origin_kind = origin.kind;
+      job.mail_on_fd = true;
+      Result<DmarcItemTally> read = plugin::ReadWithDmarcReader(job, mail);
+      if (!read.ok()) return read.status();
+      noted->reports = static_cast<uint32_t>(read->reports);
+      noted->failures = static_cast<uint32_t>(read->failures);
+      noted->errors = static_cast<uint32_t>(read->errors);
+      return Status::Ok();
+    };
+    if (isatty(STDERR_FILENO)) {
+      options.progress = [](const std::string& folder, uint64_t done, uint64_t remaining) {
+        fprintf(stderr, "\r%s: %llu archived, about %llu UIDs to go   ", folder.c_str(),
+                static_cast<unsigned long long>(done), static_cast<unsigned long long>(remaining));
+        if (remaining == 0) fputc('\n', stderr);
+      };
+    }
+    // Every password is read while still root; from here on the process is the archive's
+    // owner for good.
+    std::vector<imapc::SourceCredentials> credentials;
+    for (const std::string& source : names)
+      credentials.push_back(imapc::ReadSourceCredentials(*archive.registry, source));
+    if (!DropRootBeforeConnecting(archive)) return;
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    for (const char* column : {"name", "status", "archived", "failure", "error"})
+      doveadm_print_header_simple(column);
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string& source = names[i];
+      imapc::SyncOutcome outcome =
+          imapc::SyncSource(archive.registry.get(), source, credentials[i], options);
+      Result<SourceInfo> after = archive.registry->Describe(source);
+      PrintSyncRow(source, after.ok() ? SourceStateName(after->status.state()) : "", outcome);
+      if (outcome.failure != imapc::FailureKind::kNone)
+        ConnectionFailed(source, {outcome.failure, outcome.error});
+    }
+  });
+}
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,281 @@
+// Registration of `doveadm archive source …` and the helpers its command bodies share.
+#include "doveadm/doveadm-archive-source.h"
+
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cctype>
+
+#include "archiver/archive_access.h"
+#include "archiver/archive_path.h"
+#include "archiver/digest.h"
+#include "archiver/secret_box.h"
+#include "archiver/time_format.h"
+#include "doveadm/doveadm-archive-context.h"
+
+namespace archiver::doveadm {
+namespace {
+
+// The signal this process gets when its parent dies (PR_SET_PDEATHSIG: the poller asks for
+// SIGKILL) and that parent, as they were when doveadm loaded the module, before a change
+// of uid made Linux forget the signal.
+int parent_death_signal = 0;
+pid_t starting_parent = 0;
+
+#define SOURCE_PARAM(param_name, param_type, short_option, param_flags)                      \
+  doveadm_cmd_param {                                                                        \
+    .short_opt = short_option, .name = param_name, .type = param_type, .flags = param_flags  \
+  }
+#define SOURCE_OPTION(name, type) SOURCE_PARAM(name, type, '\0', CMD_PARAM_FLAG_NONE)
+
+const doveadm_cmd_param kName =
+    SOURCE_PARAM("name", CMD_PARAM_STR, '\0', CMD_PARAM_FLAG_POSITIONAL);
+const doveadm_cmd_param kLast = SOURCE_OPTION(nullptr, CMD_PARAM_BOOL);
+
+// The settings `add` and `edit` take.
+#define SOURCE_SETTING_OPTIONS                                                              \
+  SOURCE_OPTION("host", CMD_PARAM_STR), SOURCE_OPTION("port", CMD_PARAM_INT64),             \
+      SOURCE_OPTION("user", CMD_PARAM_STR), SOURCE_OPTION("password-file", CMD_PARAM_STR), \
+      SOURCE_OPTION("password-stdin", CMD_PARAM_BOOL), SOURCE_OPTION("tls", CMD_PARAM_STR), \
+      SOURCE_OPTION("tls-verify", CMD_PARAM_STR), SOURCE_OPTION("folders", CMD_PARAM_STR),  \
+      SOURCE_OPTION("all-folders", CMD_PARAM_BOOL), SOURCE_OPTION("exclude", CMD_PARAM_STR), \
+      SOURCE_OPTION("interval", CMD_PARAM_STR), SOURCE_OPTION("purpose", CMD_PARAM_STR),    \
+      SOURCE_OPTION("after", CMD_PARAM_STR), SOURCE_OPTION("subject-filter", CMD_PARAM_STR), \
+      SOURCE_OPTION("sender-filter", CMD_PARAM_STR), SOURCE_OPTION("max-age", CMD_PARAM_STR), \
+      SOURCE_OPTION("max-size", CMD_PARAM_STR)
+#define SOURCE_SETTING_USAGE                                                                  \
+  "[--port <port>] [--tls imaps|starttls|none] [--tls-verify yes|no] "                        \
+  "[--folders <f1,f2,…> | --all-folders] [--exclude <f1,f2,…>] [--interval <duration>] "     \
+  "[--purpose archive|dmarc] [--after seen|move:<folder>|delete|none] "                       \
+  "[--subject-filter <text>] [--sender-filter <text>] [--max-age <duration>] "                \
+  "[--max-size <size>]"
+
+const doveadm_cmd_param kSettingParams[] = {SOURCE_SETTING_OPTIONS, kName, kLast};
+const doveadm_cmd_param kNameParams[] = {kName, kLast};
+const doveadm_cmd_param kListParams[] = {kLast};
+const doveadm_cmd_param kLogParams[] = {SOURCE_OPTION("limit", CMD_PARAM_INT64), kName,
+                                        kLast};
+const doveadm_cmd_param kSyncParams[] = {SOURCE_OPTION("all", CMD_PARAM_BOOL),
+                                         SOURCE_OPTION("due", CMD_PARAM_BOOL),
+                                         SOURCE_OPTION("max-message-size", CMD_PARAM_STR),
+                                         kName, kLast};
+
+doveadm_cmd_ver2 kSourceCommands[] = {
+    {.cmd = CmdSourceAdd,
+     .name = "archive source add",
+     .usage = "--host <host> --user <login> (--password-file <file> | "
+              "--password-stdin) " SOURCE_SETTING_USAGE " <name>",
+     .parameters = kSettingParams},
+    {.cmd = CmdSourceEdit,
+     .name = "archive source edit",
+     .usage = "[--host <host>] [--user <login>] [--password-file <file> | "
+              "--password-stdin] " SOURCE_SETTING_USAGE " <name>",
+     .parameters = kSettingParams},
+    {.cmd = CmdSourceList, .name = "archive source list", .usage = "",
+     .parameters = kListParams},
+    {.cmd = CmdSourceShow, .name = "archive source show", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceTest, .name = "archive source test", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourcePause, .name = "archive source pause", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceResume, .name = "archive source resume", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceSync,
+     .name = "archive source sync",
+     .usage = "[--max-message-size <size>] <name> | --all | --due",
+     .parameters = kSyncParams},
+    {.cmd = CmdSourceRemove, .name = "archive source remove", .usage = "<name>",
+     .parameters = kNameParams},
+    {.cmd = CmdSourceLog, .name = "archive source log", .usage = "[--limit <n>] <name>",
+     .parameters = kLogParams},
+};
+
+// Dovecot's state_dir (/var/lib/dovecot): root's, outside every archive directory.
+std::string DovecotStateDir() {
+#if DOVECOT_PREREQ(2, 4, 0)
+  const master_service_settings* set = master_service_get_service_settings(master_service);
+#else
+  const master_service_settings* set = master_service_settings_get(master_service);
+#endif
+  return set != nullptr && set->state_dir != nullptr ? set->state_dir : "";
+}
+
+// The key file of the source passwords: archiver_sources_key, or by default
+// STATE_DIR/archiver/sources-HASH.key, HASH the first 16 hex digits of the SHA-256 of
+// archiver_path (trailing slashes removed): outside the archive directory, which the mail
+// uid may write, in a directory only root writes.
+// "" when there is no state_dir.
+std::string SourcesKeyPath(const plugin::ArchiverSettings& settings) {
+  if (!settings.sources_key.empty()) return settings.sources_key;
+  const std::string state_dir = DovecotStateDir();
+  if (state_dir.empty()) return "";
+  std::string archive = settings.path;
+  while (archive.size() > 1 && archive.back() == '/') archive.pop_back();
+  return state_dir + "/archiver/sources-" + ToHex(Sha256::Of(archive)).substr(0, 16) + ".key";
+}
+
+// The default key of older versions, inside the archive directory, whose passwords move
+// to SourcesKeyPath once; "" when archiver_sources_key is set.
+std::string LegacySourcesKeyPath(const plugin::ArchiverSettings& settings) {
+  return settings.sources_key.empty() ? settings.path + "/sources.key" : std::string();
+}
+
+// Before a writable command: the default key's directory exists (root's, 0700), and the
+// passwords of an older version's key in the archive directory have moved to the key.
+bool PrepareSourcesKey(SourceArchive* archive, const std::string& key_path) {
+  if (archive->settings.sources_key.empty()) {
+    const std::string dir = key_path.substr(0, key_path.rfind('/'));
+    Status made = SecretBox::MakeKeyDirectory(dir);
+    if (!made.ok()) {
+      CommandFailed(ExitCodeFor(made), "Cannot prepare the sources key: " + made.message());
+      return false;
+    }
+  }
+  Result<LegacyKeyMigration> moved = archive->registry->MigrateLegacyKey();
+  if (!moved.ok()) {
+    CommandFailed(ExitCodeFor(moved.status()),
+                  "Cannot move the sources key out of the archive directory: " +
+                      moved.status().message());
+    return false;
+  }
+  const std::string legacy = LegacySourcesKeyPath(archive->settings);
+  if (moved->removed) {
+    i_info("archiver: sources key moved out of the archive directory: %llu passwords sealed "
+           "again under %s, bound to their servers; %s emptied and removed",
+           static_cast<unsigned long long>(moved->resealed), key_path.c_str(), legacy.c_str());
+  } else if (moved->found) {
+    i_warning("archiver: %s is not used (the sources key is %s): remove it", legacy.c_str(),
+              key_path.c_str());
+  }
+  for (const std::string& name : moved->unopened) {
+    i_warning("archiver: the old sources key did not open the password of source %s: "
+              "re-enter it with doveadm archive source edit %s --password-stdin",
+              name.c_str(), name.c_str());
+  }
+  return true;
+}
+
+}  // namespace
+
+void RegisterSourceCommands() {
+  if (prctl(PR_GET_PDEATHSIG, &parent_death_signal) != 0) parent_death_signal = 0;
+  starting_parent = getppid();
+  for (doveadm_cmd_ver2& command : kSourceCommands) doveadm_cmd_register_ver2(&command);
+}
+
+bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
+                       bool* missing) {
+  if (missing != nullptr) *missing = false;
+  // Sources belong to one archive for the whole server: `--user` names the remote login,
+  // never a local user whose archive to open.
+  const std::string path = RawGlobalArchivePath(cctx);
+  if (ArchivePathDependsOnUser(path)) {
+    CommandFailed(EX_CONFIG, "archiver_path = " + path +
+                                 " depends on the user: remote sources need one archive "
+                                 "for the server");
+    return false;
+  }
+  plugin::ArchiverSettings settings;
+  if (!CommandSettings(cctx, &settings)) return false;
+  Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(!writable));
+  if (!store.ok() && missing != nullptr && !writable &&
+      store.status().code() == Status::Code::kNotFound) {
+    *missing = true;
+    return false;
+  }
+  if (!store.ok()) {
+    CommandFailed(ExitCodeFor(store.status()),
+                  "Cannot open the archive " + settings.path + ": " + store.status().message());
+    return false;
+  }
+  archive->store = store.value();
+  archive->settings = settings;
+  const std::string key_path = SourcesKeyPath(settings);
+  if (key_path.empty()) {
+    CommandFailed(EX_CONFIG, "Dovecot's state_dir is empty: set archiver_sources_key");
+    return false;
+  }
+  archive->registry = std::make_unique<SourceRegistry>(archive->store, key_path,
+                                                       LegacySourcesKeyPath(settings));
+  return !writable || PrepareSourcesKey(archive, key_path);
+}
+
+bool DropRootBeforeConnecting(const SourceArchive& archive) {
+  Status dropped = DropRootForGood(archive.store->owner());
+  if (!dropped.ok()) {
+    CommandFailed(EX_TEMPFAIL, "Not connecting to a remote server as root: " + dropped.ToString());
+    return false;
+  }
+  // Linux forgets the parent-death signal when the uid changes: asked for again, a sync
+  // the poller started never outlives it (a new poller would start a second one).
+  if (parent_death_signal != 0 && (prctl(PR_SET_PDEATHSIG, parent_death_signal) != 0 ||
+                                   getppid() != starting_parent)) {
+    CommandFailed(EX_TEMPFAIL, "The process that started this sync is gone: not syncing");
+    return false;
+  }
+  return true;
+}
+
+const char* SourceNameParam(struct doveadm_cmd_context* cctx) {
+  const char* name = ParamString(cctx, "name");
+  if (name == nullptr || *name == '\0') CommandFailed(EX_USAGE, "Missing the source name");
+  return name != nullptr && *name != '\0' ? name : nullptr;
+}
+
+int ExitCodeForFailure(imapc::FailureKind kind) {
+  switch (kind) {
+    case imapc::FailureKind::kNone:
+      return 0;
+    case imapc::FailureKind::kDns:
+      return EX_NOHOST;
+    case imapc::FailureKind::kTcp:
+      return EX_UNAVAILABLE;
+    case imapc::FailureKind::kTls:
+      return EX_PROTOCOL;
+    case imapc::FailureKind::kAuthentication:
+      return EX_NOPERM;
+    case imapc::FailureKind::kMissingFolder:
+      return EX_NOINPUT;
+    case imapc::FailureKind::kRemote:
+      return EX_TEMPFAIL;
+    case imapc::FailureKind::kLocal:
+      break;
+  }
+  return EX_SOFTWARE;
+}
+
+bool ParseDuration(const std::string& text, uint64_t* seconds) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  size_t digits = 0;
+  uint64_t value = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
+    if (value > UINT64_MAX / 10 - 9) return false;
+    value = value * 10 + static_cast<uint64_t>(text[digits++] - '0');
+  }
+  std::string unit = text.substr(digits);
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  else if (unit == "m") scale = 60;
+  else if (unit == "h") scale = 3600;
+  else if (unit == "d") scale = 86400;
+  else if (unit == "w") scale = 7 * 86400;
+  else return false;
+  if (value > UINT64_MAX / scale) return false;
+  *seconds = value * scale;
+  return true;
+}
+
+std::string FormatDuration(uint64_t seconds) {
+  for (auto [unit, scale] : {std::pair{"w", 7 * 86400ULL}, std::pair{"d", 86400ULL},
+                             std::pair{"h", 3600ULL}, std::pair{"m", 60ULL}}) {
+    if (seconds != 0 && seconds % scale == 0) return std::to_string(seconds / scale) + unit;
+  }
+  return std::to_string(seconds) + "s";
+}
+
+std::string FormatOptionalTime(uint64_t micros) {
+  return micros == 0 ? std::string() : FormatTimeUtc(micros);
+}
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,81 @@
+// What the `doveadm dmarc` commands share: the archive opened with its settings (for
+// writing as the archive's owner when a command stores reports), the report filter
+// options, and the small formatting rules every command prints with.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/archiver-settings.h"
+#include "archiver/dmarc/dmarc_pipeline.h"
+#include "archiver/dmarc/dmarc_store.h"
+#include "doveadm/doveadm-archive-context.h"
+
+namespace archiver::doveadm {
+
+struct DmarcArchive {
+  plugin::ArchiverSettings settings;
+  std::shared_ptr<Store> store;
+  std::unique_ptr<DmarcStore> dmarc;
+};
+
+// Opens the archive that the command's settings name (see CommandSettings), read-only
+// or for writing. A writable open by root creates missing archive files as the owner
+// of the archive directory, so Dovecot's mail processes can still open them. False
+// after CommandFailed.
+bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive);
+
+// Gives up root for good (DropRootForGood: the archive owner's identity) before a command
+// parses report content, which anyone may have sent. False after CommandFailed.
+bool DropRootBeforeParsing(const DmarcArchive& archive);
+
+// Reads --domain --org --since --until --limit into `filter` (times as
+// ParseTimeArgument takes them). False after CommandFailed(EX_USAGE) on a bad value.
+bool ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter);
+
+// The positional "id" argument as a report or failure number (from 1). nullopt after
+// CommandFailed(EX_USAGE) when it is missing or not a positive decimal number.
+std::optional<uint64_t> NumericIdArgument(struct doveadm_cmd_context* cctx, const char* what);
+
+// The report or failure report that the id argument names (`get` is GetReport or
+// GetFailure), from the archive opened read-only into `archive`; the id is checked
+// before the archive is opened. nullopt after CommandFailed.
+template <typename Item>
+std::optional<Item> OpenNumberedItem(struct doveadm_cmd_context* cctx, const char* what,
+                                     DmarcArchive* archive,
+                                     Result<Item> (DmarcStore::*get)(uint64_t) const) {
+  std::optional<uint64_t> id = NumericIdArgument(cctx, what);
+  if (!id || !OpenDmarcArchive(cctx, false, archive)) return std::nullopt;
+  Result<Item> item = (archive->dmarc.get()->*get)(*id);
+  if (!item.ok()) {
+    CommandFailed(ExitCodeFor(item.status()),
+                  std::string(what) + " " + std::to_string(*id) + ": " + item.status().message());
+    return std::nullopt;
+  }
+  return std::move(item).value();
+}
+
+
+// "2024-05-01T00:00:00Z" for a report time in seconds, "" when absent.
+std::string ReportTime(const std::optional<int64_t>& seconds);
+// `part` as a percentage of `whole` with one decimal ("66.7"); "0.0" when whole is 0.
+std::string Percent(uint64_t part, uint64_t whole);
+// One line each: "example.com/s1=pass", "example.com/mfrom=softfail", "forwarded: text".
+std::string DkimResultText(const DkimAuthResult& result);
+std::string SpfResultText(const SpfAuthResult& result);
+std::string ReasonText(const PolicyOverrideReason& reason);
+// The texts of `values` joined with ", ".
+template <typename T, typename F>
+std::string JoinTexts(const std::vector<T>& values, F text) {
+  std::string joined;
+  for (const T& value : values) {
+    if (!joined.empty()) joined += ", ";
+    joined += text(value);
+  }
+  return joined;
+}
+
+}  // namespace archiver::doveadm

@@ -1,0 +1,163 @@
+// `doveadm dmarc reprocess`: runs the pipeline again over archived report mails — those
+// the delivery hook saw (after a fix, a raised limit), the ones named, or with
+// --unprocessed the archived deliveries that match archiver_dmarc_mailboxes but were
+// never processed (delivered before DMARC processing was enabled).
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/archiver-dmarc-launch.h"
+#include "doveadm/doveadm-dmarc-commands.h"
+#include "doveadm/doveadm-dmarc-context.h"
+
+namespace archiver::doveadm {
+namespace {
+
+struct MailToProcess {
+  MessageId id{};
+  std::string user;
+  std::string mailbox;
+  std::string rcpt;  // the origin's detail: the envelope recipient
+};
+
+// One mail, read again by archiver-dmarc-reader (its old errors forgotten, what came of
+// it noted), as a delivery has it read: a parser fault ends the reader, not this command.
+// A non-OK return is a failure of the archive (read or write) or of the reader itself,
+// not of the mail.
+Status Reprocess(const DmarcArchive& archive, const MailToProcess& mail, DmarcItemTally* tally) {
+  const DmarcReaderJob job = plugin::DmarcReaderJobFor(archive.settings, mail.id, mail.user,
+                                                       mail.mailbox, mail.rcpt, true);
+  Result<DmarcItemTally> read = plugin::ReadWithDmarcReader(job);
+  if (!read.ok()) return read.status();
+  *tally = *read;
+  return Status::Ok();
+}
+
+// Fills user, mailbox and recipient from the mail's first archived delivery.
+Status FillFromDelivery(const Store& store, MailToProcess* mail) {
+  Result<std::vector<Delivery>> deliveries = store.DeliveriesOf(mail->id);
+  if (!deliveries.ok()) return deliveries.status();
+  if (deliveries->empty()) return Status::NotFound("no delivery of " + ToHex(mail->id));
+  const DeliveryRecord& first = deliveries->front().record;
+  if (mail->user.empty()) mail->user = first.user;
+  if (mail->mailbox.empty()) mail->mailbox = first.mailbox;
+  mail->rcpt = first.envelope_to;
+  return Status::Ok();
+}
+
+// The mails the command works on, in order; false after CommandFailed.
+bool SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
+                 std::vector<MailToProcess>* selected) {
+  std::map<MessageId, DmarcMail> seen;
+  Status listed = archive.dmarc->ListMails([&](const DmarcMail& mail) {
+    seen.emplace(mail.mail, mail);
+    return true;
+  });
+  if (!listed.ok()) {
+    CommandFailed(ExitCodeFor(listed), "Listing report mails failed: " + listed.ToString());
+    return false;
+  }
+  const char* const* prefixes = nullptr;
+  bool named = doveadm_cmd_param_array(cctx, "id", &prefixes) && prefixes != nullptr &&
+               prefixes[0] != nullptr;
+  bool unprocessed = false;
+  (void)doveadm_cmd_param_bool(cctx, "unprocessed", &unprocessed);
+  if (named && unprocessed) {
+    CommandFailed(EX_USAGE, "dmarc reprocess: give mail ids or --unprocessed, not both");
+    return false;
+  }
+  std::set<MessageId> chosen;
+  auto add = [&](const MessageId& id, const std::string& user, const std::string& mailbox) {
+    if (chosen.insert(id).second) selected->push_back(MailToProcess{id, user, mailbox, ""});
+  };
+  if (named) {
+    for (const char* const* prefix = prefixes; *prefix != nullptr; ++prefix) {
+      Result<MessageId> id = archive.store->ResolvePrefix(*prefix);
+      if (!id.ok()) {
+        CommandFailed(ExitCodeFor(id.status()),
+                      std::string("Mail ") + *prefix + ": " + id.status().message());
+        return false;
+      }
+      auto known = seen.find(*id);
+      if (known == seen.end())
+        add(*id, "", "");
+      else
+        add(*id, known->second.user, known->second.mailbox);
+    }
+  } else if (unprocessed) {
+    if (archive.settings.dmarc_mailboxes.empty()) {
+      CommandFailed(EX_CONFIG,
+                    "dmarc reprocess --unprocessed: archiver_dmarc_mailboxes is "
+                    "empty, so no delivery is a report delivery");
+      return false;
+    }
+    Status status = archive.store->ListDeliveries(ListFilter{}, [&](const Delivery& delivery) {
+      const DeliveryRecord& record = delivery.record;
+      if (seen.count(record.id) == 0 &&
+          archive.settings.IsDmarcDelivery(record.envelope_to, record.user, record.mailbox,
+                                           record.envelope_from, record.headers.from_addr,
+                                           record.headers.subject))
+        add(record.id, record.user, record.mailbox);
+      return true;
+    });
+    if (!status.ok()) {
+      CommandFailed(ExitCodeFor(status), "Listing deliveries failed: " + status.ToString());
+      return false;
+    }
+  } else {
+    for (const auto& [id, mail] : seen) add(id, mail.user, mail.mailbox);
+  }
+  return true;
+}
+
+}  // namespace
+
+void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    DmarcArchive archive;
+    if (!OpenDmarcArchive(cctx, true, &archive)) return;
+    // Report mail is read as the archive's owner, never as root: an archive only root may
+    // open cannot be read that way.
+    if (geteuid() == 0 && archive.store->owner().uid == 0) {
+      CommandFailed(EX_NOPERM, "dmarc reprocess: the archive at " + archive.settings.path +
+                                   " belongs to root, and report mail is never read as root: "
+                                   "give it to the mail user (or to a group, setgid)");
+      return;
+    }
+    if (!DropRootBeforeParsing(archive)) return;
+    std::vector<MailToProcess> mails;
+    if (!SelectMails(cctx, archive, &mails)) return;
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    for (const char* field : {"mail", "user", "mailbox", "result"})
+      doveadm_print_header_simple(field);
+    for (const char* field : {"reports", "failures", "errors"})
+      doveadm_print_header(field, field, DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header_simple("reason");
+    uint64_t failed = 0;
+    for (MailToProcess& mail : mails) {
+      DmarcItemTally tally;
+      Status status = FillFromDelivery(*archive.store, &mail);
+      if (status.ok()) status = Reprocess(archive, mail, &tally);
+      std::string result = status.ok() ? tally.Result() : "error";
+      if (result == "error") ++failed;
+      PrintValue(ToHex(mail.id).c_str());
+      PrintValue(mail.user.c_str());
+      PrintValue(mail.mailbox.c_str());
+      PrintValue(result.c_str());
+      doveadm_print_num(tally.reports);
+      doveadm_print_num(tally.failures);
+      doveadm_print_num(tally.errors);
+      PrintValue(status.ok() ? tally.reasons.c_str() : status.ToString().c_str());
+      if (!status.ok())
+        CommandFailed(ExitCodeFor(status), ToHex(mail.id) + ": " + status.ToString());
+    }
+    if (failed > 0)
+      CommandFailed(EX_DATAERR, std::to_string(failed) + " of " + std::to_string(mails.size()) +
+                                    " mails still have errors (doveadm dmarc errors lists them)");
+  });
+}
+
+}  // namespace archiver::doveadm

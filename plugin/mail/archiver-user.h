@@ -1,0 +1,46 @@
+// ArchiverUser: the per-user state of the mail plugin — the parsed settings and the
+// archive (opened on first use) — attached to a Dovecot mail_user as a module context.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/archiver-dovecot.h"
+#include "common/archiver-settings.h"
+#include "archiver/store/store.h"
+
+namespace archiver::plugin {
+
+class ArchiverUser {
+ public:
+  ArchiverUser(ArchiverSettings settings, std::string username, std::string service);
+
+  const ArchiverSettings& settings() const { return settings_; }
+  const std::string& username() const { return username_; }
+
+  // The archive, opened (and created) on first use; the Store itself is shared by
+  // every user of this process whose archiver_path names the same directory.
+  Result<std::shared_ptr<Store>> GetStore();
+
+  // True when archiver_exclude_mailboxes matches the mailbox name.
+  bool MailboxExcluded(const char* vname) const;
+
+ private:
+  ArchiverSettings settings_;
+  std::string username_;
+  std::string service_;  // "lmtp", "lda", "imap": named in errors
+  std::shared_ptr<Store> store_;
+};
+
+// Closes the archives this process keeps open between deliveries (plugin deinit).
+void CloseCachedArchives();
+
+// The user's archiver state, or nullptr when this user is not archived (excluded,
+// an internal raw user, or the plugin failed for it).
+ArchiverUser* ArchiverUserGet(struct mail_user* user);
+
+// mail_storage_hooks.mail_user_created: parses the settings once and attaches the
+// state; an invalid setting fails the user with user->error.
+void ArchiverUserCreated(struct mail_user* user);
+
+}  // namespace archiver::plugin
