@@ -190,6 +190,89 @@ Result<ChildEnd> RunInChild(const std::function<int(int output_fd)>& work,
   return end;
 }
 
+namespace {
+
+// The descriptors SpawnDetached hands to the program, closed (those still held) when this
+// goes: its stdin pipe, its stdout pipe, /dev/null for stderr, and a copy of fd 3.
+struct SpawnFds {
+  int in[2] = {-1, -1};
+  int out[2] = {-1, -1};
+  int null = -1;
+  int extra = -1;
+
+  SpawnFds() = default;
+  SpawnFds(const SpawnFds&) = delete;
+  SpawnFds& operator=(const SpawnFds&) = delete;
+  ~SpawnFds() {
+    for (int fd : {in[0], in[1], out[0], out[1], null, extra})
+      if (fd >= 0) close(fd);
+  }
+
+  // Makes them all, above the descriptors the program gets (0 to 3). An errno on failure.
+  int Open(int fd3) {
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+        (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+        (fd3 >= 0 && (extra = fcntl(fd3, F_DUPFD_CLOEXEC, kFirstFreeFd)) < 0))
+      return errno;
+    for (int* fd : {&in[0], &in[1], &out[0], &out[1], &null}) *fd = AboveChildFds(*fd);
+    return in[0] >= 0 && out[0] >= 0 && out[1] >= 0 && null >= 0 ? 0 : EMFILE;
+  }
+
+  // Writes `input` (at most PIPE_BUF, which every pipe holds: without blocking) into the
+  // program's stdin, which the program reads when it likes, and closes that end.
+  bool HandOver(std::string_view input) {
+    (void)fcntl(in[1], F_SETFL, O_NONBLOCK);
+    const bool written =
+        write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size());
+    close(in[1]);
+    in[1] = -1;
+    return written;
+  }
+
+  // The read end of the program's stdout, now the caller's to close.
+  int TakeAnswer() {
+    const int answer = out[0];
+    out[0] = -1;
+    return answer;
+  }
+};
+
+// The first child of SpawnDetached: forks the program and exits at once, so that the
+// program is nobody's child to reap. Only system calls here (async-signal-safe).
+[[noreturn]] void StartDetached(const SpawnFds& fds, char* const* args, char* const* environment) {
+  const pid_t program = fork();
+  if (program != 0) _exit(program < 0 ? 1 : 0);
+  // A caller that took a user's identity only for a while (LMTP delivering as the mail
+  // uid with real uid root) must not hand root on: the program gets the effective ids as
+  // its real and saved ones too, so that it can never take root back.
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  if (setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) _exit(126);
+  (void)setsid();
+  struct sigaction default_action;
+  std::memset(&default_action, 0, sizeof(default_action));
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) (void)sigaction(sig, &default_action, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  (void)sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (MoveTo(fds.in[0], 0) && MoveTo(fds.out[1], 1) && MoveTo(fds.null, 2) &&
+      (fds.extra < 0 || MoveTo(fds.extra, 3))) {
+    CloseFrom(fds.extra < 0 ? 3 : 4);
+    execve(args[0], args, environment);
+  }
+  _exit(127);
+}
+
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (const std::string& text : strings) pointers.push_back(const_cast<char*>(text.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+}  // namespace
+
 Result<int> SpawnDetached(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env, std::string_view input,
                           int fd3) {
@@ -200,82 +283,27 @@ Result<int> SpawnDetached(const std::vector<std::string>& argv,
     return Status::NotFound(argv[0] + ": " + std::strerror(errno));
   if (input.size() > PIPE_BUF) return Status::InvalidArgument("SpawnDetached: input too long");
   // Everything the children need is made before fork: after it, only system calls.
-  std::vector<char*> args, environment;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  for (const std::string& entry : env) environment.push_back(const_cast<char*>(entry.c_str()));
-  environment.push_back(nullptr);
-
-  int in[2] = {-1, -1}, out[2] = {-1, -1};
-  int null = -1, extra = -1;
-  auto close_all = [&] {
-    for (int fd : {in[0], in[1], out[0], out[1], null, extra})
-      if (fd >= 0) close(fd);
-  };
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-      (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
-      (fd3 >= 0 && (extra = fcntl(fd3, F_DUPFD_CLOEXEC, kFirstFreeFd)) < 0)) {
-    const int error = errno;
-    close_all();
+  const std::vector<char*> args = CStrings(argv);
+  const std::vector<char*> environment = CStrings(env);
+  SpawnFds fds;
+  if (const int error = fds.Open(fd3); error != 0)
     return Status::IOError(std::string("starting ") + argv[0] + ": " + std::strerror(error));
-  }
-  for (int* fd : {&in[0], &in[1], &out[0], &out[1], &null}) *fd = AboveChildFds(*fd);
-  // The input is at most PIPE_BUF, which every pipe holds: written now, without blocking,
-  // the program reads it when it likes.
-  (void)fcntl(in[1], F_SETFL, O_NONBLOCK);
-  const bool written = in[0] >= 0 && out[0] >= 0 && out[1] >= 0 && null >= 0 &&
-      write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size());
-  close(in[1]);
-  in[1] = -1;
-  if (!written) {
-    close_all();
+  if (!fds.HandOver(input))
     return Status::IOError(std::string("starting ") + argv[0] + ": cannot hand over its input");
-  }
   // No handler of the caller's may run in the children before they reset them.
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
   const pid_t pid = fork();
-  if (pid == 0) {
-    const pid_t program = fork();
-    if (program != 0) _exit(program < 0 ? 1 : 0);
-    // A caller that took a user's identity only for a while (LMTP delivering as the mail
-    // uid with real uid root) must not hand root on: the program gets the effective ids as
-    // its real and saved ones too, so that it can never take root back.
-    const uid_t uid = geteuid();
-    const gid_t gid = getegid();
-    if (setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) _exit(126);
-    (void)setsid();
-    struct sigaction default_action;
-    std::memset(&default_action, 0, sizeof(default_action));
-    default_action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) (void)sigaction(sig, &default_action, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    (void)sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (MoveTo(in[0], 0) && MoveTo(out[1], 1) && MoveTo(null, 2) &&
-        (extra < 0 || MoveTo(extra, 3))) {
-      CloseFrom(extra < 0 ? 3 : 4);
-      execve(args[0], args.data(), environment.data());
-    }
-    _exit(127);
-  }
+  if (pid == 0) StartDetached(fds, args.data(), environment.data());
   const int error = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  const int answer = out[0];
-  out[0] = -1;
-  close_all();
-  if (pid < 0) {
-    close(answer);
-    return Status::IOError(std::string("fork: ") + std::strerror(error));
-  }
+  if (pid < 0) return Status::IOError(std::string("fork: ") + std::strerror(error));
   int status = 0;
   WaitFor(pid, &status);  // the intermediate child, which exits at once
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    close(answer);
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
     return Status::IOError(std::string("starting ") + argv[0] + ": fork failed");
-  }
-  return answer;
+  return fds.TakeAnswer();
 }
 
 ChildAnswer ReadAnswer(int fd, std::optional<std::chrono::milliseconds> wait, size_t max_bytes) {
