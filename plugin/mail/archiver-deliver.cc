@@ -1,9 +1,8 @@
-// The deliver_mail hook (envelope of each LMTP / dovecot-lda delivery) and the capture
-// of the current transaction's message. Dovecot mail processes are single-threaded, so
-// process-wide state is safe here.
+// The deliver_mail hook (the envelope of each LMTP / dovecot-lda delivery, handed to the
+// recipient's ArchiverUser) and the capture of the current transaction's message.
 #include "mail/archiver-deliver.h"
 
-#include "mail/archiver-storage.h"
+#include "mail/archiver-user.h"
 
 #include <cstring>
 
@@ -17,15 +16,15 @@ namespace archiver::plugin {
 namespace {
 
 deliver_mail_func_t* previous_deliver_mail = nullptr;
+UnsavedDeliveryHandler unsaved_delivery = nullptr;
 bool hook_registered = false;
 
-// The latest delivery started in this process. Every LMTP/LDA delivery runs our hook
-// before it saves anything, so a POST_SESSION save always belongs to this one.
-DeliveryEnvelope current_envelope;
-bool envelope_valid = false;
-
 // The raw message of the current transaction, and the first saved copy of it that
-// LMTP copies later recipients from (to allow hard links).
+// LMTP copies later recipients from (to allow hard links). The plugin's one process-wide
+// state: a transaction's recipients are separate mail users, and the raw user that owns
+// the raw message is made without plugins on 2.4, so no Dovecot object that our plugin
+// can reach spans the transaction. Dovecot mail processes are single-threaded and an
+// LMTP process delivers one transaction at a time, so this is always the current one.
 struct TransactionCapture {
   struct mail* raw_mail = nullptr;
   const struct mail* first_copy = nullptr;
@@ -52,21 +51,25 @@ std::string AddressText(const struct smtp_address* address) {
   return encoded == nullptr ? "" : encoded;
 }
 
+DeliveryEnvelope EnvelopeOf(const struct mail_deliver_context* ctx) {
+  DeliveryEnvelope envelope;
+  envelope.origin = ctx->rcpt_user != nullptr && ctx->rcpt_user->service != nullptr &&
+                            std::strcmp(ctx->rcpt_user->service, "lda") == 0
+                        ? "lda"
+                        : "lmtp";
+  envelope.envelope_from = AddressText(ctx->mail_from);
+  envelope.envelope_to = AddressText(ctx->rcpt_to);
+  envelope.original_to = AddressText(ctx->rcpt_params.orcpt.addr);
+  if (ctx->rcpt_user != nullptr && ctx->rcpt_user->username != nullptr)
+    envelope.rcpt_username = ctx->rcpt_user->username;
+  return envelope;
+}
+
 extern "C" int ArchiverDeliverMail(struct mail_deliver_context* ctx,
                                    struct mail_storage** storage_r) {
+  ArchiverUser* user = ctx->rcpt_user != nullptr ? ArchiverUserGet(ctx->rcpt_user) : nullptr;
   try {
-    current_envelope.origin =
-        ctx->rcpt_user != nullptr && ctx->rcpt_user->service != nullptr &&
-                std::strcmp(ctx->rcpt_user->service, "lda") == 0
-            ? "lda"
-            : "lmtp";
-    current_envelope.envelope_from = AddressText(ctx->mail_from);
-    current_envelope.envelope_to = AddressText(ctx->rcpt_to);
-    current_envelope.original_to = AddressText(ctx->rcpt_params.orcpt.addr);
-    current_envelope.rcpt_user = ctx->rcpt_user;
-    current_envelope.reached_save = false;
-    envelope_valid = true;
-
+    if (user != nullptr) user->BeginDelivery(EnvelopeOf(ctx));
     if (IsRawMail(ctx->src_mail)) {
       // A new transaction (or a recipient read from the raw message again): an
       // allocator may hand out the same address for a new message, so never reuse.
@@ -77,7 +80,7 @@ extern "C" int ArchiverDeliverMail(struct mail_deliver_context* ctx,
       transaction.first_copy = ctx->src_mail;
     }
   } catch (...) {
-    envelope_valid = false;  // the save then archives without envelope knowledge
+    if (user != nullptr) user->EndDelivery();  // its saves archive without the envelope
   }
   if (previous_deliver_mail == nullptr)
     return -1;  // Dovecot then saves to the default mailbox, as without any hook
@@ -85,16 +88,18 @@ extern "C" int ArchiverDeliverMail(struct mail_deliver_context* ctx,
   // Sieve handled the message (ret > 0; 0 or less makes Dovecot save it to the default
   // mailbox) without saving it anywhere (discard, redirect, reject):
   // it was still delivered to this server, so it is still archived.
-  if (ret > 0 && envelope_valid && !current_envelope.reached_save &&
-      ArchiveUnsavedDelivery(ctx, current_envelope) < 0)
+  const DeliveryEnvelope* envelope = user != nullptr ? user->delivery() : nullptr;
+  if (ret > 0 && envelope != nullptr && !envelope->reached_save &&
+      unsaved_delivery(ctx, *user, *envelope) < 0)
     return -1;
   return ret;
 }
 
 }  // namespace
 
-void DeliverHookInit() {
+void DeliverHookInit(UnsavedDeliveryHandler unsaved) {
   if (mail_deliver_hook_set == nullptr || hook_registered) return;
+  unsaved_delivery = unsaved;
   previous_deliver_mail = mail_deliver_hook_set(ArchiverDeliverMail);
   hook_registered = true;
 }
@@ -107,16 +112,6 @@ void DeliverHookDeinit() {
   previous_deliver_mail = nullptr;
   hook_registered = false;
   transaction.Reset(nullptr);
-  envelope_valid = false;
-}
-
-const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user) {
-  if (!envelope_valid || current_envelope.rcpt_user != user) return nullptr;
-  return &current_envelope;
-}
-
-void NoteDeliverySave(const struct mail_user* user) {
-  if (envelope_valid && current_envelope.rcpt_user == user) current_envelope.reached_save = true;
 }
 
 Status ReadMailStream(struct mail* mail, std::string* out) {
@@ -156,11 +151,10 @@ Result<CapturedMessage*> CaptureDeliveredMessage(struct mail* src_mail, Delivery
   }
   Status read = ReadMailStream(source, &message->bytes);
   if (!read.ok()) return read;
-  const char* user = envelope.rcpt_user != nullptr ? envelope.rcpt_user->username : nullptr;
   message->prefix_length = DeliveryTraceLength(
       message->bytes, agent,
       {envelope.envelope_from, envelope.envelope_to, envelope.original_to,
-       user != nullptr ? user : ""});
+       envelope.rcpt_username});
   message->headers =
       SummarizeHeaders(std::string_view(message->bytes).substr(message->prefix_length));
   if (of_transaction) transaction.captured = true;

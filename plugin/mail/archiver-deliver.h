@@ -1,6 +1,7 @@
-// Delivery context for the capture: the envelope of the LMTP / dovecot-lda delivery in
-// progress (from Dovecot's deliver_mail hook) and the message of the current LMTP
-// transaction, read once and shared by all of its recipients and mailboxes.
+// Delivery context for the capture: the envelope of each LMTP / dovecot-lda delivery
+// (from Dovecot's deliver_mail hook, kept by the recipient's ArchiverUser: Dovecot makes a
+// mail user per recipient and delivery) and the message of the current LMTP transaction,
+// read once and shared by all of its recipients and mailboxes.
 #pragma once
 
 #include <string>
@@ -19,7 +20,7 @@ struct DeliveryEnvelope {
   std::string envelope_from;  // "" for the null sender
   std::string envelope_to;    // as given, +detail kept
   std::string original_to;    // ORCPT, or ""
-  const struct mail_user* rcpt_user = nullptr;  // compared, never dereferenced
+  std::string rcpt_username;  // the recipient's user name ("" when not known)
   bool reached_save = false;  // a mailbox save of this delivery was seen
 };
 
@@ -32,26 +33,29 @@ struct CapturedMessage {
   HeaderSummary headers;
 };
 
+class ArchiverUser;
+
+// Archives a delivery that Sieve handled without saving it anywhere (discard, redirect,
+// reject). Returns 0, or -1 (with ctx->tempfail_error set for a temporary failure) to
+// fail the delivery.
+using UnsavedDeliveryHandler = int (*)(struct mail_deliver_context* ctx, ArchiverUser& user,
+                                       const DeliveryEnvelope& envelope);
+
 // Registers the deliver_mail hook once per process (chaining to the previous one, e.g.
-// Sieve's) when this process is LMTP or dovecot-lda; does nothing elsewhere.
-void DeliverHookInit();
+// Sieve's) when this process is LMTP or dovecot-lda; does nothing elsewhere. The hook
+// gives each archived recipient its envelope (ArchiverUser::BeginDelivery) and calls
+// `unsaved` for a delivery that reached no mailbox.
+void DeliverHookInit(UnsavedDeliveryHandler unsaved);
 void DeliverHookDeinit();
 
-// The envelope for a POST_SESSION save into a mailbox of `user`, or nullptr when no
-// delivery to that user is known (then it is not a delivery we can describe).
-const DeliveryEnvelope* DeliveryEnvelopeFor(const struct mail_user* user);
-
 // The message delivered from `src_mail`, with its trace prefix split off and its header
-// summary. When `src_mail` is the current transaction's raw message or the first saved
-// copy later recipients are copied from, that is the transaction's capture, read from
-// the raw message once; otherwise `src_mail` is read into `scratch`. The pointer stays
-// valid until the next delivery (or as long as `scratch`).
+// summary. When `src_mail` is the current transaction's raw message or
+// the first saved copy later recipients are copied from, that is the transaction's
+// capture, read from the raw message once; otherwise `src_mail` is read into `scratch`.
+// The pointer stays valid until the next delivery (or as long as `scratch`).
 Result<CapturedMessage*> CaptureDeliveredMessage(struct mail* src_mail, DeliveryAgent agent,
                                                  const DeliveryEnvelope& envelope,
                                                  CapturedMessage* scratch);
-
-// Records that a delivery save into a mailbox of `user` happened (archived or not).
-void NoteDeliverySave(const struct mail_user* user);
 
 // Reads the whole stream of `mail` into `out`. IOError with Dovecot's reason on failure.
 Status ReadMailStream(struct mail* mail, std::string* out);

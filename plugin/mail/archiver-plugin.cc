@@ -12,7 +12,7 @@ namespace {
 // order), so ours must be set later to be the outermost. Users are created after every
 // plugin is initialised and before anything is delivered to them.
 void UserCreatedHook(struct mail_user* user) {
-  archiver::plugin::DeliverHookInit();
+  archiver::plugin::DeliverHookInit(archiver::plugin::ArchiveUnsavedDelivery);
   archiver::plugin::ArchiverUserCreated(user);
 }
 

@@ -73,8 +73,7 @@ struct ArchiveWrite {
 
   Status Run() {
     if (id_known) {
-      record.id = id;
-      record.size = body.size();
+      record.id = id;  // the store fills in record.size from the stored message
       Result<ArchiveOutcome> added = store->AddDelivery(record);
       if (added.ok() || added.status().code() != Status::Code::kNotFound) return added.status();
       // Another user's archive holds it, not this one: store the message here too.
@@ -182,7 +181,8 @@ class DeliveryArchive {
 
 // The envelope of a POST_SESSION save into `box`.
 DeliveryEnvelope EnvelopeOfSave(struct mailbox* box, const struct mail_save_context* ctx) {
-  const DeliveryEnvelope* known = DeliveryEnvelopeFor(box->storage->user);
+  const ArchiverUser* user = ArchiverUserGet(box->storage->user);
+  const DeliveryEnvelope* known = user != nullptr ? user->delivery() : nullptr;
   if (known != nullptr) return *known;
   // A save that our deliver hook did not see (another plugin's delivery path): archive
   // it with what the save itself knows.
@@ -194,12 +194,12 @@ DeliveryEnvelope EnvelopeOfSave(struct mailbox* box, const struct mail_save_cont
 
 }  // namespace
 
-int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvelope& envelope) {
-  ArchiverUser* user = ArchiverUserGet(ctx->rcpt_user);
-  if (user == nullptr || !user->settings().capture_delivery) return 0;
+int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, ArchiverUser& user,
+                           const DeliveryEnvelope& envelope) {
+  if (!user.settings().capture_delivery) return 0;
   bool refused_for_good = false;
   Status status = Guarded([&] {
-    DeliveryArchive archive(*user, envelope, "", ctx->event);
+    DeliveryArchive archive(user, envelope, "", ctx->event);
     Status written = archive.Start(ctx->src_mail);
     if (!written.ok()) return written;
     written = archive.Finish();
@@ -208,7 +208,7 @@ int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvel
   });
   if (status.ok()) return 0;
   e_error(ctx->event, "archiver: %s (delivery saved in no mailbox)", status.ToString().c_str());
-  if (user->settings().failure == FailureMode::kContinue) return 0;
+  if (user.settings().failure == FailureMode::kContinue) return 0;
   // Refused for good: without a tempfail error Dovecot saves the message to the default
   // mailbox instead, where the archive refuses it again, and that save's error (a
   // permanent one) is what the sender gets.
@@ -236,7 +236,8 @@ extern "C" int ArchiverCopy(struct mail_save_context* ctx, struct mail* mail) {
   struct mailbox* box = ctx->transaction->box;
   archiver_mailbox* abox = ArchiverMailboxContext(box);
   if ((box->flags & MAILBOX_FLAG_POST_SESSION) == 0) return abox->module_ctx.super.copy(ctx, mail);
-  NoteDeliverySave(box->storage->user);
+  if (ArchiverUser* saving = ArchiverUserGet(box->storage->user); saving != nullptr)
+    saving->NoteDeliverySave();
   ArchiverUser* user = nullptr;
   std::unique_ptr<DeliveryArchive> archive;
   Status status = Guarded([&] {

@@ -37,9 +37,11 @@ int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& s
 Status ArchiveInto(ArchiverUser& user, CapturedMessage& message, DeliveryRecord record,
                    bool* refused_for_good);
 
-// Archives a delivery that saved nothing (mailbox ""), from the deliver_mail hook.
-// Returns 0, or -1 with ctx->tempfail_error set when archiver_failure=tempfail fails it.
-int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, const DeliveryEnvelope& envelope);
+// Archives a delivery that saved nothing (mailbox ""), from the deliver_mail hook
+// (an UnsavedDeliveryHandler). Returns 0, or -1 with ctx->tempfail_error set when
+// archiver_failure=tempfail fails it.
+int ArchiveUnsavedDelivery(struct mail_deliver_context* ctx, ArchiverUser& user,
+                           const DeliveryEnvelope& envelope);
 
 // Overrides save_begin/continue/finish/cancel of `vlast` to capture APPENDs.
 void InstallAppendCapture(struct mailbox_vfuncs* vlast);

@@ -1,12 +1,15 @@
-// ArchiverUser: the per-user state of the mail plugin — the parsed settings and the
-// archive (opened on first use) — attached to a Dovecot mail_user as a module context.
+// ArchiverUser: the per-user state of the mail plugin — the parsed settings, the archive
+// (opened on first use) and the envelope of the delivery to this user in progress —
+// attached to a Dovecot mail_user as a module context.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/archiver-dovecot.h"
 #include "common/archiver-settings.h"
+#include "mail/archiver-deliver.h"
 #include "archiver/store/store.h"
 
 namespace archiver::plugin {
@@ -25,11 +28,23 @@ class ArchiverUser {
   // True when archiver_exclude_mailboxes matches the mailbox name.
   bool MailboxExcluded(const char* vname) const;
 
+  // The delivery to this user that Dovecot runs now (LMTP and dovecot-lda make a mail
+  // user per recipient and delivery), from the deliver_mail hook; nullptr when none is
+  // known (a save our hook did not see, or the hook failed).
+  void BeginDelivery(DeliveryEnvelope envelope) { delivery_ = std::move(envelope); }
+  void EndDelivery() { delivery_.reset(); }
+  const DeliveryEnvelope* delivery() const { return delivery_ ? &*delivery_ : nullptr; }
+  // A mailbox save of that delivery was seen (archived or not).
+  void NoteDeliverySave() {
+    if (delivery_) delivery_->reached_save = true;
+  }
+
  private:
   ArchiverSettings settings_;
   std::string username_;
   std::string service_;  // "lmtp", "lda", "imap": named in errors
   std::shared_ptr<Store> store_;
+  std::optional<DeliveryEnvelope> delivery_;
 };
 
 // Closes the archives this process keeps open between deliveries (plugin deinit).
