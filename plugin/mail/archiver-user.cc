@@ -118,14 +118,14 @@ ArchiverUser::ArchiverUser(ArchiverSettings settings, std::string username, std:
     : settings_(std::move(settings)), username_(std::move(username)), service_(std::move(service)) {}
 
 Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
-  if (store_ != nullptr) return store_;
-  store_ = ProcessArchives().Find(settings_.path);
+  std::shared_ptr<Store> kept = ProcessArchives().Find(settings_.path);
   // An archive moved, replaced or removed since this process opened it is opened afresh
   // (or the delivery fails), never written through the old files.
-  if (store_ != nullptr && store_->StillAtPath().ok()) return store_;
-  if (store_ != nullptr) {
+  if (kept != nullptr && kept->StillAtPath().ok()) return kept;
+  if (kept != nullptr) {
+    // Let go of it first: while anyone holds it, Store::Open of the path returns it again.
+    kept.reset();
     ProcessArchives().Forget(settings_.path);
-    store_ = nullptr;
   }
   Result<std::shared_ptr<Store>> opened = Store::Open(settings_.StoreOptionsFor(false));
   // Archives kept open for later deliveries must not stand in the way of this one
@@ -137,8 +137,7 @@ Result<std::shared_ptr<Store>> ArchiverUser::GetStore() {
     Status fits = CheckAddressSpace(settings_, service_.c_str());
     return fits.ok() ? opened.status() : fits;
   }
-  store_ = opened.value();
-  ProcessArchives().Remember(settings_.path, store_);
+  ProcessArchives().Remember(settings_.path, opened.value());
   return opened;
 }
 

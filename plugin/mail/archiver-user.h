@@ -21,8 +21,10 @@ class ArchiverUser {
   const ArchiverSettings& settings() const { return settings_; }
   const std::string& username() const { return username_; }
 
-  // The archive, opened (and created) on first use; the Store itself is shared by
-  // every user of this process whose archiver_path names the same directory.
+  // The archive, opened (and created) on first use and kept open by the process for
+  // later users (the one cache in front of the store: OpenArchives in archiver-user.cc);
+  // checked on every call to still be the archive at archiver_path. The Store itself is
+  // shared by every user of this process whose archiver_path names the same directory.
   Result<std::shared_ptr<Store>> GetStore();
 
   // True when archiver_exclude_mailboxes matches the mailbox name.
@@ -43,7 +45,6 @@ class ArchiverUser {
   ArchiverSettings settings_;
   std::string username_;
   std::string service_;  // "lmtp", "lda", "imap": named in errors
-  std::shared_ptr<Store> store_;
   std::optional<DeliveryEnvelope> delivery_;
 };
 
