@@ -79,6 +79,7 @@ TEST(SettingsTest, EachBadValueIsNamedWithWhatWasExpected) {
       {"archiver_dmarc_max_size", "0"},     {"archiver_dmarc_max_ratio", "x"},
       {"archiver_dmarc_max_space", "10k"},  {"archiver_dmarc_max_time", "0"},
       {"archiver_dmarc_wait", "11min"},     {"archiver_dmarc_mailboxes", "dmarc"},
+      {"archiver_sources_key", "rel/key"},  {"archiver_map_size", "512k"},
   };
   for (const auto& [name, value] : bad) {
     ArchiverSettings s;
@@ -90,6 +91,74 @@ TEST(SettingsTest, EachBadValueIsNamedWithWhatWasExpected) {
   EXPECT_EQ(ParseArchiverSettings([](const char*) { return nullptr; }, false, &s), "");
   // DMARC data may not take the whole map.
   EXPECT_NE(Parse({{"archiver_map_size", "64M"}, {"archiver_dmarc_max_space", "64M"}}, &s), "");
+}
+
+TEST(SettingsTest, TheTableDefaultsAreTheStructDefaults) {
+  ArchiverSettings expected;
+  expected.path = "/var/lib/archive";
+  ArchiverSettings unset;
+  ASSERT_EQ(Parse({}, &unset), "");
+  EXPECT_EQ(unset, expected);
+  // An empty value and each default written out stand for the default too.
+  std::map<std::string, std::string> empty, defaults;
+  for (const SettingDefinition& setting : ArchiverSettingDefinitions()) {
+    if (std::string(setting.name) == "archiver_path") continue;
+    empty[setting.name] = "";
+    defaults[setting.name] = setting.default_value;
+  }
+  EXPECT_EQ(empty.size(), 17u);
+  ArchiverSettings parsed;
+  ASSERT_EQ(Parse(empty, &parsed), "");
+  EXPECT_EQ(parsed, expected);
+  ASSERT_EQ(Parse(defaults, &parsed), "");
+  EXPECT_EQ(parsed, expected);
+}
+
+TEST(SettingsTest, TheFirstInvalidSettingInTableOrderIsReported) {
+  ArchiverSettings s;
+  EXPECT_EQ(Parse({{"archiver_sources_key", "key"}, {"archiver_failure", "maybe"}}, &s),
+            "Invalid archiver_failure=maybe: expected tempfail or continue");
+  // A missing archiver_path comes before every other error.
+  EXPECT_EQ(ParseArchiverSettings(
+                [](const char* name) {
+                  return std::string(name) == "archiver_failure" ? "maybe" : nullptr;
+                },
+                true, &s)
+                .rfind("archiver_path is not set: ", 0),
+            0u);
+  EXPECT_EQ(Parse({{"archiver_map_size", "64M"}, {"archiver_dmarc_max_space", "64M"}}, &s),
+            "Invalid archiver_dmarc_max_space=64M: must be less than archiver_map_size, or "
+            "DMARC reports could fill the archive that mail needs");
+  EXPECT_EQ(Parse({{"archiver_sources_key", "keys/sources.key"}}, &s),
+            "Invalid archiver_sources_key=keys/sources.key: expected an absolute path");
+  EXPECT_EQ(Parse({{"archiver_dmarc_mailboxes", "dmarc@example.org /INBOX"}}, &s),
+            "Invalid archiver_dmarc_mailboxes=dmarc@example.org /INBOX: \"/INBOX\" needs both "
+            "a user and a mailbox (USER/MAILBOX, wildcards allowed)");
+  // A failed parse leaves the settings as they were.
+  ArchiverSettings before;
+  before.path = "/kept";
+  s = before;
+  EXPECT_NE(Parse({{"archiver_fsync", "perhaps"}}, &s), "");
+  EXPECT_EQ(s, before);
+}
+
+TEST(SettingsTest, FsyncCaptureAndCompressionWords) {
+  ArchiverSettings s;
+  ASSERT_EQ(Parse({{"archiver_fsync", "no"}, {"archiver_capture", "none"},
+                   {"archiver_compression", "none"}},
+                  &s),
+            "");
+  EXPECT_FALSE(s.fsync);
+  EXPECT_TRUE(s.fsync_meta);
+  EXPECT_FALSE(s.capture_delivery);
+  EXPECT_FALSE(s.capture_append);
+  EXPECT_EQ(s.compression_level, 0);
+  ASSERT_EQ(Parse({{"archiver_fsync", "true"}, {"archiver_capture", "append"}}, &s), "");
+  EXPECT_TRUE(s.fsync);
+  EXPECT_FALSE(s.capture_delivery);
+  EXPECT_TRUE(s.capture_append);
+  EXPECT_NE(Parse({{"archiver_compression", "zlib:0"}}, &s), "");
+  EXPECT_NE(Parse({{"archiver_compression", "zlib:10"}}, &s), "");
 }
 
 TEST(SettingsTest, ReportDeliveriesByRecipientOrByUserAndMailbox) {
