@@ -3,6 +3,7 @@
 #include "common/archiver-settings.h"
 
 #include "common/archiver-dovecot.h"
+#include "common/archiver-units.h"
 
 #include <cctype>
 #include <cstdlib>
@@ -76,15 +77,19 @@ Status ParseDmarcMailboxes(const std::string& value, std::vector<DmarcMailboxRul
 // `value` as a size into `*bytes` when it is at least `min_bytes`; else `expected`.
 Status SizeAtLeast(const std::string& value, uint64_t min_bytes, uint64_t* bytes,
                    const char* expected) {
-  if (!ParseSize(value, bytes) || *bytes < min_bytes) return Status::InvalidArgument(expected);
+  Result<uint64_t> size = ParseSize(value);
+  if (!size.ok() || *size < min_bytes) return Status::InvalidArgument(expected);
+  *bytes = *size;
   return Status::Ok();
 }
 
 // `value` as a time into `*millis` when it lies in [min_ms, max_ms]; else `expected`.
 Status TimeWithin(const std::string& value, uint64_t min_ms, uint64_t max_ms, uint64_t* millis,
                   const char* expected) {
-  if (!ParseDuration(value, millis) || *millis < min_ms || *millis > max_ms)
+  Result<uint64_t> duration = ParseDuration(value, DurationSyntax::kSetting);
+  if (!duration.ok() || *duration < min_ms || *duration > max_ms)
     return Status::InvalidArgument(expected);
+  *millis = *duration;
   return Status::Ok();
 }
 
@@ -142,10 +147,11 @@ Status ParseDmarcMaxRatio(const std::string& value, ArchiverSettings* s) {
 
 // Read after archiver_map_size (the table's order): DMARC data gets a share of the map.
 Status ParseDmarcMaxSpace(const std::string& value, ArchiverSettings* s) {
-  if (!ParseSize(value, &s->dmarc_max_space) ||
-      (s->dmarc_max_space != 0 && s->dmarc_max_space < (1ULL << 20)))
+  Result<uint64_t> size = ParseSize(value);
+  if (!size.ok() || (*size != 0 && *size < (1ULL << 20)))
     return Status::InvalidArgument(
         "expected 0 (an eighth of archiver_map_size) or a size of at least 1M");
+  s->dmarc_max_space = *size;
   if (s->dmarc_max_space >= s->map_size)
     return Status::InvalidArgument(
         "must be less than archiver_map_size, or DMARC reports could fill the archive that "
@@ -222,44 +228,6 @@ bool AnyWildcardMatches(const std::vector<std::string>& patterns, const std::str
     if (wildcard_match_icase(text.c_str(), pattern.c_str())) return true;
   }
   return false;
-}
-
-bool ParseSize(const std::string& text, uint64_t* bytes) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
-  char* end = nullptr;
-  unsigned long long number = std::strtoull(text.c_str(), &end, 10);
-  std::string unit = Lowercase(end);
-  if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "16GB" like "16G"
-  unsigned shift = 0;
-  if (unit.empty()) shift = 0;
-  else if (unit == "k") shift = 10;
-  else if (unit == "m") shift = 20;
-  else if (unit == "g") shift = 30;
-  else if (unit == "t") shift = 40;
-  else return false;
-  if (shift > 0 && number > (UINT64_MAX >> shift)) return false;
-  *bytes = static_cast<uint64_t>(number) << shift;
-  return true;
-}
-
-bool ParseDuration(const std::string& text, uint64_t* millis) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
-  char* end = nullptr;
-  unsigned long long number = std::strtoull(text.c_str(), &end, 10);
-  std::string unit = Lowercase(end);
-  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  uint64_t scale = 0;
-  if (unit == "ms" || unit == "msec" || unit == "msecs") scale = 1;
-  else if (unit.empty() || unit == "s" || unit == "sec" || unit == "secs" || unit == "second" ||
-           unit == "seconds")
-    scale = 1000;
-  else if (unit == "m" || unit == "min" || unit == "mins" || unit == "minute" ||
-           unit == "minutes")
-    scale = 60'000;
-  else return false;
-  if (number > UINT64_MAX / scale) return false;
-  *millis = number * scale;
-  return true;
 }
 
 StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {

@@ -108,11 +108,4 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
 // compared case-insensitively.
 bool AnyWildcardMatches(const std::vector<std::string>& patterns, const std::string& text);
 
-// Parses "16G", "512M", "1024k", "1T", "4096" (bytes). False on anything else.
-bool ParseSize(const std::string& text, uint64_t* bytes);
-
-// Parses a time as Dovecot writes it: "30s", "2 min", "500ms", "30" (seconds), into
-// milliseconds. False on anything else.
-bool ParseDuration(const std::string& text, uint64_t* millis);
-
 }  // namespace archiver::plugin

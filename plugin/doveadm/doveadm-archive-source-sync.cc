@@ -139,11 +139,13 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
       names.push_back(name);
     }
     imapc::SyncOptions options;
-    if (const char* size = ParamString(cctx, "max-message-size")) {
-      if (!plugin::ParseSize(size, &options.max_message_bytes) || options.max_message_bytes == 0) {
-        CommandFailed(EX_USAGE, std::string("Invalid --max-message-size: ") + size);
+    if (const char* text = ParamString(cctx, "max-message-size")) {
+      Result<uint64_t> size = plugin::ParseSize(text);
+      if (!size.ok() || *size == 0) {
+        CommandFailed(EX_USAGE, std::string("Invalid --max-message-size: ") + text);
         return;
       }
+      options.max_message_bytes = *size;
     }
     // DMARC sources: each mail read as a report delivery is, by archiver-dmarc-reader
     // (a process of its own with its limits: a mail that crashes the parser is that mail's

@@ -4,8 +4,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <cctype>
-
 #include "archiver/archive_access.h"
 #include "archiver/archive_path.h"
 #include "archiver/digest.h"
@@ -243,35 +241,6 @@ int ExitCodeForFailure(imapc::FailureKind kind) {
       break;
   }
   return EX_SOFTWARE;
-}
-
-bool ParseDuration(const std::string& text, uint64_t* seconds) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
-  size_t digits = 0;
-  uint64_t value = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
-    if (value > UINT64_MAX / 10 - 9) return false;
-    value = value * 10 + static_cast<uint64_t>(text[digits++] - '0');
-  }
-  std::string unit = text.substr(digits);
-  uint64_t scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else if (unit == "d") scale = 86400;
-  else if (unit == "w") scale = 7 * 86400;
-  else return false;
-  if (value > UINT64_MAX / scale) return false;
-  *seconds = value * scale;
-  return true;
-}
-
-std::string FormatDuration(uint64_t seconds) {
-  for (auto [unit, scale] : {std::pair{"w", 7 * 86400ULL}, std::pair{"d", 86400ULL},
-                             std::pair{"h", 3600ULL}, std::pair{"m", 60ULL}}) {
-    if (seconds != 0 && seconds % scale == 0) return std::to_string(seconds / scale) + unit;
-  }
-  return std::to_string(seconds) + "s";
 }
 
 std::string FormatOptionalTime(uint64_t micros) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/archiver-dmarc-mime.h"
+#include "common/archiver-units.h"
 #include "archiver/input_source.h"
 #include "archiver/dmarc/payload.h"
 #include "doveadm/doveadm-dmarc-commands.h"
@@ -259,11 +260,13 @@ void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
     }
     uint64_t max_size = 0;
     if (const char* text = ParamString(cctx, "max-size")) {
-      if (!plugin::ParseSize(text, &max_size) || max_size == 0) {
+      Result<uint64_t> size = plugin::ParseSize(text);
+      if (!size.ok() || *size == 0) {
         CommandFailed(EX_USAGE, std::string("Invalid --max-size ") + text +
                                     ": expected a size such as 500M or 2G");
         return;
       }
+      max_size = *size;
     }
     DmarcArchive archive;
     if (!OpenDmarcArchive(cctx, true, &archive)) return;

@@ -195,26 +195,5 @@ TEST(SettingsTest, SenderAndSubjectFiltersNarrowTheReportDeliveries) {
   EXPECT_FALSE(s.IsDmarcDelivery(rcpt, "d", "INBOX", "noreply@google.com", "", "Hello"));
 }
 
-TEST(SettingsTest, SizesAndDurationsAsDovecotWritesThem) {
-  uint64_t value = 0;
-  EXPECT_TRUE(ParseSize("16G", &value));
-  EXPECT_EQ(value, 16ULL << 30);
-  EXPECT_TRUE(ParseSize("1024k", &value));
-  EXPECT_EQ(value, 1ULL << 20);
-  EXPECT_TRUE(ParseSize("4096", &value));
-  EXPECT_EQ(value, 4096u);
-  EXPECT_FALSE(ParseSize("lots", &value));
-  EXPECT_FALSE(ParseSize("-1", &value));
-  EXPECT_TRUE(ParseDuration("30s", &value));
-  EXPECT_EQ(value, 30'000u);
-  EXPECT_TRUE(ParseDuration("2 min", &value));
-  EXPECT_EQ(value, 120'000u);
-  EXPECT_TRUE(ParseDuration("500ms", &value));
-  EXPECT_EQ(value, 500u);
-  EXPECT_TRUE(ParseDuration("30", &value));
-  EXPECT_EQ(value, 30'000u);
-  EXPECT_FALSE(ParseDuration("forever", &value));
-}
-
 }  // namespace
 }  // namespace archiver::plugin
