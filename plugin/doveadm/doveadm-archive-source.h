@@ -8,6 +8,7 @@
 #include "common/archiver-settings.h"
 #include "common/archiver-units.h"
 #include "archiver/sources/sources.h"
+#include "doveadm/doveadm-archive-context.h"
 #include "doveadm/doveadm-archive-dovecot.h"
 #include "source-connect.h"
 
@@ -30,9 +31,8 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx);
 
 // The archive named by the global plugin { archiver_path } and its source registry
 // (sources need one archive for the server: an archiver_path with %u or ~ is refused).
-struct SourceArchive {
-  plugin::ArchiverSettings settings;  // the DMARC sources' report limits come from them
-  std::shared_ptr<Store> store;
+// The settings give the DMARC sources' report limits.
+struct SourceArchive : CommandArchive {
   std::unique_ptr<SourceRegistry> registry;
 };
 
