@@ -4,9 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/archiver-settings.h"
+
+extern "C" {
+#include "config.h"
+#include "lib.h"
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "common/archiver-settings-dovecot24.h"
+#endif
+}
 
 namespace archiver::plugin {
 namespace {
@@ -113,6 +122,22 @@ TEST(SettingsTest, TheTableDefaultsAreTheStructDefaults) {
   ASSERT_EQ(Parse(defaults, &parsed), "");
   EXPECT_EQ(parsed, expected);
 }
+
+#if DOVECOT_PREREQ(2, 4, 0)
+// Dovecot 2.4 knows a key only when archiver-settings-dovecot24.c declares it: the
+// declarations and the parser's table name the same settings, plus the poller's interval
+// (read by the poller, checked by the settings' check function).
+TEST(SettingsTest, Dovecot24DeclaresEverySettingOfTheTable) {
+  std::set<std::string> declared;
+  for (const struct setting_define* def = archiver_setting_parser_info.defines;
+       def->key != nullptr; def++)
+    declared.insert(def->key);
+  std::set<std::string> parsed = {"archiver_sources_poll_interval"};
+  for (const SettingDefinition& setting : ArchiverSettingDefinitions())
+    parsed.insert(setting.name);
+  EXPECT_EQ(declared, parsed);
+}
+#endif
 
 TEST(SettingsTest, TheFirstInvalidSettingInTableOrderIsReported) {
   ArchiverSettings s;
