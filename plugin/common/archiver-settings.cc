@@ -1,7 +1,9 @@
-// Parsing of the plugin { archiver_* } settings into ArchiverSettings.
+// Parsing of the archiver_* settings into ArchiverSettings: a table of (name, default,
+// parser) walked in order; on 2.3 the plugin { } strings, on 2.4 the typed values as text.
 #include "common/archiver-settings.h"
 
 #include "common/archiver-dovecot.h"
+#include "common/archiver-units.h"
 
 #include <cctype>
 #include <cstdlib>
@@ -49,73 +51,183 @@ std::string RecipientKey(const std::string& address) {
   return key;
 }
 
-// archiver_dmarc_mailboxes: "" on success, else why `value` is invalid.
-std::string ParseDmarcMailboxes(const std::string& value, std::vector<DmarcMailboxRule>* rules) {
+// archiver_dmarc_mailboxes: the rules, or why `value` is invalid.
+Status ParseDmarcMailboxes(const std::string& value, std::vector<DmarcMailboxRule>* rules) {
   for (const std::string& entry : SplitWords(value)) {
     DmarcMailboxRule rule;
     size_t slash = entry.find('/');
     if (slash == std::string::npos) {
       size_t at = entry.find('@');
       if (at == std::string::npos || at == 0 || at + 1 == entry.size())
-        return "\"" + entry + "\" is neither an address (local@domain) nor USER/MAILBOX";
+        return Status::InvalidArgument(
+            "\"" + entry + "\" is neither an address (local@domain) nor USER/MAILBOX");
       rule.rcpt = RecipientKey(entry);
     } else {
       rule.user_pattern = entry.substr(0, slash);
       rule.mailbox_pattern = entry.substr(slash + 1);
       if (rule.user_pattern.empty() || rule.mailbox_pattern.empty())
-        return "\"" + entry +
-               "\" needs both a user and a mailbox (USER/MAILBOX, wildcards allowed)";
+        return Status::InvalidArgument(
+            "\"" + entry + "\" needs both a user and a mailbox (USER/MAILBOX, wildcards allowed)");
     }
     rules->push_back(std::move(rule));
   }
-  return "";
+  return Status::Ok();
 }
 
+// `value` as a size into `*bytes` when it is at least `min_bytes`; else `expected`.
+Status SizeAtLeast(const std::string& value, uint64_t min_bytes, uint64_t* bytes,
+                   const char* expected) {
+  Result<uint64_t> size = ParseSize(value);
+  if (!size.ok() || *size < min_bytes) return Status::InvalidArgument(expected);
+  *bytes = *size;
+  return Status::Ok();
+}
+
+// `value` as a time into `*millis` when it lies in [min_ms, max_ms]; else `expected`.
+Status TimeWithin(const std::string& value, uint64_t min_ms, uint64_t max_ms, uint64_t* millis,
+                  const char* expected) {
+  Result<uint64_t> duration = ParseDuration(value, DurationSyntax::kSetting);
+  if (!duration.ok() || *duration < min_ms || *duration > max_ms)
+    return Status::InvalidArgument(expected);
+  *millis = *duration;
+  return Status::Ok();
+}
+
+// A space-separated list of words (patterns) into `*words`; never invalid.
+Status Words(const std::string& value, std::vector<std::string>* words) {
+  *words = SplitWords(value);
+  return Status::Ok();
+}
+
+Status ParseFailure(const std::string& value, ArchiverSettings* s) {
+  if (value == "tempfail") s->failure = FailureMode::kTempfail;
+  else if (value == "continue") s->failure = FailureMode::kContinue;
+  else return Status::InvalidArgument("expected tempfail or continue");
+  return Status::Ok();
+}
+
+Status ParseCapture(const std::string& value, ArchiverSettings* s) {
+  s->capture_delivery = false;
+  s->capture_append = false;
+  for (const std::string& word : SplitWords(value)) {
+    if (word == "delivery") s->capture_delivery = true;
+    else if (word == "append") s->capture_append = true;
+    else if (word != "none")
+      return Status::InvalidArgument("expected words among delivery, append, none");
+  }
+  return Status::Ok();
+}
+
+Status ParseCompression(const std::string& value, ArchiverSettings* s) {
+  if (value == "zlib") s->compression_level = 6;
+  else if (value == "none") s->compression_level = 0;
+  else if (value.rfind("zlib:", 0) == 0 && value.size() == 6 && value[5] >= '1' && value[5] <= '9')
+    s->compression_level = value[5] - '0';
+  else return Status::InvalidArgument("expected zlib, zlib:1 … zlib:9 or none");
+  return Status::Ok();
+}
+
+// yes: every commit durable (data and meta page); once: the data only; no: neither.
+Status ParseFsync(const std::string& value, ArchiverSettings* s) {
+  s->fsync = true;
+  s->fsync_meta = value != "once";
+  if (value != "once" && !ParseBool(value, &s->fsync))
+    return Status::InvalidArgument("expected yes, once or no");
+  return Status::Ok();
+}
+
+Status ParseDmarcMaxRatio(const std::string& value, ArchiverSettings* s) {
+  char* end = nullptr;
+  unsigned long long ratio = std::strtoull(value.c_str(), &end, 10);
+  if (!std::isdigit(static_cast<unsigned char>(value[0])) || *end != '\0' || ratio == 0)
+    return Status::InvalidArgument("expected a whole number above 0");
+  s->dmarc_max_ratio = ratio;
+  return Status::Ok();
+}
+
+// Read after archiver_map_size (the table's order): DMARC data gets a share of the map.
+Status ParseDmarcMaxSpace(const std::string& value, ArchiverSettings* s) {
+  Result<uint64_t> size = ParseSize(value);
+  if (!size.ok() || (*size != 0 && *size < (1ULL << 20)))
+    return Status::InvalidArgument(
+        "expected 0 (an eighth of archiver_map_size) or a size of at least 1M");
+  s->dmarc_max_space = *size;
+  if (s->dmarc_max_space >= s->map_size)
+    return Status::InvalidArgument(
+        "must be less than archiver_map_size, or DMARC reports could fill the archive that "
+        "mail needs");
+  return Status::Ok();
+}
+
+Status ParseSourcesKey(const std::string& value, ArchiverSettings* s) {
+  s->sources_key = value;
+  if (!value.empty() && value[0] != '/') return Status::InvalidArgument("expected an absolute path");
+  return Status::Ok();
+}
+
+// Every archiver_* setting the parser reads, in the order they are checked (the first
+// invalid one is reported). The default is the text an unset or empty setting stands for:
+// what conf.d/90-archiver.conf documents and ArchiverSettings{} holds (settings_test.cc).
+const SettingDefinition kSettings[] = {
+    {"archiver_path", "",
+     [](const std::string& v, ArchiverSettings* s) {
+       s->path = v;
+       return Status::Ok();
+     }},
+    {"archiver_failure", "tempfail", ParseFailure},
+    {"archiver_capture", "delivery", ParseCapture},
+    {"archiver_compression", "zlib", ParseCompression},
+    {"archiver_map_size", "16G",
+     [](const std::string& v, ArchiverSettings* s) {
+       return SizeAtLeast(v, 1ULL << 20, &s->map_size,
+                          "expected a size of at least 1M, such as 16G");
+     }},
+    {"archiver_fsync", "yes", ParseFsync},
+    {"archiver_lock_timeout", "30s",
+     [](const std::string& v, ArchiverSettings* s) {
+       return TimeWithin(v, 1000, 600'000, &s->lock_timeout_ms,
+                         "expected a time between 1s and 10min, such as 30s");
+     }},
+    {"archiver_exclude_users", "",
+     [](const std::string& v, ArchiverSettings* s) { return Words(v, &s->exclude_users); }},
+    {"archiver_exclude_mailboxes", "",
+     [](const std::string& v, ArchiverSettings* s) { return Words(v, &s->exclude_mailboxes); }},
+    {"archiver_dmarc_mailboxes", "",
+     [](const std::string& v, ArchiverSettings* s) {
+       return ParseDmarcMailboxes(v, &s->dmarc_mailboxes);
+     }},
+    {"archiver_dmarc_max_size", "10M",
+     [](const std::string& v, ArchiverSettings* s) {
+       return SizeAtLeast(v, 1, &s->dmarc_max_size, "expected a size above 0, such as 10M");
+     }},
+    {"archiver_dmarc_max_ratio", "100", ParseDmarcMaxRatio},
+    {"archiver_dmarc_max_space", "0", ParseDmarcMaxSpace},
+    {"archiver_dmarc_max_time", "20s",
+     [](const std::string& v, ArchiverSettings* s) {
+       return TimeWithin(v, 1000, 600'000, &s->dmarc_max_time_ms,
+                         "expected a time between 1s and 10min, such as 20s");
+     }},
+    {"archiver_dmarc_wait", "1s",
+     [](const std::string& v, ArchiverSettings* s) {
+       return TimeWithin(v, 0, 600'000, &s->dmarc_wait_ms,
+                         "expected a time up to 10min, such as 1s (0: do not wait)");
+     }},
+    {"archiver_dmarc_senders", "",
+     [](const std::string& v, ArchiverSettings* s) { return Words(v, &s->dmarc_senders); }},
+    {"archiver_dmarc_subjects", "",
+     [](const std::string& v, ArchiverSettings* s) { return Words(v, &s->dmarc_subjects); }},
+    {"archiver_sources_key", "", ParseSourcesKey},
+};
+
 }  // namespace
+
+std::span<const SettingDefinition> ArchiverSettingDefinitions() { return kSettings; }
 
 bool AnyWildcardMatches(const std::vector<std::string>& patterns, const std::string& text) {
   for (const std::string& pattern : patterns) {
     if (wildcard_match_icase(text.c_str(), pattern.c_str())) return true;
   }
   return false;
-}
-
-bool ParseSize(const std::string& text, uint64_t* bytes) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
-  char* end = nullptr;
-  unsigned long long number = std::strtoull(text.c_str(), &end, 10);
-  std::string unit = Lowercase(end);
-  if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "16GB" like "16G"
-  unsigned shift = 0;
-  if (unit.empty()) shift = 0;
-  else if (unit == "k") shift = 10;
-  else if (unit == "m") shift = 20;
-  else if (unit == "g") shift = 30;
-  else if (unit == "t") shift = 40;
-  else return false;
-  if (shift > 0 && number > (UINT64_MAX >> shift)) return false;
-  *bytes = static_cast<uint64_t>(number) << shift;
-  return true;
-}
-
-bool ParseDuration(const std::string& text, uint64_t* millis) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
-  char* end = nullptr;
-  unsigned long long number = std::strtoull(text.c_str(), &end, 10);
-  std::string unit = Lowercase(end);
-  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  uint64_t scale = 0;
-  if (unit == "ms" || unit == "msec" || unit == "msecs") scale = 1;
-  else if (unit.empty() || unit == "s" || unit == "sec" || unit == "secs" || unit == "second" ||
-           unit == "seconds")
-    scale = 1000;
-  else if (unit == "m" || unit == "min" || unit == "mins" || unit == "minute" ||
-           unit == "minutes")
-    scale = 60'000;
-  else return false;
-  if (number > UINT64_MAX / scale) return false;
-  *millis = number * scale;
-  return true;
 }
 
 StoreOptions ArchiverSettings::StoreOptionsFor(bool read_only) const {
@@ -169,115 +281,19 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
     const char* value = lookup(name);
     return value == nullptr ? std::string() : std::string(value);
   };
-  ArchiverSettings parsed;
-
-  parsed.path = get("archiver_path");
-  if (parsed.path.empty() && require_path)
+  if (require_path && get("archiver_path").empty())
 #if DOVECOT_PREREQ(2, 4, 0)
     return "archiver_path is not set: name the archive directory with archiver_path = …";
 #else
     return "archiver_path is not set: name the archive directory in plugin { archiver_path = … }";
 #endif
-
-  std::string value = get("archiver_failure");
-  if (value.empty() || value == "tempfail") parsed.failure = FailureMode::kTempfail;
-  else if (value == "continue") parsed.failure = FailureMode::kContinue;
-  else return Invalid("archiver_failure", value, "expected tempfail or continue");
-
-  value = get("archiver_capture");
-  if (!value.empty()) {
-    parsed.capture_delivery = false;
-    for (const std::string& word : SplitWords(value)) {
-      if (word == "delivery") parsed.capture_delivery = true;
-      else if (word == "append") parsed.capture_append = true;
-      else if (word == "none") continue;
-      else return Invalid("archiver_capture", value, "expected words among delivery, append, none");
-    }
+  ArchiverSettings parsed;
+  for (const SettingDefinition& setting : ArchiverSettingDefinitions()) {
+    std::string value = get(setting.name);
+    if (value.empty()) value = setting.default_value;
+    Status valid = setting.parse(value, &parsed);
+    if (!valid.ok()) return Invalid(setting.name, value, valid.message());
   }
-
-  value = get("archiver_compression");
-  if (value.empty() || value == "zlib") {
-    parsed.compression_level = 6;
-  } else if (value == "none") {
-    parsed.compression_level = 0;
-  } else if (value.rfind("zlib:", 0) == 0 && value.size() == 6 && value[5] >= '1' &&
-             value[5] <= '9') {
-    parsed.compression_level = value[5] - '0';
-  } else {
-    return Invalid("archiver_compression", value, "expected zlib, zlib:1 … zlib:9 or none");
-  }
-
-  value = get("archiver_map_size");
-  if (!value.empty()) {
-    if (!ParseSize(value, &parsed.map_size) || parsed.map_size < (1ULL << 20))
-      return Invalid("archiver_map_size", value, "expected a size of at least 1M, such as 16G");
-  }
-
-  value = get("archiver_fsync");
-  if (value == "once") {
-    parsed.fsync_meta = false;
-  } else if (!value.empty() && !ParseBool(value, &parsed.fsync)) {
-    return Invalid("archiver_fsync", value, "expected yes, once or no");
-  }
-
-  value = get("archiver_lock_timeout");
-  if (!value.empty() && (!ParseDuration(value, &parsed.lock_timeout_ms) ||
-                         parsed.lock_timeout_ms < 1000 || parsed.lock_timeout_ms > 600'000)) {
-    return Invalid("archiver_lock_timeout", value,
-                   "expected a time between 1s and 10min, such as 30s");
-  }
-
-  parsed.exclude_users = SplitWords(get("archiver_exclude_users"));
-  parsed.exclude_mailboxes = SplitWords(get("archiver_exclude_mailboxes"));
-
-  value = get("archiver_dmarc_mailboxes");
-  std::string why = ParseDmarcMailboxes(value, &parsed.dmarc_mailboxes);
-  if (!why.empty()) return Invalid("archiver_dmarc_mailboxes", value, why);
-
-  value = get("archiver_dmarc_max_size");
-  if (!value.empty() && (!ParseSize(value, &parsed.dmarc_max_size) || parsed.dmarc_max_size == 0))
-    return Invalid("archiver_dmarc_max_size", value, "expected a size above 0, such as 10M");
-
-  value = get("archiver_dmarc_max_ratio");
-  if (!value.empty()) {
-    char* end = nullptr;
-    unsigned long long ratio = std::strtoull(value.c_str(), &end, 10);
-    if (!std::isdigit(static_cast<unsigned char>(value[0])) || *end != '\0' || ratio == 0)
-      return Invalid("archiver_dmarc_max_ratio", value, "expected a whole number above 0");
-    parsed.dmarc_max_ratio = ratio;
-  }
-
-  value = get("archiver_dmarc_max_space");
-  if (!value.empty()) {
-    if (!ParseSize(value, &parsed.dmarc_max_space) ||
-        (parsed.dmarc_max_space != 0 && parsed.dmarc_max_space < (1ULL << 20)))
-      return Invalid("archiver_dmarc_max_space", value,
-                     "expected 0 (an eighth of archiver_map_size) or a size of at least 1M");
-    if (parsed.dmarc_max_space >= parsed.map_size)
-      return Invalid("archiver_dmarc_max_space", value,
-                     "must be less than archiver_map_size, or DMARC reports could fill the "
-                     "archive that mail needs");
-  }
-
-  value = get("archiver_dmarc_max_time");
-  if (!value.empty() && (!ParseDuration(value, &parsed.dmarc_max_time_ms) ||
-                         parsed.dmarc_max_time_ms < 1000 || parsed.dmarc_max_time_ms > 600'000))
-    return Invalid("archiver_dmarc_max_time", value,
-                   "expected a time between 1s and 10min, such as 20s");
-
-  value = get("archiver_dmarc_wait");
-  if (!value.empty() &&
-      (!ParseDuration(value, &parsed.dmarc_wait_ms) || parsed.dmarc_wait_ms > 600'000))
-    return Invalid("archiver_dmarc_wait", value,
-                   "expected a time up to 10min, such as 1s (0: do not wait)");
-
-  parsed.dmarc_senders = SplitWords(get("archiver_dmarc_senders"));
-  parsed.dmarc_subjects = SplitWords(get("archiver_dmarc_subjects"));
-
-  parsed.sources_key = get("archiver_sources_key");
-  if (!parsed.sources_key.empty() && parsed.sources_key[0] != '/')
-    return Invalid("archiver_sources_key", parsed.sources_key, "expected an absolute path");
-
   *settings = std::move(parsed);
   return "";
 }

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "archiver/dmarc/dmarc_pipeline.h"
+#include "archiver/status.h"
 #include "archiver/store/store.h"
 
 namespace archiver::plugin {
@@ -22,6 +24,8 @@ struct DmarcMailboxRule {
   std::string rcpt;             // lowercased address without +detail, or ""
   std::string user_pattern;     // set when rcpt is ""
   std::string mailbox_pattern;
+
+  bool operator==(const DmarcMailboxRule&) const = default;
 };
 
 struct ArchiverSettings {
@@ -74,12 +78,27 @@ struct ArchiverSettings {
 
   // Store options for this archive (read_only for queries).
   StoreOptions StoreOptionsFor(bool read_only) const;
+
+  bool operator==(const ArchiverSettings&) const = default;
 };
+
+// One archiver_* setting: its full name, the text an unset or empty setting stands for,
+// and how a value is read into ArchiverSettings (InvalidArgument saying what was expected,
+// e.g. "expected tempfail or continue"; `settings` may then be half-written).
+struct SettingDefinition {
+  const char* name;
+  const char* default_value;
+  Status (*parse)(const std::string& value, ArchiverSettings* settings);
+};
+
+// Every setting ParseArchiverSettings reads, in the order it checks them.
+std::span<const SettingDefinition> ArchiverSettingDefinitions();
 
 // Looks a setting up by its full name ("archiver_path"); nullptr or "" when unset.
 using SettingLookup = std::function<const char*(const char* name)>;
 
-// Parses every archiver_* setting. Returns "" on success, else an error such as
+// Parses every archiver_* setting (ArchiverSettingDefinitions, in order; the first invalid
+// one is reported). Returns "" on success, else an error such as
 // "Invalid archiver_failure=maybe: expected tempfail or continue".
 // `require_path`: an unset archiver_path is an error.
 std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path,
@@ -88,12 +107,5 @@ std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path
 // True when any of the wildcard `patterns` (* and ?) matches `text`, ASCII letters
 // compared case-insensitively.
 bool AnyWildcardMatches(const std::vector<std::string>& patterns, const std::string& text);
-
-// Parses "16G", "512M", "1024k", "1T", "4096" (bytes). False on anything else.
-bool ParseSize(const std::string& text, uint64_t* bytes);
-
-// Parses a time as Dovecot writes it: "30s", "2 min", "500ms", "30" (seconds), into
-// milliseconds. False on anything else.
-bool ParseDuration(const std::string& text, uint64_t* millis);
 
 }  // namespace archiver::plugin

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "archiver/archive_access.h"
 #include "archiver/archive_path.h"
 #include "archiver/display_text.h"
 #include "archiver/time_format.h"
@@ -155,18 +156,52 @@ bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings*
   return true;
 }
 
-std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx, bool writable) {
+bool OpenArchive(struct doveadm_cmd_context* cctx, const ArchiveOpening& how,
+                 CommandArchive* archive) {
+  archive->missing = false;
+  if (how.server_wide) {
+    // Sources belong to one archive for the whole server: `--user` names the remote
+    // login, never a local user whose archive to open.
+    const std::string path = RawGlobalArchivePath(cctx);
+    if (ArchivePathDependsOnUser(path)) {
+      CommandFailed(EX_CONFIG, "archiver_path = " + path +
+                                   " depends on the user: remote sources need one archive "
+                                   "for the server");
+      return false;
+    }
+  }
   plugin::ArchiverSettings settings;
-  if (!CommandSettings(cctx, &settings)) return nullptr;
-  StoreOptions options = settings.StoreOptionsFor(!writable);
-  options.create_if_missing = false;  // a command never makes an archive appear
+  if (!CommandSettings(cctx, &settings)) return false;
+  StoreOptions options = settings.StoreOptionsFor(!how.writable);
+  options.create_if_missing = how.writable && how.create_if_missing;
   Result<std::shared_ptr<Store>> store = Store::Open(options);
+  if (!store.ok() && how.quiet_when_missing && !how.writable &&
+      store.status().code() == Status::Code::kNotFound) {
+    archive->missing = true;
+    return false;
+  }
   if (!store.ok()) {
     CommandFailed(ExitCodeFor(store.status()),
                   "Cannot open the archive " + settings.path + ": " + store.status().message());
-    return nullptr;
+    return false;
   }
-  return store.value();
+  archive->settings = std::move(settings);
+  archive->store = std::move(store).value();
+  return true;
+}
+
+bool DropRootForGoodBefore(const CommandArchive& archive, const char* activity) {
+  Status dropped = DropRootForGood(archive.store->owner());
+  if (dropped.ok()) return true;
+  CommandFailed(EX_TEMPFAIL, std::string("Not ") + activity + " as root: " + dropped.ToString());
+  return false;
+}
+
+std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx, bool writable) {
+  CommandArchive archive;
+  // A command never makes an archive appear.
+  if (!OpenArchive(cctx, {.writable = writable}, &archive)) return nullptr;
+  return archive.store;
 }
 
 bool ParseListingOptions(struct doveadm_cmd_context* cctx, uint64_t* since_us, uint64_t* until_us,

@@ -43,6 +43,38 @@ std::string RawGlobalArchivePath(struct doveadm_cmd_context* cctx);
 // CommandFailed (EX_NOUSER, EX_TEMPFAIL, EX_CONFIG, EX_USAGE).
 bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings);
 
+// How a command opens its archive (OpenArchive).
+struct ArchiveOpening {
+  bool writable = false;           // else read-only
+  bool create_if_missing = false;  // with writable: a missing archive is made
+  // The archive for the whole server (remote sources): the global archiver_path, which
+  // must not depend on the user (EX_CONFIG); `-u`/--user never selects a local user.
+  bool server_wide = false;
+  // A read-only open of an archive that does not exist is no error: OpenArchive returns
+  // false with CommandArchive::missing set, and nothing reported.
+  bool quiet_when_missing = false;
+};
+
+// An opened archive and the settings it was opened with.
+struct CommandArchive {
+  plugin::ArchiverSettings settings;
+  std::shared_ptr<Store> store;
+  bool missing = false;  // see ArchiveOpening::quiet_when_missing
+};
+
+// The one way a doveadm command opens an archive. The settings are CommandSettings'
+// (with `how.server_wide` always the global ones: the raw archiver_path is checked
+// first); Store::Open then acts in the archive directory only as its owner, never as root
+// (archive_access.h), and takes the process's open handle of the archive when there is one. False after CommandFailed (the settings' codes, or ExitCodeFor the open),
+// or quietly missing (see ArchiveOpening); `*archive` is then unchanged but for `missing`.
+bool OpenArchive(struct doveadm_cmd_context* cctx, const ArchiveOpening& how,
+                 CommandArchive* archive);
+
+// Gives up root for good (DropRootForGood), for the owner of the opened archive, before
+// the command does `activity` ("parsing reports"): what anyone may have written is never
+// handled as root. Not root: does nothing. False after CommandFailed(EX_TEMPFAIL).
+bool DropRootForGoodBefore(const CommandArchive& archive, const char* activity);
+
 // Opens the archive for a command, read-only unless `writable` (an existing archive
 // only: a command never creates one). With `-u USER` the user's settings are
 // looked up (userdb; the archive path may then use %u, %d, ~); without it the global

@@ -77,7 +77,6 @@ void PrintHeaders(std::initializer_list<const char*> before,
   for (const char* field : after) doveadm_print_header_simple(field);
 }
 
-// Writes all of `data` to `fd`; false with errno set on failure.
 // The --output directory of an eml export, made (0700) when missing, opened without
 // following a link; "" or why not. An existing directory must be ours: whoever else owns
 // it could plant links or read what lands there (export runs as root).
@@ -100,6 +99,7 @@ std::string OpenExportDirectory(const char* output, int* dir_fd) {
   return "";
 }
 
+// Writes all of `data` to `fd`; false with errno set on failure.
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t written = write(fd, data.data(), data.size());
@@ -139,6 +139,152 @@ std::string MboxEntry(const DeliveryRecord& record, std::string_view message) {
   }
   entry += '\n';
   return entry;
+}
+
+// What `archive export` was asked for.
+struct ExportRequest {
+  ListFilter filter;
+  const char* format = nullptr;  // "mbox" or "eml"
+  const char* output = nullptr;  // the mbox file, or the directory of .eml files
+  bool mbox = false;
+};
+
+// The filter options, --format and --output; nullopt after CommandFailed(EX_USAGE).
+std::optional<ExportRequest> ParseExportRequest(struct doveadm_cmd_context* cctx) {
+  ExportRequest request;
+  if (!ParseListFilter(cctx, &request.filter)) return std::nullopt;
+  request.format = ParamString(cctx, "format");
+  request.output = ParamString(cctx, "output");
+  if (request.format == nullptr ||
+      (std::strcmp(request.format, "mbox") != 0 && std::strcmp(request.format, "eml") != 0)) {
+    CommandFailed(EX_USAGE, "--format mbox|eml is required");
+    return std::nullopt;
+  }
+  if (request.output == nullptr || *request.output == '\0') {
+    CommandFailed(EX_USAGE, "--output PATH is required (an mbox file, or a directory for eml)");
+    return std::nullopt;
+  }
+  request.mbox = std::strcmp(request.format, "mbox") == 0;
+  return request;
+}
+
+// Where an export writes: one mbox file or a directory of .eml files, never overwriting
+// anything. Closed (quietly) when destroyed; Finish reports a failed close of the mbox.
+class ExportTarget {
+ public:
+  explicit ExportTarget(const ExportRequest& request)
+      : output_(request.output), mbox_(request.mbox) {}
+  ~ExportTarget() {
+    if (dir_fd_ >= 0) close(dir_fd_);
+    if (mbox_fd_ >= 0) close(mbox_fd_);
+  }
+  ExportTarget(const ExportTarget&) = delete;
+  ExportTarget& operator=(const ExportTarget&) = delete;
+
+  // Creates the mbox file or makes and opens the directory. False after
+  // CommandFailed(EX_CANTCREAT).
+  bool Open() {
+    if (mbox_) {
+      mbox_fd_ = open(output_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (mbox_fd_ >= 0) return true;
+      CommandFailed(EX_CANTCREAT, std::string("open(") + output_ + ") failed: " +
+                                      std::strerror(errno) + " (export never overwrites)");
+      return false;
+    }
+    std::string error = OpenExportDirectory(output_, &dir_fd_);
+    if (error.empty()) return true;
+    CommandFailed(EX_CANTCREAT, error);
+    return false;
+  }
+
+  // Writes one message (an mbox entry, or ID.eml). False after CommandFailed
+  // (EX_CANTCREAT, EX_IOERR): the export stops.
+  bool Write(const DeliveryRecord& record, const std::string& message) {
+    bool written;
+    if (mbox_) {
+      written = WriteAll(mbox_fd_, MboxEntry(record, message));
+    } else {
+      const std::string name = ToHex(record.id) + ".eml";
+      int fd = openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
+      if (fd < 0) {
+        CommandFailed(EX_CANTCREAT, std::string("open(") + output_ + "/" + name + ") failed: " +
+                                        std::strerror(errno) + " (export never overwrites)");
+        return false;
+      }
+      written = WriteAll(fd, message);
+      if (close(fd) < 0) written = false;
+    }
+    if (!written)
+      CommandFailed(EX_IOERR, std::string("Writing to ") + output_ + " failed: " +
+                                  std::strerror(errno));
+    return written;
+  }
+
+  // Closes the target; a failed close of the mbox file is CommandFailed(EX_IOERR).
+  void Finish() {
+    if (dir_fd_ >= 0) close(dir_fd_);
+    dir_fd_ = -1;
+    if (mbox_fd_ >= 0 && close(mbox_fd_) < 0)
+      CommandFailed(EX_IOERR, std::string("close(") + output_ + ") failed: " + std::strerror(errno));
+    mbox_fd_ = -1;
+  }
+
+ private:
+  const char* output_;
+  bool mbox_;
+  int mbox_fd_ = -1;
+  int dir_fd_ = -1;
+};
+
+// The deliveries `filter` selects, one per distinct message, newest first (the order
+// ListDeliveries gives).
+Result<std::vector<Delivery>> SelectExportedDeliveries(const Store& store,
+                                                       const ListFilter& filter) {
+  std::vector<Delivery> selected;
+  std::set<MessageId> seen;
+  Status listed = store.ListDeliveries(filter, [&](const Delivery& delivery) {
+    if (seen.insert(delivery.record.id).second) selected.push_back(delivery);
+    return true;
+  });
+  if (!listed.ok()) return listed;
+  return selected;
+}
+
+struct ExportCounts {
+  uint64_t exported = 0;
+  uint64_t bytes = 0;
+  uint64_t failed = 0;  // messages that could not be read
+};
+
+// Writes the messages of `selected` oldest first; a message that cannot be read is
+// counted and reported, a write failure ends the export.
+ExportCounts ExportMessages(const Store& store, const std::vector<Delivery>& selected,
+                            ExportTarget* target) {
+  ExportCounts counts;
+  for (auto it = selected.rbegin(); it != selected.rend(); ++it) {
+    Result<std::string> message = store.ReadMessage(it->record.id);
+    if (!message.ok()) {
+      CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
+      ++counts.failed;
+      continue;
+    }
+    if (!target->Write(it->record, *message)) break;
+    ++counts.exported;
+    counts.bytes += message->size();
+  }
+  return counts;
+}
+
+void PrintExportSummary(const ExportRequest& request, const ExportCounts& counts) {
+  doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+  for (const char* field : {"format", "output", "messages", "bytes", "failed"})
+    doveadm_print_header_simple(field);
+  PrintValue(request.format);
+  PrintValue(request.output);
+  PrintValue(Decimal(counts.exported).c_str());
+  PrintValue(Decimal(counts.bytes).c_str());
+  PrintValue(Decimal(counts.failed).c_str());
 }
 
 }  // namespace
@@ -243,92 +389,20 @@ void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
 
 void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    ListFilter filter;
-    if (!ParseListFilter(cctx, &filter)) return;
-    const char* format = ParamString(cctx, "format");
-    const char* output = ParamString(cctx, "output");
-    if (format == nullptr || (std::strcmp(format, "mbox") != 0 && std::strcmp(format, "eml") != 0)) {
-      CommandFailed(EX_USAGE, "--format mbox|eml is required");
-      return;
-    }
-    if (output == nullptr || *output == '\0') {
-      CommandFailed(EX_USAGE, "--output PATH is required (an mbox file, or a directory for eml)");
-      return;
-    }
-    bool mbox = std::strcmp(format, "mbox") == 0;
+    std::optional<ExportRequest> request = ParseExportRequest(cctx);
+    if (!request) return;
     std::shared_ptr<Store> store = OpenCommandArchive(cctx);
     if (store == nullptr) return;
-
-    int mbox_fd = -1;
-    int dir_fd = -1;
-    if (mbox) {
-      mbox_fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (mbox_fd < 0) {
-        CommandFailed(EX_CANTCREAT, std::string("open(") + output + ") failed: " +
-                                        std::strerror(errno) + " (export never overwrites)");
-        return;
-      }
-    } else {
-      std::string error = OpenExportDirectory(output, &dir_fd);
-      if (!error.empty()) {
-        CommandFailed(EX_CANTCREAT, error);
-        return;
-      }
-    }
-    // Deliveries come newest first; each distinct message is exported once.
-    std::vector<Delivery> selected;
-    std::set<MessageId> seen;
-    Status listed = store->ListDeliveries(filter, [&](const Delivery& delivery) {
-      if (seen.insert(delivery.record.id).second) selected.push_back(delivery);
-      return true;
-    });
-    if (!listed.ok()) {
-      CommandFailed(ExitCodeFor(listed), "Listing failed: " + listed.ToString());
-      if (mbox_fd >= 0) close(mbox_fd);
-      if (dir_fd >= 0) close(dir_fd);
+    ExportTarget target(*request);
+    if (!target.Open()) return;
+    Result<std::vector<Delivery>> selected = SelectExportedDeliveries(*store, request->filter);
+    if (!selected.ok()) {
+      CommandFailed(ExitCodeFor(selected.status()), "Listing failed: " + selected.status().ToString());
       return;
     }
-    uint64_t exported = 0, bytes = 0, failed = 0;
-    for (auto it = selected.rbegin(); it != selected.rend(); ++it) {  // oldest first
-      Result<std::string> message = store->ReadMessage(it->record.id);
-      if (!message.ok()) {
-        CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
-        ++failed;
-        continue;
-      }
-      bool written;
-      if (mbox) {
-        written = WriteAll(mbox_fd, MboxEntry(it->record, *message));
-      } else {
-        const std::string name = ToHex(it->record.id) + ".eml";
-        int fd = openat(dir_fd, name.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) {
-          CommandFailed(EX_CANTCREAT, std::string("open(") + output + "/" + name + ") failed: " +
-                                          std::strerror(errno) + " (export never overwrites)");
-          break;
-        }
-        written = WriteAll(fd, *message);
-        if (close(fd) < 0) written = false;
-      }
-      if (!written) {
-        CommandFailed(EX_IOERR, std::string("Writing to ") + output + " failed: " + std::strerror(errno));
-        break;
-      }
-      ++exported;
-      bytes += message->size();
-    }
-    if (dir_fd >= 0) close(dir_fd);
-    if (mbox_fd >= 0 && close(mbox_fd) < 0)
-      CommandFailed(EX_IOERR, std::string("close(") + output + ") failed: " + std::strerror(errno));
-    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-    for (const char* field : {"format", "output", "messages", "bytes", "failed"})
-      doveadm_print_header_simple(field);
-    PrintValue(format);
-    PrintValue(output);
-    PrintValue(Decimal(exported).c_str());
-    PrintValue(Decimal(bytes).c_str());
-    PrintValue(Decimal(failed).c_str());
+    const ExportCounts counts = ExportMessages(*store, *selected, &target);
+    target.Finish();
+    PrintExportSummary(*request, counts);
   });
 }
 

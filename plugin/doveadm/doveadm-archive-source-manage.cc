@@ -101,9 +101,12 @@ bool ApplyOptions(struct doveadm_cmd_context* cctx, SourceConfig* config) {
   for (auto [name, target] : {std::pair{"interval", &config->interval_seconds},
                               std::pair{"max-age", &config->max_age_seconds}}) {
     const char* value = ParamString(cctx, name);
-    if (value != nullptr && !ParseDuration(value, target))
+    if (value == nullptr) continue;
+    Result<uint64_t> seconds = plugin::ParseDuration(value, plugin::DurationSyntax::kOption);
+    if (!seconds.ok())
       return Usage(std::string("Invalid --") + name + " " + value +
                    ": expected a duration such as 90s, 15m, 2h, 1d");
+    *target = *seconds;
   }
   if (const char* value = ParamString(cctx, "purpose")) {
     Result<SourcePurpose> purpose = ParseSourcePurpose(value);
@@ -117,8 +120,10 @@ bool ApplyOptions(struct doveadm_cmd_context* cctx, SourceConfig* config) {
   if (const char* value = ParamString(cctx, "subject-filter")) config->subject_filter = value;
   if (const char* value = ParamString(cctx, "sender-filter")) config->sender_filter = value;
   if (const char* value = ParamString(cctx, "max-size")) {
-    if (!plugin::ParseSize(value, &config->max_size))
+    Result<uint64_t> size = plugin::ParseSize(value);
+    if (!size.ok())
       return Usage(std::string("Invalid --max-size ") + value + ": expected a size such as 10M");
+    config->max_size = *size;
   }
   Status valid = config->Validate();
   if (!valid.ok()) return Usage(valid.message());

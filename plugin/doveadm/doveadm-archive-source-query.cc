@@ -22,7 +22,7 @@ void PrintSettings(FieldPrinter& out, const SourceConfig& config) {
   out.Print("source", "tls_verify", config.tls_verify ? "yes" : "no");
   out.Print("source", "folders", config.all_folders ? "*" : Join(config.folders));
   out.Print("source", "exclude", Join(config.exclude));
-  out.Print("source", "interval", FormatDuration(config.interval_seconds));
+  out.Print("source", "interval", plugin::FormatDuration(config.interval_seconds));
   out.Print("source", "purpose", SourcePurposeName(config.purpose));
   if (config.purpose != SourcePurpose::kDmarc) return;
   std::string after = SourceAfterName(config.after);
@@ -30,7 +30,7 @@ void PrintSettings(FieldPrinter& out, const SourceConfig& config) {
   out.Print("source", "after", after);
   out.Print("source", "subject_filter", config.subject_filter);
   out.Print("source", "sender_filter", config.sender_filter);
-  out.Print("source", "max_age", config.max_age_seconds ? FormatDuration(config.max_age_seconds)
+  out.Print("source", "max_age", config.max_age_seconds ? plugin::FormatDuration(config.max_age_seconds)
                                                         : "");
   out.Print("source", "max_size", config.max_size ? std::to_string(config.max_size) : "");
 }

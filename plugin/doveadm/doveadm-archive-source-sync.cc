@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "common/archiver-dmarc-launch.h"
 #include "archiver/time_format.h"
@@ -46,6 +47,82 @@ bool SelectSources(struct doveadm_cmd_context* cctx, bool due, std::vector<std::
   }
   *names = std::move(selected).value();
   return true;
+}
+
+// The source `sync NAME` names exists and is not paused. False after CommandFailed.
+bool CheckNamedSource(const SourceArchive& archive, const char* name) {
+  Result<SourceInfo> info = archive.registry->Describe(name);
+  if (!info.ok()) {
+    CommandFailed(ExitCodeFor(info.status()), info.status().message());
+    return false;
+  }
+  if (info->status.paused) {
+    CommandFailed(EX_TEMPFAIL, std::string("Source ") + name + " is paused: resume it to sync it");
+    return false;
+  }
+  return true;
+}
+
+// The options of a sync: --max-message-size, the DMARC reader, progress on a terminal.
+// nullopt after CommandFailed(EX_USAGE).
+std::optional<imapc::SyncOptions> SyncOptionsFor(struct doveadm_cmd_context* cctx,
+                                                 const plugin::ArchiverSettings& settings) {
+  imapc::SyncOptions options;
+  if (const char* text = ParamString(cctx, "max-message-size")) {
+    Result<uint64_t> size = plugin::ParseSize(text);
+    if (!size.ok() || *size == 0) {
+      CommandFailed(EX_USAGE, std::string("Invalid --max-message-size: ") + text);
+      return std::nullopt;
+    }
+    options.max_message_bytes = *size;
+  }
+  // DMARC sources: each mail read as a report delivery is, by archiver-dmarc-reader
+  // (a process of its own with its limits: a mail that crashes the parser is that mail's
+  // error, never the sync's end), into the archive the sync writes to; the mail, not
+  // committed yet, is handed to it.
+  options.dmarc_reader = [settings](std::string_view mail, const DmarcOrigin& origin,
+                                    DmarcMail* noted) {
+    DmarcReaderJob job = plugin::DmarcReaderJobFor(settings, noted->mail, noted->user,
+                                                   noted->mailbox, origin.detail, true);
+    job.origin_kind = origin.kind;
+    job.mail_on_fd = true;
+    Result<DmarcItemTally> read = plugin::ReadWithDmarcReader(job, mail);
+    if (!read.ok()) return read.status();
+    noted->reports = static_cast<uint32_t>(read->reports);
+    noted->failures = static_cast<uint32_t>(read->failures);
+    noted->errors = static_cast<uint32_t>(read->errors);
+    return Status::Ok();
+  };
+  if (isatty(STDERR_FILENO)) {
+    options.progress = [](const std::string& folder, uint64_t done, uint64_t remaining) {
+      fprintf(stderr, "\r%s: %llu archived, about %llu UIDs to go   ", folder.c_str(),
+              static_cast<unsigned long long>(done), static_cast<unsigned long long>(remaining));
+      if (remaining == 0) fputc('\n', stderr);
+    };
+  }
+  return options;
+}
+
+// Syncs `names` one after the other, a row each. Every password is read while still
+// root; from there on the process is the archive's owner for good.
+void SyncSources(const SourceArchive& archive, const std::vector<std::string>& names,
+                 const imapc::SyncOptions& options) {
+  std::vector<imapc::SourceCredentials> credentials;
+  for (const std::string& source : names)
+    credentials.push_back(imapc::ReadSourceCredentials(*archive.registry, source));
+  if (!DropRootBeforeConnecting(archive)) return;
+  doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+  for (const char* column : {"name", "status", "archived", "failure", "error"})
+    doveadm_print_header_simple(column);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& source = names[i];
+    imapc::SyncOutcome outcome =
+        imapc::SyncSource(archive.registry.get(), source, credentials[i], options);
+    Result<SourceInfo> after = archive.registry->Describe(source);
+    PrintSyncRow(source, after.ok() ? SourceStateName(after->status.state()) : "", outcome);
+    if (outcome.failure != imapc::FailureKind::kNone)
+      ConnectionFailed(source, {outcome.failure, outcome.error});
+  }
 }
 
 }  // namespace
@@ -126,68 +203,12 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
     SourceArchive archive;
     if (!OpenSourceArchive(cctx, true, &archive)) return;
     if (name != nullptr) {
-      Result<SourceInfo> info = archive.registry->Describe(name);
-      if (!info.ok()) {
-        CommandFailed(ExitCodeFor(info.status()), info.status().message());
-        return;
-      }
-      if (info->status.paused) {
-        CommandFailed(EX_TEMPFAIL, std::string("Source ") + name +
-                                       " is paused: resume it to sync it");
-        return;
-      }
+      if (!CheckNamedSource(archive, name)) return;
       names.push_back(name);
     }
-    imapc::SyncOptions options;
-    if (const char* size = ParamString(cctx, "max-message-size")) {
-      if (!plugin::ParseSize(size, &options.max_message_bytes) || options.max_message_bytes == 0) {
-        CommandFailed(EX_USAGE, std::string("Invalid --max-message-size: ") + size);
-        return;
-      }
-    }
-    // DMARC sources: each mail read as a report delivery is, by archiver-dmarc-reader
-    // (a process of its own with its limits: a mail that crashes the parser is that mail's
-    // error, never the sync's end), into the archive the sync writes to; the mail, not
-    // committed yet, is handed to it.
-    const plugin::ArchiverSettings settings = archive.settings;
-    options.dmarc_reader = [settings](std::string_view mail, const DmarcOrigin& origin,
-                                      DmarcMail* noted) {
-      DmarcReaderJob job = plugin::DmarcReaderJobFor(settings, noted->mail, noted->user,
-                                                     noted->mailbox, origin.detail, true);
-      job.origin_kind = origin.kind;
-      job.mail_on_fd = true;
-      Result<DmarcItemTally> read = plugin::ReadWithDmarcReader(job, mail);
-      if (!read.ok()) return read.status();
-      noted->reports = static_cast<uint32_t>(read->reports);
-      noted->failures = static_cast<uint32_t>(read->failures);
-      noted->errors = static_cast<uint32_t>(read->errors);
-      return Status::Ok();
-    };
-    if (isatty(STDERR_FILENO)) {
-      options.progress = [](const std::string& folder, uint64_t done, uint64_t remaining) {
-        fprintf(stderr, "\r%s: %llu archived, about %llu UIDs to go   ", folder.c_str(),
-                static_cast<unsigned long long>(done), static_cast<unsigned long long>(remaining));
-        if (remaining == 0) fputc('\n', stderr);
-      };
-    }
-    // Every password is read while still root; from here on the process is the archive's
-    // owner for good.
-    std::vector<imapc::SourceCredentials> credentials;
-    for (const std::string& source : names)
-      credentials.push_back(imapc::ReadSourceCredentials(*archive.registry, source));
-    if (!DropRootBeforeConnecting(archive)) return;
-    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-    for (const char* column : {"name", "status", "archived", "failure", "error"})
-      doveadm_print_header_simple(column);
-    for (size_t i = 0; i < names.size(); ++i) {
-      const std::string& source = names[i];
-      imapc::SyncOutcome outcome =
-          imapc::SyncSource(archive.registry.get(), source, credentials[i], options);
-      Result<SourceInfo> after = archive.registry->Describe(source);
-      PrintSyncRow(source, after.ok() ? SourceStateName(after->status.state()) : "", outcome);
-      if (outcome.failure != imapc::FailureKind::kNone)
-        ConnectionFailed(source, {outcome.failure, outcome.error});
-    }
+    std::optional<imapc::SyncOptions> options = SyncOptionsFor(cctx, archive.settings);
+    if (!options) return;
+    SyncSources(archive, names, *options);
   });
 }
 

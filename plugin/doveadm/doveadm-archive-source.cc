@@ -4,10 +4,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <cctype>
-
-#include "archiver/archive_access.h"
-#include "archiver/archive_path.h"
 #include "archiver/digest.h"
 #include "archiver/secret_box.h"
 #include "archiver/time_format.h"
@@ -166,47 +162,25 @@ void RegisterSourceCommands() {
 
 bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
                        bool* missing) {
-  if (missing != nullptr) *missing = false;
-  // Sources belong to one archive for the whole server: `--user` names the remote login,
-  // never a local user whose archive to open.
-  const std::string path = RawGlobalArchivePath(cctx);
-  if (ArchivePathDependsOnUser(path)) {
-    CommandFailed(EX_CONFIG, "archiver_path = " + path +
-                                 " depends on the user: remote sources need one archive "
-                                 "for the server");
-    return false;
-  }
-  plugin::ArchiverSettings settings;
-  if (!CommandSettings(cctx, &settings)) return false;
-  Result<std::shared_ptr<Store>> store = Store::Open(settings.StoreOptionsFor(!writable));
-  if (!store.ok() && missing != nullptr && !writable &&
-      store.status().code() == Status::Code::kNotFound) {
-    *missing = true;
-    return false;
-  }
-  if (!store.ok()) {
-    CommandFailed(ExitCodeFor(store.status()),
-                  "Cannot open the archive " + settings.path + ": " + store.status().message());
-    return false;
-  }
-  archive->store = store.value();
-  archive->settings = settings;
-  const std::string key_path = SourcesKeyPath(settings);
+  const ArchiveOpening how = {.writable = writable,
+                              .create_if_missing = true,
+                              .server_wide = true,
+                              .quiet_when_missing = missing != nullptr};
+  const bool opened = OpenArchive(cctx, how, archive);
+  if (missing != nullptr) *missing = archive->missing;
+  if (!opened) return false;
+  const std::string key_path = SourcesKeyPath(archive->settings);
   if (key_path.empty()) {
     CommandFailed(EX_CONFIG, "Dovecot's state_dir is empty: set archiver_sources_key");
     return false;
   }
   archive->registry = std::make_unique<SourceRegistry>(archive->store, key_path,
-                                                       LegacySourcesKeyPath(settings));
+                                                       LegacySourcesKeyPath(archive->settings));
   return !writable || PrepareSourcesKey(archive, key_path);
 }
 
 bool DropRootBeforeConnecting(const SourceArchive& archive) {
-  Status dropped = DropRootForGood(archive.store->owner());
-  if (!dropped.ok()) {
-    CommandFailed(EX_TEMPFAIL, "Not connecting to a remote server as root: " + dropped.ToString());
-    return false;
-  }
+  if (!DropRootForGoodBefore(archive, "connecting to a remote server")) return false;
   // Linux forgets the parent-death signal when the uid changes: asked for again, a sync
   // the poller started never outlives it (a new poller would start a second one).
   if (parent_death_signal != 0 && (prctl(PR_SET_PDEATHSIG, parent_death_signal) != 0 ||
@@ -243,35 +217,6 @@ int ExitCodeForFailure(imapc::FailureKind kind) {
       break;
   }
   return EX_SOFTWARE;
-}
-
-bool ParseDuration(const std::string& text, uint64_t* seconds) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
-  size_t digits = 0;
-  uint64_t value = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
-    if (value > UINT64_MAX / 10 - 9) return false;
-    value = value * 10 + static_cast<uint64_t>(text[digits++] - '0');
-  }
-  std::string unit = text.substr(digits);
-  uint64_t scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else if (unit == "d") scale = 86400;
-  else if (unit == "w") scale = 7 * 86400;
-  else return false;
-  if (value > UINT64_MAX / scale) return false;
-  *seconds = value * scale;
-  return true;
-}
-
-std::string FormatDuration(uint64_t seconds) {
-  for (auto [unit, scale] : {std::pair{"w", 7 * 86400ULL}, std::pair{"d", 86400ULL},
-                             std::pair{"h", 3600ULL}, std::pair{"m", 60ULL}}) {
-    if (seconds != 0 && seconds % scale == 0) return std::to_string(seconds / scale) + unit;
-  }
-  return std::to_string(seconds) + "s";
 }
 
 std::string FormatOptionalTime(uint64_t micros) {

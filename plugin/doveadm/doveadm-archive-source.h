@@ -6,7 +6,9 @@
 #include <string>
 
 #include "common/archiver-settings.h"
+#include "common/archiver-units.h"
 #include "archiver/sources/sources.h"
+#include "doveadm/doveadm-archive-context.h"
 #include "doveadm/doveadm-archive-dovecot.h"
 #include "source-connect.h"
 
@@ -29,9 +31,8 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx);
 
 // The archive named by the global plugin { archiver_path } and its source registry
 // (sources need one archive for the server: an archiver_path with %u or ~ is refused).
-struct SourceArchive {
-  plugin::ArchiverSettings settings;  // the DMARC sources' report limits come from them
-  std::shared_ptr<Store> store;
+// The settings give the DMARC sources' report limits.
+struct SourceArchive : CommandArchive {
   std::unique_ptr<SourceRegistry> registry;
 };
 
@@ -56,12 +57,6 @@ const char* SourceNameParam(struct doveadm_cmd_context* cctx);
 // (EX_UNAVAILABLE), TLS 76 (EX_PROTOCOL), authentication 77 (EX_NOPERM), missing folder
 // 66 (EX_NOINPUT), other remote failures 75 (EX_TEMPFAIL), local ones 70 (EX_SOFTWARE).
 int ExitCodeForFailure(imapc::FailureKind kind);
-
-// "15m", "1h", "2d", "1w", "90s" or plain seconds. False on anything else.
-bool ParseDuration(const std::string& text, uint64_t* seconds);
-
-// "15m" style text for a number of seconds (the largest unit that divides it).
-std::string FormatDuration(uint64_t seconds);
 
 // A time for output: ISO 8601 UTC, "" for 0 (never).
 std::string FormatOptionalTime(uint64_t micros);

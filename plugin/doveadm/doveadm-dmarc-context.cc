@@ -29,24 +29,14 @@ std::string AuthResultText(const std::string& domain, const std::string& qualifi
 }  // namespace
 
 bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive) {
-  if (!CommandSettings(cctx, &archive->settings)) return false;
-  Result<std::shared_ptr<Store>> store =
-      Store::Open(archive->settings.StoreOptionsFor(!writable));
-  if (!store.ok()) {
-    CommandFailed(ExitCodeFor(store.status()), "Cannot open the archive " + archive->settings.path +
-                                                   ": " + store.status().message());
+  if (!OpenArchive(cctx, {.writable = writable, .create_if_missing = true}, archive))
     return false;
-  }
-  archive->store = *store;
   archive->dmarc = std::make_unique<DmarcStore>(archive->store);
   return true;
 }
 
 bool DropRootBeforeParsing(const DmarcArchive& archive) {
-  Status dropped = DropRootForGood(archive.store->owner());
-  if (dropped.ok()) return true;
-  CommandFailed(EX_TEMPFAIL, "Not parsing reports as root: " + dropped.ToString());
-  return false;
+  return DropRootForGoodBefore(archive, "parsing reports");
 }
 
 bool ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter) {

@@ -16,16 +16,14 @@
 
 namespace archiver::doveadm {
 
-struct DmarcArchive {
-  plugin::ArchiverSettings settings;
-  std::shared_ptr<Store> store;
+struct DmarcArchive : CommandArchive {
   std::unique_ptr<DmarcStore> dmarc;
 };
 
 // Opens the archive that the command's settings name (see CommandSettings), read-only
-// or for writing. A writable open by root creates missing archive files as the owner
-// of the archive directory, so Dovecot's mail processes can still open them. False
-// after CommandFailed.
+// or for writing (OpenArchive; a writable open creates a missing archive). A writable
+// open by root creates missing archive files as the owner of the archive directory, so
+// Dovecot's mail processes can still open them. False after CommandFailed.
 bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive);
 
 // Gives up root for good (DropRootForGood: the archive owner's identity) before a command

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -148,30 +149,71 @@ Status WriteRecords(DmarcStore& dmarc, const std::vector<DmarcReport>& reports, 
   return status;
 }
 
+// What `dmarc export` was asked for.
+struct ExportRequest {
+  DmarcFilter filter;
+  const char* format = nullptr;  // "csv" or "json"
+  const char* path = nullptr;    // --output, nullptr for stdout
+};
+
+// The filter options, --format and --output; nullopt after CommandFailed(EX_USAGE).
+std::optional<ExportRequest> ParseExportRequest(struct doveadm_cmd_context* cctx) {
+  ExportRequest request;
+  if (!ParseDmarcFilter(cctx, &request.filter)) return std::nullopt;
+  request.format = ParamString(cctx, "format");
+  if (request.format == nullptr ||
+      (std::strcmp(request.format, "csv") != 0 && std::strcmp(request.format, "json") != 0)) {
+    CommandFailed(EX_USAGE, "--format csv|json is required");
+    return std::nullopt;
+  }
+  request.path = ParamString(cctx, "output");
+  if (request.path == nullptr && doveadm_print_is_initialized()) {
+    // Only -f starts the printer this early; its output would follow the records.
+    CommandFailed(EX_USAGE,
+                  "dmarc export writes CSV or JSON lines itself: leave out -f "
+                  "(or give --output)");
+    return std::nullopt;
+  }
+  return request;
+}
+
+// The stream the records go to: the new file `path` (never overwriting one), or doveadm's
+// stdout when `path` is nullptr. nullptr after CommandFailed(EX_CANTCREAT).
+struct ostream* OpenOutput(const char* path) {
+  if (path == nullptr) {
+    struct ostream* output = doveadm_print_ostream;
+    o_stream_ref(output);
+    return output;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    CommandFailed(EX_CANTCREAT, std::string("open(") + path + ") failed: " +
+                                    std::strerror(errno) + " (export never overwrites)");
+    return nullptr;
+  }
+  return o_stream_create_fd_autoclose(&fd, 0);
+}
+
+// Finishes the file (or flushes doveadm's stdout, which stays open for doveadm itself)
+// and releases `*output`; a failed write is CommandFailed(EX_IOERR).
+void CloseOutput(const char* path, struct ostream** output) {
+  int flushed = path != nullptr ? o_stream_finish(*output) : o_stream_flush(*output);
+  if (flushed < 0)
+    CommandFailed(EX_IOERR, std::string("Writing ") + (path != nullptr ? path : "stdout") +
+                                " failed: " + o_stream_get_error(*output));
+  o_stream_unref(output);
+}
+
 }  // namespace
 
 void CmdDmarcExport(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    DmarcFilter filter;
-    if (!ParseDmarcFilter(cctx, &filter)) return;
-    const char* format = ParamString(cctx, "format");
-    if (format == nullptr ||
-        (std::strcmp(format, "csv") != 0 && std::strcmp(format, "json") != 0)) {
-      CommandFailed(EX_USAGE, "--format csv|json is required");
-      return;
-    }
-    const char* path = ParamString(cctx, "output");
-    if (path == nullptr && doveadm_print_is_initialized()) {
-      // Only -f starts the printer this early; its output would follow the records.
-      CommandFailed(EX_USAGE,
-                    "dmarc export writes CSV or JSON lines itself: leave out -f "
-                    "(or give --output)");
-      return;
-    }
+    std::optional<ExportRequest> request = ParseExportRequest(cctx);
+    if (!request) return;
     DmarcArchive archive;
     if (!OpenDmarcArchive(cctx, false, &archive)) return;
     std::vector<DmarcReport> reports;
-    Status listed = archive.dmarc->ListReports(filter, [&](const DmarcReport& report) {
+    Status listed = archive.dmarc->ListReports(request->filter, [&](const DmarcReport& report) {
       reports.push_back(report);
       return true;
     });
@@ -179,36 +221,20 @@ void CmdDmarcExport(struct doveadm_cmd_context* cctx) {
       CommandFailed(ExitCodeFor(listed), "Listing failed: " + listed.ToString());
       return;
     }
-    struct ostream* output = nullptr;
-    if (path != nullptr) {
-      int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd < 0) {
-        CommandFailed(EX_CANTCREAT, std::string("open(") + path + ") failed: " +
-                                        std::strerror(errno) + " (export never overwrites)");
-        return;
-      }
-      output = o_stream_create_fd_autoclose(&fd, 0);
-    } else {
-      output = doveadm_print_ostream;
-      o_stream_ref(output);
-    }
+    struct ostream* output = OpenOutput(request->path);
+    if (output == nullptr) return;
     uint64_t records = 0;
-    Status written =
-        WriteRecords(*archive.dmarc, reports, std::strcmp(format, "csv") == 0, output, &records);
+    Status written = WriteRecords(*archive.dmarc, reports, std::strcmp(request->format, "csv") == 0,
+                                  output, &records);
     if (!written.ok())
       CommandFailed(ExitCodeFor(written), "Reading records failed: " + written.ToString());
-    // doveadm's stdout stream stays open for doveadm itself: flushed, not finished.
-    int flushed = path != nullptr ? o_stream_finish(output) : o_stream_flush(output);
-    if (flushed < 0)
-      CommandFailed(EX_IOERR, std::string("Writing ") + (path != nullptr ? path : "stdout") +
-                                  " failed: " + o_stream_get_error(output));
-    o_stream_unref(&output);
-    if (path == nullptr) return;
+    CloseOutput(request->path, &output);
+    if (request->path == nullptr) return;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field : {"format", "output", "reports", "records"})
       doveadm_print_header_simple(field);
-    PrintValue(format);
-    PrintValue(path);
+    PrintValue(request->format);
+    PrintValue(request->path);
     doveadm_print_num(reports.size());
     doveadm_print_num(records);
   });

@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/archiver-dmarc-mime.h"
+#include "common/archiver-units.h"
 #include "archiver/input_source.h"
 #include "archiver/dmarc/payload.h"
 #include "doveadm/doveadm-dmarc-commands.h"
@@ -220,6 +222,9 @@ class RowPrinter {
   uint64_t failed_ = 0;
 };
 
+// The files of the command line, opened (or why not) in their order.
+using OpenedFiles = std::vector<Result<std::unique_ptr<FileSource>>>;
+
 bool LargeFile(const Result<std::unique_ptr<FileSource>>& source) {
   return source.ok() && (*source)->size() > kBulkFileBytes;
 }
@@ -227,7 +232,7 @@ bool LargeFile(const Result<std::unique_ptr<FileSource>>& source) {
 // Every file, opened while the command may still read what only root can: the reports are
 // then parsed after DropRootForGood. False (after CommandFailed) when there are more files
 // than the process may hold open at once.
-bool OpenFiles(const char* const* files, std::vector<Result<std::unique_ptr<FileSource>>>* out) {
+bool OpenFiles(const char* const* files, OpenedFiles* out) {
   size_t count = 0;
   while (files[count] != nullptr) ++count;
   struct rlimit limit;
@@ -248,6 +253,66 @@ bool OpenFiles(const char* const* files, std::vector<Result<std::unique_ptr<File
   return true;
 }
 
+// --max-size: the cap of one file's size once decompressed, 0 when not given. nullopt
+// after CommandFailed(EX_USAGE).
+std::optional<uint64_t> MaxSizeOption(struct doveadm_cmd_context* cctx) {
+  const char* text = ParamString(cctx, "max-size");
+  if (text == nullptr) return uint64_t{0};
+  Result<uint64_t> size = plugin::ParseSize(text);
+  if (size.ok() && *size != 0) return *size;
+  CommandFailed(EX_USAGE, std::string("Invalid --max-size ") + text +
+                              ": expected a size such as 500M or 2G");
+  return std::nullopt;
+}
+
+// Imports the files (opened as `sources`) in bulk commits and prints a row for each once
+// a commit covers it. Stops at the first file the archive cannot take; failures are
+// reported with CommandFailed.
+void ImportFiles(const char* const* files, OpenedFiles& sources, FileImporter& importer,
+                 DmarcStore& dmarc) {
+  DmarcStore::Bulk bulk(dmarc);
+  doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+  doveadm_print_header_simple("file");
+  doveadm_print_header_simple("result");
+  doveadm_print_header("reports", "reports", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+  doveadm_print_header("records", "records", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+  doveadm_print_header_simple("reason");
+  RowPrinter rows;
+  for (size_t index = 0; index < sources.size(); ++index) {
+    const uint64_t commits = bulk.commits();
+    FileRow row;
+    Status status = LargeFile(sources[index]) ? bulk.Commit() : Status::Ok();
+    if (status.ok()) status = importer.Import(files[index], sources[index], &row);
+    if (sources[index].ok()) sources[index]->reset();  // closes the file
+    if (status.ok()) status = bulk.CommitIfDue();
+    // A commit made while this file was imported covers every file before it.
+    if (bulk.commits() != commits) rows.Print(Status::Ok());
+    if (!status.ok()) {
+      // The earlier files' writes are committed unless the failure aborted them.
+      rows.Print(bulk.Commit());
+      row.result = "error";
+      row.reason = status.ToString();
+      rows.Add(files[index], std::move(row));
+      rows.Print(Status::Ok());
+      CommandFailed(ExitCodeFor(status),
+                    "Stopped: the archive cannot be written: " + status.ToString());
+      return;
+    }
+    rows.Add(files[index], std::move(row));
+    if (!bulk.pending()) rows.Print(Status::Ok());
+  }
+  Status committed = bulk.Commit();
+  rows.Print(committed);
+  if (!committed.ok()) {
+    CommandFailed(ExitCodeFor(committed),
+                  "Stopped: the archive cannot be written: " + committed.ToString());
+    return;
+  }
+  if (rows.failed() > 0)
+    CommandFailed(EX_DATAERR, std::to_string(rows.failed()) + " of " +
+                                  std::to_string(sources.size()) + " files could not be imported");
+}
+
 }  // namespace
 
 void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
@@ -257,64 +322,15 @@ void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
       CommandFailed(EX_USAGE, "dmarc import needs at least one file");
       return;
     }
-    uint64_t max_size = 0;
-    if (const char* text = ParamString(cctx, "max-size")) {
-      if (!plugin::ParseSize(text, &max_size) || max_size == 0) {
-        CommandFailed(EX_USAGE, std::string("Invalid --max-size ") + text +
-                                    ": expected a size such as 500M or 2G");
-        return;
-      }
-    }
+    std::optional<uint64_t> max_size = MaxSizeOption(cctx);
+    if (!max_size) return;
     DmarcArchive archive;
     if (!OpenDmarcArchive(cctx, true, &archive)) return;
-    std::vector<Result<std::unique_ptr<FileSource>>> sources;
+    OpenedFiles sources;
     if (!OpenFiles(files, &sources)) return;
     if (!DropRootBeforeParsing(archive)) return;
-    FileImporter importer(*archive.dmarc, archive.settings, max_size);
-    DmarcStore::Bulk bulk(*archive.dmarc);
-    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-    doveadm_print_header_simple("file");
-    doveadm_print_header_simple("result");
-    doveadm_print_header("reports", "reports", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
-    doveadm_print_header("records", "records", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
-    doveadm_print_header_simple("reason");
-    RowPrinter rows;
-    uint64_t total = 0;
-    for (size_t index = 0; index < sources.size(); ++index) {
-      const char* const* file = &files[index];
-      ++total;
-      const uint64_t commits = bulk.commits();
-      FileRow row;
-      Status status = LargeFile(sources[index]) ? bulk.Commit() : Status::Ok();
-      if (status.ok()) status = importer.Import(*file, sources[index], &row);
-      if (sources[index].ok()) sources[index]->reset();  // closes the file
-      if (status.ok()) status = bulk.CommitIfDue();
-      // A commit made while this file was imported covers every file before it.
-      if (bulk.commits() != commits) rows.Print(Status::Ok());
-      if (!status.ok()) {
-        // The earlier files' writes are committed unless the failure aborted them.
-        rows.Print(bulk.Commit());
-        row.result = "error";
-        row.reason = status.ToString();
-        rows.Add(*file, std::move(row));
-        rows.Print(Status::Ok());
-        CommandFailed(ExitCodeFor(status),
-                      "Stopped: the archive cannot be written: " + status.ToString());
-        return;
-      }
-      rows.Add(*file, std::move(row));
-      if (!bulk.pending()) rows.Print(Status::Ok());
-    }
-    Status committed = bulk.Commit();
-    rows.Print(committed);
-    if (!committed.ok()) {
-      CommandFailed(ExitCodeFor(committed),
-                    "Stopped: the archive cannot be written: " + committed.ToString());
-      return;
-    }
-    if (rows.failed() > 0)
-      CommandFailed(EX_DATAERR, std::to_string(rows.failed()) + " of " + std::to_string(total) +
-                                    " files could not be imported");
+    FileImporter importer(*archive.dmarc, archive.settings, *max_size);
+    ImportFiles(files, sources, importer, *archive.dmarc);
   });
 }
 

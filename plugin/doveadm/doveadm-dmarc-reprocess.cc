@@ -48,10 +48,73 @@ Status FillFromDelivery(const Store& store, MailToProcess* mail) {
   return Status::Ok();
 }
 
-// The mails the command works on, in order; false after CommandFailed.
+// The mails chosen so far, each once, in the order chosen.
+class MailSelection {
+ public:
+  explicit MailSelection(std::vector<MailToProcess>* selected) : selected_(selected) {}
+  void Add(const MessageId& id, const std::string& user, const std::string& mailbox) {
+    if (chosen_.insert(id).second) selected_->push_back(MailToProcess{id, user, mailbox, ""});
+  }
+
+ private:
+  std::vector<MailToProcess>* selected_;
+  std::set<MessageId> chosen_;
+};
+
+// The report mails the archive knows, by mail.
+using KnownMails = std::map<MessageId, DmarcMail>;
+
+// The mails named by id prefixes, with the user and mailbox noted for them when known.
+// False after CommandFailed.
+bool SelectNamedMails(const DmarcArchive& archive, const char* const* prefixes,
+                      const KnownMails& seen, MailSelection* selection) {
+  for (const char* const* prefix = prefixes; *prefix != nullptr; ++prefix) {
+    Result<MessageId> id = archive.store->ResolvePrefix(*prefix);
+    if (!id.ok()) {
+      CommandFailed(ExitCodeFor(id.status()),
+                    std::string("Mail ") + *prefix + ": " + id.status().message());
+      return false;
+    }
+    auto known = seen.find(*id);
+    if (known == seen.end())
+      selection->Add(*id, "", "");
+    else
+      selection->Add(*id, known->second.user, known->second.mailbox);
+  }
+  return true;
+}
+
+// --unprocessed: the deliveries that archiver_dmarc_mailboxes makes report deliveries and
+// whose mail was never read. False after CommandFailed.
+bool SelectUnprocessedMails(const DmarcArchive& archive, const KnownMails& seen,
+                            MailSelection* selection) {
+  if (archive.settings.dmarc_mailboxes.empty()) {
+    CommandFailed(EX_CONFIG,
+                  "dmarc reprocess --unprocessed: archiver_dmarc_mailboxes is "
+                  "empty, so no delivery is a report delivery");
+    return false;
+  }
+  Status status = archive.store->ListDeliveries(ListFilter{}, [&](const Delivery& delivery) {
+    const DeliveryRecord& record = delivery.record;
+    if (seen.count(record.id) == 0 &&
+        archive.settings.IsDmarcDelivery(record.envelope_to, record.user, record.mailbox,
+                                         record.envelope_from, record.headers.from_addr,
+                                         record.headers.subject))
+      selection->Add(record.id, record.user, record.mailbox);
+    return true;
+  });
+  if (!status.ok()) {
+    CommandFailed(ExitCodeFor(status), "Listing deliveries failed: " + status.ToString());
+    return false;
+  }
+  return true;
+}
+
+// The mails the command works on, in order: those named, --unprocessed, or every report
+// mail the archive knows. False after CommandFailed.
 bool SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
                  std::vector<MailToProcess>* selected) {
-  std::map<MessageId, DmarcMail> seen;
+  KnownMails seen;
   Status listed = archive.dmarc->ListMails([&](const DmarcMail& mail) {
     seen.emplace(mail.mail, mail);
     return true;
@@ -69,47 +132,10 @@ bool SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
     CommandFailed(EX_USAGE, "dmarc reprocess: give mail ids or --unprocessed, not both");
     return false;
   }
-  std::set<MessageId> chosen;
-  auto add = [&](const MessageId& id, const std::string& user, const std::string& mailbox) {
-    if (chosen.insert(id).second) selected->push_back(MailToProcess{id, user, mailbox, ""});
-  };
-  if (named) {
-    for (const char* const* prefix = prefixes; *prefix != nullptr; ++prefix) {
-      Result<MessageId> id = archive.store->ResolvePrefix(*prefix);
-      if (!id.ok()) {
-        CommandFailed(ExitCodeFor(id.status()),
-                      std::string("Mail ") + *prefix + ": " + id.status().message());
-        return false;
-      }
-      auto known = seen.find(*id);
-      if (known == seen.end())
-        add(*id, "", "");
-      else
-        add(*id, known->second.user, known->second.mailbox);
-    }
-  } else if (unprocessed) {
-    if (archive.settings.dmarc_mailboxes.empty()) {
-      CommandFailed(EX_CONFIG,
-                    "dmarc reprocess --unprocessed: archiver_dmarc_mailboxes is "
-                    "empty, so no delivery is a report delivery");
-      return false;
-    }
-    Status status = archive.store->ListDeliveries(ListFilter{}, [&](const Delivery& delivery) {
-      const DeliveryRecord& record = delivery.record;
-      if (seen.count(record.id) == 0 &&
-          archive.settings.IsDmarcDelivery(record.envelope_to, record.user, record.mailbox,
-                                           record.envelope_from, record.headers.from_addr,
-                                           record.headers.subject))
-        add(record.id, record.user, record.mailbox);
-      return true;
-    });
-    if (!status.ok()) {
-      CommandFailed(ExitCodeFor(status), "Listing deliveries failed: " + status.ToString());
-      return false;
-    }
-  } else {
-    for (const auto& [id, mail] : seen) add(id, mail.user, mail.mailbox);
-  }
+  MailSelection selection(selected);
+  if (named) return SelectNamedMails(archive, prefixes, seen, &selection);
+  if (unprocessed) return SelectUnprocessedMails(archive, seen, &selection);
+  for (const auto& [id, mail] : seen) selection.Add(id, mail.user, mail.mailbox);
   return true;
 }
 

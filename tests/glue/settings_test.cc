@@ -4,9 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/archiver-settings.h"
+
+extern "C" {
+#include "config.h"
+#include "lib.h"
+#if DOVECOT_PREREQ(2, 4, 0)
+#include "common/archiver-settings-dovecot24.h"
+#endif
+}
 
 namespace archiver::plugin {
 namespace {
@@ -79,6 +88,7 @@ TEST(SettingsTest, EachBadValueIsNamedWithWhatWasExpected) {
       {"archiver_dmarc_max_size", "0"},     {"archiver_dmarc_max_ratio", "x"},
       {"archiver_dmarc_max_space", "10k"},  {"archiver_dmarc_max_time", "0"},
       {"archiver_dmarc_wait", "11min"},     {"archiver_dmarc_mailboxes", "dmarc"},
+      {"archiver_sources_key", "rel/key"},  {"archiver_map_size", "512k"},
   };
   for (const auto& [name, value] : bad) {
     ArchiverSettings s;
@@ -90,6 +100,90 @@ TEST(SettingsTest, EachBadValueIsNamedWithWhatWasExpected) {
   EXPECT_EQ(ParseArchiverSettings([](const char*) { return nullptr; }, false, &s), "");
   // DMARC data may not take the whole map.
   EXPECT_NE(Parse({{"archiver_map_size", "64M"}, {"archiver_dmarc_max_space", "64M"}}, &s), "");
+}
+
+TEST(SettingsTest, TheTableDefaultsAreTheStructDefaults) {
+  ArchiverSettings expected;
+  expected.path = "/var/lib/archive";
+  ArchiverSettings unset;
+  ASSERT_EQ(Parse({}, &unset), "");
+  EXPECT_EQ(unset, expected);
+  // An empty value and each default written out stand for the default too.
+  std::map<std::string, std::string> empty, defaults;
+  for (const SettingDefinition& setting : ArchiverSettingDefinitions()) {
+    if (std::string(setting.name) == "archiver_path") continue;
+    empty[setting.name] = "";
+    defaults[setting.name] = setting.default_value;
+  }
+  EXPECT_EQ(empty.size(), 17u);
+  ArchiverSettings parsed;
+  ASSERT_EQ(Parse(empty, &parsed), "");
+  EXPECT_EQ(parsed, expected);
+  ASSERT_EQ(Parse(defaults, &parsed), "");
+  EXPECT_EQ(parsed, expected);
+}
+
+#if DOVECOT_PREREQ(2, 4, 0)
+// Dovecot 2.4 knows a key only when archiver-settings-dovecot24.c declares it: the
+// declarations and the parser's table name the same settings, plus the poller's interval
+// (read by the poller, checked by the settings' check function).
+TEST(SettingsTest, Dovecot24DeclaresEverySettingOfTheTable) {
+  std::set<std::string> declared;
+  for (const struct setting_define* def = archiver_setting_parser_info.defines;
+       def->key != nullptr; def++)
+    declared.insert(def->key);
+  std::set<std::string> parsed = {"archiver_sources_poll_interval"};
+  for (const SettingDefinition& setting : ArchiverSettingDefinitions())
+    parsed.insert(setting.name);
+  EXPECT_EQ(declared, parsed);
+}
+#endif
+
+TEST(SettingsTest, TheFirstInvalidSettingInTableOrderIsReported) {
+  ArchiverSettings s;
+  EXPECT_EQ(Parse({{"archiver_sources_key", "key"}, {"archiver_failure", "maybe"}}, &s),
+            "Invalid archiver_failure=maybe: expected tempfail or continue");
+  // A missing archiver_path comes before every other error.
+  EXPECT_EQ(ParseArchiverSettings(
+                [](const char* name) {
+                  return std::string(name) == "archiver_failure" ? "maybe" : nullptr;
+                },
+                true, &s)
+                .rfind("archiver_path is not set: ", 0),
+            0u);
+  EXPECT_EQ(Parse({{"archiver_map_size", "64M"}, {"archiver_dmarc_max_space", "64M"}}, &s),
+            "Invalid archiver_dmarc_max_space=64M: must be less than archiver_map_size, or "
+            "DMARC reports could fill the archive that mail needs");
+  EXPECT_EQ(Parse({{"archiver_sources_key", "keys/sources.key"}}, &s),
+            "Invalid archiver_sources_key=keys/sources.key: expected an absolute path");
+  EXPECT_EQ(Parse({{"archiver_dmarc_mailboxes", "dmarc@example.org /INBOX"}}, &s),
+            "Invalid archiver_dmarc_mailboxes=dmarc@example.org /INBOX: \"/INBOX\" needs both "
+            "a user and a mailbox (USER/MAILBOX, wildcards allowed)");
+  // A failed parse leaves the settings as they were.
+  ArchiverSettings before;
+  before.path = "/kept";
+  s = before;
+  EXPECT_NE(Parse({{"archiver_fsync", "perhaps"}}, &s), "");
+  EXPECT_EQ(s, before);
+}
+
+TEST(SettingsTest, FsyncCaptureAndCompressionWords) {
+  ArchiverSettings s;
+  ASSERT_EQ(Parse({{"archiver_fsync", "no"}, {"archiver_capture", "none"},
+                   {"archiver_compression", "none"}},
+                  &s),
+            "");
+  EXPECT_FALSE(s.fsync);
+  EXPECT_TRUE(s.fsync_meta);
+  EXPECT_FALSE(s.capture_delivery);
+  EXPECT_FALSE(s.capture_append);
+  EXPECT_EQ(s.compression_level, 0);
+  ASSERT_EQ(Parse({{"archiver_fsync", "true"}, {"archiver_capture", "append"}}, &s), "");
+  EXPECT_TRUE(s.fsync);
+  EXPECT_FALSE(s.capture_delivery);
+  EXPECT_TRUE(s.capture_append);
+  EXPECT_NE(Parse({{"archiver_compression", "zlib:0"}}, &s), "");
+  EXPECT_NE(Parse({{"archiver_compression", "zlib:10"}}, &s), "");
 }
 
 TEST(SettingsTest, ReportDeliveriesByRecipientOrByUserAndMailbox) {
@@ -124,27 +218,6 @@ TEST(SettingsTest, SenderAndSubjectFiltersNarrowTheReportDeliveries) {
   EXPECT_FALSE(s.IsDmarcDelivery(rcpt, "d", "INBOX", "spam@evil.example", "spam@evil.example",
                                  "Report domain: z"));
   EXPECT_FALSE(s.IsDmarcDelivery(rcpt, "d", "INBOX", "noreply@google.com", "", "Hello"));
-}
-
-TEST(SettingsTest, SizesAndDurationsAsDovecotWritesThem) {
-  uint64_t value = 0;
-  EXPECT_TRUE(ParseSize("16G", &value));
-  EXPECT_EQ(value, 16ULL << 30);
-  EXPECT_TRUE(ParseSize("1024k", &value));
-  EXPECT_EQ(value, 1ULL << 20);
-  EXPECT_TRUE(ParseSize("4096", &value));
-  EXPECT_EQ(value, 4096u);
-  EXPECT_FALSE(ParseSize("lots", &value));
-  EXPECT_FALSE(ParseSize("-1", &value));
-  EXPECT_TRUE(ParseDuration("30s", &value));
-  EXPECT_EQ(value, 30'000u);
-  EXPECT_TRUE(ParseDuration("2 min", &value));
-  EXPECT_EQ(value, 120'000u);
-  EXPECT_TRUE(ParseDuration("500ms", &value));
-  EXPECT_EQ(value, 500u);
-  EXPECT_TRUE(ParseDuration("30", &value));
-  EXPECT_EQ(value, 30'000u);
-  EXPECT_FALSE(ParseDuration("forever", &value));
 }
 
 }  // namespace
