@@ -3,8 +3,8 @@
 
 #include "archiver/time_format.h"
 #include "lmdb/lmdb_entries.h"
-#include "lmdb/lazy_databases.h"
 #include "store/record.h"
+#include "store/archive_writer.h"
 #include "sources/sources_codec.h"
 
 namespace archiver::internal {
@@ -16,32 +16,33 @@ constexpr NamedDb<SourceDatabases> kDatabases[] = {
     {kSourceFoldersDb, 0, &SourceDatabases::folders},
     {kSourceLogDb, 0, &SourceDatabases::log},
     {kSourceSecretsDb, 0, &SourceDatabases::secrets},
-    {kSourceIndexDb, MDB_DUPSORT | MDB_DUPFIXED, &SourceDatabases::idx_source},
 };
 
-Status EnsureOpen(OpenArchive& archive, bool write, bool* present) {
-  SourceDatabases db;
-  const std::string& path = archive.options.path;
-  return OpenOnFirstUse(
-      archive, archive.sources_mutex, archive.sources_open, write, present, "source databases",
-      [&](lmdb::Txn& txn, bool create) {
-        return OpenNamedDatabases(path, txn, create, kDatabases, &db, "no sources in " + path);
-      },
-      [&] { archive.sources = db; });
+Status EnsureOpen(lmdb::ArchiveEnv& archive, bool write, bool* present) {
+  const std::string& path = archive.options().path;
+  Result<const SourceDatabases*> db = archive.OpenGroup<SourceDatabases>(
+      "source databases", write, [&](lmdb::Txn& txn, bool create, SourceDatabases* group) {
+        return OpenNamedDatabases(path, txn, create, kDatabases, group, "no sources in " + path);
+      });
+  if (!db.ok()) return db.status();
+  *present = *db != nullptr;
+  return Status::Ok();
 }
 
 }  // namespace
 
-Status OpenSourcesForRead(OpenArchive& archive, bool* present) {
+Status OpenSourcesForRead(lmdb::ArchiveEnv& archive, bool* present) {
   return EnsureOpen(archive, false, present);
 }
 
-Status OpenSourcesForWrite(OpenArchive& archive) {
-  if (archive.options.read_only) {
-    return Status::InvalidArgument("archive " + archive.options.path + " is open read-only");
-  }
+Status OpenSourcesForWrite(lmdb::ArchiveEnv& archive) {
+  if (Status writable = archive.CheckWritable(); !writable.ok()) return writable;
   bool present = false;
-  return EnsureOpen(archive, true, &present);
+  Status opened = EnsureOpen(archive, true, &present);
+  // The store's index of the sources' deliveries comes with them, as it always did (an
+  // older version finds the sources only where it finds idx_source too).
+  if (opened.ok()) opened = OpenSourceIndex(archive, true).status();
+  return opened;
 }
 
 std::string SourcePrefix(std::string_view name) {
@@ -63,49 +64,49 @@ std::string LogKey(std::string_view name, uint64_t sequence) {
   return key;
 }
 
-Status BeginSourcesRead(OpenArchive& archive, lmdb::Txn* txn, bool* present) {
+Status BeginSourcesRead(lmdb::ArchiveEnv& archive, lmdb::Txn* txn, bool* present) {
   Status opened = OpenSourcesForRead(archive, present);
   if (!opened.ok() || !*present) return opened;
-  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.env.get(), false);
+  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.get(), false);
   if (!begun.ok()) return begun.status();
   *txn = std::move(begun.value());
   return Status::Ok();
 }
 
-Status InSourcesWrite(OpenArchive& archive, std::string_view what,
+Status InSourcesWrite(lmdb::ArchiveEnv& archive, std::string_view what,
                       const std::function<Status(lmdb::Txn&)>& body) {
   Status opened = OpenSourcesForWrite(archive);
   if (!opened.ok()) return opened;
-  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.get(), true);
   if (!txn.ok()) return txn.status();
   Status done = body(*txn);
   if (!done.ok()) return done;
   return txn->Commit(what);
 }
 
-Status BeginSourceRead(OpenArchive& archive, const std::string& name, lmdb::Txn* txn,
+Status BeginSourceRead(lmdb::ArchiveEnv& archive, const std::string& name, lmdb::Txn* txn,
                        SourceStatus* status) {
   bool present = false;
   Status begun = BeginSourcesRead(archive, txn, &present);
   if (!begun.ok()) return begun;
   if (!present) return Status::NotFound("no source named '" + name + "'");
   uint64_t next_log = 0;
-  return ReadSourceStatus(*txn, archive.sources, name, status, &next_log);
+  return ReadSourceStatus(*txn, SourceDbs(archive), name, status, &next_log);
 }
 
-Status ChangeSource(OpenArchive& archive, const std::string& name, std::string_view what,
+Status ChangeSource(lmdb::ArchiveEnv& archive, const std::string& name, std::string_view what,
                     const SourceChange& body, const std::vector<SourceLogEntry>* more_log) {
   return InSourcesWrite(archive, what, [&](lmdb::Txn& txn) {
     SourceStatus status;
     uint64_t next_log = 0;
     SourceLogEntry log;
-    Status done = ReadSourceStatus(txn, archive.sources, name, &status, &next_log);
+    Status done = ReadSourceStatus(txn, SourceDbs(archive), name, &status, &next_log);
     if (done.ok()) done = body(txn, &status, &log);
     if (done.ok() && !log.what.empty())
-      done = AppendLogIn(txn, archive.sources, name, log, &next_log);
+      done = AppendLogIn(txn, SourceDbs(archive), name, log, &next_log);
     for (size_t i = 0; done.ok() && more_log != nullptr && i < more_log->size(); ++i)
-      done = AppendLogIn(txn, archive.sources, name, (*more_log)[i], &next_log);
-    if (done.ok()) done = WriteSourceStatus(txn, archive.sources, name, status, next_log);
+      done = AppendLogIn(txn, SourceDbs(archive), name, (*more_log)[i], &next_log);
+    if (done.ok()) done = WriteSourceStatus(txn, SourceDbs(archive), name, status, next_log);
     return done;
   });
 }

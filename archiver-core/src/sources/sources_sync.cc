@@ -9,12 +9,13 @@
 #include "lmdb/lmdb_entries.h"
 #include "sources/sources_codec.h"
 #include "sources/sources_db.h"
+#include "store/store_impl.h"  // WriteDeliveryIn: replaced by the archive writer
 
 namespace archiver {
 namespace {
 
-using internal::OpenArchive;
 using internal::SourceDatabases;
+using internal::SourceDbs;
 
 constexpr uint64_t kMicrosPerSecond = 1000000;
 
@@ -40,10 +41,10 @@ Status WriteCheckpoint(lmdb::Txn& txn, const SourceDatabases& db, const std::str
                             "write the checkpoint of source " + name);
 }
 
-Status CheckBatch(const OpenArchive& archive, const std::string& name, const RemoteBatch& batch) {
+Status CheckBatch(const lmdb::ArchiveEnv& archive, const std::string& name, const RemoteBatch& batch) {
   if (batch.folder.empty())
     return Status::InvalidArgument("batch of source " + name + " names no folder");
-  if (internal::FolderKey(name, batch.folder).size() > archive.max_key_size) {
+  if (internal::FolderKey(name, batch.folder).size() > archive.max_key_size()) {
     return Status::InvalidArgument("folder name '" + batch.folder + "' of source " + name +
                                    " is too long for the archive's keys");
   }
@@ -81,7 +82,7 @@ struct Staged {
   std::optional<internal::PreparedMessage> prepared;
 };
 
-Status Stage(const OpenArchive& archive, const std::string& name, const RemoteBatch& batch,
+Status Stage(const internal::OpenArchive& archive, const std::string& name, const RemoteBatch& batch,
              uint64_t now_us, std::vector<Staged>* staged) {
   staged->reserve(batch.messages.size());
   for (const RemoteMessage& message : batch.messages) {
@@ -179,13 +180,14 @@ uint64_t BackoffSeconds(uint32_t failures, uint64_t interval_seconds) {
 
 Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
                                                  const RemoteBatch& batch) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   if (Status checked = CheckBatch(archive, name, batch); !checked.ok()) return checked;
   if (Status opened = internal::OpenSourcesForWrite(archive); !opened.ok()) return opened;
   const uint64_t now_us = NowMicros();
   std::vector<Staged> staged;
-  if (Status prepared = Stage(archive, name, batch, now_us, &staged); !prepared.ok()) {
+  internal::OpenArchive store(env_);
+  if (Status prepared = Stage(store, name, batch, now_us, &staged); !prepared.ok()) {
     return prepared;
   }
 
@@ -197,7 +199,7 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
   Status done = internal::ChangeSource(
       archive, name, what,
       [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry*) {
-        const SourceDatabases& db = archive.sources;
+        const SourceDatabases& db = SourceDbs(archive);
         FolderCheckpoint checkpoint;
         Status written = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
         if (!written.ok()) return written;
@@ -212,12 +214,12 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
           ArchiveOutcome outcome = ArchiveOutcome::kStored;
           bool need_message = false;
           const internal::PreparedMessage* message = item.prepared ? &*item.prepared : nullptr;
-          written = internal::WriteDeliveryIn(archive, txn, item.record, message, &outcome,
+          written = internal::WriteDeliveryIn(store, txn, item.record, message, &outcome,
                                               &need_message);
           if (written.ok() && need_message) {  // stored a moment ago, gone now: should not happen
             item.prepared = internal::PrepareMessage(batch.messages[i].bytes,
-                                                     archive.options.compression_level);
-            written = internal::WriteDeliveryIn(archive, txn, item.record, &*item.prepared,
+                                                     archive.options().compression_level);
+            written = internal::WriteDeliveryIn(store, txn, item.record, &*item.prepared,
                                                 &outcome, &need_message);
           }
           if (!written.ok()) return written;
@@ -258,13 +260,13 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
 
 Status SourceRegistry::ResetFolder(const std::string& name, const std::string& folder,
                                    uint32_t uidvalidity) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::ChangeSource(
       archive, name, "reset source " + name + " folder " + folder,
       [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry* log) {
         FolderCheckpoint checkpoint;
-        Status done = ReadCheckpoint(txn, archive.sources, name, folder, &checkpoint);
+        Status done = ReadCheckpoint(txn, SourceDbs(archive), name, folder, &checkpoint);
         if (!done.ok()) return done;
         log->what = "uidvalidity of " + folder + " changed from " +
                     std::to_string(checkpoint.uidvalidity) + " to " + std::to_string(uidvalidity) +
@@ -283,36 +285,36 @@ Status SourceRegistry::ResetFolder(const std::string& name, const std::string& f
         checkpoint.uidvalidity = uidvalidity;
         checkpoint.last_uid = 0;
         checkpoint.updated_us = NowMicros();
-        return WriteCheckpoint(txn, archive.sources, name, checkpoint);
+        return WriteCheckpoint(txn, SourceDbs(archive), name, checkpoint);
       });
 }
 
 Status SourceRegistry::ClearPendingAfter(const std::string& name, const std::string& folder,
                                          uint32_t uidvalidity, const std::vector<uint32_t>& uids) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::ChangeSource(
       archive, name, "clear pending actions of source " + name + " folder " + folder,
       [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry*) {
         FolderCheckpoint checkpoint;
-        Status done = ReadCheckpoint(txn, archive.sources, name, folder, &checkpoint);
+        Status done = ReadCheckpoint(txn, SourceDbs(archive), name, folder, &checkpoint);
         if (!done.ok() || checkpoint.uidvalidity != uidvalidity) return done;
         std::erase_if(checkpoint.pending_after, [&](uint32_t uid) {
           return std::find(uids.begin(), uids.end(), uid) != uids.end();
         });
-        return WriteCheckpoint(txn, archive.sources, name, checkpoint);
+        return WriteCheckpoint(txn, SourceDbs(archive), name, checkpoint);
       });
 }
 
 Result<FolderCheckpoint> SourceRegistry::Checkpoint(const std::string& name,
                                                     const std::string& folder) const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   lmdb::Txn txn;
   SourceStatus source_status;
   FolderCheckpoint checkpoint;
-  Status status = internal::BeginSourceRead(store_->impl_->archive, name, &txn, &source_status);
+  Status status = internal::BeginSourceRead(*env_, name, &txn, &source_status);
   if (status.ok()) {
-    status = ReadCheckpoint(txn, store_->impl_->archive.sources, name, folder, &checkpoint);
+    status = ReadCheckpoint(txn, SourceDbs(*env_), name, folder, &checkpoint);
   }
   if (!status.ok()) return status;
   return checkpoint;
@@ -320,15 +322,15 @@ Result<FolderCheckpoint> SourceRegistry::Checkpoint(const std::string& name,
 
 Status SourceRegistry::FinishSync(const std::string& name, const SyncReport& report,
                                   uint64_t now_us) {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   if (now_us == 0) now_us = NowMicros();
-  OpenArchive& archive = store_->impl_->archive;
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::ChangeSource(
       archive, name, "finish a sync of source " + name,
       [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry* log) {
         SourceConfig config;
         std::string_view value;
-        Status done = txn.Get(archive.sources.config, name, &value);
+        Status done = txn.Get(SourceDbs(archive).config, name, &value);
         if (done.ok()) done = sources_codec::DecodeConfig(value, &config);
         if (!done.ok()) return done.Annotated("source '" + name + "'");
         status->last_attempt_us = now_us;
@@ -352,15 +354,15 @@ Status SourceRegistry::FinishSync(const std::string& name, const SyncReport& rep
 }
 
 Result<std::vector<std::string>> SourceRegistry::Due(uint64_t now_us) const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   lmdb::Txn txn;
   bool present = false;
-  Status status = internal::BeginSourcesRead(store_->impl_->archive, &txn, &present);
+  Status status = internal::BeginSourcesRead(*env_, &txn, &present);
   std::vector<std::string> due;
   if (!status.ok()) return status;
   if (!present) return due;
   status = internal::WalkPrefixed(
-      txn, store_->impl_->archive.sources.status, "", false,
+      txn, SourceDbs(*env_).status, "", false,
       [&](std::string_view key, std::string_view value, bool*) {
         SourceStatus source_status;
         uint64_t next_log = 0;
@@ -374,8 +376,8 @@ Result<std::vector<std::string>> SourceRegistry::Due(uint64_t now_us) const {
 }
 
 Status SourceRegistry::AppendLog(const std::string& name, SourceLogEntry entry) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   if (entry.what.empty()) entry.what = "note";
   return internal::ChangeSource(archive, name, "log for source " + name,
                                 [&](lmdb::Txn&, SourceStatus*, SourceLogEntry* log) {
@@ -386,15 +388,15 @@ Status SourceRegistry::AppendLog(const std::string& name, SourceLogEntry entry) 
 
 Status SourceRegistry::ListLog(const std::string& name,
                                const std::function<bool(const SourceLogEntry&)>& visit) const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   std::vector<SourceLogEntry> entries;  // copied out: `visit` runs without a transaction
   {
     lmdb::Txn txn;
     SourceStatus source_status;
-    Status status = internal::BeginSourceRead(store_->impl_->archive, name, &txn, &source_status);
+    Status status = internal::BeginSourceRead(*env_, name, &txn, &source_status);
     if (status.ok()) {
       status = internal::WalkPrefixed(
-          txn, store_->impl_->archive.sources.log, internal::SourcePrefix(name), true,
+          txn, SourceDbs(*env_).log, internal::SourcePrefix(name), true,
           [&](std::string_view, std::string_view value, bool*) {
             return sources_codec::DecodeLogEntry(value, &entries.emplace_back());
           });

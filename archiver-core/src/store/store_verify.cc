@@ -12,7 +12,6 @@
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
-#include "sources/sources_db.h"
 #include "store/store_impl.h"
 
 namespace archiver {
@@ -74,7 +73,8 @@ Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
 // Reports each index that should find this delivery and does not: a delivery missing
 // from an index is invisible to the filters that use it. `listed`: it waits in
 // `unindexed` for its batch, so idx_rcpt, idx_from and idx_user do not have it yet.
-Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+Status CheckIndexes(const internal::OpenArchive& archive,
+                    const internal::SourceIndex* source_index, const lmdb::Txn& txn,
                     const DeliveryRecord& record, std::string_view delivery_key, bool listed,
                     const std::string& described, VerifyReport* report) {
   const internal::Databases& db = archive.db;
@@ -105,8 +105,8 @@ Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
           return Status::Ok();
         });
   }
-  if (!record.source.empty() && archive.sources_open.load(std::memory_order_acquire))
-    expected.push_back({internal::kSourceIndexDb, archive.sources.idx_source, record.source, true});
+  if (!record.source.empty() && source_index != nullptr)
+    expected.push_back({internal::kSourceIndexDb, source_index->idx_source, record.source, true});
   for (const Expected& entry : expected) {
     Result<bool> found = HasEntry(txn, entry.dbi, index::FitKey(entry.key, archive.max_key_size),
                                   delivery_key, entry.duplicates);
@@ -146,7 +146,9 @@ Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn
   return Status::Ok();
 }
 
-Status CheckDeliveries(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+// `source_index`: null when the archive has no idx_source.
+Status CheckDeliveries(const internal::OpenArchive& archive,
+                       const internal::SourceIndex* source_index, const lmdb::Txn& txn,
                        VerifyReport* report) {
   std::unordered_set<std::string> listed;
   if (Status checked = CheckUnindexed(archive, txn, &listed, report); !checked.ok())
@@ -183,7 +185,7 @@ Status CheckDeliveries(const internal::OpenArchive& archive, const lmdb::Txn& tx
       return found;
     }
     const std::string_view key_bytes = lmdb::ToView(key);
-    Status indexed = CheckIndexes(archive, txn, record, key_bytes,
+    Status indexed = CheckIndexes(archive, source_index, txn, record, key_bytes,
                                   listed.count(std::string(key_bytes)) != 0,
                                   DescribeKey(delivery_key), report);
     if (!indexed.ok()) return indexed;
@@ -223,15 +225,15 @@ Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
 }  // namespace
 
 Result<VerifyReport> Store::Verify() const {
-  bool sources_present = false;  // so that CheckIndexes can check idx_source
-  Status opened = internal::OpenSourcesForRead(impl_->archive, &sources_present);
-  if (!opened.ok()) return opened;
   const internal::OpenArchive& archive = impl_->archive;
+  // Opened first, so that CheckIndexes can check idx_source.
+  Result<const internal::SourceIndex*> source_index = internal::OpenSourceIndex(archive.env, false);
+  if (!source_index.ok()) return source_index.status();
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   VerifyReport report;
   Status status = CheckMessages(archive, *txn, &report);
-  if (status.ok()) status = CheckDeliveries(archive, *txn, &report);
+  if (status.ok()) status = CheckDeliveries(archive, *source_index, *txn, &report);
   if (status.ok()) status = CheckCounters(archive, *txn, &report);
   if (!status.ok()) return status;
   return report;

@@ -11,7 +11,6 @@
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
-#include "sources/sources_db.h"
 #include "store/store_impl.h"
 
 namespace archiver {
@@ -143,10 +142,11 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
   put(db.delivery_keys, Bytes(key_hash), delivery_key, MDB_NOOVERWRITE);
   put(db.idx_message, Bytes(record.id), delivery_key, 0);
   if (!record.source.empty()) {
-    if (!archive.sources_open.load(std::memory_order_acquire)) {
-      return Status::InvalidArgument("the source databases are not open");  // a caller's bug
+    const auto* index = archive.env.FindGroup<internal::SourceIndex>();
+    if (index == nullptr) {  // the caller opens it first (OpenSourceIndex)
+      return Status::InvalidArgument("the source index is not open");  // a caller's bug
     }
-    put(archive.sources.idx_source, record.source, delivery_key, 0);
+    put(index->idx_source, record.source, delivery_key, 0);
   }
   if (!status.ok()) return status;
   status = internal::DeferIndexing(archive, txn, record, delivery_key, what);
@@ -177,8 +177,8 @@ Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
                      const internal::PreparedMessage* message, ArchiveOutcome* outcome,
                      bool* need_message) {
   if (!record.source.empty()) {
-    Status opened = internal::OpenSourcesForWrite(archive);
-    if (!opened.ok()) return opened;
+    Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
+    if (!opened.ok()) return opened.status();
   }
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
@@ -202,12 +202,7 @@ Status LookAhead(const lmdb::Txn& txn, const OpenArchive& archive, const Deliver
   return Status::Ok();
 }
 
-Status CheckWritable(const OpenArchive& archive) {
-  if (archive.options.read_only) {
-    return Status::InvalidArgument("archive " + archive.options.path + " is open read-only");
-  }
-  return Status::Ok();
-}
+Status CheckWritable(const OpenArchive& archive) { return archive.env.CheckWritable(); }
 
 }  // namespace
 
@@ -318,8 +313,8 @@ Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending) {
     return !next.delivery->record.source.empty();
   });
   if (from_sources) {
-    Status opened = internal::OpenSourcesForWrite(archive);
-    if (!opened.ok()) return opened;
+    Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
+    if (!opened.ok()) return opened.status();
   }
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
