@@ -102,13 +102,21 @@ Status ChangeSource(lmdb::ArchiveEnv& archive, const std::string& name, std::str
     SourceLogEntry log;
     Status done = ReadSourceStatus(txn, SourceDbs(archive), name, &status, &next_log);
     if (done.ok()) done = body(txn, &status, &log);
-    if (done.ok() && !log.what.empty())
-      done = AppendLogIn(txn, SourceDbs(archive), name, log, &next_log);
-    for (size_t i = 0; done.ok() && more_log != nullptr && i < more_log->size(); ++i)
-      done = AppendLogIn(txn, SourceDbs(archive), name, (*more_log)[i], &next_log);
-    if (done.ok()) done = WriteSourceStatus(txn, SourceDbs(archive), name, status, next_log);
+    if (done.ok()) done = EndSourceChange(txn, SourceDbs(archive), name, status, next_log, log,
+                                          more_log);
     return done;
   });
+}
+
+Status EndSourceChange(lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
+                       const SourceStatus& status, uint64_t next_log, const SourceLogEntry& log,
+                       const std::vector<SourceLogEntry>* more_log) {
+  Status done = Status::Ok();
+  if (!log.what.empty()) done = AppendLogIn(txn, db, name, log, &next_log);
+  for (size_t i = 0; done.ok() && more_log != nullptr && i < more_log->size(); ++i)
+    done = AppendLogIn(txn, db, name, (*more_log)[i], &next_log);
+  if (done.ok()) done = WriteSourceStatus(txn, db, name, status, next_log);
+  return done;
 }
 
 Status ReadSourceStatus(const lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,

@@ -75,6 +75,13 @@ Status ChangeSource(lmdb::ArchiveEnv& archive, const std::string& name, std::str
                     const SourceChange& body,
                     const std::vector<SourceLogEntry>* more_log = nullptr);
 
+// ChangeSource's end, for a caller that reads the status (ReadSourceStatus) and changes
+// it in a write transaction of its own: appends `log` (when it has a `what`) and
+// `more_log` (may be null), then writes `status` back.
+Status EndSourceChange(lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
+                       const SourceStatus& status, uint64_t next_log, const SourceLogEntry& log,
+                       const std::vector<SourceLogEntry>* more_log);
+
 // A source's status and the sequence number of its next log entry. NotFound "no source
 // named NAME" when the source does not exist.
 Status ReadSourceStatus(const lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,

@@ -9,7 +9,8 @@
 #include "lmdb/lmdb_entries.h"
 #include "sources/sources_codec.h"
 #include "sources/sources_db.h"
-#include "store/store_impl.h"  // WriteDeliveryIn: replaced by the archive writer
+#include "store/archive_writer.h"
+#include "store/record.h"
 
 namespace archiver {
 namespace {
@@ -75,23 +76,17 @@ Status CheckBatch(const lmdb::ArchiveEnv& archive, const std::string& name, cons
   return Status::Ok();
 }
 
-// A message made ready outside the write transaction: its record, and its compressed
-// form when the archive did not hold it a moment ago.
-struct Staged {
-  DeliveryRecord record;
-  std::optional<internal::PreparedMessage> prepared;
-};
-
-Status Stage(const internal::OpenArchive& archive, const std::string& name, const RemoteBatch& batch,
-             uint64_t now_us, std::vector<Staged>* staged) {
-  staged->reserve(batch.messages.size());
+// The batch's messages as deliveries for the archive writer: records of origin "imap"
+// received at `now_us` (their id and size are the writer's to fill in).
+std::vector<GroupDelivery> Stage(const std::string& name, const RemoteBatch& batch,
+                                 uint64_t now_us) {
+  std::vector<GroupDelivery> staged;
+  staged.reserve(batch.messages.size());
   for (const RemoteMessage& message : batch.messages) {
-    DeliveryRecord& record = staged->emplace_back().record;
-    record.id = Sha256::Of(message.bytes);
+    DeliveryRecord& record = staged.emplace_back(GroupDelivery{message.bytes, {}}).record;
     record.received_us = now_us;
     record.origin = "imap";
     record.headers = SummarizeHeaders(message.bytes);
-    record.size = message.bytes.size();
     record.source = name;
     record.folder = batch.folder;
     record.uidvalidity = batch.uidvalidity;
@@ -99,26 +94,7 @@ Status Stage(const internal::OpenArchive& archive, const std::string& name, cons
     record.internal_date_us = message.internal_date_us;
     record.flags = message.flags;
   }
-  std::vector<bool> missing(staged->size());
-  {
-    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
-    if (!txn.ok()) return txn.status();
-    for (size_t i = 0; i < staged->size(); ++i) {
-      const MessageId& id = (*staged)[i].record.id;
-      std::string_view value;
-      Status found = txn->Get(archive.db.messages,
-                              {reinterpret_cast<const char*>(id.data()), id.size()}, &value);
-      if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
-      missing[i] = !found.ok();
-    }
-  }
-  for (size_t i = 0; i < staged->size(); ++i) {  // compress after the transaction
-    if (missing[i]) {
-      (*staged)[i].prepared =
-          internal::PrepareMessage(batch.messages[i].bytes, archive.options.compression_level);
-    }
-  }
-  return Status::Ok();
+  return staged;
 }
 
 // `reason` cut to kRetryReasonLimit bytes, not inside a UTF-8 sequence.
@@ -185,76 +161,66 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
   if (Status checked = CheckBatch(archive, name, batch); !checked.ok()) return checked;
   if (Status opened = internal::OpenSourcesForWrite(archive); !opened.ok()) return opened;
   const uint64_t now_us = NowMicros();
-  std::vector<Staged> staged;
-  internal::OpenArchive store(env_);
-  if (Status prepared = Stage(store, name, batch, now_us, &staged); !prepared.ok()) {
-    return prepared;
-  }
+  std::vector<GroupDelivery> staged = Stage(name, batch, now_us);
 
   BatchResult result;
-  const std::string what = "archive a batch of source " + name + " folder " + batch.folder;
-  // The batch's log entries and the skips found in the transaction: ChangeSource appends
-  // them after the body has run.
+  // The source's status and the folder's checkpoint, read in the writer's transaction
+  // before the messages are written, changed and written back after them.
+  const SourceDatabases& db = SourceDbs(archive);
+  SourceStatus status;
+  uint64_t next_log = 0;
+  FolderCheckpoint checkpoint;
+  // The batch's log entries and the skips found in the transaction.
   std::vector<SourceLogEntry> log = batch.log;
-  Status done = internal::ChangeSource(
-      archive, name, what,
-      [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry*) {
-        const SourceDatabases& db = SourceDbs(archive);
-        FolderCheckpoint checkpoint;
-        Status written = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
-        if (!written.ok()) return written;
-        if (checkpoint.uidvalidity != 0 && checkpoint.uidvalidity != batch.uidvalidity) {
-          return Status::InvalidArgument(
-              "source " + name + " folder '" + batch.folder + "' has UIDVALIDITY " +
-              std::to_string(checkpoint.uidvalidity) + ", the batch " +
-              std::to_string(batch.uidvalidity) + ": reset the folder first");
-        }
-        for (size_t i = 0; i < staged.size(); ++i) {
-          Staged& item = staged[i];
-          ArchiveOutcome outcome = ArchiveOutcome::kStored;
-          bool need_message = false;
-          const internal::PreparedMessage* message = item.prepared ? &*item.prepared : nullptr;
-          written = internal::WriteDeliveryIn(store, txn, item.record, message, &outcome,
-                                              &need_message);
-          if (written.ok() && need_message) {  // stored a moment ago, gone now: should not happen
-            item.prepared = internal::PrepareMessage(batch.messages[i].bytes,
-                                                     archive.options().compression_level);
-            written = internal::WriteDeliveryIn(store, txn, item.record, &*item.prepared,
-                                                &outcome, &need_message);
-          }
-          if (!written.ok()) return written;
-          if (outcome == ArchiveOutcome::kStored) ++result.stored;
-          if (outcome == ArchiveOutcome::kDeduplicated) ++result.deduplicated;
-          if (outcome == ArchiveOutcome::kAlreadyArchived) ++result.already_archived;
-        }
-        const uint64_t added = result.stored + result.deduplicated;
-        checkpoint.uidvalidity = batch.uidvalidity;
-        const uint32_t new_last_uid = std::max(checkpoint.last_uid, batch.last_uid);
-        for (const RetryMessage& refused : batch.refused) {
-          if (refused.uid == 0 || refused.uid > new_last_uid) {
-            return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
-                                           "': refused UID " + std::to_string(refused.uid) +
-                                           " is not in 1.." + std::to_string(new_last_uid));
-          }
-        }
-        result.retry_full_at = UpdateRetries(batch, &checkpoint, &log, &result.skipped);
-        checkpoint.last_uid =
-            std::max(checkpoint.last_uid, result.retry_full_at == 0
-                                              ? batch.last_uid
-                                              : std::min(batch.last_uid, result.retry_full_at - 1));
-        checkpoint.archived += added;
-        if (batch.remote_messages != 0) checkpoint.remote_messages = batch.remote_messages;
-        checkpoint.updated_us = now_us;
-        status->messages_archived += added;
-        for (uint32_t uid : batch.pending_after) {
-          auto& pending = checkpoint.pending_after;
-          if (std::find(pending.begin(), pending.end(), uid) == pending.end())
-            pending.push_back(uid);
-        }
-        return WriteCheckpoint(txn, db, name, checkpoint);
-      },
-      &log);
-  if (!done.ok()) return done;
+  internal::BatchHook hook;
+  hook.what = "archive a batch of source " + name + " folder " + batch.folder;
+  hook.before = [&](lmdb::Txn& txn) {
+    Status read = internal::ReadSourceStatus(txn, db, name, &status, &next_log);
+    if (read.ok()) read = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
+    if (!read.ok()) return read;
+    if (checkpoint.uidvalidity != 0 && checkpoint.uidvalidity != batch.uidvalidity) {
+      return Status::InvalidArgument(
+          "source " + name + " folder '" + batch.folder + "' has UIDVALIDITY " +
+          std::to_string(checkpoint.uidvalidity) + ", the batch " +
+          std::to_string(batch.uidvalidity) + ": reset the folder first");
+    }
+    return Status::Ok();
+  };
+  hook.after = [&](lmdb::Txn& txn) {
+    for (const GroupDelivery& item : staged) {
+      if (!item.outcome.ok()) return item.outcome.status();  // the batch fails as a whole
+      if (*item.outcome == ArchiveOutcome::kStored) ++result.stored;
+      if (*item.outcome == ArchiveOutcome::kDeduplicated) ++result.deduplicated;
+      if (*item.outcome == ArchiveOutcome::kAlreadyArchived) ++result.already_archived;
+    }
+    const uint64_t added = result.stored + result.deduplicated;
+    checkpoint.uidvalidity = batch.uidvalidity;
+    const uint32_t new_last_uid = std::max(checkpoint.last_uid, batch.last_uid);
+    for (const RetryMessage& refused : batch.refused) {
+      if (refused.uid == 0 || refused.uid > new_last_uid) {
+        return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
+                                       "': refused UID " + std::to_string(refused.uid) +
+                                       " is not in 1.." + std::to_string(new_last_uid));
+      }
+    }
+    result.retry_full_at = UpdateRetries(batch, &checkpoint, &log, &result.skipped);
+    checkpoint.last_uid =
+        std::max(checkpoint.last_uid, result.retry_full_at == 0
+                                          ? batch.last_uid
+                                          : std::min(batch.last_uid, result.retry_full_at - 1));
+    checkpoint.archived += added;
+    if (batch.remote_messages != 0) checkpoint.remote_messages = batch.remote_messages;
+    checkpoint.updated_us = now_us;
+    status.messages_archived += added;
+    for (uint32_t uid : batch.pending_after) {
+      auto& pending = checkpoint.pending_after;
+      if (std::find(pending.begin(), pending.end(), uid) == pending.end()) pending.push_back(uid);
+    }
+    Status written = WriteCheckpoint(txn, db, name, checkpoint);
+    if (written.ok()) written = internal::EndSourceChange(txn, db, name, status, next_log, {}, &log);
+    return written;
+  };
+  if (Status done = internal::ArchiveBatch(env_, staged, hook); !done.ok()) return done;
   return result;
 }
 

@@ -92,30 +92,6 @@ std::vector<CountedValue> CountedValues(const ArchiveCounts& counts);
 // without checking its hash. Corruption when the value is malformed.
 Status DecodeStoredMessage(std::string_view value, std::string* out);
 
-// A message's stored form, prepared outside the write transaction (compression is the
-// slow part, and LMDB's write lock is shared). `raw` is borrowed.
-struct PreparedMessage {
-  std::string_view raw;
-  record::Codec codec = record::Codec::kNone;
-  std::string compressed;  // the zlib stream when codec is kZlib
-  std::string_view bytes() const {
-    return codec == record::Codec::kZlib ? std::string_view(compressed) : raw;
-  }
-};
-// Compresses `raw` at zlib `level` (0, or no gain: stored as is).
-PreparedMessage PrepareMessage(std::string_view raw, int level);
-
-// In the write transaction `txn`: adds the delivery `record` (record.id names the
-// message) unless its idempotency key exists (*outcome = kAlreadyArchived, nothing
-// written), storing the message first when it is missing. When it is missing and
-// `message` is null: *need_message = true and nothing is written. Fills record.size from
-// the stored message. Files it in idx_message at once, in idx_rcpt / idx_from / idx_user
-// in batches (index_batch.h), and in idx_source when record.source is set (it must be
-// open: OpenSourceIndex). Errors leave `txn` to be aborted.
-Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
-                       const PreparedMessage* message, ArchiveOutcome* outcome,
-                       bool* need_message);
-
 // "message <hex>: <what>", keeping `status`'s category.
 Status AboutMessage(const MessageId& id, const Status& status);
 

@@ -1,6 +1,8 @@
-// Store::ArchiveGroup (Store::Archive is a group of one) and Store::AddDelivery: one write
-// transaction per call. Hashing and compression happen before it begins, because LMDB's
-// write lock is shared by every delivering process.
+// The archive writer: Store::ArchiveGroup (Store::Archive is a group of one) and a
+// source's batch (internal::ArchiveBatch, with the batch's own writes in the same
+// transaction), and Store::AddDelivery: one write transaction per call. Hashing and
+// compression happen before it begins, because LMDB's write lock is shared by every
+// delivering process.
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -17,6 +19,17 @@ namespace archiver {
 namespace {
 
 using internal::OpenArchive;
+
+// A message's stored form, prepared outside the write transaction (compression is the
+// slow part, and LMDB's write lock is shared). `raw` is borrowed.
+struct PreparedMessage {
+  std::string_view raw;
+  record::Codec codec = record::Codec::kNone;
+  std::string compressed;  // the zlib stream when codec is kZlib
+  std::string_view bytes() const {
+    return codec == record::Codec::kZlib ? std::string_view(compressed) : raw;
+  }
+};
 
 std::string_view Bytes(const MessageId& id) {
   return {reinterpret_cast<const char*>(id.data()), id.size()};
@@ -35,7 +48,7 @@ Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_
 
 // Writes the payload as a new messages value, straight into the map (MDB_RESERVE).
 Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& id,
-                  const internal::PreparedMessage& payload, uint64_t* stored_size) {
+                  const PreparedMessage& payload, uint64_t* stored_size) {
   std::string_view bytes = payload.bytes();
   MDB_val key = lmdb::ToVal(Bytes(id));
   MDB_val value = {record::kMessageHeaderSize + bytes.size(), nullptr};
@@ -75,10 +88,7 @@ Status FindDelivered(const lmdb::Txn& txn, const OpenArchive& archive,
   return Status::Ok();
 }
 
-}  // namespace
-
-namespace internal {
-
+// Compresses `raw` at zlib `level` (0, or no gain: stored as is).
 PreparedMessage PrepareMessage(std::string_view raw, int level) {
   PreparedMessage message;
   message.raw = raw;
@@ -88,6 +98,13 @@ PreparedMessage PrepareMessage(std::string_view raw, int level) {
   return message;
 }
 
+// In the write transaction `txn`: adds the delivery `record` (record.id names the
+// message) unless its idempotency key exists (*outcome = kAlreadyArchived, nothing
+// written), storing the message first when it is missing. When it is missing and
+// `message` is null: *need_message = true and nothing is written. Fills record.size from
+// the stored message. Files it in idx_message at once, in idx_rcpt / idx_from / idx_user
+// in batches (index_batch.h), and in idx_source when record.source is set (it must be
+// open: OpenSourceIndex). Errors leave `txn` to be aborted.
 Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
                        const PreparedMessage* message, ArchiveOutcome* outcome,
                        bool* need_message) {
@@ -168,13 +185,9 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
   return status;
 }
 
-}  // namespace internal
-
-namespace {
-
 // One delivery in its own write transaction. *need_message: see WriteDeliveryIn.
 Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
-                     const internal::PreparedMessage* message, ArchiveOutcome* outcome,
+                     const PreparedMessage* message, ArchiveOutcome* outcome,
                      bool* need_message) {
   if (!record.source.empty()) {
     Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
@@ -182,7 +195,7 @@ Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
   }
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
-  Status written = internal::WriteDeliveryIn(archive, *txn, record, message, outcome, need_message);
+  Status written = WriteDeliveryIn(archive, *txn, record, message, outcome, need_message);
   if (!written.ok() || *need_message || *outcome == ArchiveOutcome::kAlreadyArchived) {
     return written;  // the transaction is aborted: nothing was written
   }
@@ -225,7 +238,7 @@ namespace {
 // A message whose stored form is larger than the whole map can never be archived (LMDB
 // cannot grow the map by itself): LimitExceeded, which tells the delivery to fail for good,
 // not MapFull, which a larger archiver_map_size or a later retry may cure.
-Status FitsTheMap(const OpenArchive& archive, const internal::PreparedMessage& message) {
+Status FitsTheMap(const OpenArchive& archive, const PreparedMessage& message) {
   MDB_envinfo info = {};
   if (mdb_env_info(archive.env.get(), &info) != 0) return Status::Ok();
   const uint64_t stored = record::kMessageHeaderSize + message.bytes().size();
@@ -239,15 +252,16 @@ Status FitsTheMap(const OpenArchive& archive, const internal::PreparedMessage& m
 struct Pending {
   GroupDelivery* delivery;
   bool stored = false;                                // the look-ahead found the message
-  std::optional<internal::PreparedMessage> prepared;  // none: stored already
+  std::optional<PreparedMessage> prepared;  // none: stored already
 };
 
 // Before the write lock is taken: the size limit, hashing, a look-ahead (in a read
 // transaction closed again before compressing, so that it holds back no page reuse) and
 // compression of the new messages, once per message of the group. `pending` receives
-// the deliveries still to write.
+// the deliveries still to write. A batch (`hook`) checked its sizes itself and fails as a
+// whole: its messages get no outcome of their own for a size larger than the map.
 Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliveries,
-                    std::vector<Pending>* pending) {
+                    const internal::BatchHook* hook, std::vector<Pending>* pending) {
   for (GroupDelivery& delivery : deliveries) {
     DeliveryRecord& record = delivery.record;
     if (delivery.message.size() > record::kMaxRawSize) {
@@ -286,8 +300,8 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
     });
     if (!next->stored && !earlier) {
       next->prepared =
-          internal::PrepareMessage(next->delivery->message, archive.options.compression_level);
-      Status fits = FitsTheMap(archive, *next->prepared);
+          PrepareMessage(next->delivery->message, archive.options.compression_level);
+      Status fits = hook != nullptr ? Status::Ok() : FitsTheMap(archive, *next->prepared);
       if (!fits.ok()) next->delivery->outcome = fits;
     }
   }
@@ -306,9 +320,11 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
   return Status::Ok();
 }
 
-// One write transaction for the pending deliveries, committed when it wrote something.
-// Each delivery's outcome is set as it is written; an error ends the transaction unwritten.
-Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending) {
+// One write transaction for the pending deliveries, committed when it wrote something
+// (always with a `hook`, whose writes it carries). Each delivery's outcome is set as it
+// is written; an error ends the transaction unwritten.
+Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending,
+                  const internal::BatchHook* hook) {
   const bool from_sources = std::any_of(pending.begin(), pending.end(), [](const Pending& next) {
     return !next.delivery->record.source.empty();
   });
@@ -318,25 +334,32 @@ Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending) {
   }
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
+  if (hook != nullptr) {
+    if (Status before = hook->before(*txn); !before.ok()) return before;
+  }
   bool written = false;
   for (Pending& next : pending) {
     DeliveryRecord& record = next.delivery->record;
     ArchiveOutcome outcome = ArchiveOutcome::kStored;
     bool need_message = false;
-    Status status = internal::WriteDeliveryIn(archive, *txn, record,
+    Status status = WriteDeliveryIn(archive, *txn, record,
                                               next.prepared ? &*next.prepared : nullptr,
                                               &outcome, &need_message);
     if (status.ok() && need_message) {
       // Not stored after all (deleted meanwhile, or the group's delivery that was to store
       // it was archived already): compress it now, under the write lock (rare).
       next.prepared =
-          internal::PrepareMessage(next.delivery->message, archive.options.compression_level);
-      status = internal::WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
+          PrepareMessage(next.delivery->message, archive.options.compression_level);
+      status = WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
                                          &need_message);
     }
     if (!status.ok()) return status;
     next.delivery->outcome = outcome;
     written |= outcome != ArchiveOutcome::kAlreadyArchived;
+  }
+  if (hook != nullptr) {
+    if (Status after = hook->after(*txn); !after.ok()) return after;
+    return txn->Commit(hook->what);
   }
   if (!written) return Status::Ok();  // the transaction is aborted: nothing to commit
   return txn->Commit(pending.size() == 1
@@ -357,18 +380,36 @@ Status SyncIfFoundArchived(OpenArchive& archive, std::span<GroupDelivery> delive
   return lmdb::ToStatus(mdb_env_sync(archive.env.get(), 1), "flush the archive");
 }
 
-}  // namespace
-
-Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
-  OpenArchive& archive = impl_->archive;
+// The archive writer of both Store::ArchiveGroup and ArchiveBatch (archive_writer.h).
+Status ArchiveDeliveries(OpenArchive& archive, std::span<GroupDelivery> deliveries,
+                         const internal::BatchHook* hook) {
   for (GroupDelivery& delivery : deliveries) delivery.outcome = Status::IOError("not archived");
   std::vector<Pending> pending;
   Status status = CheckWritable(archive);
-  if (status.ok()) status = PrepareGroup(archive, deliveries, &pending);
+  if (status.ok()) status = PrepareGroup(archive, deliveries, hook, &pending);
   // Nothing left to write (every delivery archived already, or none given): the write
-  // lock, which every delivering process shares, is not taken.
-  if (status.ok() && !pending.empty()) status = WriteGroup(archive, pending);
-  if (status.ok()) status = SyncIfFoundArchived(archive, deliveries);
+  // lock, which every delivering process shares, is not taken. A batch always writes
+  // (its commit is durable: no flush for the deliveries found archived either).
+  if (status.ok() && (!pending.empty() || hook != nullptr))
+    status = WriteGroup(archive, pending, hook);
+  if (status.ok() && hook == nullptr) status = SyncIfFoundArchived(archive, deliveries);
+  return status;
+}
+
+}  // namespace
+
+namespace internal {
+
+Status ArchiveBatch(const std::shared_ptr<lmdb::ArchiveEnv>& env,
+                    std::span<GroupDelivery> deliveries, const BatchHook& hook) {
+  OpenArchive archive(env);
+  return ArchiveDeliveries(archive, deliveries, &hook);
+}
+
+}  // namespace internal
+
+Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
+  Status status = ArchiveDeliveries(impl_->archive, deliveries, nullptr);
   if (!status.ok()) {
     // Nothing was written (an uncommitted transaction is aborted): every delivery that
     // did not fail on its own fails with the group.
