@@ -148,40 +148,4 @@ Status AppendLogIn(lmdb::Txn& txn, const SourceDatabases& db, std::string_view n
   return DeleteEntry(txn, db.log, LogKey(name, sequence - kSourceLogLimit));
 }
 
-Status WalkPrefixed(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix, bool reverse,
-                    const PrefixVisitor& visit) {
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
-  if (!cursor.ok()) return cursor.status();
-  std::string from(prefix);
-  if (reverse) {
-    // The first key after every key with the prefix ("name\0" -> "name\1").
-    while (!from.empty() && static_cast<unsigned char>(from.back()) == 0xFF) from.pop_back();
-    if (!from.empty()) from.back() = static_cast<char>(from.back() + 1);
-  }
-  MDB_val key = lmdb::ToVal(from), value = {};
-  int rc = from.empty() ? (reverse ? MDB_NOTFOUND : cursor->Get(&key, &value, MDB_FIRST))
-                        : cursor->Get(&key, &value, MDB_SET_RANGE);
-  if (reverse) rc = cursor->Get(&key, &value, rc == 0 ? MDB_PREV : MDB_LAST);
-  for (; rc == 0; rc = cursor->Get(&key, &value, reverse ? MDB_PREV : MDB_NEXT)) {
-    std::string_view key_view = lmdb::ToView(key);
-    if (key_view.substr(0, prefix.size()) != prefix) return Status::Ok();
-    bool more = true;
-    Status visited = visit(key_view, lmdb::ToView(value), &more);
-    if (!visited.ok() || !more) return visited;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "read the source databases");
-  return Status::Ok();
-}
-
-Status DeletePrefixed(lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix) {
-  std::vector<std::string> keys;
-  Status walked =
-      WalkPrefixed(txn, dbi, prefix, false, [&](std::string_view key, std::string_view, bool*) {
-        keys.emplace_back(key);
-        return Status::Ok();
-      });
-  for (size_t i = 0; walked.ok() && i < keys.size(); ++i) walked = DeleteEntry(txn, dbi, keys[i]);
-  return walked;
-}
-
 }  // namespace archiver::internal

@@ -13,6 +13,7 @@
 #include "archiver/status.h"
 #include "lmdb/lmdb_handles.h"
 #include "lmdb/archive_env.h"
+#include "lmdb/lmdb_entries.h"
 
 namespace archiver::internal {
 
@@ -94,15 +95,5 @@ Status WriteSourceStatus(lmdb::Txn& txn, const SourceDatabases& db, std::string_
 // status with the new *next_log in the same transaction.
 Status AppendLogIn(lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
                    SourceLogEntry entry, uint64_t* next_log);
-
-// Deletes every entry of `dbi` whose key starts with `prefix`.
-Status DeletePrefixed(lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix);
-
-// Visits the entries of `dbi` whose key starts with `prefix`, in key order (backwards
-// when `reverse`), until `visit` returns false or fails.
-using PrefixVisitor =
-    std::function<Status(std::string_view key, std::string_view value, bool* more)>;
-Status WalkPrefixed(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix, bool reverse,
-                    const PrefixVisitor& visit);
 
 }  // namespace archiver::internal

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "archiver/store/store.h"
+#include "lmdb/lmdb_entries.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
@@ -23,27 +24,25 @@ std::string DescribeKey(const DeliveryKey& key) {
 
 Status CheckMessages(const internal::OpenArchive& archive, const lmdb::Txn& txn,
                      VerifyReport* report) {
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, archive.db.messages);
-  if (!cursor.ok()) return cursor.status();
   std::string message;
-  MDB_val key = {}, value = {};
-  int rc = cursor->Get(&key, &value, MDB_FIRST);
-  for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT)) {
-    ++report->messages_checked;
-    MessageId id{};
-    if (key.mv_size != id.size()) {
-      report->damaged.emplace_back(id, Status::Corruption("a messages key is not 32 bytes"));
-      continue;
-    }
-    std::memcpy(id.data(), key.mv_data, id.size());
-    Status decoded = internal::DecodeStoredMessage(lmdb::ToView(value), &message);
-    if (decoded.ok() && Sha256::Of(message) != id) {
-      decoded = Status::Corruption("stored bytes do not match its id (SHA-256 mismatch)");
-    }
-    if (!decoded.ok()) report->damaged.emplace_back(id, internal::AboutMessage(id, decoded));
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify messages");
-  return Status::Ok();
+  return internal::WalkEntries(
+      txn, archive.db.messages, MDB_FIRST, {}, MDB_NEXT,
+      [&](std::string_view key, std::string_view value, bool*) {
+        ++report->messages_checked;
+        MessageId id{};
+        if (key.size() != id.size()) {
+          report->damaged.emplace_back(id, Status::Corruption("a messages key is not 32 bytes"));
+          return Status::Ok();
+        }
+        std::memcpy(id.data(), key.data(), id.size());
+        Status decoded = internal::DecodeStoredMessage(value, &message);
+        if (decoded.ok() && Sha256::Of(message) != id) {
+          decoded = Status::Corruption("stored bytes do not match its id (SHA-256 mismatch)");
+        }
+        if (!decoded.ok()) report->damaged.emplace_back(id, internal::AboutMessage(id, decoded));
+        return Status::Ok();
+      },
+      "verify messages");
 }
 
 std::string_view Bytes(const MessageId& id) {
@@ -153,45 +152,38 @@ Status CheckDeliveries(const internal::OpenArchive& archive,
   std::unordered_set<std::string> listed;
   if (Status checked = CheckUnindexed(archive, txn, &listed, report); !checked.ok())
     return checked;
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, archive.db.deliveries);
-  if (!cursor.ok()) return cursor.status();
-  MDB_val key = {}, value = {};
-  int rc = cursor->Get(&key, &value, MDB_FIRST);
-  for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT)) {
-    ++report->deliveries_checked;
-    DeliveryKey delivery_key;
-    DeliveryRecord record;
-    if (!record::DecodeDeliveryKey(lmdb::ToView(key), &delivery_key)) {
-      report->damaged.emplace_back(MessageId{},
-                                   Status::Corruption("a deliveries key is not 16 bytes"));
-      continue;
-    }
-    Status decoded = record::DecodeDelivery(lmdb::ToView(value), &record);
-    if (!decoded.ok()) {
-      report->damaged.emplace_back(
-          MessageId{},
-          Status::Corruption("delivery " + DescribeKey(delivery_key) + ": " + decoded.message()));
-      continue;
-    }
-    std::string_view stored;
-    Status found =
-        txn.Get(archive.db.messages,
-                {reinterpret_cast<const char*>(record.id.data()), record.id.size()}, &stored);
-    if (found.code() == Status::Code::kNotFound) {
-      report->damaged.emplace_back(
-          record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
-                                      ToHex(record.id) + " is missing"));
-    } else if (!found.ok()) {
-      return found;
-    }
-    const std::string_view key_bytes = lmdb::ToView(key);
-    Status indexed = CheckIndexes(archive, source_index, txn, record, key_bytes,
-                                  listed.count(std::string(key_bytes)) != 0,
-                                  DescribeKey(delivery_key), report);
-    if (!indexed.ok()) return indexed;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify deliveries");
-  return Status::Ok();
+  return internal::WalkEntries(
+      txn, archive.db.deliveries, MDB_FIRST, {}, MDB_NEXT,
+      [&](std::string_view key, std::string_view value, bool*) {
+        ++report->deliveries_checked;
+        DeliveryKey delivery_key;
+        DeliveryRecord record;
+        if (!record::DecodeDeliveryKey(key, &delivery_key)) {
+          report->damaged.emplace_back(MessageId{},
+                                       Status::Corruption("a deliveries key is not 16 bytes"));
+          return Status::Ok();
+        }
+        Status decoded = record::DecodeDelivery(value, &record);
+        if (!decoded.ok()) {
+          report->damaged.emplace_back(
+              MessageId{}, Status::Corruption("delivery " + DescribeKey(delivery_key) + ": " +
+                                              decoded.message()));
+          return Status::Ok();
+        }
+        std::string_view stored;
+        Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
+        if (found.code() == Status::Code::kNotFound) {
+          report->damaged.emplace_back(
+              record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) +
+                                          ": message " + ToHex(record.id) + " is missing"));
+        } else if (!found.ok()) {
+          return found;
+        }
+        return CheckIndexes(archive, source_index, txn, record, key,
+                            listed.count(std::string(key)) != 0, DescribeKey(delivery_key),
+                            report);
+      },
+      "verify deliveries");
 }
 
 // The counters `doveadm archive stats` shows must match what the archive holds; a damaged
