@@ -98,56 +98,40 @@ PreparedMessage PrepareMessage(std::string_view raw, int level) {
   return message;
 }
 
-// In the write transaction `txn`: adds the delivery `record` (record.id names the
-// message) unless its idempotency key exists (*outcome = kAlreadyArchived, nothing
-// written), storing the message first when it is missing. When it is missing and
-// `message` is null: *need_message = true and nothing is written. Fills record.size from
-// the stored message. Files it in idx_message at once, in idx_rcpt / idx_from / idx_user
-// in batches (index_batch.h), and in idx_source when record.source is set (it must be
-// open: OpenSourceIndex). Errors leave `txn` to be aborted.
-Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
-                       const PreparedMessage* message, ArchiveOutcome* outcome,
-                       bool* need_message) {
-  const internal::Databases& db = archive.db;
-  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
-  *need_message = false;
+// What WriteDeliveryIn did with a delivery.
+struct DeliveryWritten {
+  ArchiveOutcome outcome = ArchiveOutcome::kStored;
+  bool need_message = false;  // the message is missing and none was given: nothing written
+};
 
-  bool delivered = false;
-  Status found = FindDelivered(txn, archive, record, key_hash, &delivered);
-  if (!found.ok()) return found;
-  if (delivered) {
-    *outcome = ArchiveOutcome::kAlreadyArchived;
-    return Status::Ok();
-  }
-
-  uint64_t new_stored_size = 0;
+// The message of `record` in `txn`: found (kDeduplicated; record.size from its header), or
+// stored from `message` (kStored; *stored_size = the new value's size), or needed.
+Result<DeliveryWritten> FindOrStoreMessage(lmdb::Txn& txn, const OpenArchive& archive,
+                                           DeliveryRecord& record, const PreparedMessage* message,
+                                           uint64_t* stored_size) {
   std::string_view stored;
-  found = txn.Get(db.messages, Bytes(record.id), &stored);
+  Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
   if (found.ok()) {
     record::MessageHeader header;
     Status decoded = record::DecodeMessageHeader(stored, &header);
     if (!decoded.ok()) return internal::AboutMessage(record.id, decoded);
     record.size = header.raw_size;
-    *outcome = ArchiveOutcome::kDeduplicated;
-  } else if (found.code() != Status::Code::kNotFound) {
-    return found;
-  } else if (message == nullptr) {
-    *need_message = true;
-    return Status::Ok();
-  } else {
-    Status put = PutMessage(txn, archive, record.id, *message, &new_stored_size);
-    if (!put.ok()) return put;
-    *outcome = ArchiveOutcome::kStored;
+    return DeliveryWritten{ArchiveOutcome::kDeduplicated};
   }
+  if (found.code() != Status::Code::kNotFound) return found;
+  if (message == nullptr) return DeliveryWritten{ArchiveOutcome::kStored, true};
+  Status put = PutMessage(txn, archive, record.id, *message, stored_size);
+  if (!put.ok()) return put;
+  return DeliveryWritten{ArchiveOutcome::kStored};
+}
 
-  uint64_t sequence = 0;
-  Status status = internal::ReadCounter(txn, db.meta, internal::kNextSequenceKey, &sequence);
-  if (!status.ok()) return status;
-  if (sequence == 0) sequence = 1;
-  const record::DeliveryKeyBytes key_bytes =
-      record::EncodeDeliveryKey({record.received_us, sequence});
-  const std::string_view delivery_key(key_bytes.data(), key_bytes.size());
+// The entries of `record` under `delivery_key`: deliveries, delivery_keys (`key_hash`),
+// idx_message and idx_source at once, idx_rcpt / idx_from / idx_user in batches.
+Status PutDeliveryEntries(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
+                          const MessageId& key_hash, std::string_view delivery_key) {
+  const internal::Databases& db = archive.db;
   const std::string what = "archive delivery of " + ToHex(record.id);
+  Status status = Status::Ok();
   auto put = [&](MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags) {
     if (!status.ok()) return;
     MDB_val key_val = lmdb::ToVal(index::FitKey(key, archive.max_key_size));
@@ -166,40 +150,72 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
     put(index->idx_source, record.source, delivery_key, 0);
   }
   if (!status.ok()) return status;
-  status = internal::DeferIndexing(archive, txn, record, delivery_key, what);
-  if (!status.ok()) return status;
+  return internal::DeferIndexing(archive, txn, record, delivery_key, what);
+}
 
+// The meta values a delivery of `size` bytes changes: the next sequence after `sequence`,
+// the delivery counters, and for a new message (kStored) the message counters.
+Status CountDelivery(lmdb::Txn& txn, MDB_dbi meta, uint64_t sequence, uint64_t size,
+                     ArchiveOutcome outcome, uint64_t stored_size) {
   std::array<char, 8> next = record::EncodeCounter(sequence + 1);
-  status = txn.Put(db.meta, internal::kNextSequenceKey, {next.data(), next.size()}, 0);
-  if (status.ok()) status = AddToCounter(txn, db.meta, internal::kDeliveriesCounter, 1);
-  if (status.ok()) {
-    status = AddToCounter(txn, db.meta, internal::kDeliveredBytesCounter, record.size);
-  }
-  if (status.ok() && *outcome == ArchiveOutcome::kStored) {
-    status = AddToCounter(txn, db.meta, internal::kMessagesCounter, 1);
-    if (status.ok()) status = AddToCounter(txn, db.meta, internal::kRawBytesCounter, record.size);
-    if (status.ok()) {
-      status = AddToCounter(txn, db.meta, internal::kStoredBytesCounter, new_stored_size);
-    }
-  }
+  Status status = txn.Put(meta, internal::kNextSequenceKey, {next.data(), next.size()}, 0);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kDeliveriesCounter, 1);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kDeliveredBytesCounter, size);
+  if (!status.ok() || outcome != ArchiveOutcome::kStored) return status;
+  status = AddToCounter(txn, meta, internal::kMessagesCounter, 1);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kRawBytesCounter, size);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kStoredBytesCounter, stored_size);
   return status;
 }
 
-// One delivery in its own write transaction. *need_message: see WriteDeliveryIn.
-Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
-                     const PreparedMessage* message, ArchiveOutcome* outcome,
-                     bool* need_message) {
+// In the write transaction `txn`: adds the delivery `record` (record.id names the
+// message) unless its idempotency key exists (kAlreadyArchived, nothing written), storing
+// the message first when it is missing. When it is missing and `message` is null:
+// need_message, and nothing is written. Fills record.size from the stored message.
+// idx_source must be open when record.source is set (OpenSourceIndex). Errors leave
+// `txn` to be aborted.
+Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
+                                        DeliveryRecord& record, const PreparedMessage* message) {
+  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
+  bool delivered = false;
+  Status status = FindDelivered(txn, archive, record, key_hash, &delivered);
+  if (!status.ok()) return status;
+  if (delivered) return DeliveryWritten{ArchiveOutcome::kAlreadyArchived};
+  uint64_t stored_size = 0;
+  Result<DeliveryWritten> written = FindOrStoreMessage(txn, archive, record, message, &stored_size);
+  if (!written.ok() || written->need_message) return written;
+
+  uint64_t sequence = 0;
+  status = internal::ReadCounter(txn, archive.db.meta, internal::kNextSequenceKey, &sequence);
+  if (!status.ok()) return status;
+  if (sequence == 0) sequence = 1;
+  const record::DeliveryKeyBytes key_bytes =
+      record::EncodeDeliveryKey({record.received_us, sequence});
+  status = PutDeliveryEntries(archive, txn, record, key_hash, {key_bytes.data(), key_bytes.size()});
+  if (status.ok()) {
+    status = CountDelivery(txn, archive.db.meta, sequence, record.size, written->outcome,
+                           stored_size);
+  }
+  if (!status.ok()) return status;
+  return written;
+}
+
+// A delivery of a stored message (AddDelivery) in its own write transaction.
+Result<DeliveryWritten> WriteDelivery(OpenArchive& archive, DeliveryRecord& record) {
   if (!record.source.empty()) {
     Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
     if (!opened.ok()) return opened.status();
   }
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
-  Status written = WriteDeliveryIn(archive, *txn, record, message, outcome, need_message);
-  if (!written.ok() || *need_message || *outcome == ArchiveOutcome::kAlreadyArchived) {
+  Result<DeliveryWritten> written = WriteDeliveryIn(archive, *txn, record, nullptr);
+  if (!written.ok() || written->need_message ||
+      written->outcome == ArchiveOutcome::kAlreadyArchived) {
     return written;  // the transaction is aborted: nothing was written
   }
-  return txn->Commit("archive delivery of " + ToHex(record.id));
+  Status committed = txn->Commit("archive delivery of " + ToHex(record.id));
+  if (!committed.ok()) return committed;
+  return written;
 }
 
 // Before taking the write lock: is this delivery archived already, is the message stored?
@@ -340,22 +356,17 @@ Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending,
   bool written = false;
   for (Pending& next : pending) {
     DeliveryRecord& record = next.delivery->record;
-    ArchiveOutcome outcome = ArchiveOutcome::kStored;
-    bool need_message = false;
-    Status status = WriteDeliveryIn(archive, *txn, record,
-                                              next.prepared ? &*next.prepared : nullptr,
-                                              &outcome, &need_message);
-    if (status.ok() && need_message) {
+    Result<DeliveryWritten> delivery =
+        WriteDeliveryIn(archive, *txn, record, next.prepared ? &*next.prepared : nullptr);
+    if (delivery.ok() && delivery->need_message) {
       // Not stored after all (deleted meanwhile, or the group's delivery that was to store
       // it was archived already): compress it now, under the write lock (rare).
-      next.prepared =
-          PrepareMessage(next.delivery->message, archive.options.compression_level);
-      status = WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
-                                         &need_message);
+      next.prepared = PrepareMessage(next.delivery->message, archive.options.compression_level);
+      delivery = WriteDeliveryIn(archive, *txn, record, &*next.prepared);
     }
-    if (!status.ok()) return status;
-    next.delivery->outcome = outcome;
-    written |= outcome != ArchiveOutcome::kAlreadyArchived;
+    if (!delivery.ok()) return delivery.status();
+    next.delivery->outcome = delivery->outcome;
+    written |= delivery->outcome != ArchiveOutcome::kAlreadyArchived;
   }
   if (hook != nullptr) {
     if (Status after = hook->after(*txn); !after.ok()) return after;
@@ -427,13 +438,11 @@ Result<ArchiveOutcome> Store::AddDelivery(const DeliveryRecord& given) {
   if (Status writable = CheckWritable(archive); !writable.ok()) return writable;
   DeliveryRecord record = given;
   if (record.received_us == 0) record.received_us = NowMicros();
-  ArchiveOutcome outcome = ArchiveOutcome::kDeduplicated;
-  bool need_message = false;
-  Status written = WriteDelivery(archive, record, nullptr, &outcome, &need_message);
-  if (!written.ok()) return written;
-  if (need_message)
+  Result<DeliveryWritten> written = WriteDelivery(archive, record);
+  if (!written.ok()) return written.status();
+  if (written->need_message)
     return Status::NotFound("message " + ToHex(record.id) + " is not in the archive");
-  return outcome;
+  return written->outcome;
 }
 
 }  // namespace archiver
