@@ -5,8 +5,8 @@
 #include "base/ascii.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "store/index_keys.h"
-#include "store/record.h"
 #include "store/meta_counter.h"
+#include "store/record.h"
 
 namespace archiver::internal {
 namespace {
@@ -88,8 +88,8 @@ Status CheckDmarcSpace(const lmdb::ArchiveEnv& archive, const lmdb::Txn& txn) {
   MDB_envinfo info = {};
   int rc = mdb_env_info(archive.get(), &info);
   if (rc != 0) return lmdb::ToStatus(rc, "read the map size");
-  const uint64_t limit =
-      archive.options().dmarc_max_space != 0 ? archive.options().dmarc_max_space : info.me_mapsize / 8;
+  const uint64_t limit = archive.options().dmarc_max_space != 0 ? archive.options().dmarc_max_space
+                                                                : info.me_mapsize / 8;
   const DmarcDatabases& db = DmarcDbs(archive);
   uint64_t used = 0;
   for (MDB_dbi dbi : {db.meta, db.reports, db.report_keys, db.records, db.idx_domain, db.idx_date,

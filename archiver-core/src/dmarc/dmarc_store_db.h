@@ -11,9 +11,9 @@
 #include <string_view>
 
 #include "archiver/status.h"
+#include "lmdb/archive_env.h"
 #include "lmdb/lmdb_entries.h"
 #include "lmdb/lmdb_handles.h"
-#include "lmdb/archive_env.h"
 
 namespace archiver::internal {
 

@@ -68,8 +68,8 @@ Status DuplicateFound() { return Status::NotFound("duplicate report"); }
 
 class AggregateImporter {
  public:
-  AggregateImporter(lmdb::ArchiveEnv& archive, DmarcBulkTxn* bulk, const DmarcImportOptions& options,
-                    const DmarcOrigin& origin)
+  AggregateImporter(lmdb::ArchiveEnv& archive, DmarcBulkTxn* bulk,
+                    const DmarcImportOptions& options, const DmarcOrigin& origin)
       : archive_(archive), bulk_(bulk), db_(DmarcDbs(archive)), options_(options), origin_(origin) {
     if (options_.batch_records == 0) options_.batch_records = 1;
   }

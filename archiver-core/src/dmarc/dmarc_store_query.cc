@@ -94,7 +94,8 @@ bool ContainsIgnoreCase(std::string_view text, std::string_view part) {
 }
 
 // The complete reports matching `filter`, newest range first, within `txn`.
-Status ForEachReport(const lmdb::Txn& txn, const lmdb::ArchiveEnv& archive, const DmarcFilter& filter,
+Status ForEachReport(const lmdb::Txn& txn, const lmdb::ArchiveEnv& archive,
+                     const DmarcFilter& filter,
                      const std::function<bool(const codec::StoredReport&)>& visit) {
   const DmarcDatabases& db = DmarcDbs(archive);
   const std::string domain = internal::DomainKey(archive, filter.domain);
@@ -168,7 +169,8 @@ Result<DmarcReport> DmarcStore::GetReport(uint64_t id) const {
   lmdb::ArchiveEnv& archive = *env_;
   codec::StoredReport stored;
   Status read = InDmarcRead(
-      archive, [&](const lmdb::Txn& txn) { return ReadReport(txn, DmarcDbs(archive), id, &stored); },
+      archive,
+      [&](const lmdb::Txn& txn) { return ReadReport(txn, DmarcDbs(archive), id, &stored); },
       Status::NotFound("no DMARC report " + std::to_string(id)));
   if (!read.ok()) return read;
   return stored.report;
@@ -258,7 +260,8 @@ Result<DmarcFailure> DmarcStore::GetFailure(uint64_t id) const {
   lmdb::ArchiveEnv& archive = *env_;
   DmarcFailure failure;
   Status read = InDmarcRead(
-      archive, [&](const lmdb::Txn& txn) { return ReadFailure(txn, DmarcDbs(archive), id, &failure); },
+      archive,
+      [&](const lmdb::Txn& txn) { return ReadFailure(txn, DmarcDbs(archive), id, &failure); },
       Status::NotFound("no DMARC failure report " + std::to_string(id)));
   if (!read.ok()) return read;
   return failure;

@@ -58,8 +58,7 @@ Status MakeDirectories(const std::string& path) {
 
 // The directory of `requested`, made when missing and allowed; whose it is; its
 // canonical path in options->path.
-Status PrepareDirectory(const StoreOptions& requested, StoreOptions* options,
-                        ArchiveOwner* owner) {
+Status PrepareDirectory(const StoreOptions& requested, StoreOptions* options, ArchiveOwner* owner) {
   struct stat st;
   if (stat(requested.path.c_str(), &st) != 0) {
     if (errno != ENOENT) return Status::IOError(requested.path + ": " + ErrnoText(errno));
@@ -237,8 +236,7 @@ const void* ArchiveEnv::Published(std::type_index group) const {
   return slot.open.load(std::memory_order_acquire) ? slot.handles.get() : nullptr;
 }
 
-Status ArchiveEnv::OpenOnFirstUse(GroupSlot& slot, bool write, bool* present,
-                                  std::string_view what,
+Status ArchiveEnv::OpenOnFirstUse(GroupSlot& slot, bool write, bool* present, std::string_view what,
                                   const std::function<Status(Txn& txn, bool create)>& open_all,
                                   const std::function<void()>& publish) {
   *present = true;

@@ -159,8 +159,7 @@ Status SourceRegistry::Remove(const std::string& name) {
 
 Status SourceRegistry::Pause(const std::string& name) {
   if (!env_) return NoArchive();
-  return ChangeStatus(*env_, name, "pause",
-                      [](SourceStatus* status) { status->paused = true; });
+  return ChangeStatus(*env_, name, "pause", [](SourceStatus* status) { status->paused = true; });
 }
 
 Status SourceRegistry::Resume(const std::string& name) {

@@ -3,9 +3,9 @@
 
 #include "archiver/time_format.h"
 #include "lmdb/lmdb_entries.h"
-#include "store/record.h"
-#include "store/archive_writer.h"
 #include "sources/sources_codec.h"
+#include "store/archive_writer.h"
+#include "store/record.h"
 
 namespace archiver::internal {
 namespace {
@@ -102,8 +102,8 @@ Status ChangeSource(lmdb::ArchiveEnv& archive, const std::string& name, std::str
     SourceLogEntry log;
     Status done = ReadSourceStatus(txn, SourceDbs(archive), name, &status, &next_log);
     if (done.ok()) done = body(txn, &status, &log);
-    if (done.ok()) done = EndSourceChange(txn, SourceDbs(archive), name, status, next_log, log,
-                                          more_log);
+    if (done.ok())
+      done = EndSourceChange(txn, SourceDbs(archive), name, status, next_log, log, more_log);
     return done;
   });
 }

@@ -11,9 +11,9 @@
 
 #include "archiver/sources/sources.h"
 #include "archiver/status.h"
-#include "lmdb/lmdb_handles.h"
 #include "lmdb/archive_env.h"
 #include "lmdb/lmdb_entries.h"
+#include "lmdb/lmdb_handles.h"
 
 namespace archiver::internal {
 

@@ -135,8 +135,8 @@ Status ReadSourceConfig(const lmdb::Txn& txn, const SourceDatabases& db, const s
 
 namespace archiver {
 
-using internal::SourceKeys;
 using internal::SourceDbs;
+using internal::SourceKeys;
 
 Result<std::string> SourceRegistry::Password(const std::string& name) const {
   if (!env_) return Status::InvalidArgument("no archive");
@@ -146,8 +146,7 @@ Result<std::string> SourceRegistry::Password(const std::string& name) const {
     lmdb::Txn txn;
     SourceStatus source_status;
     Status status = internal::BeginSourceRead(*env_, name, &txn, &source_status);
-    if (status.ok())
-      status = internal::ReadSourceConfig(txn, SourceDbs(*env_), name, &config);
+    if (status.ok()) status = internal::ReadSourceConfig(txn, SourceDbs(*env_), name, &config);
     std::string_view value;
     if (status.ok()) status = txn.Get(SourceDbs(*env_).secrets, name, &value);
     if (status.code() == Status::Code::kNotFound)
@@ -164,8 +163,7 @@ Result<std::string> SourceRegistry::Password(const SourceConfig& config) const {
   {
     lmdb::Txn txn;
     SourceStatus source_status;
-    Status status =
-        internal::BeginSourceRead(*env_, config.name, &txn, &source_status);
+    Status status = internal::BeginSourceRead(*env_, config.name, &txn, &source_status);
     std::string_view value;
     if (status.ok()) status = txn.Get(SourceDbs(*env_).secrets, config.name, &value);
     if (status.code() == Status::Code::kNotFound)

@@ -42,7 +42,8 @@ Status WriteCheckpoint(lmdb::Txn& txn, const SourceDatabases& db, const std::str
                             "write the checkpoint of source " + name);
 }
 
-Status CheckBatch(const lmdb::ArchiveEnv& archive, const std::string& name, const RemoteBatch& batch) {
+Status CheckBatch(const lmdb::ArchiveEnv& archive, const std::string& name,
+                  const RemoteBatch& batch) {
   if (batch.folder.empty())
     return Status::InvalidArgument("batch of source " + name + " names no folder");
   if (internal::FolderKey(name, batch.folder).size() > archive.max_key_size()) {
@@ -179,10 +180,10 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
     if (read.ok()) read = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
     if (!read.ok()) return read;
     if (checkpoint.uidvalidity != 0 && checkpoint.uidvalidity != batch.uidvalidity) {
-      return Status::InvalidArgument(
-          "source " + name + " folder '" + batch.folder + "' has UIDVALIDITY " +
-          std::to_string(checkpoint.uidvalidity) + ", the batch " +
-          std::to_string(batch.uidvalidity) + ": reset the folder first");
+      return Status::InvalidArgument("source " + name + " folder '" + batch.folder +
+                                     "' has UIDVALIDITY " + std::to_string(checkpoint.uidvalidity) +
+                                     ", the batch " + std::to_string(batch.uidvalidity) +
+                                     ": reset the folder first");
     }
     return Status::Ok();
   };
@@ -217,7 +218,8 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
       if (std::find(pending.begin(), pending.end(), uid) == pending.end()) pending.push_back(uid);
     }
     Status written = WriteCheckpoint(txn, db, name, checkpoint);
-    if (written.ok()) written = internal::EndSourceChange(txn, db, name, status, next_log, {}, &log);
+    if (written.ok())
+      written = internal::EndSourceChange(txn, db, name, status, next_log, {}, &log);
     return written;
   };
   if (Status done = internal::ArchiveBatch(env_, staged, hook); !done.ok()) return done;
@@ -361,11 +363,11 @@ Status SourceRegistry::ListLog(const std::string& name,
     SourceStatus source_status;
     Status status = internal::BeginSourceRead(*env_, name, &txn, &source_status);
     if (status.ok()) {
-      status = internal::WalkPrefixed(
-          txn, SourceDbs(*env_).log, internal::SourcePrefix(name), true,
-          [&](std::string_view, std::string_view value, bool*) {
-            return sources_codec::DecodeLogEntry(value, &entries.emplace_back());
-          });
+      status = internal::WalkPrefixed(txn, SourceDbs(*env_).log, internal::SourcePrefix(name), true,
+                                      [&](std::string_view, std::string_view value, bool*) {
+                                        return sources_codec::DecodeLogEntry(
+                                            value, &entries.emplace_back());
+                                      });
     }
     if (!status.ok()) return status;
   }

@@ -62,11 +62,11 @@ Status OpenStoreDatabases(lmdb::ArchiveEnv& env) {
   const std::string& path = env.path();
   // A read transaction is tried first: opening an existing archive takes no write lock
   // and commits nothing, which matters to processes that open it for one delivery.
-  Result<const Databases*> db = env.OpenGroup<Databases>(
-      "archive databases", !env.options().read_only,
-      [&](lmdb::Txn& txn, bool create, Databases* group) {
-        return OpenAll(path, txn, create, group);
-      });
+  Result<const Databases*> db =
+      env.OpenGroup<Databases>("archive databases", !env.options().read_only,
+                               [&](lmdb::Txn& txn, bool create, Databases* group) {
+                                 return OpenAll(path, txn, create, group);
+                               });
   if (!db.ok()) return db.status();
   if (*db == nullptr) return Status::NotFound("no archive at " + path);
   return Status::Ok();

@@ -11,8 +11,8 @@
 
 #include "archiver/store/store.h"
 #include "lmdb/archive_env.h"
-#include "store/archive_writer.h"
 #include "lmdb/lmdb_handles.h"
+#include "store/archive_writer.h"
 #include "store/meta_counter.h"
 #include "store/record.h"
 

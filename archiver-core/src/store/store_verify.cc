@@ -72,10 +72,10 @@ Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
 // Reports each index that should find this delivery and does not: a delivery missing
 // from an index is invisible to the filters that use it. `listed`: it waits in
 // `unindexed` for its batch, so idx_rcpt, idx_from and idx_user do not have it yet.
-Status CheckIndexes(const internal::OpenArchive& archive,
-                    const internal::SourceIndex* source_index, const lmdb::Txn& txn,
-                    const DeliveryRecord& record, std::string_view delivery_key, bool listed,
-                    const std::string& described, VerifyReport* report) {
+Status CheckIndexes(const internal::OpenArchive& archive, const internal::SourceIndex* source_index,
+                    const lmdb::Txn& txn, const DeliveryRecord& record,
+                    std::string_view delivery_key, bool listed, const std::string& described,
+                    VerifyReport* report) {
   const internal::Databases& db = archive.db;
   MessageId idempotency = index::DeliveryIdempotencyKey(record);
   if (record.source.empty()) {
@@ -174,14 +174,13 @@ Status CheckDeliveries(const internal::OpenArchive& archive,
         Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
         if (found.code() == Status::Code::kNotFound) {
           report->damaged.emplace_back(
-              record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) +
-                                          ": message " + ToHex(record.id) + " is missing"));
+              record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
+                                          ToHex(record.id) + " is missing"));
         } else if (!found.ok()) {
           return found;
         }
         return CheckIndexes(archive, source_index, txn, record, key,
-                            listed.count(std::string(key)) != 0, DescribeKey(delivery_key),
-                            report);
+                            listed.count(std::string(key)) != 0, DescribeKey(delivery_key), report);
       },
       "verify deliveries");
 }

@@ -193,8 +193,8 @@ Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
       record::EncodeDeliveryKey({record.received_us, sequence});
   status = PutDeliveryEntries(archive, txn, record, key_hash, {key_bytes.data(), key_bytes.size()});
   if (status.ok()) {
-    status = CountDelivery(txn, archive.db.meta, sequence, record.size, written->outcome,
-                           stored_size);
+    status =
+        CountDelivery(txn, archive.db.meta, sequence, record.size, written->outcome, stored_size);
   }
   if (!status.ok()) return status;
   return written;
@@ -268,7 +268,7 @@ Status FitsTheMap(const OpenArchive& archive, const PreparedMessage& message) {
 struct Pending {
   GroupDelivery* delivery;
   bool stored = false;                                // the look-ahead found the message
-  std::optional<PreparedMessage> prepared;  // none: stored already
+  std::optional<PreparedMessage> prepared;            // none: stored already
 };
 
 // Before the write lock is taken: the size limit, hashing, a look-ahead (in a read
@@ -315,8 +315,7 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
       return other.delivery->record.id == id;
     });
     if (!next->stored && !earlier) {
-      next->prepared =
-          PrepareMessage(next->delivery->message, archive.options.compression_level);
+      next->prepared = PrepareMessage(next->delivery->message, archive.options.compression_level);
       Status fits = hook != nullptr ? Status::Ok() : FitsTheMap(archive, *next->prepared);
       if (!fits.ok()) next->delivery->outcome = fits;
     }
