@@ -11,13 +11,14 @@
 #include "dmarc/dmarc_store_bulk.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "dmarc/dmarc_store_db.h"
+#include "store/meta_counter.h"
 
 namespace archiver {
 namespace {
 
 namespace codec = dmarc_codec;
 using internal::DmarcDatabases;
-using internal::OpenArchive;
+using internal::DmarcDbs;
 
 Status NoArchive() { return Status::InvalidArgument("no archive"); }
 
@@ -34,17 +35,18 @@ Status FindKey(const lmdb::Txn& txn, MDB_dbi dbi, const MessageId& key, bool* fo
 
 }  // namespace
 
-DmarcStore::DmarcStore(std::shared_ptr<Store> store) : store_(std::move(store)) {}
+DmarcStore::DmarcStore(std::shared_ptr<Store> store)
+    : env_(store ? store->environment() : nullptr) {}
 
 Result<DmarcImportResult> DmarcStore::ImportFailure(const FailureReport& report,
                                                     const DmarcOrigin& origin) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   const MessageId key = codec::FailureDedupKey(report);
   DmarcImportResult result;
   Status done =
       internal::InDmarcWrite(archive, bulk_, "store DMARC failure report", [&](lmdb::Txn& txn) {
-        const DmarcDatabases& db = archive.dmarc;
+        const DmarcDatabases& db = DmarcDbs(archive);
         bool found = false;
         Status status = FindKey(txn, db.failure_keys, key, &found, &result.id);
         if (!status.ok() || found) {
@@ -88,11 +90,11 @@ Result<DmarcImportResult> DmarcStore::ImportFailure(const FailureReport& report,
 
 Status DmarcStore::RecordError(const std::string& kind, const std::string& reason,
                                const DmarcOrigin& origin) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   const MessageId key = codec::ErrorDedupKey(reason, origin);
   return internal::InDmarcWrite(archive, bulk_, "record a DMARC error", [&](lmdb::Txn& txn) {
-    const DmarcDatabases& db = archive.dmarc;
+    const DmarcDatabases& db = DmarcDbs(archive);
     bool found = false;
     uint64_t existing = 0;
     Status status = FindKey(txn, db.error_keys, key, &found, &existing);
@@ -121,19 +123,19 @@ Status DmarcStore::RecordError(const std::string& kind, const std::string& reaso
 }
 
 Status DmarcStore::NoteMail(const DmarcMail& mail) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::InDmarcWrite(archive, bulk_, "note a DMARC report mail", [&](lmdb::Txn& txn) {
-    return internal::PutEntry(txn, archive.dmarc.mails, codec::View(mail.mail),
+    return internal::PutEntry(txn, DmarcDbs(archive).mails, codec::View(mail.mail),
                               codec::EncodeMail(mail), "note a DMARC report mail");
   });
 }
 
 Status DmarcStore::ForgetErrorsOf(const MessageId& mail) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::InDmarcWrite(archive, bulk_, "forget DMARC errors", [&](lmdb::Txn& txn) {
-    const DmarcDatabases& db = archive.dmarc;
+    const DmarcDatabases& db = DmarcDbs(archive);
     std::vector<uint64_t> ids;
     {
       Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, db.error_mails);
@@ -168,14 +170,14 @@ Status DmarcStore::ForgetErrorsOf(const MessageId& mail) {
 }
 
 Result<DmarcStats> DmarcStore::GetStats() const {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   lmdb::Txn txn;
   bool present = false;
   Status begun = internal::BeginDmarcRead(archive, &txn, &present);
   DmarcStats stats;
   if (!begun.ok() || !present) return begun.ok() ? Result<DmarcStats>(stats) : begun;
-  const DmarcDatabases& db = archive.dmarc;
+  const DmarcDatabases& db = DmarcDbs(archive);
   const std::pair<std::string_view, uint64_t*> counters[] = {
       {internal::kDmarcReportsCounter, &stats.reports},
       {internal::kDmarcRecordsCounter, &stats.records},

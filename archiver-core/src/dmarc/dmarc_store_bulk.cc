@@ -6,7 +6,7 @@
 namespace archiver {
 namespace internal {
 
-DmarcBulkTxn::DmarcBulkTxn(OpenArchive& archive, const DmarcBulkOptions& options)
+DmarcBulkTxn::DmarcBulkTxn(lmdb::ArchiveEnv& archive, const DmarcBulkOptions& options)
     : archive_(archive), options_(options) {}
 
 Result<lmdb::Txn*> DmarcBulkTxn::Join() {
@@ -54,7 +54,7 @@ void DmarcBulkTxn::Abort(const Status& reason) {
   if (failed_.ok()) failed_ = reason;
 }
 
-Status InDmarcWrite(OpenArchive& archive, DmarcBulkTxn* bulk, std::string_view what,
+Status InDmarcWrite(lmdb::ArchiveEnv& archive, DmarcBulkTxn* bulk, std::string_view what,
                     const std::function<Status(lmdb::Txn&)>& body) {
   if (bulk == nullptr) return InDmarcWrite(archive, what, body);
   Result<lmdb::Txn*> txn = bulk->Join();
@@ -73,8 +73,8 @@ Status InDmarcWrite(OpenArchive& archive, DmarcBulkTxn* bulk, std::string_view w
 }  // namespace internal
 
 std::unique_ptr<internal::DmarcBulkTxn> DmarcStore::NewBulk(const DmarcBulkOptions& options) {
-  if (!store_) return nullptr;
-  return std::make_unique<internal::DmarcBulkTxn>(store_->impl_->archive, options);
+  if (!env_) return nullptr;
+  return std::make_unique<internal::DmarcBulkTxn>(*env_, options);
 }
 
 DmarcStore::Bulk::Bulk(DmarcStore& store, DmarcBulkOptions options)

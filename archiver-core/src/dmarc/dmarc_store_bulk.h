@@ -16,7 +16,7 @@ namespace archiver::internal {
 
 class DmarcBulkTxn {
  public:
-  DmarcBulkTxn(OpenArchive& archive, const DmarcBulkOptions& options);
+  DmarcBulkTxn(lmdb::ArchiveEnv& archive, const DmarcBulkOptions& options);
   DmarcBulkTxn(const DmarcBulkTxn&) = delete;
   DmarcBulkTxn& operator=(const DmarcBulkTxn&) = delete;
 
@@ -40,7 +40,7 @@ class DmarcBulkTxn {
  private:
   bool Due() const;
 
-  OpenArchive& archive_;
+  lmdb::ArchiveEnv& archive_;
   DmarcBulkOptions options_;
   lmdb::Txn txn_;
   std::chrono::steady_clock::time_point begun_;
@@ -53,7 +53,7 @@ class DmarcBulkTxn {
 // Runs `body` in `bulk`'s transaction when there is a bulk (as one report; a failure of
 // `body` aborts the bulk), otherwise in a write transaction of its own committed when
 // `body` returns Ok.
-Status InDmarcWrite(OpenArchive& archive, DmarcBulkTxn* bulk, std::string_view what,
+Status InDmarcWrite(lmdb::ArchiveEnv& archive, DmarcBulkTxn* bulk, std::string_view what,
                     const std::function<Status(lmdb::Txn&)>& body);
 
 }  // namespace archiver::internal

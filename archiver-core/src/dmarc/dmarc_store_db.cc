@@ -5,7 +5,7 @@
 #include "base/ascii.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "store/index_keys.h"
-#include "lmdb/lazy_databases.h"
+#include "store/meta_counter.h"
 #include "store/record.h"
 
 namespace archiver::internal {
@@ -31,8 +31,8 @@ constexpr NamedDb<DmarcDatabases> kDatabases[] = {
 
 // Opens every DMARC database in `txn` (creating them when `create`) and checks the
 // DMARC format version. NotFound when one is missing and !create.
-Status OpenAll(OpenArchive& archive, lmdb::Txn& txn, bool create, DmarcDatabases* db) {
-  const std::string& path = archive.options.path;
+Status OpenAll(lmdb::ArchiveEnv& archive, lmdb::Txn& txn, bool create, DmarcDatabases* db) {
+  const std::string& path = archive.options().path;
   Status opened =
       OpenNamedDatabases(path, txn, create, kDatabases, db, "no DMARC data in " + path);
   if (!opened.ok()) return opened;
@@ -51,51 +51,46 @@ Status OpenAll(OpenArchive& archive, lmdb::Txn& txn, bool create, DmarcDatabases
   return Status::Ok();
 }
 
-Status EnsureOpen(OpenArchive& archive, bool write, bool* present) {
-  DmarcDatabases db;
-  return OpenOnFirstUse(
-      archive, archive.dmarc_mutex, archive.dmarc_open, write, present, "DMARC databases",
-      [&](lmdb::Txn& txn, bool create) { return OpenAll(archive, txn, create, &db); },
-      [&] { archive.dmarc = db; });
+Status EnsureOpen(lmdb::ArchiveEnv& archive, bool write, bool* present) {
+  Result<const DmarcDatabases*> db = archive.OpenGroup<DmarcDatabases>(
+      "DMARC databases", write, [&](lmdb::Txn& txn, bool create, DmarcDatabases* group) {
+        return OpenAll(archive, txn, create, group);
+      });
+  if (!db.ok()) return db.status();
+  *present = *db != nullptr;
+  return Status::Ok();
 }
 
 }  // namespace
 
-Status CheckDmarcWritable(const OpenArchive& archive) {
-  if (archive.options.read_only) {
-    return Status::InvalidArgument("archive " + archive.options.path + " is open read-only");
-  }
-  return Status::Ok();
-}
-
-Status BeginDmarcRead(OpenArchive& archive, lmdb::Txn* txn, bool* present) {
+Status BeginDmarcRead(lmdb::ArchiveEnv& archive, lmdb::Txn* txn, bool* present) {
   Status opened = EnsureOpen(archive, false, present);
   if (!opened.ok() || !*present) return opened;
-  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.env.get(), false);
+  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.get(), false);
   if (!begun.ok()) return begun.status();
   *txn = std::move(begun.value());
   return Status::Ok();
 }
 
-Status OpenDmarcForWrite(OpenArchive& archive) {
-  if (Status writable = CheckDmarcWritable(archive); !writable.ok()) return writable;
+Status OpenDmarcForWrite(lmdb::ArchiveEnv& archive) {
+  if (Status writable = archive.CheckWritable(); !writable.ok()) return writable;
   bool present = false;
   return EnsureOpen(archive, true, &present);
 }
 
-Result<lmdb::Txn> BeginDmarcWrite(OpenArchive& archive) {
+Result<lmdb::Txn> BeginDmarcWrite(lmdb::ArchiveEnv& archive) {
   Status opened = OpenDmarcForWrite(archive);
   if (!opened.ok()) return opened;
-  return lmdb::Txn::Begin(archive.env.get(), true);
+  return lmdb::Txn::Begin(archive.get(), true);
 }
 
-Status CheckDmarcSpace(const OpenArchive& archive, const lmdb::Txn& txn) {
+Status CheckDmarcSpace(const lmdb::ArchiveEnv& archive, const lmdb::Txn& txn) {
   MDB_envinfo info = {};
-  int rc = mdb_env_info(archive.env.get(), &info);
+  int rc = mdb_env_info(archive.get(), &info);
   if (rc != 0) return lmdb::ToStatus(rc, "read the map size");
-  const uint64_t limit =
-      archive.options.dmarc_max_space != 0 ? archive.options.dmarc_max_space : info.me_mapsize / 8;
-  const DmarcDatabases& db = archive.dmarc;
+  const uint64_t limit = archive.options().dmarc_max_space != 0 ? archive.options().dmarc_max_space
+                                                                : info.me_mapsize / 8;
+  const DmarcDatabases& db = DmarcDbs(archive);
   uint64_t used = 0;
   for (MDB_dbi dbi : {db.meta, db.reports, db.report_keys, db.records, db.idx_domain, db.idx_date,
                       db.failures, db.failure_keys, db.failure_domain, db.failure_date, db.errors,
@@ -112,7 +107,7 @@ Status CheckDmarcSpace(const OpenArchive& archive, const lmdb::Txn& txn) {
                                FormatBytes(limit) + "): report not stored");
 }
 
-Status InDmarcWrite(OpenArchive& archive, std::string_view what,
+Status InDmarcWrite(lmdb::ArchiveEnv& archive, std::string_view what,
                     const std::function<Status(lmdb::Txn&)>& body) {
   Result<lmdb::Txn> txn = BeginDmarcWrite(archive);
   if (!txn.ok()) return txn.status();
@@ -160,8 +155,8 @@ Status ForEachRecord(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t re
                      });
 }
 
-std::string DomainKey(const OpenArchive& archive, std::string_view domain) {
-  return std::string(index::FitKey(ascii::Lowercase(domain), archive.max_key_size));
+std::string DomainKey(const lmdb::ArchiveEnv& archive, std::string_view domain) {
+  return std::string(index::FitKey(ascii::Lowercase(domain), archive.max_key_size()));
 }
 
 }  // namespace archiver::internal

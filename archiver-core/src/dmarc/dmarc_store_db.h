@@ -11,9 +11,9 @@
 #include <string_view>
 
 #include "archiver/status.h"
+#include "lmdb/archive_env.h"
 #include "lmdb/lmdb_entries.h"
 #include "lmdb/lmdb_handles.h"
-#include "store/store_impl.h"
 
 namespace archiver::internal {
 
@@ -33,6 +33,31 @@ inline constexpr const char* kDmarcErrorKeysDb = "dmarc_error_keys";
 inline constexpr const char* kDmarcErrorMailsDb = "dmarc_error_mails";
 inline constexpr const char* kDmarcMailsDb = "dmarc_mails";
 
+// The DMARC databases (docs/store-format.md, "DMARC"). Archives written before DMARC
+// support have none of them, so they are opened on first use, not by Store::Open.
+struct DmarcDatabases {
+  MDB_dbi meta = 0;
+  MDB_dbi reports = 0;
+  MDB_dbi report_keys = 0;
+  MDB_dbi records = 0;
+  MDB_dbi idx_domain = 0;
+  MDB_dbi idx_date = 0;
+  MDB_dbi failures = 0;
+  MDB_dbi failure_keys = 0;
+  MDB_dbi failure_domain = 0;
+  MDB_dbi failure_date = 0;
+  MDB_dbi errors = 0;
+  MDB_dbi error_keys = 0;
+  MDB_dbi error_mails = 0;
+  MDB_dbi mails = 0;
+};
+
+// The DMARC databases of `archive`, once BeginDmarcRead found them or OpenDmarcForWrite
+// (or BeginDmarcWrite) opened them.
+inline const DmarcDatabases& DmarcDbs(const lmdb::ArchiveEnv& archive) {
+  return archive.OpenedGroup<DmarcDatabases>();
+}
+
 // Keys of dmarc_meta; values are BE64.
 inline constexpr std::string_view kDmarcFormatVersionKey = "format_version";
 inline constexpr std::string_view kNextReportKey = "next_report";
@@ -42,29 +67,26 @@ inline constexpr std::string_view kDmarcReportsCounter = "reports";
 inline constexpr std::string_view kDmarcRecordsCounter = "records";
 inline constexpr std::string_view kDmarcMessagesCounter = "messages";
 
-// InvalidArgument for an archive opened read-only.
-Status CheckDmarcWritable(const OpenArchive& archive);
-
 // A read transaction over the DMARC databases. Ok with *present = false (and no
 // transaction) when the archive has none of them yet.
-Status BeginDmarcRead(OpenArchive& archive, lmdb::Txn* txn, bool* present);
+Status BeginDmarcRead(lmdb::ArchiveEnv& archive, lmdb::Txn* txn, bool* present);
 
 // Opens the DMARC databases, creating them if they are missing. InvalidArgument for a
 // read-only archive.
-Status OpenDmarcForWrite(OpenArchive& archive);
+Status OpenDmarcForWrite(lmdb::ArchiveEnv& archive);
 
 // A write transaction, after creating the DMARC databases if they are missing.
 // InvalidArgument for a read-only archive.
-Result<lmdb::Txn> BeginDmarcWrite(OpenArchive& archive);
+Result<lmdb::Txn> BeginDmarcWrite(lmdb::ArchiveEnv& archive);
 
 // Before a report is written in `txn`: LimitExceeded when the DMARC databases already
 // take the space they may have of the map (StoreOptions::dmarc_max_space), so that report
 // mail, which anyone may send, never takes the room the mail archive needs. One report
 // may go past it (by at most its own size); error ledger entries are never refused.
-Status CheckDmarcSpace(const OpenArchive& archive, const lmdb::Txn& txn);
+Status CheckDmarcSpace(const lmdb::ArchiveEnv& archive, const lmdb::Txn& txn);
 
 // Runs `body` in a write transaction and commits it when `body` returns Ok.
-Status InDmarcWrite(OpenArchive& archive, std::string_view what,
+Status InDmarcWrite(lmdb::ArchiveEnv& archive, std::string_view what,
                     const std::function<Status(lmdb::Txn&)>& body);
 
 // Adds `delta` (may be negative) to a dmarc_meta counter.
@@ -80,6 +102,6 @@ Status ForEachRecord(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t re
                      const RecordVisitor& visit);
 
 // An index key (a lowercased domain) cut to LMDB's key size limit.
-std::string DomainKey(const OpenArchive& archive, std::string_view domain);
+std::string DomainKey(const lmdb::ArchiveEnv& archive, std::string_view domain);
 
 }  // namespace archiver::internal

@@ -27,7 +27,7 @@ namespace {
 namespace codec = dmarc_codec;
 using internal::DmarcBulkTxn;
 using internal::DmarcDatabases;
-using internal::OpenArchive;
+using internal::DmarcDbs;
 
 // An importing report whose owner has committed nothing for this long is abandoned,
 // even if a process with its pid exists (pids are reused).
@@ -37,7 +37,7 @@ constexpr uint64_t kStaleImportUs = 15ULL * 60 * 1000000;
 // process but not listed here was left by an import that could not clean up.
 struct ActiveImports {
   std::mutex mutex;
-  std::set<std::pair<const OpenArchive*, uint64_t>> reports;
+  std::set<std::pair<const lmdb::ArchiveEnv*, uint64_t>> reports;
 };
 
 ActiveImports& Active() {
@@ -45,7 +45,7 @@ ActiveImports& Active() {
   return *active;
 }
 
-bool OwnerAlive(const OpenArchive& archive, uint64_t id, const codec::StoredReport& stored) {
+bool OwnerAlive(const lmdb::ArchiveEnv& archive, uint64_t id, const codec::StoredReport& stored) {
   const uint64_t now = NowMicros();
   if (now > stored.heartbeat_us && now - stored.heartbeat_us > kStaleImportUs) return false;
   if (stored.owner_pid == static_cast<uint64_t>(getpid())) {
@@ -68,9 +68,9 @@ Status DuplicateFound() { return Status::NotFound("duplicate report"); }
 
 class AggregateImporter {
  public:
-  AggregateImporter(OpenArchive& archive, DmarcBulkTxn* bulk, const DmarcImportOptions& options,
-                    const DmarcOrigin& origin)
-      : archive_(archive), bulk_(bulk), db_(archive.dmarc), options_(options), origin_(origin) {
+  AggregateImporter(lmdb::ArchiveEnv& archive, DmarcBulkTxn* bulk,
+                    const DmarcImportOptions& options, const DmarcOrigin& origin)
+      : archive_(archive), bulk_(bulk), db_(DmarcDbs(archive)), options_(options), origin_(origin) {
     if (options_.batch_records == 0) options_.batch_records = 1;
   }
   ~AggregateImporter() { Register(false); }
@@ -437,7 +437,7 @@ class AggregateImporter {
     }
   }
 
-  OpenArchive& archive_;
+  lmdb::ArchiveEnv& archive_;
   DmarcBulkTxn* bulk_;  // the store's Bulk, if one is live
   const DmarcDatabases& db_;
   DmarcImportOptions options_;
@@ -459,8 +459,8 @@ class AggregateImporter {
 Result<DmarcImportResult> DmarcStore::ImportAggregate(InputSource& xml,
                                                       const DmarcImportOptions& options,
                                                       const DmarcOrigin& origin) {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   Status opened = internal::OpenDmarcForWrite(archive);
   if (!opened.ok()) return opened;
   AggregateImporter importer(archive, bulk_, options, origin);

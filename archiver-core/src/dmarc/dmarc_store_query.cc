@@ -17,7 +17,7 @@ namespace {
 
 namespace codec = dmarc_codec;
 using internal::DmarcDatabases;
-using internal::OpenArchive;
+using internal::DmarcDbs;
 
 // Visits the ids of a time index with since <= time < until, newest first, until
 // `visit` sets *stop. With `domain`, `dbi` is a DUPSORT index whose values under that
@@ -94,9 +94,10 @@ bool ContainsIgnoreCase(std::string_view text, std::string_view part) {
 }
 
 // The complete reports matching `filter`, newest range first, within `txn`.
-Status ForEachReport(const lmdb::Txn& txn, const OpenArchive& archive, const DmarcFilter& filter,
+Status ForEachReport(const lmdb::Txn& txn, const lmdb::ArchiveEnv& archive,
+                     const DmarcFilter& filter,
                      const std::function<bool(const codec::StoredReport&)>& visit) {
-  const DmarcDatabases& db = archive.dmarc;
+  const DmarcDatabases& db = DmarcDbs(archive);
   const std::string domain = internal::DomainKey(archive, filter.domain);
   uint64_t visited = 0;
   return WalkTimeIndex(
@@ -142,7 +143,7 @@ std::vector<std::pair<std::string, DmarcTally>> Sorted(
 }
 
 // Runs `body` in a read transaction; `absent` when the archive has no DMARC databases.
-Status InDmarcRead(OpenArchive& archive, const std::function<Status(const lmdb::Txn&)>& body,
+Status InDmarcRead(lmdb::ArchiveEnv& archive, const std::function<Status(const lmdb::Txn&)>& body,
                    Status absent = Status::Ok()) {
   lmdb::Txn txn;
   bool present = false;
@@ -155,8 +156,8 @@ Status InDmarcRead(OpenArchive& archive, const std::function<Status(const lmdb::
 
 Status DmarcStore::ListReports(const DmarcFilter& filter,
                                const std::function<bool(const DmarcReport&)>& visit) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   return InDmarcRead(archive, [&](const lmdb::Txn& txn) {
     return ForEachReport(txn, archive, filter,
                          [&](const codec::StoredReport& stored) { return visit(stored.report); });
@@ -164,11 +165,12 @@ Status DmarcStore::ListReports(const DmarcFilter& filter,
 }
 
 Result<DmarcReport> DmarcStore::GetReport(uint64_t id) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   codec::StoredReport stored;
   Status read = InDmarcRead(
-      archive, [&](const lmdb::Txn& txn) { return ReadReport(txn, archive.dmarc, id, &stored); },
+      archive,
+      [&](const lmdb::Txn& txn) { return ReadReport(txn, DmarcDbs(archive), id, &stored); },
       Status::NotFound("no DMARC report " + std::to_string(id)));
   if (!read.ok()) return read;
   return stored.report;
@@ -176,16 +178,16 @@ Result<DmarcReport> DmarcStore::GetReport(uint64_t id) const {
 
 Status DmarcStore::ListRecords(uint64_t report_id,
                                const std::function<bool(const AggregateRecord&)>& visit) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   return InDmarcRead(
       archive,
       [&](const lmdb::Txn& txn) {
         codec::StoredReport stored;
-        Status read = ReadReport(txn, archive.dmarc, report_id, &stored);
+        Status read = ReadReport(txn, DmarcDbs(archive), report_id, &stored);
         if (!read.ok()) return read;
         AggregateRecord record;
-        return internal::ForEachRecord(txn, archive.dmarc, report_id,
+        return internal::ForEachRecord(txn, DmarcDbs(archive), report_id,
                                        [&](uint32_t, std::string_view value, bool* stop) {
                                          Status decoded = codec::DecodeRecord(value, &record);
                                          *stop = decoded.ok() && !visit(record);
@@ -196,8 +198,8 @@ Status DmarcStore::ListRecords(uint64_t report_id,
 }
 
 Result<DmarcSummary> DmarcStore::Summarize(const DmarcFilter& filter) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   DmarcSummary summary;
   std::map<std::string, DmarcTally, std::less<>> by_ip, by_org;
   Status status = InDmarcRead(archive, [&](const lmdb::Txn& txn) {
@@ -209,7 +211,7 @@ Result<DmarcSummary> DmarcStore::Summarize(const DmarcFilter& filter) const {
       std::map<std::string_view, bool, std::less<>> seen;
       codec::RecordCore core;
       failed = internal::ForEachRecord(
-          txn, archive.dmarc, stored.report.id, [&](uint32_t, std::string_view value, bool*) {
+          txn, DmarcDbs(archive), stored.report.id, [&](uint32_t, std::string_view value, bool*) {
             Status decoded = codec::DecodeRecordCore(value, &core);
             if (!decoded.ok()) return decoded;
             auto entry = by_ip.find(core.source_ip);
@@ -230,10 +232,10 @@ Result<DmarcSummary> DmarcStore::Summarize(const DmarcFilter& filter) const {
 
 Status DmarcStore::ListFailures(const DmarcFilter& filter,
                                 const std::function<bool(const DmarcFailure&)>& visit) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   return InDmarcRead(archive, [&](const lmdb::Txn& txn) {
-    const DmarcDatabases& db = archive.dmarc;
+    const DmarcDatabases& db = DmarcDbs(archive);
     const std::string domain = internal::DomainKey(archive, filter.domain);
     uint64_t visited = 0;
     return WalkTimeIndex(
@@ -254,22 +256,23 @@ Status DmarcStore::ListFailures(const DmarcFilter& filter,
 }
 
 Result<DmarcFailure> DmarcStore::GetFailure(uint64_t id) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   DmarcFailure failure;
   Status read = InDmarcRead(
-      archive, [&](const lmdb::Txn& txn) { return ReadFailure(txn, archive.dmarc, id, &failure); },
+      archive,
+      [&](const lmdb::Txn& txn) { return ReadFailure(txn, DmarcDbs(archive), id, &failure); },
       Status::NotFound("no DMARC failure report " + std::to_string(id)));
   if (!read.ok()) return read;
   return failure;
 }
 
 Status DmarcStore::ListErrors(const std::function<bool(const DmarcError&)>& visit) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   return InDmarcRead(archive, [&](const lmdb::Txn& txn) {
     return internal::WalkEntries(
-        txn, archive.dmarc.errors, MDB_LAST, {}, MDB_PREV,
+        txn, DmarcDbs(archive).errors, MDB_LAST, {}, MDB_PREV,
         [&](std::string_view key, std::string_view value, bool* stop) {
           DmarcError error;
           if (!codec::DecodeId(key, &error.id)) {
@@ -284,11 +287,11 @@ Status DmarcStore::ListErrors(const std::function<bool(const DmarcError&)>& visi
 }
 
 Status DmarcStore::ListMails(const std::function<bool(const DmarcMail&)>& visit) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   return InDmarcRead(archive, [&](const lmdb::Txn& txn) {
     return internal::WalkEntries(
-        txn, archive.dmarc.mails, MDB_FIRST, {}, MDB_NEXT,
+        txn, DmarcDbs(archive).mails, MDB_FIRST, {}, MDB_NEXT,
         [&](std::string_view key, std::string_view value, bool* stop) {
           DmarcMail mail;
           if (key.size() != mail.mail.size()) {
@@ -304,12 +307,12 @@ Status DmarcStore::ListMails(const std::function<bool(const DmarcMail&)>& visit)
 }
 
 Result<bool> DmarcStore::MailNoted(const MessageId& mail) const {
-  if (!store_) return Status::InvalidArgument("no archive");
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return Status::InvalidArgument("no archive");
+  lmdb::ArchiveEnv& archive = *env_;
   bool noted = false;
   Status read = InDmarcRead(archive, [&](const lmdb::Txn& txn) {
     std::string_view value;
-    Status found = txn.Get(archive.dmarc.mails, codec::View(mail), &value);
+    Status found = txn.Get(DmarcDbs(archive).mails, codec::View(mail), &value);
     noted = found.ok();
     return found.code() == Status::Code::kNotFound ? Status::Ok() : found;
   });

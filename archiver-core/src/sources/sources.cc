@@ -12,8 +12,8 @@
 namespace archiver {
 namespace {
 
-using internal::OpenArchive;
 using internal::SourceDatabases;
+using internal::SourceDbs;
 
 Status NoArchive() { return Status::InvalidArgument("no archive"); }
 
@@ -39,7 +39,7 @@ Status ReadInfo(const lmdb::Txn& txn, const SourceDatabases& db, const std::stri
 }
 
 // Changes a source's status with a log entry `what`.
-Status ChangeStatus(OpenArchive& archive, const std::string& name, const char* what,
+Status ChangeStatus(lmdb::ArchiveEnv& archive, const std::string& name, const char* what,
                     const std::function<void(SourceStatus*)>& change) {
   return internal::ChangeSource(archive, name, std::string(what) + " source " + name,
                                 [&](lmdb::Txn&, SourceStatus* status, SourceLogEntry* log) {
@@ -53,21 +53,21 @@ Status ChangeStatus(OpenArchive& archive, const std::string& name, const char* w
 
 SourceRegistry::SourceRegistry(std::shared_ptr<Store> store, std::string key_path,
                                std::string legacy_key_path)
-    : store_(std::move(store)),
+    : env_(store ? store->environment() : nullptr),
       key_path_(std::move(key_path)),
       legacy_key_path_(std::move(legacy_key_path)) {}
 
 Status SourceRegistry::Add(const SourceConfig& config, std::string_view password) {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   if (Status valid = config.Validate(); !valid.ok()) return valid;
   // The key is created below: the passwords of the legacy key must move first.
   if (Result<LegacyKeyMigration> moved = MigrateLegacyKey(); !moved.ok()) return moved.status();
   Result<std::string> sealed =
       internal::SealSourcePassword({key_path_, legacy_key_path_}, config, password);
   if (!sealed.ok()) return sealed.status();
-  OpenArchive& archive = store_->impl_->archive;
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::InSourcesWrite(archive, "add source " + config.name, [&](lmdb::Txn& txn) {
-    const SourceDatabases& db = archive.sources;
+    const SourceDatabases& db = SourceDbs(archive);
     std::string_view existing;
     Status found = txn.Get(db.config, config.name, &existing);
     if (found.ok()) return Status::InvalidArgument("source '" + config.name + "' exists already");
@@ -95,7 +95,7 @@ Status SourceRegistry::Add(const SourceConfig& config, std::string_view password
 
 Status SourceRegistry::Update(const SourceConfig& config,
                               const std::optional<std::string>& password) {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   if (Status valid = config.Validate(); !valid.ok()) return valid;
   if (Result<LegacyKeyMigration> moved = MigrateLegacyKey(); !moved.ok()) return moved.status();
   const internal::SourceKeys keys{key_path_, legacy_key_path_};
@@ -105,11 +105,11 @@ Status SourceRegistry::Update(const SourceConfig& config,
     if (!sealing.ok()) return sealing.status();
     sealed = std::move(sealing.value());
   }
-  OpenArchive& archive = store_->impl_->archive;
+  lmdb::ArchiveEnv& archive = *env_;
   const std::string what = "edit source " + config.name;
   return internal::ChangeSource(
       archive, config.name, what, [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry* log) {
-        const SourceDatabases& db = archive.sources;
+        const SourceDatabases& db = SourceDbs(archive);
         SourceConfig stored;
         Status done = internal::ReadSourceConfig(txn, db, config.name, &stored);
         if (done.ok() && !sealed && !internal::SameSecretBinding(stored, config)) {
@@ -140,10 +140,10 @@ Status SourceRegistry::Update(const SourceConfig& config,
 }
 
 Status SourceRegistry::Remove(const std::string& name) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::InSourcesWrite(archive, "remove source " + name, [&](lmdb::Txn& txn) {
-    const SourceDatabases& db = archive.sources;
+    const SourceDatabases& db = SourceDbs(archive);
     std::string_view existing;
     Status status = txn.Get(db.config, name, &existing);
     if (status.code() == Status::Code::kNotFound) return UnknownSource(name);
@@ -158,14 +158,13 @@ Status SourceRegistry::Remove(const std::string& name) {
 }
 
 Status SourceRegistry::Pause(const std::string& name) {
-  if (!store_) return NoArchive();
-  return ChangeStatus(store_->impl_->archive, name, "pause",
-                      [](SourceStatus* status) { status->paused = true; });
+  if (!env_) return NoArchive();
+  return ChangeStatus(*env_, name, "pause", [](SourceStatus* status) { status->paused = true; });
 }
 
 Status SourceRegistry::Resume(const std::string& name) {
-  if (!store_) return NoArchive();
-  return ChangeStatus(store_->impl_->archive, name, "resume", [](SourceStatus* status) {
+  if (!env_) return NoArchive();
+  return ChangeStatus(*env_, name, "resume", [](SourceStatus* status) {
     status->paused = false;
     status->next_due_us = 0;
   });
@@ -178,25 +177,25 @@ Result<SourceConfig> SourceRegistry::Get(const std::string& name) const {
 }
 
 Result<SourceInfo> SourceRegistry::Describe(const std::string& name) const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   lmdb::Txn txn;
   SourceInfo info;
-  Status begun = internal::BeginSourceRead(store_->impl_->archive, name, &txn, &info.status);
+  Status begun = internal::BeginSourceRead(*env_, name, &txn, &info.status);
   if (!begun.ok()) return begun;
-  Status read = ReadInfo(txn, store_->impl_->archive.sources, name, &info);
+  Status read = ReadInfo(txn, SourceDbs(*env_), name, &info);
   if (!read.ok()) return read;
   return info;
 }
 
 Result<std::vector<SourceInfo>> SourceRegistry::List() const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   lmdb::Txn txn;
   bool present = false;
-  Status status = internal::BeginSourcesRead(store_->impl_->archive, &txn, &present);
+  Status status = internal::BeginSourcesRead(*env_, &txn, &present);
   std::vector<SourceInfo> sources;
   if (!status.ok()) return status;
   if (!present) return sources;
-  const SourceDatabases& db = store_->impl_->archive.sources;
+  const SourceDatabases& db = SourceDbs(*env_);
   std::vector<std::string> names;
   status = internal::WalkPrefixed(txn, db.config, "", false,
                                   [&](std::string_view key, std::string_view, bool*) {

@@ -3,9 +3,9 @@
 
 #include "archiver/time_format.h"
 #include "lmdb/lmdb_entries.h"
-#include "lmdb/lazy_databases.h"
-#include "store/record.h"
 #include "sources/sources_codec.h"
+#include "store/archive_writer.h"
+#include "store/record.h"
 
 namespace archiver::internal {
 namespace {
@@ -16,32 +16,33 @@ constexpr NamedDb<SourceDatabases> kDatabases[] = {
     {kSourceFoldersDb, 0, &SourceDatabases::folders},
     {kSourceLogDb, 0, &SourceDatabases::log},
     {kSourceSecretsDb, 0, &SourceDatabases::secrets},
-    {kSourceIndexDb, MDB_DUPSORT | MDB_DUPFIXED, &SourceDatabases::idx_source},
 };
 
-Status EnsureOpen(OpenArchive& archive, bool write, bool* present) {
-  SourceDatabases db;
-  const std::string& path = archive.options.path;
-  return OpenOnFirstUse(
-      archive, archive.sources_mutex, archive.sources_open, write, present, "source databases",
-      [&](lmdb::Txn& txn, bool create) {
-        return OpenNamedDatabases(path, txn, create, kDatabases, &db, "no sources in " + path);
-      },
-      [&] { archive.sources = db; });
+Status EnsureOpen(lmdb::ArchiveEnv& archive, bool write, bool* present) {
+  const std::string& path = archive.options().path;
+  Result<const SourceDatabases*> db = archive.OpenGroup<SourceDatabases>(
+      "source databases", write, [&](lmdb::Txn& txn, bool create, SourceDatabases* group) {
+        return OpenNamedDatabases(path, txn, create, kDatabases, group, "no sources in " + path);
+      });
+  if (!db.ok()) return db.status();
+  *present = *db != nullptr;
+  return Status::Ok();
 }
 
 }  // namespace
 
-Status OpenSourcesForRead(OpenArchive& archive, bool* present) {
+Status OpenSourcesForRead(lmdb::ArchiveEnv& archive, bool* present) {
   return EnsureOpen(archive, false, present);
 }
 
-Status OpenSourcesForWrite(OpenArchive& archive) {
-  if (archive.options.read_only) {
-    return Status::InvalidArgument("archive " + archive.options.path + " is open read-only");
-  }
+Status OpenSourcesForWrite(lmdb::ArchiveEnv& archive) {
+  if (Status writable = archive.CheckWritable(); !writable.ok()) return writable;
   bool present = false;
-  return EnsureOpen(archive, true, &present);
+  Status opened = EnsureOpen(archive, true, &present);
+  // The store's index of the sources' deliveries comes with them, as it always did (an
+  // older version finds the sources only where it finds idx_source too).
+  if (opened.ok()) opened = OpenSourceIndex(archive, true).status();
+  return opened;
 }
 
 std::string SourcePrefix(std::string_view name) {
@@ -63,51 +64,59 @@ std::string LogKey(std::string_view name, uint64_t sequence) {
   return key;
 }
 
-Status BeginSourcesRead(OpenArchive& archive, lmdb::Txn* txn, bool* present) {
+Status BeginSourcesRead(lmdb::ArchiveEnv& archive, lmdb::Txn* txn, bool* present) {
   Status opened = OpenSourcesForRead(archive, present);
   if (!opened.ok() || !*present) return opened;
-  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.env.get(), false);
+  Result<lmdb::Txn> begun = lmdb::Txn::Begin(archive.get(), false);
   if (!begun.ok()) return begun.status();
   *txn = std::move(begun.value());
   return Status::Ok();
 }
 
-Status InSourcesWrite(OpenArchive& archive, std::string_view what,
+Status InSourcesWrite(lmdb::ArchiveEnv& archive, std::string_view what,
                       const std::function<Status(lmdb::Txn&)>& body) {
   Status opened = OpenSourcesForWrite(archive);
   if (!opened.ok()) return opened;
-  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.get(), true);
   if (!txn.ok()) return txn.status();
   Status done = body(*txn);
   if (!done.ok()) return done;
   return txn->Commit(what);
 }
 
-Status BeginSourceRead(OpenArchive& archive, const std::string& name, lmdb::Txn* txn,
+Status BeginSourceRead(lmdb::ArchiveEnv& archive, const std::string& name, lmdb::Txn* txn,
                        SourceStatus* status) {
   bool present = false;
   Status begun = BeginSourcesRead(archive, txn, &present);
   if (!begun.ok()) return begun;
   if (!present) return Status::NotFound("no source named '" + name + "'");
   uint64_t next_log = 0;
-  return ReadSourceStatus(*txn, archive.sources, name, status, &next_log);
+  return ReadSourceStatus(*txn, SourceDbs(archive), name, status, &next_log);
 }
 
-Status ChangeSource(OpenArchive& archive, const std::string& name, std::string_view what,
+Status ChangeSource(lmdb::ArchiveEnv& archive, const std::string& name, std::string_view what,
                     const SourceChange& body, const std::vector<SourceLogEntry>* more_log) {
   return InSourcesWrite(archive, what, [&](lmdb::Txn& txn) {
     SourceStatus status;
     uint64_t next_log = 0;
     SourceLogEntry log;
-    Status done = ReadSourceStatus(txn, archive.sources, name, &status, &next_log);
+    Status done = ReadSourceStatus(txn, SourceDbs(archive), name, &status, &next_log);
     if (done.ok()) done = body(txn, &status, &log);
-    if (done.ok() && !log.what.empty())
-      done = AppendLogIn(txn, archive.sources, name, log, &next_log);
-    for (size_t i = 0; done.ok() && more_log != nullptr && i < more_log->size(); ++i)
-      done = AppendLogIn(txn, archive.sources, name, (*more_log)[i], &next_log);
-    if (done.ok()) done = WriteSourceStatus(txn, archive.sources, name, status, next_log);
+    if (done.ok())
+      done = EndSourceChange(txn, SourceDbs(archive), name, status, next_log, log, more_log);
     return done;
   });
+}
+
+Status EndSourceChange(lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
+                       const SourceStatus& status, uint64_t next_log, const SourceLogEntry& log,
+                       const std::vector<SourceLogEntry>* more_log) {
+  Status done = Status::Ok();
+  if (!log.what.empty()) done = AppendLogIn(txn, db, name, log, &next_log);
+  for (size_t i = 0; done.ok() && more_log != nullptr && i < more_log->size(); ++i)
+    done = AppendLogIn(txn, db, name, (*more_log)[i], &next_log);
+  if (done.ok()) done = WriteSourceStatus(txn, db, name, status, next_log);
+  return done;
 }
 
 Status ReadSourceStatus(const lmdb::Txn& txn, const SourceDatabases& db, std::string_view name,
@@ -137,42 +146,6 @@ Status AppendLogIn(lmdb::Txn& txn, const SourceDatabases& db, std::string_view n
                         "write the activity log of source " + std::string(name));
   if (!put.ok() || sequence <= kSourceLogLimit) return put;
   return DeleteEntry(txn, db.log, LogKey(name, sequence - kSourceLogLimit));
-}
-
-Status WalkPrefixed(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix, bool reverse,
-                    const PrefixVisitor& visit) {
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
-  if (!cursor.ok()) return cursor.status();
-  std::string from(prefix);
-  if (reverse) {
-    // The first key after every key with the prefix ("name\0" -> "name\1").
-    while (!from.empty() && static_cast<unsigned char>(from.back()) == 0xFF) from.pop_back();
-    if (!from.empty()) from.back() = static_cast<char>(from.back() + 1);
-  }
-  MDB_val key = lmdb::ToVal(from), value = {};
-  int rc = from.empty() ? (reverse ? MDB_NOTFOUND : cursor->Get(&key, &value, MDB_FIRST))
-                        : cursor->Get(&key, &value, MDB_SET_RANGE);
-  if (reverse) rc = cursor->Get(&key, &value, rc == 0 ? MDB_PREV : MDB_LAST);
-  for (; rc == 0; rc = cursor->Get(&key, &value, reverse ? MDB_PREV : MDB_NEXT)) {
-    std::string_view key_view = lmdb::ToView(key);
-    if (key_view.substr(0, prefix.size()) != prefix) return Status::Ok();
-    bool more = true;
-    Status visited = visit(key_view, lmdb::ToView(value), &more);
-    if (!visited.ok() || !more) return visited;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "read the source databases");
-  return Status::Ok();
-}
-
-Status DeletePrefixed(lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix) {
-  std::vector<std::string> keys;
-  Status walked =
-      WalkPrefixed(txn, dbi, prefix, false, [&](std::string_view key, std::string_view, bool*) {
-        keys.emplace_back(key);
-        return Status::Ok();
-      });
-  for (size_t i = 0; walked.ok() && i < keys.size(); ++i) walked = DeleteEntry(txn, dbi, keys[i]);
-  return walked;
 }
 
 }  // namespace archiver::internal

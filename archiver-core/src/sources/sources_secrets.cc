@@ -135,20 +135,20 @@ Status ReadSourceConfig(const lmdb::Txn& txn, const SourceDatabases& db, const s
 
 namespace archiver {
 
+using internal::SourceDbs;
 using internal::SourceKeys;
 
 Result<std::string> SourceRegistry::Password(const std::string& name) const {
-  if (!store_) return Status::InvalidArgument("no archive");
+  if (!env_) return Status::InvalidArgument("no archive");
   SourceConfig config;
   std::string sealed;
   {
     lmdb::Txn txn;
     SourceStatus source_status;
-    Status status = internal::BeginSourceRead(store_->impl_->archive, name, &txn, &source_status);
-    if (status.ok())
-      status = internal::ReadSourceConfig(txn, store_->impl_->archive.sources, name, &config);
+    Status status = internal::BeginSourceRead(*env_, name, &txn, &source_status);
+    if (status.ok()) status = internal::ReadSourceConfig(txn, SourceDbs(*env_), name, &config);
     std::string_view value;
-    if (status.ok()) status = txn.Get(store_->impl_->archive.sources.secrets, name, &value);
+    if (status.ok()) status = txn.Get(SourceDbs(*env_).secrets, name, &value);
     if (status.code() == Status::Code::kNotFound)
       return Status::NotFound("no password stored for source '" + name + "'");
     if (!status.ok()) return status;
@@ -158,15 +158,14 @@ Result<std::string> SourceRegistry::Password(const std::string& name) const {
 }
 
 Result<std::string> SourceRegistry::Password(const SourceConfig& config) const {
-  if (!store_) return Status::InvalidArgument("no archive");
+  if (!env_) return Status::InvalidArgument("no archive");
   std::string sealed;
   {
     lmdb::Txn txn;
     SourceStatus source_status;
-    Status status =
-        internal::BeginSourceRead(store_->impl_->archive, config.name, &txn, &source_status);
+    Status status = internal::BeginSourceRead(*env_, config.name, &txn, &source_status);
     std::string_view value;
-    if (status.ok()) status = txn.Get(store_->impl_->archive.sources.secrets, config.name, &value);
+    if (status.ok()) status = txn.Get(SourceDbs(*env_).secrets, config.name, &value);
     if (status.code() == Status::Code::kNotFound)
       return Status::NotFound("no password stored for source '" + config.name + "'");
     if (!status.ok()) return status;
@@ -177,7 +176,7 @@ Result<std::string> SourceRegistry::Password(const SourceConfig& config) const {
 
 Result<LegacyKeyMigration> SourceRegistry::MigrateLegacyKey() {
   LegacyKeyMigration migration;
-  if (!store_) return Status::InvalidArgument("no archive");
+  if (!env_) return Status::InvalidArgument("no archive");
   const SourceKeys keys{key_path_, legacy_key_path_};
   if (legacy_key_path_.empty() || !internal::Exists(legacy_key_path_)) return migration;
   migration.found = true;
@@ -186,14 +185,14 @@ Result<LegacyKeyMigration> SourceRegistry::MigrateLegacyKey() {
   if (!legacy.ok()) return legacy.status().Annotated("the old sources key is not used");
   Result<SecretBox> box = SecretBox::Load(key_path_);
   if (!box.ok()) return box.status();
-  internal::OpenArchive& archive = store_->impl_->archive;
+  lmdb::ArchiveEnv& archive = *env_;
   std::vector<std::string> names;
   {
     lmdb::Txn txn;
     bool present = false;
     Status status = internal::BeginSourcesRead(archive, &txn, &present);
     if (status.ok() && present) {
-      status = internal::WalkPrefixed(txn, archive.sources.secrets, "", false,
+      status = internal::WalkPrefixed(txn, SourceDbs(archive).secrets, "", false,
                                       [&](std::string_view key, std::string_view value, bool*) {
                                         Result<unsigned char> version = SecretBox::Version(value);
                                         if (version.ok() && *version == SecretBox::kVersion1)
@@ -209,8 +208,8 @@ Result<LegacyKeyMigration> SourceRegistry::MigrateLegacyKey() {
         archive, name, what, [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry* log) {
           SourceConfig config;
           std::string_view sealed;
-          Status read = internal::ReadSourceConfig(txn, archive.sources, name, &config);
-          if (read.ok()) read = txn.Get(archive.sources.secrets, name, &sealed);
+          Status read = internal::ReadSourceConfig(txn, SourceDbs(archive), name, &config);
+          if (read.ok()) read = txn.Get(SourceDbs(archive).secrets, name, &sealed);
           if (!read.ok()) return read;
           Result<std::string> password = legacy->Unseal(sealed, name);
           if (!password.ok()) {
@@ -223,7 +222,7 @@ Result<LegacyKeyMigration> SourceRegistry::MigrateLegacyKey() {
           if (!resealed.ok()) return resealed.status();
           log->what = "reseal";
           ++migration.resealed;
-          return internal::PutEntry(txn, archive.sources.secrets, name, *resealed, what);
+          return internal::PutEntry(txn, SourceDbs(archive).secrets, name, *resealed, what);
         });
     if (status.code() == Status::Code::kNotFound) continue;  // removed meanwhile
     if (!status.ok()) return status;

@@ -9,12 +9,14 @@
 #include "lmdb/lmdb_entries.h"
 #include "sources/sources_codec.h"
 #include "sources/sources_db.h"
+#include "store/archive_writer.h"
+#include "store/record.h"
 
 namespace archiver {
 namespace {
 
-using internal::OpenArchive;
 using internal::SourceDatabases;
+using internal::SourceDbs;
 
 constexpr uint64_t kMicrosPerSecond = 1000000;
 
@@ -40,10 +42,11 @@ Status WriteCheckpoint(lmdb::Txn& txn, const SourceDatabases& db, const std::str
                             "write the checkpoint of source " + name);
 }
 
-Status CheckBatch(const OpenArchive& archive, const std::string& name, const RemoteBatch& batch) {
+Status CheckBatch(const lmdb::ArchiveEnv& archive, const std::string& name,
+                  const RemoteBatch& batch) {
   if (batch.folder.empty())
     return Status::InvalidArgument("batch of source " + name + " names no folder");
-  if (internal::FolderKey(name, batch.folder).size() > archive.max_key_size) {
+  if (internal::FolderKey(name, batch.folder).size() > archive.max_key_size()) {
     return Status::InvalidArgument("folder name '" + batch.folder + "' of source " + name +
                                    " is too long for the archive's keys");
   }
@@ -74,23 +77,17 @@ Status CheckBatch(const OpenArchive& archive, const std::string& name, const Rem
   return Status::Ok();
 }
 
-// A message made ready outside the write transaction: its record, and its compressed
-// form when the archive did not hold it a moment ago.
-struct Staged {
-  DeliveryRecord record;
-  std::optional<internal::PreparedMessage> prepared;
-};
-
-Status Stage(const OpenArchive& archive, const std::string& name, const RemoteBatch& batch,
-             uint64_t now_us, std::vector<Staged>* staged) {
-  staged->reserve(batch.messages.size());
+// The batch's messages as deliveries for the archive writer: records of origin "imap"
+// received at `now_us` (their id and size are the writer's to fill in).
+std::vector<GroupDelivery> Stage(const std::string& name, const RemoteBatch& batch,
+                                 uint64_t now_us) {
+  std::vector<GroupDelivery> staged;
+  staged.reserve(batch.messages.size());
   for (const RemoteMessage& message : batch.messages) {
-    DeliveryRecord& record = staged->emplace_back().record;
-    record.id = Sha256::Of(message.bytes);
+    DeliveryRecord& record = staged.emplace_back(GroupDelivery{message.bytes, {}}).record;
     record.received_us = now_us;
     record.origin = "imap";
     record.headers = SummarizeHeaders(message.bytes);
-    record.size = message.bytes.size();
     record.source = name;
     record.folder = batch.folder;
     record.uidvalidity = batch.uidvalidity;
@@ -98,26 +95,7 @@ Status Stage(const OpenArchive& archive, const std::string& name, const RemoteBa
     record.internal_date_us = message.internal_date_us;
     record.flags = message.flags;
   }
-  std::vector<bool> missing(staged->size());
-  {
-    Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
-    if (!txn.ok()) return txn.status();
-    for (size_t i = 0; i < staged->size(); ++i) {
-      const MessageId& id = (*staged)[i].record.id;
-      std::string_view value;
-      Status found = txn->Get(archive.db.messages,
-                              {reinterpret_cast<const char*>(id.data()), id.size()}, &value);
-      if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
-      missing[i] = !found.ok();
-    }
-  }
-  for (size_t i = 0; i < staged->size(); ++i) {  // compress after the transaction
-    if (missing[i]) {
-      (*staged)[i].prepared =
-          internal::PrepareMessage(batch.messages[i].bytes, archive.options.compression_level);
-    }
-  }
-  return Status::Ok();
+  return staged;
 }
 
 // `reason` cut to kRetryReasonLimit bytes, not inside a UTF-8 sequence.
@@ -179,92 +157,84 @@ uint64_t BackoffSeconds(uint32_t failures, uint64_t interval_seconds) {
 
 Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
                                                  const RemoteBatch& batch) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   if (Status checked = CheckBatch(archive, name, batch); !checked.ok()) return checked;
   if (Status opened = internal::OpenSourcesForWrite(archive); !opened.ok()) return opened;
   const uint64_t now_us = NowMicros();
-  std::vector<Staged> staged;
-  if (Status prepared = Stage(archive, name, batch, now_us, &staged); !prepared.ok()) {
-    return prepared;
-  }
+  std::vector<GroupDelivery> staged = Stage(name, batch, now_us);
 
   BatchResult result;
-  const std::string what = "archive a batch of source " + name + " folder " + batch.folder;
-  // The batch's log entries and the skips found in the transaction: ChangeSource appends
-  // them after the body has run.
+  // The source's status and the folder's checkpoint, read in the writer's transaction
+  // before the messages are written, changed and written back after them.
+  const SourceDatabases& db = SourceDbs(archive);
+  SourceStatus status;
+  uint64_t next_log = 0;
+  FolderCheckpoint checkpoint;
+  // The batch's log entries and the skips found in the transaction.
   std::vector<SourceLogEntry> log = batch.log;
-  Status done = internal::ChangeSource(
-      archive, name, what,
-      [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry*) {
-        const SourceDatabases& db = archive.sources;
-        FolderCheckpoint checkpoint;
-        Status written = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
-        if (!written.ok()) return written;
-        if (checkpoint.uidvalidity != 0 && checkpoint.uidvalidity != batch.uidvalidity) {
-          return Status::InvalidArgument(
-              "source " + name + " folder '" + batch.folder + "' has UIDVALIDITY " +
-              std::to_string(checkpoint.uidvalidity) + ", the batch " +
-              std::to_string(batch.uidvalidity) + ": reset the folder first");
-        }
-        for (size_t i = 0; i < staged.size(); ++i) {
-          Staged& item = staged[i];
-          ArchiveOutcome outcome = ArchiveOutcome::kStored;
-          bool need_message = false;
-          const internal::PreparedMessage* message = item.prepared ? &*item.prepared : nullptr;
-          written = internal::WriteDeliveryIn(archive, txn, item.record, message, &outcome,
-                                              &need_message);
-          if (written.ok() && need_message) {  // stored a moment ago, gone now: should not happen
-            item.prepared = internal::PrepareMessage(batch.messages[i].bytes,
-                                                     archive.options.compression_level);
-            written = internal::WriteDeliveryIn(archive, txn, item.record, &*item.prepared,
-                                                &outcome, &need_message);
-          }
-          if (!written.ok()) return written;
-          if (outcome == ArchiveOutcome::kStored) ++result.stored;
-          if (outcome == ArchiveOutcome::kDeduplicated) ++result.deduplicated;
-          if (outcome == ArchiveOutcome::kAlreadyArchived) ++result.already_archived;
-        }
-        const uint64_t added = result.stored + result.deduplicated;
-        checkpoint.uidvalidity = batch.uidvalidity;
-        const uint32_t new_last_uid = std::max(checkpoint.last_uid, batch.last_uid);
-        for (const RetryMessage& refused : batch.refused) {
-          if (refused.uid == 0 || refused.uid > new_last_uid) {
-            return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
-                                           "': refused UID " + std::to_string(refused.uid) +
-                                           " is not in 1.." + std::to_string(new_last_uid));
-          }
-        }
-        result.retry_full_at = UpdateRetries(batch, &checkpoint, &log, &result.skipped);
-        checkpoint.last_uid =
-            std::max(checkpoint.last_uid, result.retry_full_at == 0
-                                              ? batch.last_uid
-                                              : std::min(batch.last_uid, result.retry_full_at - 1));
-        checkpoint.archived += added;
-        if (batch.remote_messages != 0) checkpoint.remote_messages = batch.remote_messages;
-        checkpoint.updated_us = now_us;
-        status->messages_archived += added;
-        for (uint32_t uid : batch.pending_after) {
-          auto& pending = checkpoint.pending_after;
-          if (std::find(pending.begin(), pending.end(), uid) == pending.end())
-            pending.push_back(uid);
-        }
-        return WriteCheckpoint(txn, db, name, checkpoint);
-      },
-      &log);
-  if (!done.ok()) return done;
+  internal::BatchHook hook;
+  hook.what = "archive a batch of source " + name + " folder " + batch.folder;
+  hook.before = [&](lmdb::Txn& txn) {
+    Status read = internal::ReadSourceStatus(txn, db, name, &status, &next_log);
+    if (read.ok()) read = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
+    if (!read.ok()) return read;
+    if (checkpoint.uidvalidity != 0 && checkpoint.uidvalidity != batch.uidvalidity) {
+      return Status::InvalidArgument("source " + name + " folder '" + batch.folder +
+                                     "' has UIDVALIDITY " + std::to_string(checkpoint.uidvalidity) +
+                                     ", the batch " + std::to_string(batch.uidvalidity) +
+                                     ": reset the folder first");
+    }
+    return Status::Ok();
+  };
+  hook.after = [&](lmdb::Txn& txn) {
+    for (const GroupDelivery& item : staged) {
+      if (!item.outcome.ok()) return item.outcome.status();  // the batch fails as a whole
+      if (*item.outcome == ArchiveOutcome::kStored) ++result.stored;
+      if (*item.outcome == ArchiveOutcome::kDeduplicated) ++result.deduplicated;
+      if (*item.outcome == ArchiveOutcome::kAlreadyArchived) ++result.already_archived;
+    }
+    const uint64_t added = result.stored + result.deduplicated;
+    checkpoint.uidvalidity = batch.uidvalidity;
+    const uint32_t new_last_uid = std::max(checkpoint.last_uid, batch.last_uid);
+    for (const RetryMessage& refused : batch.refused) {
+      if (refused.uid == 0 || refused.uid > new_last_uid) {
+        return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
+                                       "': refused UID " + std::to_string(refused.uid) +
+                                       " is not in 1.." + std::to_string(new_last_uid));
+      }
+    }
+    result.retry_full_at = UpdateRetries(batch, &checkpoint, &log, &result.skipped);
+    checkpoint.last_uid =
+        std::max(checkpoint.last_uid, result.retry_full_at == 0
+                                          ? batch.last_uid
+                                          : std::min(batch.last_uid, result.retry_full_at - 1));
+    checkpoint.archived += added;
+    if (batch.remote_messages != 0) checkpoint.remote_messages = batch.remote_messages;
+    checkpoint.updated_us = now_us;
+    status.messages_archived += added;
+    for (uint32_t uid : batch.pending_after) {
+      auto& pending = checkpoint.pending_after;
+      if (std::find(pending.begin(), pending.end(), uid) == pending.end()) pending.push_back(uid);
+    }
+    Status written = WriteCheckpoint(txn, db, name, checkpoint);
+    if (written.ok())
+      written = internal::EndSourceChange(txn, db, name, status, next_log, {}, &log);
+    return written;
+  };
+  if (Status done = internal::ArchiveBatch(env_, staged, hook); !done.ok()) return done;
   return result;
 }
 
 Status SourceRegistry::ResetFolder(const std::string& name, const std::string& folder,
                                    uint32_t uidvalidity) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::ChangeSource(
       archive, name, "reset source " + name + " folder " + folder,
       [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry* log) {
         FolderCheckpoint checkpoint;
-        Status done = ReadCheckpoint(txn, archive.sources, name, folder, &checkpoint);
+        Status done = ReadCheckpoint(txn, SourceDbs(archive), name, folder, &checkpoint);
         if (!done.ok()) return done;
         log->what = "uidvalidity of " + folder + " changed from " +
                     std::to_string(checkpoint.uidvalidity) + " to " + std::to_string(uidvalidity) +
@@ -283,36 +253,36 @@ Status SourceRegistry::ResetFolder(const std::string& name, const std::string& f
         checkpoint.uidvalidity = uidvalidity;
         checkpoint.last_uid = 0;
         checkpoint.updated_us = NowMicros();
-        return WriteCheckpoint(txn, archive.sources, name, checkpoint);
+        return WriteCheckpoint(txn, SourceDbs(archive), name, checkpoint);
       });
 }
 
 Status SourceRegistry::ClearPendingAfter(const std::string& name, const std::string& folder,
                                          uint32_t uidvalidity, const std::vector<uint32_t>& uids) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::ChangeSource(
       archive, name, "clear pending actions of source " + name + " folder " + folder,
       [&](lmdb::Txn& txn, SourceStatus*, SourceLogEntry*) {
         FolderCheckpoint checkpoint;
-        Status done = ReadCheckpoint(txn, archive.sources, name, folder, &checkpoint);
+        Status done = ReadCheckpoint(txn, SourceDbs(archive), name, folder, &checkpoint);
         if (!done.ok() || checkpoint.uidvalidity != uidvalidity) return done;
         std::erase_if(checkpoint.pending_after, [&](uint32_t uid) {
           return std::find(uids.begin(), uids.end(), uid) != uids.end();
         });
-        return WriteCheckpoint(txn, archive.sources, name, checkpoint);
+        return WriteCheckpoint(txn, SourceDbs(archive), name, checkpoint);
       });
 }
 
 Result<FolderCheckpoint> SourceRegistry::Checkpoint(const std::string& name,
                                                     const std::string& folder) const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   lmdb::Txn txn;
   SourceStatus source_status;
   FolderCheckpoint checkpoint;
-  Status status = internal::BeginSourceRead(store_->impl_->archive, name, &txn, &source_status);
+  Status status = internal::BeginSourceRead(*env_, name, &txn, &source_status);
   if (status.ok()) {
-    status = ReadCheckpoint(txn, store_->impl_->archive.sources, name, folder, &checkpoint);
+    status = ReadCheckpoint(txn, SourceDbs(*env_), name, folder, &checkpoint);
   }
   if (!status.ok()) return status;
   return checkpoint;
@@ -320,15 +290,15 @@ Result<FolderCheckpoint> SourceRegistry::Checkpoint(const std::string& name,
 
 Status SourceRegistry::FinishSync(const std::string& name, const SyncReport& report,
                                   uint64_t now_us) {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   if (now_us == 0) now_us = NowMicros();
-  OpenArchive& archive = store_->impl_->archive;
+  lmdb::ArchiveEnv& archive = *env_;
   return internal::ChangeSource(
       archive, name, "finish a sync of source " + name,
       [&](lmdb::Txn& txn, SourceStatus* status, SourceLogEntry* log) {
         SourceConfig config;
         std::string_view value;
-        Status done = txn.Get(archive.sources.config, name, &value);
+        Status done = txn.Get(SourceDbs(archive).config, name, &value);
         if (done.ok()) done = sources_codec::DecodeConfig(value, &config);
         if (!done.ok()) return done.Annotated("source '" + name + "'");
         status->last_attempt_us = now_us;
@@ -352,15 +322,15 @@ Status SourceRegistry::FinishSync(const std::string& name, const SyncReport& rep
 }
 
 Result<std::vector<std::string>> SourceRegistry::Due(uint64_t now_us) const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   lmdb::Txn txn;
   bool present = false;
-  Status status = internal::BeginSourcesRead(store_->impl_->archive, &txn, &present);
+  Status status = internal::BeginSourcesRead(*env_, &txn, &present);
   std::vector<std::string> due;
   if (!status.ok()) return status;
   if (!present) return due;
   status = internal::WalkPrefixed(
-      txn, store_->impl_->archive.sources.status, "", false,
+      txn, SourceDbs(*env_).status, "", false,
       [&](std::string_view key, std::string_view value, bool*) {
         SourceStatus source_status;
         uint64_t next_log = 0;
@@ -374,8 +344,8 @@ Result<std::vector<std::string>> SourceRegistry::Due(uint64_t now_us) const {
 }
 
 Status SourceRegistry::AppendLog(const std::string& name, SourceLogEntry entry) {
-  if (!store_) return NoArchive();
-  OpenArchive& archive = store_->impl_->archive;
+  if (!env_) return NoArchive();
+  lmdb::ArchiveEnv& archive = *env_;
   if (entry.what.empty()) entry.what = "note";
   return internal::ChangeSource(archive, name, "log for source " + name,
                                 [&](lmdb::Txn&, SourceStatus*, SourceLogEntry* log) {
@@ -386,18 +356,18 @@ Status SourceRegistry::AppendLog(const std::string& name, SourceLogEntry entry) 
 
 Status SourceRegistry::ListLog(const std::string& name,
                                const std::function<bool(const SourceLogEntry&)>& visit) const {
-  if (!store_) return NoArchive();
+  if (!env_) return NoArchive();
   std::vector<SourceLogEntry> entries;  // copied out: `visit` runs without a transaction
   {
     lmdb::Txn txn;
     SourceStatus source_status;
-    Status status = internal::BeginSourceRead(store_->impl_->archive, name, &txn, &source_status);
+    Status status = internal::BeginSourceRead(*env_, name, &txn, &source_status);
     if (status.ok()) {
-      status = internal::WalkPrefixed(
-          txn, store_->impl_->archive.sources.log, internal::SourcePrefix(name), true,
-          [&](std::string_view, std::string_view value, bool*) {
-            return sources_codec::DecodeLogEntry(value, &entries.emplace_back());
-          });
+      status = internal::WalkPrefixed(txn, SourceDbs(*env_).log, internal::SourcePrefix(name), true,
+                                      [&](std::string_view, std::string_view value, bool*) {
+                                        return sources_codec::DecodeLogEntry(
+                                            value, &entries.emplace_back());
+                                      });
     }
     if (!status.ok()) return status;
   }

@@ -1,190 +1,91 @@
-// Store: opening an archive (directory, LMDB environment, named databases, format check),
-// the process-wide registry that keeps one environment per path, statistics, FormatBytes.
+// Store: opening an archive (its share of the archive's environment, lmdb/archive_env.h;
+// the named databases and the format check; idx_source on first use), statistics,
+// FormatBytes.
 #include "archiver/store/store.h"
 
-#include "archiver/archive_access.h"
-
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <condition_variable>
 #include <cstdio>
-#include <cstring>
-#include <map>
-#include <mutex>
 
 #include "store/record.h"
 #include "store/store_impl.h"
 
 namespace archiver {
+namespace internal {
 namespace {
 
-using internal::OpenArchive;
-
-// LMDB must not open one file twice in a process (closing either handle drops the
-// other's locks), so every Open of a path shares one Store while any caller holds it.
-struct RegistryEntry {
-  std::weak_ptr<Store> store;
-  const Store* address = nullptr;
-  pid_t pid = 0;
+constexpr unsigned kIndex = MDB_DUPSORT | MDB_DUPFIXED;
+constexpr NamedDb<Databases> kDatabases[] = {
+    {kMetaDb, 0, &Databases::meta},
+    {kMessagesDb, 0, &Databases::messages},
+    {kDeliveriesDb, 0, &Databases::deliveries},
+    {kDeliveryKeysDb, 0, &Databases::delivery_keys},
+    {kRcptIndexDb, kIndex, &Databases::idx_rcpt},
+    {kFromIndexDb, kIndex, &Databases::idx_from},
+    {kUserIndexDb, kIndex, &Databases::idx_user},
+    {kMessageIndexDb, kIndex, &Databases::idx_message},
+};
+constexpr NamedDb<SourceIndex> kSourceIndex[] = {
+    {kSourceIndexDb, kIndex, &SourceIndex::idx_source},
 };
 
-struct Registry {
-  std::mutex mutex;
-  std::condition_variable closed;  // signalled when a Store has closed its environment
-  std::map<std::string, RegistryEntry> entries;
-};
-
-Registry& TheRegistry() {
-  static Registry* registry = new Registry();  // never destroyed: Stores may outlive statics
-  return *registry;
-}
-
-std::string ErrnoText(int error) { return std::strerror(error); }
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
-
-// mkdir -p with mode 0700 whatever the umask.
-Status MakeDirectories(const std::string& path) {
-  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
-    std::string prefix = path.substr(0, slash);
-    if (!prefix.empty() && mkdir(prefix.c_str(), 0700) == 0) {
-      if (chmod(prefix.c_str(), 0700) != 0) {
-        return Status::IOError("chmod " + prefix + ": " + ErrnoText(errno));
-      }
-    } else if (!prefix.empty() && errno != EEXIST) {
-      return Status::IOError("mkdir " + prefix + ": " + ErrnoText(errno));
-    }
-    if (slash == std::string::npos) return Status::Ok();
-  }
-}
-
-// Opens the named databases, creating what is missing when `write`. A read transaction
-// is tried first (see OpenEnvironment): opening an existing archive takes no write lock
-// and commits nothing, which matters to processes that open it for one delivery.
-Status OpenDatabases(OpenArchive& archive, bool write) {
-  const std::string& path = archive.options.path;
-  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), write);
-  if (!txn.ok()) return txn.status();
-  const unsigned create = write ? MDB_CREATE : 0;
-  const unsigned index = MDB_DUPSORT | MDB_DUPFIXED;
-  internal::Databases& db = archive.db;
-  const struct {
-    const char* name;
-    unsigned flags;
-    MDB_dbi* dbi;
-  } databases[] = {
-      {internal::kMetaDb, 0, &db.meta},
-      {internal::kMessagesDb, 0, &db.messages},
-      {internal::kDeliveriesDb, 0, &db.deliveries},
-      {internal::kDeliveryKeysDb, 0, &db.delivery_keys},
-      {internal::kRcptIndexDb, index, &db.idx_rcpt},
-      {internal::kFromIndexDb, index, &db.idx_from},
-      {internal::kUserIndexDb, index, &db.idx_user},
-      {internal::kMessageIndexDb, index, &db.idx_message},
-  };
-  for (const auto& database : databases) {
-    int rc = mdb_dbi_open(txn->get(), database.name, database.flags | create, database.dbi);
-    if (rc == MDB_NOTFOUND) return Status::NotFound("no archive at " + path);
-    if (rc == MDB_INCOMPATIBLE) {
-      return Status::Corruption(path + " is not an archive (database '" + database.name +
-                                "' has the wrong kind)");
-    }
-    if (rc != 0) return lmdb::ToStatus(rc, "open database " + std::string(database.name));
-  }
-
+// Opens the named databases in `txn`, creating what is missing when `create`, and checks
+// (or, new, writes) the format version.
+Status OpenAll(const std::string& path, lmdb::Txn& txn, bool create, Databases* db) {
+  Status opened = OpenNamedDatabases(path, txn, create, kDatabases, db, "no archive at " + path,
+                                     /*whole_archive=*/true);
+  if (!opened.ok()) return opened;
   std::string_view stored;
-  Status found = txn->Get(db.meta, internal::kFormatVersionKey, &stored);
+  Status found = txn.Get(db->meta, kFormatVersionKey, &stored);
   if (found.code() == Status::Code::kNotFound) {
-    if (!write) return Status::NotFound("no archive at " + path);
+    if (!create) return Status::NotFound("no archive at " + path);
     std::array<char, 8> version = record::EncodeCounter(record::kFormatVersion);
     std::array<char, 8> first_sequence = record::EncodeCounter(1);
-    Status put = txn->Put(db.meta, internal::kFormatVersionKey, {version.data(), 8}, 0);
-    if (put.ok())
-      put = txn->Put(db.meta, internal::kNextSequenceKey, {first_sequence.data(), 8}, 0);
-    if (!put.ok()) return put;
-  } else if (!found.ok()) {
-    return found;
-  } else {
-    uint64_t version = 0;
-    if (!record::DecodeCounter(stored, &version) || version == 0) {
-      return Status::Corruption(path + ": unreadable format version");
-    }
-    if (version > record::kFormatVersion) {
-      return Status::Corruption(path + ": archive format " + std::to_string(version) +
-                                " is newer than this software reads (up to " +
-                                std::to_string(record::kFormatVersion) + ")");
-    }
+    Status put = txn.Put(db->meta, kFormatVersionKey, {version.data(), 8}, 0);
+    if (put.ok()) put = txn.Put(db->meta, kNextSequenceKey, {first_sequence.data(), 8}, 0);
+    return put;
   }
-  return txn->Commit("open archive " + path);
-}
-
-// Opens the environment as the archive's owner (see archive_access.h): LMDB opens or
-// creates data.mdb and lock.mdb with the owner's rights, whoever runs this.
-Status OpenEnvironment(const StoreOptions& options, const ArchiveOwner& owner,
-                       OpenArchive& archive) {
-  archive.options = options;
-  archive.owner = owner;
-  archive.pid = getpid();
-  const std::string& path = options.path;
-
-  Result<lmdb::Env> env = lmdb::Env::Create();
-  if (!env.ok()) return env.status();
-  archive.env = std::move(env.value());
-  MDB_env* handle = archive.env.get();
-  int rc = mdb_env_set_maxdbs(handle, 32);
-  if (rc == 0) rc = mdb_env_set_maxreaders(handle, 1024);
-  if (rc == 0) rc = mdb_env_set_mapsize(handle, options.map_size);
-  if (rc != 0) return lmdb::ToStatus(rc, "configure LMDB for " + path);
-
-  const std::string data_file = path + "/data.mdb";
-  const std::string lock_file = path + "/lock.mdb";
-  Status planted = CheckArchiveFiles(path, owner, {"data.mdb", "lock.mdb"});
-  if (!planted.ok()) return planted;
-  const bool created = !Exists(data_file);
-  if (created && options.read_only) return Status::NotFound("no archive at " + path);
-  const bool lock_created = !Exists(lock_file);
-  ArchiveOwnerIdentity identity;
-  Status assumed = identity.Assume(owner);
-  if (!assumed.ok()) return assumed;
-  unsigned flags = MDB_NOTLS;
-  if (!options.sync) flags |= MDB_NOSYNC;
-  // Fully durable commits flush their meta page after the write lock is released
-  // (lmdb::EnvContext); with meta_sync off it is never flushed by the commit.
-  const bool flush_meta_after = options.sync && options.meta_sync && !options.read_only;
-  if (!options.meta_sync || flush_meta_after) flags |= MDB_NOMETASYNC;
-  if (options.read_only) flags |= MDB_RDONLY;
-  archive.env_context.flush_meta_after_commit = flush_meta_after;
-  archive.env_context.write_wait = std::chrono::milliseconds(options.write_wait_ms);
-  lmdb::SetEnvContext(handle, &archive.env_context);
-  rc = mdb_env_open(handle, path.c_str(), flags, owner.file_mode());
-  if (rc == ENOENT && options.read_only) return Status::NotFound("no archive at " + path);
-  if (rc == MDB_INVALID)
-    return Status::Corruption(path + " is not an archive (" + mdb_strerror(rc) + ")");
-  if (rc != 0) return lmdb::ToStatus(rc, "open archive " + path);
-  // New files got the process umask: give them the archive's group and mode.
-  for (const auto& [file, is_new] : {std::pair{data_file, created}, {lock_file, lock_created}}) {
-    if (!is_new) continue;
-    Status moded = SetArchiveFileMode(file, owner);
-    if (!moded.ok()) return moded;
+  if (!found.ok()) return found;
+  uint64_t version = 0;
+  if (!record::DecodeCounter(stored, &version) || version == 0) {
+    return Status::Corruption(path + ": unreadable format version");
   }
-  int dead_readers = 0;
-  mdb_reader_check(handle, &dead_readers);  // free slots of readers that died
-  archive.max_key_size = static_cast<size_t>(mdb_env_get_maxkeysize(handle));
-
-  Status opened = OpenDatabases(archive, false);
-  if (opened.code() == Status::Code::kNotFound && !options.read_only)
-    opened = OpenDatabases(archive, true);  // a new archive: create its databases
-  return opened;
+  if (version > record::kFormatVersion) {
+    return Status::Corruption(path + ": archive format " + std::to_string(version) +
+                              " is newer than this software reads (up to " +
+                              std::to_string(record::kFormatVersion) + ")");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
+
+Status OpenStoreDatabases(lmdb::ArchiveEnv& env) {
+  const std::string& path = env.path();
+  // A read transaction is tried first: opening an existing archive takes no write lock
+  // and commits nothing, which matters to processes that open it for one delivery.
+  Result<const Databases*> db =
+      env.OpenGroup<Databases>("archive databases", !env.options().read_only,
+                               [&](lmdb::Txn& txn, bool create, Databases* group) {
+                                 return OpenAll(path, txn, create, group);
+                               });
+  if (!db.ok()) return db.status();
+  if (*db == nullptr) return Status::NotFound("no archive at " + path);
+  return Status::Ok();
+}
+
+Result<const SourceIndex*> OpenSourceIndex(lmdb::ArchiveEnv& env, bool write) {
+  if (write) {
+    if (Status writable = env.CheckWritable(); !writable.ok()) return writable;
+  }
+  const std::string& path = env.path();
+  return env.OpenGroup<SourceIndex>(
+      "source index", write, [&](lmdb::Txn& txn, bool create, SourceIndex* group) {
+        return OpenNamedDatabases(path, txn, create, kSourceIndex, group, "no sources in " + path);
+      });
+}
+
+}  // namespace internal
+
+using internal::OpenArchive;
 
 Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& requested) {
   if (requested.path.empty()) return Status::InvalidArgument("archive path is empty");
@@ -193,104 +94,28 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& requested) {
                                    std::to_string(requested.compression_level) + " is not in 0..9");
   }
   if (requested.map_size == 0) return Status::InvalidArgument("map size is zero");
-
-  std::shared_ptr<Store> existing;  // declared first: released only after the lock
-  Registry& registry = TheRegistry();
-  std::unique_lock lock(registry.mutex);
-
-  struct stat st;
-  if (stat(requested.path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::IOError(requested.path + ": " + ErrnoText(errno));
-    if (requested.read_only || !requested.create_if_missing) {
-      return Status::NotFound("no archive at " + requested.path);
-    }
-    Status made = MakeDirectories(requested.path);
-    if (!made.ok()) return made;
-  } else if (!S_ISDIR(st.st_mode)) {
-    return Status::IOError(requested.path + " is not a directory");
-  } else if (!requested.create_if_missing &&
-             lstat((requested.path + "/data.mdb").c_str(), &st) != 0 && errno == ENOENT) {
-    return Status::NotFound("no archive at " + requested.path);  // an empty directory
-  }
-  // Whose the directory is, before realpath() resolves the links that root must check.
-  Result<ArchiveOwner> owner = InspectArchiveDirectory(requested.path);
-  if (!owner.ok()) return owner.status();
-  char resolved[PATH_MAX];
-  if (realpath(requested.path.c_str(), resolved) == nullptr) {
-    return Status::IOError("resolve " + requested.path + ": " + ErrnoText(errno));
-  }
-  StoreOptions options = requested;
-  options.path = resolved;
-
-  const pid_t pid = getpid();
-  while (true) {
-    auto entry = registry.entries.find(options.path);
-    if (entry == registry.entries.end() || entry->second.pid != pid) break;
-    existing = entry->second.store.lock();
-    if (!existing) {
-      registry.closed.wait(lock);  // its last user is closing it right now
-      continue;
-    }
-    // Moved or replaced under us: the files at the path now are others (opening them
-    // beside the old environment is safe: LMDB forbids only one file opened twice).
-    if (!existing->StillAtPath().ok()) break;
-    if (existing->impl_->archive.options.read_only && !options.read_only) {
-      return Status::InvalidArgument("archive " + options.path +
-                                     " is already open read-only in this process");
-    }
-    return existing;
-  }
-
-  auto impl = std::make_unique<Impl>();
-  Status opened = OpenEnvironment(options, *owner, impl->archive);
+  Result<std::shared_ptr<lmdb::ArchiveEnv>> env = lmdb::ArchiveEnv::Open(requested);
+  if (!env.ok()) return env.status();
+  Status opened = internal::OpenStoreDatabases(**env);
   if (!opened.ok()) return opened;
-  std::shared_ptr<Store> store(new Store(std::move(impl)));
-  registry.entries[options.path] = RegistryEntry{store, store.get(), pid};
-  return store;
+  // One Store per environment, handed out to every Open while any caller holds it.
+  return (*env)->SharedObject<Store>(
+      [&] { return std::shared_ptr<Store>(new Store(std::make_unique<Impl>(*env))); });
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Store::~Store() {
-  Registry& registry = TheRegistry();
-  std::lock_guard lock(registry.mutex);
-  OpenArchive& archive = impl_->archive;
-  if (archive.pid != getpid()) {
-    // Inherited across fork(): LMDB forbids using it here, and closing its files would
-    // drop this process's own locks on the same archive.
-    archive.env.Release();
-    return;
-  }
-  const std::string path = archive.options.path;
-  impl_.reset();  // closes the environment while no one can reopen the path
-  auto entry = registry.entries.find(path);
-  if (entry != registry.entries.end() && entry->second.address == this) {
-    registry.entries.erase(entry);
-  }
-  registry.closed.notify_all();
-}
+Store::~Store() = default;
 
 const std::string& Store::path() const { return impl_->archive.options.path; }
 
-const ArchiveOwner& Store::owner() const { return impl_->archive.owner; }
+const ArchiveOwner& Store::owner() const { return impl_->archive.env.owner(); }
 
-Status Store::StillAtPath() const {
-  const OpenArchive& archive = impl_->archive;
-  const std::string data_file = archive.options.path + "/data.mdb";
-  int fd = -1;
-  struct stat opened, now;
-  if (mdb_env_get_fd(archive.env.get(), &fd) != 0 || fstat(fd, &opened) != 0)
-    return Status::IOError("archive " + archive.options.path + ": cannot stat its open file");
-  if (lstat(data_file.c_str(), &now) != 0) {
-    return Status::NotFound("the archive " + archive.options.path +
-                            " was moved or removed since this process opened it");
-  }
-  if (now.st_dev != opened.st_dev || now.st_ino != opened.st_ino) {
-    return Status::IOError("the archive " + archive.options.path +
-                           " was replaced since this process opened it");
-  }
-  return Status::Ok();
+const std::shared_ptr<lmdb::ArchiveEnv>& Store::environment() const {
+  return impl_->archive.shared;
 }
+
+Status Store::StillAtPath() const { return impl_->archive.env.StillAtPath(); }
 
 Result<StoreStats> Store::GetStats() const {
   const OpenArchive& archive = impl_->archive;

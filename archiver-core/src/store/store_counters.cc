@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "archiver/store/store.h"
+#include "lmdb/lmdb_entries.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -12,33 +13,30 @@ namespace internal {
 
 Status CountArchive(const lmdb::Txn& txn, const OpenArchive& archive, ArchiveCounts* counts) {
   *counts = ArchiveCounts{};
-  Result<lmdb::Cursor> messages = lmdb::Cursor::Open(txn, archive.db.messages);
-  if (!messages.ok()) return messages.status();
-  MDB_val key = {}, value = {};
-  int rc = messages->Get(&key, &value, MDB_FIRST);
-  for (; rc == 0; rc = messages->Get(&key, &value, MDB_NEXT)) {
-    ++counts->messages;
-    counts->stored_bytes += value.mv_size;
-    record::MessageHeader header;
-    if (record::DecodeMessageHeader(lmdb::ToView(value), &header).ok())
-      counts->raw_bytes += header.raw_size;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "count messages");
-  Result<lmdb::Cursor> deliveries = lmdb::Cursor::Open(txn, archive.db.deliveries);
-  if (!deliveries.ok()) return deliveries.status();
-  rc = deliveries->Get(&key, &value, MDB_FIRST);
-  for (; rc == 0; rc = deliveries->Get(&key, &value, MDB_NEXT)) {
-    ++counts->deliveries;
-    DeliveryKey delivery_key;
-    if (record::DecodeDeliveryKey(lmdb::ToView(key), &delivery_key) &&
-        delivery_key.sequence >= counts->next_sequence)
-      counts->next_sequence = delivery_key.sequence + 1;
-    DeliveryRecord record;
-    if (record::DecodeDelivery(lmdb::ToView(value), &record).ok())
-      counts->delivered_bytes += record.size;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "count deliveries");
-  return Status::Ok();
+  Status counted = WalkEntries(
+      txn, archive.db.messages, MDB_FIRST, {}, MDB_NEXT,
+      [&](std::string_view, std::string_view value, bool*) {
+        ++counts->messages;
+        counts->stored_bytes += value.size();
+        record::MessageHeader header;
+        if (record::DecodeMessageHeader(value, &header).ok()) counts->raw_bytes += header.raw_size;
+        return Status::Ok();
+      },
+      "count messages");
+  if (!counted.ok()) return counted;
+  return WalkEntries(
+      txn, archive.db.deliveries, MDB_FIRST, {}, MDB_NEXT,
+      [&](std::string_view key, std::string_view value, bool*) {
+        ++counts->deliveries;
+        DeliveryKey delivery_key;
+        if (record::DecodeDeliveryKey(key, &delivery_key) &&
+            delivery_key.sequence >= counts->next_sequence)
+          counts->next_sequence = delivery_key.sequence + 1;
+        DeliveryRecord record;
+        if (record::DecodeDelivery(value, &record).ok()) counts->delivered_bytes += record.size;
+        return Status::Ok();
+      },
+      "count deliveries");
 }
 
 std::vector<CountedValue> CountedValues(const ArchiveCounts& counts) {

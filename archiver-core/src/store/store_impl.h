@@ -1,17 +1,19 @@
-// The state behind a Store: its LMDB environment and database handles, shared by the
-// files that implement Store (store.cc, store_write.cc, store_query.cc, store_verify.cc).
+// The state behind a Store: its share of the archive's environment (lmdb/archive_env.h)
+// and its database handles, used by the files that implement Store (store.cc,
+// store_write.cc, store_query.cc, store_list.cc, store_verify.cc, store_counters.cc).
 #pragma once
 
 #include <lmdb.h>
-#include <sys/types.h>
 
-#include <atomic>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "archiver/store/store.h"
+#include "lmdb/archive_env.h"
 #include "lmdb/lmdb_handles.h"
+#include "store/archive_writer.h"
+#include "store/meta_counter.h"
 #include "store/record.h"
 
 namespace archiver::internal {
@@ -46,54 +48,26 @@ struct Databases {
   MDB_dbi idx_message = 0;
 };
 
-// The DMARC databases (docs/store-format.md, "DMARC"). Archives written before DMARC
-// support have none of them, so DmarcStore opens them on first use, not Store::Open.
-struct DmarcDatabases {
-  MDB_dbi meta = 0;
-  MDB_dbi reports = 0;
-  MDB_dbi report_keys = 0;
-  MDB_dbi records = 0;
-  MDB_dbi idx_domain = 0;
-  MDB_dbi idx_date = 0;
-  MDB_dbi failures = 0;
-  MDB_dbi failure_keys = 0;
-  MDB_dbi failure_domain = 0;
-  MDB_dbi failure_date = 0;
-  MDB_dbi errors = 0;
-  MDB_dbi error_keys = 0;
-  MDB_dbi error_mails = 0;
-  MDB_dbi mails = 0;
-};
-
-// The databases of remote sources and idx_source (docs/store-format.md, "Sources"),
-// opened on first use like the DMARC ones (sources_db.h).
-struct SourceDatabases {
-  MDB_dbi config = 0;
-  MDB_dbi status = 0;
-  MDB_dbi folders = 0;
-  MDB_dbi log = 0;
-  MDB_dbi secrets = 0;
-  MDB_dbi idx_source = 0;
-};
-
+// The store's view of its archive: the shared environment and the store's databases,
+// which Store::Open has opened (OpenStoreDatabases) before any OpenArchive is made.
 struct OpenArchive {
-  StoreOptions options;  // options.path is the canonical path
-  ArchiveOwner owner;    // whose the directory is (archive_access.h)
-  lmdb::EnvContext env_context;  // before env: it must outlive the environment
-  lmdb::Env env;
+  explicit OpenArchive(std::shared_ptr<lmdb::ArchiveEnv> environment)
+      : shared(std::move(environment)),
+        env(*shared),
+        options(shared->options()),
+        max_key_size(shared->max_key_size()),
+        db(shared->OpenedGroup<Databases>()) {}
+  std::shared_ptr<lmdb::ArchiveEnv> shared;
+  lmdb::ArchiveEnv& env;        // env.get() is the MDB_env
+  const StoreOptions& options;  // options.path is the canonical path
+  size_t max_key_size;
   Databases db;
-  size_t max_key_size = 511;
-  pid_t pid = 0;  // the process that opened env; another one must not use it
-  std::mutex dmarc_mutex;             // serialises opening the DMARC databases
-  std::atomic<bool> dmarc_open{false};  // dmarc holds valid handles
-  DmarcDatabases dmarc;
-  std::mutex sources_mutex;             // serialises opening the source databases
-  std::atomic<bool> sources_open{false};  // sources holds valid handles
-  SourceDatabases sources;
 };
 
-// A meta counter, 0 when absent. Corruption when its value is not 8 bytes.
-Status ReadCounter(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_t* value);
+// Opens (creating them when the environment is writable) the store's databases in
+// `env` and checks the archive's format. NotFound "no archive at PATH" when a read-only
+// environment has none; Corruption when they are not an archive's or of a newer format.
+Status OpenStoreDatabases(lmdb::ArchiveEnv& env);
 
 // What the statistics counters should say, counted from the archive itself. A message or
 // delivery that cannot be decoded counts, with size 0 (verify reports it).
@@ -118,30 +92,6 @@ std::vector<CountedValue> CountedValues(const ArchiveCounts& counts);
 // without checking its hash. Corruption when the value is malformed.
 Status DecodeStoredMessage(std::string_view value, std::string* out);
 
-// A message's stored form, prepared outside the write transaction (compression is the
-// slow part, and LMDB's write lock is shared). `raw` is borrowed.
-struct PreparedMessage {
-  std::string_view raw;
-  record::Codec codec = record::Codec::kNone;
-  std::string compressed;  // the zlib stream when codec is kZlib
-  std::string_view bytes() const {
-    return codec == record::Codec::kZlib ? std::string_view(compressed) : raw;
-  }
-};
-// Compresses `raw` at zlib `level` (0, or no gain: stored as is).
-PreparedMessage PrepareMessage(std::string_view raw, int level);
-
-// In the write transaction `txn`: adds the delivery `record` (record.id names the
-// message) unless its idempotency key exists (*outcome = kAlreadyArchived, nothing
-// written), storing the message first when it is missing. When it is missing and
-// `message` is null: *need_message = true and nothing is written. Fills record.size from
-// the stored message. Files it in idx_message at once, in idx_rcpt / idx_from / idx_user
-// in batches (index_batch.h), and in idx_source when record.source is set (the source
-// databases must be open: OpenSourcesForWrite). Errors leave `txn` to be aborted.
-Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
-                       const PreparedMessage* message, ArchiveOutcome* outcome,
-                       bool* need_message);
-
 // "message <hex>: <what>", keeping `status`'s category.
 Status AboutMessage(const MessageId& id, const Status& status);
 
@@ -149,6 +99,7 @@ Status AboutMessage(const MessageId& id, const Status& status);
 
 namespace archiver {
 struct Store::Impl {
+  explicit Impl(std::shared_ptr<lmdb::ArchiveEnv> environment) : archive(std::move(environment)) {}
   internal::OpenArchive archive;
 };
 }  // namespace archiver

@@ -10,7 +10,6 @@
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
-#include "sources/sources_db.h"
 #include "store/store_impl.h"
 
 namespace archiver {
@@ -126,11 +125,10 @@ Status Store::ListDeliveries(const ListFilter& filter,
   } else if (!prepared.user.empty()) {
     source = {archive.db.idx_user, std::string(index::FitKey(prepared.user, archive.max_key_size))};
   } else if (!prepared.source.empty()) {
-    bool present = false;
-    Status opened = internal::OpenSourcesForRead(impl_->archive, &present);
-    if (!opened.ok()) return opened;
-    if (!present) return Status::Ok();  // no source ever wrote to this archive
-    source = {archive.sources.idx_source,
+    Result<const internal::SourceIndex*> index = internal::OpenSourceIndex(archive.env, false);
+    if (!index.ok()) return index.status();
+    if (*index == nullptr) return Status::Ok();  // no source ever wrote to this archive
+    source = {(*index)->idx_source,
               std::string(index::FitKey(prepared.source, archive.max_key_size))};
   }
 

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "archiver/store/store.h"
+#include "lmdb/lmdb_entries.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
-#include "sources/sources_db.h"
 #include "store/store_impl.h"
 
 namespace archiver {
@@ -24,27 +24,25 @@ std::string DescribeKey(const DeliveryKey& key) {
 
 Status CheckMessages(const internal::OpenArchive& archive, const lmdb::Txn& txn,
                      VerifyReport* report) {
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, archive.db.messages);
-  if (!cursor.ok()) return cursor.status();
   std::string message;
-  MDB_val key = {}, value = {};
-  int rc = cursor->Get(&key, &value, MDB_FIRST);
-  for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT)) {
-    ++report->messages_checked;
-    MessageId id{};
-    if (key.mv_size != id.size()) {
-      report->damaged.emplace_back(id, Status::Corruption("a messages key is not 32 bytes"));
-      continue;
-    }
-    std::memcpy(id.data(), key.mv_data, id.size());
-    Status decoded = internal::DecodeStoredMessage(lmdb::ToView(value), &message);
-    if (decoded.ok() && Sha256::Of(message) != id) {
-      decoded = Status::Corruption("stored bytes do not match its id (SHA-256 mismatch)");
-    }
-    if (!decoded.ok()) report->damaged.emplace_back(id, internal::AboutMessage(id, decoded));
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify messages");
-  return Status::Ok();
+  return internal::WalkEntries(
+      txn, archive.db.messages, MDB_FIRST, {}, MDB_NEXT,
+      [&](std::string_view key, std::string_view value, bool*) {
+        ++report->messages_checked;
+        MessageId id{};
+        if (key.size() != id.size()) {
+          report->damaged.emplace_back(id, Status::Corruption("a messages key is not 32 bytes"));
+          return Status::Ok();
+        }
+        std::memcpy(id.data(), key.data(), id.size());
+        Status decoded = internal::DecodeStoredMessage(value, &message);
+        if (decoded.ok() && Sha256::Of(message) != id) {
+          decoded = Status::Corruption("stored bytes do not match its id (SHA-256 mismatch)");
+        }
+        if (!decoded.ok()) report->damaged.emplace_back(id, internal::AboutMessage(id, decoded));
+        return Status::Ok();
+      },
+      "verify messages");
 }
 
 std::string_view Bytes(const MessageId& id) {
@@ -74,9 +72,10 @@ Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
 // Reports each index that should find this delivery and does not: a delivery missing
 // from an index is invisible to the filters that use it. `listed`: it waits in
 // `unindexed` for its batch, so idx_rcpt, idx_from and idx_user do not have it yet.
-Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
-                    const DeliveryRecord& record, std::string_view delivery_key, bool listed,
-                    const std::string& described, VerifyReport* report) {
+Status CheckIndexes(const internal::OpenArchive& archive, const internal::SourceIndex* source_index,
+                    const lmdb::Txn& txn, const DeliveryRecord& record,
+                    std::string_view delivery_key, bool listed, const std::string& described,
+                    VerifyReport* report) {
   const internal::Databases& db = archive.db;
   MessageId idempotency = index::DeliveryIdempotencyKey(record);
   if (record.source.empty()) {
@@ -105,8 +104,8 @@ Status CheckIndexes(const internal::OpenArchive& archive, const lmdb::Txn& txn,
           return Status::Ok();
         });
   }
-  if (!record.source.empty() && archive.sources_open.load(std::memory_order_acquire))
-    expected.push_back({internal::kSourceIndexDb, archive.sources.idx_source, record.source, true});
+  if (!record.source.empty() && source_index != nullptr)
+    expected.push_back({internal::kSourceIndexDb, source_index->idx_source, record.source, true});
   for (const Expected& entry : expected) {
     Result<bool> found = HasEntry(txn, entry.dbi, index::FitKey(entry.key, archive.max_key_size),
                                   delivery_key, entry.duplicates);
@@ -146,50 +145,44 @@ Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn
   return Status::Ok();
 }
 
-Status CheckDeliveries(const internal::OpenArchive& archive, const lmdb::Txn& txn,
+// `source_index`: null when the archive has no idx_source.
+Status CheckDeliveries(const internal::OpenArchive& archive,
+                       const internal::SourceIndex* source_index, const lmdb::Txn& txn,
                        VerifyReport* report) {
   std::unordered_set<std::string> listed;
   if (Status checked = CheckUnindexed(archive, txn, &listed, report); !checked.ok())
     return checked;
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, archive.db.deliveries);
-  if (!cursor.ok()) return cursor.status();
-  MDB_val key = {}, value = {};
-  int rc = cursor->Get(&key, &value, MDB_FIRST);
-  for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT)) {
-    ++report->deliveries_checked;
-    DeliveryKey delivery_key;
-    DeliveryRecord record;
-    if (!record::DecodeDeliveryKey(lmdb::ToView(key), &delivery_key)) {
-      report->damaged.emplace_back(MessageId{},
-                                   Status::Corruption("a deliveries key is not 16 bytes"));
-      continue;
-    }
-    Status decoded = record::DecodeDelivery(lmdb::ToView(value), &record);
-    if (!decoded.ok()) {
-      report->damaged.emplace_back(
-          MessageId{},
-          Status::Corruption("delivery " + DescribeKey(delivery_key) + ": " + decoded.message()));
-      continue;
-    }
-    std::string_view stored;
-    Status found =
-        txn.Get(archive.db.messages,
-                {reinterpret_cast<const char*>(record.id.data()), record.id.size()}, &stored);
-    if (found.code() == Status::Code::kNotFound) {
-      report->damaged.emplace_back(
-          record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
-                                      ToHex(record.id) + " is missing"));
-    } else if (!found.ok()) {
-      return found;
-    }
-    const std::string_view key_bytes = lmdb::ToView(key);
-    Status indexed = CheckIndexes(archive, txn, record, key_bytes,
-                                  listed.count(std::string(key_bytes)) != 0,
-                                  DescribeKey(delivery_key), report);
-    if (!indexed.ok()) return indexed;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "verify deliveries");
-  return Status::Ok();
+  return internal::WalkEntries(
+      txn, archive.db.deliveries, MDB_FIRST, {}, MDB_NEXT,
+      [&](std::string_view key, std::string_view value, bool*) {
+        ++report->deliveries_checked;
+        DeliveryKey delivery_key;
+        DeliveryRecord record;
+        if (!record::DecodeDeliveryKey(key, &delivery_key)) {
+          report->damaged.emplace_back(MessageId{},
+                                       Status::Corruption("a deliveries key is not 16 bytes"));
+          return Status::Ok();
+        }
+        Status decoded = record::DecodeDelivery(value, &record);
+        if (!decoded.ok()) {
+          report->damaged.emplace_back(
+              MessageId{}, Status::Corruption("delivery " + DescribeKey(delivery_key) + ": " +
+                                              decoded.message()));
+          return Status::Ok();
+        }
+        std::string_view stored;
+        Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
+        if (found.code() == Status::Code::kNotFound) {
+          report->damaged.emplace_back(
+              record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
+                                          ToHex(record.id) + " is missing"));
+        } else if (!found.ok()) {
+          return found;
+        }
+        return CheckIndexes(archive, source_index, txn, record, key,
+                            listed.count(std::string(key)) != 0, DescribeKey(delivery_key), report);
+      },
+      "verify deliveries");
 }
 
 // The counters `doveadm archive stats` shows must match what the archive holds; a damaged
@@ -223,15 +216,15 @@ Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
 }  // namespace
 
 Result<VerifyReport> Store::Verify() const {
-  bool sources_present = false;  // so that CheckIndexes can check idx_source
-  Status opened = internal::OpenSourcesForRead(impl_->archive, &sources_present);
-  if (!opened.ok()) return opened;
   const internal::OpenArchive& archive = impl_->archive;
+  // Opened first, so that CheckIndexes can check idx_source.
+  Result<const internal::SourceIndex*> source_index = internal::OpenSourceIndex(archive.env, false);
+  if (!source_index.ok()) return source_index.status();
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   VerifyReport report;
   Status status = CheckMessages(archive, *txn, &report);
-  if (status.ok()) status = CheckDeliveries(archive, *txn, &report);
+  if (status.ok()) status = CheckDeliveries(archive, *source_index, *txn, &report);
   if (status.ok()) status = CheckCounters(archive, *txn, &report);
   if (!status.ok()) return status;
   return report;

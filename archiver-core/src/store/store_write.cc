@@ -1,6 +1,8 @@
-// Store::ArchiveGroup (Store::Archive is a group of one) and Store::AddDelivery: one write
-// transaction per call. Hashing and compression happen before it begins, because LMDB's
-// write lock is shared by every delivering process.
+// The archive writer: Store::ArchiveGroup (Store::Archive is a group of one) and a
+// source's batch (internal::ArchiveBatch, with the batch's own writes in the same
+// transaction), and Store::AddDelivery: one write transaction per call. Hashing and
+// compression happen before it begins, because LMDB's write lock is shared by every
+// delivering process.
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -11,13 +13,23 @@
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
-#include "sources/sources_db.h"
 #include "store/store_impl.h"
 
 namespace archiver {
 namespace {
 
 using internal::OpenArchive;
+
+// A message's stored form, prepared outside the write transaction (compression is the
+// slow part, and LMDB's write lock is shared). `raw` is borrowed.
+struct PreparedMessage {
+  std::string_view raw;
+  record::Codec codec = record::Codec::kNone;
+  std::string compressed;  // the zlib stream when codec is kZlib
+  std::string_view bytes() const {
+    return codec == record::Codec::kZlib ? std::string_view(compressed) : raw;
+  }
+};
 
 std::string_view Bytes(const MessageId& id) {
   return {reinterpret_cast<const char*>(id.data()), id.size()};
@@ -36,7 +48,7 @@ Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_
 
 // Writes the payload as a new messages value, straight into the map (MDB_RESERVE).
 Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& id,
-                  const internal::PreparedMessage& payload, uint64_t* stored_size) {
+                  const PreparedMessage& payload, uint64_t* stored_size) {
   std::string_view bytes = payload.bytes();
   MDB_val key = lmdb::ToVal(Bytes(id));
   MDB_val value = {record::kMessageHeaderSize + bytes.size(), nullptr};
@@ -76,10 +88,7 @@ Status FindDelivered(const lmdb::Txn& txn, const OpenArchive& archive,
   return Status::Ok();
 }
 
-}  // namespace
-
-namespace internal {
-
+// Compresses `raw` at zlib `level` (0, or no gain: stored as is).
 PreparedMessage PrepareMessage(std::string_view raw, int level) {
   PreparedMessage message;
   message.raw = raw;
@@ -89,49 +98,40 @@ PreparedMessage PrepareMessage(std::string_view raw, int level) {
   return message;
 }
 
-Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& record,
-                       const PreparedMessage* message, ArchiveOutcome* outcome,
-                       bool* need_message) {
-  const internal::Databases& db = archive.db;
-  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
-  *need_message = false;
+// What WriteDeliveryIn did with a delivery.
+struct DeliveryWritten {
+  ArchiveOutcome outcome = ArchiveOutcome::kStored;
+  bool need_message = false;  // the message is missing and none was given: nothing written
+};
 
-  bool delivered = false;
-  Status found = FindDelivered(txn, archive, record, key_hash, &delivered);
-  if (!found.ok()) return found;
-  if (delivered) {
-    *outcome = ArchiveOutcome::kAlreadyArchived;
-    return Status::Ok();
-  }
-
-  uint64_t new_stored_size = 0;
+// The message of `record` in `txn`: found (kDeduplicated; record.size from its header), or
+// stored from `message` (kStored; *stored_size = the new value's size), or needed.
+Result<DeliveryWritten> FindOrStoreMessage(lmdb::Txn& txn, const OpenArchive& archive,
+                                           DeliveryRecord& record, const PreparedMessage* message,
+                                           uint64_t* stored_size) {
   std::string_view stored;
-  found = txn.Get(db.messages, Bytes(record.id), &stored);
+  Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
   if (found.ok()) {
     record::MessageHeader header;
     Status decoded = record::DecodeMessageHeader(stored, &header);
     if (!decoded.ok()) return internal::AboutMessage(record.id, decoded);
     record.size = header.raw_size;
-    *outcome = ArchiveOutcome::kDeduplicated;
-  } else if (found.code() != Status::Code::kNotFound) {
-    return found;
-  } else if (message == nullptr) {
-    *need_message = true;
-    return Status::Ok();
-  } else {
-    Status put = PutMessage(txn, archive, record.id, *message, &new_stored_size);
-    if (!put.ok()) return put;
-    *outcome = ArchiveOutcome::kStored;
+    return DeliveryWritten{ArchiveOutcome::kDeduplicated};
   }
+  if (found.code() != Status::Code::kNotFound) return found;
+  if (message == nullptr) return DeliveryWritten{ArchiveOutcome::kStored, true};
+  Status put = PutMessage(txn, archive, record.id, *message, stored_size);
+  if (!put.ok()) return put;
+  return DeliveryWritten{ArchiveOutcome::kStored};
+}
 
-  uint64_t sequence = 0;
-  Status status = internal::ReadCounter(txn, db.meta, internal::kNextSequenceKey, &sequence);
-  if (!status.ok()) return status;
-  if (sequence == 0) sequence = 1;
-  const record::DeliveryKeyBytes key_bytes =
-      record::EncodeDeliveryKey({record.received_us, sequence});
-  const std::string_view delivery_key(key_bytes.data(), key_bytes.size());
+// The entries of `record` under `delivery_key`: deliveries, delivery_keys (`key_hash`),
+// idx_message and idx_source at once, idx_rcpt / idx_from / idx_user in batches.
+Status PutDeliveryEntries(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
+                          const MessageId& key_hash, std::string_view delivery_key) {
+  const internal::Databases& db = archive.db;
   const std::string what = "archive delivery of " + ToHex(record.id);
+  Status status = Status::Ok();
   auto put = [&](MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags) {
     if (!status.ok()) return;
     MDB_val key_val = lmdb::ToVal(index::FitKey(key, archive.max_key_size));
@@ -143,50 +143,79 @@ Status WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn, DeliveryRecord& rec
   put(db.delivery_keys, Bytes(key_hash), delivery_key, MDB_NOOVERWRITE);
   put(db.idx_message, Bytes(record.id), delivery_key, 0);
   if (!record.source.empty()) {
-    if (!archive.sources_open.load(std::memory_order_acquire)) {
-      return Status::InvalidArgument("the source databases are not open");  // a caller's bug
+    const auto* index = archive.env.FindGroup<internal::SourceIndex>();
+    if (index == nullptr) {  // the caller opens it first (OpenSourceIndex)
+      return Status::InvalidArgument("the source index is not open");  // a caller's bug
     }
-    put(archive.sources.idx_source, record.source, delivery_key, 0);
+    put(index->idx_source, record.source, delivery_key, 0);
   }
   if (!status.ok()) return status;
-  status = internal::DeferIndexing(archive, txn, record, delivery_key, what);
-  if (!status.ok()) return status;
+  return internal::DeferIndexing(archive, txn, record, delivery_key, what);
+}
 
+// The meta values a delivery of `size` bytes changes: the next sequence after `sequence`,
+// the delivery counters, and for a new message (kStored) the message counters.
+Status CountDelivery(lmdb::Txn& txn, MDB_dbi meta, uint64_t sequence, uint64_t size,
+                     ArchiveOutcome outcome, uint64_t stored_size) {
   std::array<char, 8> next = record::EncodeCounter(sequence + 1);
-  status = txn.Put(db.meta, internal::kNextSequenceKey, {next.data(), next.size()}, 0);
-  if (status.ok()) status = AddToCounter(txn, db.meta, internal::kDeliveriesCounter, 1);
-  if (status.ok()) {
-    status = AddToCounter(txn, db.meta, internal::kDeliveredBytesCounter, record.size);
-  }
-  if (status.ok() && *outcome == ArchiveOutcome::kStored) {
-    status = AddToCounter(txn, db.meta, internal::kMessagesCounter, 1);
-    if (status.ok()) status = AddToCounter(txn, db.meta, internal::kRawBytesCounter, record.size);
-    if (status.ok()) {
-      status = AddToCounter(txn, db.meta, internal::kStoredBytesCounter, new_stored_size);
-    }
-  }
+  Status status = txn.Put(meta, internal::kNextSequenceKey, {next.data(), next.size()}, 0);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kDeliveriesCounter, 1);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kDeliveredBytesCounter, size);
+  if (!status.ok() || outcome != ArchiveOutcome::kStored) return status;
+  status = AddToCounter(txn, meta, internal::kMessagesCounter, 1);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kRawBytesCounter, size);
+  if (status.ok()) status = AddToCounter(txn, meta, internal::kStoredBytesCounter, stored_size);
   return status;
 }
 
-}  // namespace internal
+// In the write transaction `txn`: adds the delivery `record` (record.id names the
+// message) unless its idempotency key exists (kAlreadyArchived, nothing written), storing
+// the message first when it is missing. When it is missing and `message` is null:
+// need_message, and nothing is written. Fills record.size from the stored message.
+// idx_source must be open when record.source is set (OpenSourceIndex). Errors leave
+// `txn` to be aborted.
+Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
+                                        DeliveryRecord& record, const PreparedMessage* message) {
+  const MessageId key_hash = index::DeliveryIdempotencyKey(record);
+  bool delivered = false;
+  Status status = FindDelivered(txn, archive, record, key_hash, &delivered);
+  if (!status.ok()) return status;
+  if (delivered) return DeliveryWritten{ArchiveOutcome::kAlreadyArchived};
+  uint64_t stored_size = 0;
+  Result<DeliveryWritten> written = FindOrStoreMessage(txn, archive, record, message, &stored_size);
+  if (!written.ok() || written->need_message) return written;
 
-namespace {
+  uint64_t sequence = 0;
+  status = internal::ReadCounter(txn, archive.db.meta, internal::kNextSequenceKey, &sequence);
+  if (!status.ok()) return status;
+  if (sequence == 0) sequence = 1;
+  const record::DeliveryKeyBytes key_bytes =
+      record::EncodeDeliveryKey({record.received_us, sequence});
+  status = PutDeliveryEntries(archive, txn, record, key_hash, {key_bytes.data(), key_bytes.size()});
+  if (status.ok()) {
+    status =
+        CountDelivery(txn, archive.db.meta, sequence, record.size, written->outcome, stored_size);
+  }
+  if (!status.ok()) return status;
+  return written;
+}
 
-// One delivery in its own write transaction. *need_message: see WriteDeliveryIn.
-Status WriteDelivery(OpenArchive& archive, DeliveryRecord& record,
-                     const internal::PreparedMessage* message, ArchiveOutcome* outcome,
-                     bool* need_message) {
+// A delivery of a stored message (AddDelivery) in its own write transaction.
+Result<DeliveryWritten> WriteDelivery(OpenArchive& archive, DeliveryRecord& record) {
   if (!record.source.empty()) {
-    Status opened = internal::OpenSourcesForWrite(archive);
-    if (!opened.ok()) return opened;
+    Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
+    if (!opened.ok()) return opened.status();
   }
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
-  Status written = internal::WriteDeliveryIn(archive, *txn, record, message, outcome, need_message);
-  if (!written.ok() || *need_message || *outcome == ArchiveOutcome::kAlreadyArchived) {
+  Result<DeliveryWritten> written = WriteDeliveryIn(archive, *txn, record, nullptr);
+  if (!written.ok() || written->need_message ||
+      written->outcome == ArchiveOutcome::kAlreadyArchived) {
     return written;  // the transaction is aborted: nothing was written
   }
-  return txn->Commit("archive delivery of " + ToHex(record.id));
+  Status committed = txn->Commit("archive delivery of " + ToHex(record.id));
+  if (!committed.ok()) return committed;
+  return written;
 }
 
 // Before taking the write lock: is this delivery archived already, is the message stored?
@@ -202,12 +231,7 @@ Status LookAhead(const lmdb::Txn& txn, const OpenArchive& archive, const Deliver
   return Status::Ok();
 }
 
-Status CheckWritable(const OpenArchive& archive) {
-  if (archive.options.read_only) {
-    return Status::InvalidArgument("archive " + archive.options.path + " is open read-only");
-  }
-  return Status::Ok();
-}
+Status CheckWritable(const OpenArchive& archive) { return archive.env.CheckWritable(); }
 
 }  // namespace
 
@@ -230,7 +254,7 @@ namespace {
 // A message whose stored form is larger than the whole map can never be archived (LMDB
 // cannot grow the map by itself): LimitExceeded, which tells the delivery to fail for good,
 // not MapFull, which a larger archiver_map_size or a later retry may cure.
-Status FitsTheMap(const OpenArchive& archive, const internal::PreparedMessage& message) {
+Status FitsTheMap(const OpenArchive& archive, const PreparedMessage& message) {
   MDB_envinfo info = {};
   if (mdb_env_info(archive.env.get(), &info) != 0) return Status::Ok();
   const uint64_t stored = record::kMessageHeaderSize + message.bytes().size();
@@ -244,15 +268,16 @@ Status FitsTheMap(const OpenArchive& archive, const internal::PreparedMessage& m
 struct Pending {
   GroupDelivery* delivery;
   bool stored = false;                                // the look-ahead found the message
-  std::optional<internal::PreparedMessage> prepared;  // none: stored already
+  std::optional<PreparedMessage> prepared;            // none: stored already
 };
 
 // Before the write lock is taken: the size limit, hashing, a look-ahead (in a read
 // transaction closed again before compressing, so that it holds back no page reuse) and
 // compression of the new messages, once per message of the group. `pending` receives
-// the deliveries still to write.
+// the deliveries still to write. A batch (`hook`) checked its sizes itself and fails as a
+// whole: its messages get no outcome of their own for a size larger than the map.
 Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliveries,
-                    std::vector<Pending>* pending) {
+                    const internal::BatchHook* hook, std::vector<Pending>* pending) {
   for (GroupDelivery& delivery : deliveries) {
     DeliveryRecord& record = delivery.record;
     if (delivery.message.size() > record::kMaxRawSize) {
@@ -290,9 +315,8 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
       return other.delivery->record.id == id;
     });
     if (!next->stored && !earlier) {
-      next->prepared =
-          internal::PrepareMessage(next->delivery->message, archive.options.compression_level);
-      Status fits = FitsTheMap(archive, *next->prepared);
+      next->prepared = PrepareMessage(next->delivery->message, archive.options.compression_level);
+      Status fits = hook != nullptr ? Status::Ok() : FitsTheMap(archive, *next->prepared);
       if (!fits.ok()) next->delivery->outcome = fits;
     }
   }
@@ -311,37 +335,41 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
   return Status::Ok();
 }
 
-// One write transaction for the pending deliveries, committed when it wrote something.
-// Each delivery's outcome is set as it is written; an error ends the transaction unwritten.
-Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending) {
+// One write transaction for the pending deliveries, committed when it wrote something
+// (always with a `hook`, whose writes it carries). Each delivery's outcome is set as it
+// is written; an error ends the transaction unwritten.
+Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending,
+                  const internal::BatchHook* hook) {
   const bool from_sources = std::any_of(pending.begin(), pending.end(), [](const Pending& next) {
     return !next.delivery->record.source.empty();
   });
   if (from_sources) {
-    Status opened = internal::OpenSourcesForWrite(archive);
-    if (!opened.ok()) return opened;
+    Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
+    if (!opened.ok()) return opened.status();
   }
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
+  if (hook != nullptr) {
+    if (Status before = hook->before(*txn); !before.ok()) return before;
+  }
   bool written = false;
   for (Pending& next : pending) {
     DeliveryRecord& record = next.delivery->record;
-    ArchiveOutcome outcome = ArchiveOutcome::kStored;
-    bool need_message = false;
-    Status status = internal::WriteDeliveryIn(archive, *txn, record,
-                                              next.prepared ? &*next.prepared : nullptr,
-                                              &outcome, &need_message);
-    if (status.ok() && need_message) {
+    Result<DeliveryWritten> delivery =
+        WriteDeliveryIn(archive, *txn, record, next.prepared ? &*next.prepared : nullptr);
+    if (delivery.ok() && delivery->need_message) {
       // Not stored after all (deleted meanwhile, or the group's delivery that was to store
       // it was archived already): compress it now, under the write lock (rare).
-      next.prepared =
-          internal::PrepareMessage(next.delivery->message, archive.options.compression_level);
-      status = internal::WriteDeliveryIn(archive, *txn, record, &*next.prepared, &outcome,
-                                         &need_message);
+      next.prepared = PrepareMessage(next.delivery->message, archive.options.compression_level);
+      delivery = WriteDeliveryIn(archive, *txn, record, &*next.prepared);
     }
-    if (!status.ok()) return status;
-    next.delivery->outcome = outcome;
-    written |= outcome != ArchiveOutcome::kAlreadyArchived;
+    if (!delivery.ok()) return delivery.status();
+    next.delivery->outcome = delivery->outcome;
+    written |= delivery->outcome != ArchiveOutcome::kAlreadyArchived;
+  }
+  if (hook != nullptr) {
+    if (Status after = hook->after(*txn); !after.ok()) return after;
+    return txn->Commit(hook->what);
   }
   if (!written) return Status::Ok();  // the transaction is aborted: nothing to commit
   return txn->Commit(pending.size() == 1
@@ -362,18 +390,36 @@ Status SyncIfFoundArchived(OpenArchive& archive, std::span<GroupDelivery> delive
   return lmdb::ToStatus(mdb_env_sync(archive.env.get(), 1), "flush the archive");
 }
 
-}  // namespace
-
-Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
-  OpenArchive& archive = impl_->archive;
+// The archive writer of both Store::ArchiveGroup and ArchiveBatch (archive_writer.h).
+Status ArchiveDeliveries(OpenArchive& archive, std::span<GroupDelivery> deliveries,
+                         const internal::BatchHook* hook) {
   for (GroupDelivery& delivery : deliveries) delivery.outcome = Status::IOError("not archived");
   std::vector<Pending> pending;
   Status status = CheckWritable(archive);
-  if (status.ok()) status = PrepareGroup(archive, deliveries, &pending);
+  if (status.ok()) status = PrepareGroup(archive, deliveries, hook, &pending);
   // Nothing left to write (every delivery archived already, or none given): the write
-  // lock, which every delivering process shares, is not taken.
-  if (status.ok() && !pending.empty()) status = WriteGroup(archive, pending);
-  if (status.ok()) status = SyncIfFoundArchived(archive, deliveries);
+  // lock, which every delivering process shares, is not taken. A batch always writes
+  // (its commit is durable: no flush for the deliveries found archived either).
+  if (status.ok() && (!pending.empty() || hook != nullptr))
+    status = WriteGroup(archive, pending, hook);
+  if (status.ok() && hook == nullptr) status = SyncIfFoundArchived(archive, deliveries);
+  return status;
+}
+
+}  // namespace
+
+namespace internal {
+
+Status ArchiveBatch(const std::shared_ptr<lmdb::ArchiveEnv>& env,
+                    std::span<GroupDelivery> deliveries, const BatchHook& hook) {
+  OpenArchive archive(env);
+  return ArchiveDeliveries(archive, deliveries, &hook);
+}
+
+}  // namespace internal
+
+Status Store::ArchiveGroup(std::span<GroupDelivery> deliveries) {
+  Status status = ArchiveDeliveries(impl_->archive, deliveries, nullptr);
   if (!status.ok()) {
     // Nothing was written (an uncommitted transaction is aborted): every delivery that
     // did not fail on its own fails with the group.
@@ -391,13 +437,11 @@ Result<ArchiveOutcome> Store::AddDelivery(const DeliveryRecord& given) {
   if (Status writable = CheckWritable(archive); !writable.ok()) return writable;
   DeliveryRecord record = given;
   if (record.received_us == 0) record.received_us = NowMicros();
-  ArchiveOutcome outcome = ArchiveOutcome::kDeduplicated;
-  bool need_message = false;
-  Status written = WriteDelivery(archive, record, nullptr, &outcome, &need_message);
-  if (!written.ok()) return written;
-  if (need_message)
+  Result<DeliveryWritten> written = WriteDelivery(archive, record);
+  if (!written.ok()) return written.status();
+  if (written->need_message)
     return Status::NotFound("message " + ToHex(record.id) + " is not in the archive");
-  return outcome;
+  return written->outcome;
 }
 
 }  // namespace archiver

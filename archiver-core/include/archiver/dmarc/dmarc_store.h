@@ -205,7 +205,7 @@ class DmarcStore {
   // A bulk transaction over this archive; null without an archive.
   std::unique_ptr<internal::DmarcBulkTxn> NewBulk(const DmarcBulkOptions& options);
 
-  std::shared_ptr<Store> store_;
+  std::shared_ptr<lmdb::ArchiveEnv> env_;   // the archive's, shared with its Store
   internal::DmarcBulkTxn* bulk_ = nullptr;  // the live Bulk's transaction, if any
 };
 

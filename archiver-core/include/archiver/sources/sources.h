@@ -315,7 +315,7 @@ class SourceRegistry {
                  const std::function<bool(const SourceLogEntry&)>& visit) const;
 
  private:
-  std::shared_ptr<Store> store_;
+  std::shared_ptr<lmdb::ArchiveEnv> env_;  // the archive's, shared with its Store
   std::string key_path_;
   std::string legacy_key_path_;
 };

@@ -13,31 +13,16 @@
 #include <vector>
 
 #include "archiver/archive_access.h"
+#include "archiver/archive_options.h"
 #include "archiver/digest.h"
 #include "archiver/header_summary.h"
 #include "archiver/status.h"
 
 namespace archiver {
 
-struct StoreOptions {
-  std::string path;                          // directory holding data.mdb and lock.mdb
-  uint64_t map_size = 16ULL << 30;           // LMDB map size in bytes (default 16 GiB)
-  int compression_level = 6;                 // zlib level 1..9, or 0 for no compression
-  bool create_if_missing = true;             // create the directory (mode 0700) and files (0600);
-                                             // false: NotFound when there is no data.mdb
-  bool read_only = false;                    // open for reading only (doveadm queries)
-  bool sync = true;                          // fsync each commit (durable before the ack)
-  // With sync: also flush the meta page (LMDB's second flush). false = MDB_NOMETASYNC:
-  // one flush per commit, integrity kept, but a system crash may undo the last commit.
-  bool meta_sync = true;
-  // The longest a write waits for another process's write to finish (LMDB alone would wait
-  // forever for a stopped one); then it fails with an IOError. 0 = no limit.
-  uint64_t write_wait_ms = 30'000;
-  // The most the DMARC databases may take of the map before new reports are refused
-  // (LimitExceeded; the mail that carried them is archived all the same). 0 = an eighth
-  // of the map size.
-  uint64_t dmarc_max_space = 0;
-};
+namespace lmdb {
+class ArchiveEnv;  // the archive's LMDB environment (private to the core)
+}
 
 // One delivery of a message: who got it where and when. Everything here is stored
 // with the delivery, not with the message, so one message may have many of these.
@@ -155,6 +140,9 @@ class Store {
   const std::string& path() const;
   // Whose the archive directory is (what root acted as while opening it).
   const ArchiveOwner& owner() const;
+  // The archive's environment, which DmarcStore and SourceRegistry share with this Store
+  // (their constructors take it from here); opaque outside the core.
+  const std::shared_ptr<lmdb::ArchiveEnv>& environment() const;
 
   // Ok while path()/data.mdb is still the file this Store opened. An admin may move,
   // replace or remove the archive while processes keep it open; they must then not write
@@ -218,8 +206,6 @@ class Store {
   Result<std::vector<CounterRepair>> RepairCounters();
 
  private:
-  friend class DmarcStore;      // keeps its databases in the same environment
-  friend class SourceRegistry;  // likewise
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
