@@ -1,11 +1,10 @@
-// RemoteAccount: a throwaway mail_user over Dovecot's imapc storage, and the
-// classification of what imapc reports when it cannot reach or log in to the remote.
+// RemoteAccount: a throwaway mail_user over Dovecot's imapc storage; what imapc reports
+// when it cannot reach or log in to the remote is classified by source-failure.cc.
 #include "source-connect.h"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <initializer_list>
@@ -19,47 +18,21 @@ namespace {
 // The log capture of the account that is open now (one at a time per process).
 LogCapture* account_capture = nullptr;
 
-std::string Lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-bool ContainsAny(const std::string& text, std::initializer_list<const char*> needles) {
-  for (const char* needle : needles)
-    if (text.find(needle) != std::string::npos) return true;
-  return false;
-}
-
-// "imapc(127.0.0.1:143): connect(…) failed" → "connect(…) failed".
-std::string WithoutLogPrefix(const std::string& line) {
-  if (line.rfind("imapc", 0) == 0) {
-    size_t end = line.find("): ");
-    if (end != std::string::npos) return line.substr(end + 3);
-  }
-  return line;
-}
-
 bool HasControlCharacter(const std::string& text) {
   return std::any_of(text.begin(), text.end(),
                      [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
+// What imapc logged while the account is open (nothing when none is).
+RemoteLog CapturedLog() {
+  static const std::vector<std::string> kNothing;
+  if (account_capture == nullptr) return {kNothing, kNothing};
+  return {account_capture->lines(), account_capture->setup_lines()};
+}
+
 // What imapc logged and what the failed call reported, as one classified error.
 RemoteError Describe(const std::string& context, const std::string& mail_error) {
-  if (account_capture != nullptr) {
-    // The last classified line: imapc logs retries first, the final failure last. What
-    // the operation logged comes first; else why the connection made while the account
-    // was set up failed (2.4 connects then, and later calls fail with a generic error).
-    for (const auto* lines : {&account_capture->lines(), &account_capture->setup_lines()}) {
-      for (auto line = lines->rbegin(); line != lines->rend(); ++line) {
-        FailureKind kind = ClassifyRemoteFailure(*line);
-        if (kind != FailureKind::kRemote)
-          return {kind, context + ": " + WithoutLogPrefix(*line)};
-      }
-    }
-  }
-  return {ClassifyRemoteFailure(mail_error), context + ": " + mail_error};
+  return DescribeRemoteFailure(context, mail_error, CapturedLog());
 }
 
 // imapc_ssl's words: "imaps", "starttls", "no".
@@ -85,43 +58,6 @@ bool CaFileReadable(struct mail_storage_service_user* service_user, RemoteError*
 #endif
 
 }  // namespace
-
-const char* FailureKindName(FailureKind kind) {
-  switch (kind) {
-    case FailureKind::kNone:
-      return "";
-    case FailureKind::kDns:
-      return "dns";
-    case FailureKind::kTcp:
-      return "tcp";
-    case FailureKind::kTls:
-      return "tls";
-    case FailureKind::kAuthentication:
-      return "authentication";
-    case FailureKind::kMissingFolder:
-      return "missing-folder";
-    case FailureKind::kRemote:
-      return "remote";
-    case FailureKind::kLocal:
-      return "local";
-  }
-  return "remote";
-}
-
-FailureKind ClassifyRemoteFailure(const std::string& text) {
-  std::string lower = Lowercase(text);
-  if (ContainsAny(lower, {"dns_lookup(", "net_gethostbyname(", "name or service not known",
-                          "host not found", "no address associated", "unknown host"}))
-    return FailureKind::kDns;
-  if (ContainsAny(lower, {"ssl", "tls", "certificate", "handshake"})) return FailureKind::kTls;
-  if (ContainsAny(lower, {"authenticationfailed", "authentication failed", "authorizationfailed",
-                          "login failed", "invalid credentials", "login incorrect"}))
-    return FailureKind::kAuthentication;
-  if (ContainsAny(lower, {"connect(", "connection refused", "timed out", "no route to host",
-                          "network is unreachable", "disconnected", "connection reset"}))
-    return FailureKind::kTcp;
-  return FailureKind::kRemote;
-}
 
 std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& settings,
                                                       RemoteError* error) {
@@ -280,10 +216,7 @@ bool RemoteAccount::FolderStatus(const std::string& folder, RemoteFolderStatus* 
 RemoteError RemoteAccount::MailboxError(struct mailbox* box, const std::string& context) const {
   enum mail_error code = MAIL_ERROR_NONE;
   std::string text = mailbox_get_last_internal_error(box, &code);
-  std::string lower = Lowercase(text);
-  if (code == MAIL_ERROR_NOTFOUND || ContainsAny(lower, {"doesn't exist", "does not exist"}))
-    return {FailureKind::kMissingFolder, context + ": does not exist on the remote"};
-  return Describe(context, text);
+  return DescribeFolderFailure(context, code == MAIL_ERROR_NOTFOUND, text, CapturedLog());
 }
 
 }  // namespace archiver::imapc

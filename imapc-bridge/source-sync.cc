@@ -8,6 +8,7 @@
 
 #include "archiver/time_format.h"
 #include "source-dovecot.h"
+#include "source-plan.h"
 #include "source-scan.h"
 
 namespace archiver::imapc {
@@ -102,31 +103,27 @@ class FolderSync {
                             &status);
     Result<FolderCheckpoint> checkpoint = registry_->Checkpoint(source_, folder);
     if (!checkpoint.ok()) return LocalError(checkpoint.status(), error);
-    uint32_t last_uid = checkpoint->last_uid;
-    retry_uids_.clear();
-    for (const RetryMessage& retry : checkpoint->retry) retry_uids_.push_back(retry.uid);
-    if (checkpoint->uidvalidity != 0 && checkpoint->uidvalidity != status.uidvalidity) {
+    FolderPlan plan =
+        PlanFolder(*checkpoint, {status.uidvalidity, status.messages, status.uidnext},
+                   retried_.count(folder) != 0);
+    if (plan.reset) {
       Status reset = registry_->ResetFolder(source_, folder, status.uidvalidity);
       if (!reset.ok()) return LocalError(reset, error);
-      last_uid = 0;
-      retry_uids_.clear();
     }
-    // A folder's retries are fetched once per sync, not again after a reconnect.
-    if (!retried_.insert(folder).second) retry_uids_.clear();
+    retried_.insert(folder);
+    const uint32_t last_uid = plan.last_uid;
+    retry_uids_ = std::move(plan.retry);
     start_last_uid_ = last_uid;
-    // --after actions a crash or a refusal left pending: first, unless their UIDs were
-    // dropped with the old UIDVALIDITY.
-    if (last_uid != 0 && !checkpoint->pending_after.empty() &&
+    // --after actions a crash or a refusal left pending.
+    if (plan.apply_pending_after &&
         !ApplyAfter(box, folder, status.uidvalidity, checkpoint->pending_after, error))
       return false;
     batch_ = RemoteBatch{};
     batch_.folder = folder;
     batch_.uidvalidity = status.uidvalidity;
     batch_.remote_messages = status.messages;
-    const uint32_t end_uid = status.uidnext > 0 ? status.uidnext - 1 : 0;
-    if (end_uid <= last_uid && checkpoint->remote_messages == status.messages &&
-        checkpoint->uidvalidity == status.uidvalidity && retry_uids_.empty())
-      return true;  // nothing new, nothing to record
+    const uint32_t end_uid = plan.end_uid;
+    if (plan.up_to_date) return true;  // nothing new, nothing to record
 
     ScanRules rules{&config_, options_.max_message_bytes, NowMicros() / 1000000};
     FolderScan scan;
@@ -134,17 +131,12 @@ class FolderSync {
     skips_ = std::move(scan.skipped);
     refused_ = std::move(scan.refused);
     batch_.settled = std::move(scan.gone);
-    uint32_t highest = std::max(end_uid, last_uid);
-    for (const SkippedMessage& skip : skips_) highest = std::max(highest, skip.uid);
-    for (const RetryMessage& refused : refused_) highest = std::max(highest, refused.uid);
+    uint32_t highest = PassOverTo(end_uid, last_uid, skips_, refused_);
     size_t next = 0;
     while (next < scan.take.size()) {
       // A chunk: one search whose FETCHes imapc pipelines, one batch, one commit.
-      size_t end = next;
-      uint64_t bytes = 0;
-      while (end < scan.take.size() && end - next < options_.batch_messages &&
-             (end == next || bytes + scan.take[end].size <= options_.batch_bytes))
-        bytes += scan.take[end++].size;
+      const size_t end =
+          BatchEnd(scan.take, next, options_.batch_messages, options_.batch_bytes);
       if (!FetchChunk(box, scan.take, next, end, error))
         return lost_at_ != 0 && DeferLostAt(box, *error);
       batch_.last_uid = scan.take[end - 1].uid;
@@ -200,9 +192,8 @@ class FolderSync {
       }
       if (options_.max_message_bytes != 0 && message.bytes.size() > options_.max_message_bytes) {
         skips_.push_back({message.uid, SkipKind::kOversized,
-                          context + ": UID " + std::to_string(message.uid) + " of " +
-                              FormatBytes(message.bytes.size()) + " is larger than the " +
-                              FormatBytes(options_.max_message_bytes) + " a sync takes"});
+                          OversizedReason(context, message.uid, message.bytes.size(),
+                                          options_.max_message_bytes)});
         continue;
       }
       batch_.messages.push_back(std::move(message));
