@@ -57,36 +57,30 @@ bool CaFileReadable(struct mail_storage_service_user* service_user, RemoteError*
 }
 #endif
 
-}  // namespace
-
-std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& settings,
-                                                      RemoteError* error) {
+// Refuses settings no connection can be made with (kLocal).
+bool CheckSettings(const RemoteSettings& settings, RemoteError* error) {
   for (const std::string* value : {&settings.host, &settings.user, &settings.password}) {
     if (HasControlCharacter(*value)) {
       *error = {FailureKind::kLocal, "a source setting contains a control character"};
-      return nullptr;
+      return false;
     }
   }
   if (settings.host.empty() || settings.user.empty() || settings.password.empty()) {
     *error = {FailureKind::kLocal, "a source needs a host, a user and a password"};
-    return nullptr;
+    return false;
   }
-  i_assert(account_capture == nullptr);
-  std::unique_ptr<RemoteAccount> account(new RemoteAccount());
-  account->capture_ = std::make_unique<LogCapture>();
-  account_capture = account->capture_.get();
+  return true;
+}
 
-  auto flags = static_cast<enum mail_storage_service_flags>(
-      MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT | MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS |
-      MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES | MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS |
-      MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR | MAIL_STORAGE_SERVICE_FLAG_ALLOW_ROOT);
+// The connection settings as fields of the imapc user. They hold the password: the
+// caller overwrites them once they are used.
+std::vector<std::string> UserFields(const RemoteSettings& settings) {
 #if DOVECOT_PREREQ(2, 4, 0)
-  account->service_ = mail_storage_service_init(master_service, flags);
   // The connection settings travel as code overrides of a user that is never looked up:
   // they stay in this process and are never logged. Dovecot 2.4 fetches sizes and
   // headers by default (imapc_features names only what to turn off) and checks the
   // remote's certificate with the ssl_client_* settings.
-  std::vector<std::string> fields = {
+  return {
       "mail_driver=imapc",
       "mail_path=",
       "mail_index_path=MEMORY",  // no index files on disk for the remote account
@@ -98,10 +92,9 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
       std::string("ssl_client_require_valid_cert=") + (settings.tls_verify ? "yes" : "no"),
   };
 #else
-  account->service_ = mail_storage_service_init(master_service, nullptr, flags);
   // The connection settings travel as userdb fields of a user that is never looked up:
   // they stay in this process (Dovecot's debug log shows "*pass*" fields as <hidden>).
-  std::vector<std::string> fields = {
+  return {
       "mail_plugins=",  // no mail plugin (ours included) acts on the remote account
       "imapc_host=" + settings.host,
       "imapc_port=" + std::to_string(settings.port),
@@ -114,6 +107,21 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
       "imapc_features=rfc822.size fetch-headers",
   };
 #endif
+}
+
+}  // namespace
+
+bool RemoteAccount::CreateUser(const RemoteSettings& settings, RemoteError* error) {
+  auto flags = static_cast<enum mail_storage_service_flags>(
+      MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT | MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS |
+      MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES | MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS |
+      MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR | MAIL_STORAGE_SERVICE_FLAG_ALLOW_ROOT);
+#if DOVECOT_PREREQ(2, 4, 0)
+  service_ = mail_storage_service_init(master_service, flags);
+#else
+  service_ = mail_storage_service_init(master_service, nullptr, flags);
+#endif
+  std::vector<std::string> fields = UserFields(settings);
   std::vector<const char*> field_pointers;
   for (const std::string& field : fields) field_pointers.push_back(field.c_str());
   field_pointers.push_back(nullptr);
@@ -126,20 +134,30 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
   const char* service_error = nullptr;
 #if DOVECOT_PREREQ(2, 4, 0)
   input.code_override_fields = field_pointers.data();
-  int ret = mail_storage_service_lookup_next(account->service_, &input, &account->user_,
-                                             &service_error);
+  int ret = mail_storage_service_lookup_next(service_, &input, &user_, &service_error);
 #else
   input.userdb_fields = field_pointers.data();
-  int ret = mail_storage_service_lookup_next(account->service_, &input, &account->service_user_,
-                                             &account->user_, &service_error);
+  int ret = mail_storage_service_lookup_next(service_, &input, &service_user_, &user_,
+                                             &service_error);
 #endif
   // The password copy in `fields` is overwritten before it is freed.
   for (std::string& field : fields) std::fill(field.begin(), field.end(), '\0');
   if (ret <= 0) {
     *error = {FailureKind::kLocal, std::string("cannot set up the imapc user: ") +
                                        (service_error != nullptr ? service_error : "unknown")};
-    return nullptr;
+    return false;
   }
+  return true;
+}
+
+std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& settings,
+                                                      RemoteError* error) {
+  if (!CheckSettings(settings, error)) return nullptr;
+  i_assert(account_capture == nullptr);
+  std::unique_ptr<RemoteAccount> account(new RemoteAccount());
+  account->capture_ = std::make_unique<LogCapture>();
+  account_capture = account->capture_.get();
+  if (!account->CreateUser(settings, error)) return nullptr;
 #if !DOVECOT_PREREQ(2, 4, 0)
   if (settings.tls != SourceTls::kNone && !CaFileReadable(account->service_user_, error))
     return nullptr;

@@ -68,6 +68,9 @@ class RemoteAccount {
 
  private:
   RemoteAccount() = default;
+  // The mail_user over imapc, made from `settings` (no connection yet on 2.3). False
+  // with a kLocal `error`.
+  bool CreateUser(const RemoteSettings& settings, RemoteError* error);
   std::unique_ptr<LogCapture> capture_;  // installed for the account's lifetime
   struct mail_storage_service_ctx* service_ = nullptr;
 #if !DOVECOT_PREREQ(2, 4, 0)
