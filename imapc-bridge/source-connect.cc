@@ -1,11 +1,10 @@
-// RemoteAccount: a throwaway mail_user over Dovecot's imapc storage, and the
-// classification of what imapc reports when it cannot reach or log in to the remote.
+// RemoteAccount: a throwaway mail_user over Dovecot's imapc storage; what imapc reports
+// when it cannot reach or log in to the remote is classified by source-failure.cc.
 #include "source-connect.h"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <initializer_list>
@@ -19,47 +18,21 @@ namespace {
 // The log capture of the account that is open now (one at a time per process).
 LogCapture* account_capture = nullptr;
 
-std::string Lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-bool ContainsAny(const std::string& text, std::initializer_list<const char*> needles) {
-  for (const char* needle : needles)
-    if (text.find(needle) != std::string::npos) return true;
-  return false;
-}
-
-// "imapc(127.0.0.1:143): connect(…) failed" → "connect(…) failed".
-std::string WithoutLogPrefix(const std::string& line) {
-  if (line.rfind("imapc", 0) == 0) {
-    size_t end = line.find("): ");
-    if (end != std::string::npos) return line.substr(end + 3);
-  }
-  return line;
-}
-
 bool HasControlCharacter(const std::string& text) {
   return std::any_of(text.begin(), text.end(),
                      [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
+// What imapc logged while the account is open (nothing when none is).
+RemoteLog CapturedLog() {
+  static const std::vector<std::string> kNothing;
+  if (account_capture == nullptr) return {kNothing, kNothing};
+  return {account_capture->lines(), account_capture->setup_lines()};
+}
+
 // What imapc logged and what the failed call reported, as one classified error.
 RemoteError Describe(const std::string& context, const std::string& mail_error) {
-  if (account_capture != nullptr) {
-    // The last classified line: imapc logs retries first, the final failure last. What
-    // the operation logged comes first; else why the connection made while the account
-    // was set up failed (2.4 connects then, and later calls fail with a generic error).
-    for (const auto* lines : {&account_capture->lines(), &account_capture->setup_lines()}) {
-      for (auto line = lines->rbegin(); line != lines->rend(); ++line) {
-        FailureKind kind = ClassifyRemoteFailure(*line);
-        if (kind != FailureKind::kRemote)
-          return {kind, context + ": " + WithoutLogPrefix(*line)};
-      }
-    }
-  }
-  return {ClassifyRemoteFailure(mail_error), context + ": " + mail_error};
+  return DescribeRemoteFailure(context, mail_error, CapturedLog());
 }
 
 // imapc_ssl's words: "imaps", "starttls", "no".
@@ -84,73 +57,30 @@ bool CaFileReadable(struct mail_storage_service_user* service_user, RemoteError*
 }
 #endif
 
-}  // namespace
-
-const char* FailureKindName(FailureKind kind) {
-  switch (kind) {
-    case FailureKind::kNone:
-      return "";
-    case FailureKind::kDns:
-      return "dns";
-    case FailureKind::kTcp:
-      return "tcp";
-    case FailureKind::kTls:
-      return "tls";
-    case FailureKind::kAuthentication:
-      return "authentication";
-    case FailureKind::kMissingFolder:
-      return "missing-folder";
-    case FailureKind::kRemote:
-      return "remote";
-    case FailureKind::kLocal:
-      return "local";
-  }
-  return "remote";
-}
-
-FailureKind ClassifyRemoteFailure(const std::string& text) {
-  std::string lower = Lowercase(text);
-  if (ContainsAny(lower, {"dns_lookup(", "net_gethostbyname(", "name or service not known",
-                          "host not found", "no address associated", "unknown host"}))
-    return FailureKind::kDns;
-  if (ContainsAny(lower, {"ssl", "tls", "certificate", "handshake"})) return FailureKind::kTls;
-  if (ContainsAny(lower, {"authenticationfailed", "authentication failed", "authorizationfailed",
-                          "login failed", "invalid credentials", "login incorrect"}))
-    return FailureKind::kAuthentication;
-  if (ContainsAny(lower, {"connect(", "connection refused", "timed out", "no route to host",
-                          "network is unreachable", "disconnected", "connection reset"}))
-    return FailureKind::kTcp;
-  return FailureKind::kRemote;
-}
-
-std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& settings,
-                                                      RemoteError* error) {
+// Refuses settings no connection can be made with (kLocal).
+bool CheckSettings(const RemoteSettings& settings, RemoteError* error) {
   for (const std::string* value : {&settings.host, &settings.user, &settings.password}) {
     if (HasControlCharacter(*value)) {
       *error = {FailureKind::kLocal, "a source setting contains a control character"};
-      return nullptr;
+      return false;
     }
   }
   if (settings.host.empty() || settings.user.empty() || settings.password.empty()) {
     *error = {FailureKind::kLocal, "a source needs a host, a user and a password"};
-    return nullptr;
+    return false;
   }
-  i_assert(account_capture == nullptr);
-  std::unique_ptr<RemoteAccount> account(new RemoteAccount());
-  account->capture_ = std::make_unique<LogCapture>();
-  account_capture = account->capture_.get();
+  return true;
+}
 
-  auto flags = static_cast<enum mail_storage_service_flags>(
-      MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT | MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS |
-      MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES | MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS |
-      MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR | MAIL_STORAGE_SERVICE_FLAG_ALLOW_ROOT);
+// The connection settings as fields of the imapc user. They hold the password: the
+// caller overwrites them once they are used.
+std::vector<std::string> UserFields(const RemoteSettings& settings) {
 #if DOVECOT_PREREQ(2, 4, 0)
-  account->service_ = mail_storage_service_init(master_service, flags);
   // The connection settings travel as code overrides of a user that is never looked up:
   // they stay in this process and are never logged. Dovecot 2.4 fetches sizes and
   // headers by default (imapc_features names only what to turn off) and checks the
   // remote's certificate with the ssl_client_* settings.
-  std::vector<std::string> fields = {
+  return {
       "mail_driver=imapc",
       "mail_path=",
       "mail_index_path=MEMORY",  // no index files on disk for the remote account
@@ -162,10 +92,9 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
       std::string("ssl_client_require_valid_cert=") + (settings.tls_verify ? "yes" : "no"),
   };
 #else
-  account->service_ = mail_storage_service_init(master_service, nullptr, flags);
   // The connection settings travel as userdb fields of a user that is never looked up:
   // they stay in this process (Dovecot's debug log shows "*pass*" fields as <hidden>).
-  std::vector<std::string> fields = {
+  return {
       "mail_plugins=",  // no mail plugin (ours included) acts on the remote account
       "imapc_host=" + settings.host,
       "imapc_port=" + std::to_string(settings.port),
@@ -178,6 +107,21 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
       "imapc_features=rfc822.size fetch-headers",
   };
 #endif
+}
+
+}  // namespace
+
+bool RemoteAccount::CreateUser(const RemoteSettings& settings, RemoteError* error) {
+  auto flags = static_cast<enum mail_storage_service_flags>(
+      MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT | MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS |
+      MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES | MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS |
+      MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR | MAIL_STORAGE_SERVICE_FLAG_ALLOW_ROOT);
+#if DOVECOT_PREREQ(2, 4, 0)
+  service_ = mail_storage_service_init(master_service, flags);
+#else
+  service_ = mail_storage_service_init(master_service, nullptr, flags);
+#endif
+  std::vector<std::string> fields = UserFields(settings);
   std::vector<const char*> field_pointers;
   for (const std::string& field : fields) field_pointers.push_back(field.c_str());
   field_pointers.push_back(nullptr);
@@ -190,20 +134,30 @@ std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& sett
   const char* service_error = nullptr;
 #if DOVECOT_PREREQ(2, 4, 0)
   input.code_override_fields = field_pointers.data();
-  int ret = mail_storage_service_lookup_next(account->service_, &input, &account->user_,
-                                             &service_error);
+  int ret = mail_storage_service_lookup_next(service_, &input, &user_, &service_error);
 #else
   input.userdb_fields = field_pointers.data();
-  int ret = mail_storage_service_lookup_next(account->service_, &input, &account->service_user_,
-                                             &account->user_, &service_error);
+  int ret = mail_storage_service_lookup_next(service_, &input, &service_user_, &user_,
+                                             &service_error);
 #endif
   // The password copy in `fields` is overwritten before it is freed.
   for (std::string& field : fields) std::fill(field.begin(), field.end(), '\0');
   if (ret <= 0) {
     *error = {FailureKind::kLocal, std::string("cannot set up the imapc user: ") +
                                        (service_error != nullptr ? service_error : "unknown")};
-    return nullptr;
+    return false;
   }
+  return true;
+}
+
+std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& settings,
+                                                      RemoteError* error) {
+  if (!CheckSettings(settings, error)) return nullptr;
+  i_assert(account_capture == nullptr);
+  std::unique_ptr<RemoteAccount> account(new RemoteAccount());
+  account->capture_ = std::make_unique<LogCapture>();
+  account_capture = account->capture_.get();
+  if (!account->CreateUser(settings, error)) return nullptr;
 #if !DOVECOT_PREREQ(2, 4, 0)
   if (settings.tls != SourceTls::kNone && !CaFileReadable(account->service_user_, error))
     return nullptr;
@@ -280,10 +234,7 @@ bool RemoteAccount::FolderStatus(const std::string& folder, RemoteFolderStatus* 
 RemoteError RemoteAccount::MailboxError(struct mailbox* box, const std::string& context) const {
   enum mail_error code = MAIL_ERROR_NONE;
   std::string text = mailbox_get_last_internal_error(box, &code);
-  std::string lower = Lowercase(text);
-  if (code == MAIL_ERROR_NOTFOUND || ContainsAny(lower, {"doesn't exist", "does not exist"}))
-    return {FailureKind::kMissingFolder, context + ": does not exist on the remote"};
-  return Describe(context, text);
+  return DescribeFolderFailure(context, code == MAIL_ERROR_NOTFOUND, text, CapturedLog());
 }
 
 }  // namespace archiver::imapc

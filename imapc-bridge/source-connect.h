@@ -1,8 +1,8 @@
 // RemoteAccount: one remote IMAP account opened through Dovecot's own imapc storage, in
 // this process (doveadm or the poller): a mail_user whose only namespace is "imapc:"
 // (in-memory indexes), with the connection settings given in-process, never on a
-// command line. Failures are classified (DNS, TCP, TLS, authentication, missing folder)
-// so that callers can report them and choose exit codes.
+// command line. Failures are classified (source-failure.h) so that callers can report
+// them and choose exit codes.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 
 #include "archiver/sources/sources.h"
 #include "source-dovecot.h"
+#include "source-failure.h"
 
 struct mail_user;
 struct mailbox;
@@ -31,26 +32,6 @@ struct RemoteSettings {
   SourceTls tls = SourceTls::kImaps;
   bool tls_verify = true;     // false: any certificate is accepted. Trusted CAs are
                               // Dovecot's ssl_client_ca_file / ssl_client_ca_dir.
-};
-
-enum class FailureKind {
-  kNone,
-  kDns,             // the host name does not resolve
-  kTcp,             // no TCP connection (refused, unreachable, timed out)
-  kTls,             // TLS handshake failed, certificate not trusted
-  kAuthentication,  // the server refused the login
-  kMissingFolder,   // a configured folder does not exist on the remote
-  kRemote,          // anything else the remote or the connection did wrong
-  kLocal,           // a local failure (settings, memory, archive)
-};
-
-// "dns", "tcp", "tls", "authentication", "missing-folder", "remote", "local" ("" for kNone).
-const char* FailureKindName(FailureKind kind);
-
-struct RemoteError {
-  FailureKind kind = FailureKind::kNone;
-  std::string reason;  // human-readable, e.g. "authentication failed: [AUTHENTICATIONFAILED] …"
-  bool ok() const { return kind == FailureKind::kNone; }
 };
 
 // Status of one remote folder.
@@ -87,6 +68,9 @@ class RemoteAccount {
 
  private:
   RemoteAccount() = default;
+  // The mail_user over imapc, made from `settings` (no connection yet on 2.3). False
+  // with a kLocal `error`.
+  bool CreateUser(const RemoteSettings& settings, RemoteError* error);
   std::unique_ptr<LogCapture> capture_;  // installed for the account's lifetime
   struct mail_storage_service_ctx* service_ = nullptr;
 #if !DOVECOT_PREREQ(2, 4, 0)
@@ -94,9 +78,5 @@ class RemoteAccount {
 #endif
   struct mail_user* user_ = nullptr;
 };
-
-// Classifies an error text as imapc reports it (the mail error plus the log lines of the
-// attempt). kRemote when nothing more specific matches.
-FailureKind ClassifyRemoteFailure(const std::string& text);
 
 }  // namespace archiver::imapc

@@ -36,6 +36,25 @@ struct mailbox* OpenTarget(struct mailbox* box, const std::string& folder, std::
 
 }  // namespace
 
+void AddDmarcTally(DmarcTally* total, const DmarcTally& folder) {
+  total->mails += folder.mails;
+  total->reports += folder.reports;
+  total->failures += folder.failures;
+  total->failed += folder.failed;
+  total->filtered += folder.filtered;
+  total->acted += folder.acted;
+  if (!folder.errors.empty()) AddError(&total->errors, folder.errors);
+}
+
+std::string DmarcFolderSummary(const std::string& folder, const DmarcTally& tally,
+                               SourceAfter after) {
+  return "dmarc " + folder + ": " + std::to_string(tally.mails) + " mails with reports (" +
+         std::to_string(tally.reports) + " aggregate, " + std::to_string(tally.failures) +
+         " failure), " + std::to_string(tally.failed) + " failed, " +
+         std::to_string(tally.filtered) + " skipped by the filters, " +
+         std::to_string(tally.acted) + " " + SourceAfterName(after);
+}
+
 Status ReadBatchReports(const DmarcMailReader& reader, const std::string& source,
                         const std::string& folder, const std::vector<uint32_t>& uids,
                         const std::vector<std::string_view>& mails, std::vector<uint32_t>* act,

@@ -39,6 +39,14 @@ struct DmarcTally {
   std::string errors;     // "; "-joined: failed mails, a failed --after action
 };
 
+// Adds one folder's counts and errors to `total`.
+void AddDmarcTally(DmarcTally* total, const DmarcTally& folder);
+
+// The activity-log entry of one folder's DMARC side in one sync: "dmarc FOLDER: 3 mails
+// with reports (2 aggregate, 1 failure), 0 failed, 1 skipped by the filters, 3 seen".
+std::string DmarcFolderSummary(const std::string& folder, const DmarcTally& tally,
+                               SourceAfter after);
+
 // Reads the mails of one batch (`uids[i]` is the UID of `mails[i]`) through `reader`, with
 // origin kind "imap", detail "SOURCE/FOLDER" and the archived id. `act` receives the UIDs
 // whose mail held a report. Non-OK when the reader fails.

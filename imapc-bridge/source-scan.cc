@@ -3,7 +3,6 @@
 // fetch-headers make these FETCHes without bodies), then the skip decisions.
 #include "source-scan.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "archiver/store/store.h"
@@ -38,25 +37,6 @@ std::string FilterReason(const SourceConfig& config, struct mail* mail, uint64_t
 }
 
 }  // namespace
-
-bool IsConnectionFailure(const RemoteError& error) {
-  switch (error.kind) {
-    case FailureKind::kNone:
-    case FailureKind::kRemote:
-    case FailureKind::kMissingFolder:
-      return false;
-    default:
-      return true;
-  }
-}
-
-bool FilterSelects(const std::string& filter, const char* value) {
-  if (filter.empty()) return true;
-  if (value == nullptr) return false;
-  std::string pattern = filter;
-  if (filter.find_first_of("*?") == std::string::npos) pattern = "*" + filter + "*";
-  return wildcard_match_icase(value, pattern.c_str());
-}
 
 bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<uint32_t>& retry,
                 uint32_t last_uid, const ScanRules& rules, FolderScan* scan, RemoteError* error) {
@@ -98,16 +78,7 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<u
       continue;
     }
     std::string filtered = dmarc ? FilterReason(*rules.config, mail, size, rules.now_seconds) : "";
-    if (!filtered.empty()) {
-      scan->skipped.push_back({mail->uid, SkipKind::kFiltered, filtered});
-    } else if (rules.max_message_bytes != 0 && size > rules.max_message_bytes) {
-      scan->skipped.push_back({mail->uid, SkipKind::kOversized,
-                               context + ": UID " + std::to_string(mail->uid) + " of " +
-                                   FormatBytes(size) + " is larger than the " +
-                                   FormatBytes(rules.max_message_bytes) + " a sync takes"});
-    } else {
-      scan->take.push_back({mail->uid, size});
-    }
+    FileScannedMessage(mail->uid, size, filtered, rules.max_message_bytes, context, scan);
   }
   if (mailbox_search_deinit(&search) < 0 && ok) {
     *error = account->MailboxError(box, context + ": listing the new messages");
@@ -115,8 +86,9 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<u
   }
   (void)mailbox_transaction_commit(&transaction);
   if (headers != nullptr) mailbox_header_lookup_unref(&headers);
-  for (uint32_t uid : retry) {
-    if (ok && std::find(seen.begin(), seen.end(), uid) == seen.end()) scan->gone.push_back(uid);
+  if (ok) {
+    std::vector<uint32_t> gone = GoneRetries(retry, seen);
+    scan->gone.insert(scan->gone.end(), gone.begin(), gone.end());
   }
   return ok;
 }

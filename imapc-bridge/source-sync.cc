@@ -3,11 +3,14 @@
 #include "source-sync.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <utility>
 
 #include "archiver/time_format.h"
 #include "source-dovecot.h"
+#include "source-fetch.h"
+#include "source-plan.h"
 #include "source-scan.h"
 
 namespace archiver::imapc {
@@ -15,43 +18,6 @@ namespace {
 
 // A sync gives up on a folder after this many connections dropped at one of its messages.
 constexpr int kMaxReconnects = 10;
-
-const enum mail_fetch_field kFetchFields =
-    static_cast<enum mail_fetch_field>(MAIL_FETCH_STREAM_HEADER | MAIL_FETCH_STREAM_BODY |
-                                       MAIL_FETCH_RECEIVED_DATE | MAIL_FETCH_FLAGS);
-
-// Reads a remote message: its bytes, INTERNALDATE and flags. False when imapc could not
-// give it; `expunged` tells a message removed on the remote meanwhile (then it is skipped).
-bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged,
-                       std::string* error) {
-  *expunged = false;
-  message->uid = mail->uid;
-  struct istream* input = nullptr;
-  if (mail_get_stream(mail, nullptr, nullptr, &input) < 0) {
-    *expunged = mail->expunged;
-    enum mail_error code;
-    *error = mailbox_get_last_internal_error(mail->box, &code);
-    return false;
-  }
-  const unsigned char* data = nullptr;
-  size_t length = 0;
-  while (i_stream_read_more(input, &data, &length) > 0) {
-    message->bytes.append(reinterpret_cast<const char*>(data), length);
-    i_stream_skip(input, length);
-  }
-  if (input->stream_errno != 0) {
-    *error = i_stream_get_error(input);
-    return false;
-  }
-  time_t received = 0;
-  if (mail_get_received_date(mail, &received) == 0 && received > 0)
-    message->internal_date_us = static_cast<uint64_t>(received) * 1000000;
-  string_t* flags = t_str_new(64);
-  imap_write_flags(flags, static_cast<enum mail_flags>(mail_get_flags(mail) & ~MAIL_RECENT),
-                   mail_get_keywords(mail));
-  message->flags = str_c(flags);
-  return true;
-}
 
 // One folder's sync. Returns false with `error` set; `outcome` counts what was archived.
 class FolderSync {
@@ -89,10 +55,13 @@ class FolderSync {
  private:
   bool dmarc() const { return config_.purpose == SourcePurpose::kDmarc; }
 
-  bool RunOpen(struct mailbox* box, const std::string& folder, RemoteError* error) {
-    std::string context = "folder " + folder;
+  // Reads where the folder stands and plans the run (source-plan.h): the checkpoint,
+  // a UIDVALIDITY reset, the pending --after actions first, a fresh batch. False with
+  // `error`.
+  bool BeginRun(struct mailbox* box, const std::string& folder, FolderPlan* plan,
+                RemoteError* error) {
     if (mailbox_sync(box, static_cast<enum mailbox_sync_flags>(0)) < 0) {
-      *error = account_->MailboxError(box, context);
+      *error = account_->MailboxError(box, "folder " + folder);
       return false;
     }
     struct mailbox_status status;
@@ -102,49 +71,44 @@ class FolderSync {
                             &status);
     Result<FolderCheckpoint> checkpoint = registry_->Checkpoint(source_, folder);
     if (!checkpoint.ok()) return LocalError(checkpoint.status(), error);
-    uint32_t last_uid = checkpoint->last_uid;
-    retry_uids_.clear();
-    for (const RetryMessage& retry : checkpoint->retry) retry_uids_.push_back(retry.uid);
-    if (checkpoint->uidvalidity != 0 && checkpoint->uidvalidity != status.uidvalidity) {
+    *plan = PlanFolder(*checkpoint, {status.uidvalidity, status.messages, status.uidnext},
+                       retried_.count(folder) != 0);
+    if (plan->reset) {
       Status reset = registry_->ResetFolder(source_, folder, status.uidvalidity);
       if (!reset.ok()) return LocalError(reset, error);
-      last_uid = 0;
-      retry_uids_.clear();
     }
-    // A folder's retries are fetched once per sync, not again after a reconnect.
-    if (!retried_.insert(folder).second) retry_uids_.clear();
-    start_last_uid_ = last_uid;
-    // --after actions a crash or a refusal left pending: first, unless their UIDs were
-    // dropped with the old UIDVALIDITY.
-    if (last_uid != 0 && !checkpoint->pending_after.empty() &&
+    retried_.insert(folder);
+    retry_uids_ = std::move(plan->retry);
+    start_last_uid_ = plan->last_uid;
+    // --after actions a crash or a refusal left pending.
+    if (plan->apply_pending_after &&
         !ApplyAfter(box, folder, status.uidvalidity, checkpoint->pending_after, error))
       return false;
     batch_ = RemoteBatch{};
     batch_.folder = folder;
     batch_.uidvalidity = status.uidvalidity;
     batch_.remote_messages = status.messages;
-    const uint32_t end_uid = status.uidnext > 0 ? status.uidnext - 1 : 0;
-    if (end_uid <= last_uid && checkpoint->remote_messages == status.messages &&
-        checkpoint->uidvalidity == status.uidvalidity && retry_uids_.empty())
-      return true;  // nothing new, nothing to record
+    return true;
+  }
 
+  bool RunOpen(struct mailbox* box, const std::string& folder, RemoteError* error) {
+    FolderPlan plan;
+    if (!BeginRun(box, folder, &plan, error)) return false;
+    if (plan.up_to_date) return true;  // nothing new, nothing to record
+    const uint32_t last_uid = plan.last_uid;
+    const uint32_t end_uid = plan.end_uid;
     ScanRules rules{&config_, options_.max_message_bytes, NowMicros() / 1000000};
     FolderScan scan;
     if (!ScanFolder(account_, box, retry_uids_, last_uid, rules, &scan, error)) return false;
     skips_ = std::move(scan.skipped);
     refused_ = std::move(scan.refused);
     batch_.settled = std::move(scan.gone);
-    uint32_t highest = std::max(end_uid, last_uid);
-    for (const SkippedMessage& skip : skips_) highest = std::max(highest, skip.uid);
-    for (const RetryMessage& refused : refused_) highest = std::max(highest, refused.uid);
+    uint32_t highest = PassOverTo(end_uid, last_uid, skips_, refused_);
     size_t next = 0;
     while (next < scan.take.size()) {
       // A chunk: one search whose FETCHes imapc pipelines, one batch, one commit.
-      size_t end = next;
-      uint64_t bytes = 0;
-      while (end < scan.take.size() && end - next < options_.batch_messages &&
-             (end == next || bytes + scan.take[end].size <= options_.batch_bytes))
-        bytes += scan.take[end++].size;
+      const size_t end =
+          BatchEnd(scan.take, next, options_.batch_messages, options_.batch_bytes);
       if (!FetchChunk(box, scan.take, next, end, error))
         return lost_at_ != 0 && DeferLostAt(box, *error);
       batch_.last_uid = scan.take[end - 1].uid;
@@ -166,52 +130,17 @@ class FolderSync {
   // while giving a message).
   bool FetchChunk(struct mailbox* box, const std::vector<ScannedMessage>& take, size_t begin,
                   size_t end, RemoteError* error) {
-    struct mail_search_args* args = mail_search_build_init();
-    struct mail_search_arg* range = mail_search_build_add(args, SEARCH_UIDSET);
-    p_array_init(&range->value.seqset, args->pool, end - begin);
-    for (size_t i = begin; i < end; ++i) seq_range_array_add(&range->value.seqset, take[i].uid);
-    struct mailbox_transaction_context* transaction = mailbox_transaction_begin(
-        box, static_cast<enum mailbox_transaction_flags>(0), "archiver source sync");
-    struct mail_search_context* search =
-        mailbox_search_init(transaction, args, nullptr, kFetchFields, nullptr);
-    mail_search_args_unref(&args);
-    const std::string context = std::string("folder ") + mailbox_get_vname(box);
-    bool ok = true;
-    struct mail* mail = nullptr;
-    while (ok && mailbox_search_next(search, &mail)) {
-      RemoteMessage message;
-      bool expunged = false;
-      std::string read_error;
-      if (!ReadRemoteMessage(mail, &message, &expunged, &read_error)) {
-        if (expunged) {  // gone on the remote: the checkpoint passes over it
-          if (IsRetry(mail->uid)) batch_.settled.push_back(mail->uid);
-          continue;
-        }
-        RemoteError failed =
-            account_->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
-        if (IsConnectionFailure(failed)) {
-          *error = failed;
-          lost_at_ = mail->uid;
-          ok = false;
-        } else {
-          refused_.push_back({mail->uid, 0, failed.reason});
-        }
-        continue;
-      }
-      if (options_.max_message_bytes != 0 && message.bytes.size() > options_.max_message_bytes) {
-        skips_.push_back({message.uid, SkipKind::kOversized,
-                          context + ": UID " + std::to_string(message.uid) + " of " +
-                              FormatBytes(message.bytes.size()) + " is larger than the " +
-                              FormatBytes(options_.max_message_bytes) + " a sync takes"});
-        continue;
-      }
-      batch_.messages.push_back(std::move(message));
+    FetchedMessages fetched;
+    const bool ok = FetchMessages(account_, box, take, begin, end, options_.max_message_bytes,
+                                  &fetched, error);
+    for (uint32_t uid : fetched.expunged) {  // the checkpoint passes over them
+      if (IsRetry(uid)) batch_.settled.push_back(uid);
     }
-    if (mailbox_search_deinit(&search) < 0 && ok) {
-      *error = account_->MailboxError(box, context + ": fetching");
-      ok = false;
-    }
-    (void)mailbox_transaction_commit(&transaction);
+    if (fetched.lost_at != 0) lost_at_ = fetched.lost_at;
+    std::move(fetched.refused.begin(), fetched.refused.end(), std::back_inserter(refused_));
+    std::move(fetched.oversized.begin(), fetched.oversized.end(), std::back_inserter(skips_));
+    std::move(fetched.messages.begin(), fetched.messages.end(),
+              std::back_inserter(batch_.messages));
     return ok;
   }
 
@@ -322,25 +251,11 @@ class FolderSync {
   bool LogDmarc(const std::string& folder) {
     if (tally_.mails + tally_.failed + tally_.filtered + tally_.acted == 0 && tally_.errors.empty())
       return true;
-    std::string what = "dmarc " + folder + ": " + std::to_string(tally_.mails) +
-                       " mails with reports (" + std::to_string(tally_.reports) + " aggregate, " +
-                       std::to_string(tally_.failures) + " failure), " +
-                       std::to_string(tally_.failed) + " failed, " +
-                       std::to_string(tally_.filtered) + " skipped by the filters, " +
-                       std::to_string(tally_.acted) + " " + SourceAfterName(config_.after);
-    AddTally(&outcome_->dmarc, tally_);
-    return registry_->AppendLog(source_, {0, what, tally_.mails, tally_.errors}).ok();
-  }
-
-  static void AddTally(DmarcTally* total, const DmarcTally& folder) {
-    total->mails += folder.mails;
-    total->reports += folder.reports;
-    total->failures += folder.failures;
-    total->failed += folder.failed;
-    total->filtered += folder.filtered;
-    total->acted += folder.acted;
-    if (!folder.errors.empty())
-      total->errors += (total->errors.empty() ? "" : "; ") + folder.errors;
+    AddDmarcTally(&outcome_->dmarc, tally_);
+    return registry_
+        ->AppendLog(source_, {0, DmarcFolderSummary(folder, tally_, config_.after), tally_.mails,
+                              tally_.errors})
+        .ok();
   }
 
   static bool LocalError(const Status& status, RemoteError* error) {

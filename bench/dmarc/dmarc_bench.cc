@@ -136,9 +136,9 @@ int ImportFiles(const std::string& archive, Commits commits,
     if (bulk) status = bulk->CommitIfDue();
     if (!status.ok()) return Fail(file + ": " + status.ToString());
     for (const archiver::DmarcItem& item : *items) {
-      stored += item.result == "ok";
-      duplicates += item.result == "duplicate";
-      errors += item.result == "error";
+      stored += item.result == archiver::DmarcItemResult::kOk;
+      duplicates += item.result == archiver::DmarcItemResult::kDuplicate;
+      errors += item.result == archiver::DmarcItemResult::kError;
       records += item.records;
       messages += item.messages;
     }

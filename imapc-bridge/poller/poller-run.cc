@@ -80,6 +80,8 @@ SyncRun::~SyncRun() {
   CloseOutput(&stderr_);
 }
 
+// Over 60 lines: fork and exec in one place, so that everything the child touches is
+// visibly built before the fork (after it, only async-signal-safe calls).
 bool SyncRun::Start(std::string* error) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) < 0) {

@@ -372,7 +372,7 @@ Status MailWalk::EndHeaders(PartInfo& info) {
     // The embedded message's header is complete: its message/rfc822 part goes first.
     PartInfo& container = parts_[parent];
     if (container.header_block_cut) {
-      return context_.pipeline.RecordError("mail", container.path,
+      return context_.pipeline.RecordError(DmarcItemKind::kMail, container.path,
                                            "the header of the attached message is larger than " +
                                                FormatBytes(context_.max_part_bytes) +
                                                " (archiver_dmarc_max_size)");
@@ -411,7 +411,7 @@ Status MailWalk::HandOver(PartInfo& info) {
     // (an image, a PDF) is not a report.
     if (!container && !attached_mail) return Status::Ok();
     return context_.pipeline.RecordError(
-        "payload", info.path,
+        DmarcItemKind::kPayload, info.path,
         (info.filename.empty() ? "the attachment" : info.filename) + " is " +
             FormatBytes(info.body_bytes) + " decoded, over archiver_dmarc_max_size (" +
             FormatBytes(context_.max_part_bytes) + "): not read");
@@ -421,7 +421,7 @@ Status MailWalk::HandOver(PartInfo& info) {
     const DmarcWalkLimits& limits = context_.limits;
     if (info.depth + 1 >= limits.max_depth || context_.parts_left == 0) {
       return context_.pipeline.RecordError(
-          "mail", info.path,
+          DmarcItemKind::kMail, info.path,
           "attached mail beyond the limits (" + std::to_string(limits.max_depth) + " levels, " +
               std::to_string(limits.max_parts) + " MIME parts): not read");
     }
@@ -439,7 +439,7 @@ Status MailWalk::ReportLimits(const struct message_part* root) {
       auto found = parts_.find(part);
       std::string path = found == parts_.end() ? prefix_ : found->second.path;
       Status recorded = context_.pipeline.RecordError(
-          "mail", path,
+          DmarcItemKind::kMail, path,
           context_.parts_left == 0
               ? "more than " + std::to_string(context_.limits.max_parts) +
                     " MIME parts: the rest of the mail was not read"

@@ -35,7 +35,7 @@ constexpr uint64_t kDefaultXmlFileCap = 4ULL << 30;
 constexpr uint64_t kBulkFileBytes = 1ULL << 20;
 
 struct FileRow {
-  std::string result;  // "ok", "duplicate", "error"
+  DmarcItemResult result = DmarcItemResult::kError;
   uint64_t reports = 0;
   uint64_t records = 0;
   std::string reason;
@@ -94,15 +94,15 @@ class FileImporter {
     origin_ = DmarcOrigin{};
     origin_.kind = "file";
     origin_.detail = error ? path : absolute.lexically_normal().string();
-    if (!source.ok()) return Fail(row, source.status().message(), nullptr);
+    if (!source.ok()) return Fail(row, source.status().message(), std::nullopt);
     std::string head;
     head.resize(kSniffBytes);
     Result<size_t> got = (*source)->Read(head.data(), head.size());
-    if (!got.ok()) return Fail(row, got.status().message(), nullptr);
+    if (!got.ok()) return Fail(row, got.status().message(), std::nullopt);
     head.resize(*got);
-    if (head.empty()) return Fail(row, "empty file", "payload");
+    if (head.empty()) return Fail(row, "empty file", DmarcItemKind::kPayload);
     Status rewound = (*source)->Rewind();
-    if (!rewound.ok()) return Fail(row, rewound.message(), nullptr);
+    if (!rewound.ok()) return Fail(row, rewound.message(), std::nullopt);
     switch (DetectPayload(head)) {
       case PayloadKind::kXml:
         return ImportXml(**source, row);
@@ -114,17 +114,18 @@ class FileImporter {
         break;
     }
     if (LooksLikeMail(head)) return ImportMail(**source, row);
-    return Fail(row, "not a DMARC report: neither XML, gzip, ZIP, zlib nor a mail", "payload");
+    return Fail(row, "not a DMARC report: neither XML, gzip, ZIP, zlib nor a mail",
+                DmarcItemKind::kPayload);
   }
 
  private:
-  // A row error; recorded in the ledger under `kind` unless kind is null (the file
+  // A row error; recorded in the ledger under `kind` unless there is none (the file
   // could not be read at all: nothing to reprocess). The row names the file already.
-  Status Fail(FileRow* row, const std::string& reason, const char* kind) {
-    row->result = "error";
+  Status Fail(FileRow* row, const std::string& reason, std::optional<DmarcItemKind> kind) {
+    row->result = DmarcItemResult::kError;
     row->reason = reason.rfind(path_ + ": ", 0) == 0 ? reason.substr(path_.size() + 2) : reason;
-    if (kind == nullptr) return Status::Ok();
-    return dmarc_.RecordError(kind, reason, origin_);
+    if (!kind) return Status::Ok();
+    return dmarc_.RecordError(DmarcItemKindName(*kind), reason, origin_);
   }
 
   Status ImportXml(FileSource& source, FileRow* row) {
@@ -133,9 +134,10 @@ class FileImporter {
     Result<DmarcImportResult> imported = dmarc_.ImportAggregate(source, options, origin_);
     if (!imported.ok()) {
       if (IsStoreFailure(imported.status())) return imported.status();
-      return Fail(row, imported.status().message(), "aggregate");
+      return Fail(row, imported.status().message(), DmarcItemKind::kAggregate);
     }
-    row->result = imported->outcome == DmarcImportOutcome::kStored ? "ok" : "duplicate";
+    row->result = imported->outcome == DmarcImportOutcome::kStored ? DmarcItemResult::kOk
+                                                                   : DmarcItemResult::kDuplicate;
     row->reports = 1;
     row->records = imported->records;
     return Status::Ok();
@@ -147,10 +149,10 @@ class FileImporter {
       return Fail(row,
                   "file of " + std::to_string(source.size()) + " bytes exceeds the cap of " +
                       std::to_string(cap) + " bytes (raise it with --max-size)",
-                  "payload");
+                  DmarcItemKind::kPayload);
     std::string bytes;
     Status read = ReadAll(source, &bytes);
-    if (!read.ok()) return Fail(row, read.message(), nullptr);
+    if (!read.ok()) return Fail(row, read.message(), std::nullopt);
     DmarcMailPipeline pipeline(dmarc_, options_, origin_);
     DmarcPart part;
     part.content_type = "application/octet-stream";  // meant as a report: failures are errors
@@ -200,15 +202,15 @@ class RowPrinter {
   void Print(const Status& lost) {
     for (auto& [file, row] : waiting_) {
       if (!lost.ok()) {
-        row.result = "error";
+        row.result = DmarcItemResult::kError;
         row.reason = "not committed: " + lost.ToString();
       }
-      if (row.result == "error") {
+      if (row.result == DmarcItemResult::kError) {
         ++failed_;
         i_error("%s: %s", file.c_str(), row.reason.c_str());
       }
       PrintValue(file.c_str());
-      PrintValue(row.result.c_str());
+      PrintValue(DmarcItemResultName(row.result));
       doveadm_print_num(row.reports);
       doveadm_print_num(row.records);
       PrintValue(row.reason.c_str());
@@ -290,7 +292,7 @@ void ImportFiles(const char* const* files, OpenedFiles& sources, FileImporter& i
     if (!status.ok()) {
       // The earlier files' writes are committed unless the failure aborted them.
       rows.Print(bulk.Commit());
-      row.result = "error";
+      row.result = DmarcItemResult::kError;
       row.reason = status.ToString();
       rows.Add(files[index], std::move(row));
       rows.Print(Status::Ok());

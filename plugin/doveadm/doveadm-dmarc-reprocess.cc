@@ -167,12 +167,12 @@ void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
       DmarcItemTally tally;
       Status status = FillFromDelivery(*archive.store, &mail);
       if (status.ok()) status = Reprocess(archive, mail, &tally);
-      std::string result = status.ok() ? tally.Result() : "error";
-      if (result == "error") ++failed;
+      const DmarcItemResult result = status.ok() ? tally.Result() : DmarcItemResult::kError;
+      if (result == DmarcItemResult::kError) ++failed;
       PrintValue(ToHex(mail.id).c_str());
       PrintValue(mail.user.c_str());
       PrintValue(mail.mailbox.c_str());
-      PrintValue(result.c_str());
+      PrintValue(DmarcItemResultName(result));
       doveadm_print_num(tally.reports);
       doveadm_print_num(tally.failures);
       doveadm_print_num(tally.errors);

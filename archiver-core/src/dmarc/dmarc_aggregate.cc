@@ -3,6 +3,7 @@
 #include "archiver/dmarc/dmarc_aggregate.h"
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "base/ascii.h"
@@ -172,142 +173,185 @@ class AggregateHandler final : public XmlEventHandler {
     if (!meta_delivered_) summary_.meta.schema = "rfc9990";
   }
 
+  // An element's text, to the field it names: one step per element group.
   void Assign(Node node, std::string_view text) {
+    if (AssignMetadata(node, text) || AssignPolicy(node, text) || AssignRecord(node, text) ||
+        AssignDkim(node, text)) {
+      return;
+    }
+    AssignSpf(node, text);
+  }
+
+  // A field of an enumeration: its known values lowercased, others kept as written.
+  static void SetKnown(std::string& field, std::string_view text,
+                       std::span<const std::string_view> known) {
+    field.assign(text);
+    dmarc::Normalize(field, known);
+  }
+
+  // <version> and <report_metadata>. False for any other element.
+  bool AssignMetadata(Node node, std::string_view text) {
     AggregateReportMeta& meta = summary_.meta;
-    PolicyPublished& policy = meta.policy_published;
     using enum Node;
     switch (node) {
       case kVersion:
         meta.version.assign(text);
-        break;
+        return true;
       case kOrgName:
         meta.org_name.assign(text);
-        break;
+        return true;
       case kEmail:
         meta.email.assign(text);
-        break;
+        return true;
       case kExtraContactInfo:
         meta.extra_contact_info.assign(text);
-        break;
+        return true;
       case kReportId:
         meta.report_id.assign(text);
-        break;
+        return true;
       case kBegin:
         SetEpoch(meta.begin, text, "begin");
-        break;
+        return true;
       case kEnd:
         SetEpoch(meta.end, text, "end");
-        break;
+        return true;
       case kError:
         meta.errors.emplace_back(text);
-        break;
+        return true;
       case kGenerator:
         meta.generator.assign(text);
         MarkRfc9990();
-        break;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // <policy_published>. False for any other element.
+  bool AssignPolicy(Node node, std::string_view text) {
+    PolicyPublished& policy = summary_.meta.policy_published;
+    using enum Node;
+    switch (node) {
       case kDomain:
         policy.domain.assign(text);
-        break;
+        return true;
       case kAdkim:
-        policy.adkim.assign(text);
-        dmarc::Normalize(policy.adkim, dmarc::kAlignments);
-        break;
+        SetKnown(policy.adkim, text, dmarc::kAlignments);
+        return true;
       case kAspf:
-        policy.aspf.assign(text);
-        dmarc::Normalize(policy.aspf, dmarc::kAlignments);
-        break;
+        SetKnown(policy.aspf, text, dmarc::kAlignments);
+        return true;
       case kP:
-        policy.p.assign(text);
-        dmarc::Normalize(policy.p, dmarc::kPolicies);
-        break;
+        SetKnown(policy.p, text, dmarc::kPolicies);
+        return true;
       case kSp:
-        policy.sp.assign(text);
-        dmarc::Normalize(policy.sp, dmarc::kPolicies);
-        break;
+        SetKnown(policy.sp, text, dmarc::kPolicies);
+        return true;
       case kNp:
-        policy.np.assign(text);
-        dmarc::Normalize(policy.np, dmarc::kPolicies);
+        SetKnown(policy.np, text, dmarc::kPolicies);
         MarkRfc9990();
-        break;
-      case kPct: {
-        std::optional<uint64_t> pct = dmarc::ParseUnsigned(text);
-        if (pct && *pct <= 1000) {
-          policy.pct = static_cast<int>(*pct);
-        } else if (!text.empty()) {
-          AddMessage("pct '" + std::string(text.substr(0, 40)) + "' is not a number");
-        }
-        break;
-      }
+        return true;
+      case kPct:
+        SetPct(policy, text);
+        return true;
       case kFo:
         policy.fo.assign(text);
-        break;
+        return true;
       case kTesting:
-        policy.testing.assign(text);
-        dmarc::Normalize(policy.testing, dmarc::kYesNo);
+        SetKnown(policy.testing, text, dmarc::kYesNo);
         MarkRfc9990();
-        break;
+        return true;
       case kDiscoveryMethod:
-        policy.discovery_method.assign(text);
-        dmarc::Normalize(policy.discovery_method, dmarc::kDiscoveryMethods);
+        SetKnown(policy.discovery_method, text, dmarc::kDiscoveryMethods);
         MarkRfc9990();
-        break;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  void SetPct(PolicyPublished& policy, std::string_view text) {
+    std::optional<uint64_t> pct = dmarc::ParseUnsigned(text);
+    if (pct && *pct <= 1000) {
+      policy.pct = static_cast<int>(*pct);
+    } else if (!text.empty()) {
+      AddMessage("pct '" + std::string(text.substr(0, 40)) + "' is not a number");
+    }
+  }
+
+  // A record's <row> (with <policy_evaluated>) and <identifiers>. False for any other
+  // element.
+  bool AssignRecord(Node node, std::string_view text) {
+    using enum Node;
+    switch (node) {
       case kSourceIp:
         record_.source_ip.assign(text);
-        break;
+        return true;
       case kCount:
         SetCount(text);
-        break;
+        return true;
       case kDisposition:
-        record_.disposition.assign(text);
-        dmarc::Normalize(record_.disposition, dmarc::kDispositions);
-        break;
+        SetKnown(record_.disposition, text, dmarc::kDispositions);
+        return true;
       case kEvaluatedDkim:
-        record_.dkim.assign(text);
-        dmarc::Normalize(record_.dkim, dmarc::kPassFail);
-        break;
+        SetKnown(record_.dkim, text, dmarc::kPassFail);
+        return true;
       case kEvaluatedSpf:
-        record_.spf.assign(text);
-        dmarc::Normalize(record_.spf, dmarc::kPassFail);
-        break;
+        SetKnown(record_.spf, text, dmarc::kPassFail);
+        return true;
       case kReasonType:
-        record_.reasons.back().type.assign(text);
-        dmarc::Normalize(record_.reasons.back().type, dmarc::kReasonTypes);
-        break;
+        SetKnown(record_.reasons.back().type, text, dmarc::kReasonTypes);
+        return true;
       case kReasonComment:
         record_.reasons.back().comment.assign(text);
-        break;
+        return true;
       case kHeaderFrom:
         record_.header_from.assign(text);
-        break;
+        return true;
       case kEnvelopeFrom:
         record_.envelope_from.assign(text);
-        break;
+        return true;
       case kEnvelopeTo:
         record_.envelope_to.assign(text);
-        break;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // <auth_results><dkim>. False for any other element.
+  bool AssignDkim(Node node, std::string_view text) {
+    using enum Node;
+    switch (node) {
       case kDkimDomain:
         record_.dkim_results.back().domain.assign(text);
-        break;
+        return true;
       case kDkimSelector:
         record_.dkim_results.back().selector.assign(text);
-        break;
+        return true;
       case kDkimResult:
-        record_.dkim_results.back().result.assign(text);
-        dmarc::Normalize(record_.dkim_results.back().result, dmarc::kDkimResults);
-        break;
+        SetKnown(record_.dkim_results.back().result, text, dmarc::kDkimResults);
+        return true;
       case kDkimHumanResult:
         record_.dkim_results.back().human_result.assign(text);
-        break;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // <auth_results><spf>; other elements are not kept.
+  void AssignSpf(Node node, std::string_view text) {
+    using enum Node;
+    switch (node) {
       case kSpfDomain:
         record_.spf_results.back().domain.assign(text);
         break;
       case kSpfScope:
-        record_.spf_results.back().scope.assign(text);
-        dmarc::Normalize(record_.spf_results.back().scope, dmarc::kSpfScopes);
+        SetKnown(record_.spf_results.back().scope, text, dmarc::kSpfScopes);
         break;
       case kSpfResult:
-        record_.spf_results.back().result.assign(text);
-        dmarc::Normalize(record_.spf_results.back().result, dmarc::kSpfResults);
+        SetKnown(record_.spf_results.back().result, text, dmarc::kSpfResults);
         break;
       case kSpfHumanResult:
         record_.spf_results.back().human_result.assign(text);

@@ -140,50 +140,55 @@ int64_t DaysFromCivil(int64_t year, int month, int day) {
   return era * 146097 + day_of_era - 719468;
 }
 
-}  // namespace
-
-std::optional<int64_t> ParseRfc5322Date(std::string_view text) {
-  DateTokens in(text);
-  // [day-of-week ","] day month year; "Oct 1 2018" (month first) is written too.
+// [day-of-week ","] day month year; "Oct 1 2018" (month first) is written too. False
+// when it is not a date of the calendar.
+bool ReadDate(DateTokens& in, int* year, int* month, int* day) {
   std::string_view word = in.PeekLetter() ? in.Word() : std::string_view();
   if (!word.empty() && IsWeekday(word)) {
     in.Consume(',');
     word = in.PeekLetter() ? in.Word() : std::string_view();
   }
-  int day = -1;
-  int month = 0;
+  *day = -1;
+  *month = 0;
   if (word.empty()) {
-    day = in.Number(2);
+    *day = in.Number(2);
     in.Consume('-');
-    month = MonthNumber(in.Word());
+    *month = MonthNumber(in.Word());
   } else {
-    month = MonthNumber(word);
-    day = in.Number(2);
+    *month = MonthNumber(word);
+    *day = in.Number(2);
     in.Consume(',');
   }
   in.Consume('-');
   size_t year_digits = 0;
-  int year = in.Number(4, &year_digits);
-  if (day < 1 || month == 0 || year < 0) return std::nullopt;
-  if (year_digits == 2) year += year < 50 ? 2000 : 1900;  // obs-year
-  if (year_digits == 3) year += 1900;
-  if (year_digits == 1) return std::nullopt;
-  if (day > DaysInMonth(year, month)) return std::nullopt;
-  // hour ":" minute [":" second ["." fraction]]
-  int hour = in.Number(2);
-  if (hour < 0 || !in.Consume(':')) return std::nullopt;
-  int minute = in.Number(2);
-  if (minute < 0) return std::nullopt;
-  int second = 0;
+  *year = in.Number(4, &year_digits);
+  if (*day < 1 || *month == 0 || *year < 0) return false;
+  if (year_digits == 2) *year += *year < 50 ? 2000 : 1900;  // obs-year
+  if (year_digits == 3) *year += 1900;
+  if (year_digits == 1) return false;
+  return *day <= DaysInMonth(*year, *month);
+}
+
+// hour ":" minute [":" second ["." fraction]]. False when malformed or out of range.
+bool ReadTime(DateTokens& in, int* hour, int* minute, int* second) {
+  *hour = in.Number(2);
+  if (*hour < 0 || !in.Consume(':')) return false;
+  *minute = in.Number(2);
+  if (*minute < 0) return false;
+  *second = 0;
   if (in.Consume(':')) {
-    second = in.Number(2);
-    if (second < 0) return std::nullopt;
+    *second = in.Number(2);
+    if (*second < 0) return false;
     if (in.Consume('.') || in.Consume(',')) in.Number(9);
   }
-  if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  if (second == 60) second = 59;  // a leap second: the instant before is close enough
-  // zone: "+hhmm", "-hh:mm", a name, or nothing.
-  int zone_minutes = 0;
+  if (*hour > 23 || *minute > 59 || *second > 60) return false;
+  if (*second == 60) *second = 59;  // a leap second: the instant before is close enough
+  return true;
+}
+
+// The zone, in minutes east of UTC: "+hhmm", "-hh:mm", a name, or nothing (0). nullopt
+// when malformed.
+std::optional<int> ReadZone(DateTokens& in) {
   if (char sign = in.Sign()) {
     size_t digits = 0;
     int hours = in.Number(4, &digits);
@@ -198,13 +203,23 @@ std::optional<int64_t> ParseRfc5322Date(std::string_view text) {
       minutes = in.Number(2);
     }
     if (minutes < 0 || minutes > 59 || hours > 23) return std::nullopt;
-    zone_minutes = (sign == '+' ? 1 : -1) * (hours * 60 + minutes);
-  } else if (in.PeekLetter()) {
-    zone_minutes = ZoneMinutes(in.Word());
+    return (sign == '+' ? 1 : -1) * (hours * 60 + minutes);
   }
-  if (!in.AtEnd()) return std::nullopt;
+  if (in.PeekLetter()) return ZoneMinutes(in.Word());
+  return 0;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseRfc5322Date(std::string_view text) {
+  DateTokens in(text);
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!ReadDate(in, &year, &month, &day) || !ReadTime(in, &hour, &minute, &second))
+    return std::nullopt;
+  std::optional<int> zone_minutes = ReadZone(in);
+  if (!zone_minutes || !in.AtEnd()) return std::nullopt;
   int64_t days = DaysFromCivil(year, month, day);
-  return days * 86400 + hour * 3600 + minute * 60 + second - zone_minutes * 60;
+  return days * 86400 + hour * 3600 + minute * 60 + second - *zone_minutes * 60;
 }
 
 }  // namespace archiver::failure

@@ -3,6 +3,7 @@
 // error instead of a failed call.
 #include "archiver/dmarc/dmarc_pipeline.h"
 
+#include <iterator>
 #include <utility>
 
 #include "archiver/input_source.h"
@@ -89,7 +90,26 @@ bool RootIsFeedback(std::string_view xml) {
   return name == "feedback";
 }
 
+DmarcItemResult ResultOf(DmarcImportOutcome outcome) {
+  return outcome == DmarcImportOutcome::kStored ? DmarcItemResult::kOk
+                                                : DmarcItemResult::kDuplicate;
+}
+
+// The names, indexed by the enums' values (one table each).
+constexpr const char* kItemKindNames[] = {"aggregate", "failure", "payload", "mail"};
+constexpr const char* kItemResultNames[] = {"ok", "duplicate", "error"};
+static_assert(std::size(kItemKindNames) == static_cast<size_t>(DmarcItemKind::kMail) + 1);
+static_assert(std::size(kItemResultNames) == static_cast<size_t>(DmarcItemResult::kError) + 1);
+
 }  // namespace
+
+const char* DmarcItemKindName(DmarcItemKind kind) {
+  return kItemKindNames[static_cast<size_t>(kind)];
+}
+
+const char* DmarcItemResultName(DmarcItemResult result) {
+  return kItemResultNames[static_cast<size_t>(result)];
+}
 
 DmarcMailPipeline::DmarcMailPipeline(DmarcStore& store, DmarcPipelineOptions options,
                                      DmarcOrigin origin)
@@ -125,7 +145,7 @@ Result<bool> DmarcMailPipeline::WithinBudget(uint64_t bytes, const std::string& 
   }
   exhausted_ = true;
   Status recorded = RecordError(
-      "mail", part, "over the mail's budget (" + over + "): this part and the rest not read");
+      DmarcItemKind::kMail, part, "over the mail's budget (" + over + "): this part and the rest not read");
   if (!recorded.ok()) return recorded;
   return false;
 }
@@ -162,7 +182,7 @@ Status DmarcMailPipeline::AddPart(const DmarcPart& part) {
       return Status::Ok();
     }
     if (text.status().code() != Status::Code::kNotFound) {
-      return RecordError("failure", part.path, text.status().message());
+      return RecordError(DmarcItemKind::kFailure, part.path, text.status().message());
     }
     if (kind == PayloadKind::kUnknown) return Status::Ok();
   }
@@ -175,7 +195,7 @@ Status DmarcMailPipeline::AddPayload(const DmarcPart& part, PayloadKind kind) {
   if (kind == PayloadKind::kXml) {
     if (!expected && !RootIsFeedback(part.body)) return Status::Ok();  // e.g. an HTML body
     if (part.body.size() > options_.unpack.max_output_bytes) {
-      return RecordError("aggregate", part.path,
+      return RecordError(DmarcItemKind::kAggregate, part.path,
                          "XML report of " + std::to_string(part.body.size()) + " bytes exceeds " +
                              std::to_string(options_.unpack.max_output_bytes) +
                              " bytes (archiver_dmarc_max_size)");
@@ -184,7 +204,7 @@ Status DmarcMailPipeline::AddPayload(const DmarcPart& part, PayloadKind kind) {
     if (!within.ok() || !*within) return within.status();
     return ImportDocument(part.body, part.path, {});
   }
-  if (part.body.empty()) return RecordError("payload", part.path, "empty attachment (0 bytes)");
+  if (part.body.empty()) return RecordError(DmarcItemKind::kPayload, part.path, "empty attachment (0 bytes)");
   Result<bool> within = WithinBudget(0, part.path);  // before decompressing anything
   if (!within.ok() || !*within) return within.status();
 
@@ -197,7 +217,7 @@ Status DmarcMailPipeline::AddPayload(const DmarcPart& part, PayloadKind kind) {
         documents.status().code() == Status::Code::kInvalidArgument) {
       return Status::Ok();
     }
-    return RecordError("payload", part.path, documents.status().message());
+    return RecordError(DmarcItemKind::kPayload, part.path, documents.status().message());
   }
   for (UnpackedDocument& document : *documents) {
     // A ZIP entry is named in the part even when its name is empty ("2/").
@@ -222,12 +242,13 @@ Status DmarcMailPipeline::ImportDocument(std::string_view xml, const std::string
   Result<DmarcImportResult> imported = store_.ImportAggregate(source, import, OriginOf(part));
   if (!imported.ok()) {
     if (IsStoreFailure(imported.status())) return imported.status();
-    return RecordError("aggregate", part, imported.status().message(), std::move(notes));
+    return RecordError(DmarcItemKind::kAggregate, part, imported.status().message(),
+                       std::move(notes));
   }
   DmarcItem item;
   item.part = part;
-  item.kind = "aggregate";
-  item.result = imported->outcome == DmarcImportOutcome::kStored ? "ok" : "duplicate";
+  item.kind = DmarcItemKind::kAggregate;
+  item.result = ResultOf(imported->outcome);
   item.id = imported->id;
   item.records = imported->records;
   spent_records_ += imported->records;
@@ -243,7 +264,8 @@ Status DmarcMailPipeline::ImportFeedback(const PendingFeedback& feedback,
   Result<bool> within = WithinBudget(feedback.body.size() + original.size(), feedback.part);
   if (!within.ok() || !*within) return within.status();
   Result<FailureReport> report = ParseFailureReport(feedback.body, original);
-  if (!report.ok()) return RecordError("failure", feedback.part, report.status().message());
+  if (!report.ok())
+    return RecordError(DmarcItemKind::kFailure, feedback.part, report.status().message());
   return ImportFailure(*report, feedback.part);
 }
 
@@ -251,25 +273,25 @@ Status DmarcMailPipeline::ImportFailure(const FailureReport& report, const std::
   Result<DmarcImportResult> imported = store_.ImportFailure(report, OriginOf(part));
   if (!imported.ok()) {
     if (IsStoreFailure(imported.status())) return imported.status();
-    return RecordError("failure", part, imported.status().message());
+    return RecordError(DmarcItemKind::kFailure, part, imported.status().message());
   }
   DmarcItem item;
   item.part = part;
-  item.kind = "failure";
-  item.result = imported->outcome == DmarcImportOutcome::kStored ? "ok" : "duplicate";
+  item.kind = DmarcItemKind::kFailure;
+  item.result = ResultOf(imported->outcome);
   item.id = imported->id;
   items_.push_back(std::move(item));
   return Status::Ok();
 }
 
-Status DmarcMailPipeline::RecordError(const std::string& kind, const std::string& part,
+Status DmarcMailPipeline::RecordError(DmarcItemKind kind, const std::string& part,
                                       const std::string& reason, std::vector<std::string> notes) {
-  Status status = store_.RecordError(kind, reason, OriginOf(part));
+  Status status = store_.RecordError(DmarcItemKindName(kind), reason, OriginOf(part));
   if (!status.ok()) return status;
   DmarcItem item;
   item.part = part;
   item.kind = kind;
-  item.result = "error";
+  item.result = DmarcItemResult::kError;
   item.reason = reason;
   item.notes = std::move(notes);
   items_.push_back(std::move(item));
@@ -293,30 +315,30 @@ Result<std::vector<DmarcItem>> DmarcMailPipeline::Finish(bool quiet_when_empty) 
   text_reports_.clear();
   if (items_.empty() && !quiet_when_empty) {
     std::string where = origin_.kind == "file" ? "file" : "mail";
-    Status status = RecordError("mail", "", "no DMARC report found in the " + where);
+    Status status = RecordError(DmarcItemKind::kMail, "", "no DMARC report found in the " + where);
     if (!status.ok()) return status;
   }
   return std::move(items_);
 }
 
-std::string DmarcItemTally::Result() const {
-  if (errors > 0) return "error";
-  return stored ? "ok" : "duplicate";
+DmarcItemResult DmarcItemTally::Result() const {
+  if (errors > 0) return DmarcItemResult::kError;
+  return stored ? DmarcItemResult::kOk : DmarcItemResult::kDuplicate;
 }
 
 DmarcItemTally TallyDmarcItems(const std::vector<DmarcItem>& items) {
   DmarcItemTally tally;
   for (const DmarcItem& item : items) {
-    if (item.result == "error") {
+    if (item.result == DmarcItemResult::kError) {
       ++tally.errors;
       if (!tally.reasons.empty()) tally.reasons += "; ";
       tally.reasons += item.part.empty() ? item.reason : item.part + ": " + item.reason;
       continue;
     }
-    if (item.result == "ok") tally.stored = true;
-    if (item.kind == "failure") {
+    if (item.result == DmarcItemResult::kOk) tally.stored = true;
+    if (item.kind == DmarcItemKind::kFailure) {
       ++tally.failures;
-    } else if (item.kind == "aggregate") {
+    } else if (item.kind == DmarcItemKind::kAggregate) {
       ++tally.reports;
       tally.records += item.records;
     }

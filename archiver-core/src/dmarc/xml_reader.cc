@@ -302,6 +302,19 @@ xmlSAXHandler MakeSaxHandler() {
   return sax;
 }
 
+// The options of every parse: no entity substitution, no DTD loading, no network.
+void Harden(xmlParserCtxtPtr ctxt, XmlParseMode mode) {
+  // XML_PARSE_NOENT (entity substitution) and XML_PARSE_DTDLOAD are deliberately absent.
+  int options = XML_PARSE_NONET | XML_PARSE_NOXINCNODE;
+  if (mode == XmlParseMode::kRecover) options |= XML_PARSE_RECOVER;
+  xmlCtxtUseOptions(ctxt, options);
+  // Process-wide defaults (xmlSubstituteEntitiesDefault, xmlLoadExtDtdDefaultValue) must
+  // not leak in from whoever else uses libxml2 in this process.
+  ctxt->replaceEntities = 0;
+  ctxt->loadsubset = 0;
+  ctxt->validate = 0;
+}
+
 }  // namespace
 
 Result<XmlParseReport> ParseXml(InputSource& input, const XmlReaderLimits& limits,
@@ -340,15 +353,7 @@ Result<XmlParseReport> ParseXml(InputSource& input, const XmlReaderLimits& limit
   if (utf16 != XML_CHAR_ENCODING_NONE && xmlSwitchEncoding(ctxt.get(), utf16) != 0) {
     return Status::IOError("libxml2: cannot decode UTF-16");
   }
-  // XML_PARSE_NOENT (entity substitution) and XML_PARSE_DTDLOAD are deliberately absent.
-  int options = XML_PARSE_NONET | XML_PARSE_NOXINCNODE;
-  if (mode == XmlParseMode::kRecover) options |= XML_PARSE_RECOVER;
-  xmlCtxtUseOptions(ctxt.get(), options);
-  // Process-wide defaults (xmlSubstituteEntitiesDefault, xmlLoadExtDtdDefaultValue) must
-  // not leak in from whoever else uses libxml2 in this process.
-  ctxt->replaceEntities = 0;
-  ctxt->loadsubset = 0;
-  ctxt->validate = 0;
+  Harden(ctxt.get(), mode);
 
   {
     ErrorHandlerScope errors(&state);

@@ -169,7 +169,7 @@ TEST(DmarcCorpusTest, EveryAggregateFileThroughThePipeline) {
                       return true;
                     })
                     .ok());
-    bool stored = item.result == "ok";
+    bool stored = item.result == DmarcItemResult::kOk;
     if (e.outcome == kMalformed) {
       // Either a stored error or a recovery that says so, never a silent success.
       if (stored) {
@@ -186,7 +186,7 @@ TEST(DmarcCorpusTest, EveryAggregateFileThroughThePipeline) {
       continue;
     }
     if (e.outcome != kOk) {
-      EXPECT_EQ(item.result, "error");
+      EXPECT_EQ(item.result, DmarcItemResult::kError);
       ASSERT_EQ(errors.size(), 1u);
       EXPECT_EQ(errors[0].reason, item.reason);
       EXPECT_EQ(errors[0].origin.kind, "file");

@@ -24,7 +24,9 @@ std::string Report(int number) {
 
 std::vector<std::string> Results(const std::vector<DmarcItem>& items) {
   std::vector<std::string> results;
-  for (const DmarcItem& item : items) results.push_back(item.kind + " " + item.result);
+  for (const DmarcItem& item : items)
+    results.push_back(std::string(DmarcItemKindName(item.kind)) + " " +
+                      DmarcItemResultName(item.result));
   return results;
 }
 

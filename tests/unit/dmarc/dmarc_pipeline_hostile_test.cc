@@ -137,7 +137,7 @@ long GrowthOfOneAttachment(const DmarcPart& part, const DmarcPipelineOptions& op
     DmarcMailPipeline pipeline(dmarc, options, MailOrigin());
     if (!pipeline.AddPart(part).ok()) return false;
     auto items = pipeline.Finish();
-    return items.ok() && items->size() == 1 && (*items)[0].result == "error" &&
+    return items.ok() && items->size() == 1 && (*items)[0].result == DmarcItemResult::kError &&
            (*items)[0].reason.find(reason) != std::string::npos;
   });
 }

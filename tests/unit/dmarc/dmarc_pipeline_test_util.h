@@ -17,6 +17,16 @@
 #include "archiver/dmarc/dmarc_pipeline.h"
 #include "test_util.h"
 
+namespace archiver {
+
+// GoogleTest prints the items' kinds and results by name.
+inline void PrintTo(DmarcItemKind kind, std::ostream* out) { *out << DmarcItemKindName(kind); }
+inline void PrintTo(DmarcItemResult result, std::ostream* out) {
+  *out << DmarcItemResultName(result);
+}
+
+}  // namespace archiver
+
 namespace archiver::pipeline_testing {
 
 inline std::string Fixture(const std::string& name) {
@@ -132,8 +142,8 @@ inline DmarcError OneError(Archive& archive, const std::vector<DmarcPart>& parts
   std::vector<DmarcError> errors = archive.Errors();
   EXPECT_EQ(errors.size(), 1u);
   if (items.size() != 1 || errors.size() != 1) return {};
-  EXPECT_EQ(items[0].result, "error");
-  EXPECT_EQ(items[0].kind, kind);
+  EXPECT_EQ(items[0].result, DmarcItemResult::kError);
+  EXPECT_EQ(DmarcItemKindName(items[0].kind), kind);
   EXPECT_EQ(errors[0].kind, kind);
   EXPECT_EQ(errors[0].reason, items[0].reason);
   EXPECT_EQ(errors[0].origin.part, items[0].part);

@@ -48,11 +48,29 @@ struct DmarcPipelineOptions {
   DmarcMailBudget budget;
 };
 
+// What a DmarcItem is about. An error's kind is the ledger's DmarcError::kind.
+enum class DmarcItemKind : uint8_t {
+  kAggregate,  // an aggregate report (RUA)
+  kFailure,    // a failure report (ARF or Exim-style text)
+  kPayload,    // an attachment that should hold a report but does not
+  kMail,       // the mail as a whole (no report in it, over its budget, stopped)
+};
+// What came of it.
+enum class DmarcItemResult : uint8_t {
+  kOk,         // stored: new
+  kDuplicate,  // found again: stored before
+  kError,      // not readable: recorded in the ledger
+};
+// The names in the ledger and doveadm's output: "aggregate", "failure", "payload",
+// "mail"; "ok", "duplicate", "error".
+const char* DmarcItemKindName(DmarcItemKind kind);
+const char* DmarcItemResultName(DmarcItemResult result);
+
 // One thing found in a mail: a report stored or found again, or an error.
 struct DmarcItem {
-  std::string part;      // DmarcOrigin::part of it
-  std::string kind;      // "aggregate", "failure", "payload", "mail"
-  std::string result;    // "ok", "duplicate", "error"
+  std::string part;  // DmarcOrigin::part of it
+  DmarcItemKind kind = DmarcItemKind::kMail;
+  DmarcItemResult result = DmarcItemResult::kError;
   std::string reason;    // for errors
   uint64_t id = 0;       // report or failure id for ok / duplicate
   uint64_t records = 0;  // aggregate: records and their message total
@@ -70,8 +88,8 @@ struct DmarcItemTally {
   uint64_t records = 0;   // records of those aggregate reports
   bool stored = false;    // at least one report was new
   std::string reasons;    // the errors' "part: reason", "; "-separated
-  // "error" when any item is an error, else "ok" when anything was new, else "duplicate".
-  std::string Result() const;
+  // kError when any item is an error, else kOk when anything was new, else kDuplicate.
+  DmarcItemResult Result() const;
 };
 DmarcItemTally TallyDmarcItems(const std::vector<DmarcItem>& items);
 
@@ -105,7 +123,7 @@ class DmarcMailPipeline {
   // the ledger under this mail's origin and `part`, and returned among the items like
   // the pipeline's own, so that Finish does not call the mail empty. Non-OK only when
   // the store fails.
-  Status RecordError(const std::string& kind, const std::string& part, const std::string& reason,
+  Status RecordError(DmarcItemKind kind, const std::string& part, const std::string& reason,
                      std::vector<std::string> notes = {});
 
   // Ends the mail: a pending failure report without its original is stored as it is;
