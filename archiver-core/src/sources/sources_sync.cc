@@ -153,6 +153,62 @@ uint64_t BackoffSeconds(uint32_t failures, uint64_t interval_seconds) {
   return std::min(delay, interval_seconds);
 }
 
+// In the batch's transaction, before its messages: the source's status and the folder's
+// checkpoint, which must be of the batch's UIDVALIDITY (or new).
+Status ReadBatchState(lmdb::Txn& txn, const SourceDatabases& db, const std::string& name,
+                      const RemoteBatch& batch, SourceStatus* status, uint64_t* next_log,
+                      FolderCheckpoint* checkpoint) {
+  Status read = internal::ReadSourceStatus(txn, db, name, status, next_log);
+  if (read.ok()) read = ReadCheckpoint(txn, db, name, batch.folder, checkpoint);
+  if (!read.ok()) return read;
+  if (checkpoint->uidvalidity != 0 && checkpoint->uidvalidity != batch.uidvalidity) {
+    return Status::InvalidArgument("source " + name + " folder '" + batch.folder +
+                                   "' has UIDVALIDITY " + std::to_string(checkpoint->uidvalidity) +
+                                   ", the batch " + std::to_string(batch.uidvalidity) +
+                                   ": reset the folder first");
+  }
+  return Status::Ok();
+}
+
+// Tallies the staged messages' outcomes; the first failure fails the batch as a whole.
+Status CountOutcomes(const std::vector<GroupDelivery>& staged, BatchResult* result) {
+  for (const GroupDelivery& item : staged) {
+    if (!item.outcome.ok()) return item.outcome.status();
+    if (*item.outcome == ArchiveOutcome::kStored) ++result->stored;
+    if (*item.outcome == ArchiveOutcome::kDeduplicated) ++result->deduplicated;
+    if (*item.outcome == ArchiveOutcome::kAlreadyArchived) ++result->already_archived;
+  }
+  return Status::Ok();
+}
+
+// Every UID the remote refused lies in what the batch covers, 1..last_uid.
+Status CheckRefused(const std::string& name, const RemoteBatch& batch, uint32_t last_uid) {
+  for (const RetryMessage& refused : batch.refused) {
+    if (refused.uid == 0 || refused.uid > last_uid) {
+      return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
+                                     "': refused UID " + std::to_string(refused.uid) +
+                                     " is not in 1.." + std::to_string(last_uid));
+    }
+  }
+  return Status::Ok();
+}
+
+// The checkpoint past the batch: its last UID (not past a retry that found the retry list
+// full, `retry_full_at`), the messages it added, the remote's count, the pending --after.
+void AdvanceCheckpoint(const RemoteBatch& batch, uint32_t retry_full_at, uint64_t added,
+                       uint64_t now_us, FolderCheckpoint* checkpoint) {
+  checkpoint->last_uid = std::max(
+      checkpoint->last_uid,
+      retry_full_at == 0 ? batch.last_uid : std::min(batch.last_uid, retry_full_at - 1));
+  checkpoint->archived += added;
+  if (batch.remote_messages != 0) checkpoint->remote_messages = batch.remote_messages;
+  checkpoint->updated_us = now_us;
+  for (uint32_t uid : batch.pending_after) {
+    auto& pending = checkpoint->pending_after;
+    if (std::find(pending.begin(), pending.end(), uid) == pending.end()) pending.push_back(uid);
+  }
+}
+
 }  // namespace
 
 Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
@@ -176,47 +232,17 @@ Result<BatchResult> SourceRegistry::ArchiveBatch(const std::string& name,
   internal::BatchHook hook;
   hook.what = "archive a batch of source " + name + " folder " + batch.folder;
   hook.before = [&](lmdb::Txn& txn) {
-    Status read = internal::ReadSourceStatus(txn, db, name, &status, &next_log);
-    if (read.ok()) read = ReadCheckpoint(txn, db, name, batch.folder, &checkpoint);
-    if (!read.ok()) return read;
-    if (checkpoint.uidvalidity != 0 && checkpoint.uidvalidity != batch.uidvalidity) {
-      return Status::InvalidArgument("source " + name + " folder '" + batch.folder +
-                                     "' has UIDVALIDITY " + std::to_string(checkpoint.uidvalidity) +
-                                     ", the batch " + std::to_string(batch.uidvalidity) +
-                                     ": reset the folder first");
-    }
-    return Status::Ok();
+    return ReadBatchState(txn, db, name, batch, &status, &next_log, &checkpoint);
   };
   hook.after = [&](lmdb::Txn& txn) {
-    for (const GroupDelivery& item : staged) {
-      if (!item.outcome.ok()) return item.outcome.status();  // the batch fails as a whole
-      if (*item.outcome == ArchiveOutcome::kStored) ++result.stored;
-      if (*item.outcome == ArchiveOutcome::kDeduplicated) ++result.deduplicated;
-      if (*item.outcome == ArchiveOutcome::kAlreadyArchived) ++result.already_archived;
-    }
-    const uint64_t added = result.stored + result.deduplicated;
+    if (Status counted = CountOutcomes(staged, &result); !counted.ok()) return counted;
     checkpoint.uidvalidity = batch.uidvalidity;
     const uint32_t new_last_uid = std::max(checkpoint.last_uid, batch.last_uid);
-    for (const RetryMessage& refused : batch.refused) {
-      if (refused.uid == 0 || refused.uid > new_last_uid) {
-        return Status::InvalidArgument("batch of source " + name + " folder '" + batch.folder +
-                                       "': refused UID " + std::to_string(refused.uid) +
-                                       " is not in 1.." + std::to_string(new_last_uid));
-      }
-    }
+    if (Status refused = CheckRefused(name, batch, new_last_uid); !refused.ok()) return refused;
     result.retry_full_at = UpdateRetries(batch, &checkpoint, &log, &result.skipped);
-    checkpoint.last_uid =
-        std::max(checkpoint.last_uid, result.retry_full_at == 0
-                                          ? batch.last_uid
-                                          : std::min(batch.last_uid, result.retry_full_at - 1));
-    checkpoint.archived += added;
-    if (batch.remote_messages != 0) checkpoint.remote_messages = batch.remote_messages;
-    checkpoint.updated_us = now_us;
+    const uint64_t added = result.stored + result.deduplicated;
+    AdvanceCheckpoint(batch, result.retry_full_at, added, now_us, &checkpoint);
     status.messages_archived += added;
-    for (uint32_t uid : batch.pending_after) {
-      auto& pending = checkpoint.pending_after;
-      if (std::find(pending.begin(), pending.end(), uid) == pending.end()) pending.push_back(uid);
-    }
     Status written = WriteCheckpoint(txn, db, name, checkpoint);
     if (written.ok())
       written = internal::EndSourceChange(txn, db, name, status, next_log, {}, &log);
