@@ -53,10 +53,10 @@ std::string AddressText(const struct smtp_address* address) {
 
 DeliveryEnvelope EnvelopeOf(const struct mail_deliver_context* ctx) {
   DeliveryEnvelope envelope;
-  envelope.origin = ctx->rcpt_user != nullptr && ctx->rcpt_user->service != nullptr &&
-                            std::strcmp(ctx->rcpt_user->service, "lda") == 0
-                        ? "lda"
-                        : "lmtp";
+  const bool lda = ctx->rcpt_user != nullptr && ctx->rcpt_user->service != nullptr &&
+                   std::strcmp(ctx->rcpt_user->service, "lda") == 0;
+  envelope.origin = lda ? "lda" : "lmtp";
+  envelope.agent = lda ? DeliveryAgent::kLda : DeliveryAgent::kLmtp;
   envelope.envelope_from = AddressText(ctx->mail_from);
   envelope.envelope_to = AddressText(ctx->rcpt_to);
   envelope.original_to = AddressText(ctx->rcpt_params.orcpt.addr);

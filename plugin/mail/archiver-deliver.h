@@ -16,7 +16,9 @@ namespace archiver::plugin {
 
 // The envelope of the delivery that Dovecot is running now.
 struct DeliveryEnvelope {
-  std::string origin;         // "lmtp" or "lda"
+  std::string origin;         // "lmtp" or "lda" (the service's name for a save the hook did
+                              // not see), as the delivery record keeps it
+  DeliveryAgent agent = DeliveryAgent::kAppend;  // what prepended trace lines, if anyone
   std::string envelope_from;  // "" for the null sender
   std::string envelope_to;    // as given, +detail kept
   std::string original_to;    // ORCPT, or ""

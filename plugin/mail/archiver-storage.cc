@@ -50,12 +50,6 @@ int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& s
 
 namespace {
 
-DeliveryAgent AgentOf(const std::string& origin) {
-  if (origin == "lmtp") return DeliveryAgent::kLmtp;
-  if (origin == "lda") return DeliveryAgent::kLda;
-  return DeliveryAgent::kAppend;
-}
-
 // One archive write, prepared on Dovecot's thread and run on any thread: Run touches
 // nothing of Dovecot's, only the store and its own members.
 struct ArchiveWrite {
@@ -147,7 +141,7 @@ class DeliveryArchive {
   // that) and starts writing it. An error when it could not start.
   Status Start(struct mail* src_mail) {
     Result<CapturedMessage*> message =
-        CaptureDeliveredMessage(src_mail, AgentOf(envelope_.origin), envelope_, &scratch_);
+        CaptureDeliveredMessage(src_mail, envelope_.agent, envelope_, &scratch_);
     if (!message.ok()) return message.status();
     message_ = *message;
     Result<ArchiveWrite> write =
@@ -188,6 +182,9 @@ DeliveryEnvelope EnvelopeOfSave(struct mailbox* box, const struct mail_save_cont
   // it with what the save itself knows.
   DeliveryEnvelope unknown;
   unknown.origin = box->storage->user->service;
+  unknown.agent = unknown.origin == "lmtp"  ? DeliveryAgent::kLmtp
+                  : unknown.origin == "lda" ? DeliveryAgent::kLda
+                                            : DeliveryAgent::kAppend;
   if (ctx->data.from_envelope != nullptr) unknown.envelope_from = ctx->data.from_envelope;
   return unknown;
 }
