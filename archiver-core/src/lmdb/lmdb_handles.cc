@@ -31,6 +31,10 @@ Status ToStatus(int rc, std::string_view what, MDB_env* env) {
       }
       return Status::MapFull(message + ": raise archiver_map_size");
     }
+    // Only a put with MDB_NOOVERWRITE or MDB_NODUPDATA meets an existing entry: callers use
+    // them for entries that must be new (a delivery's sequence key), so one already there
+    // means the archive contradicts itself (a counter behind its entries).
+    case MDB_KEYEXIST:
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
@@ -190,7 +194,6 @@ Status Txn::Put(MDB_dbi dbi, std::string_view key, std::string_view value, unsig
   MDB_val key_val = ToVal(key);
   MDB_val data = ToVal(value);
   int rc = mdb_put(txn_, dbi, &key_val, &data, flags);
-  if (rc == MDB_KEYEXIST) return Status::InvalidArgument("key exists");
   return ToStatus(rc, "write", env());
 }
 

@@ -90,6 +90,7 @@ class Txn {
 
   // Ok with `value` pointing into the map, NotFound, or an error.
   Status Get(MDB_dbi dbi, std::string_view key, std::string_view* value) const;
+  // Corruption when `flags` forbid overwriting and the entry exists (it was to be new).
   Status Put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags);
 
  private:

@@ -125,6 +125,19 @@ TEST_F(StoreCountersTest, ADamagedSequenceIsRepairedPastTheHighestDelivery) {
   EXPECT_TRUE(Damage(*store).empty());
 }
 
+TEST_F(StoreCountersTest, ASequenceBehindItsDeliveriesIsCorruptionUntilRepaired) {
+  Fill();
+  SetMeta("next_sequence", Counter(2));  // deliveries 1..4 exist: the next one would be 2
+  std::shared_ptr<Store> store = OpenStore();
+  std::string fifth = testing::MakeMessage("a@b", "c@d", "five", "body");
+  Result<ArchiveOutcome> refused = store->Archive(fifth, testing::LocalDelivery("bob@b.com"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kCorruption) << refused.status().ToString();
+  ASSERT_TRUE(store->RepairCounters().ok());
+  EXPECT_EQ(*store->Archive(fifth, testing::LocalDelivery("bob@b.com")), ArchiveOutcome::kStored);
+  EXPECT_TRUE(Damage(*store).empty());
+}
+
 TEST_F(StoreCountersTest, ReadOnlyStoreIsNotRepaired) {
   Fill();
   std::shared_ptr<Store> store = OpenStore(true);
