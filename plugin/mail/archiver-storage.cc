@@ -65,14 +65,11 @@ struct ArchiveWrite {
   bool id_known = false;
   MessageId id{};  // the message's id once Run succeeded
 
+  // One write transaction: a later recipient's copy of a message whose id is known is
+  // not hashed again, and stored only when this archive lacks it.
   Status Run() {
-    if (id_known) {
-      record.id = id;  // the store fills in record.size from the stored message
-      Result<ArchiveOutcome> added = store->AddDelivery(record);
-      if (added.ok() || added.status().code() != Status::Code::kNotFound) return added.status();
-      // Another user's archive holds it, not this one: store the message here too.
-    }
-    return store->Archive(body, std::move(record), &id).status();
+    const MessageId known = id;
+    return store->Archive(body, std::move(record), &id, id_known ? &known : nullptr).status();
   }
 };
 

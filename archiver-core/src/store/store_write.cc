@@ -236,8 +236,12 @@ Status CheckWritable(const OpenArchive& archive) { return archive.env.CheckWrita
 }  // namespace
 
 Result<ArchiveOutcome> Store::Archive(std::string_view message, DeliveryRecord record,
-                                      MessageId* id_out) {
+                                      MessageId* id_out, const MessageId* known_id) {
   GroupDelivery delivery{message, std::move(record)};
+  if (known_id != nullptr) {
+    delivery.record.id = *known_id;
+    delivery.id_known = true;
+  }
   Status archived = ArchiveGroup({&delivery, 1});
   // The id is known once the group has hashed the message: in a writable store, within
   // the size limit.
@@ -287,7 +291,7 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
       continue;
     }
     if (record.received_us == 0) record.received_us = NowMicros();
-    record.id = Sha256::Of(delivery.message);
+    if (!delivery.id_known) record.id = Sha256::Of(delivery.message);
     record.size = delivery.message.size();
     pending->push_back({&delivery, false, std::nullopt});
   }

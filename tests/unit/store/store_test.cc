@@ -254,6 +254,24 @@ TEST_F(StoreTest, AddDelivery) {
   EXPECT_EQ(store->GetStats()->deliveries, 2u);
 }
 
+TEST_F(StoreTest, AKnownIdIsNotHashedAgainAndTheMessageStoredWhereMissing) {
+  std::shared_ptr<Store> store = OpenStore();
+  MessageId id{};
+  ASSERT_TRUE(store->Archive("message body", Record("bob@b.com"), &id).ok());
+  // A later recipient into the same archive: a delivery of the stored message.
+  MessageId again{};
+  EXPECT_EQ(*store->Archive("message body", Record("carol@b.com"), &again, &id),
+            ArchiveOutcome::kDeduplicated);
+  EXPECT_EQ(again, id);
+  EXPECT_EQ(store->DeliveriesOf(id)->back().record.size, 12u);
+  // Into another archive, which lacks the message: stored there under the known id.
+  std::shared_ptr<Store> other = OpenStore({.path = dir_.Sub("other")});
+  EXPECT_EQ(*other->Archive("message body", Record("dave@b.com"), nullptr, &id),
+            ArchiveOutcome::kStored);
+  EXPECT_EQ(*other->ReadMessage(id), "message body");
+  EXPECT_EQ(other->GetStats()->messages, 1u);
+}
+
 TEST_F(StoreTest, OnePerPathPerProcess) {
   std::shared_ptr<Store> first = OpenStore();
   StoreOptions options;

@@ -118,6 +118,7 @@ struct VerifyReport {
 struct GroupDelivery {
   std::string_view message;
   DeliveryRecord record;
+  bool id_known = false;  // record.id is the message's id already (see Store::Archive)
   Result<ArchiveOutcome> outcome = Status::IOError("not archived");  // set by ArchiveGroup
 };
 
@@ -155,11 +156,13 @@ class Store {
   // envelope_to, mailbox), or per (message id, source, folder) when record.source is set:
   // a repeated call returns kAlreadyArchived and writes nothing. `record.id` and
   // `record.size` are filled in from `message`. `id_out`, if not null, receives the id.
+  // `known_id`, if not null, is `message`'s id from an earlier Archive of the same bytes
+  // (a later recipient of one transaction): trusted, not hashed again.
   // Errors: LimitExceeded (the message can never be archived: over 4 GiB, or larger once
   // stored than the whole map), MapFull (no room left now), IOError, InvalidArgument
   // (read-only store).
   Result<ArchiveOutcome> Archive(std::string_view message, DeliveryRecord record,
-                                 MessageId* id_out = nullptr);
+                                 MessageId* id_out = nullptr, const MessageId* known_id = nullptr);
 
   // Archives several deliveries in ONE write transaction: one commit and, with sync, one
   // flush for all of them (group commit). Each is archived as by Archive (record.id,
