@@ -4,6 +4,7 @@
 #include "mail/archiver-storage.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -62,14 +63,14 @@ struct ArchiveWrite {
   std::shared_ptr<Store> store;
   std::string_view body;  // into the CapturedMessage, which outlives the write
   DeliveryRecord record;
-  bool id_known = false;
-  MessageId id{};  // the message's id once Run succeeded
+  std::optional<MessageId> known_id;  // from an earlier recipient's write of the message
+  MessageId id{};                     // the message's id once Run succeeded
 
   // One write transaction: a later recipient's copy of a message whose id is known is
   // not hashed again, and stored only when this archive lacks it.
   Status Run() {
-    const MessageId known = id;
-    return store->Archive(body, std::move(record), &id, id_known ? &known : nullptr).status();
+    const MessageId* known = known_id ? &*known_id : nullptr;
+    return store->Archive(body, std::move(record), &id, known).status();
   }
 };
 
@@ -83,8 +84,7 @@ Result<ArchiveWrite> PrepareWrite(ArchiverUser& user, const CapturedMessage& mes
   record.headers = message.headers;
   record.trace_prefix.assign(message.bytes, 0, message.prefix_length);
   write.record = std::move(record);
-  write.id_known = message.id_known;
-  write.id = message.id;
+  if (message.id_known) write.known_id = message.id;
   return write;
 }
 
