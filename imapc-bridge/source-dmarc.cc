@@ -62,7 +62,7 @@ Status ReadBatchReports(const DmarcMailReader& reader, const std::string& source
   if (!reader) return Status::InvalidArgument("this process cannot read DMARC reports");
   for (size_t i = 0; i < mails.size(); ++i) {
     DmarcOrigin origin;
-    origin.kind = "imap";
+    origin.kind = DmarcOriginKind::kImap;
     origin.detail = source + "/" + folder;
     origin.mail = Sha256::Of(mails[i]);  // the archived id: ArchiveBatch stores it so
     DmarcMail noted;

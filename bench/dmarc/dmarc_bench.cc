@@ -125,7 +125,7 @@ int ImportFiles(const std::string& archive, Commits commits,
   for (const std::string& file : files) {
     std::string bytes = ReadFile(file);
     archiver::DmarcOrigin origin;
-    origin.kind = "file";
+    origin.kind = archiver::DmarcOriginKind::kFile;
     origin.detail = file;
     archiver::DmarcMailPipeline pipeline(**dmarc, {}, origin);
     std::string name = file.substr(file.rfind('/') + 1);
@@ -161,7 +161,7 @@ int ImportLarge(const std::string& archive, const std::string& file) {
   auto source = archiver::FileSource::Open(file);
   if (!source.ok()) return Fail(source.status().ToString());
   archiver::DmarcOrigin origin;
-  origin.kind = "file";
+  origin.kind = archiver::DmarcOriginKind::kFile;
   origin.detail = file;
   archiver::DmarcImportOptions options;
   // The default 256 MiB input cap is lifted: this report is larger on purpose.

@@ -17,7 +17,7 @@ void FieldPrinter::Print(const std::string& section, const char* field, const st
 }
 
 void PrintOrigin(FieldPrinter& out, const DmarcOrigin& origin) {
-  out.Print("origin", "kind", origin.kind);
+  out.Print("origin", "kind", DmarcOriginKindName(origin.kind));
   out.Print("origin", "detail", origin.detail);
   out.Print("origin", "mail", origin.mail ? ToHex(*origin.mail) : "");
   out.Print("origin", "part", origin.part);

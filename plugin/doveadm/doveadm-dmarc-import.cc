@@ -92,7 +92,7 @@ class FileImporter {
     std::filesystem::path absolute = std::filesystem::absolute(path, error);
     path_ = path;
     origin_ = DmarcOrigin{};
-    origin_.kind = "file";
+    origin_.kind = DmarcOriginKind::kFile;
     origin_.detail = error ? path : absolute.lexically_normal().string();
     if (!source.ok()) return Fail(row, source.status().message(), std::nullopt);
     std::string head;
@@ -125,7 +125,7 @@ class FileImporter {
     row->result = DmarcItemResult::kError;
     row->reason = reason.rfind(path_ + ": ", 0) == 0 ? reason.substr(path_.size() + 2) : reason;
     if (!kind) return Status::Ok();
-    return dmarc_.RecordError(DmarcItemKindName(*kind), reason, origin_);
+    return dmarc_.RecordError(*kind, reason, origin_);
   }
 
   Status ImportXml(FileSource& source, FileRow* row) {

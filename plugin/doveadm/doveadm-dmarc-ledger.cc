@@ -100,7 +100,7 @@ void CmdDmarcErrors(struct doveadm_cmd_context* cctx) {
     Status status = archive.dmarc->ListErrors([](const DmarcError& error) {
       doveadm_print_num(error.id);
       PrintValue(FormatTimeUtc(error.time_us).c_str());
-      PrintValue(error.kind.c_str());
+      PrintValue(DmarcItemKindName(error.kind));
       PrintValue(error.reason.c_str());
       PrintValue(error.origin.mail ? ToHex(*error.origin.mail).c_str() : "");
       PrintValue(error.origin.part.c_str());

@@ -16,8 +16,9 @@ namespace archiver::plugin {
 
 // The envelope of the delivery that Dovecot is running now.
 struct DeliveryEnvelope {
-  std::string origin;         // "lmtp" or "lda" (the service's name for a save the hook did
-                              // not see), as the delivery record keeps it
+  // DeliveryRecord::origin: "lmtp" or "lda" (the service's name for a save the hook did
+  // not see). Free text on disk, so it stays a string beside the agent.
+  std::string origin;
   DeliveryAgent agent = DeliveryAgent::kAppend;  // what prepended trace lines, if anyone
   std::string envelope_from;  // "" for the null sender
   std::string envelope_to;    // as given, +detail kept

@@ -179,9 +179,7 @@ DeliveryEnvelope EnvelopeOfSave(struct mailbox* box, const struct mail_save_cont
   // it with what the save itself knows.
   DeliveryEnvelope unknown;
   unknown.origin = box->storage->user->service;
-  unknown.agent = unknown.origin == "lmtp"  ? DeliveryAgent::kLmtp
-                  : unknown.origin == "lda" ? DeliveryAgent::kLda
-                                            : DeliveryAgent::kAppend;
+  unknown.agent = AgentOfService(unknown.origin);
   if (ctx->data.from_envelope != nullptr) unknown.envelope_from = ctx->data.from_envelope;
   return unknown;
 }

@@ -134,7 +134,7 @@ DmarcReaderAnswer NoteStopped(const DmarcReaderJob& job, const std::string& how)
   if (!store.ok()) return Failed("reader " + how + "; opening the archive: " +
                                  store.status().ToString());
   DmarcStore dmarc(*store);
-  Status recorded = dmarc.RecordError(DmarcItemKindName(DmarcItemKind::kMail), reason, OriginOf(job));
+  Status recorded = dmarc.RecordError(DmarcItemKind::kMail, reason, OriginOf(job));
   DmarcMail noted = NoteOf(job);
   noted.errors = 1;
   noted.processed_us = NowMicros();

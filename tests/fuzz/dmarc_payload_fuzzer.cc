@@ -107,7 +107,7 @@ void FuzzPipeline(std::string_view input) {
   options.unpack.max_output_bytes = 4u << 20;
   options.import.limits.max_input_bytes = 4u << 20;
   DmarcOrigin origin;
-  origin.kind = "file";
+  origin.kind = DmarcOriginKind::kFile;
   origin.detail = "fuzz";
   DmarcMailPipeline pipeline(ScratchStore(), options, origin);
   // The same bytes as an attachment and as a feedback-report part with an original.

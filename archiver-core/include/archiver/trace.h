@@ -17,6 +17,10 @@ enum class DeliveryAgent {
   kAppend,  // IMAP APPEND or another client save: prepends nothing
 };
 
+// The agent of a save made by the Dovecot service `service` ("lmtp", "lda"; any other
+// service, e.g. "imap" or "doveadm", saves without trace lines: kAppend).
+DeliveryAgent AgentOfService(std::string_view service);
+
 // The envelope of one delivery, as the delivering Dovecot knows it.
 struct TraceEnvelope {
   std::string_view sender;   // MAIL FROM / dovecot-lda -f ("" for the null sender)

@@ -8,6 +8,7 @@
 
 #include "archiver/input_source.h"
 #include "base/ascii.h"
+#include "base/enum_names.h"
 
 namespace archiver {
 namespace {
@@ -95,20 +96,14 @@ DmarcItemResult ResultOf(DmarcImportOutcome outcome) {
                                                 : DmarcItemResult::kDuplicate;
 }
 
-// The names, indexed by the enums' values (one table each).
-constexpr const char* kItemKindNames[] = {"aggregate", "failure", "payload", "mail"};
+// The names, indexed by the enum's values.
 constexpr const char* kItemResultNames[] = {"ok", "duplicate", "error"};
-static_assert(std::size(kItemKindNames) == static_cast<size_t>(DmarcItemKind::kMail) + 1);
 static_assert(std::size(kItemResultNames) == static_cast<size_t>(DmarcItemResult::kError) + 1);
 
 }  // namespace
 
-const char* DmarcItemKindName(DmarcItemKind kind) {
-  return kItemKindNames[static_cast<size_t>(kind)];
-}
-
 const char* DmarcItemResultName(DmarcItemResult result) {
-  return kItemResultNames[static_cast<size_t>(result)];
+  return enum_names::NameOf(kItemResultNames, result);
 }
 
 DmarcMailPipeline::DmarcMailPipeline(DmarcStore& store, DmarcPipelineOptions options,
@@ -286,7 +281,7 @@ Status DmarcMailPipeline::ImportFailure(const FailureReport& report, const std::
 
 Status DmarcMailPipeline::RecordError(DmarcItemKind kind, const std::string& part,
                                       const std::string& reason, std::vector<std::string> notes) {
-  Status status = store_.RecordError(DmarcItemKindName(kind), reason, OriginOf(part));
+  Status status = store_.RecordError(kind, reason, OriginOf(part));
   if (!status.ok()) return status;
   DmarcItem item;
   item.part = part;
@@ -314,7 +309,7 @@ Result<std::vector<DmarcItem>> DmarcMailPipeline::Finish(bool quiet_when_empty) 
   }
   text_reports_.clear();
   if (items_.empty() && !quiet_when_empty) {
-    std::string where = origin_.kind == "file" ? "file" : "mail";
+    std::string where = origin_.kind == DmarcOriginKind::kFile ? "file" : "mail";
     Status status = RecordError(DmarcItemKind::kMail, "", "no DMARC report found in the " + where);
     if (!status.ok()) return status;
   }

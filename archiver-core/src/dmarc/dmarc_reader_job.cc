@@ -138,10 +138,15 @@ const std::map<std::string, Field>& Fields() {
       {"mailbox", Text(&DmarcReaderJob::mailbox)},
       {"rcpt", Text(&DmarcReaderJob::rcpt)},
       {"again", Flag([](DmarcReaderJob& j) -> bool& { return j.again; })},
-      {"origin_kind", {[](const DmarcReaderJob& job) { return job.origin_kind; },
+      {"origin_kind", {[](const DmarcReaderJob& job) -> std::string {
+                         return DmarcOriginKindName(job.origin_kind);
+                       },
                        [](const std::string& value, DmarcReaderJob* job) {
-                         job->origin_kind = value;
-                         return value == "mail" || value == "imap";
+                         // A reader reads an archived mail: a delivery's or a source's.
+                         std::optional<DmarcOriginKind> kind = DmarcOriginKindNamed(value);
+                         if (!kind || *kind == DmarcOriginKind::kFile) return false;
+                         job->origin_kind = *kind;
+                         return true;
                        }}},
       {"mail_on_fd", Flag([](DmarcReaderJob& j) -> bool& { return j.mail_on_fd; })},
   };

@@ -5,9 +5,11 @@
 // dmarc_store_query.cc.
 #include "archiver/dmarc/dmarc_store.h"
 
+#include <iterator>
 #include <vector>
 
 #include "archiver/time_format.h"
+#include "base/enum_names.h"
 #include "dmarc/dmarc_store_bulk.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "dmarc/dmarc_store_db.h"
@@ -19,6 +21,12 @@ namespace {
 namespace codec = dmarc_codec;
 using internal::DmarcDatabases;
 using internal::DmarcDbs;
+
+// The stored names, indexed by the enums' values. Append only: stored values name them.
+constexpr const char* kOriginKindNames[] = {"mail", "file", "imap"};
+constexpr const char* kItemKindNames[] = {"aggregate", "failure", "payload", "mail"};
+static_assert(std::size(kOriginKindNames) == static_cast<size_t>(DmarcOriginKind::kImap) + 1);
+static_assert(std::size(kItemKindNames) == static_cast<size_t>(DmarcItemKind::kMail) + 1);
 
 Status NoArchive() { return Status::InvalidArgument("no archive"); }
 
@@ -34,6 +42,17 @@ Status FindKey(const lmdb::Txn& txn, MDB_dbi dbi, const MessageId& key, bool* fo
 }
 
 }  // namespace
+
+const char* DmarcOriginKindName(DmarcOriginKind kind) {
+  return enum_names::NameOf(kOriginKindNames, kind);
+}
+std::optional<DmarcOriginKind> DmarcOriginKindNamed(std::string_view name) {
+  return enum_names::Named<DmarcOriginKind>(kOriginKindNames, name);
+}
+const char* DmarcItemKindName(DmarcItemKind kind) { return enum_names::NameOf(kItemKindNames, kind); }
+std::optional<DmarcItemKind> DmarcItemKindNamed(std::string_view name) {
+  return enum_names::Named<DmarcItemKind>(kItemKindNames, name);
+}
 
 DmarcStore::DmarcStore(std::shared_ptr<Store> store)
     : env_(store ? store->environment() : nullptr) {}
@@ -88,7 +107,7 @@ Result<DmarcImportResult> DmarcStore::ImportFailure(const FailureReport& report,
   return result;
 }
 
-Status DmarcStore::RecordError(const std::string& kind, const std::string& reason,
+Status DmarcStore::RecordError(DmarcItemKind kind, const std::string& reason,
                                const DmarcOrigin& origin) {
   if (!env_) return NoArchive();
   lmdb::ArchiveEnv& archive = *env_;

@@ -64,6 +64,12 @@ class Writer {
     Byte(0);
     String(value);
   }
+  // An enumerated value stored as its name (a string).
+  template <typename Enum>
+  void Named(Enum value, const char* (*name_of)(Enum),
+             std::optional<Enum> (*)(std::string_view)) {
+    String(name_of(value));
+  }
   void OptionalId(const std::optional<MessageId>& id) {
     Flag(id.has_value());
     if (id) out_.append(View(*id));
@@ -158,6 +164,17 @@ class Reader {
     TokenView(view);
     if (ok_) text.assign(view);
   }
+  // An enumerated value stored as its name: malformed when it names no value.
+  template <typename Enum>
+  void Named(Enum& value, const char* (*)(Enum),
+             std::optional<Enum> (*named)(std::string_view)) {
+    std::string_view name;
+    View(name);
+    if (!ok_) return;
+    std::optional<Enum> found = named(name);
+    ok_ = found.has_value();
+    if (ok_) value = *found;
+  }
   void OptionalId(std::optional<MessageId>& id) {
     bool present = false;
     Flag(present);
@@ -190,7 +207,7 @@ class Reader {
 
 template <typename Io, typename T>
 void OriginLayout(Io& io, T& origin) {
-  io.String(origin.kind);
+  io.Named(origin.kind, DmarcOriginKindName, DmarcOriginKindNamed);
   io.String(origin.detail);
   io.OptionalId(origin.mail);
   io.String(origin.part);
@@ -298,7 +315,7 @@ void FailureLayout(Io& io, T& failure) {
 template <typename Io, typename T>
 void ErrorLayout(Io& io, T& error) {
   io.Varint(error.time_us);
-  io.String(error.kind);
+  io.Named(error.kind, DmarcItemKindName, DmarcItemKindNamed);
   io.String(error.reason);
   OriginLayout(io, error.origin);
 }
@@ -402,7 +419,7 @@ MessageId ErrorDedupKey(std::string_view reason, const DmarcOrigin& origin) {
     HashString(hash, "mail");
     HashString(hash, View(*origin.mail));
   } else {
-    HashString(hash, origin.kind);
+    HashString(hash, DmarcOriginKindName(origin.kind));
     HashString(hash, origin.detail);
   }
   HashString(hash, origin.part);

@@ -126,6 +126,12 @@ size_t MtaTraceLength(std::string_view message, const TraceEnvelope& envelope) {
 
 }  // namespace
 
+DeliveryAgent AgentOfService(std::string_view service) {
+  if (service == "lmtp") return DeliveryAgent::kLmtp;
+  if (service == "lda") return DeliveryAgent::kLda;
+  return DeliveryAgent::kAppend;
+}
+
 size_t DeliveryTraceLength(std::string_view message, DeliveryAgent agent,
                            const TraceEnvelope& envelope) {
   if (agent == DeliveryAgent::kLda) return MtaTraceLength(message, envelope);

@@ -153,7 +153,7 @@ TEST(DmarcCorpusTest, EveryAggregateFileThroughThePipeline) {
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     DmarcStore dmarc(*store);
     DmarcOrigin origin;
-    origin.kind = "file";
+    origin.kind = DmarcOriginKind::kFile;
     origin.detail = dir + "/" + e.file;
     DmarcMailPipeline pipeline(dmarc, {}, origin);
     ASSERT_TRUE(pipeline.AddPart({"application/octet-stream", name, "1", bytes}).ok());
@@ -189,7 +189,7 @@ TEST(DmarcCorpusTest, EveryAggregateFileThroughThePipeline) {
       EXPECT_EQ(item.result, DmarcItemResult::kError);
       ASSERT_EQ(errors.size(), 1u);
       EXPECT_EQ(errors[0].reason, item.reason);
-      EXPECT_EQ(errors[0].origin.kind, "file");
+      EXPECT_EQ(errors[0].origin.kind, DmarcOriginKind::kFile);
       EXPECT_EQ(errors[0].origin.part.substr(0, 1), "1");
       EXPECT_NE(errors[0].reason.find(ExpectedReason(e.outcome)), std::string::npos)
           << errors[0].reason;

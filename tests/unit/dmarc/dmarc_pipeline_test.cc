@@ -66,7 +66,7 @@ TEST(DmarcPipelineTest, AggregatePayloadQuirks) {
     EXPECT_EQ(report->records, 2u);
     EXPECT_EQ(report->messages, 7u);
     EXPECT_EQ(report->origin.part, c.stored_part);
-    EXPECT_EQ(report->origin.kind, "mail");
+    EXPECT_EQ(report->origin.kind, DmarcOriginKind::kMail);
     EXPECT_EQ(report->origin.detail, "dmarc@receiver.example INBOX");
     EXPECT_TRUE(archive.Errors().empty());
   }

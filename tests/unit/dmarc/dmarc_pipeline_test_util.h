@@ -115,7 +115,7 @@ struct Archive {
 
 inline DmarcOrigin MailOrigin() {
   DmarcOrigin origin;
-  origin.kind = "mail";
+  origin.kind = DmarcOriginKind::kMail;
   origin.detail = "dmarc@receiver.example INBOX";
   return origin;
 }
@@ -144,7 +144,7 @@ inline DmarcError OneError(Archive& archive, const std::vector<DmarcPart>& parts
   if (items.size() != 1 || errors.size() != 1) return {};
   EXPECT_EQ(items[0].result, DmarcItemResult::kError);
   EXPECT_EQ(DmarcItemKindName(items[0].kind), kind);
-  EXPECT_EQ(errors[0].kind, kind);
+  EXPECT_EQ(DmarcItemKindName(errors[0].kind), kind);
   EXPECT_EQ(errors[0].reason, items[0].reason);
   EXPECT_EQ(errors[0].origin.part, items[0].part);
   return errors[0];

@@ -28,7 +28,7 @@ DmarcReaderJob SampleJob() {
   job.mailbox = "Reports/\x01\xff";
   job.rcpt = "dmarc+x@example.com";
   job.again = true;
-  job.origin_kind = "imap";
+  job.origin_kind = DmarcOriginKind::kImap;
   job.mail_on_fd = true;
   return job;
 }
@@ -60,7 +60,7 @@ TEST(DmarcReaderJobTest, RoundTripsEveryField) {
   EXPECT_EQ(decoded->mailbox, job.mailbox);
   EXPECT_EQ(decoded->rcpt, job.rcpt);
   EXPECT_TRUE(decoded->again);
-  EXPECT_EQ(decoded->origin_kind, "imap");
+  EXPECT_EQ(decoded->origin_kind, DmarcOriginKind::kImap);
   EXPECT_TRUE(decoded->mail_on_fd);
 }
 
@@ -76,7 +76,7 @@ TEST(DmarcReaderJobTest, RefusesWhatItDoesNotUnderstand) {
   without_user.erase(user, good.find('\n', user) + 1 - user);
   EXPECT_FALSE(DecodeDmarcReaderJob(without_user).ok());  // missing
   for (const char* bad : {"map_size=12x\n", "map_size=-1\n", "again=yes\n", "mail=abc\n",
-                          "budget_ms=0\n", "origin_kind=file\n", "user=%4\n", "user=%zz\n", "compression_level=99999999999\n"}) {
+                          "budget_ms=0\n", "origin_kind=file\n", "origin_kind=pop3\n", "user=%4\n", "user=%zz\n", "compression_level=99999999999\n"}) {
     std::string text = good;
     const std::string key = std::string(bad).substr(0, std::string(bad).find('=') + 1);
     const size_t at = text.find("\n" + key) + 1;

@@ -79,7 +79,7 @@ TEST_F(DmarcBulkTest, SeveralReportsInOneCommitVisibleOnlyAfterIt) {
   }
   Result<DmarcImportResult> failure = dmarc_->ImportFailure(Failure("one"), {});
   ASSERT_TRUE(failure.ok()) << failure.status().ToString();
-  ASSERT_TRUE(dmarc_->RecordError("payload", "bad gzip", testing::FileOrigin("x.gz")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "bad gzip", testing::FileOrigin("x.gz")).ok());
   EXPECT_EQ(ids, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
   EXPECT_TRUE(bulk.pending());
   EXPECT_EQ(bulk.commits(), 0u);
@@ -130,7 +130,7 @@ TEST_F(DmarcBulkTest, BulkDroppedWithoutCommitLeavesNothing) {
   {
     DmarcStore::Bulk bulk(*dmarc_, Unlimited());
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(ImportXml(*dmarc_, Report(i)).ok());
-    ASSERT_TRUE(dmarc_->RecordError("payload", "bad", testing::FileOrigin("y")).ok());
+    ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "bad", testing::FileOrigin("y")).ok());
   }
   EXPECT_EQ(StoredReports(), 0u);
   EXPECT_EQ(Stats().errors, 0u);
@@ -160,7 +160,7 @@ TEST_F(DmarcBulkTest, MapFullFailsEveryCoveredReportAndLeavesNothing) {
   // after earlier writes were lost.
   EXPECT_EQ(bulk.Commit().code(), Status::Code::kMapFull);
   EXPECT_EQ(ImportXml(*dmarc_, Report(5000)).status().code(), Status::Code::kMapFull);
-  EXPECT_EQ(dmarc_->RecordError("payload", "x", {}).code(), Status::Code::kMapFull);
+  EXPECT_EQ(dmarc_->RecordError(DmarcItemKind::kPayload, "x", {}).code(), Status::Code::kMapFull);
   EXPECT_EQ(bulk.commits(), 1u);
   const DmarcStats stats = Stats();
   EXPECT_EQ(stats.reports, 2u);
@@ -182,7 +182,7 @@ TEST_F(DmarcBulkTest, CommitsAfterMaxReports) {
   ASSERT_TRUE(dmarc_->ImportFailure(Failure("f"), {}).ok());
   ASSERT_TRUE(ImportXml(*dmarc_, Report(3)).ok());
   EXPECT_TRUE(bulk.pending());
-  ASSERT_TRUE(dmarc_->RecordError("payload", "bad", {}).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "bad", {}).ok());
   EXPECT_EQ(bulk.commits(), 2u);
   EXPECT_EQ(StoredReports(), 4u);
 }

@@ -111,7 +111,7 @@ TEST(DmarcStoreCodec, DamagedValuesAreCorruption) {
   std::string record;
   codec::EncodeRecord(SampleRecord(), &record);
   DmarcError error;
-  error.kind = "payload";
+  error.kind = DmarcItemKind::kPayload;
   error.reason = "gzip: invalid header";
   error.origin.mail = Sha256::Of("m");
   DmarcMail mail;
@@ -172,6 +172,33 @@ TEST(DmarcStoreCodec, DamagedValuesAreCorruption) {
   huge_count += std::string("\x01\x01\x00\x01\x01\x01\xFF\xFF\xFF\xFF\x0F", 11);
   AggregateRecord out;
   EXPECT_EQ(codec::DecodeRecord(huge_count, &out).code(), Status::Code::kCorruption);
+}
+
+// Kinds are enums in memory and their names on disk (the format keeps the text).
+TEST(DmarcStoreCodec, KindsAreStoredByNameAndAnUnknownNameIsCorruption) {
+  DmarcError error;
+  error.kind = DmarcItemKind::kPayload;
+  error.reason = "r";
+  error.origin.kind = DmarcOriginKind::kImap;
+  const std::string value = codec::EncodeError(error);
+  ASSERT_NE(value.find("\x07payload"), std::string::npos);
+  const size_t origin_kind = value.find("\x04imap");
+  ASSERT_NE(origin_kind, std::string::npos);
+  DmarcError decoded;
+  ASSERT_TRUE(codec::DecodeError(value, &decoded).ok());
+  EXPECT_EQ(decoded.kind, DmarcItemKind::kPayload);
+  EXPECT_EQ(decoded.origin.kind, DmarcOriginKind::kImap);
+  for (const char* other : {"pop3", "IMAP", "file"}) {
+    std::string changed = value;
+    changed.replace(origin_kind + 1, 4, other);
+    Status status = codec::DecodeError(changed, &decoded);
+    if (std::string(other) == "file") {
+      EXPECT_TRUE(status.ok());
+      EXPECT_EQ(decoded.origin.kind, DmarcOriginKind::kFile);
+    } else {
+      EXPECT_EQ(status.code(), Status::Code::kCorruption) << other;
+    }
+  }
 }
 
 TEST(DmarcStoreCodec, DamagedStoredRecordIsReportedByTheStore) {

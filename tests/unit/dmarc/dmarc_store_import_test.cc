@@ -250,7 +250,7 @@ TEST_F(DmarcImportTest, ArchiveMadeBeforeDmarcIsReadableAndGainsTheDatabases) {
     const std::string xml = ReportXml("o", "r", "example.org", 1, NumberedRecords(1));
     EXPECT_EQ(ImportXml(dmarc, xml).status().code(), Status::Code::kInvalidArgument);
     EXPECT_EQ(dmarc.ImportFailure({}, {}).status().code(), Status::Code::kInvalidArgument);
-    EXPECT_EQ(dmarc.RecordError("mail", "x", {}).code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(dmarc.RecordError(DmarcItemKind::kMail, "x", {}).code(), Status::Code::kInvalidArgument);
     EXPECT_EQ(dmarc.NoteMail({}).code(), Status::Code::kInvalidArgument);
     EXPECT_EQ(dmarc.ForgetErrorsOf({}).code(), Status::Code::kInvalidArgument);
   }
@@ -272,7 +272,7 @@ TEST_F(DmarcImportTest, NewerDmarcFormatIsRefused) {
   {
     auto store = testing::OpenTestStore(path());
     DmarcStore dmarc(store);
-    ASSERT_TRUE(dmarc.RecordError("mail", "x", {}).ok());
+    ASSERT_TRUE(dmarc.RecordError(DmarcItemKind::kMail, "x", {}).ok());
   }
   testing::ModifyArchive(path(), [](MDB_txn* txn, MDB_dbi (*open)(MDB_txn*, const char*)) {
     MDB_dbi meta = open(txn, "dmarc_meta");
@@ -286,7 +286,7 @@ TEST_F(DmarcImportTest, NewerDmarcFormatIsRefused) {
   Status listed = dmarc.ListErrors([](const DmarcError&) { return true; });
   EXPECT_EQ(listed.code(), Status::Code::kCorruption);
   EXPECT_NE(listed.message().find("newer"), std::string::npos) << listed.ToString();
-  EXPECT_EQ(dmarc.RecordError("mail", "y", {}).code(), Status::Code::kCorruption);
+  EXPECT_EQ(dmarc.RecordError(DmarcItemKind::kMail, "y", {}).code(), Status::Code::kCorruption);
 }
 
 }  // namespace

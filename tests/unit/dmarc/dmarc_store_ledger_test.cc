@@ -49,7 +49,7 @@ FailureReport Failure(const std::string& domain, std::optional<int64_t> arrival,
 
 DmarcOrigin MailOrigin(const MessageId& mail, const std::string& part) {
   DmarcOrigin origin;
-  origin.kind = "mail";
+  origin.kind = DmarcOriginKind::kMail;
   origin.detail = "dmarc@example.org";
   origin.mail = mail;
   origin.part = part;
@@ -182,27 +182,27 @@ TEST_F(DmarcLedgerTest, ListsFailuresByDomainAndArrival) {
 
 TEST_F(DmarcLedgerTest, ErrorLedgerIsIdempotentAndForgetsPerMail) {
   const MessageId mail_a = Sha256::Of("mail a"), mail_b = Sha256::Of("mail b");
-  ASSERT_TRUE(dmarc_->RecordError("payload", "gzip: invalid header", MailOrigin(mail_a, "2")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "gzip: invalid header", MailOrigin(mail_a, "2")).ok());
   ASSERT_TRUE(
-      dmarc_->RecordError("aggregate", "XML: DOCTYPE not allowed", MailOrigin(mail_a, "3")).ok());
-  ASSERT_TRUE(dmarc_->RecordError("mail", "no DMARC report found", MailOrigin(mail_b, "")).ok());
-  ASSERT_TRUE(dmarc_->RecordError("payload", "zip: not a zip", testing::FileOrigin("/r.zip")).ok());
+      dmarc_->RecordError(DmarcItemKind::kAggregate, "XML: DOCTYPE not allowed", MailOrigin(mail_a, "3")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kMail, "no DMARC report found", MailOrigin(mail_b, "")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "zip: not a zip", testing::FileOrigin("/r.zip")).ok());
   // Again: the same (mail, part, reason) and (file, part, reason) are recorded once;
   // the same reason in another part or mail is another entry.
-  ASSERT_TRUE(dmarc_->RecordError("payload", "gzip: invalid header", MailOrigin(mail_a, "2")).ok());
-  ASSERT_TRUE(dmarc_->RecordError("payload", "zip: not a zip", testing::FileOrigin("/r.zip")).ok());
-  ASSERT_TRUE(dmarc_->RecordError("payload", "gzip: invalid header", MailOrigin(mail_b, "2")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "gzip: invalid header", MailOrigin(mail_a, "2")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "zip: not a zip", testing::FileOrigin("/r.zip")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "gzip: invalid header", MailOrigin(mail_b, "2")).ok());
   EXPECT_EQ(ErrorReasons(), (std::vector<std::string>{
                                 "gzip: invalid header", "zip: not a zip", "no DMARC report found",
                                 "XML: DOCTYPE not allowed", "gzip: invalid header"}));
   const std::vector<DmarcError> errors = Errors();
   ASSERT_EQ(errors.size(), 5u);
   EXPECT_EQ(errors.back().id, 1u);
-  EXPECT_EQ(errors.back().kind, "payload");
+  EXPECT_EQ(errors.back().kind, DmarcItemKind::kPayload);
   EXPECT_EQ(errors.back().origin.mail, mail_a);
   EXPECT_EQ(errors.back().origin.part, "2");
   EXPECT_GT(errors.back().time_us, 0u);
-  EXPECT_EQ(errors[1].origin.kind, "file");
+  EXPECT_EQ(errors[1].origin.kind, DmarcOriginKind::kFile);
   EXPECT_EQ(errors[1].origin.detail, "/r.zip");
   EXPECT_FALSE(errors[1].origin.mail.has_value());
 
@@ -211,7 +211,7 @@ TEST_F(DmarcLedgerTest, ErrorLedgerIsIdempotentAndForgetsPerMail) {
                                                       "no DMARC report found"}));
   ASSERT_TRUE(dmarc_->ForgetErrorsOf(mail_a).ok());  // nothing left: still fine
   // Forgotten errors are recorded again when the mail is processed again.
-  ASSERT_TRUE(dmarc_->RecordError("payload", "gzip: invalid header", MailOrigin(mail_a, "2")).ok());
+  ASSERT_TRUE(dmarc_->RecordError(DmarcItemKind::kPayload, "gzip: invalid header", MailOrigin(mail_a, "2")).ok());
   EXPECT_EQ(ErrorReasons().size(), 4u);
   Result<DmarcStats> stats = dmarc_->GetStats();
   ASSERT_TRUE(stats.ok());

@@ -48,7 +48,7 @@ TEST(DmarcSpaceTest, ReportsStopAtTheLimitAndMailGoesOn) {
   EXPECT_NE(refused.message().find("archiver_dmarc_max_space"), std::string::npos);
   // A refused report leaves nothing behind, and refusals are still recorded.
   EXPECT_EQ(dmarc.GetStats()->reports, static_cast<uint64_t>(stored));
-  EXPECT_TRUE(dmarc.RecordError("aggregate", refused.message(), testing::FileOrigin("x")).ok());
+  EXPECT_TRUE(dmarc.RecordError(DmarcItemKind::kAggregate, refused.message(), testing::FileOrigin("x")).ok());
   FailureReport failure;
   failure.feedback_type = "auth-failure";
   failure.reported_domain = "ex.org";

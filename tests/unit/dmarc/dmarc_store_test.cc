@@ -95,7 +95,7 @@ class DmarcStoreTest : public ::testing::Test {
 TEST_F(DmarcStoreTest, RoundTripsReportAndRecords) {
   MemorySource source(kFullReport, "full.xml");
   DmarcOrigin origin;
-  origin.kind = "mail";
+  origin.kind = DmarcOriginKind::kMail;
   origin.detail = "dmarc@example.org";
   origin.mail = Sha256::Of("the carrying mail");
   origin.part = "2/report.xml";
@@ -130,7 +130,7 @@ TEST_F(DmarcStoreTest, RoundTripsReportAndRecords) {
   EXPECT_EQ(report->fail, 0u);
   EXPECT_FALSE(report->recovered);
   EXPECT_GT(report->imported_us, 0u);
-  EXPECT_EQ(report->origin.kind, "mail");
+  EXPECT_EQ(report->origin.kind, DmarcOriginKind::kMail);
   EXPECT_EQ(report->origin.detail, "dmarc@example.org");
   EXPECT_EQ(report->origin.mail, Sha256::Of("the carrying mail"));
   EXPECT_EQ(report->origin.part, "2/report.xml");

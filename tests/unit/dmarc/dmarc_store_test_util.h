@@ -52,7 +52,7 @@ inline std::string NumberedRecords(uint64_t count) {
 
 inline DmarcOrigin FileOrigin(const std::string& path) {
   DmarcOrigin origin;
-  origin.kind = "file";
+  origin.kind = DmarcOriginKind::kFile;
   origin.detail = path;
   return origin;
 }

@@ -117,6 +117,13 @@ TEST(TraceTest, LmtpPrefixes) {
   }
 }
 
+TEST(TraceTest, AgentOfTheSavingService) {
+  EXPECT_EQ(AgentOfService("lmtp"), DeliveryAgent::kLmtp);
+  EXPECT_EQ(AgentOfService("lda"), DeliveryAgent::kLda);
+  for (const char* other : {"imap", "doveadm", "pop3", "", "LMTP"})
+    EXPECT_EQ(AgentOfService(other), DeliveryAgent::kAppend) << other;
+}
+
 TEST(TraceTest, AppendAddsNothing) {
   std::string message = kReturnPath + kDeliveredTo + kReceived + kBody;
   EXPECT_EQ(DeliveryTraceLength(message, DeliveryAgent::kAppend,

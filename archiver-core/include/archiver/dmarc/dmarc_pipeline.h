@@ -48,22 +48,14 @@ struct DmarcPipelineOptions {
   DmarcMailBudget budget;
 };
 
-// What a DmarcItem is about. An error's kind is the ledger's DmarcError::kind.
-enum class DmarcItemKind : uint8_t {
-  kAggregate,  // an aggregate report (RUA)
-  kFailure,    // a failure report (ARF or Exim-style text)
-  kPayload,    // an attachment that should hold a report but does not
-  kMail,       // the mail as a whole (no report in it, over its budget, stopped)
-};
 // What came of it.
 enum class DmarcItemResult : uint8_t {
   kOk,         // stored: new
   kDuplicate,  // found again: stored before
   kError,      // not readable: recorded in the ledger
 };
-// The names in the ledger and doveadm's output: "aggregate", "failure", "payload",
-// "mail"; "ok", "duplicate", "error".
-const char* DmarcItemKindName(DmarcItemKind kind);
+// The names in doveadm's output: "ok", "duplicate", "error" (DmarcItemKind, what an
+// item is about, is in dmarc_store.h: the error ledger stores it).
 const char* DmarcItemResultName(DmarcItemResult result);
 
 // One thing found in a mail: a report stored or found again, or an error.

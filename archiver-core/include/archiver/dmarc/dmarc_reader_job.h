@@ -29,7 +29,8 @@ struct DmarcReaderJob {
   std::string mailbox;
   std::string rcpt;               // the reports' origin detail: the envelope recipient
                                   // ("mail"), the source and folder ("imap")
-  std::string origin_kind = "mail";  // DmarcOrigin::kind: "mail" (a delivery), "imap"
+  // DmarcOrigin::kind: kMail (a delivery) or kImap (a remote source's mail).
+  DmarcOriginKind origin_kind = DmarcOriginKind::kMail;
   // false: the mail is read from the archive. true: its bytes come on the reader's fd 3
   // (a mail a remote source's sync has fetched and not committed yet); `mail` is their
   // SHA-256, which the reader checks.

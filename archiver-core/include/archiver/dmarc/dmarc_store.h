@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,10 +23,27 @@
 
 namespace archiver {
 
+// How a report reached the archive. Stored by name: "mail" (a delivered mail), "file"
+// (doveadm dmarc import), "imap" (a remote source).
+enum class DmarcOriginKind : uint8_t { kMail, kFile, kImap };
+const char* DmarcOriginKindName(DmarcOriginKind kind);
+// The kind named `name`; nullopt for any other text.
+std::optional<DmarcOriginKind> DmarcOriginKindNamed(std::string_view name);
+
+// What a report-processing item is about; a ledger error's kind. Stored by name:
+// "aggregate", "failure", "payload", "mail".
+enum class DmarcItemKind : uint8_t {
+  kAggregate,  // an aggregate report (RUA)
+  kFailure,    // a failure report (ARF or Exim-style text)
+  kPayload,    // an attachment that should hold a report but does not
+  kMail,       // the mail as a whole (no report in it, over its budget, stopped)
+};
+const char* DmarcItemKindName(DmarcItemKind kind);
+std::optional<DmarcItemKind> DmarcItemKindNamed(std::string_view name);
+
 // Where a report came from.
 struct DmarcOrigin {
-  std::string kind;                 // "mail" (a delivered mail), "file" (doveadm dmarc
-                                    // import), "imap" (a remote source)
+  DmarcOriginKind kind = DmarcOriginKind::kMail;
   std::string detail;               // the file path; the source and folder; the recipient
   std::optional<MessageId> mail;    // the archived mail that carried it, if any
   std::string part;                 // where inside: MIME part "2.1", then "/" and the ZIP
@@ -56,7 +74,7 @@ struct DmarcFailure {
 struct DmarcError {
   uint64_t id = 0;
   uint64_t time_us = 0;
-  std::string kind;                 // "aggregate", "failure", "payload", "mail"
+  DmarcItemKind kind = DmarcItemKind::kMail;
   std::string reason;               // e.g. "gzip: invalid header", "XML: DOCTYPE not allowed"
   DmarcOrigin origin;
 };
@@ -161,7 +179,7 @@ class DmarcStore {
   Result<DmarcImportResult> ImportFailure(const FailureReport& report, const DmarcOrigin& origin);
 
   // Adds to the error ledger; idempotent per (carrying mail or file, part, reason).
-  Status RecordError(const std::string& kind, const std::string& reason,
+  Status RecordError(DmarcItemKind kind, const std::string& reason,
                      const DmarcOrigin& origin);
 
   // Records what processing a report mail produced (replacing an earlier entry).

@@ -30,7 +30,10 @@ struct DeliveryRecord {
   MessageId id{};              // the message (filled in by Archive)
   uint64_t received_us = 0;    // delivery time, microseconds since the epoch, UTC
                                // (0: Archive and AddDelivery use the current time)
-  std::string origin;          // "lmtp", "lda", "append", … (how it reached the archive)
+  std::string origin;          // how it reached the archive: "lmtp", "lda", "append",
+                               // "imap" (a remote source), or the name of the Dovecot
+                               // service that saved it. Open-ended text (a service name),
+                               // so a string, not an enum: readers only print it.
   std::string envelope_from;   // MAIL FROM as given ("" for the null sender)
   std::string envelope_to;     // RCPT TO as given, +detail kept
   std::string user;            // the Dovecot user it was delivered to
