@@ -2,7 +2,7 @@
 // pipeline (read by the glue, which knows the settings and the MIME walk), and the
 // `--after` action applied on the remote only once the reports and the batch's checkpoint
 // are committed (with the UIDs whose action is pending, cleared once the remote accepted
-// it: a crash or a refusal in between leaves them for the next sync, source-sync.cc).
+// it: a crash or a refusal in between leaves them for the next sync, source-commit.cc).
 // A mail in which no report was found is archived and counted as failed,
 // but left untouched on the remote for a human to look at.
 #pragma once

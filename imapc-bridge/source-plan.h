@@ -2,7 +2,7 @@
 // its retry list, a changed UIDVALIDITY), what becomes of each scanned message (taken,
 // skipped by a DMARC filter or for its size), which retries the remote no longer has, how
 // the messages taken are cut into batches, and how far the checkpoint may pass over.
-// The Dovecot calls around these decisions are in source-scan.cc and source-sync.cc.
+// The Dovecot calls around these decisions are in source-scan.cc and source-folder-sync.cc.
 #pragma once
 
 #include <cstddef>

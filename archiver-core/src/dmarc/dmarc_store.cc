@@ -156,20 +156,18 @@ Status DmarcStore::ForgetErrorsOf(const MessageId& mail) {
   return internal::InDmarcWrite(archive, bulk_, "forget DMARC errors", [&](lmdb::Txn& txn) {
     const DmarcDatabases& db = DmarcDbs(archive);
     std::vector<uint64_t> ids;
-    {
-      Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, db.error_mails);
-      if (!cursor.ok()) return cursor.status();
-      MDB_val key = lmdb::ToVal(codec::View(mail)), value = {};
-      int rc = cursor->Get(&key, &value, MDB_SET);
-      for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT_DUP)) {
-        uint64_t id = 0;
-        if (!codec::DecodeId(lmdb::ToView(value), &id)) {
-          return Status::Corruption("dmarc_error_mails value is not 8 bytes");
-        }
-        ids.push_back(id);
-      }
-      if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "read DMARC errors");
-    }
+    Status walked = internal::WalkEntries(
+        txn, db.error_mails, MDB_SET_KEY, codec::View(mail), MDB_NEXT_DUP,
+        [&](std::string_view, std::string_view value, bool*) {
+          uint64_t id = 0;
+          if (!codec::DecodeId(value, &id)) {
+            return Status::Corruption("dmarc_error_mails value is not 8 bytes");
+          }
+          ids.push_back(id);
+          return Status::Ok();
+        },
+        "read DMARC errors");
+    if (!walked.ok()) return walked;
     for (uint64_t id : ids) {
       const codec::IdKey id_key = codec::EncodeId(id);
       std::string_view value;

@@ -281,17 +281,18 @@ class AggregateImporter {
   Status WriteRecords(lmdb::Txn& txn) {
     if (batch_ends_.empty()) return Status::Ok();
     const codec::RecordKey first = codec::EncodeRecordKey(id_, stored_index_);
-    unsigned flags = 0;
-    {
-      // Appending (MDB_APPEND) fills pages completely; it needs every key to be the
-      // largest, which holds unless a newer report was started meanwhile.
-      Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, db_.records);
-      if (!cursor.ok()) return cursor.status();
-      MDB_val last = {}, value = {};
-      int rc = cursor->Get(&last, &value, MDB_LAST);
-      if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "read DMARC records");
-      if (rc == MDB_NOTFOUND || lmdb::ToView(last) < codec::View(first)) flags = MDB_APPEND;
-    }
+    // Appending (MDB_APPEND) fills pages completely; it needs every key to be the
+    // largest, which holds unless a newer report was started meanwhile.
+    unsigned flags = MDB_APPEND;
+    Status read = internal::WalkEntries(
+        txn, db_.records, MDB_LAST, {}, MDB_PREV,
+        [&](std::string_view last, std::string_view, bool* stop) {
+          if (!(last < codec::View(first))) flags = 0;
+          *stop = true;  // only the last key
+          return Status::Ok();
+        },
+        "read DMARC records");
+    if (!read.ok()) return read;
     size_t begin = 0;
     for (size_t i = 0; i < batch_ends_.size(); ++i) {
       const codec::RecordKey key =

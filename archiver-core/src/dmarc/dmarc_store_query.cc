@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "archiver/dmarc/dmarc_store.h"
 #include "base/ascii.h"
@@ -24,42 +25,21 @@ using internal::DmarcDbs;
 // key are time keys; without, a database whose keys are time keys.
 Status WalkTimeIndex(const lmdb::Txn& txn, MDB_dbi dbi, const std::string* domain, int64_t since,
                      int64_t until, const std::function<Status(uint64_t id, bool* stop)>& visit) {
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
-  if (!cursor.ok()) return cursor.status();
   const codec::TimeKey bound = codec::EncodeTimeKey(until, 0);
-  MDB_val key = {}, value = {};
-  int rc = 0;
-  MDB_cursor_op step = MDB_PREV;
-  if (domain != nullptr) {
-    step = MDB_PREV_DUP;
-    key = lmdb::ToVal(*domain);
-    value = lmdb::ToVal(codec::View(bound));
-    rc = cursor->Get(&key, &value, MDB_GET_BOTH_RANGE);  // the first entry at or after until
-    if (rc == 0) {
-      rc = cursor->Get(&key, &value, MDB_PREV_DUP);
-    } else if (rc == MDB_NOTFOUND) {
-      key = lmdb::ToVal(*domain);
-      rc = cursor->Get(&key, &value, MDB_SET);
-      if (rc == 0) rc = cursor->Get(&key, &value, MDB_LAST_DUP);
-    }
-  } else {
-    key = lmdb::ToVal(codec::View(bound));
-    rc = cursor->Get(&key, &value, MDB_SET_RANGE);
-    rc = cursor->Get(&key, &value, rc == 0 ? MDB_PREV : MDB_LAST);
-  }
-  for (; rc == 0; rc = cursor->Get(&key, &value, step)) {
-    int64_t time = 0;
-    uint64_t id = 0;
-    if (!codec::DecodeTimeKey(lmdb::ToView(domain != nullptr ? value : key), &time, &id)) {
-      return Status::Corruption("a DMARC time index entry is not 16 bytes");
-    }
-    if (time < since) return Status::Ok();
-    bool stop = false;
-    Status visited = visit(id, &stop);
-    if (!visited.ok() || stop) return visited;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "read a DMARC index");
-  return Status::Ok();
+  std::optional<std::string_view> duplicates_of;
+  if (domain != nullptr) duplicates_of = *domain;
+  return internal::WalkBackwardsBelow(
+      txn, dbi, duplicates_of, codec::View(bound),
+      [&](std::string_view key, std::string_view value, bool* stop) {
+        int64_t time = 0;
+        uint64_t id = 0;
+        if (!codec::DecodeTimeKey(domain != nullptr ? value : key, &time, &id)) {
+          return Status::Corruption("a DMARC time index entry is not 16 bytes");
+        }
+        *stop = time < since;
+        return *stop ? Status::Ok() : visit(id, stop);
+      },
+      "read a DMARC index");
 }
 
 Status ReadReport(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t id,

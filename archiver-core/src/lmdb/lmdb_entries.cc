@@ -23,19 +23,81 @@ Status PutEntry(lmdb::Txn& txn, MDB_dbi dbi, std::string_view key, std::string_v
   return lmdb::ToStatus(rc, what, txn.env());
 }
 
+namespace {
+
+// The walk shared by the helpers: `rc` is the result of positioning the cursor on the
+// entry in key/value.
+Status VisitFrom(lmdb::Cursor& cursor, int rc, MDB_val* key, MDB_val* value, MDB_cursor_op step,
+                 const EntryVisitor& visit, std::string_view what) {
+  for (; rc == 0; rc = cursor.Get(key, value, step)) {
+    bool stop = false;
+    Status visited = visit(lmdb::ToView(*key), lmdb::ToView(*value), &stop);
+    if (!visited.ok() || stop) return visited;
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, what);
+  return Status::Ok();
+}
+
+// Puts the cursor on the greatest duplicate of `of` below `below` (or its last one).
+int PositionOnDuplicateBelow(lmdb::Cursor& cursor, std::string_view of,
+                             std::optional<std::string_view> below, MDB_val* key, MDB_val* value) {
+  if (below) {
+    *key = lmdb::ToVal(of);
+    *value = lmdb::ToVal(*below);
+    int rc = cursor.Get(key, value, MDB_GET_BOTH_RANGE);  // the first duplicate at or after
+    if (rc == 0) return cursor.Get(key, value, MDB_PREV_DUP);
+    if (rc != MDB_NOTFOUND) return rc;
+  }
+  *key = lmdb::ToVal(of);  // no key `of`, or every duplicate is below
+  int rc = cursor.Get(key, value, MDB_SET_KEY);
+  return rc == 0 ? cursor.Get(key, value, MDB_LAST_DUP) : rc;
+}
+
+// Puts the cursor on the greatest key below `below` (or the last one).
+int PositionBelow(lmdb::Cursor& cursor, std::optional<std::string_view> below, MDB_val* key,
+                  MDB_val* value) {
+  if (!below) return cursor.Get(key, value, MDB_LAST);
+  *key = lmdb::ToVal(*below);
+  int rc = cursor.Get(key, value, MDB_SET_RANGE);  // the first key at or after below
+  if (rc == 0) return cursor.Get(key, value, MDB_PREV);
+  return rc == MDB_NOTFOUND ? cursor.Get(key, value, MDB_LAST) : rc;
+}
+
+}  // namespace
+
 Status WalkEntries(const lmdb::Txn& txn, MDB_dbi dbi, MDB_cursor_op first, std::string_view from,
                    MDB_cursor_op step, const EntryVisitor& visit, std::string_view what) {
   Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
   if (!cursor.ok()) return cursor.status();
   MDB_val key = lmdb::ToVal(from), value = {};
   int rc = cursor->Get(&key, &value, first);
-  for (; rc == 0; rc = cursor->Get(&key, &value, step)) {
-    bool stop = false;
-    Status visited = visit(lmdb::ToView(key), lmdb::ToView(value), &stop);
-    if (!visited.ok() || stop) return visited;
+  return VisitFrom(*cursor, rc, &key, &value, step, visit, what);
+}
+
+Status WalkBackwardsBelow(const lmdb::Txn& txn, MDB_dbi dbi,
+                          std::optional<std::string_view> duplicates_of,
+                          std::optional<std::string_view> below, const EntryVisitor& visit,
+                          std::string_view what) {
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key = {}, value = {};
+  if (duplicates_of) {
+    int rc = PositionOnDuplicateBelow(*cursor, *duplicates_of, below, &key, &value);
+    return VisitFrom(*cursor, rc, &key, &value, MDB_PREV_DUP, visit, what);
   }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, what);
-  return Status::Ok();
+  int rc = PositionBelow(*cursor, below, &key, &value);
+  return VisitFrom(*cursor, rc, &key, &value, MDB_PREV, visit, what);
+}
+
+Result<bool> HasDuplicate(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                          std::string_view value, std::string_view what) {
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key_val = lmdb::ToVal(key), value_val = lmdb::ToVal(value);
+  int rc = cursor->Get(&key_val, &value_val, MDB_GET_BOTH);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdb::ToStatus(rc, what);
+  return true;
 }
 
 Status WalkPrefixed(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix, bool reverse,

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "archiver/store/store.h"
+#include "lmdb/lmdb_entries.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
@@ -32,61 +33,46 @@ struct Source {
   std::optional<std::string> index_key;
 };
 
-// Puts the cursor on the greatest candidate below state.bound (or the last one).
-int PositionBelowBound(lmdb::Cursor& cursor, const Source& source, const ScanState& state,
-                       MDB_val* key, MDB_val* value) {
-  if (source.index_key) {
-    *key = lmdb::ToVal(*source.index_key);
-    int rc = cursor.Get(key, value, MDB_SET_KEY);
-    if (rc != 0 || !state.bound) return rc == 0 ? cursor.Get(key, value, MDB_LAST_DUP) : rc;
-    *value = lmdb::ToVal({state.bound->data(), state.bound->size()});
-    rc = cursor.Get(key, value, MDB_GET_BOTH_RANGE);  // first dup >= bound
-    if (rc == 0) return cursor.Get(key, value, MDB_PREV_DUP);
-    if (rc != MDB_NOTFOUND) return rc;
-    *key = lmdb::ToVal(*source.index_key);  // every dup is below the bound
-    rc = cursor.Get(key, value, MDB_SET_KEY);
-    return rc == 0 ? cursor.Get(key, value, MDB_LAST_DUP) : rc;
-  }
-  if (!state.bound) return cursor.Get(key, value, MDB_LAST);
-  *key = lmdb::ToVal({state.bound->data(), state.bound->size()});
-  int rc = cursor.Get(key, value, MDB_SET_RANGE);  // first key >= bound
-  if (rc == 0) return cursor.Get(key, value, MDB_PREV);
-  return rc == MDB_NOTFOUND ? cursor.Get(key, value, MDB_LAST) : rc;
-}
-
 // Appends up to `want` matching deliveries below state->bound to `out`, advancing the state.
 Status ScanBatch(const OpenArchive& archive, const Source& source,
                  const index::PreparedFilter& filter, size_t want, ScanState* state,
                  std::vector<Delivery>* out) {
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(*txn, source.dbi);
-  if (!cursor.ok()) return cursor.status();
 
-  MDB_val key = {}, value = {};
-  int rc = PositionBelowBound(*cursor, source, *state, &key, &value);
-  const MDB_cursor_op previous = source.index_key ? MDB_PREV_DUP : MDB_PREV;
-  for (size_t scanned = 0; rc == 0; rc = cursor->Get(&key, &value, previous)) {
-    std::string_view key_bytes = lmdb::ToView(source.index_key ? value : key);
-    Delivery delivery;
-    if (!record::DecodeDeliveryKey(key_bytes, &delivery.key)) continue;  // Verify reports it
-    if (delivery.key.received_us < filter.since_us) {
-      state->done = true;
-      return Status::Ok();
-    }
-    state->bound.emplace();
-    std::copy(key_bytes.begin(), key_bytes.end(), state->bound->begin());
+  const std::optional<record::DeliveryKeyBytes> bound = state->bound;  // the visitor moves it
+  std::optional<std::string_view> below;
+  if (bound) below = std::string_view(bound->data(), bound->size());
+  size_t scanned = 0;
+  bool batch_full = false;
+  Status walked = internal::WalkBackwardsBelow(
+      *txn, source.dbi, source.index_key, below,
+      [&](std::string_view key, std::string_view value, bool* stop) {
+        std::string_view key_bytes = source.index_key ? value : key;
+        Delivery delivery;
+        // An undecodable key is skipped (Verify reports it), not counted as scanned.
+        if (!record::DecodeDeliveryKey(key_bytes, &delivery.key)) return Status::Ok();
+        if (delivery.key.received_us < filter.since_us) {
+          *stop = true;
+          return Status::Ok();
+        }
+        state->bound.emplace();
+        std::copy(key_bytes.begin(), key_bytes.end(), state->bound->begin());
 
-    std::string_view stored = lmdb::ToView(value);
-    bool readable = !source.index_key || txn->Get(archive.db.deliveries, key_bytes, &stored).ok();
-    if (readable && record::DecodeDelivery(stored, &delivery.record).ok() &&
-        filter.Matches(delivery.record)) {
-      out->push_back(std::move(delivery));
-    }
-    if (out->size() >= want || ++scanned >= kBatchScanned) return Status::Ok();
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "list deliveries");
-  state->done = true;
+        std::string_view stored = value;
+        bool readable =
+            !source.index_key || txn->Get(archive.db.deliveries, key_bytes, &stored).ok();
+        if (readable && record::DecodeDelivery(stored, &delivery.record).ok() &&
+            filter.Matches(delivery.record)) {
+          out->push_back(std::move(delivery));
+        }
+        batch_full = out->size() >= want || ++scanned >= kBatchScanned;
+        *stop = batch_full;
+        return Status::Ok();
+      },
+      "list deliveries");
+  if (!walked.ok()) return walked;
+  if (!batch_full) state->done = true;  // below since, or no candidate left
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 
 #include "archiver/store/store.h"
 #include "base/compression.h"
+#include "lmdb/lmdb_entries.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -109,21 +110,22 @@ Result<MessageId> Store::ResolvePrefix(std::string_view hex_prefix) const {
   const OpenArchive& archive = impl_->archive;
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(*txn, archive.db.messages);
-  if (!cursor.ok()) return cursor.status();
-
   std::vector<MessageId> matches;
-  MDB_val key = lmdb::ToVal(lower_bound), value;
-  int rc = cursor->Get(&key, &value, MDB_SET_RANGE);
-  while (rc == 0 && matches.size() < 2) {
-    MessageId id{};
-    if (key.mv_size != id.size()) break;
-    std::memcpy(id.data(), key.mv_data, id.size());
-    if (!ToHex(id).starts_with(prefix)) break;
-    matches.push_back(id);
-    rc = cursor->Get(&key, &value, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "look up message prefix");
+  Status walked = internal::WalkEntries(
+      *txn, archive.db.messages, MDB_SET_RANGE, lower_bound, MDB_NEXT,
+      [&](std::string_view key, std::string_view, bool* stop) {
+        MessageId id{};
+        if (key.size() == id.size()) std::memcpy(id.data(), key.data(), id.size());
+        if (key.size() != id.size() || !ToHex(id).starts_with(prefix)) {
+          *stop = true;  // past the ids with the prefix
+          return Status::Ok();
+        }
+        matches.push_back(id);
+        *stop = matches.size() >= 2;  // two are enough to call it ambiguous
+        return Status::Ok();
+      },
+      "look up message prefix");
+  if (!walked.ok()) return walked;
   if (matches.empty()) return Status::NotFound("no message id starts with " + prefix);
   if (matches.size() > 1) return Status::Ambiguous("several message ids start with " + prefix);
   return matches.front();
@@ -137,23 +139,23 @@ Result<std::vector<Delivery>> Store::DeliveriesOf(const MessageId& id) const {
   Status found = GetStored(*txn, archive, id, &value);
   if (!found.ok()) return found;
 
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(*txn, archive.db.idx_message);
-  if (!cursor.ok()) return cursor.status();
   std::vector<Delivery> deliveries;
-  MDB_val key = lmdb::ToVal(Bytes(id)), delivery_key;
-  int rc = cursor->Get(&key, &delivery_key, MDB_SET_KEY);
-  for (; rc == 0; rc = cursor->Get(&key, &delivery_key, MDB_NEXT_DUP)) {
-    Delivery delivery;
-    std::string_view stored;
-    if (!record::DecodeDeliveryKey(lmdb::ToView(delivery_key), &delivery.key) ||
-        !txn->Get(archive.db.deliveries, lmdb::ToView(delivery_key), &stored).ok()) {
-      return Status::Corruption("message " + ToHex(id) + ": index names a missing delivery");
-    }
-    Status decoded = record::DecodeDelivery(stored, &delivery.record);
-    if (!decoded.ok()) return internal::AboutMessage(id, decoded);
-    deliveries.push_back(std::move(delivery));
-  }
-  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "list deliveries of " + ToHex(id));
+  Status walked = internal::WalkEntries(
+      *txn, archive.db.idx_message, MDB_SET_KEY, Bytes(id), MDB_NEXT_DUP,
+      [&](std::string_view, std::string_view delivery_key, bool*) {
+        Delivery delivery;
+        std::string_view stored;
+        if (!record::DecodeDeliveryKey(delivery_key, &delivery.key) ||
+            !txn->Get(archive.db.deliveries, delivery_key, &stored).ok()) {
+          return Status::Corruption("message " + ToHex(id) + ": index names a missing delivery");
+        }
+        Status decoded = record::DecodeDelivery(stored, &delivery.record);
+        if (!decoded.ok()) return internal::AboutMessage(id, decoded);
+        deliveries.push_back(std::move(delivery));
+        return Status::Ok();
+      },
+      "list deliveries of " + ToHex(id));
+  if (!walked.ok()) return walked;
   return deliveries;
 }
 

@@ -60,13 +60,7 @@ Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
     if (!found.ok()) return found;
     return stored == value;
   }
-  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
-  if (!cursor.ok()) return cursor.status();
-  MDB_val key_val = lmdb::ToVal(key), value_val = lmdb::ToVal(value);
-  int rc = cursor->Get(&key_val, &value_val, MDB_GET_BOTH);
-  if (rc == MDB_NOTFOUND) return false;
-  if (rc != 0) return lmdb::ToStatus(rc, "verify indexes");
-  return true;
+  return internal::HasDuplicate(txn, dbi, key, value, "verify indexes");
 }
 
 // Reports each index that should find this delivery and does not: a delivery missing

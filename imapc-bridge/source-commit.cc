@@ -1,0 +1,179 @@
+// FolderCommitter: a folder's staged messages, skips and refusals, committed batch by
+// batch with the checkpoint (source-commit.h).
+#include "source-commit.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+namespace archiver::imapc {
+
+bool ArchiveFailure(const Status& status, RemoteError* error) {
+  *error = {FailureKind::kLocal, "archive: " + status.ToString()};
+  return false;
+}
+
+FolderCommitter::FolderCommitter(SourceRegistry* registry, const SourceConfig& config,
+                                 const SyncOptions& options, SyncOutcome* outcome)
+    : registry_(registry),
+      config_(config),
+      source_(config.name),
+      options_(options),
+      outcome_(outcome) {}
+
+void FolderCommitter::StartFolder() {
+  tally_ = DmarcTally{};
+  skips_.clear();
+  refused_.clear();
+}
+
+void FolderCommitter::BeginRun(const std::string& folder, const RemoteFolderState& remote,
+                               const FolderPlan& plan) {
+  retry_uids_ = plan.retry;
+  start_last_uid_ = plan.last_uid;
+  batch_ = RemoteBatch{};
+  batch_.folder = folder;
+  batch_.uidvalidity = remote.uidvalidity;
+  batch_.remote_messages = remote.messages;
+}
+
+void FolderCommitter::Stage(FolderScan* scan) {
+  skips_ = std::move(scan->skipped);
+  refused_ = std::move(scan->refused);
+  batch_.settled = std::move(scan->gone);
+}
+
+void FolderCommitter::Stage(FetchedMessages* fetched) {
+  for (uint32_t uid : fetched->expunged) {  // the checkpoint passes over them
+    if (IsRetry(uid)) batch_.settled.push_back(uid);
+  }
+  std::move(fetched->refused.begin(), fetched->refused.end(), std::back_inserter(refused_));
+  std::move(fetched->oversized.begin(), fetched->oversized.end(), std::back_inserter(skips_));
+  std::move(fetched->messages.begin(), fetched->messages.end(),
+            std::back_inserter(batch_.messages));
+}
+
+uint32_t FolderCommitter::PassOverTo(uint32_t end_uid) const {
+  return imapc::PassOverTo(end_uid, start_last_uid_, skips_, refused_);
+}
+
+bool FolderCommitter::IsRetry(uint32_t uid) const {
+  return std::find(retry_uids_.begin(), retry_uids_.end(), uid) != retry_uids_.end();
+}
+
+bool FolderCommitter::Covered(uint32_t uid) const {
+  return uid <= std::max(batch_.last_uid, start_last_uid_);
+}
+
+// DMARC sources: the batch's reports first (read again harmlessly if the batch is
+// lost), then the batch and its checkpoint, then --after on the remote.
+bool FolderCommitter::Commit(struct mailbox* box, uint32_t last_uid, RemoteError* error) {
+  batch_.last_uid = last_uid;
+  std::vector<uint32_t> act;
+  if (!ReadReports(&act, error)) return false;
+  FileCovered();
+  Result<BatchResult> result = registry_->ArchiveBatch(source_, batch_);
+  if (!result.ok()) return ArchiveFailure(result.status(), error);
+  Account(*result);
+  if (result->retry_full_at != 0) batch_.last_uid = result->retry_full_at - 1;
+  if (!LogSkips(error)) return false;
+  if (result->retry_full_at != 0) {  // --after of `act` stays pending for the next sync
+    *error = {FailureKind::kRemote,
+              "folder " + batch_.folder + ": " + std::to_string(kRetryListLimit) +
+                  " messages the remote refused wait for a retry already: UID " +
+                  std::to_string(result->retry_full_at) + " and the rest wait for them"};
+    return false;
+  }
+  return act.empty() || ApplyAfter(box, batch_.folder, batch_.uidvalidity, act, error);
+}
+
+bool FolderCommitter::ReadReports(std::vector<uint32_t>* act, RemoteError* error) {
+  if (!dmarc() || batch_.messages.empty()) return true;
+  std::vector<uint32_t> uids;
+  std::vector<std::string_view> mails;
+  for (const RemoteMessage& message : batch_.messages) {
+    uids.push_back(message.uid);
+    mails.push_back(message.bytes);
+  }
+  Status read =
+      ReadBatchReports(options_.dmarc_reader, source_, batch_.folder, uids, mails, act, &tally_);
+  if (!read.ok()) return ArchiveFailure(read, error);
+  if (config_.after != SourceAfter::kNone) batch_.pending_after = *act;
+  return true;
+}
+
+void FolderCommitter::FileCovered() {
+  for (const RetryMessage& refused : refused_) {
+    if (Covered(refused.uid)) batch_.refused.push_back(refused);
+  }
+  std::erase_if(refused_, [&](const RetryMessage& refused) { return Covered(refused.uid); });
+  for (const SkippedMessage& skip : skips_) {  // a retry skipped for another reason
+    if (Covered(skip.uid) && IsRetry(skip.uid)) batch_.settled.push_back(skip.uid);
+  }
+}
+
+void FolderCommitter::Account(const BatchResult& result) {
+  uint64_t written = result.stored + result.deduplicated;
+  outcome_->archived += written;
+  outcome_->deduplicated += result.deduplicated;
+  outcome_->skipped += result.skipped;
+  done_ += written;
+  batch_.messages.clear();
+  batch_.log.clear();
+  batch_.pending_after.clear();
+  batch_.refused.clear();
+  batch_.settled.clear();
+}
+
+bool FolderCommitter::CommitBefore(struct mailbox* box, uint32_t lost_at,
+                                   const RemoteError& failure) {
+  std::erase_if(batch_.messages,
+                [&](const RemoteMessage& message) { return message.uid >= lost_at; });
+  refused_.push_back({lost_at, 0, failure.reason});
+  RemoteError committed;
+  // DMARC: --after is not applied over the broken connection (Commit logs it).
+  return Commit(box, lost_at, &committed);
+}
+
+bool FolderCommitter::ApplyAfter(struct mailbox* box, const std::string& folder,
+                                 uint32_t uidvalidity, const std::vector<uint32_t>& uids,
+                                 RemoteError* error) {
+  std::string action_error;
+  if (!ApplyAfterAction(box, config_, uids, &action_error)) {
+    Status logged = registry_->AppendLog(
+        source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " + folder,
+                  uids.size(), action_error + " (pending: retried by the next sync)"});
+    return logged.ok() || ArchiveFailure(logged, error);
+  }
+  if (config_.after != SourceAfter::kNone) tally_.acted += uids.size();
+  Status cleared = registry_->ClearPendingAfter(source_, folder, uidvalidity, uids);
+  return cleared.ok() || ArchiveFailure(cleared, error);
+}
+
+bool FolderCommitter::LogSkips(RemoteError* error) {
+  auto covered = [&](const SkippedMessage& skip) { return Covered(skip.uid); };
+  for (const SkippedMessage& skip : skips_) {
+    if (!covered(skip)) continue;
+    if (skip.kind == SkipKind::kFiltered) {
+      ++tally_.filtered;
+      continue;
+    }
+    ++outcome_->skipped;
+    Status logged = registry_->AppendLog(source_, {0, "skip oversized", 1, skip.reason});
+    if (!logged.ok()) return ArchiveFailure(logged, error);
+  }
+  skips_.erase(std::remove_if(skips_.begin(), skips_.end(), covered), skips_.end());
+  return true;
+}
+
+bool FolderCommitter::LogDmarc(const std::string& folder) {
+  if (tally_.mails + tally_.failed + tally_.filtered + tally_.acted == 0 && tally_.errors.empty())
+    return true;
+  AddDmarcTally(&outcome_->dmarc, tally_);
+  return registry_
+      ->AppendLog(source_, {0, DmarcFolderSummary(folder, tally_, config_.after), tally_.mails,
+                            tally_.errors})
+      .ok();
+}
+
+}  // namespace archiver::imapc
