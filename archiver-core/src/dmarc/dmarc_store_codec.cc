@@ -1,18 +1,24 @@
 // Encoding and decoding of the DMARC databases' keys and values (see dmarc_store_codec.h).
-// Each value's fields are named once, in a *Layout function that runs with a Writer to
-// encode and with a Reader to decode, so the two directions cannot disagree. Values are
-// read byte by byte from string_views: stored bytes need no alignment.
+// Each value's fields are named once, in a *Layout function that the value codec
+// (base/value_codec.h) runs with a Writer to encode and with a Reader to decode; the
+// one-byte tokens for enumerated values are DMARC's own, on top of it.
 #include "dmarc/dmarc_store_codec.h"
 
-#include <cstring>
 #include <iterator>
 
 #include "archiver/digest.h"
 #include "base/ascii.h"
+#include "base/value_codec.h"
 #include "store/record.h"
 
 namespace archiver::dmarc_codec {
 namespace {
+
+using value_codec::Decode;
+using value_codec::Encode;
+using value_codec::EncodeTo;
+using value_codec::Reader;
+using value_codec::Writer;
 
 // Enumerated values stored as one byte: 0 means a literal string follows, k >= 1 the
 // (k-1)-th entry. Append only: the positions are part of the format.
@@ -39,196 +45,65 @@ constexpr std::string_view kTokens[] = {
     "arc",
 };
 
-// Appends a value to a string, its version byte first.
-class Writer {
- public:
-  explicit Writer(std::string* out) : out_(*out) { Byte(kValueVersion); }
+// A token: one byte, then the literal string after a 0.
+void Token(Writer& io, std::string_view value) {
+  for (size_t i = 0; i < std::size(kTokens); ++i) {
+    if (kTokens[i] == value) return io.Byte(static_cast<uint8_t>(i + 1));
+  }
+  io.Byte(0);
+  io.String(value);
+}
 
-  void Byte(uint8_t value) { out_.push_back(static_cast<char>(value)); }
-  void Flag(bool value) { Byte(value ? 1 : 0); }
-  void Varint(uint64_t value) { record::PutVarint(value, &out_); }
-  // Zigzag: 0, -1, 1, -2, ... become 0, 1, 2, 3, ...
-  void Signed(int64_t value) {
-    Varint((static_cast<uint64_t>(value) << 1) ^ (value < 0 ? ~0ULL : 0));
-  }
-  template <typename Integer>
-  void Optional(const std::optional<Integer>& value) {
-    Flag(value.has_value());
-    if (value) Signed(*value);
-  }
-  void String(std::string_view text) { record::PutString(text, &out_); }
-  void Token(std::string_view value) {
-    for (size_t i = 0; i < std::size(kTokens); ++i) {
-      if (kTokens[i] == value) return Byte(static_cast<uint8_t>(i + 1));
-    }
-    Byte(0);
-    String(value);
-  }
-  // An enumerated value stored as its name (a string).
-  template <typename Enum>
-  void Named(Enum value, const char* (*name_of)(Enum),
-             std::optional<Enum> (*)(std::string_view)) {
-    String(name_of(value));
-  }
-  void OptionalId(const std::optional<MessageId>& id) {
-    Flag(id.has_value());
-    if (id) out_.append(View(*id));
-  }
-  template <typename T, typename Each>
-  void List(const std::vector<T>& items, Each each) {
-    Varint(items.size());
-    for (const T& item : items) each(item);
-  }
+// `Text` is std::string, or std::string_view pointing into the value or into kTokens.
+template <typename Text>
+void Token(Reader& io, Text& text) {
+  uint8_t token = 0;
+  io.Byte(token);
+  if (!io.ok()) return;
+  if (token == 0) return io.String(text);
+  if (token > std::size(kTokens)) return io.Fail("an unknown token");
+  text = kTokens[token - 1];
+}
 
- private:
-  std::string& out_;
-};
+template <typename Io, typename Id>
+void OptionalId(Io& io, Id& id) {
+  io.Optional(id, [&](auto& bytes) { io.Bytes(bytes); });
+}
 
-// Reads a value's fields in order; once one is missing or malformed, every later read
-// is a no-op and ok() is false.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
+template <typename Io, typename Integer>
+void OptionalSigned(Io& io, Integer& value) {
+  io.Optional(value, [&](auto& number) { io.Signed(number); });
+}
 
-  // The version byte: Corruption for 0 or a newer version.
-  Status Version(const char* what) {
-    uint8_t version = 0;
-    Byte(version);
-    if (!ok_) return Status::Corruption(std::string(what) + " value is empty");
-    if (version == 0 || version > kValueVersion) {
-      return Status::Corruption(std::string(what) + " value has unknown version " +
-                                std::to_string(version));
-    }
-    return Status::Ok();
-  }
-  // Ok, or Corruption naming `what` when a field was missing or malformed.
-  Status Done(const char* what) const {
-    if (ok_) return Status::Ok();
-    return Status::Corruption(std::string(what) + " value is truncated or malformed");
-  }
-
-  void Byte(uint8_t& value) {
-    if (!Have(1)) return;
-    value = static_cast<uint8_t>(in_[0]);
-    in_.remove_prefix(1);
-  }
-  void Flag(bool& value) {
-    uint8_t byte = 0;
-    Byte(byte);
-    value = byte != 0;
-  }
-  void Varint(uint64_t& value) { ok_ = ok_ && record::GetVarint(&in_, &value); }
-  void Varint(uint32_t& value) {
-    uint64_t wide = 0;
-    Varint(wide);
-    ok_ = ok_ && wide <= UINT32_MAX;
-    value = static_cast<uint32_t>(wide);
-  }
-  void Signed(int64_t& value) {
-    uint64_t zigzag = 0;
-    Varint(zigzag);
-    value = static_cast<int64_t>((zigzag >> 1) ^ (~(zigzag & 1) + 1));
-  }
-  template <typename Integer>
-  void Optional(std::optional<Integer>& value) {
-    bool present = false;
-    Flag(present);
-    value.reset();
-    int64_t number = 0;
-    if (present) Signed(number);
-    if (present && ok_) value = static_cast<Integer>(number);
-  }
-  void View(std::string_view& text) {
-    uint64_t length = 0;
-    Varint(length);
-    if (!Have(length)) return;
-    text = in_.substr(0, length);
-    in_.remove_prefix(length);
-  }
-  void String(std::string& text) {
-    std::string_view view;
-    View(view);
-    if (ok_) text.assign(view);
-  }
-  void TokenView(std::string_view& text) {
-    uint8_t token = 0;
-    Byte(token);
-    if (!ok_) return;
-    if (token == 0) return View(text);
-    ok_ = token <= std::size(kTokens);
-    if (ok_) text = kTokens[token - 1];
-  }
-  void Token(std::string& text) {
-    std::string_view view;
-    TokenView(view);
-    if (ok_) text.assign(view);
-  }
-  // An enumerated value stored as its name: malformed when it names no value.
-  template <typename Enum>
-  void Named(Enum& value, const char* (*)(Enum),
-             std::optional<Enum> (*named)(std::string_view)) {
-    std::string_view name;
-    View(name);
-    if (!ok_) return;
-    std::optional<Enum> found = named(name);
-    ok_ = found.has_value();
-    if (ok_) value = *found;
-  }
-  void OptionalId(std::optional<MessageId>& id) {
-    bool present = false;
-    Flag(present);
-    id.reset();
-    if (!present || !Have(sizeof(MessageId))) return;
-    std::memcpy(id.emplace().data(), in_.data(), id->size());
-    in_.remove_prefix(id->size());
-  }
-  // Every item takes at least one byte, so a corrupt count cannot make this allocate
-  // beyond the value's size.
-  template <typename T, typename Each>
-  void List(std::vector<T>& items, Each each) {
-    uint64_t count = 0;
-    Varint(count);
-    ok_ = ok_ && count <= in_.size();
-    items.assign(ok_ ? count : 0, T{});
-    for (T& item : items) each(item);
-  }
-
- private:
-  bool Have(uint64_t bytes) {
-    ok_ = ok_ && bytes <= in_.size();
-    return ok_;
-  }
-  std::string_view in_;
-  bool ok_ = true;
-};
-
-// The layouts. `Io` is Writer or Reader; `T` the value type, const for the Writer.
+// The layouts. `Io` is Writer or Reader; `T` the value type, const for the Writer. Every
+// value starts with its version byte.
 
 template <typename Io, typename T>
 void OriginLayout(Io& io, T& origin) {
   io.Named(origin.kind, DmarcOriginKindName, DmarcOriginKindNamed);
   io.String(origin.detail);
-  io.OptionalId(origin.mail);
+  OptionalId(io, origin.mail);
   io.String(origin.part);
 }
 
-template <typename Io, typename T>
-void Strings(Io& io, T& texts) {
-  io.List(texts, [&](auto& text) { io.String(text); });
-}
-
-// The summary's fields come first, so that DecodeRecordCore stops early.
-template <typename Io, typename T>
-void RecordLayout(Io& io, T& record) {
-  io.Flag(record.count_valid);
+// The version and the summary's fields: the head of a records value, all that
+// DecodeRecordCore reads. `T` is AggregateRecord or RecordCore.
+template <typename Io, typename Flag, typename T>
+void RecordHeadLayout(Io& io, Flag& count_valid, T& record) {
+  io.Version(kValueVersion);
+  io.Flag(count_valid);
   io.Varint(record.count);
   io.String(record.source_ip);
-  io.Token(record.disposition);
-  io.Token(record.dkim);
-  io.Token(record.spf);
+  Token(io, record.disposition);
+  Token(io, record.dkim);
+  Token(io, record.spf);
+}
+
+template <typename Io, typename T>
+void RecordLayout(Io& io, T& record) {
+  RecordHeadLayout(io, record.count_valid, record);
   io.List(record.reasons, [&](auto& reason) {
-    io.Token(reason.type);
+    Token(io, reason.type);
     io.String(reason.comment);
   });
   io.String(record.header_from);
@@ -237,13 +112,13 @@ void RecordLayout(Io& io, T& record) {
   io.List(record.dkim_results, [&](auto& dkim) {
     io.String(dkim.domain);
     io.String(dkim.selector);
-    io.Token(dkim.result);
+    Token(io, dkim.result);
     io.String(dkim.human_result);
   });
   io.List(record.spf_results, [&](auto& spf) {
     io.String(spf.domain);
-    io.Token(spf.scope);
-    io.Token(spf.result);
+    Token(io, spf.scope);
+    Token(io, spf.result);
     io.String(spf.human_result);
   });
 }
@@ -254,6 +129,7 @@ void ReportLayout(Io& io, T& stored) {
   auto& meta = report.meta;
   auto& policy = meta.policy_published;
   auto& tally = stored.tally;
+  io.Version(kValueVersion);
   io.Flag(stored.importing);
   io.Varint(stored.owner_pid);
   io.Varint(stored.heartbeat_us);
@@ -263,38 +139,39 @@ void ReportLayout(Io& io, T& stored) {
   for (auto* text : {&meta.org_name, &meta.email, &meta.extra_contact_info, &meta.report_id}) {
     io.String(*text);
   }
-  io.Optional(meta.begin);
-  io.Optional(meta.end);
-  Strings(io, meta.errors);
+  OptionalSigned(io, meta.begin);
+  OptionalSigned(io, meta.end);
+  io.Strings(meta.errors);
   for (auto* text : {&meta.generator, &meta.version, &meta.schema, &policy.domain, &policy.adkim,
                      &policy.aspf, &policy.p, &policy.sp, &policy.np}) {
     io.String(*text);
   }
-  io.Optional(policy.pct);
+  OptionalSigned(io, policy.pct);
   for (auto* text : {&policy.fo, &policy.testing, &policy.discovery_method}) io.String(*text);
   for (auto* count : {&report.records, &tally.messages, &tally.dmarc_pass, &tally.dkim_aligned,
                       &tally.spf_aligned, &tally.none, &tally.quarantine, &tally.reject}) {
     io.Varint(*count);
   }
   io.Flag(report.recovered);
-  Strings(io, report.parser_messages);
+  io.Strings(report.parser_messages);
 }
 
 template <typename Io, typename T>
 void FailureLayout(Io& io, T& failure) {
   auto& report = failure.report;
+  io.Version(kValueVersion);
   io.Varint(failure.imported_us);
   OriginLayout(io, failure.origin);
   for (auto* text :
        {&report.feedback_type, &report.version, &report.user_agent, &report.arrival_date}) {
     io.String(*text);
   }
-  io.Optional(report.arrival_time);
+  OptionalSigned(io, report.arrival_time);
   for (auto* text : {&report.source_ip, &report.reported_domain, &report.reporting_mta,
                      &report.original_envelope_id, &report.original_mail_from}) {
     io.String(*text);
   }
-  Strings(io, report.original_rcpt_to);
+  io.Strings(report.original_rcpt_to);
   for (auto* text : {&report.authentication_results, &report.auth_failure, &report.delivery_result,
                      &report.identity_alignment, &report.dkim_domain, &report.dkim_identity,
                      &report.dkim_selector, &report.spf_dns}) {
@@ -314,6 +191,7 @@ void FailureLayout(Io& io, T& failure) {
 
 template <typename Io, typename T>
 void ErrorLayout(Io& io, T& error) {
+  io.Version(kValueVersion);
   io.Varint(error.time_us);
   io.Named(error.kind, DmarcItemKindName, DmarcItemKindNamed);
   io.String(error.reason);
@@ -322,31 +200,16 @@ void ErrorLayout(Io& io, T& error) {
 
 template <typename Io, typename T>
 void MailLayout(Io& io, T& mail) {
+  io.Version(kValueVersion);
   io.Varint(mail.processed_us);
   io.String(mail.user);
   io.String(mail.mailbox);
   for (auto* count : {&mail.reports, &mail.failures, &mail.errors}) io.Varint(*count);
 }
 
-template <typename T, typename Layout>
-std::string Encode(const T& value, Layout layout) {
-  std::string out;
-  Writer writer(&out);
-  layout(writer, value);
-  return out;
-}
-
-template <typename T, typename Layout>
-Status Decode(std::string_view bytes, const char* what, T* value, Layout layout) {
-  Reader reader(bytes);
-  if (Status version = reader.Version(what); !version.ok()) return version;
-  layout(reader, *value);
-  return reader.Done(what);
-}
-
 void HashString(Sha256& hash, std::string_view text) {
   std::string prefix;
-  record::PutVarint(text.size(), &prefix);
+  value_codec::PutVarint(text.size(), &prefix);
   hash.Update(prefix);
   hash.Update(text);
 }
@@ -441,25 +304,19 @@ void CountRecord(uint64_t count, std::string_view disposition, std::string_view 
 }
 
 void EncodeRecord(const AggregateRecord& record, std::string* out) {
-  Writer writer(out);
-  RecordLayout(writer, record);
+  EncodeTo(
+      record, [](Writer& writer, const auto& v) { RecordLayout(writer, v); }, out);
 }
 
 Status DecodeRecord(std::string_view value, AggregateRecord* record) {
-  return Decode(value, "record", record, [](Reader& in, auto& v) { RecordLayout(in, v); });
+  return Decode(value, "record value", record, [](Reader& in, auto& v) { RecordLayout(in, v); });
 }
 
 Status DecodeRecordCore(std::string_view value, RecordCore* core) {
-  Reader in(value);
-  if (Status version = in.Version("record"); !version.ok()) return version;
-  bool count_valid = false;
-  in.Flag(count_valid);
-  in.Varint(core->count);
-  in.View(core->source_ip);
-  in.TokenView(core->disposition);
-  in.TokenView(core->dkim);
-  in.TokenView(core->spf);
-  return in.Done("record");
+  return Decode(value, "record value", core, [](Reader& in, RecordCore& v) {
+    bool count_valid = false;
+    RecordHeadLayout(in, count_valid, v);
+  });
 }
 
 std::string EncodeReport(const StoredReport& stored) {
@@ -468,7 +325,7 @@ std::string EncodeReport(const StoredReport& stored) {
 
 Status DecodeReport(std::string_view value, StoredReport* stored) {
   Status decoded =
-      Decode(value, "report", stored, [](Reader& in, auto& v) { ReportLayout(in, v); });
+      Decode(value, "report value", stored, [](Reader& in, auto& v) { ReportLayout(in, v); });
   if (!decoded.ok()) return decoded;
   const DmarcTally& tally = stored->tally;
   stored->tally.reports = 1;
@@ -483,7 +340,7 @@ std::string EncodeFailure(const DmarcFailure& failure) {
 }
 
 Status DecodeFailure(std::string_view value, DmarcFailure* failure) {
-  return Decode(value, "failure report", failure,
+  return Decode(value, "failure report value", failure,
                 [](Reader& in, auto& v) { FailureLayout(in, v); });
 }
 
@@ -492,7 +349,7 @@ std::string EncodeError(const DmarcError& error) {
 }
 
 Status DecodeError(std::string_view value, DmarcError* error) {
-  return Decode(value, "error", error, [](Reader& in, auto& v) { ErrorLayout(in, v); });
+  return Decode(value, "error value", error, [](Reader& in, auto& v) { ErrorLayout(in, v); });
 }
 
 std::string EncodeMail(const DmarcMail& mail) {
@@ -500,7 +357,7 @@ std::string EncodeMail(const DmarcMail& mail) {
 }
 
 Status DecodeMail(std::string_view value, DmarcMail* mail) {
-  return Decode(value, "report mail", mail, [](Reader& in, auto& v) { MailLayout(in, v); });
+  return Decode(value, "report mail value", mail, [](Reader& in, auto& v) { MailLayout(in, v); });
 }
 
 }  // namespace archiver::dmarc_codec

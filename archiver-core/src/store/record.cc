@@ -1,10 +1,47 @@
-// Encoding and decoding of the archive's keys and values (see record.h). Decoders read
-// byte by byte from string_views, so stored values need no alignment.
+// Encoding and decoding of the archive's keys and values (see record.h). A deliveries
+// value is one layout run in both directions by the value codec (base/value_codec.h);
+// keys and the message header are fixed layouts. Stored bytes need no alignment.
 #include "store/record.h"
 
-#include <cstring>
-
 namespace archiver::record {
+namespace {
+
+// Version 2 is written only when a remote field is set: a local delivery stays version 1,
+// which older readers (refusing 2) keep reading.
+bool HasRemoteFields(const DeliveryRecord& record) {
+  return !record.source.empty() || !record.folder.empty() || record.uidvalidity != 0 ||
+         record.uid != 0 || record.internal_date_us != 0 || !record.flags.empty();
+}
+
+// A deliveries value; `Io` is value_codec::Writer or Reader.
+template <typename Io, typename Record>
+void DeliveryLayout(Io& io, Record& record) {
+  const uint8_t version = io.Version(
+      kDeliveryValueVersion, Io::kReading || HasRemoteFields(record) ? kDeliveryValueVersion : 1);
+  auto& headers = record.headers;
+  io.Bytes(record.id);
+  io.Varint(record.received_us);
+  io.Varint(record.size);
+  for (auto* text :
+       {&record.origin, &record.envelope_from, &record.envelope_to, &record.user, &record.mailbox,
+        &record.trace_prefix, &headers.from, &headers.from_addr, &headers.to, &headers.cc,
+        &headers.subject, &headers.date, &headers.message_id}) {
+    io.String(*text);
+  }
+  if (version >= 2) {
+    io.String(record.source);
+    io.String(record.folder);
+    io.Varint(record.uidvalidity);
+    io.Varint(record.uid);
+    io.Varint(record.internal_date_us);
+    io.String(record.flags);
+  } else {  // version 1: a local delivery
+    io.Missing(record.source, record.folder, record.uidvalidity, record.uid,
+               record.internal_date_us, record.flags);
+  }
+}
+
+}  // namespace
 
 const char* CodecName(Codec codec) {
   switch (codec) {
@@ -14,55 +51,6 @@ const char* CodecName(Codec codec) {
       return "zlib";
   }
   return "unknown";
-}
-
-void PutBigEndian64(uint64_t value, char* dest) {
-  for (int i = 7; i >= 0; --i) {
-    dest[i] = static_cast<char>(value & 0xFF);
-    value >>= 8;
-  }
-}
-
-uint64_t GetBigEndian64(const char* src) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value = value << 8 | static_cast<unsigned char>(src[i]);
-  return value;
-}
-
-void PutVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* value) {
-  uint64_t result = 0;
-  for (size_t i = 0; i < in->size() && i < 10; ++i) {
-    auto byte = static_cast<unsigned char>((*in)[i]);
-    if (i == 9 && byte > 1) return false;  // would overflow 64 bits
-    result |= static_cast<uint64_t>(byte & 0x7F) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      in->remove_prefix(i + 1);
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-void PutString(std::string_view text, std::string* out) {
-  PutVarint(text.size(), out);
-  out->append(text);
-}
-
-bool GetString(std::string_view* in, std::string* text) {
-  uint64_t length;
-  if (!GetVarint(in, &length) || length > in->size()) return false;
-  text->assign(in->substr(0, length));
-  in->remove_prefix(length);
-  return true;
 }
 
 std::array<char, 8> EncodeCounter(uint64_t value) {
@@ -129,66 +117,17 @@ std::string EncodeDelivery(const DeliveryRecord& record) {
                 headers.to.size() + headers.cc.size() + headers.subject.size() +
                 headers.date.size() + headers.message_id.size() + record.source.size() +
                 record.folder.size() + record.flags.size());
-  const bool remote = !record.source.empty() || !record.folder.empty() ||
-                      record.uidvalidity != 0 || record.uid != 0 ||
-                      record.internal_date_us != 0 || !record.flags.empty();
-  value.push_back(static_cast<char>(remote ? kDeliveryValueVersion : 1));
-  value.append(reinterpret_cast<const char*>(record.id.data()), record.id.size());
-  PutVarint(record.received_us, &value);
-  PutVarint(record.size, &value);
-  for (const std::string* text :
-       {&record.origin, &record.envelope_from, &record.envelope_to, &record.user, &record.mailbox,
-        &record.trace_prefix, &headers.from, &headers.from_addr, &headers.to, &headers.cc,
-        &headers.subject, &headers.date, &headers.message_id}) {
-    PutString(*text, &value);
-  }
-  if (!remote) return value;
-  PutString(record.source, &value);
-  PutString(record.folder, &value);
-  PutVarint(record.uidvalidity, &value);
-  PutVarint(record.uid, &value);
-  PutVarint(record.internal_date_us, &value);
-  PutString(record.flags, &value);
+  value_codec::EncodeTo(
+      record, [](value_codec::Writer& out, const DeliveryRecord& v) { DeliveryLayout(out, v); },
+      &value);
   return value;
 }
 
 Status DecodeDelivery(std::string_view value, DeliveryRecord* record) {
-  if (value.empty()) return Status::Corruption("delivery record is empty");
-  auto version = static_cast<uint8_t>(value[0]);
-  if (version == 0 || version > kDeliveryValueVersion) {
-    return Status::Corruption("delivery record has unknown version " + std::to_string(version));
-  }
-  value.remove_prefix(1);
-  if (value.size() < record->id.size()) return Status::Corruption("delivery record is truncated");
-  std::memcpy(record->id.data(), value.data(), record->id.size());
-  value.remove_prefix(record->id.size());
-  HeaderSummary& headers = record->headers;
-  bool ok = GetVarint(&value, &record->received_us) && GetVarint(&value, &record->size);
-  for (std::string* text :
-       {&record->origin, &record->envelope_from, &record->envelope_to, &record->user,
-        &record->mailbox, &record->trace_prefix, &headers.from, &headers.from_addr, &headers.to,
-        &headers.cc, &headers.subject, &headers.date, &headers.message_id}) {
-    ok = ok && GetString(&value, text);
-  }
-  if (ok && version >= 2) {
-    uint64_t uidvalidity = 0, uid = 0;
-    ok = GetString(&value, &record->source) && GetString(&value, &record->folder) &&
-         GetVarint(&value, &uidvalidity) && GetVarint(&value, &uid) &&
-         GetVarint(&value, &record->internal_date_us) && GetString(&value, &record->flags);
-    if (ok && (uidvalidity > UINT32_MAX || uid > UINT32_MAX)) {
-      return Status::Corruption("delivery record has a UID beyond 32 bits");
-    }
-    record->uidvalidity = static_cast<uint32_t>(uidvalidity);
-    record->uid = static_cast<uint32_t>(uid);
-  } else if (ok) {  // version 1: a local delivery
-    record->source.clear();
-    record->folder.clear();
-    record->uidvalidity = record->uid = 0;
-    record->internal_date_us = 0;
-    record->flags.clear();
-  }
-  if (!ok) return Status::Corruption("delivery record is truncated");
-  return Status::Ok();  // bytes left over belong to fields added by later versions
+  // Bytes left over belong to fields added by later versions.
+  return value_codec::Decode(
+      value, "delivery record", record,
+      [](value_codec::Reader& in, DeliveryRecord& v) { DeliveryLayout(in, v); });
 }
 
 }  // namespace archiver::record

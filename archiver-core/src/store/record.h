@@ -10,13 +10,14 @@
 
 #include "archiver/status.h"
 #include "archiver/store/store.h"
+#include "base/value_codec.h"
 
 namespace archiver::record {
 
 // meta "format_version" this code writes: 2 may list deliveries not yet filed in
 // idx_rcpt / idx_from / idx_user (meta "unindexed", index_batch.h).
 constexpr uint64_t kFormatVersion = 2;
-constexpr uint8_t kMessageValueVersion = 1;   // first byte of a messages value
+constexpr uint8_t kMessageValueVersion = 1;  // first byte of a messages value
 // First byte of a deliveries value. 2 appends the remote-source fields (source,
 // folder, uidvalidity, uid, internal date, flags) to the fields of 1; a record without
 // them is still written as 1, which older readers (refusing 2) keep reading.
@@ -30,13 +31,14 @@ const char* CodecName(Codec codec);
 
 using DeliveryKeyBytes = std::array<char, kDeliveryKeySize>;
 
-void PutBigEndian64(uint64_t value, char* dest);
-uint64_t GetBigEndian64(const char* src);
-void PutVarint(uint64_t value, std::string* out);
-// Reads a varint from the front of `in` and advances it; false if truncated or too long.
-bool GetVarint(std::string_view* in, uint64_t* value);
-void PutString(std::string_view text, std::string* out);
-bool GetString(std::string_view* in, std::string* text);
+// The value encoding's primitives (base/value_codec.h), under the names the store's
+// callers use.
+using value_codec::GetBigEndian64;
+using value_codec::GetString;
+using value_codec::GetVarint;
+using value_codec::PutBigEndian64;
+using value_codec::PutString;
+using value_codec::PutVarint;
 
 // Meta counters and versions: 8 bytes, big-endian.
 std::array<char, 8> EncodeCounter(uint64_t value);
