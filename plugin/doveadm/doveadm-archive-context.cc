@@ -46,14 +46,13 @@ bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
                                    (error != nullptr ? error : "unknown error"));
   } else {
 #if DOVECOT_PREREQ(2, 4, 0)
-    std::string parse_error = plugin::ReadArchiverSettings(user->event, true, true, settings);
+    Status parsed = plugin::ReadArchiverSettings(user->event, true, true, settings);
 #else
-    std::string parse_error = plugin::ParseArchiverSettings(
-        [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true,
-        settings);
+    Status parsed = plugin::ParseArchiverSettings(
+        [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true, settings);
 #endif
-    if (!parse_error.empty()) {
-      CommandFailed(EX_CONFIG, parse_error);
+    if (!parsed.ok()) {
+      CommandFailed(EX_CONFIG, parsed.message());
     } else {
       settings->path = mail_user_home_expand(user, settings->path.c_str());
       ok = true;
@@ -67,8 +66,9 @@ bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
   return ok;
 }
 
-// The global (no user) archiver_* settings, parsed; "" on success, else the error.
-std::string GlobalSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
+// The global (no user) archiver_* settings, parsed (ReadArchiverSettings' or
+// ParseArchiverSettings' Status).
+Status GlobalSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
 #if DOVECOT_PREREQ(2, 4, 0)
   return plugin::ReadArchiverSettings(cctx->set_event, true, true, settings);
 #else
@@ -143,9 +143,9 @@ bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings*
   const char* username = ParamString(cctx, "user");
   if (username != nullptr && ArchivePathDependsOnUser(RawGlobalArchivePath(cctx)))
     return UserSettings(username, settings);
-  std::string error = GlobalSettings(cctx, settings);
-  if (!error.empty()) {
-    CommandFailed(EX_CONFIG, error);
+  Status global = GlobalSettings(cctx, settings);
+  if (!global.ok()) {
+    CommandFailed(EX_CONFIG, global.message());
     return false;
   }
   if (ArchivePathDependsOnUser(settings->path)) {
