@@ -57,9 +57,8 @@ void Tick(void*) {
       return;
     }
     auto run = std::make_unique<SyncRun>(poller->command, RunDone);
-    std::string error;
-    if (!run->Start(&error)) {
-      i_error("Cannot run %s: %s", poller->command.doveadm_path.c_str(), error.c_str());
+    if (Status started = run->Start(); !started.ok()) {
+      i_error("Cannot run %s: %s", poller->command.doveadm_path.c_str(), started.message().c_str());
       return;
     }
     poller->run = std::move(run);
@@ -91,11 +90,10 @@ int main(int argc, char* argv[]) {
 
   Poller state;
   poller = &state;
-  std::string error;
-  bool settings_ok = ReadPollerSettings(master_service, &state.settings, &error);
+  archiver::Status settings = ReadPollerSettings(master_service, &state.settings);
   if (std::getenv("LOG_SERVICE") != nullptr) WaitForPipeDrained(STDERR_FILENO, kLogWaitMsecs);
   master_service_init_log(master_service);
-  if (!settings_ok) i_fatal("%s", error.c_str());
+  if (!settings.ok()) i_fatal("%s", settings.message().c_str());
   restrict_access_by_env(RESTRICT_ACCESS_FLAG_ALLOW_ROOT, nullptr);
   restrict_access_allow_coredumps(TRUE);
 

@@ -82,17 +82,15 @@ SyncRun::~SyncRun() {
 
 // Over 60 lines: fork and exec in one place, so that everything the child touches is
 // visibly built before the fork (after it, only async-signal-safe calls).
-bool SyncRun::Start(std::string* error) {
+Status SyncRun::Start() {
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) < 0) {
-    *error = std::string("pipe() failed: ") + std::strerror(errno);
-    return false;
-  }
+  if (pipe2(out_pipe, O_CLOEXEC) < 0)
+    return Status::IOError(std::string("pipe() failed: ") + std::strerror(errno));
   if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-    *error = std::string("pipe() failed: ") + std::strerror(errno);
+    Status failed = Status::IOError(std::string("pipe() failed: ") + std::strerror(errno));
     i_close_fd(&out_pipe[0]);
     i_close_fd(&out_pipe[1]);
-    return false;
+    return failed;
   }
   // Everything the child needs is built before fork: after it only async-signal-safe calls.
   // The config path travels as CONFIG_FILE, as Dovecot's master gives it, not as -c:
@@ -115,9 +113,9 @@ bool SyncRun::Start(std::string* error) {
 
   pid_t pid = fork();
   if (pid < 0) {
-    *error = std::string("fork() failed: ") + std::strerror(errno);
+    Status failed = Status::IOError(std::string("fork() failed: ") + std::strerror(errno));
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) (void)close(fd);
-    return false;
+    return failed;
   }
   if (pid == 0) {
     // The child: never outlive the poller (a restarted poller would start a second sync).
@@ -147,7 +145,7 @@ bool SyncRun::Start(std::string* error) {
     output->io = io_add(fd, IO_READ, OnOutput, this);
   }
   kill_timeout_ = timeout_add(command_.timeout_secs * 1000U, OnTimeout, this);
-  return true;
+  return Status::Ok();
 }
 
 void SyncRun::OnOutput(void* context) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "archiver/status.h"
+
 struct child_wait;
 struct child_wait_status;
 struct io;
@@ -48,8 +50,8 @@ class SyncRun {
   SyncRun(const SyncRun&) = delete;
   SyncRun& operator=(const SyncRun&) = delete;
 
-  // False with `*error` when the pipes or the fork fail (nothing is then running).
-  bool Start(std::string* error);
+  // IOError when the pipes or the fork fail (nothing is then running).
+  Status Start();
 
  private:
   struct Output {

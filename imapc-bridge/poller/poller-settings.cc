@@ -41,7 +41,7 @@ const struct setting_parser_info* const kRoots[] = {&kPluginInfo, nullptr};
 
 }  // namespace
 
-bool ParsePollInterval(const char* value, unsigned* secs, std::string* error) {
+Status ParsePollInterval(const char* value, unsigned* secs) {
   unsigned parsed = 0;
   const char* parse_error = nullptr;
 #if DOVECOT_PREREQ(2, 4, 0)
@@ -49,55 +49,46 @@ bool ParsePollInterval(const char* value, unsigned* secs, std::string* error) {
 #else
   int ret = settings_get_time(value, &parsed, &parse_error);
 #endif
-  if (ret < 0) {
-    *error = std::string(kPollIntervalKey) + " = " + value + ": " + parse_error;
-    return false;
-  }
-  if (parsed < kMinPollIntervalSecs || parsed > kMaxPollIntervalSecs) {
-    *error = std::string(kPollIntervalKey) + " = " + value +
-             ": must be between 1 second and 1 day";
-    return false;
-  }
+  if (ret < 0)
+    return Status::InvalidArgument(std::string(kPollIntervalKey) + " = " + value + ": " +
+                                   parse_error);
+  if (parsed < kMinPollIntervalSecs || parsed > kMaxPollIntervalSecs)
+    return Status::InvalidArgument(std::string(kPollIntervalKey) + " = " + value +
+                                   ": must be between 1 second and 1 day");
   *secs = parsed;
-  return true;
+  return Status::Ok();
 }
 
 #if DOVECOT_PREREQ(2, 4, 0)
 // Dovecot 2.4: the typed archiver_* settings (archiver-settings-dovecot24.h), raw: the
 // poller only needs to know whether archiver_path names one archive for the server. The
 // interval's bounds are checked by the settings' own check (a failed lookup), as at load.
-bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
-                        std::string* error) {
+Status ReadPollerSettings(struct master_service* service, PollerSettings* settings) {
   const char* read_error = nullptr;
-  if (master_service_settings_read_simple(service, &read_error) < 0) {
-    *error = std::string("Cannot read the configuration: ") + read_error;
-    return false;
-  }
+  if (master_service_settings_read_simple(service, &read_error) < 0)
+    return Status::IOError(std::string("Cannot read the configuration: ") + read_error);
   const struct archiver_settings* set = nullptr;
-  if (archiver_settings_lookup(master_service_get_event(service), SETTINGS_GET_FLAG_NO_EXPAND,
-                               &set, &read_error) < 0) {
-    *error = std::string("Cannot read the archiver_* settings: ") + read_error;
-    return false;
-  }
+  // A failed lookup is an invalid value: the settings' check refused it.
+  if (archiver_settings_lookup(master_service_get_event(service), SETTINGS_GET_FLAG_NO_EXPAND, &set,
+                               &read_error) < 0)
+    return Status::InvalidArgument(std::string("Cannot read the archiver_* settings: ") +
+                                   read_error);
   PollerSettings parsed;
   parsed.archiver_path = set->archiver_path;
   parsed.poll_interval_secs = set->archiver_sources_poll_interval;
   archiver_settings_release(&set);
   *settings = parsed;
-  return true;
+  return Status::Ok();
 }
 #else
-bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
-                        std::string* error) {
+Status ReadPollerSettings(struct master_service* service, PollerSettings* settings) {
   struct master_service_settings_input input = {};
   input.roots = kRoots;
   input.service = "archiver-poller";
   struct master_service_settings_output output;
   const char* read_error = nullptr;
-  if (master_service_settings_read(service, &input, &output, &read_error) < 0) {
-    *error = std::string("Cannot read the configuration: ") + read_error;
-    return false;
-  }
+  if (master_service_settings_read(service, &input, &output, &read_error) < 0)
+    return Status::IOError(std::string("Cannot read the configuration: ") + read_error);
   const auto* section =
       static_cast<const PluginSection*>(master_service_settings_get_others(service)[0]);
   PollerSettings parsed;
@@ -105,14 +96,15 @@ bool ReadPollerSettings(struct master_service* service, PollerSettings* settings
     unsigned count = 0;
     const char* const* envs = array_get(&section->plugin_envs, &count);
     for (unsigned i = 0; i + 1 < count; i += 2) {
-      if (std::strcmp(envs[i], kPollIntervalKey) == 0 && envs[i + 1][0] != '\0' &&
-          !ParsePollInterval(envs[i + 1], &parsed.poll_interval_secs, error))
-        return false;
+      if (std::strcmp(envs[i], kPollIntervalKey) == 0 && envs[i + 1][0] != '\0') {
+        Status interval = ParsePollInterval(envs[i + 1], &parsed.poll_interval_secs);
+        if (!interval.ok()) return interval;
+      }
       if (std::strcmp(envs[i], kArchivePathKey) == 0) parsed.archiver_path = envs[i + 1];
     }
   }
   *settings = parsed;
-  return true;
+  return Status::Ok();
 }
 #endif
 

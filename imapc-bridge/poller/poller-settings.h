@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "archiver/status.h"
+
 struct master_service;
 
 namespace archiver::poller {
@@ -24,14 +26,14 @@ struct PollerSettings {
 std::string SourcesDisabledReason(const PollerSettings& settings);
 
 // Parses an archiver_sources_poll_interval value (Dovecot's time syntax: "30s", "1m",
-// "5 mins"). False with `*error` naming the setting and the value when it does not
-// parse or lies outside [kMinPollIntervalSecs, kMaxPollIntervalSecs].
-bool ParsePollInterval(const char* value, unsigned* secs, std::string* error);
+// "5 mins") into `*secs`. InvalidArgument naming the setting and the value when it does
+// not parse or lies outside [kMinPollIntervalSecs, kMaxPollIntervalSecs].
+Status ParsePollInterval(const char* value, unsigned* secs);
 
 // Reads the settings from the configuration master_service was started with (the
-// config socket under Dovecot's master). False with `*error` set when the configuration
-// cannot be read or a value is invalid; `*settings` is then unchanged.
-bool ReadPollerSettings(struct master_service* service, PollerSettings* settings,
-                        std::string* error);
+// config socket under Dovecot's master). IOError when the configuration cannot be read,
+// InvalidArgument when a value is invalid; `*settings` is then unchanged. The message is
+// what the poller logs.
+Status ReadPollerSettings(struct master_service* service, PollerSettings* settings);
 
 }  // namespace archiver::poller

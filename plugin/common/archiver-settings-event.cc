@@ -56,30 +56,32 @@ std::map<std::string, std::string> SettingTexts(const struct archiver_settings* 
   return texts;
 }
 
-std::string ParseSettingTexts(const std::map<std::string, std::string>& texts,
-                              bool require_path, ArchiverSettings* settings) {
-  std::string error = ParseArchiverSettings(
+// ParseArchiverSettings over `texts`, and 2.4's own checks: InvalidArgument on a bad value.
+Status ParseSettingTexts(const std::map<std::string, std::string>& texts, bool require_path,
+                         ArchiverSettings* settings) {
+  Status parsed = ParseArchiverSettings(
       [&texts](const char* name) -> const char* {
         auto found = texts.find(name);
         return found == texts.end() ? nullptr : found->second.c_str();
       },
       require_path, settings);
-  if (!error.empty()) return error;
+  if (!parsed.ok()) return parsed;
   // The poller's bounds (kMin/kMaxPollIntervalSecs of poller-settings.h, which reads the
   // value through this check on 2.4), so that Dovecot refuses the value at load time.
   auto interval = texts.find("archiver_sources_poll_interval");
   if (interval != texts.end()) {
     unsigned long secs = std::stoul(interval->second);
     if (secs < 1 || secs > 24 * 60 * 60)
-      return "Invalid archiver_sources_poll_interval=" + interval->second +
-             "s: must be between 1 second and 1 day";
+      return Status::InvalidArgument("Invalid archiver_sources_poll_interval=" + interval->second +
+                                     "s: must be between 1 second and 1 day");
   }
   std::string old = OldStyleVariable(settings->path);
   if (!old.empty())
-    return "Invalid archiver_path=" + settings->path + ": " + old +
-           " is Dovecot 2.3's variable syntax, which 2.4 takes literally; write %{user} "
-           "(2.3: %u), %{user | domain} (%d), %{user | username} (%n) or %{home} (~)";
-  return "";
+    return Status::InvalidArgument(
+        "Invalid archiver_path=" + settings->path + ": " + old +
+        " is Dovecot 2.3's variable syntax, which 2.4 takes literally; write %{user} "
+        "(2.3: %u), %{user | domain} (%d), %{user | username} (%n) or %{home} (~)");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -92,13 +94,14 @@ std::string OldStyleVariable(const std::string& path) {
   return "";
 }
 
-std::string ReadArchiverSettings(struct event* event, bool expand, bool require_path,
-                                 ArchiverSettings* settings) {
+Status ReadArchiverSettings(struct event* event, bool expand, bool require_path,
+                            ArchiverSettings* settings) {
   const struct archiver_settings* set = nullptr;
   const char* error = nullptr;
   auto flags = expand ? static_cast<enum settings_get_flags>(0) : SETTINGS_GET_FLAG_NO_EXPAND;
   if (archiver_settings_lookup(event, flags, &set, &error) < 0)
-    return error != nullptr ? error : "cannot read the archiver_* settings";
+    return Status::InvalidArgument(error != nullptr ? error
+                                                    : "cannot read the archiver_* settings");
   std::map<std::string, std::string> texts = SettingTexts(set);
   archiver_settings_release(&set);
   return ParseSettingTexts(texts, require_path, settings);
@@ -112,10 +115,10 @@ extern "C" bool archiver_settings_check_values(const struct archiver_settings* s
                                                const char** error_r) {
   try {
     archiver::plugin::ArchiverSettings parsed;
-    std::string error =
+    archiver::Status valid =
         archiver::plugin::ParseSettingTexts(archiver::plugin::SettingTexts(set), false, &parsed);
-    if (error.empty()) return true;
-    *error_r = t_strdup(error.c_str());
+    if (valid.ok()) return true;
+    *error_r = t_strdup(valid.message().c_str());
   } catch (const std::exception& e) {
     *error_r = t_strdup_printf("archiver: %s", e.what());
   } catch (...) {

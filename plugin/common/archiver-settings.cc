@@ -275,27 +275,29 @@ bool ArchiverSettings::IsDmarcDelivery(const std::string& rcpt, const std::strin
   return dmarc_subjects.empty() || AnyWildcardMatches(dmarc_subjects, subject);
 }
 
-std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path,
-                                  ArchiverSettings* settings) {
+Status ParseArchiverSettings(const SettingLookup& lookup, bool require_path,
+                             ArchiverSettings* settings) {
   auto get = [&](const char* name) -> std::string {
     const char* value = lookup(name);
     return value == nullptr ? std::string() : std::string(value);
   };
   if (require_path && get("archiver_path").empty())
 #if DOVECOT_PREREQ(2, 4, 0)
-    return "archiver_path is not set: name the archive directory with archiver_path = …";
+    return Status::InvalidArgument(
+        "archiver_path is not set: name the archive directory with archiver_path = …");
 #else
-    return "archiver_path is not set: name the archive directory in plugin { archiver_path = … }";
+    return Status::InvalidArgument(
+        "archiver_path is not set: name the archive directory in plugin { archiver_path = … }");
 #endif
   ArchiverSettings parsed;
   for (const SettingDefinition& setting : ArchiverSettingDefinitions()) {
     std::string value = get(setting.name);
     if (value.empty()) value = setting.default_value;
     Status valid = setting.parse(value, &parsed);
-    if (!valid.ok()) return Invalid(setting.name, value, valid.message());
+    if (!valid.ok()) return Status::InvalidArgument(Invalid(setting.name, value, valid.message()));
   }
   *settings = std::move(parsed);
-  return "";
+  return Status::Ok();
 }
 
 }  // namespace archiver::plugin

@@ -98,11 +98,12 @@ std::span<const SettingDefinition> ArchiverSettingDefinitions();
 using SettingLookup = std::function<const char*(const char* name)>;
 
 // Parses every archiver_* setting (ArchiverSettingDefinitions, in order; the first invalid
-// one is reported). Returns "" on success, else an error such as
-// "Invalid archiver_failure=maybe: expected tempfail or continue".
+// one is reported). OK with `*settings` written, else InvalidArgument with `*settings`
+// unchanged and a message such as "Invalid archiver_failure=maybe: expected tempfail or
+// continue" (the caller adds nothing but its prefix, e.g. "archiver: " in user->error).
 // `require_path`: an unset archiver_path is an error.
-std::string ParseArchiverSettings(const SettingLookup& lookup, bool require_path,
-                                  ArchiverSettings* settings);
+Status ParseArchiverSettings(const SettingLookup& lookup, bool require_path,
+                             ArchiverSettings* settings);
 
 // True when any of the wildcard `patterns` (* and ?) matches `text`, ASCII letters
 // compared case-insensitively.

@@ -20,13 +20,10 @@ std::string Ratio(uint64_t numerator, uint64_t denominator) {
 
 void CmdArchiveStats(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
-    if (store == nullptr) return;
+    std::shared_ptr<Store> store;
+    if (CommandStatus opened = OpenCommandArchive(cctx, &store); !opened.ok()) return opened;
     Result<StoreStats> stats = store->GetStats();
-    if (!stats.ok()) {
-      CommandFailed(ExitCodeFor(stats.status()), stats.status().ToString());
-      return;
-    }
+    if (!stats.ok()) return CommandStatus::Of(stats.status(), stats.status().ToString());
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     // compression_ratio = raw / stored (2.50 means stored in 40 % of the space);
     // dedup_ratio = delivered / raw (bytes delivered per byte stored once).
@@ -43,18 +40,17 @@ void CmdArchiveStats(struct doveadm_cmd_context* cctx) {
     PrintValue(Ratio(stats->delivered_bytes, stats->raw_bytes).c_str());
     doveadm_print_num(stats->map_size);
     doveadm_print_num(stats->map_used);
+    return CommandStatus::Ok();
   });
 }
 
 void CmdArchiveVerify(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
-    if (store == nullptr) return;
+    std::shared_ptr<Store> store;
+    if (CommandStatus opened = OpenCommandArchive(cctx, &store); !opened.ok()) return opened;
     Result<VerifyReport> report = store->Verify();
-    if (!report.ok()) {
-      CommandFailed(ExitCodeFor(report.status()), "Verify failed: " + report.status().ToString());
-      return;
-    }
+    if (!report.ok())
+      return CommandStatus::Of(report.status(), "Verify failed: " + report.status().ToString());
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header_simple("id");
     doveadm_print_header_simple("error");
@@ -67,23 +63,21 @@ void CmdArchiveVerify(struct doveadm_cmd_context* cctx) {
                           " deliveries: " + std::to_string(report->damaged.size()) + " damaged";
     if (report->damaged.empty()) {
       i_info("%s", summary.c_str());
-    } else {
-      for (const auto& [id, status] : report->damaged)
-        i_error("damaged: %s: %s", ToHex(id).c_str(), status.ToString().c_str());
-      CommandFailed(EX_DATAERR, summary);
+      return CommandStatus::Ok();
     }
+    for (const auto& [id, status] : report->damaged)
+      i_error("damaged: %s: %s", ToHex(id).c_str(), status.ToString().c_str());
+    return CommandStatus::Failed(EX_DATAERR, summary);
   });
 }
 
 void CmdArchiveRepair(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    std::shared_ptr<Store> store = OpenCommandArchive(cctx, true);
-    if (store == nullptr) return;
+    std::shared_ptr<Store> store;
+    if (CommandStatus opened = OpenCommandArchive(cctx, &store, true); !opened.ok()) return opened;
     Result<std::vector<CounterRepair>> repairs = store->RepairCounters();
-    if (!repairs.ok()) {
-      CommandFailed(ExitCodeFor(repairs.status()), "Repair failed: " + repairs.status().ToString());
-      return;
-    }
+    if (!repairs.ok())
+      return CommandStatus::Of(repairs.status(), "Repair failed: " + repairs.status().ToString());
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header_simple("counter");
     doveadm_print_header("before", "before", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
@@ -99,6 +93,7 @@ void CmdArchiveRepair(struct doveadm_cmd_context* cctx) {
       PrintValue(changed ? "repaired" : "ok");
     }
     i_info("%zu of %zu counters repaired", repaired, repairs->size());
+    return CommandStatus::Ok();
   });
 }
 

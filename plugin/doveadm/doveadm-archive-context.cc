@@ -15,8 +15,10 @@
 namespace archiver::doveadm {
 namespace {
 
+static_assert(DOVEADM_EX_NOTFOUND == EX_NOHOST, "ExitCodeFor's NotFound code");
+
 // Looks USER up in the userdb and returns its expanded archiver_* settings.
-bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
+CommandStatus UserSettings(const char* username, plugin::ArchiverSettings* settings) {
   auto flags = static_cast<enum mail_storage_service_flags>(
       MAIL_STORAGE_SERVICE_FLAG_USERDB_LOOKUP | MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT |
       MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS | MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES |
@@ -38,25 +40,24 @@ bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
 #else
   int ret = mail_storage_service_lookup_next(service, &input, &service_user, &user, &error);
 #endif
-  bool ok = false;
+  CommandStatus outcome;
   if (ret == 0) {
-    CommandFailed(EX_NOUSER, std::string("User doesn't exist: ") + username);
+    outcome = CommandStatus::Failed(EX_NOUSER, std::string("User doesn't exist: ") + username);
   } else if (ret < 0) {
-    CommandFailed(EX_TEMPFAIL, std::string("User lookup of ") + username + " failed: " +
-                                   (error != nullptr ? error : "unknown error"));
+    outcome = CommandStatus::Failed(EX_TEMPFAIL,
+                                    std::string("User lookup of ") + username +
+                                        " failed: " + (error != nullptr ? error : "unknown error"));
   } else {
 #if DOVECOT_PREREQ(2, 4, 0)
-    std::string parse_error = plugin::ReadArchiverSettings(user->event, true, true, settings);
+    Status parsed = plugin::ReadArchiverSettings(user->event, true, true, settings);
 #else
-    std::string parse_error = plugin::ParseArchiverSettings(
-        [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true,
-        settings);
+    Status parsed = plugin::ParseArchiverSettings(
+        [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true, settings);
 #endif
-    if (!parse_error.empty()) {
-      CommandFailed(EX_CONFIG, parse_error);
+    if (!parsed.ok()) {
+      outcome = CommandStatus::Failed(EX_CONFIG, parsed.message());
     } else {
       settings->path = mail_user_home_expand(user, settings->path.c_str());
-      ok = true;
     }
   }
   if (user != nullptr) mail_user_deinit(&user);
@@ -64,11 +65,12 @@ bool UserSettings(const char* username, plugin::ArchiverSettings* settings) {
   if (service_user != nullptr) mail_storage_service_user_unref(&service_user);
 #endif
   mail_storage_service_deinit(&service);
-  return ok;
+  return outcome;
 }
 
-// The global (no user) archiver_* settings, parsed; "" on success, else the error.
-std::string GlobalSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
+// The global (no user) archiver_* settings, parsed (ReadArchiverSettings' or
+// ParseArchiverSettings' Status).
+Status GlobalSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
 #if DOVECOT_PREREQ(2, 4, 0)
   return plugin::ReadArchiverSettings(cctx->set_event, true, true, settings);
 #else
@@ -80,27 +82,10 @@ std::string GlobalSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSet
 
 }  // namespace
 
-void CommandFailed(int exit_code, const std::string& message) {
-  i_error("%s", message.c_str());
-  if (doveadm_exit_code == 0) doveadm_exit_code = exit_code;
-}
-
-int ExitCodeFor(const Status& status) {
-  switch (status.code()) {
-    case Status::Code::kOk:
-      return 0;
-    case Status::Code::kNotFound:
-      return DOVEADM_EX_NOTFOUND;
-    case Status::Code::kInvalidArgument:
-    case Status::Code::kAmbiguous:
-      return EX_USAGE;
-    case Status::Code::kCorruption:
-      return EX_DATAERR;
-    case Status::Code::kPermissionDenied:
-      return EX_NOPERM;
-    default:
-      return EX_TEMPFAIL;
-  }
+void ReportAndContinue(const CommandStatus& failure) {
+  if (failure.ok()) return;
+  i_error("%s", failure.message().c_str());
+  doveadm_exit_code = CombinedExitCode(doveadm_exit_code, failure);
 }
 
 void PrintValue(const char* value) {
@@ -117,14 +102,17 @@ const char* ParamString(struct doveadm_cmd_context* cctx, const char* name) {
   return value;
 }
 
-void RunCommand(const std::function<void()>& body) {
+void RunCommand(const std::function<CommandStatus()>& body) {
+  CommandStatus outcome;
   try {
-    body();
+    outcome = body();
   } catch (const std::exception& e) {
-    CommandFailed(EX_SOFTWARE, std::string("archive: internal error: ") + e.what());
+    outcome =
+        CommandStatus::Failed(EX_SOFTWARE, std::string("archive: internal error: ") + e.what());
   } catch (...) {
-    CommandFailed(EX_SOFTWARE, "archive: internal error");
+    outcome = CommandStatus::Failed(EX_SOFTWARE, "archive: internal error");
   }
+  ReportAndContinue(outcome);
 }
 
 std::string RawGlobalArchivePath(struct doveadm_cmd_context* cctx) {
@@ -139,107 +127,99 @@ std::string RawGlobalArchivePath(struct doveadm_cmd_context* cctx) {
 #endif
 }
 
-bool CommandSettings(struct doveadm_cmd_context* cctx, plugin::ArchiverSettings* settings) {
+CommandStatus CommandSettings(struct doveadm_cmd_context* cctx,
+                              plugin::ArchiverSettings* settings) {
   const char* username = ParamString(cctx, "user");
   if (username != nullptr && ArchivePathDependsOnUser(RawGlobalArchivePath(cctx)))
     return UserSettings(username, settings);
-  std::string error = GlobalSettings(cctx, settings);
-  if (!error.empty()) {
-    CommandFailed(EX_CONFIG, error);
-    return false;
-  }
-  if (ArchivePathDependsOnUser(settings->path)) {
-    CommandFailed(EX_USAGE, "archiver_path = " + settings->path +
-                                " depends on the user: name one with -u USER");
-    return false;
-  }
-  return true;
+  Status global = GlobalSettings(cctx, settings);
+  if (!global.ok()) return CommandStatus::Failed(EX_CONFIG, global.message());
+  if (ArchivePathDependsOnUser(settings->path))
+    return CommandStatus::Failed(EX_USAGE, "archiver_path = " + settings->path +
+                                               " depends on the user: name one with -u USER");
+  return CommandStatus::Ok();
 }
 
-bool OpenArchive(struct doveadm_cmd_context* cctx, const ArchiveOpening& how,
-                 CommandArchive* archive) {
+CommandStatus OpenArchive(struct doveadm_cmd_context* cctx, const ArchiveOpening& how,
+                          CommandArchive* archive) {
   archive->missing = false;
   if (how.server_wide) {
     // Sources belong to one archive for the whole server: `--user` names the remote
     // login, never a local user whose archive to open.
     const std::string path = RawGlobalArchivePath(cctx);
-    if (ArchivePathDependsOnUser(path)) {
-      CommandFailed(EX_CONFIG, "archiver_path = " + path +
-                                   " depends on the user: remote sources need one archive "
-                                   "for the server");
-      return false;
-    }
+    if (ArchivePathDependsOnUser(path))
+      return CommandStatus::Failed(EX_CONFIG, "archiver_path = " + path +
+                                                  " depends on the user: remote sources need "
+                                                  "one archive for the server");
   }
   plugin::ArchiverSettings settings;
-  if (!CommandSettings(cctx, &settings)) return false;
+  CommandStatus found = CommandSettings(cctx, &settings);
+  if (!found.ok()) return found;
   StoreOptions options = settings.StoreOptionsFor(!how.writable);
   options.create_if_missing = how.writable && how.create_if_missing;
   Result<std::shared_ptr<Store>> store = Store::Open(options);
   if (!store.ok() && how.quiet_when_missing && !how.writable &&
       store.status().code() == Status::Code::kNotFound) {
     archive->missing = true;
-    return false;
+    return CommandStatus::Ok();
   }
-  if (!store.ok()) {
-    CommandFailed(ExitCodeFor(store.status()),
-                  "Cannot open the archive " + settings.path + ": " + store.status().message());
-    return false;
-  }
+  if (!store.ok())
+    return CommandStatus::Of(store.status(), "Cannot open the archive " + settings.path + ": " +
+                                                 store.status().message());
   archive->settings = std::move(settings);
   archive->store = std::move(store).value();
-  return true;
+  return CommandStatus::Ok();
 }
 
-bool DropRootForGoodBefore(const CommandArchive& archive, const char* activity) {
+CommandStatus DropRootForGoodBefore(const CommandArchive& archive, const char* activity) {
   Status dropped = DropRootForGood(archive.store->owner());
-  if (dropped.ok()) return true;
-  CommandFailed(EX_TEMPFAIL, std::string("Not ") + activity + " as root: " + dropped.ToString());
-  return false;
+  if (dropped.ok()) return CommandStatus::Ok();
+  return CommandStatus::Failed(EX_TEMPFAIL,
+                               std::string("Not ") + activity + " as root: " + dropped.ToString());
 }
 
-std::shared_ptr<Store> OpenCommandArchive(struct doveadm_cmd_context* cctx, bool writable) {
+CommandStatus OpenCommandArchive(struct doveadm_cmd_context* cctx, std::shared_ptr<Store>* store,
+                                 bool writable) {
   CommandArchive archive;
   // A command never makes an archive appear.
-  if (!OpenArchive(cctx, {.writable = writable}, &archive)) return nullptr;
-  return archive.store;
+  CommandStatus opened = OpenArchive(cctx, {.writable = writable}, &archive);
+  if (opened.ok()) *store = archive.store;
+  return opened;
 }
 
-bool ParseListingOptions(struct doveadm_cmd_context* cctx, uint64_t* since_us, uint64_t* until_us,
-                         uint64_t* limit) {
+CommandStatus ParseListingOptions(struct doveadm_cmd_context* cctx, uint64_t* since_us,
+                                  uint64_t* until_us, uint64_t* limit) {
   uint64_t now = NowMicros();
   for (const char* name : {"since", "until"}) {
     const char* text = ParamString(cctx, name);
     if (text == nullptr) continue;
     Result<uint64_t> time = ParseTimeArgument(text, now);
-    if (!time.ok()) {
-      CommandFailed(EX_USAGE, std::string("Invalid --") + name + " " + text + ": " +
-                                  time.status().message());
-      return false;
-    }
+    if (!time.ok())
+      return CommandStatus::Failed(
+          EX_USAGE, std::string("Invalid --") + name + " " + text + ": " + time.status().message());
     if (std::strcmp(name, "since") == 0) *since_us = *time;
     else *until_us = *time;
   }
   int64_t value = 0;
   if (doveadm_cmd_param_int64(cctx, "limit", &value)) {
-    if (value < 0) {
-      CommandFailed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
-      return false;
-    }
+    if (value < 0)
+      return CommandStatus::Failed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
     *limit = static_cast<uint64_t>(value);
   }
-  return true;
+  return CommandStatus::Ok();
 }
 
-bool ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
-  if (!ParseListingOptions(cctx, &filter->since_us, &filter->until_us, &filter->limit))
-    return false;
+CommandStatus ParseListFilter(struct doveadm_cmd_context* cctx, ListFilter* filter) {
+  CommandStatus options =
+      ParseListingOptions(cctx, &filter->since_us, &filter->until_us, &filter->limit);
+  if (!options.ok()) return options;
   if (const char* value = ParamString(cctx, "from")) filter->from = value;
   if (const char* value = ParamString(cctx, "rcpt")) filter->rcpt = value;
   if (const char* value = ParamString(cctx, "user")) filter->user = value;
   if (const char* value = ParamString(cctx, "mailbox")) filter->mailbox = value;
   if (const char* value = ParamString(cctx, "subject")) filter->subject = value;
   if (const char* value = ParamString(cctx, "source")) filter->source = value;
-  return true;
+  return CommandStatus::Ok();
 }
 
 }  // namespace archiver::doveadm

@@ -1,4 +1,5 @@
 // `doveadm archive list|show|fetch|export`: reading the archive.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,11 +8,9 @@
 #include <cstring>
 #include <ctime>
 #include <initializer_list>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
-#include <fcntl.h>
 
 #include "archiver/time_format.h"
 #include "doveadm/doveadm-archive-commands.h"
@@ -22,39 +21,23 @@ namespace {
 
 std::string Decimal(uint64_t value) { return std::to_string(value); }
 
-// The positional id argument; nullptr after CommandFailed(EX_USAGE) when it is missing.
-const char* IdArgument(struct doveadm_cmd_context* cctx) {
+// The archive and the message that a show or fetch command names (the positional id: 64
+// hex digits or a unique prefix), in `*store` and `*id`. EX_USAGE when the id is missing
+// (checked before the archive is opened), else OpenCommandArchive's or the lookup's failure.
+CommandStatus OpenNamedMessage(struct doveadm_cmd_context* cctx, std::shared_ptr<Store>* store,
+                               MessageId* id) {
   const char* text = ParamString(cctx, "id");
-  if (text != nullptr && *text != '\0') return text;
-  CommandFailed(EX_USAGE, "Missing message id: the 64 hex digits (or a unique prefix) that "
-                          "doveadm archive list shows");
-  return nullptr;
-}
-
-// Resolves the id argument (full or unique prefix); nullopt after CommandFailed.
-std::optional<MessageId> ResolveId(const char* text, const Store& store);
-
-// The archive and the message that a show or fetch command names; nullptr after
-// CommandFailed (usage checked before the archive is opened).
-std::shared_ptr<Store> OpenNamedMessage(struct doveadm_cmd_context* cctx, MessageId* id) {
-  const char* id_text = IdArgument(cctx);
-  if (id_text == nullptr) return nullptr;
-  std::shared_ptr<Store> store = OpenCommandArchive(cctx);
-  if (store == nullptr) return nullptr;
-  std::optional<MessageId> resolved = ResolveId(id_text, *store);
-  if (!resolved) return nullptr;
+  if (text == nullptr || *text == '\0')
+    return CommandStatus::Failed(EX_USAGE,
+                                 "Missing message id: the 64 hex digits (or a unique prefix) "
+                                 "that doveadm archive list shows");
+  if (CommandStatus opened = OpenCommandArchive(cctx, store); !opened.ok()) return opened;
+  Result<MessageId> resolved = (*store)->ResolvePrefix(text);
+  if (!resolved.ok())
+    return CommandStatus::Of(resolved.status(),
+                             std::string("Message ") + text + ": " + resolved.status().message());
   *id = *resolved;
-  return store;
-}
-
-std::optional<MessageId> ResolveId(const char* text, const Store& store) {
-  Result<MessageId> id = store.ResolvePrefix(text);
-  if (!id.ok()) {
-    CommandFailed(ExitCodeFor(id.status()), std::string("Message ") + text + ": " +
-                                                id.status().message());
-    return std::nullopt;
-  }
-  return *id;
+  return CommandStatus::Ok();
 }
 
 // The fields every delivery row has, in this order, after the command's own first ones.
@@ -78,25 +61,30 @@ void PrintHeaders(std::initializer_list<const char*> before,
 }
 
 // The --output directory of an eml export, made (0700) when missing, opened without
-// following a link; "" or why not. An existing directory must be ours: whoever else owns
-// it could plant links or read what lands there (export runs as root).
-std::string OpenExportDirectory(const char* output, int* dir_fd) {
+// following a link; else EX_CANTCREAT saying why not. An existing directory must be ours:
+// whoever else owns it could plant links or read what lands there (export runs as root).
+CommandStatus OpenExportDirectory(const char* output, int* dir_fd) {
   const std::string path = output;
   if (mkdir(output, 0700) < 0 && errno != EEXIST)
-    return "mkdir(" + path + ") failed: " + std::strerror(errno);
+    return CommandStatus::Failed(EX_CANTCREAT,
+                                 "mkdir(" + path + ") failed: " + std::strerror(errno));
   *dir_fd = open(output, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (*dir_fd < 0) {
-    return "open(" + path + ") failed: " + std::strerror(errno) +
-           (errno == ELOOP || errno == ENOTDIR ? " (not a directory, or a symbolic link)" : "");
+    return CommandStatus::Failed(
+        EX_CANTCREAT,
+        "open(" + path + ") failed: " + std::strerror(errno) +
+            (errno == ELOOP || errno == ENOTDIR ? " (not a directory, or a symbolic link)" : ""));
   }
   struct stat st;
   if (fstat(*dir_fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
     close(*dir_fd);
     *dir_fd = -1;
-    return path + " belongs to another user or others may write it: export into a "
-                  "directory of your own";
+    return CommandStatus::Failed(EX_CANTCREAT,
+                                 path +
+                                     " belongs to another user or others may write it: "
+                                     "export into a directory of your own");
   }
-  return "";
+  return CommandStatus::Ok();
 }
 
 // Writes all of `data` to `fd`; false with errno set on failure.
@@ -149,23 +137,19 @@ struct ExportRequest {
   bool mbox = false;
 };
 
-// The filter options, --format and --output; nullopt after CommandFailed(EX_USAGE).
-std::optional<ExportRequest> ParseExportRequest(struct doveadm_cmd_context* cctx) {
-  ExportRequest request;
-  if (!ParseListFilter(cctx, &request.filter)) return std::nullopt;
-  request.format = ParamString(cctx, "format");
-  request.output = ParamString(cctx, "output");
-  if (request.format == nullptr ||
-      (std::strcmp(request.format, "mbox") != 0 && std::strcmp(request.format, "eml") != 0)) {
-    CommandFailed(EX_USAGE, "--format mbox|eml is required");
-    return std::nullopt;
-  }
-  if (request.output == nullptr || *request.output == '\0') {
-    CommandFailed(EX_USAGE, "--output PATH is required (an mbox file, or a directory for eml)");
-    return std::nullopt;
-  }
-  request.mbox = std::strcmp(request.format, "mbox") == 0;
-  return request;
+// The filter options, --format and --output into `*request`; EX_USAGE on a bad value.
+CommandStatus ParseExportRequest(struct doveadm_cmd_context* cctx, ExportRequest* request) {
+  if (CommandStatus filter = ParseListFilter(cctx, &request->filter); !filter.ok()) return filter;
+  request->format = ParamString(cctx, "format");
+  request->output = ParamString(cctx, "output");
+  if (request->format == nullptr ||
+      (std::strcmp(request->format, "mbox") != 0 && std::strcmp(request->format, "eml") != 0))
+    return CommandStatus::Failed(EX_USAGE, "--format mbox|eml is required");
+  if (request->output == nullptr || *request->output == '\0')
+    return CommandStatus::Failed(
+        EX_USAGE, "--output PATH is required (an mbox file, or a directory for eml)");
+  request->mbox = std::strcmp(request->format, "mbox") == 0;
+  return CommandStatus::Ok();
 }
 
 // Where an export writes: one mbox file or a directory of .eml files, never overwriting
@@ -181,25 +165,19 @@ class ExportTarget {
   ExportTarget(const ExportTarget&) = delete;
   ExportTarget& operator=(const ExportTarget&) = delete;
 
-  // Creates the mbox file or makes and opens the directory. False after
-  // CommandFailed(EX_CANTCREAT).
-  bool Open() {
-    if (mbox_) {
-      mbox_fd_ = open(output_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (mbox_fd_ >= 0) return true;
-      CommandFailed(EX_CANTCREAT, std::string("open(") + output_ + ") failed: " +
-                                      std::strerror(errno) + " (export never overwrites)");
-      return false;
-    }
-    std::string error = OpenExportDirectory(output_, &dir_fd_);
-    if (error.empty()) return true;
-    CommandFailed(EX_CANTCREAT, error);
-    return false;
+  // Creates the mbox file or makes and opens the directory. Fails with EX_CANTCREAT.
+  CommandStatus Open() {
+    if (!mbox_) return OpenExportDirectory(output_, &dir_fd_);
+    mbox_fd_ = open(output_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (mbox_fd_ >= 0) return CommandStatus::Ok();
+    return CommandStatus::Failed(EX_CANTCREAT, std::string("open(") + output_ +
+                                                   ") failed: " + std::strerror(errno) +
+                                                   " (export never overwrites)");
   }
 
-  // Writes one message (an mbox entry, or ID.eml). False after CommandFailed
-  // (EX_CANTCREAT, EX_IOERR): the export stops.
-  bool Write(const DeliveryRecord& record, const std::string& message) {
+  // Writes one message (an mbox entry, or ID.eml). Fails with EX_CANTCREAT or EX_IOERR:
+  // the export stops.
+  CommandStatus Write(const DeliveryRecord& record, const std::string& message) {
     bool written;
     if (mbox_) {
       written = WriteAll(mbox_fd_, MboxEntry(record, message));
@@ -207,27 +185,27 @@ class ExportTarget {
       const std::string name = ToHex(record.id) + ".eml";
       int fd = openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                       0600);
-      if (fd < 0) {
-        CommandFailed(EX_CANTCREAT, std::string("open(") + output_ + "/" + name + ") failed: " +
-                                        std::strerror(errno) + " (export never overwrites)");
-        return false;
-      }
+      if (fd < 0)
+        return CommandStatus::Failed(EX_CANTCREAT, std::string("open(") + output_ + "/" + name +
+                                                       ") failed: " + std::strerror(errno) +
+                                                       " (export never overwrites)");
       written = WriteAll(fd, message);
       if (close(fd) < 0) written = false;
     }
-    if (!written)
-      CommandFailed(EX_IOERR, std::string("Writing to ") + output_ + " failed: " +
-                                  std::strerror(errno));
-    return written;
+    if (written) return CommandStatus::Ok();
+    return CommandStatus::Failed(
+        EX_IOERR, std::string("Writing to ") + output_ + " failed: " + std::strerror(errno));
   }
 
-  // Closes the target; a failed close of the mbox file is CommandFailed(EX_IOERR).
-  void Finish() {
+  // Closes the target; a failed close of the mbox file is EX_IOERR.
+  CommandStatus Finish() {
     if (dir_fd_ >= 0) close(dir_fd_);
     dir_fd_ = -1;
-    if (mbox_fd_ >= 0 && close(mbox_fd_) < 0)
-      CommandFailed(EX_IOERR, std::string("close(") + output_ + ") failed: " + std::strerror(errno));
+    const bool closed = mbox_fd_ < 0 || close(mbox_fd_) == 0;
     mbox_fd_ = -1;
+    if (closed) return CommandStatus::Ok();
+    return CommandStatus::Failed(
+        EX_IOERR, std::string("close(") + output_ + ") failed: " + std::strerror(errno));
   }
 
  private:
@@ -257,23 +235,23 @@ struct ExportCounts {
   uint64_t failed = 0;  // messages that could not be read
 };
 
-// Writes the messages of `selected` oldest first; a message that cannot be read is
-// counted and reported, a write failure ends the export.
-ExportCounts ExportMessages(const Store& store, const std::vector<Delivery>& selected,
-                            ExportTarget* target) {
-  ExportCounts counts;
+// Writes the messages of `selected` oldest first, counting into `*counts`. A message that
+// cannot be read is counted, reported and skipped (ReportAndContinue: the others are still
+// worth exporting); a write failure ends the export and is returned.
+CommandStatus ExportMessages(const Store& store, const std::vector<Delivery>& selected,
+                             ExportTarget* target, ExportCounts* counts) {
   for (auto it = selected.rbegin(); it != selected.rend(); ++it) {
     Result<std::string> message = store.ReadMessage(it->record.id);
     if (!message.ok()) {
-      CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
-      ++counts.failed;
+      ReportAndContinue(CommandStatus::Of(message.status(), message.status().ToString()));
+      ++counts->failed;
       continue;
     }
-    if (!target->Write(it->record, *message)) break;
-    ++counts.exported;
-    counts.bytes += message->size();
+    if (CommandStatus written = target->Write(it->record, *message); !written.ok()) return written;
+    ++counts->exported;
+    counts->bytes += message->size();
   }
-  return counts;
+  return CommandStatus::Ok();
 }
 
 void PrintExportSummary(const ExportRequest& request, const ExportCounts& counts) {
@@ -292,9 +270,9 @@ void PrintExportSummary(const ExportRequest& request, const ExportCounts& counts
 void CmdArchiveList(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     ListFilter filter;
-    if (!ParseListFilter(cctx, &filter)) return;
-    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
-    if (store == nullptr) return;
+    if (CommandStatus parsed = ParseListFilter(cctx, &filter); !parsed.ok()) return parsed;
+    std::shared_ptr<Store> store;
+    if (CommandStatus opened = OpenCommandArchive(cctx, &store); !opened.ok()) return opened;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     PrintHeaders({"id"}, {"subject"});
     doveadm_print_header("size", "size", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
@@ -306,21 +284,21 @@ void CmdArchiveList(struct doveadm_cmd_context* cctx) {
       PrintValue(Decimal(record.size).c_str());
       return true;
     });
-    if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
+    if (!status.ok()) return CommandStatus::Of(status, "Listing failed: " + status.ToString());
+    return CommandStatus::Ok();
   });
 }
 
 void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     MessageId id{};
-    std::shared_ptr<Store> store = OpenNamedMessage(cctx, &id);
-    if (store == nullptr) return;
+    std::shared_ptr<Store> store;
+    if (CommandStatus named = OpenNamedMessage(cctx, &store, &id); !named.ok()) return named;
     Result<MessageInfo> info = store->GetInfo(id);
     Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(id);
     if (!info.ok() || !deliveries.ok()) {
       const Status& status = info.ok() ? deliveries.status() : info.status();
-      CommandFailed(ExitCodeFor(status), "Message " + ToHex(id) + ": " + status.message());
-      return;
+      return CommandStatus::Of(status, "Message " + ToHex(id) + ": " + status.message());
     }
     doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
     PrintHeaders({"id", "size", "stored_size", "codec", "format", "deliveries", "delivery"},
@@ -344,19 +322,17 @@ void CmdArchiveShow(struct doveadm_cmd_context* cctx) {
       PrintValue(record.headers.message_id.c_str());
       PrintValue(Decimal(record.trace_prefix.size()).c_str());
     }
+    return CommandStatus::Ok();
   });
 }
 
 void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     MessageId id{};
-    std::shared_ptr<Store> store = OpenNamedMessage(cctx, &id);
-    if (store == nullptr) return;
+    std::shared_ptr<Store> store;
+    if (CommandStatus named = OpenNamedMessage(cctx, &store, &id); !named.ok()) return named;
     Result<std::string> message = store->ReadMessage(id);
-    if (!message.ok()) {
-      CommandFailed(ExitCodeFor(message.status()), message.status().ToString());
-      return;
-    }
+    if (!message.ok()) return CommandStatus::Of(message.status(), message.status().ToString());
     bool trace = false;
     (void)doveadm_cmd_param_bool(cctx, "trace", &trace);
     const char* rcpt = ParamString(cctx, "rcpt");
@@ -364,10 +340,8 @@ void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
     std::string prefix;
     if (trace || rcpt != nullptr || mailbox != nullptr) {
       Result<std::vector<Delivery>> deliveries = store->DeliveriesOf(id);
-      if (!deliveries.ok()) {
-        CommandFailed(ExitCodeFor(deliveries.status()), deliveries.status().ToString());
-        return;
-      }
+      if (!deliveries.ok())
+        return CommandStatus::Of(deliveries.status(), deliveries.status().ToString());
       const Delivery* chosen = nullptr;
       for (const Delivery& delivery : *deliveries) {
         if (rcpt != nullptr && strcasecmp(delivery.record.envelope_to.c_str(), rcpt) != 0) continue;
@@ -375,34 +349,37 @@ void CmdArchiveFetch(struct doveadm_cmd_context* cctx) {
         chosen = &delivery;
         break;
       }
-      if (chosen == nullptr) {
-        CommandFailed(DOVEADM_EX_NOTFOUND,
-                      "Message " + ToHex(id) + " has no delivery matching --rcpt/--mailbox");
-        return;
-      }
+      if (chosen == nullptr)
+        return CommandStatus::Failed(DOVEADM_EX_NOTFOUND, "Message " + ToHex(id) +
+                                                              " has no delivery matching "
+                                                              "--rcpt/--mailbox");
       prefix = chosen->record.trace_prefix;
     }
     if (!WriteAll(STDOUT_FILENO, prefix) || !WriteAll(STDOUT_FILENO, *message))
-      CommandFailed(EX_IOERR, std::string("write(stdout) failed: ") + std::strerror(errno));
+      return CommandStatus::Failed(EX_IOERR,
+                                   std::string("write(stdout) failed: ") + std::strerror(errno));
+    return CommandStatus::Ok();
   });
 }
 
 void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    std::optional<ExportRequest> request = ParseExportRequest(cctx);
-    if (!request) return;
-    std::shared_ptr<Store> store = OpenCommandArchive(cctx);
-    if (store == nullptr) return;
-    ExportTarget target(*request);
-    if (!target.Open()) return;
-    Result<std::vector<Delivery>> selected = SelectExportedDeliveries(*store, request->filter);
-    if (!selected.ok()) {
-      CommandFailed(ExitCodeFor(selected.status()), "Listing failed: " + selected.status().ToString());
-      return;
-    }
-    const ExportCounts counts = ExportMessages(*store, *selected, &target);
-    target.Finish();
-    PrintExportSummary(*request, counts);
+    ExportRequest request;
+    if (CommandStatus parsed = ParseExportRequest(cctx, &request); !parsed.ok()) return parsed;
+    std::shared_ptr<Store> store;
+    if (CommandStatus opened = OpenCommandArchive(cctx, &store); !opened.ok()) return opened;
+    ExportTarget target(request);
+    if (CommandStatus open = target.Open(); !open.ok()) return open;
+    Result<std::vector<Delivery>> selected = SelectExportedDeliveries(*store, request.filter);
+    if (!selected.ok())
+      return CommandStatus::Of(selected.status(),
+                               "Listing failed: " + selected.status().ToString());
+    ExportCounts counts;
+    // A failed write ends the export, but what was written is still closed and summed up.
+    ReportAndContinue(ExportMessages(*store, *selected, &target, &counts));
+    CommandStatus closed = target.Finish();
+    PrintExportSummary(request, counts);
+    return closed;
   });
 }
 

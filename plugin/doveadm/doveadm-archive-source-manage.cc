@@ -27,49 +27,38 @@ std::vector<std::string> SplitList(const std::string& text) {
   return items;
 }
 
+CommandStatus Usage(const std::string& message) { return CommandStatus::Failed(EX_USAGE, message); }
+
 // The password from --password-file or --password-stdin (one final line end removed).
-// nullopt when neither is given; false after CommandFailed.
-bool ReadPassword(struct doveadm_cmd_context* cctx, std::optional<std::string>* password) {
+// nullopt when neither is given; EX_USAGE or EX_NOINPUT.
+CommandStatus ReadPassword(struct doveadm_cmd_context* cctx, std::optional<std::string>* password) {
   const char* file = ParamString(cctx, "password-file");
   bool from_stdin = false;
   (void)doveadm_cmd_param_bool(cctx, "password-stdin", &from_stdin);
-  if (file != nullptr && from_stdin) {
-    CommandFailed(EX_USAGE, "Give either --password-file or --password-stdin, not both");
-    return false;
-  }
-  if (file == nullptr && !from_stdin) return true;
+  if (file != nullptr && from_stdin)
+    return Usage("Give either --password-file or --password-stdin, not both");
+  if (file == nullptr && !from_stdin) return CommandStatus::Ok();
   std::string text;
   if (from_stdin) {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
     std::ifstream input(file, std::ios::binary);
-    if (!input) {
-      CommandFailed(EX_NOINPUT, std::string("Cannot read the password file ") + file);
-      return false;
-    }
+    if (!input)
+      return CommandStatus::Failed(EX_NOINPUT,
+                                   std::string("Cannot read the password file ") + file);
     text.assign(std::istreambuf_iterator<char>(input), std::istreambuf_iterator<char>());
   }
   if (!text.empty() && text.back() == '\n') text.pop_back();
   if (!text.empty() && text.back() == '\r') text.pop_back();
-  if (text.empty()) {
-    CommandFailed(EX_USAGE, "The password is empty");
-    return false;
-  }
-  if (text.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
-    CommandFailed(EX_USAGE, "The password must be one line");
-    return false;
-  }
+  if (text.empty()) return Usage("The password is empty");
+  if (text.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
+    return Usage("The password must be one line");
   *password = std::move(text);
-  return true;
+  return CommandStatus::Ok();
 }
 
-bool Usage(const std::string& message) {
-  CommandFailed(EX_USAGE, message);
-  return false;
-}
-
-// Applies the options given on the command line to `config`.
-bool ApplyOptions(struct doveadm_cmd_context* cctx, SourceConfig* config) {
+// Applies the options given on the command line to `config`; EX_USAGE on a bad one.
+CommandStatus ApplyOptions(struct doveadm_cmd_context* cctx, SourceConfig* config) {
   if (const char* value = ParamString(cctx, "host")) config->host = value;
   if (const char* value = ParamString(cctx, "user")) config->user = value;
   int64_t port = 0;
@@ -127,7 +116,7 @@ bool ApplyOptions(struct doveadm_cmd_context* cctx, SourceConfig* config) {
   }
   Status valid = config->Validate();
   if (!valid.ok()) return Usage(valid.message());
-  return true;
+  return CommandStatus::Ok();
 }
 
 // Prints the one-row result of a command that changes a source.
@@ -139,82 +128,95 @@ void PrintChange(const std::string& name, const char* change, const std::string&
   PrintValue(note.c_str());
 }
 
-bool Report(const Status& status, const std::string& name, const char* action) {
-  if (status.ok()) return true;
-  CommandFailed(ExitCodeFor(status), std::string("Cannot ") + action + " source " + name + ": " +
-                                         status.message());
-  return false;
+// A registry call's outcome as the command's: "Cannot ACTION source NAME: …".
+CommandStatus Outcome(const Status& status, const std::string& name, const char* action) {
+  if (status.ok()) return CommandStatus::Ok();
+  return CommandStatus::Of(
+      status, std::string("Cannot ") + action + " source " + name + ": " + status.message());
+}
+
+// The named source and the archive opened for writing.
+CommandStatus OpenNamedSource(struct doveadm_cmd_context* cctx, const char** name,
+                              SourceArchive* archive) {
+  if (CommandStatus named = SourceNameParam(cctx, name); !named.ok()) return named;
+  return OpenSourceArchive(cctx, true, archive);
 }
 
 // pause, resume: one registry call on a named source.
-void NamedChange(struct doveadm_cmd_context* cctx, const char* action,
-                 Status (SourceRegistry::*change)(const std::string&)) {
-  const char* name = SourceNameParam(cctx);
+CommandStatus NamedChange(struct doveadm_cmd_context* cctx, const char* action,
+                          Status (SourceRegistry::*change)(const std::string&)) {
+  const char* name = nullptr;
   SourceArchive archive;
-  if (name == nullptr || !OpenSourceArchive(cctx, true, &archive)) return;
-  if (Report((archive.registry.get()->*change)(name), name, action))
-    PrintChange(name, action, "");
+  if (CommandStatus opened = OpenNamedSource(cctx, &name, &archive); !opened.ok()) return opened;
+  CommandStatus changed = Outcome((archive.registry.get()->*change)(name), name, action);
+  if (changed.ok()) PrintChange(name, action, "");
+  return changed;
 }
 
 }  // namespace
 
 void CmdSourceAdd(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* name = SourceNameParam(cctx);
-    if (name == nullptr) return;
+    const char* name = nullptr;
+    if (CommandStatus named = SourceNameParam(cctx, &name); !named.ok()) return named;
     SourceConfig config;
     config.name = name;
     std::optional<std::string> password;
-    if (!ApplyOptions(cctx, &config) || !ReadPassword(cctx, &password)) return;
-    if (!password) {
-      CommandFailed(EX_USAGE, "A source needs --password-file <file> or --password-stdin");
-      return;
-    }
+    if (CommandStatus applied = ApplyOptions(cctx, &config); !applied.ok()) return applied;
+    if (CommandStatus read = ReadPassword(cctx, &password); !read.ok()) return read;
+    if (!password) return Usage("A source needs --password-file <file> or --password-stdin");
     SourceArchive archive;
-    if (!OpenSourceArchive(cctx, true, &archive)) return;
+    if (CommandStatus opened = OpenSourceArchive(cctx, true, &archive); !opened.ok()) return opened;
     Status added = archive.registry->Add(config, *password);
     std::fill(password->begin(), password->end(), '\0');
-    if (Report(added, name, "add"))
+    CommandStatus outcome = Outcome(added, name, "add");
+    if (outcome.ok())
       PrintChange(name, "added", "status importing: the first sync imports the folders");
+    return outcome;
   });
 }
 
 void CmdSourceEdit(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* name = SourceNameParam(cctx);
+    const char* name = nullptr;
     SourceArchive archive;
-    if (name == nullptr || !OpenSourceArchive(cctx, true, &archive)) return;
+    if (CommandStatus opened = OpenNamedSource(cctx, &name, &archive); !opened.ok()) return opened;
     Result<SourceConfig> config = archive.registry->Get(name);
-    if (!Report(config.status(), name, "edit")) return;
+    if (!config.ok()) return Outcome(config.status(), name, "edit");
     std::optional<std::string> password;
-    if (!ApplyOptions(cctx, &config.value()) || !ReadPassword(cctx, &password)) return;
+    if (CommandStatus applied = ApplyOptions(cctx, &config.value()); !applied.ok()) return applied;
+    if (CommandStatus read = ReadPassword(cctx, &password); !read.ok()) return read;
     Status updated = archive.registry->Update(*config, password);
     if (password) std::fill(password->begin(), password->end(), '\0');
-    if (Report(updated, name, "edit")) PrintChange(name, "edited", "due for a sync now");
+    CommandStatus outcome = Outcome(updated, name, "edit");
+    if (outcome.ok()) PrintChange(name, "edited", "due for a sync now");
+    return outcome;
   });
 }
 
 void CmdSourceRemove(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* name = SourceNameParam(cctx);
+    const char* name = nullptr;
     SourceArchive archive;
-    if (name == nullptr || !OpenSourceArchive(cctx, true, &archive)) return;
+    if (CommandStatus opened = OpenNamedSource(cctx, &name, &archive); !opened.ok()) return opened;
     Result<SourceInfo> info = archive.registry->Describe(name);
-    if (!Report(info.status(), name, "remove")) return;
-    if (!Report(archive.registry->Remove(name), name, "remove")) return;
+    if (!info.ok()) return Outcome(info.status(), name, "remove");
+    CommandStatus removed = Outcome(archive.registry->Remove(name), name, "remove");
+    if (!removed.ok()) return removed;
     PrintChange(name, "removed",
                 std::to_string(info->status.messages_archived) +
                     " archived messages stay in the archive (doveadm archive list --source " +
                     name + ")");
+    return CommandStatus::Ok();
   });
 }
 
 void CmdSourcePause(struct doveadm_cmd_context* cctx) {
-  RunCommand([&] { NamedChange(cctx, "pause", &SourceRegistry::Pause); });
+  RunCommand([&] { return NamedChange(cctx, "pause", &SourceRegistry::Pause); });
 }
 
 void CmdSourceResume(struct doveadm_cmd_context* cctx) {
-  RunCommand([&] { NamedChange(cctx, "resume", &SourceRegistry::Resume); });
+  RunCommand([&] { return NamedChange(cctx, "resume", &SourceRegistry::Resume); });
 }
 
 }  // namespace archiver::doveadm

@@ -75,13 +75,12 @@ constexpr uint64_t kShowLogEntries = 10;
 void CmdSourceList(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     SourceArchive archive;
-    if (!OpenSourceArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenSourceArchive(cctx, false, &archive); !opened.ok())
+      return opened;
     Result<std::vector<SourceInfo>> sources = archive.registry->List();
-    if (!sources.ok()) {
-      CommandFailed(ExitCodeFor(sources.status()), "Listing the sources failed: " +
-                                                       sources.status().message());
-      return;
-    }
+    if (!sources.ok())
+      return CommandStatus::Of(sources.status(),
+                               "Listing the sources failed: " + sources.status().message());
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* column : {"name", "host", "user", "purpose", "status", "last_sync"})
       doveadm_print_header_simple(column);
@@ -102,19 +101,19 @@ void CmdSourceList(struct doveadm_cmd_context* cctx) {
       for (const FolderCheckpoint& folder : source.folders) retrying += folder.retry.size();
       PrintValue(std::to_string(retrying).c_str());
     }
+    return CommandStatus::Ok();
   });
 }
 
 void CmdSourceShow(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* name = SourceNameParam(cctx);
+    const char* name = nullptr;
+    if (CommandStatus named = SourceNameParam(cctx, &name); !named.ok()) return named;
     SourceArchive archive;
-    if (name == nullptr || !OpenSourceArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenSourceArchive(cctx, false, &archive); !opened.ok())
+      return opened;
     Result<SourceInfo> info = archive.registry->Describe(name);
-    if (!info.ok()) {
-      CommandFailed(ExitCodeFor(info.status()), info.status().message());
-      return;
-    }
+    if (!info.ok()) return CommandStatus::Of(info.status(), info.status().message());
     FieldPrinter out;
     PrintSettings(out, info->config);
     PrintStatus(out, info->status);
@@ -128,21 +127,22 @@ void CmdSourceShow(struct doveadm_cmd_context* cctx) {
       out.Print(section, "error", entry.error);
       return shown < kShowLogEntries;
     });
-    if (!log.ok()) CommandFailed(ExitCodeFor(log), "Reading the activity log failed: " +
-                                                       log.message());
+    if (!log.ok())
+      return CommandStatus::Of(log, "Reading the activity log failed: " + log.message());
+    return CommandStatus::Ok();
   });
 }
 
 void CmdSourceLog(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* name = SourceNameParam(cctx);
+    const char* name = nullptr;
+    if (CommandStatus named = SourceNameParam(cctx, &name); !named.ok()) return named;
     int64_t limit = 0;
-    if (doveadm_cmd_param_int64(cctx, "limit", &limit) && limit < 0) {
-      CommandFailed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
-      return;
-    }
+    if (doveadm_cmd_param_int64(cctx, "limit", &limit) && limit < 0)
+      return CommandStatus::Failed(EX_USAGE, "Invalid --limit: must be 0 (no limit) or more");
     SourceArchive archive;
-    if (name == nullptr || !OpenSourceArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenSourceArchive(cctx, false, &archive); !opened.ok())
+      return opened;
     bool started = false;
     uint64_t shown = 0;
     Status log = archive.registry->ListLog(name, [&](const SourceLogEntry& entry) {
@@ -160,8 +160,9 @@ void CmdSourceLog(struct doveadm_cmd_context* cctx) {
       PrintValue(entry.error.c_str());
       return limit == 0 || ++shown < static_cast<uint64_t>(limit);
     });
-    if (!log.ok()) CommandFailed(ExitCodeFor(log), "Source " + std::string(name) + ": " +
-                                                       log.message());
+    if (!log.ok())
+      return CommandStatus::Of(log, "Source " + std::string(name) + ": " + log.message());
+    return CommandStatus::Ok();
   });
 }
 

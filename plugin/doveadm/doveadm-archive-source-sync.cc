@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <optional>
 
-#include "common/archiver-dmarc-launch.h"
 #include "archiver/time_format.h"
+#include "common/archiver-dmarc-launch.h"
 #include "doveadm/doveadm-archive-context.h"
 #include "doveadm/doveadm-archive-source.h"
 #include "source-sync.h"
@@ -16,10 +15,11 @@
 namespace archiver::doveadm {
 namespace {
 
-void ConnectionFailed(const std::string& name, const imapc::RemoteError& error) {
-  CommandFailed(ExitCodeForFailure(error.kind),
-                "Source " + name + ": " + imapc::FailureKindName(error.kind) + " failure: " +
-                    error.reason);
+// A remote's failure as the command's outcome (ExitCodeForFailure).
+CommandStatus ConnectionFailed(const std::string& name, const imapc::RemoteError& error) {
+  return CommandStatus::Failed(
+      ExitCodeForFailure(error.kind),
+      "Source " + name + ": " + imapc::FailureKindName(error.kind) + " failure: " + error.reason);
 }
 
 // One row of `source sync`'s output.
@@ -33,47 +33,41 @@ void PrintSyncRow(const std::string& name, const std::string& state,
 }
 
 // The sources `sync --due` (or --all: every source not paused) would sync, read from the
-// archive opened read-only: none when the archive does not exist. False after
-// CommandFailed. The archive is closed again on return, so that it can be opened writable.
-bool SelectSources(struct doveadm_cmd_context* cctx, bool due, std::vector<std::string>* names) {
+// archive opened read-only: none when the archive does not exist. The archive is closed
+// again on return, so that it can be opened writable.
+CommandStatus SelectSources(struct doveadm_cmd_context* cctx, bool due,
+                            std::vector<std::string>* names) {
   SourceArchive archive;
-  bool missing = false;
-  if (!OpenSourceArchive(cctx, false, &archive, &missing)) return missing;
+  CommandStatus opened = OpenSourceArchive(cctx, false, &archive, true);
+  if (!opened.ok() || archive.missing) return opened;
   Result<std::vector<std::string>> selected =
       archive.registry->Due(due ? NowMicros() : UINT64_MAX);
-  if (!selected.ok()) {
-    CommandFailed(ExitCodeFor(selected.status()), selected.status().message());
-    return false;
-  }
+  if (!selected.ok()) return CommandStatus::Of(selected.status(), selected.status().message());
   *names = std::move(selected).value();
-  return true;
+  return CommandStatus::Ok();
 }
 
-// The source `sync NAME` names exists and is not paused. False after CommandFailed.
-bool CheckNamedSource(const SourceArchive& archive, const char* name) {
+// The source `sync NAME` names exists (else the lookup's failure) and is not paused
+// (EX_TEMPFAIL).
+CommandStatus CheckNamedSource(const SourceArchive& archive, const char* name) {
   Result<SourceInfo> info = archive.registry->Describe(name);
-  if (!info.ok()) {
-    CommandFailed(ExitCodeFor(info.status()), info.status().message());
-    return false;
-  }
-  if (info->status.paused) {
-    CommandFailed(EX_TEMPFAIL, std::string("Source ") + name + " is paused: resume it to sync it");
-    return false;
-  }
-  return true;
+  if (!info.ok()) return CommandStatus::Of(info.status(), info.status().message());
+  if (info->status.paused)
+    return CommandStatus::Failed(
+        EX_TEMPFAIL, std::string("Source ") + name + " is paused: resume it to sync it");
+  return CommandStatus::Ok();
 }
 
-// The options of a sync: --max-message-size, the DMARC reader, progress on a terminal.
-// nullopt after CommandFailed(EX_USAGE).
-std::optional<imapc::SyncOptions> SyncOptionsFor(struct doveadm_cmd_context* cctx,
-                                                 const plugin::ArchiverSettings& settings) {
-  imapc::SyncOptions options;
+// The options of a sync into `*options`: --max-message-size (EX_USAGE when bad), the DMARC
+// reader, progress on a terminal.
+CommandStatus SyncOptionsFor(struct doveadm_cmd_context* cctx,
+                             const plugin::ArchiverSettings& settings,
+                             imapc::SyncOptions* options_out) {
+  imapc::SyncOptions& options = *options_out;
   if (const char* text = ParamString(cctx, "max-message-size")) {
     Result<uint64_t> size = plugin::ParseSize(text);
-    if (!size.ok() || *size == 0) {
-      CommandFailed(EX_USAGE, std::string("Invalid --max-message-size: ") + text);
-      return std::nullopt;
-    }
+    if (!size.ok() || *size == 0)
+      return CommandStatus::Failed(EX_USAGE, std::string("Invalid --max-message-size: ") + text);
     options.max_message_bytes = *size;
   }
   // DMARC sources: each mail read as a report delivery is, by archiver-dmarc-reader
@@ -100,17 +94,19 @@ std::optional<imapc::SyncOptions> SyncOptionsFor(struct doveadm_cmd_context* cct
       if (remaining == 0) fputc('\n', stderr);
     };
   }
-  return options;
+  return CommandStatus::Ok();
 }
 
 // Syncs `names` one after the other, a row each. Every password is read while still
-// root; from there on the process is the archive's owner for good.
-void SyncSources(const SourceArchive& archive, const std::vector<std::string>& names,
-                 const imapc::SyncOptions& options) {
+// root; from there on the process is the archive's owner for good. A source that fails is
+// reported as it ends (ReportAndContinue: the next sources still sync; the first failure's
+// code is the command's).
+CommandStatus SyncSources(const SourceArchive& archive, const std::vector<std::string>& names,
+                          const imapc::SyncOptions& options) {
   std::vector<imapc::SourceCredentials> credentials;
   for (const std::string& source : names)
     credentials.push_back(imapc::ReadSourceCredentials(*archive.registry, source));
-  if (!DropRootBeforeConnecting(archive)) return;
+  if (CommandStatus dropped = DropRootBeforeConnecting(archive); !dropped.ok()) return dropped;
   doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
   for (const char* column : {"name", "status", "archived", "failure", "error"})
     doveadm_print_header_simple(column);
@@ -121,40 +117,36 @@ void SyncSources(const SourceArchive& archive, const std::vector<std::string>& n
     Result<SourceInfo> after = archive.registry->Describe(source);
     PrintSyncRow(source, after.ok() ? SourceStateName(after->status.state()) : "", outcome);
     if (outcome.failure != imapc::FailureKind::kNone)
-      ConnectionFailed(source, {outcome.failure, outcome.error});
+      ReportAndContinue(ConnectionFailed(source, {outcome.failure, outcome.error}));
   }
+  return CommandStatus::Ok();
 }
 
 }  // namespace
 
 void CmdSourceTest(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    const char* name = SourceNameParam(cctx);
+    const char* name = nullptr;
+    if (CommandStatus named = SourceNameParam(cctx, &name); !named.ok()) return named;
     SourceArchive archive;
-    if (name == nullptr || !OpenSourceArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenSourceArchive(cctx, false, &archive); !opened.ok())
+      return opened;
     Result<SourceConfig> config = archive.registry->Get(name);
-    if (!config.ok()) {
-      CommandFailed(ExitCodeFor(config.status()), config.status().message());
-      return;
-    }
+    if (!config.ok()) return CommandStatus::Of(config.status(), config.status().message());
     // The password is read while still root; the remote is spoken to as the archive's owner.
     imapc::SourceCredentials credentials;
     if (!imapc::SourceRemoteSettings(*archive.registry, *config, &credentials.remote,
-                                     &credentials.error)) {
-      ConnectionFailed(name, credentials.error);
-      return;
-    }
-    if (!DropRootBeforeConnecting(archive)) return;
+                                     &credentials.error))
+      return ConnectionFailed(name, credentials.error);
+    if (CommandStatus dropped = DropRootBeforeConnecting(archive); !dropped.ok()) return dropped;
     imapc::RemoteError error;
     std::unique_ptr<imapc::RemoteAccount> account;
     std::vector<std::string> remote_folders;
     std::vector<std::string> synced;
     if ((account = imapc::RemoteAccount::Connect(credentials.remote, &error)) == nullptr ||
         !account->ListFolders(&remote_folders, &error) ||
-        !imapc::SourceFolders(account.get(), *config, &synced, &error)) {
-      ConnectionFailed(name, error);
-      return;
-    }
+        !imapc::SourceFolders(account.get(), *config, &synced, &error))
+      return ConnectionFailed(name, error);
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header_simple("folder");
     doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
@@ -178,7 +170,8 @@ void CmdSourceTest(struct doveadm_cmd_context* cctx) {
       PrintValue(folder_error.reason.c_str());
       if (!ok && first_error.ok()) first_error = folder_error;
     }
-    if (!first_error.ok()) ConnectionFailed(name, first_error);
+    if (!first_error.ok()) return ConnectionFailed(name, first_error);
+    return CommandStatus::Ok();
   });
 }
 
@@ -189,26 +182,27 @@ void CmdSourceSync(struct doveadm_cmd_context* cctx) {
     (void)doveadm_cmd_param_bool(cctx, "all", &all);
     (void)doveadm_cmd_param_bool(cctx, "due", &due);
     const char* name = ParamString(cctx, "name");
-    if ((name != nullptr) + all + due != 1) {
-      CommandFailed(EX_USAGE, "source sync needs one of: a source name, --all, --due");
-      return;
-    }
+    if ((name != nullptr) + all + due != 1)
+      return CommandStatus::Failed(EX_USAGE,
+                                   "source sync needs one of: a source name, --all, --due");
     std::vector<std::string> names;
     if (name == nullptr) {
       // --all and --due look read-only first: with no archive or nothing to sync the
       // command creates nothing (run as root by the poller on servers without sources) and
       // prints nothing.
-      if (!SelectSources(cctx, due, &names) || names.empty()) return;
+      CommandStatus selected = SelectSources(cctx, due, &names);
+      if (!selected.ok() || names.empty()) return selected;
     }
     SourceArchive archive;
-    if (!OpenSourceArchive(cctx, true, &archive)) return;
+    if (CommandStatus opened = OpenSourceArchive(cctx, true, &archive); !opened.ok()) return opened;
     if (name != nullptr) {
-      if (!CheckNamedSource(archive, name)) return;
+      if (CommandStatus usable = CheckNamedSource(archive, name); !usable.ok()) return usable;
       names.push_back(name);
     }
-    std::optional<imapc::SyncOptions> options = SyncOptionsFor(cctx, archive.settings);
-    if (!options) return;
-    SyncSources(archive, names, *options);
+    imapc::SyncOptions options;
+    if (CommandStatus parsed = SyncOptionsFor(cctx, archive.settings, &options); !parsed.ok())
+      return parsed;
+    return SyncSources(archive, names, options);
   });
 }
 

@@ -119,22 +119,18 @@ std::string LegacySourcesKeyPath(const plugin::ArchiverSettings& settings) {
 
 // Before a writable command: the default key's directory exists (root's, 0700), and the
 // passwords of an older version's key in the archive directory have moved to the key.
-bool PrepareSourcesKey(SourceArchive* archive, const std::string& key_path) {
+CommandStatus PrepareSourcesKey(SourceArchive* archive, const std::string& key_path) {
   if (archive->settings.sources_key.empty()) {
     const std::string dir = key_path.substr(0, key_path.rfind('/'));
     Status made = SecretBox::MakeKeyDirectory(dir);
-    if (!made.ok()) {
-      CommandFailed(ExitCodeFor(made), "Cannot prepare the sources key: " + made.message());
-      return false;
-    }
+    if (!made.ok())
+      return CommandStatus::Of(made, "Cannot prepare the sources key: " + made.message());
   }
   Result<LegacyKeyMigration> moved = archive->registry->MigrateLegacyKey();
-  if (!moved.ok()) {
-    CommandFailed(ExitCodeFor(moved.status()),
-                  "Cannot move the sources key out of the archive directory: " +
-                      moved.status().message());
-    return false;
-  }
+  if (!moved.ok())
+    return CommandStatus::Of(
+        moved.status(),
+        "Cannot move the sources key out of the archive directory: " + moved.status().message());
   const std::string legacy = LegacySourcesKeyPath(archive->settings);
   if (moved->removed) {
     i_info("archiver: sources key moved out of the archive directory: %llu passwords sealed "
@@ -149,7 +145,7 @@ bool PrepareSourcesKey(SourceArchive* archive, const std::string& key_path) {
               "re-enter it with doveadm archive source edit %s --password-stdin",
               name.c_str(), name.c_str());
   }
-  return true;
+  return CommandStatus::Ok();
 }
 
 }  // namespace
@@ -160,41 +156,39 @@ void RegisterSourceCommands() {
   for (doveadm_cmd_ver2& command : kSourceCommands) doveadm_cmd_register_ver2(&command);
 }
 
-bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
-                       bool* missing) {
+CommandStatus OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable,
+                                SourceArchive* archive, bool quiet_when_missing) {
   const ArchiveOpening how = {.writable = writable,
                               .create_if_missing = true,
                               .server_wide = true,
-                              .quiet_when_missing = missing != nullptr};
-  const bool opened = OpenArchive(cctx, how, archive);
-  if (missing != nullptr) *missing = archive->missing;
-  if (!opened) return false;
+                              .quiet_when_missing = quiet_when_missing};
+  CommandStatus opened = OpenArchive(cctx, how, archive);
+  if (!opened.ok() || archive->missing) return opened;
   const std::string key_path = SourcesKeyPath(archive->settings);
-  if (key_path.empty()) {
-    CommandFailed(EX_CONFIG, "Dovecot's state_dir is empty: set archiver_sources_key");
-    return false;
-  }
+  if (key_path.empty())
+    return CommandStatus::Failed(EX_CONFIG,
+                                 "Dovecot's state_dir is empty: set archiver_sources_key");
   archive->registry = std::make_unique<SourceRegistry>(archive->store, key_path,
                                                        LegacySourcesKeyPath(archive->settings));
-  return !writable || PrepareSourcesKey(archive, key_path);
+  return writable ? PrepareSourcesKey(archive, key_path) : CommandStatus::Ok();
 }
 
-bool DropRootBeforeConnecting(const SourceArchive& archive) {
-  if (!DropRootForGoodBefore(archive, "connecting to a remote server")) return false;
+CommandStatus DropRootBeforeConnecting(const SourceArchive& archive) {
+  CommandStatus dropped = DropRootForGoodBefore(archive, "connecting to a remote server");
+  if (!dropped.ok()) return dropped;
   // Linux forgets the parent-death signal when the uid changes: asked for again, a sync
   // the poller started never outlives it (a new poller would start a second one).
-  if (parent_death_signal != 0 && (prctl(PR_SET_PDEATHSIG, parent_death_signal) != 0 ||
-                                   getppid() != starting_parent)) {
-    CommandFailed(EX_TEMPFAIL, "The process that started this sync is gone: not syncing");
-    return false;
-  }
-  return true;
+  if (parent_death_signal != 0 &&
+      (prctl(PR_SET_PDEATHSIG, parent_death_signal) != 0 || getppid() != starting_parent))
+    return CommandStatus::Failed(EX_TEMPFAIL,
+                                 "The process that started this sync is gone: not syncing");
+  return CommandStatus::Ok();
 }
 
-const char* SourceNameParam(struct doveadm_cmd_context* cctx) {
-  const char* name = ParamString(cctx, "name");
-  if (name == nullptr || *name == '\0') CommandFailed(EX_USAGE, "Missing the source name");
-  return name != nullptr && *name != '\0' ? name : nullptr;
+CommandStatus SourceNameParam(struct doveadm_cmd_context* cctx, const char** name) {
+  *name = ParamString(cctx, "name");
+  if (*name != nullptr && **name != '\0') return CommandStatus::Ok();
+  return CommandStatus::Failed(EX_USAGE, "Missing the source name");
 }
 
 int ExitCodeForFailure(imapc::FailureKind kind) {

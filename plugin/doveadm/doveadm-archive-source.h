@@ -36,22 +36,23 @@ struct SourceArchive : CommandArchive {
   std::unique_ptr<SourceRegistry> registry;
 };
 
-// Opens the archive (writable: created when missing) and its registry. False after
-// CommandFailed. With `missing` given, a read-only open of an archive that does not exist
-// is not an error: false with *missing true, nothing reported.
-bool OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable, SourceArchive* archive,
-                       bool* missing = nullptr);
+// Opens the archive (writable: created when missing) and its registry: OpenArchive's
+// failures, EX_CONFIG without a place for the key, or preparing the key's. With
+// `quiet_when_missing`, a read-only open of an archive that does not exist is not an
+// error: OK with archive->missing set and no registry.
+CommandStatus OpenSourceArchive(struct doveadm_cmd_context* cctx, bool writable,
+                                SourceArchive* archive, bool quiet_when_missing = false);
 
 // Gives up root for good, for the archive's owner (archive_access.h DropRootForGood),
 // before the process speaks to a remote server: imapc's parsing of the remote's answers,
 // TLS and the DMARC reading of remote mail never run as root. Called once everything that
-// needs root was read (the sources' passwords: their key is root's alone). False after
-// CommandFailed(EX_TEMPFAIL). Not root: does nothing. A parent-death signal the process
-// was started with (the poller's) holds again afterwards; false when that parent is gone.
-bool DropRootBeforeConnecting(const SourceArchive& archive);
+// needs root was read (the sources' passwords: their key is root's alone). Fails with
+// EX_TEMPFAIL. Not root: does nothing. A parent-death signal the process was started with
+// (the poller's) holds again afterwards; EX_TEMPFAIL when that parent is gone.
+CommandStatus DropRootBeforeConnecting(const SourceArchive& archive);
 
-// The positional NAME; CommandFailed(EX_USAGE) and nullptr when missing.
-const char* SourceNameParam(struct doveadm_cmd_context* cctx);
+// The positional NAME into `*name`; EX_USAGE when missing or empty.
+CommandStatus SourceNameParam(struct doveadm_cmd_context* cctx, const char** name);
 
 // The exit code of a failed connection or sync: DNS 68 (EX_NOHOST), TCP 69
 // (EX_UNAVAILABLE), TLS 76 (EX_PROTOCOL), authentication 77 (EX_NOPERM), missing folder

@@ -28,38 +28,39 @@ std::string AuthResultText(const std::string& domain, const std::string& qualifi
 
 }  // namespace
 
-bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive) {
-  if (!OpenArchive(cctx, {.writable = writable, .create_if_missing = true}, archive))
-    return false;
-  archive->dmarc = std::make_unique<DmarcStore>(archive->store);
-  return true;
+CommandStatus OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable,
+                               DmarcArchive* archive) {
+  CommandStatus opened =
+      OpenArchive(cctx, {.writable = writable, .create_if_missing = true}, archive);
+  if (opened.ok()) archive->dmarc = std::make_unique<DmarcStore>(archive->store);
+  return opened;
 }
 
-bool DropRootBeforeParsing(const DmarcArchive& archive) {
+CommandStatus DropRootBeforeParsing(const DmarcArchive& archive) {
   return DropRootForGoodBefore(archive, "parsing reports");
 }
 
-bool ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter) {
+CommandStatus ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter) {
   uint64_t since_us = 0, until_us = UINT64_MAX;
-  if (!ParseListingOptions(cctx, &since_us, &until_us, &filter->limit)) return false;
+  CommandStatus options = ParseListingOptions(cctx, &since_us, &until_us, &filter->limit);
+  if (!options.ok()) return options;
   if (since_us != 0) filter->since = SecondsRoundedUp(since_us);
   if (until_us != UINT64_MAX) filter->until = SecondsRoundedUp(until_us);
   if (const char* value = ParamString(cctx, "domain")) filter->domain = value;
   if (const char* value = ParamString(cctx, "org")) filter->org = value;
-  return true;
+  return CommandStatus::Ok();
 }
 
-std::optional<uint64_t> NumericIdArgument(struct doveadm_cmd_context* cctx, const char* what) {
+CommandStatus NumericIdArgument(struct doveadm_cmd_context* cctx, const char* what, uint64_t* id) {
   const char* text = ParamString(cctx, "id");
-  uint64_t id = 0;
   int consumed = 0;
   if (text != nullptr && text[0] >= '0' && text[0] <= '9' &&
-      std::sscanf(text, "%" SCNu64 "%n", &id, &consumed) == 1 && text[consumed] == '\0' && id > 0)
-    return id;
-  CommandFailed(EX_USAGE, std::string(what) + " id missing or invalid" +
-                              (text != nullptr ? std::string(": '") + text + "'" : "") +
-                              " (expected the number that the list shows)");
-  return std::nullopt;
+      std::sscanf(text, "%" SCNu64 "%n", id, &consumed) == 1 && text[consumed] == '\0' && *id > 0)
+    return CommandStatus::Ok();
+  return CommandStatus::Failed(EX_USAGE,
+                               std::string(what) + " id missing or invalid" +
+                                   (text != nullptr ? std::string(": '") + text + "'" : "") +
+                                   " (expected the number that the list shows)");
 }
 
 std::string ReportTime(const std::optional<int64_t>& seconds) {

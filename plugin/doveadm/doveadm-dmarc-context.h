@@ -23,39 +23,40 @@ struct DmarcArchive : CommandArchive {
 // Opens the archive that the command's settings name (see CommandSettings), read-only
 // or for writing (OpenArchive; a writable open creates a missing archive). A writable
 // open by root creates missing archive files as the owner of the archive directory, so
-// Dovecot's mail processes can still open them. False after CommandFailed.
-bool OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable, DmarcArchive* archive);
+// Dovecot's mail processes can still open them. OpenArchive's failures.
+CommandStatus OpenDmarcArchive(struct doveadm_cmd_context* cctx, bool writable,
+                               DmarcArchive* archive);
 
 // Gives up root for good (DropRootForGood: the archive owner's identity) before a command
-// parses report content, which anyone may have sent. False after CommandFailed.
-bool DropRootBeforeParsing(const DmarcArchive& archive);
+// parses report content, which anyone may have sent. Fails with EX_TEMPFAIL.
+CommandStatus DropRootBeforeParsing(const DmarcArchive& archive);
 
 // Reads --domain --org --since --until --limit into `filter` (times as
-// ParseTimeArgument takes them). False after CommandFailed(EX_USAGE) on a bad value.
-bool ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter);
+// ParseTimeArgument takes them). EX_USAGE on a bad value.
+CommandStatus ParseDmarcFilter(struct doveadm_cmd_context* cctx, DmarcFilter* filter);
 
-// The positional "id" argument as a report or failure number (from 1). nullopt after
-// CommandFailed(EX_USAGE) when it is missing or not a positive decimal number.
-std::optional<uint64_t> NumericIdArgument(struct doveadm_cmd_context* cctx, const char* what);
+// The positional "id" argument as a report or failure number (from 1) into `*id`.
+// EX_USAGE when it is missing or not a positive decimal number.
+CommandStatus NumericIdArgument(struct doveadm_cmd_context* cctx, const char* what, uint64_t* id);
 
 // The report or failure report that the id argument names (`get` is GetReport or
-// GetFailure), from the archive opened read-only into `archive`; the id is checked
-// before the archive is opened. nullopt after CommandFailed.
+// GetFailure) into `*item`, from the archive opened read-only into `archive`; the id is
+// checked before the archive is opened. The argument's, the open's or the lookup's failure.
 template <typename Item>
-std::optional<Item> OpenNumberedItem(struct doveadm_cmd_context* cctx, const char* what,
-                                     DmarcArchive* archive,
-                                     Result<Item> (DmarcStore::*get)(uint64_t) const) {
-  std::optional<uint64_t> id = NumericIdArgument(cctx, what);
-  if (!id || !OpenDmarcArchive(cctx, false, archive)) return std::nullopt;
-  Result<Item> item = (archive->dmarc.get()->*get)(*id);
-  if (!item.ok()) {
-    CommandFailed(ExitCodeFor(item.status()),
-                  std::string(what) + " " + std::to_string(*id) + ": " + item.status().message());
-    return std::nullopt;
-  }
-  return std::move(item).value();
+CommandStatus OpenNumberedItem(struct doveadm_cmd_context* cctx, const char* what,
+                               DmarcArchive* archive,
+                               Result<Item> (DmarcStore::*get)(uint64_t) const,
+                               std::optional<Item>* item) {
+  uint64_t id = 0;
+  if (CommandStatus given = NumericIdArgument(cctx, what, &id); !given.ok()) return given;
+  if (CommandStatus opened = OpenDmarcArchive(cctx, false, archive); !opened.ok()) return opened;
+  Result<Item> found = (archive->dmarc.get()->*get)(id);
+  if (!found.ok())
+    return CommandStatus::Of(found.status(), std::string(what) + " " + std::to_string(id) + ": " +
+                                                 found.status().message());
+  *item = std::move(found).value();
+  return CommandStatus::Ok();
 }
-
 
 // "2024-05-01T00:00:00Z" for a report time in seconds, "" when absent.
 std::string ReportTime(const std::optional<int64_t>& seconds);

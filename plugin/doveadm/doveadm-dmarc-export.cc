@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -156,87 +155,86 @@ struct ExportRequest {
   const char* path = nullptr;    // --output, nullptr for stdout
 };
 
-// The filter options, --format and --output; nullopt after CommandFailed(EX_USAGE).
-std::optional<ExportRequest> ParseExportRequest(struct doveadm_cmd_context* cctx) {
-  ExportRequest request;
-  if (!ParseDmarcFilter(cctx, &request.filter)) return std::nullopt;
-  request.format = ParamString(cctx, "format");
-  if (request.format == nullptr ||
-      (std::strcmp(request.format, "csv") != 0 && std::strcmp(request.format, "json") != 0)) {
-    CommandFailed(EX_USAGE, "--format csv|json is required");
-    return std::nullopt;
-  }
-  request.path = ParamString(cctx, "output");
-  if (request.path == nullptr && doveadm_print_is_initialized()) {
+// The filter options, --format and --output into `*request`; EX_USAGE on a bad value.
+CommandStatus ParseExportRequest(struct doveadm_cmd_context* cctx, ExportRequest* request) {
+  if (CommandStatus filter = ParseDmarcFilter(cctx, &request->filter); !filter.ok()) return filter;
+  request->format = ParamString(cctx, "format");
+  if (request->format == nullptr ||
+      (std::strcmp(request->format, "csv") != 0 && std::strcmp(request->format, "json") != 0))
+    return CommandStatus::Failed(EX_USAGE, "--format csv|json is required");
+  request->path = ParamString(cctx, "output");
+  if (request->path == nullptr && doveadm_print_is_initialized()) {
     // Only -f starts the printer this early; its output would follow the records.
-    CommandFailed(EX_USAGE,
-                  "dmarc export writes CSV or JSON lines itself: leave out -f "
-                  "(or give --output)");
-    return std::nullopt;
+    return CommandStatus::Failed(EX_USAGE,
+                                 "dmarc export writes CSV or JSON lines itself: leave out -f "
+                                 "(or give --output)");
   }
-  return request;
+  return CommandStatus::Ok();
 }
 
-// The stream the records go to: the new file `path` (never overwriting one), or doveadm's
-// stdout when `path` is nullptr. nullptr after CommandFailed(EX_CANTCREAT).
-struct ostream* OpenOutput(const char* path) {
+// The stream the records go to, into `*output`: the new file `path` (never overwriting
+// one), or doveadm's stdout when `path` is nullptr. Fails with EX_CANTCREAT.
+CommandStatus OpenOutput(const char* path, struct ostream** output) {
   if (path == nullptr) {
-    struct ostream* output = doveadm_print_ostream;
-    o_stream_ref(output);
-    return output;
+    *output = doveadm_print_ostream;
+    o_stream_ref(*output);
+    return CommandStatus::Ok();
   }
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    CommandFailed(EX_CANTCREAT, std::string("open(") + path + ") failed: " +
-                                    std::strerror(errno) + " (export never overwrites)");
-    return nullptr;
-  }
-  return o_stream_create_fd_autoclose(&fd, 0);
+  if (fd < 0)
+    return CommandStatus::Failed(EX_CANTCREAT, std::string("open(") + path +
+                                                   ") failed: " + std::strerror(errno) +
+                                                   " (export never overwrites)");
+  *output = o_stream_create_fd_autoclose(&fd, 0);
+  return CommandStatus::Ok();
 }
 
 // Finishes the file (or flushes doveadm's stdout, which stays open for doveadm itself)
-// and releases `*output`; a failed write is CommandFailed(EX_IOERR).
-void CloseOutput(const char* path, struct ostream** output) {
+// and releases `*output`; a failed write is EX_IOERR.
+CommandStatus CloseOutput(const char* path, struct ostream** output) {
   int flushed = path != nullptr ? o_stream_finish(*output) : o_stream_flush(*output);
+  CommandStatus closed;
   if (flushed < 0)
-    CommandFailed(EX_IOERR, std::string("Writing ") + (path != nullptr ? path : "stdout") +
-                                " failed: " + o_stream_get_error(*output));
+    closed = CommandStatus::Failed(EX_IOERR, std::string("Writing ") +
+                                                 (path != nullptr ? path : "stdout") +
+                                                 " failed: " + o_stream_get_error(*output));
   o_stream_unref(output);
+  return closed;
 }
 
 }  // namespace
 
 void CmdDmarcExport(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
-    std::optional<ExportRequest> request = ParseExportRequest(cctx);
-    if (!request) return;
+    ExportRequest request;
+    if (CommandStatus parsed = ParseExportRequest(cctx, &request); !parsed.ok()) return parsed;
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenDmarcArchive(cctx, false, &archive); !opened.ok()) return opened;
     std::vector<DmarcReport> reports;
-    Status listed = archive.dmarc->ListReports(request->filter, [&](const DmarcReport& report) {
+    Status listed = archive.dmarc->ListReports(request.filter, [&](const DmarcReport& report) {
       reports.push_back(report);
       return true;
     });
-    if (!listed.ok()) {
-      CommandFailed(ExitCodeFor(listed), "Listing failed: " + listed.ToString());
-      return;
-    }
-    struct ostream* output = OpenOutput(request->path);
-    if (output == nullptr) return;
+    if (!listed.ok()) return CommandStatus::Of(listed, "Listing failed: " + listed.ToString());
+    struct ostream* output = nullptr;
+    if (CommandStatus open = OpenOutput(request.path, &output); !open.ok()) return open;
     uint64_t records = 0;
-    Status written = WriteRecords(*archive.dmarc, reports, std::strcmp(request->format, "csv") == 0,
+    Status written = WriteRecords(*archive.dmarc, reports, std::strcmp(request.format, "csv") == 0,
                                   output, &records);
+    // What was written is still finished and summed up after a failed read.
     if (!written.ok())
-      CommandFailed(ExitCodeFor(written), "Reading records failed: " + written.ToString());
-    CloseOutput(request->path, &output);
-    if (request->path == nullptr) return;
+      ReportAndContinue(
+          CommandStatus::Of(written, "Reading records failed: " + written.ToString()));
+    CommandStatus closed = CloseOutput(request.path, &output);
+    if (request.path == nullptr) return closed;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field : {"format", "output", "reports", "records"})
       doveadm_print_header_simple(field);
-    PrintValue(request->format);
-    PrintValue(request->path);
+    PrintValue(request.format);
+    PrintValue(request.path);
     doveadm_print_num(reports.size());
     doveadm_print_num(records);
+    return closed;
   });
 }
 

@@ -232,9 +232,9 @@ bool LargeFile(const Result<std::unique_ptr<FileSource>>& source) {
 }
 
 // Every file, opened while the command may still read what only root can: the reports are
-// then parsed after DropRootForGood. False (after CommandFailed) when there are more files
-// than the process may hold open at once.
-bool OpenFiles(const char* const* files, OpenedFiles* out) {
+// then parsed after DropRootForGood. EX_USAGE when there are more files than the process
+// may hold open at once (a file that cannot be opened is that file's row, not a failure).
+CommandStatus OpenFiles(const char* const* files, OpenedFiles* out) {
   size_t count = 0;
   while (files[count] != nullptr) ++count;
   struct rlimit limit;
@@ -246,32 +246,34 @@ bool OpenFiles(const char* const* files, OpenedFiles* out) {
     out->push_back(FileSource::Open(files[i]));
     if (!out->back().ok() && out->back().status().message().find("Too many open files") !=
                                  std::string::npos) {
-      CommandFailed(EX_USAGE, "dmarc import: " + std::to_string(count) +
-                                  " files are more than can be open at once here: import them "
-                                  "in smaller groups");
-      return false;
+      return CommandStatus::Failed(EX_USAGE, "dmarc import: " + std::to_string(count) +
+                                                 " files are more than can be open at once "
+                                                 "here: import them in smaller groups");
     }
   }
-  return true;
+  return CommandStatus::Ok();
 }
 
-// --max-size: the cap of one file's size once decompressed, 0 when not given. nullopt
-// after CommandFailed(EX_USAGE).
-std::optional<uint64_t> MaxSizeOption(struct doveadm_cmd_context* cctx) {
+// --max-size into `*max_size`: the cap of one file's size once decompressed, 0 when not
+// given. EX_USAGE on a bad value.
+CommandStatus MaxSizeOption(struct doveadm_cmd_context* cctx, uint64_t* max_size) {
   const char* text = ParamString(cctx, "max-size");
-  if (text == nullptr) return uint64_t{0};
+  *max_size = 0;
+  if (text == nullptr) return CommandStatus::Ok();
   Result<uint64_t> size = plugin::ParseSize(text);
-  if (size.ok() && *size != 0) return *size;
-  CommandFailed(EX_USAGE, std::string("Invalid --max-size ") + text +
-                              ": expected a size such as 500M or 2G");
-  return std::nullopt;
+  if (size.ok() && *size != 0) {
+    *max_size = *size;
+    return CommandStatus::Ok();
+  }
+  return CommandStatus::Failed(
+      EX_USAGE, std::string("Invalid --max-size ") + text + ": expected a size such as 500M or 2G");
 }
 
 // Imports the files (opened as `sources`) in bulk commits and prints a row for each once
-// a commit covers it. Stops at the first file the archive cannot take; failures are
-// reported with CommandFailed.
-void ImportFiles(const char* const* files, OpenedFiles& sources, FileImporter& importer,
-                 DmarcStore& dmarc) {
+// a commit covers it. Stops at the first file the archive cannot take (ExitCodeFor its
+// Status); files that could not be imported make it EX_DATAERR once all are done.
+CommandStatus ImportFiles(const char* const* files, OpenedFiles& sources, FileImporter& importer,
+                          DmarcStore& dmarc) {
   DmarcStore::Bulk bulk(dmarc);
   doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
   doveadm_print_header_simple("file");
@@ -296,23 +298,22 @@ void ImportFiles(const char* const* files, OpenedFiles& sources, FileImporter& i
       row.reason = status.ToString();
       rows.Add(files[index], std::move(row));
       rows.Print(Status::Ok());
-      CommandFailed(ExitCodeFor(status),
-                    "Stopped: the archive cannot be written: " + status.ToString());
-      return;
+      return CommandStatus::Of(status,
+                               "Stopped: the archive cannot be written: " + status.ToString());
     }
     rows.Add(files[index], std::move(row));
     if (!bulk.pending()) rows.Print(Status::Ok());
   }
   Status committed = bulk.Commit();
   rows.Print(committed);
-  if (!committed.ok()) {
-    CommandFailed(ExitCodeFor(committed),
-                  "Stopped: the archive cannot be written: " + committed.ToString());
-    return;
-  }
+  if (!committed.ok())
+    return CommandStatus::Of(committed,
+                             "Stopped: the archive cannot be written: " + committed.ToString());
   if (rows.failed() > 0)
-    CommandFailed(EX_DATAERR, std::to_string(rows.failed()) + " of " +
-                                  std::to_string(sources.size()) + " files could not be imported");
+    return CommandStatus::Failed(EX_DATAERR, std::to_string(rows.failed()) + " of " +
+                                                 std::to_string(sources.size()) +
+                                                 " files could not be imported");
+  return CommandStatus::Ok();
 }
 
 }  // namespace
@@ -320,19 +321,17 @@ void ImportFiles(const char* const* files, OpenedFiles& sources, FileImporter& i
 void CmdDmarcImport(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     const char* const* files = nullptr;
-    if (!doveadm_cmd_param_array(cctx, "file", &files) || files == nullptr || files[0] == nullptr) {
-      CommandFailed(EX_USAGE, "dmarc import needs at least one file");
-      return;
-    }
-    std::optional<uint64_t> max_size = MaxSizeOption(cctx);
-    if (!max_size) return;
+    if (!doveadm_cmd_param_array(cctx, "file", &files) || files == nullptr || files[0] == nullptr)
+      return CommandStatus::Failed(EX_USAGE, "dmarc import needs at least one file");
+    uint64_t max_size = 0;
+    if (CommandStatus parsed = MaxSizeOption(cctx, &max_size); !parsed.ok()) return parsed;
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, true, &archive)) return;
+    if (CommandStatus opened = OpenDmarcArchive(cctx, true, &archive); !opened.ok()) return opened;
     OpenedFiles sources;
-    if (!OpenFiles(files, &sources)) return;
-    if (!DropRootBeforeParsing(archive)) return;
-    FileImporter importer(*archive.dmarc, archive.settings, *max_size);
-    ImportFiles(files, sources, importer, *archive.dmarc);
+    if (CommandStatus all_open = OpenFiles(files, &sources); !all_open.ok()) return all_open;
+    if (CommandStatus dropped = DropRootBeforeParsing(archive); !dropped.ok()) return dropped;
+    FileImporter importer(*archive.dmarc, archive.settings, max_size);
+    return ImportFiles(files, sources, importer, *archive.dmarc);
   });
 }
 

@@ -53,9 +53,9 @@ void PrintFailure(FieldPrinter& out, const DmarcFailure& failure) {
 void CmdDmarcFailures(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcFilter filter;
-    if (!ParseDmarcFilter(cctx, &filter)) return;
+    if (CommandStatus parsed = ParseDmarcFilter(cctx, &filter); !parsed.ok()) return parsed;
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenDmarcArchive(cctx, false, &archive); !opened.ok()) return opened;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field :
          {"id", "arrival", "domain", "source_ip", "feedback_type", "auth_failure",
@@ -75,25 +75,28 @@ void CmdDmarcFailures(struct doveadm_cmd_context* cctx) {
       PrintValue(report.is_dmarc ? "yes" : "no");
       return true;
     });
-    if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
+    if (!status.ok()) return CommandStatus::Of(status, "Listing failed: " + status.ToString());
+    return CommandStatus::Ok();
   });
 }
 
 void CmdDmarcFailureShow(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcArchive archive;
-    std::optional<DmarcFailure> failure =
-        OpenNumberedItem(cctx, "Failure report", &archive, &DmarcStore::GetFailure);
-    if (!failure) return;
+    std::optional<DmarcFailure> failure;
+    CommandStatus opened =
+        OpenNumberedItem(cctx, "Failure report", &archive, &DmarcStore::GetFailure, &failure);
+    if (!opened.ok()) return opened;
     FieldPrinter out;
     PrintFailure(out, *failure);
+    return CommandStatus::Ok();
   });
 }
 
 void CmdDmarcErrors(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenDmarcArchive(cctx, false, &archive); !opened.ok()) return opened;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field : {"id", "time", "kind", "reason", "mail", "part", "source"})
       doveadm_print_header_simple(field);
@@ -107,7 +110,8 @@ void CmdDmarcErrors(struct doveadm_cmd_context* cctx) {
       PrintValue(error.origin.detail.c_str());
       return true;
     });
-    if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
+    if (!status.ok()) return CommandStatus::Of(status, "Listing failed: " + status.ToString());
+    return CommandStatus::Ok();
   });
 }
 

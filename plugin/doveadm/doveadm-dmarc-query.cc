@@ -100,9 +100,9 @@ void PrintTally(const char* scope, const std::string& key, const DmarcTally& tal
 void CmdDmarcList(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcFilter filter;
-    if (!ParseDmarcFilter(cctx, &filter)) return;
+    if (CommandStatus parsed = ParseDmarcFilter(cctx, &filter); !parsed.ok()) return parsed;
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenDmarcArchive(cctx, false, &archive); !opened.ok()) return opened;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field : {"id", "org", "report_id", "domain", "begin", "end"})
       doveadm_print_header_simple(field);
@@ -121,16 +121,18 @@ void CmdDmarcList(struct doveadm_cmd_context* cctx) {
       doveadm_print_num(report.fail);
       return true;
     });
-    if (!status.ok()) CommandFailed(ExitCodeFor(status), "Listing failed: " + status.ToString());
+    if (!status.ok()) return CommandStatus::Of(status, "Listing failed: " + status.ToString());
+    return CommandStatus::Ok();
   });
 }
 
 void CmdDmarcShow(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcArchive archive;
-    std::optional<DmarcReport> report =
-        OpenNumberedItem(cctx, "Report", &archive, &DmarcStore::GetReport);
-    if (!report) return;
+    std::optional<DmarcReport> report;
+    CommandStatus opened =
+        OpenNumberedItem(cctx, "Report", &archive, &DmarcStore::GetReport, &report);
+    if (!opened.ok()) return opened;
     FieldPrinter out;
     PrintReport(out, *report);
     uint64_t index = 0;
@@ -139,27 +141,23 @@ void CmdDmarcShow(struct doveadm_cmd_context* cctx) {
       return true;
     });
     if (!status.ok())
-      CommandFailed(ExitCodeFor(status), "Report " + std::to_string(report->id) +
-                                             ": reading its records failed: " + status.ToString());
+      return CommandStatus::Of(status, "Report " + std::to_string(report->id) +
+                                           ": reading its records failed: " + status.ToString());
+    return CommandStatus::Ok();
   });
 }
 
 void CmdDmarcSummary(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcFilter filter;
-    if (!ParseDmarcFilter(cctx, &filter)) return;
-    if (filter.domain.empty()) {
-      CommandFailed(EX_USAGE, "dmarc summary needs --domain <domain>");
-      return;
-    }
+    if (CommandStatus parsed = ParseDmarcFilter(cctx, &filter); !parsed.ok()) return parsed;
+    if (filter.domain.empty())
+      return CommandStatus::Failed(EX_USAGE, "dmarc summary needs --domain <domain>");
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, false, &archive)) return;
+    if (CommandStatus opened = OpenDmarcArchive(cctx, false, &archive); !opened.ok()) return opened;
     Result<DmarcSummary> summary = archive.dmarc->Summarize(filter);
-    if (!summary.ok()) {
-      CommandFailed(ExitCodeFor(summary.status()),
-                    "Summary failed: " + summary.status().ToString());
-      return;
-    }
+    if (!summary.ok())
+      return CommandStatus::Of(summary.status(), "Summary failed: " + summary.status().ToString());
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header_simple("scope");
     doveadm_print_header_simple("key");
@@ -170,6 +168,7 @@ void CmdDmarcSummary(struct doveadm_cmd_context* cctx) {
     PrintTally("total", filter.domain, summary->total);
     for (const auto& [ip, tally] : summary->by_source_ip) PrintTally("source_ip", ip, tally);
     for (const auto& [org, tally] : summary->by_org) PrintTally("org", org, tally);
+    return CommandStatus::Ok();
   });
 }
 

@@ -65,35 +65,31 @@ class MailSelection {
 using KnownMails = std::map<MessageId, DmarcMail>;
 
 // The mails named by id prefixes, with the user and mailbox noted for them when known.
-// False after CommandFailed.
-bool SelectNamedMails(const DmarcArchive& archive, const char* const* prefixes,
-                      const KnownMails& seen, MailSelection* selection) {
+// A prefix that names no mail, or several, is ExitCodeFor its lookup.
+CommandStatus SelectNamedMails(const DmarcArchive& archive, const char* const* prefixes,
+                               const KnownMails& seen, MailSelection* selection) {
   for (const char* const* prefix = prefixes; *prefix != nullptr; ++prefix) {
     Result<MessageId> id = archive.store->ResolvePrefix(*prefix);
-    if (!id.ok()) {
-      CommandFailed(ExitCodeFor(id.status()),
-                    std::string("Mail ") + *prefix + ": " + id.status().message());
-      return false;
-    }
+    if (!id.ok())
+      return CommandStatus::Of(id.status(),
+                               std::string("Mail ") + *prefix + ": " + id.status().message());
     auto known = seen.find(*id);
     if (known == seen.end())
       selection->Add(*id, "", "");
     else
       selection->Add(*id, known->second.user, known->second.mailbox);
   }
-  return true;
+  return CommandStatus::Ok();
 }
 
 // --unprocessed: the deliveries that archiver_dmarc_mailboxes makes report deliveries and
-// whose mail was never read. False after CommandFailed.
-bool SelectUnprocessedMails(const DmarcArchive& archive, const KnownMails& seen,
-                            MailSelection* selection) {
-  if (archive.settings.dmarc_mailboxes.empty()) {
-    CommandFailed(EX_CONFIG,
-                  "dmarc reprocess --unprocessed: archiver_dmarc_mailboxes is "
-                  "empty, so no delivery is a report delivery");
-    return false;
-  }
+// whose mail was never read. EX_CONFIG without archiver_dmarc_mailboxes.
+CommandStatus SelectUnprocessedMails(const DmarcArchive& archive, const KnownMails& seen,
+                                     MailSelection* selection) {
+  if (archive.settings.dmarc_mailboxes.empty())
+    return CommandStatus::Failed(EX_CONFIG,
+                                 "dmarc reprocess --unprocessed: archiver_dmarc_mailboxes is "
+                                 "empty, so no delivery is a report delivery");
   Status status = archive.store->ListDeliveries(ListFilter{}, [&](const Delivery& delivery) {
     const DeliveryRecord& record = delivery.record;
     if (seen.count(record.id) == 0 &&
@@ -103,40 +99,35 @@ bool SelectUnprocessedMails(const DmarcArchive& archive, const KnownMails& seen,
       selection->Add(record.id, record.user, record.mailbox);
     return true;
   });
-  if (!status.ok()) {
-    CommandFailed(ExitCodeFor(status), "Listing deliveries failed: " + status.ToString());
-    return false;
-  }
-  return true;
+  if (!status.ok())
+    return CommandStatus::Of(status, "Listing deliveries failed: " + status.ToString());
+  return CommandStatus::Ok();
 }
 
 // The mails the command works on, in order: those named, --unprocessed, or every report
-// mail the archive knows. False after CommandFailed.
-bool SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
-                 std::vector<MailToProcess>* selected) {
+// mail the archive knows. EX_USAGE for both, or the selection's failure.
+CommandStatus SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
+                          std::vector<MailToProcess>* selected) {
   KnownMails seen;
   Status listed = archive.dmarc->ListMails([&](const DmarcMail& mail) {
     seen.emplace(mail.mail, mail);
     return true;
   });
-  if (!listed.ok()) {
-    CommandFailed(ExitCodeFor(listed), "Listing report mails failed: " + listed.ToString());
-    return false;
-  }
+  if (!listed.ok())
+    return CommandStatus::Of(listed, "Listing report mails failed: " + listed.ToString());
   const char* const* prefixes = nullptr;
   bool named = doveadm_cmd_param_array(cctx, "id", &prefixes) && prefixes != nullptr &&
                prefixes[0] != nullptr;
   bool unprocessed = false;
   (void)doveadm_cmd_param_bool(cctx, "unprocessed", &unprocessed);
-  if (named && unprocessed) {
-    CommandFailed(EX_USAGE, "dmarc reprocess: give mail ids or --unprocessed, not both");
-    return false;
-  }
+  if (named && unprocessed)
+    return CommandStatus::Failed(EX_USAGE,
+                                 "dmarc reprocess: give mail ids or --unprocessed, not both");
   MailSelection selection(selected);
   if (named) return SelectNamedMails(archive, prefixes, seen, &selection);
   if (unprocessed) return SelectUnprocessedMails(archive, seen, &selection);
   for (const auto& [id, mail] : seen) selection.Add(id, mail.user, mail.mailbox);
-  return true;
+  return CommandStatus::Ok();
 }
 
 }  // namespace
@@ -144,18 +135,18 @@ bool SelectMails(struct doveadm_cmd_context* cctx, const DmarcArchive& archive,
 void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcArchive archive;
-    if (!OpenDmarcArchive(cctx, true, &archive)) return;
+    if (CommandStatus opened = OpenDmarcArchive(cctx, true, &archive); !opened.ok()) return opened;
     // Report mail is read as the archive's owner, never as root: an archive only root may
     // open cannot be read that way.
-    if (geteuid() == 0 && archive.store->owner().uid == 0) {
-      CommandFailed(EX_NOPERM, "dmarc reprocess: the archive at " + archive.settings.path +
-                                   " belongs to root, and report mail is never read as root: "
-                                   "give it to the mail user (or to a group, setgid)");
-      return;
-    }
-    if (!DropRootBeforeParsing(archive)) return;
+    if (geteuid() == 0 && archive.store->owner().uid == 0)
+      return CommandStatus::Failed(EX_NOPERM,
+                                   "dmarc reprocess: the archive at " + archive.settings.path +
+                                       " belongs to root, and report mail is never read as "
+                                       "root: give it to the mail user (or to a group, setgid)");
+    if (CommandStatus dropped = DropRootBeforeParsing(archive); !dropped.ok()) return dropped;
     std::vector<MailToProcess> mails;
-    if (!SelectMails(cctx, archive, &mails)) return;
+    if (CommandStatus selected = SelectMails(cctx, archive, &mails); !selected.ok())
+      return selected;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     for (const char* field : {"mail", "user", "mailbox", "result"})
       doveadm_print_header_simple(field);
@@ -177,12 +168,15 @@ void CmdDmarcReprocess(struct doveadm_cmd_context* cctx) {
       doveadm_print_num(tally.failures);
       doveadm_print_num(tally.errors);
       PrintValue(status.ok() ? tally.reasons.c_str() : status.ToString().c_str());
+      // One mail's failure is reported as it happens; the next mails are still read.
       if (!status.ok())
-        CommandFailed(ExitCodeFor(status), ToHex(mail.id) + ": " + status.ToString());
+        ReportAndContinue(CommandStatus::Of(status, ToHex(mail.id) + ": " + status.ToString()));
     }
     if (failed > 0)
-      CommandFailed(EX_DATAERR, std::to_string(failed) + " of " + std::to_string(mails.size()) +
-                                    " mails still have errors (doveadm dmarc errors lists them)");
+      return CommandStatus::Failed(
+          EX_DATAERR, std::to_string(failed) + " of " + std::to_string(mails.size()) +
+                          " mails still have errors (doveadm dmarc errors lists them)");
+    return CommandStatus::Ok();
   });
 }
 

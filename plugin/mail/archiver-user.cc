@@ -157,14 +157,13 @@ void ArchiverUserCreated(struct mail_user* user) {
   try {
     ArchiverSettings settings;
 #if DOVECOT_PREREQ(2, 4, 0)
-    std::string error = ReadArchiverSettings(user->event, true, true, &settings);
+    Status parsed = ReadArchiverSettings(user->event, true, true, &settings);
 #else
-    std::string error = ParseArchiverSettings(
-        [user](const char* name) { return mail_user_plugin_getenv(user, name); },
-        true, &settings);
+    Status parsed = ParseArchiverSettings(
+        [user](const char* name) { return mail_user_plugin_getenv(user, name); }, true, &settings);
 #endif
-    if (!error.empty()) {
-      user->error = p_strdup_printf(user->pool, "archiver: %s", error.c_str());
+    if (!parsed.ok()) {
+      user->error = p_strdup_printf(user->pool, "archiver: %s", parsed.message().c_str());
       return;
     }
     if (AnyWildcardMatches(settings.exclude_users, user->username)) return;

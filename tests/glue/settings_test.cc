@@ -20,15 +20,21 @@ extern "C" {
 namespace archiver::plugin {
 namespace {
 
+// The message of a failed parse, "" when valid (a failure is always InvalidArgument).
+std::string ErrorOf(const Status& status) {
+  EXPECT_TRUE(status.ok() || status.code() == Status::Code::kInvalidArgument) << status.ToString();
+  return status.ok() ? "" : status.message();
+}
+
 // Parses `values` (archiver_path set unless given); returns the error, "" when valid.
 std::string Parse(std::map<std::string, std::string> values, ArchiverSettings* settings) {
   values.emplace("archiver_path", "/var/lib/archive");
-  return ParseArchiverSettings(
+  return ErrorOf(ParseArchiverSettings(
       [&values](const char* name) -> const char* {
         auto found = values.find(name);
         return found == values.end() ? nullptr : found->second.c_str();
       },
-      true, settings);
+      true, settings));
 }
 
 TEST(SettingsTest, DefaultsAreTheDocumentedOnes) {
@@ -96,8 +102,8 @@ TEST(SettingsTest, EachBadValueIsNamedWithWhatWasExpected) {
     EXPECT_EQ(error.rfind("Invalid " + name + "=" + value + ": ", 0), 0u) << error;
   }
   ArchiverSettings s;
-  EXPECT_NE(ParseArchiverSettings([](const char*) { return nullptr; }, true, &s), "");
-  EXPECT_EQ(ParseArchiverSettings([](const char*) { return nullptr; }, false, &s), "");
+  EXPECT_NE(ErrorOf(ParseArchiverSettings([](const char*) { return nullptr; }, true, &s)), "");
+  EXPECT_EQ(ErrorOf(ParseArchiverSettings([](const char*) { return nullptr; }, false, &s)), "");
   // DMARC data may not take the whole map.
   EXPECT_NE(Parse({{"archiver_map_size", "64M"}, {"archiver_dmarc_max_space", "64M"}}, &s), "");
 }
@@ -144,11 +150,11 @@ TEST(SettingsTest, TheFirstInvalidSettingInTableOrderIsReported) {
   EXPECT_EQ(Parse({{"archiver_sources_key", "key"}, {"archiver_failure", "maybe"}}, &s),
             "Invalid archiver_failure=maybe: expected tempfail or continue");
   // A missing archiver_path comes before every other error.
-  EXPECT_EQ(ParseArchiverSettings(
-                [](const char* name) {
-                  return std::string(name) == "archiver_failure" ? "maybe" : nullptr;
-                },
-                true, &s)
+  EXPECT_EQ(ErrorOf(ParseArchiverSettings(
+                        [](const char* name) {
+                          return std::string(name) == "archiver_failure" ? "maybe" : nullptr;
+                        },
+                        true, &s))
                 .rfind("archiver_path is not set: ", 0),
             0u);
   EXPECT_EQ(Parse({{"archiver_map_size", "64M"}, {"archiver_dmarc_max_space", "64M"}}, &s),
