@@ -127,13 +127,14 @@ def run_once(command, *, env=None, cgroup=None, stdout_path=os.devnull):
 
 
 def measure(command, *, runs, cold, env=None, cgroups=None, cap_bytes=None, prepare=None,
-            stdout_path=os.devnull):
-    """`runs` timed runs of `command`: warm after one untimed run, or cold (caches dropped
-    before each). `prepare` (a callable) runs before each run, untimed (e.g. removes the last
+            stdout_path=os.devnull, warmup=True):
+    """`runs` timed runs of `command`: warm after one untimed run (unless not warmup), or
+    cold (caches dropped before each). `prepare` (a callable) runs before each run, untimed (e.g. removes the last
     run's output). With cgroups, each run gets a fresh cgroup (limited to cap_bytes when
     given). Returns the list of Runs; raises RuntimeError on a non-zero exit."""
     results = []
-    for number in range(runs + (0 if cold else 1)):
+    untimed = 1 if warmup and not cold else 0
+    for number in range(runs + untimed):
         if prepare:
             prepare()
         if cold:
@@ -149,7 +150,7 @@ def measure(command, *, runs, cold, env=None, cgroups=None, cap_bytes=None, prep
         if run.returncode != 0:
             raise RuntimeError(f"{' '.join(command[-8:])} exited {run.returncode}: "
                                f"{run.stderr.strip()[-2000:]}")
-        if cold or number > 0:
+        if number >= untimed:
             results.append(run)
     return results
 
