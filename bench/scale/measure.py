@@ -7,9 +7,11 @@ own memory cgroup (v1 `memory` hierarchy or v2 with the memory controller), so i
 whatever limits the caller runs under; it is removed after the run. Python stdlib only."""
 
 import os
+import signal
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from typing import NamedTuple, Optional
 
@@ -24,6 +26,7 @@ class Run(NamedTuple):
     stdout_lines: int
     returncode: int
     stderr: str
+    timed_out: bool = False       # killed after the timeout: seconds is the timeout
 
 
 def can_drop_caches():
@@ -97,9 +100,11 @@ class MemoryCgroups:
                 time.sleep(0.1)  # the last process of the cgroup is still exiting
 
 
-def run_once(command, *, env=None, cgroup=None, stdout_path=os.devnull):
+def run_once(command, *, env=None, cgroup=None, stdout_path=os.devnull, timeout=None):
     """Runs `command` once with stdout into stdout_path (then counted) and stderr kept.
-    With `cgroup` (a dir from MemoryCgroups.create) the child joins it before it execs."""
+    With `cgroup` (a dir from MemoryCgroups.create) the child joins it before it execs.
+    After `timeout` seconds it is killed (SIGKILL: doveadm ends on SIGTERM only between
+    ioloop runs) and the Run says timed_out."""
     def join_cgroup():
         if cgroup is not None:
             with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
@@ -109,8 +114,19 @@ def run_once(command, *, env=None, cgroup=None, stdout_path=os.devnull):
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env,
                                    preexec_fn=join_cgroup)
+        fired = threading.Event()
+
+        def kill():
+            fired.set()
+            process.send_signal(signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill) if timeout else None
+        if timer:
+            timer.start()
         _, status, usage = os.wait4(process.pid, 0)  # wait4: the child's own rusage
         seconds = time.perf_counter() - started
+        if timer:
+            timer.cancel()
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read(100000).decode(errors="replace")
@@ -123,13 +139,16 @@ def run_once(command, *, env=None, cgroup=None, stdout_path=os.devnull):
                 if not block:
                     break
                 lines += block.count(b"\n")
+    if fired.is_set():
+        return Run(timeout, usage.ru_maxrss * 1024, None, size, lines, 0, stderr, True)
     return Run(seconds, usage.ru_maxrss * 1024, None, size, lines, process.returncode, stderr)
 
 
 def measure(command, *, runs, cold, env=None, cgroups=None, cap_bytes=None, prepare=None,
-            stdout_path=os.devnull, warmup=True):
+            stdout_path=os.devnull, warmup=True, timeout=None):
     """`runs` timed runs of `command`: warm after one untimed run (unless not warmup), or
-    cold (caches dropped before each). `prepare` (a callable) runs before each run, untimed (e.g. removes the last
+    cold (caches dropped before each). A run killed after `timeout` seconds ends the series
+    (it is the last Run returned). `prepare` (a callable) runs before each run, untimed (e.g. removes the last
     run's output). With cgroups, each run gets a fresh cgroup (limited to cap_bytes when
     given). Returns the list of Runs; raises RuntimeError on a non-zero exit."""
     results = []
@@ -141,7 +160,8 @@ def measure(command, *, runs, cold, env=None, cgroups=None, cap_bytes=None, prep
             drop_caches()
         cgroup = cgroups.create(cap_bytes) if cgroups is not None else None
         try:
-            run = run_once(command, env=env, cgroup=cgroup, stdout_path=stdout_path)
+            run = run_once(command, env=env, cgroup=cgroup, stdout_path=stdout_path,
+                           timeout=timeout)
             if cgroup is not None:
                 run = run._replace(cgroup_peak=cgroups.peak(cgroup))
         finally:
@@ -150,13 +170,17 @@ def measure(command, *, runs, cold, env=None, cgroups=None, cap_bytes=None, prep
         if run.returncode != 0:
             raise RuntimeError(f"{' '.join(command[-8:])} exited {run.returncode}: "
                                f"{run.stderr.strip()[-2000:]}")
-        if number >= untimed:
+        if number >= untimed or run.timed_out:
             results.append(run)
+        if run.timed_out:
+            break
     return results
 
 
 def median_run(results):
     """The run with the median time (the upper one of two middles), and the largest peaks."""
+    if any(r.timed_out for r in results):
+        return next(r for r in results if r.timed_out)
     ordered = sorted(results, key=lambda r: r.seconds)
     middle = ordered[len(ordered) // 2]
     peaks = [r.cgroup_peak for r in results if r.cgroup_peak is not None]
