@@ -27,6 +27,7 @@ class Run(NamedTuple):
     returncode: int
     stderr: str
     timed_out: bool = False       # killed after the timeout: seconds is the timeout
+    read_bytes: int = 0           # read from disk on its behalf (ru_inblock: readahead too)
 
 
 def can_drop_caches():
@@ -139,9 +140,11 @@ def run_once(command, *, env=None, cgroup=None, stdout_path=os.devnull, timeout=
                 if not block:
                     break
                 lines += block.count(b"\n")
+    read = usage.ru_inblock * 512
     if fired.is_set():
-        return Run(timeout, usage.ru_maxrss * 1024, None, size, lines, 0, stderr, True)
-    return Run(seconds, usage.ru_maxrss * 1024, None, size, lines, process.returncode, stderr)
+        return Run(timeout, usage.ru_maxrss * 1024, None, size, lines, 0, stderr, True, read)
+    return Run(seconds, usage.ru_maxrss * 1024, None, size, lines, process.returncode, stderr,
+               False, read)
 
 
 def measure(command, *, runs, cold, env=None, cgroups=None, cap_bytes=None, prepare=None,
