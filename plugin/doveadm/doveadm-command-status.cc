@@ -18,6 +18,8 @@ int ExitCodeFor(const Status& status) {
       return EX_DATAERR;
     case Status::Code::kPermissionDenied:
       return EX_NOPERM;
+    case Status::Code::kInternal:
+      return EX_SOFTWARE;  // a bug: trying again will not help
     default:
       return EX_TEMPFAIL;
   }

@@ -12,8 +12,8 @@ namespace archiver::doveadm {
 
 // doveadm's exit code for a failed core call: NotFound → 68 (DOVEADM_EX_NOTFOUND),
 // InvalidArgument and Ambiguous → 64 (EX_USAGE), Corruption → 65 (EX_DATAERR),
-// PermissionDenied → 77 (EX_NOPERM), others (IOError, MapFull, LimitExceeded) → 75
-// (EX_TEMPFAIL), OK → 0.
+// PermissionDenied → 77 (EX_NOPERM), Internal → 70 (EX_SOFTWARE: a bug), others
+// (IOError, MapFull, LimitExceeded) → 75 (EX_TEMPFAIL), OK → 0.
 int ExitCodeFor(const Status& status);
 
 class CommandStatus {

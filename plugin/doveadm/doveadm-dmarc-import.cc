@@ -68,7 +68,8 @@ Status ReadAll(InputSource& source, std::string* bytes) {
 }
 
 bool IsStoreFailure(const Status& status) {
-  return status.code() == Status::Code::kIOError || status.code() == Status::Code::kMapFull;
+  return status.code() == Status::Code::kIOError || status.code() == Status::Code::kMapFull ||
+         status.code() == Status::Code::kInternal;
 }
 
 class FileImporter {

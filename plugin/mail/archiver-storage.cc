@@ -43,7 +43,17 @@ int HandleFailure(const ArchiverUser& user, struct mailbox* box, const Status& s
                                        status.message().c_str(), nullptr));
     return -1;
   }
-  mailbox_set_critical(box, "archiver: %s", status.ToString().c_str());
+  // A bug (Internal) fails temporarily too: LMTP's only permanent reply for a failure on
+  // the server's side is "mailbox full", which would bounce the mail with a false reason,
+  // and the mail waits in the MTA's queue until the bug is fixed (or the admin sets
+  // archiver_failure=continue). The log says it is a bug, not an unavailable archive.
+  if (status.code() == Status::Code::kInternal) {
+    mailbox_set_critical(box, "archiver: internal error (a bug in the archiver: please report "
+                              "it; archiver_failure=continue lets mail through unarchived): %s",
+                         status.ToString().c_str());
+  } else {
+    mailbox_set_critical(box, "archiver: %s", status.ToString().c_str());
+  }
   mail_storage_set_error(box->storage, MAIL_ERROR_TEMP,
                          "Archive temporarily unavailable, try again later");
   return -1;

@@ -22,6 +22,7 @@ TEST(CommandStatusTest, CoreCategoriesMapToDoveadmExitCodes) {
       {Status::IOError("x"), EX_TEMPFAIL},
       {Status::MapFull("x"), EX_TEMPFAIL},
       {Status::LimitExceeded("x"), EX_TEMPFAIL},
+      {Status::Internal("x"), EX_SOFTWARE},  // a bug: a retry would fail the same way
   };
   for (const auto& c : cases) {
     EXPECT_EQ(ExitCodeFor(c.status), c.exit_code) << c.status.ToString();

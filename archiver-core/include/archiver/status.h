@@ -4,8 +4,10 @@
 #pragma once
 
 #include <exception>
+#include <new>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace archiver {
@@ -23,6 +25,8 @@ class Status {
     kMapFull,          // the LMDB map is full: raise archiver_map_size
     kAmbiguous,        // a prefix or name matches more than one thing
     kPermissionDenied, // refused for safety: a file or directory someone else may have planted
+    kInternal,         // a bug (an unexpected exception, a broken invariant): the same call
+                       // fails the same way until the code is fixed; report it as a bug
   };
 
   Status() = default;
@@ -41,6 +45,7 @@ class Status {
   static Status PermissionDenied(std::string message) {
     return {Code::kPermissionDenied, std::move(message)};
   }
+  static Status Internal(std::string message) { return {Code::kInternal, std::move(message)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   // The same category, with "context: " before the message (OK stays OK).
@@ -83,16 +88,21 @@ class Result {
 };
 
 // Runs `work` (returning a Status) behind an exception barrier, as every entry from
-// Dovecot and every thread of ours needs: an exception becomes an IOError naming it,
-// after `context` ("" or e.g. "background job failed: ").
+// Dovecot and every thread of ours needs. An exception becomes a Status naming it, after
+// `context` ("" or e.g. "background job failed: "): running out of memory or a system
+// call's failure is an IOError (it may pass), any other exception Internal (a bug).
 template <typename Work>
 Status Guarded(Work&& work, const char* context = "") {
   try {
     return work();
-  } catch (const std::exception& e) {
+  } catch (const std::bad_alloc&) {
+    return Status::IOError(std::string(context) + "out of memory");
+  } catch (const std::system_error& e) {
     return Status::IOError(std::string(context) + e.what());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string(context) + e.what());
   } catch (...) {
-    return Status::IOError(std::string(context) + "unexpected exception");
+    return Status::Internal(std::string(context) + "unexpected exception");
   }
 }
 

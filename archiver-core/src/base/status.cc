@@ -23,6 +23,8 @@ const char* StatusCodeName(Status::Code code) {
       return "Ambiguous";
     case Status::Code::kPermissionDenied:
       return "PermissionDenied";
+    case Status::Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

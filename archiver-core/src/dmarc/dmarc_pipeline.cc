@@ -28,7 +28,7 @@ bool EndsWith(std::string_view text, std::string_view suffix) {
 // archive's InvalidArgument is told apart when recording the error fails the same way.
 bool IsStoreFailure(const Status& status) {
   return status.code() == Status::Code::kIOError || status.code() == Status::Code::kMapFull ||
-         status.code() == Status::Code::kCorruption;
+         status.code() == Status::Code::kCorruption || status.code() == Status::Code::kInternal;
 }
 
 bool IsTextPlain(const std::string& content_type) {

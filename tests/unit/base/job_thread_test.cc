@@ -76,11 +76,11 @@ TEST(JobThreadTest, SignalsAreBlockedInTheThreadAndNotInTheOwner) {
   EXPECT_EQ(sigismember(&after, SIGINT), sigismember(&before, SIGINT));
 }
 
-TEST(JobThreadTest, AnExceptionBecomesAnIOErrorAndTheThreadGoesOn) {
+TEST(JobThreadTest, AnExceptionBecomesAStatusAndTheThreadGoesOn) {
   JobThread jobs;
   jobs.Start([]() -> Status { throw std::runtime_error("disk on fire"); });
   Status status = jobs.Wait();
-  EXPECT_EQ(status.code(), Status::Code::kIOError);
+  EXPECT_EQ(status.code(), Status::Code::kInternal);
   EXPECT_NE(status.message().find("disk on fire"), std::string::npos);
   jobs.Start([] { return Status::Ok(); });
   EXPECT_TRUE(jobs.Wait().ok());

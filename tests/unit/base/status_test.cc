@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <new>
+#include <stdexcept>
+#include <system_error>
+
 namespace archiver {
 namespace {
 
@@ -32,6 +36,24 @@ TEST(StatusTest, CodeNames) {
   EXPECT_STREQ(StatusCodeName(Status::Code::kOk), "OK");
   EXPECT_STREQ(StatusCodeName(Status::Code::kMapFull), "MapFull");
   EXPECT_STREQ(StatusCodeName(Status::Code::kCorruption), "Corruption");
+}
+
+// What may pass (memory, a system call) is an IOError; any other exception is a bug.
+TEST(StatusTest, GuardedTellsTransientFailuresFromBugs) {
+  Status oom = Guarded([]() -> Status { throw std::bad_alloc(); }, "job: ");
+  EXPECT_EQ(oom.code(), Status::Code::kIOError);
+  EXPECT_EQ(oom.message(), "job: out of memory");
+  Status system = Guarded([]() -> Status {
+    throw std::system_error(std::make_error_code(std::errc::no_space_on_device), "write");
+  });
+  EXPECT_EQ(system.code(), Status::Code::kIOError);
+  EXPECT_NE(system.message().find("write"), std::string::npos);
+  Status bug = Guarded([]() -> Status { throw std::out_of_range("vector::at"); });
+  EXPECT_EQ(bug.code(), Status::Code::kInternal);
+  EXPECT_EQ(bug.ToString(), "Internal: vector::at");
+  Status odd = Guarded([]() -> Status { throw 7; });
+  EXPECT_EQ(odd.code(), Status::Code::kInternal);
+  EXPECT_TRUE(Guarded([] { return Status::Ok(); }).ok());
 }
 
 TEST(StatusTest, ResultHoldsValueOrStatus) {
