@@ -101,7 +101,7 @@ Status CheckArchiveFiles(const std::string& dir, const ArchiveOwner& owner,
 }
 
 Status ArchiveOwnerIdentity::Assume(const ArchiveOwner& owner) {
-  if (assumed_) return Status::InvalidArgument("archive owner identity assumed twice");
+  if (assumed_) return Status::Internal("archive owner identity assumed twice");  // a bug
   if (geteuid() != 0 || owner.uid == 0) return Status::Ok();
   saved_uid_ = geteuid();
   saved_gid_ = getegid();

@@ -145,7 +145,7 @@ Status PutDeliveryEntries(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRe
   if (!record.source.empty()) {
     const auto* index = archive.env.FindGroup<internal::SourceIndex>();
     if (index == nullptr) {  // the caller opens it first (OpenSourceIndex)
-      return Status::InvalidArgument("the source index is not open");  // a caller's bug
+      return Status::Internal("the source index is not open");  // a caller's bug
     }
     put(index->idx_source, record.source, delivery_key, 0);
   }
