@@ -130,7 +130,7 @@ Status ReadKeyFile(int raw_fd, const std::string& path,
     ssize_t n = read(fd.get(), key->data() + done, key->size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno("read", path);
-    if (n == 0) return Status::Corruption("secret key file " + path + " shrank while read");
+    if (n == 0) return Status::IOError("secret key file " + path + " shrank while read");
     done += static_cast<size_t>(n);
   }
   return Status::Ok();
