@@ -88,6 +88,19 @@ Field Flag(std::function<bool&(DmarcReaderJob&)> member) {
           }};
 }
 
+// A reader reads an archived mail: a delivery's or a source's, never a file's.
+Field OriginKind() {
+  return {[](const DmarcReaderJob& job) -> std::string {
+            return DmarcOriginKindName(job.origin_kind);
+          },
+          [](const std::string& value, DmarcReaderJob* job) {
+            std::optional<DmarcOriginKind> kind = DmarcOriginKindNamed(value);
+            if (!kind || *kind == DmarcOriginKind::kFile) return false;
+            job->origin_kind = *kind;
+            return true;
+          }};
+}
+
 const std::map<std::string, Field>& Fields() {
   static const std::map<std::string, Field> fields = {
       {"path", {[](const DmarcReaderJob& job) { return job.store.path; },
@@ -138,16 +151,7 @@ const std::map<std::string, Field>& Fields() {
       {"mailbox", Text(&DmarcReaderJob::mailbox)},
       {"rcpt", Text(&DmarcReaderJob::rcpt)},
       {"again", Flag([](DmarcReaderJob& j) -> bool& { return j.again; })},
-      {"origin_kind", {[](const DmarcReaderJob& job) -> std::string {
-                         return DmarcOriginKindName(job.origin_kind);
-                       },
-                       [](const std::string& value, DmarcReaderJob* job) {
-                         // A reader reads an archived mail: a delivery's or a source's.
-                         std::optional<DmarcOriginKind> kind = DmarcOriginKindNamed(value);
-                         if (!kind || *kind == DmarcOriginKind::kFile) return false;
-                         job->origin_kind = *kind;
-                         return true;
-                       }}},
+      {"origin_kind", OriginKind()},
       {"mail_on_fd", Flag([](DmarcReaderJob& j) -> bool& { return j.mail_on_fd; })},
   };
   return fields;
