@@ -8,9 +8,8 @@
 
 namespace archiver::imapc {
 
-bool ArchiveFailure(const Status& status, RemoteError* error) {
-  *error = {FailureKind::kLocal, "archive: " + status.ToString()};
-  return false;
+RemoteError ArchiveFailure(const Status& status) {
+  return {FailureKind::kLocal, "archive: " + status.ToString()};
 }
 
 FolderCommitter::FolderCommitter(SourceRegistry* registry, const SourceConfig& config,
@@ -67,28 +66,28 @@ bool FolderCommitter::Covered(uint32_t uid) const {
 
 // DMARC sources: the batch's reports first (read again harmlessly if the batch is
 // lost), then the batch and its checkpoint, then --after on the remote.
-bool FolderCommitter::Commit(struct mailbox* box, uint32_t last_uid, RemoteError* error) {
+RemoteError FolderCommitter::Commit(struct mailbox* box, uint32_t last_uid) {
   batch_.last_uid = last_uid;
   std::vector<uint32_t> act;
-  if (!ReadReports(&act, error)) return false;
+  if (RemoteError read = ReadReports(&act); !read.ok()) return read;
   FileCovered();
   Result<BatchResult> result = registry_->ArchiveBatch(source_, batch_);
-  if (!result.ok()) return ArchiveFailure(result.status(), error);
+  if (!result.ok()) return ArchiveFailure(result.status());
   Account(*result);
   if (result->retry_full_at != 0) batch_.last_uid = result->retry_full_at - 1;
-  if (!LogSkips(error)) return false;
+  if (RemoteError logged = LogSkips(); !logged.ok()) return logged;
   if (result->retry_full_at != 0) {  // --after of `act` stays pending for the next sync
-    *error = {FailureKind::kRemote,
-              "folder " + batch_.folder + ": " + std::to_string(kRetryListLimit) +
-                  " messages the remote refused wait for a retry already: UID " +
-                  std::to_string(result->retry_full_at) + " and the rest wait for them"};
-    return false;
+    return {FailureKind::kRemote,
+            "folder " + batch_.folder + ": " + std::to_string(kRetryListLimit) +
+                " messages the remote refused wait for a retry already: UID " +
+                std::to_string(result->retry_full_at) + " and the rest wait for them"};
   }
-  return act.empty() || ApplyAfter(box, batch_.folder, batch_.uidvalidity, act, error);
+  if (act.empty()) return {};
+  return ApplyAfter(box, batch_.folder, batch_.uidvalidity, act);
 }
 
-bool FolderCommitter::ReadReports(std::vector<uint32_t>* act, RemoteError* error) {
-  if (!dmarc() || batch_.messages.empty()) return true;
+RemoteError FolderCommitter::ReadReports(std::vector<uint32_t>* act) {
+  if (!dmarc() || batch_.messages.empty()) return {};
   std::vector<uint32_t> uids;
   std::vector<std::string_view> mails;
   for (const RemoteMessage& message : batch_.messages) {
@@ -97,9 +96,9 @@ bool FolderCommitter::ReadReports(std::vector<uint32_t>* act, RemoteError* error
   }
   Status read =
       ReadBatchReports(options_.dmarc_reader, source_, batch_.folder, uids, mails, act, &tally_);
-  if (!read.ok()) return ArchiveFailure(read, error);
+  if (!read.ok()) return ArchiveFailure(read);
   if (config_.after != SourceAfter::kNone) batch_.pending_after = *act;
-  return true;
+  return {};
 }
 
 void FolderCommitter::FileCovered() {
@@ -130,27 +129,25 @@ bool FolderCommitter::CommitBefore(struct mailbox* box, uint32_t lost_at,
   std::erase_if(batch_.messages,
                 [&](const RemoteMessage& message) { return message.uid >= lost_at; });
   refused_.push_back({lost_at, 0, failure.reason});
-  RemoteError committed;
   // DMARC: --after is not applied over the broken connection (Commit logs it).
-  return Commit(box, lost_at, &committed);
+  return Commit(box, lost_at).ok();
 }
 
-bool FolderCommitter::ApplyAfter(struct mailbox* box, const std::string& folder,
-                                 uint32_t uidvalidity, const std::vector<uint32_t>& uids,
-                                 RemoteError* error) {
+RemoteError FolderCommitter::ApplyAfter(struct mailbox* box, const std::string& folder,
+                                        uint32_t uidvalidity, const std::vector<uint32_t>& uids) {
   std::string action_error;
   if (!ApplyAfterAction(box, config_, uids, &action_error)) {
     Status logged = registry_->AppendLog(
         source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " + folder,
                   uids.size(), action_error + " (pending: retried by the next sync)"});
-    return logged.ok() || ArchiveFailure(logged, error);
+    return logged.ok() ? RemoteError{} : ArchiveFailure(logged);
   }
   if (config_.after != SourceAfter::kNone) tally_.acted += uids.size();
   Status cleared = registry_->ClearPendingAfter(source_, folder, uidvalidity, uids);
-  return cleared.ok() || ArchiveFailure(cleared, error);
+  return cleared.ok() ? RemoteError{} : ArchiveFailure(cleared);
 }
 
-bool FolderCommitter::LogSkips(RemoteError* error) {
+RemoteError FolderCommitter::LogSkips() {
   auto covered = [&](const SkippedMessage& skip) { return Covered(skip.uid); };
   for (const SkippedMessage& skip : skips_) {
     if (!covered(skip)) continue;
@@ -160,10 +157,10 @@ bool FolderCommitter::LogSkips(RemoteError* error) {
     }
     ++outcome_->skipped;
     Status logged = registry_->AppendLog(source_, {0, "skip oversized", 1, skip.reason});
-    if (!logged.ok()) return ArchiveFailure(logged, error);
+    if (!logged.ok()) return ArchiveFailure(logged);
   }
   skips_.erase(std::remove_if(skips_.begin(), skips_.end(), covered), skips_.end());
-  return true;
+  return {};
 }
 
 bool FolderCommitter::LogDmarc(const std::string& folder) {

@@ -21,8 +21,8 @@ struct mailbox;
 
 namespace archiver::imapc {
 
-// Fills `error` as a kLocal failure of the archive: always false.
-bool ArchiveFailure(const Status& status, RemoteError* error);
+// `status` (not ok) as a kLocal failure of the archive.
+[[nodiscard]] RemoteError ArchiveFailure(const Status& status);
 
 class FolderCommitter {
  public:
@@ -48,10 +48,10 @@ class FolderCommitter {
   uint32_t PassOverTo(uint32_t end_uid) const;
 
   // Commits the batch with the checkpoint at `last_uid` (>= every message staged), logs
-  // the skips it passes over, then applies a DMARC source's --after. False with `error`:
+  // the skips it passes over, then applies a DMARC source's --after. Not ok:
   // kLocal when the archive failed, kRemote when the folder's retry list is full (the
   // checkpoint then stops below the first refusal that did not fit).
-  bool Commit(struct mailbox* box, uint32_t last_uid, RemoteError* error);
+  [[nodiscard]] RemoteError Commit(struct mailbox* box, uint32_t last_uid);
 
   // The fetch of `lost_at` dropped the connection (`failure`): it counts as a refusal and
   // what was fetched before it is committed with a checkpoint at it, so that it does not
@@ -61,9 +61,9 @@ class FolderCommitter {
 
   // Applies --after to `uids` of the open `box`, committed as pending in the folder's
   // checkpoint, and clears them there once the remote accepted it. A refusal is logged and
-  // they stay pending for the next sync. False with `error` only when the archive failed.
-  bool ApplyAfter(struct mailbox* box, const std::string& folder, uint32_t uidvalidity,
-                  const std::vector<uint32_t>& uids, RemoteError* error);
+  // they stay pending for the next sync. Not ok (kLocal) only when the archive failed.
+  [[nodiscard]] RemoteError ApplyAfter(struct mailbox* box, const std::string& folder,
+                                       uint32_t uidvalidity, const std::vector<uint32_t>& uids);
 
   // DMARC sources: the folder's activity-log entry (none when nothing happened), its
   // counts added to the outcome. False when the log could not be written.
@@ -77,14 +77,16 @@ class FolderCommitter {
   bool IsRetry(uint32_t uid) const;
   // Whether the checkpoint being committed covers `uid`.
   bool Covered(uint32_t uid) const;
-  // DMARC sources: reads the batch's reports into `act` (the UIDs --after applies to).
-  bool ReadReports(std::vector<uint32_t>* act, RemoteError* error);
+  // DMARC sources: reads the batch's reports into `act` (the UIDs --after applies to);
+  // kLocal when that failed.
+  [[nodiscard]] RemoteError ReadReports(std::vector<uint32_t>* act);
   // Moves the refusals and settled retries the checkpoint covers into the batch.
   void FileCovered();
   // Counts one ArchiveBatch's result and empties the batch for the next one.
   void Account(const BatchResult& result);
-  // Logs the skips the committed checkpoint has passed over, and forgets them.
-  bool LogSkips(RemoteError* error);
+  // Logs the skips the committed checkpoint has passed over, and forgets them; kLocal
+  // when the log could not be written.
+  [[nodiscard]] RemoteError LogSkips();
 
   SourceRegistry* registry_;
   const SourceConfig& config_;

@@ -22,6 +22,9 @@ enum class FailureKind {
 // "dns", "tcp", "tls", "authentication", "missing-folder", "remote", "local" ("" for kNone).
 const char* FailureKindName(FailureKind kind);
 
+// A bridge operation returns its outcome as a RemoteError, ok() on success, marked
+// [[nodiscard]]; one that also produces a value fills an out-param for it. (Converted so
+// far: source-commit.h; the others still return bool and fill a RemoteError* out-param.)
 struct RemoteError {
   FailureKind kind = FailureKind::kNone;
   std::string reason;  // human-readable, e.g. "authentication failed: [AUTHENTICATIONFAILED] …"

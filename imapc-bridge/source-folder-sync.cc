@@ -49,17 +49,24 @@ bool FolderSync::BeginRun(struct mailbox* box, const std::string& folder, Folder
       &status);
   const RemoteFolderState remote{status.uidvalidity, status.messages, status.uidnext};
   Result<FolderCheckpoint> checkpoint = registry_->Checkpoint(source_, folder);
-  if (!checkpoint.ok()) return ArchiveFailure(checkpoint.status(), error);
+  if (!checkpoint.ok()) {
+    *error = ArchiveFailure(checkpoint.status());
+    return false;
+  }
   *plan = PlanFolder(*checkpoint, remote, retried_.count(folder) != 0);
   if (plan->reset) {
     Status reset = registry_->ResetFolder(source_, folder, status.uidvalidity);
-    if (!reset.ok()) return ArchiveFailure(reset, error);
+    if (!reset.ok()) {
+      *error = ArchiveFailure(reset);
+      return false;
+    }
   }
   retried_.insert(folder);
   committer_.BeginRun(folder, remote, *plan);
   // --after actions a crash or a refusal left pending.
-  return !plan->apply_pending_after ||
-         committer_.ApplyAfter(box, folder, status.uidvalidity, checkpoint->pending_after, error);
+  if (!plan->apply_pending_after) return true;
+  *error = committer_.ApplyAfter(box, folder, status.uidvalidity, checkpoint->pending_after);
+  return error->ok();
 }
 
 bool FolderSync::RunOpen(struct mailbox* box, const std::string& folder, RemoteError* error) {
@@ -82,13 +89,15 @@ bool FolderSync::RunOpen(struct mailbox* box, const std::string& folder, RemoteE
     }
     const uint32_t last_uid = take[end - 1].uid;
     highest = std::max(highest, last_uid);
-    if (!committer_.Commit(box, last_uid, error)) return false;
+    *error = committer_.Commit(box, last_uid);
+    if (!error->ok()) return false;
     uint64_t remaining = end_uid > last_uid ? end_uid - last_uid : 0;
     if (options_.progress) options_.progress(folder, committer_.done(), remaining);
     next = end;
   }
   // UIDs up to UIDNEXT-1 not taken are skipped or gone: passed over too.
-  if (!committer_.Commit(box, highest, error)) return false;
+  *error = committer_.Commit(box, highest);
+  if (!error->ok()) return false;
   if (options_.progress) options_.progress(folder, committer_.done(), 0);
   return true;
 }
