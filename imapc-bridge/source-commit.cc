@@ -135,11 +135,10 @@ bool FolderCommitter::CommitBefore(struct mailbox* box, uint32_t lost_at,
 
 RemoteError FolderCommitter::ApplyAfter(struct mailbox* box, const std::string& folder,
                                         uint32_t uidvalidity, const std::vector<uint32_t>& uids) {
-  std::string action_error;
-  if (!ApplyAfterAction(box, config_, uids, &action_error)) {
+  if (RemoteError refused = ApplyAfterAction(box, config_, uids); !refused.ok()) {
     Status logged = registry_->AppendLog(
         source_, {0, std::string("after ") + SourceAfterName(config_.after) + " " + folder,
-                  uids.size(), action_error + " (pending: retried by the next sync)"});
+                  uids.size(), refused.reason + " (pending: retried by the next sync)"});
     return logged.ok() ? RemoteError{} : ArchiveFailure(logged);
   }
   if (config_.after != SourceAfter::kNone) tally_.acted += uids.size();
@@ -163,14 +162,13 @@ RemoteError FolderCommitter::LogSkips() {
   return {};
 }
 
-bool FolderCommitter::LogDmarc(const std::string& folder) {
+RemoteError FolderCommitter::LogDmarc(const std::string& folder) {
   if (tally_.mails + tally_.failed + tally_.filtered + tally_.acted == 0 && tally_.errors.empty())
-    return true;
+    return {};
   AddDmarcTally(&outcome_->dmarc, tally_);
-  return registry_
-      ->AppendLog(source_, {0, DmarcFolderSummary(folder, tally_, config_.after), tally_.mails,
-                            tally_.errors})
-      .ok();
+  Status logged = registry_->AppendLog(
+      source_, {0, DmarcFolderSummary(folder, tally_, config_.after), tally_.mails, tally_.errors});
+  return logged.ok() ? RemoteError{} : ArchiveFailure(logged);
 }
 
 }  // namespace archiver::imapc

@@ -66,8 +66,8 @@ class FolderCommitter {
                                        uint32_t uidvalidity, const std::vector<uint32_t>& uids);
 
   // DMARC sources: the folder's activity-log entry (none when nothing happened), its
-  // counts added to the outcome. False when the log could not be written.
-  bool LogDmarc(const std::string& folder);
+  // counts added to the outcome. Fails (kLocal) when the log could not be written.
+  [[nodiscard]] RemoteError LogDmarc(const std::string& folder);
 
   // Messages archived (stored or deduplicated) by this sync so far, over all folders.
   uint64_t done() const { return done_; }

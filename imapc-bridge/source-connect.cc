@@ -44,32 +44,25 @@ const char* TlsSetting(SourceTls mode) {
 // Sources connect as the archive's owner (root is given up first). Dovecot 2.3 reads
 // ssl_client_ca_file only when it connects, and crashes when it cannot ("No SSL context"):
 // a file this process may not read is a clear TLS failure instead.
-bool CaFileReadable(struct mail_storage_service_user* service_user, RemoteError* error) {
-  const master_service_ssl_settings* ssl =
-      mail_storage_service_user_get_ssl_settings(service_user);
+RemoteError CaFileReadable(struct mail_storage_service_user* service_user) {
+  const master_service_ssl_settings* ssl = mail_storage_service_user_get_ssl_settings(service_user);
   const char* path = ssl != nullptr ? ssl->ssl_client_ca_file : nullptr;
-  if (path == nullptr || *path == '\0' || access(path, R_OK) == 0) return true;
-  *error = {FailureKind::kTls, std::string("ssl_client_ca_file ") + path +
-                                   " cannot be read by uid " + std::to_string(getuid()) + " (" +
-                                   std::strerror(errno) +
-                                   "): sources connect as the archive directory's owner"};
-  return false;
+  if (path == nullptr || *path == '\0' || access(path, R_OK) == 0) return {};
+  return {FailureKind::kTls, std::string("ssl_client_ca_file ") + path + " cannot be read by uid " +
+                                 std::to_string(getuid()) + " (" + std::strerror(errno) +
+                                 "): sources connect as the archive directory's owner"};
 }
 #endif
 
 // Refuses settings no connection can be made with (kLocal).
-bool CheckSettings(const RemoteSettings& settings, RemoteError* error) {
+RemoteError CheckSettings(const RemoteSettings& settings) {
   for (const std::string* value : {&settings.host, &settings.user, &settings.password}) {
-    if (HasControlCharacter(*value)) {
-      *error = {FailureKind::kLocal, "a source setting contains a control character"};
-      return false;
-    }
+    if (HasControlCharacter(*value))
+      return {FailureKind::kLocal, "a source setting contains a control character"};
   }
-  if (settings.host.empty() || settings.user.empty() || settings.password.empty()) {
-    *error = {FailureKind::kLocal, "a source needs a host, a user and a password"};
-    return false;
-  }
-  return true;
+  if (settings.host.empty() || settings.user.empty() || settings.password.empty())
+    return {FailureKind::kLocal, "a source needs a host, a user and a password"};
+  return {};
 }
 
 // The connection settings as fields of the imapc user. They hold the password: the
@@ -111,7 +104,7 @@ std::vector<std::string> UserFields(const RemoteSettings& settings) {
 
 }  // namespace
 
-bool RemoteAccount::CreateUser(const RemoteSettings& settings, RemoteError* error) {
+RemoteError RemoteAccount::CreateUser(const RemoteSettings& settings) {
   auto flags = static_cast<enum mail_storage_service_flags>(
       MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT | MAIL_STORAGE_SERVICE_FLAG_NO_PLUGINS |
       MAIL_STORAGE_SERVICE_FLAG_NO_NAMESPACES | MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS |
@@ -137,48 +130,46 @@ bool RemoteAccount::CreateUser(const RemoteSettings& settings, RemoteError* erro
   int ret = mail_storage_service_lookup_next(service_, &input, &user_, &service_error);
 #else
   input.userdb_fields = field_pointers.data();
-  int ret = mail_storage_service_lookup_next(service_, &input, &service_user_, &user_,
-                                             &service_error);
+  int ret =
+      mail_storage_service_lookup_next(service_, &input, &service_user_, &user_, &service_error);
 #endif
   // The password copy in `fields` is overwritten before it is freed.
   for (std::string& field : fields) std::fill(field.begin(), field.end(), '\0');
   if (ret <= 0) {
-    *error = {FailureKind::kLocal, std::string("cannot set up the imapc user: ") +
-                                       (service_error != nullptr ? service_error : "unknown")};
-    return false;
+    return {FailureKind::kLocal, std::string("cannot set up the imapc user: ") +
+                                     (service_error != nullptr ? service_error : "unknown")};
   }
-  return true;
+  return {};
 }
 
-std::unique_ptr<RemoteAccount> RemoteAccount::Connect(const RemoteSettings& settings,
-                                                      RemoteError* error) {
-  if (!CheckSettings(settings, error)) return nullptr;
+RemoteError RemoteAccount::Connect(const RemoteSettings& settings,
+                                   std::unique_ptr<RemoteAccount>* connected) {
+  connected->reset();
+  if (RemoteError refused = CheckSettings(settings); !refused.ok()) return refused;
   i_assert(account_capture == nullptr);
   std::unique_ptr<RemoteAccount> account(new RemoteAccount());
   account->capture_ = std::make_unique<LogCapture>();
   account_capture = account->capture_.get();
-  if (!account->CreateUser(settings, error)) return nullptr;
+  if (RemoteError failed = account->CreateUser(settings); !failed.ok()) return failed;
 #if !DOVECOT_PREREQ(2, 4, 0)
-  if (settings.tls != SourceTls::kNone && !CaFileReadable(account->service_user_, error))
-    return nullptr;
+  if (settings.tls != SourceTls::kNone) {
+    if (RemoteError unreadable = CaFileReadable(account->service_user_); !unreadable.ok())
+      return unreadable;
+  }
 #endif
   const char* location_error = nullptr;
   std::string login = "connecting to " + settings.host + ":" + std::to_string(settings.port);
 #if DOVECOT_PREREQ(2, 4, 0)
-  int location_ret = mail_namespaces_init_location(account->user_, account->user_->event,
-                                                   &location_error);
+  int location_ret =
+      mail_namespaces_init_location(account->user_, account->user_->event, &location_error);
 #else
   int location_ret = mail_namespaces_init_location(account->user_, "imapc:", &location_error);
 #endif
-  if (location_ret < 0) {
-    *error = Describe(login, location_error != nullptr ? location_error : "unknown error");
-    return nullptr;
-  }
-  if (account->user_->error != nullptr) {
-    *error = Describe(login, account->user_->error);
-    return nullptr;
-  }
-  return account;
+  if (location_ret < 0)
+    return Describe(login, location_error != nullptr ? location_error : "unknown error");
+  if (account->user_->error != nullptr) return Describe(login, account->user_->error);
+  *connected = std::move(account);
+  return {};
 }
 
 RemoteAccount::~RemoteAccount() {
@@ -190,9 +181,11 @@ RemoteAccount::~RemoteAccount() {
   if (capture_ != nullptr) account_capture = nullptr;
 }
 
-struct mail_namespace* RemoteAccount::ns() const { return user_->namespaces; }
+struct mail_namespace* RemoteAccount::ns() const {
+  return user_->namespaces;
+}
 
-bool RemoteAccount::ListFolders(std::vector<std::string>* folders, RemoteError* error) {
+RemoteError RemoteAccount::ListFolders(std::vector<std::string>* folders) {
   capture_->Clear();
   folders->clear();
   struct mailbox_list_iterate_context* iter =
@@ -203,32 +196,29 @@ bool RemoteAccount::ListFolders(std::vector<std::string>* folders, RemoteError* 
   }
   if (mailbox_list_iter_deinit(&iter) < 0) {
     enum mail_error code;
-    *error = Describe("listing the folders", mailbox_list_get_last_internal_error(ns()->list,
-                                                                                  &code));
-    return false;
+    return Describe("listing the folders", mailbox_list_get_last_internal_error(ns()->list, &code));
   }
-  return true;
+  return {};
 }
 
-bool RemoteAccount::FolderStatus(const std::string& folder, RemoteFolderStatus* status,
-                                 RemoteError* error) {
+RemoteError RemoteAccount::FolderStatus(const std::string& folder, RemoteFolderStatus* status) {
   capture_->Clear();
   struct mailbox* box = mailbox_alloc(ns()->list, folder.c_str(), MAILBOX_FLAG_READONLY);
   struct mailbox_status box_status;
   auto items = static_cast<enum mailbox_status_items>(STATUS_MESSAGES | STATUS_UNSEEN |
                                                       STATUS_UIDVALIDITY | STATUS_UIDNEXT);
-  bool ok = mailbox_get_status(box, items, &box_status) == 0;
-  if (ok) {
+  RemoteError failure;
+  if (mailbox_get_status(box, items, &box_status) == 0) {
     status->name = folder;
     status->messages = box_status.messages;
     status->unseen = box_status.unseen;
     status->uid_validity = box_status.uidvalidity;
     status->uid_next = box_status.uidnext;
   } else {
-    *error = MailboxError(box, "folder " + folder);
+    failure = MailboxError(box, "folder " + folder);
   }
   mailbox_free(&box);
-  return ok;
+  return failure;
 }
 
 RemoteError RemoteAccount::MailboxError(struct mailbox* box, const std::string& context) const {

@@ -28,10 +28,10 @@ struct RemoteSettings {
   std::string host;
   uint16_t port = 993;
   std::string user;
-  std::string password;       // kept in memory only; never logged
+  std::string password;  // kept in memory only; never logged
   SourceTls tls = SourceTls::kImaps;
-  bool tls_verify = true;     // false: any certificate is accepted. Trusted CAs are
-                              // Dovecot's ssl_client_ca_file / ssl_client_ca_dir.
+  bool tls_verify = true;  // false: any certificate is accepted. Trusted CAs are
+                           // Dovecot's ssl_client_ca_file / ssl_client_ca_dir.
 };
 
 // Status of one remote folder.
@@ -45,20 +45,20 @@ struct RemoteFolderStatus {
 
 class RemoteAccount {
  public:
-  // Connects and logs in. nullptr with `error` filled on failure. Must run in a process
-  // with Dovecot's master service and an ioloop (doveadm, a Dovecot service).
-  static std::unique_ptr<RemoteAccount> Connect(const RemoteSettings& settings,
-                                                RemoteError* error);
+  // Connects and logs in, filling `account` on success. Must run in a process with
+  // Dovecot's master service and an ioloop (doveadm, a Dovecot service).
+  [[nodiscard]] static RemoteError Connect(const RemoteSettings& settings,
+                                           std::unique_ptr<RemoteAccount>* account);
   ~RemoteAccount();
   RemoteAccount(const RemoteAccount&) = delete;
   RemoteAccount& operator=(const RemoteAccount&) = delete;
 
-  // The selectable folders of the account, in the server's order. False with `error`.
-  bool ListFolders(std::vector<std::string>* folders, RemoteError* error);
+  // The selectable folders of the account, in the server's order.
+  [[nodiscard]] RemoteError ListFolders(std::vector<std::string>* folders);
 
   // Message, unseen counts, UIDVALIDITY and UIDNEXT of `folder` (kMissingFolder when it
-  // does not exist). False with `error`.
-  bool FolderStatus(const std::string& folder, RemoteFolderStatus* status, RemoteError* error);
+  // does not exist).
+  [[nodiscard]] RemoteError FolderStatus(const std::string& folder, RemoteFolderStatus* status);
 
   // The namespace whose storage is the remote account (valid while this object lives).
   struct mail_namespace* ns() const;
@@ -68,9 +68,9 @@ class RemoteAccount {
 
  private:
   RemoteAccount() = default;
-  // The mail_user over imapc, made from `settings` (no connection yet on 2.3). False
-  // with a kLocal `error`.
-  bool CreateUser(const RemoteSettings& settings, RemoteError* error);
+  // The mail_user over imapc, made from `settings` (no connection yet on 2.3); a kLocal
+  // failure when Dovecot refuses it.
+  [[nodiscard]] RemoteError CreateUser(const RemoteSettings& settings);
   std::unique_ptr<LogCapture> capture_;  // installed for the account's lifetime
   struct mail_storage_service_ctx* service_ = nullptr;
 #if !DOVECOT_PREREQ(2, 4, 0)

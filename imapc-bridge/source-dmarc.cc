@@ -14,8 +14,10 @@ void AddError(std::string* errors, const std::string& text) {
   *errors += text;
 }
 
-// The move target, created when the remote does not have it yet. nullptr with `error`.
-struct mailbox* OpenTarget(struct mailbox* box, const std::string& folder, std::string* error) {
+// The move target, created when the remote does not have it yet; `*opened` is null when
+// it fails.
+RemoteError OpenTarget(struct mailbox* box, const std::string& folder, struct mailbox** opened) {
+  *opened = nullptr;
   struct mailbox* target = mailbox_alloc(mailbox_get_namespace(box)->list, folder.c_str(),
                                          static_cast<enum mailbox_flags>(0));
   enum mail_error code = MAIL_ERROR_NONE;
@@ -26,12 +28,14 @@ struct mailbox* OpenTarget(struct mailbox* box, const std::string& folder, std::
       if (code != MAIL_ERROR_EXISTS) code = MAIL_ERROR_TEMP;
     }
     if (code != MAIL_ERROR_NOTFOUND && code != MAIL_ERROR_EXISTS) {
-      *error = "folder " + folder + ": " + mailbox_get_last_internal_error(target, &code);
+      RemoteError failure{FailureKind::kRemote, "folder " + folder + ": " +
+                                                    mailbox_get_last_internal_error(target, &code)};
       mailbox_free(&target);
-      return nullptr;
+      return failure;
     }
   }
-  return target;
+  *opened = target;
+  return {};
 }
 
 }  // namespace
@@ -85,13 +89,14 @@ Status ReadBatchReports(const DmarcMailReader& reader, const std::string& source
   return Status::Ok();
 }
 
-bool ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
-                      const std::vector<uint32_t>& uids, std::string* error) {
-  if (uids.empty() || config.after == SourceAfter::kNone) return true;
+RemoteError ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
+                             const std::vector<uint32_t>& uids) {
+  if (uids.empty() || config.after == SourceAfter::kNone) return {};
   struct mailbox* target = nullptr;
   struct mailbox_transaction_context* target_transaction = nullptr;
   if (config.after == SourceAfter::kMove) {
-    if ((target = OpenTarget(box, config.after_folder, error)) == nullptr) return false;
+    RemoteError failure = OpenTarget(box, config.after_folder, &target);
+    if (!failure.ok()) return failure;
     // imapc saves (here: UID COPY) only in external transactions.
     target_transaction =
         mailbox_transaction_begin(target, MAILBOX_TRANSACTION_FLAG_EXTERNAL, "archiver DMARC move");
@@ -100,7 +105,7 @@ bool ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
   struct mailbox_transaction_context* transaction = mailbox_transaction_begin(
       box, static_cast<enum mailbox_transaction_flags>(0), "archiver DMARC after");
   struct mail* mail = mail_alloc(transaction, static_cast<enum mail_fetch_field>(0), nullptr);
-  bool ok = true;
+  RemoteError failure;
   for (uint32_t uid : uids) {
     if (!mail_set_uid(mail, uid)) continue;  // expunged on the remote meanwhile
     if (config.after == SourceAfter::kSeen) {
@@ -111,9 +116,9 @@ bool ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
       struct mail_save_context* save = mailbox_save_alloc(target_transaction);
       if (mailbox_move(&save, mail) < 0) {
         enum mail_error code;
-        *error = "moving UID " + std::to_string(uid) + " to " + config.after_folder + ": " +
-                 mailbox_get_last_internal_error(target, &code);
-        ok = false;
+        failure = {FailureKind::kRemote, "moving UID " + std::to_string(uid) + " to " +
+                                             config.after_folder + ": " +
+                                             mailbox_get_last_internal_error(target, &code)};
         break;
       }
     }
@@ -121,24 +126,22 @@ bool ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
   mail_free(&mail);
   enum mail_error code;
   if (target_transaction != nullptr) {
-    if (!ok) {
+    if (!failure.ok()) {
       mailbox_transaction_rollback(&target_transaction);
     } else if (mailbox_transaction_commit(&target_transaction) < 0) {
-      *error = "moving to " + config.after_folder + ": " +
-               mailbox_get_last_internal_error(target, &code);
-      ok = false;
+      failure = {FailureKind::kRemote, "moving to " + config.after_folder + ": " +
+                                           mailbox_get_last_internal_error(target, &code)};
     }
   }
-  if (!ok) {  // nothing copied is expunged from the source
+  if (!failure.ok()) {  // nothing copied is expunged from the source
     mailbox_transaction_rollback(&transaction);
   } else if (mailbox_transaction_commit(&transaction) < 0 ||
              mailbox_sync(box, static_cast<enum mailbox_sync_flags>(0)) < 0) {
-    *error = std::string(SourceAfterName(config.after)) + ": " +
-             mailbox_get_last_internal_error(box, &code);
-    ok = false;
+    failure = {FailureKind::kRemote, std::string(SourceAfterName(config.after)) + ": " +
+                                         mailbox_get_last_internal_error(box, &code)};
   }
   if (target != nullptr) mailbox_free(&target);
-  return ok;
+  return failure;
 }
 
 }  // namespace archiver::imapc

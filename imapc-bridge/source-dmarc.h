@@ -16,6 +16,7 @@
 #include "archiver/dmarc/dmarc_store.h"
 #include "archiver/sources/sources.h"
 #include "archiver/status.h"
+#include "source-failure.h"
 
 struct mailbox;
 
@@ -57,9 +58,9 @@ Status ReadBatchReports(const DmarcMailReader& reader, const std::string& source
 
 // Applies config.after to the messages `uids` of the open, writable `box` (flag \Seen,
 // move to config.after_folder — created when missing —, or expunge) and pushes the
-// change to the remote. UIDs gone meanwhile are passed over. False with `error` when the
+// change to the remote. UIDs gone meanwhile are passed over. Fails (kRemote) when the
 // remote refused: the reports stay, the caller logs it.
-bool ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
-                      const std::vector<uint32_t>& uids, std::string* error);
+[[nodiscard]] RemoteError ApplyAfterAction(struct mailbox* box, const SourceConfig& config,
+                                           const std::vector<uint32_t>& uids);
 
 }  // namespace archiver::imapc

@@ -23,8 +23,8 @@ enum class FailureKind {
 const char* FailureKindName(FailureKind kind);
 
 // A bridge operation returns its outcome as a RemoteError, ok() on success, marked
-// [[nodiscard]]; one that also produces a value fills an out-param for it. (Converted so
-// far: source-commit.h; the others still return bool and fill a RemoteError* out-param.)
+// [[nodiscard]]; one that also produces a value fills an out-param for it (never bool
+// plus a RemoteError* out-param).
 struct RemoteError {
   FailureKind kind = FailureKind::kNone;
   std::string reason;  // human-readable, e.g. "authentication failed: [AUTHENTICATIONFAILED] …"

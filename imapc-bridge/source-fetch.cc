@@ -14,16 +14,14 @@ const enum mail_fetch_field kFetchFields =
                                        MAIL_FETCH_RECEIVED_DATE | MAIL_FETCH_FLAGS);
 
 // Reads a remote message: its bytes, INTERNALDATE and flags. False when imapc could not
-// give it; `expunged` tells a message removed on the remote meanwhile (then it is skipped).
-bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged,
-                       std::string* error) {
+// give it (the mailbox's last error says why); `expunged` tells a message removed on the
+// remote meanwhile (then it is skipped).
+bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged) {
   *expunged = false;
   message->uid = mail->uid;
   struct istream* input = nullptr;
   if (mail_get_stream(mail, nullptr, nullptr, &input) < 0) {
     *expunged = mail->expunged;
-    enum mail_error code;
-    *error = mailbox_get_last_internal_error(mail->box, &code);
     return false;
   }
   const unsigned char* data = nullptr;
@@ -32,10 +30,7 @@ bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged
     message->bytes.append(reinterpret_cast<const char*>(data), length);
     i_stream_skip(input, length);
   }
-  if (input->stream_errno != 0) {
-    *error = i_stream_get_error(input);
-    return false;
-  }
+  if (input->stream_errno != 0) return false;
   time_t received = 0;
   if (mail_get_received_date(mail, &received) == 0 && received > 0)
     message->internal_date_us = static_cast<uint64_t>(received) * 1000000;
@@ -48,9 +43,9 @@ bool ReadRemoteMessage(struct mail* mail, RemoteMessage* message, bool* expunged
 
 }  // namespace
 
-bool FetchMessages(RemoteAccount* account, struct mailbox* box,
-                   const std::vector<ScannedMessage>& take, size_t begin, size_t end,
-                   uint64_t max_message_bytes, FetchedMessages* fetched, RemoteError* error) {
+RemoteError FetchMessages(RemoteAccount* account, struct mailbox* box,
+                          const std::vector<ScannedMessage>& take, size_t begin, size_t end,
+                          uint64_t max_message_bytes, FetchedMessages* fetched) {
   struct mail_search_args* args = mail_search_build_init();
   struct mail_search_arg* range = mail_search_build_add(args, SEARCH_UIDSET);
   p_array_init(&range->value.seqset, args->pool, end - begin);
@@ -61,13 +56,12 @@ bool FetchMessages(RemoteAccount* account, struct mailbox* box,
       mailbox_search_init(transaction, args, nullptr, kFetchFields, nullptr);
   mail_search_args_unref(&args);
   const std::string context = std::string("folder ") + mailbox_get_vname(box);
-  bool ok = true;
+  RemoteError failure;
   struct mail* mail = nullptr;
-  while (ok && mailbox_search_next(search, &mail)) {
+  while (failure.ok() && mailbox_search_next(search, &mail)) {
     RemoteMessage message;
     bool expunged = false;
-    std::string read_error;
-    if (!ReadRemoteMessage(mail, &message, &expunged, &read_error)) {
+    if (!ReadRemoteMessage(mail, &message, &expunged)) {
       if (expunged) {  // gone on the remote: the checkpoint passes over it
         fetched->expunged.push_back(mail->uid);
         continue;
@@ -75,9 +69,8 @@ bool FetchMessages(RemoteAccount* account, struct mailbox* box,
       RemoteError failed =
           account->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
       if (IsConnectionFailure(failed)) {
-        *error = failed;
+        failure = failed;
         fetched->lost_at = mail->uid;
-        ok = false;
       } else {
         fetched->refused.push_back({mail->uid, 0, failed.reason});
       }
@@ -91,12 +84,10 @@ bool FetchMessages(RemoteAccount* account, struct mailbox* box,
     }
     fetched->messages.push_back(std::move(message));
   }
-  if (mailbox_search_deinit(&search) < 0 && ok) {
-    *error = account->MailboxError(box, context + ": fetching");
-    ok = false;
-  }
+  if (mailbox_search_deinit(&search) < 0 && failure.ok())
+    failure = account->MailboxError(box, context + ": fetching");
   (void)mailbox_transaction_commit(&transaction);
-  return ok;
+  return failure;
 }
 
 }  // namespace archiver::imapc

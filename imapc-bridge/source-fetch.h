@@ -22,15 +22,15 @@ struct FetchedMessages {
   std::vector<uint32_t> expunged;         // gone from the remote meanwhile
   std::vector<RetryMessage> refused;      // the remote refused to give them
   std::vector<SkippedMessage> oversized;  // larger than the limit once read
-  uint32_t lost_at = 0;  // the UID whose FETCH dropped the connection (0: none)
+  uint32_t lost_at = 0;                   // the UID whose FETCH dropped the connection (0: none)
 };
 
 // Fetches take[begin, end) of the open `box`; a message larger than `max_message_bytes`
-// (0: no limit) is not kept. False with `error` when the connection failed (at
-// `fetched->lost_at` when it was while giving a message) or the search did; what came
-// before stays in `fetched`.
-bool FetchMessages(RemoteAccount* account, struct mailbox* box,
-                   const std::vector<ScannedMessage>& take, size_t begin, size_t end,
-                   uint64_t max_message_bytes, FetchedMessages* fetched, RemoteError* error);
+// (0: no limit) is not kept. Fails when the connection did (at `fetched->lost_at` when it
+// was while giving a message) or the search did; what came before stays in `fetched`.
+[[nodiscard]] RemoteError FetchMessages(RemoteAccount* account, struct mailbox* box,
+                                        const std::vector<ScannedMessage>& take, size_t begin,
+                                        size_t end, uint64_t max_message_bytes,
+                                        FetchedMessages* fetched);
 
 }  // namespace archiver::imapc

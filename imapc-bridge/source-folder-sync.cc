@@ -19,7 +19,7 @@ FolderSync::FolderSync(SourceRegistry* registry, const SourceConfig& config,
       options_(options),
       committer_(registry, config, options, outcome) {}
 
-bool FolderSync::Run(const std::string& folder, RemoteError* error) {
+RemoteError FolderSync::Run(const std::string& folder) {
   // A DMARC source changes the remote (--after): its folders are opened for writing.
   const bool writes = dmarc() && config_.after != SourceAfter::kNone;
   struct mailbox* box =
@@ -27,21 +27,20 @@ bool FolderSync::Run(const std::string& folder, RemoteError* error) {
                     writes ? static_cast<enum mailbox_flags>(0) : MAILBOX_FLAG_READONLY);
   lost_at_ = 0;
   committer_.StartFolder();
-  bool ok = RunOpen(box, folder, error);
+  RemoteError failure = RunOpen(box, folder);
   mailbox_free(&box);
-  if (dmarc()) ok = committer_.LogDmarc(folder) && ok;
-  return ok;
+  if (dmarc()) {
+    RemoteError unlogged = committer_.LogDmarc(folder);
+    if (failure.ok()) failure = unlogged;
+  }
+  return failure;
 }
 
 // Reads where the folder stands and plans the run (source-plan.h): the checkpoint,
-// a UIDVALIDITY reset, the pending --after actions first, a fresh batch. False with
-// `error`.
-bool FolderSync::BeginRun(struct mailbox* box, const std::string& folder, FolderPlan* plan,
-                          RemoteError* error) {
-  if (mailbox_sync(box, static_cast<enum mailbox_sync_flags>(0)) < 0) {
-    *error = account_->MailboxError(box, "folder " + folder);
-    return false;
-  }
+// a UIDVALIDITY reset, the pending --after actions first, a fresh batch.
+RemoteError FolderSync::BeginRun(struct mailbox* box, const std::string& folder, FolderPlan* plan) {
+  if (mailbox_sync(box, static_cast<enum mailbox_sync_flags>(0)) < 0)
+    return account_->MailboxError(box, "folder " + folder);
   struct mailbox_status status;
   mailbox_get_open_status(
       box,
@@ -49,69 +48,64 @@ bool FolderSync::BeginRun(struct mailbox* box, const std::string& folder, Folder
       &status);
   const RemoteFolderState remote{status.uidvalidity, status.messages, status.uidnext};
   Result<FolderCheckpoint> checkpoint = registry_->Checkpoint(source_, folder);
-  if (!checkpoint.ok()) {
-    *error = ArchiveFailure(checkpoint.status());
-    return false;
-  }
+  if (!checkpoint.ok()) return ArchiveFailure(checkpoint.status());
   *plan = PlanFolder(*checkpoint, remote, retried_.count(folder) != 0);
   if (plan->reset) {
     Status reset = registry_->ResetFolder(source_, folder, status.uidvalidity);
-    if (!reset.ok()) {
-      *error = ArchiveFailure(reset);
-      return false;
-    }
+    if (!reset.ok()) return ArchiveFailure(reset);
   }
   retried_.insert(folder);
   committer_.BeginRun(folder, remote, *plan);
   // --after actions a crash or a refusal left pending.
-  if (!plan->apply_pending_after) return true;
-  *error = committer_.ApplyAfter(box, folder, status.uidvalidity, checkpoint->pending_after);
-  return error->ok();
+  if (!plan->apply_pending_after) return {};
+  return committer_.ApplyAfter(box, folder, status.uidvalidity, checkpoint->pending_after);
 }
 
-bool FolderSync::RunOpen(struct mailbox* box, const std::string& folder, RemoteError* error) {
+RemoteError FolderSync::RunOpen(struct mailbox* box, const std::string& folder) {
   FolderPlan plan;
-  if (!BeginRun(box, folder, &plan, error)) return false;
-  if (plan.up_to_date) return true;  // nothing new, nothing to record
+  if (RemoteError failure = BeginRun(box, folder, &plan); !failure.ok()) return failure;
+  if (plan.up_to_date) return {};  // nothing new, nothing to record
   const uint32_t end_uid = plan.end_uid;
   ScanRules rules{&config_, options_.max_message_bytes, NowMicros() / 1000000};
   FolderScan scan;
-  if (!ScanFolder(account_, box, plan.retry, plan.last_uid, rules, &scan, error)) return false;
+  RemoteError failure = ScanFolder(account_, box, plan.retry, plan.last_uid, rules, &scan);
+  if (!failure.ok()) return failure;
   const std::vector<ScannedMessage> take = std::move(scan.take);
   committer_.Stage(&scan);
   uint32_t highest = committer_.PassOverTo(end_uid);
   for (size_t next = 0; next < take.size();) {
     // A chunk: one search whose FETCHes imapc pipelines, one batch, one commit.
     const size_t end = BatchEnd(take, next, options_.batch_messages, options_.batch_bytes);
-    if (!FetchChunk(box, take, next, end, error)) {
-      if (lost_at_ != 0) reconnect_ = committer_.CommitBefore(box, lost_at_, *error);
-      return false;
+    failure = FetchChunk(box, take, next, end);
+    if (!failure.ok()) {
+      if (lost_at_ != 0) reconnect_ = committer_.CommitBefore(box, lost_at_, failure);
+      return failure;
     }
     const uint32_t last_uid = take[end - 1].uid;
     highest = std::max(highest, last_uid);
-    *error = committer_.Commit(box, last_uid);
-    if (!error->ok()) return false;
+    failure = committer_.Commit(box, last_uid);
+    if (!failure.ok()) return failure;
     uint64_t remaining = end_uid > last_uid ? end_uid - last_uid : 0;
     if (options_.progress) options_.progress(folder, committer_.done(), remaining);
     next = end;
   }
   // UIDs up to UIDNEXT-1 not taken are skipped or gone: passed over too.
-  *error = committer_.Commit(box, highest);
-  if (!error->ok()) return false;
+  failure = committer_.Commit(box, highest);
+  if (!failure.ok()) return failure;
   if (options_.progress) options_.progress(folder, committer_.done(), 0);
-  return true;
+  return {};
 }
 
-// Fetches take[begin, end) into the committer's batch. False with `error` when the
-// connection failed (at lost_at_ when it was while giving a message).
-bool FolderSync::FetchChunk(struct mailbox* box, const std::vector<ScannedMessage>& take,
-                            size_t begin, size_t end, RemoteError* error) {
+// Fetches take[begin, end) into the committer's batch. Fails when the connection did (at
+// lost_at_ when it was while giving a message).
+RemoteError FolderSync::FetchChunk(struct mailbox* box, const std::vector<ScannedMessage>& take,
+                                   size_t begin, size_t end) {
   FetchedMessages fetched;
-  const bool ok =
-      FetchMessages(account_, box, take, begin, end, options_.max_message_bytes, &fetched, error);
+  RemoteError failure =
+      FetchMessages(account_, box, take, begin, end, options_.max_message_bytes, &fetched);
   if (fetched.lost_at != 0) lost_at_ = fetched.lost_at;
   committer_.Stage(&fetched);
-  return ok;
+  return failure;
 }
 
 }  // namespace archiver::imapc

@@ -35,17 +35,17 @@ class FolderSync {
   // connection must be made again, then the folder run again.
   bool TakeReconnect() { return std::exchange(reconnect_, false); }
 
-  // Syncs `folder` up to the remote's end. False with `error` set; the outcome counts
-  // what was archived either way.
-  bool Run(const std::string& folder, RemoteError* error);
+  // Syncs `folder` up to the remote's end; the outcome counts what was archived even
+  // when it fails.
+  [[nodiscard]] RemoteError Run(const std::string& folder);
 
  private:
   bool dmarc() const { return config_.purpose == SourcePurpose::kDmarc; }
-  bool BeginRun(struct mailbox* box, const std::string& folder, FolderPlan* plan,
-                RemoteError* error);
-  bool RunOpen(struct mailbox* box, const std::string& folder, RemoteError* error);
-  bool FetchChunk(struct mailbox* box, const std::vector<ScannedMessage>& take, size_t begin,
-                  size_t end, RemoteError* error);
+  [[nodiscard]] RemoteError BeginRun(struct mailbox* box, const std::string& folder,
+                                     FolderPlan* plan);
+  [[nodiscard]] RemoteError RunOpen(struct mailbox* box, const std::string& folder);
+  [[nodiscard]] RemoteError FetchChunk(struct mailbox* box, const std::vector<ScannedMessage>& take,
+                                       size_t begin, size_t end);
 
   SourceRegistry* registry_;
   RemoteAccount* account_ = nullptr;

@@ -38,8 +38,9 @@ std::string FilterReason(const SourceConfig& config, struct mail* mail, uint64_t
 
 }  // namespace
 
-bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<uint32_t>& retry,
-                uint32_t last_uid, const ScanRules& rules, FolderScan* scan, RemoteError* error) {
+RemoteError ScanFolder(RemoteAccount* account, struct mailbox* box,
+                       const std::vector<uint32_t>& retry, uint32_t last_uid,
+                       const ScanRules& rules, FolderScan* scan) {
   const bool dmarc = rules.config->purpose == SourcePurpose::kDmarc;
   struct mailbox_header_lookup_ctx* headers =
       dmarc ? mailbox_header_lookup_init(box, kFilterHeaders) : nullptr;
@@ -56,10 +57,10 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<u
   struct mail_search_context* search =
       mailbox_search_init(transaction, args, nullptr, fields, headers);
   mail_search_args_unref(&args);
-  bool ok = true;
+  RemoteError failure;
   struct mail* mail = nullptr;
   const std::string context = std::string("folder ") + mailbox_get_vname(box);
-  while (ok && mailbox_search_next(search, &mail)) {
+  while (failure.ok() && mailbox_search_next(search, &mail)) {
     uoff_t size = 0;
     if (mail->uid <= last_uid) seen.push_back(mail->uid);
     if (mail_get_physical_size(mail, &size) < 0) {
@@ -70,8 +71,7 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<u
       RemoteError failed =
           account->MailboxError(box, context + ": UID " + std::to_string(mail->uid));
       if (IsConnectionFailure(failed)) {
-        *error = failed;
-        ok = false;
+        failure = failed;
       } else {
         scan->refused.push_back({mail->uid, 0, failed.reason});
       }
@@ -80,17 +80,15 @@ bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<u
     std::string filtered = dmarc ? FilterReason(*rules.config, mail, size, rules.now_seconds) : "";
     FileScannedMessage(mail->uid, size, filtered, rules.max_message_bytes, context, scan);
   }
-  if (mailbox_search_deinit(&search) < 0 && ok) {
-    *error = account->MailboxError(box, context + ": listing the new messages");
-    ok = false;
-  }
+  if (mailbox_search_deinit(&search) < 0 && failure.ok())
+    failure = account->MailboxError(box, context + ": listing the new messages");
   (void)mailbox_transaction_commit(&transaction);
   if (headers != nullptr) mailbox_header_lookup_unref(&headers);
-  if (ok) {
+  if (failure.ok()) {
     std::vector<uint32_t> gone = GoneRetries(retry, seen);
     scan->gone.insert(scan->gone.end(), gone.begin(), gone.end());
   }
-  return ok;
+  return failure;
 }
 
 }  // namespace archiver::imapc

@@ -25,9 +25,10 @@ struct ScanRules {
 };
 
 // Scans the UIDs in `retry` and those above `last_uid` of the open `box` (already
-// synced). False with `error` when the connection fails: a failure that concerns one
-// message only (the remote answered NO for it) lands in `refused` instead.
-bool ScanFolder(RemoteAccount* account, struct mailbox* box, const std::vector<uint32_t>& retry,
-                uint32_t last_uid, const ScanRules& rules, FolderScan* scan, RemoteError* error);
+// synced). Fails when the connection does: a failure that concerns one message only (the
+// remote answered NO for it) lands in `refused` instead.
+[[nodiscard]] RemoteError ScanFolder(RemoteAccount* account, struct mailbox* box,
+                                     const std::vector<uint32_t>& retry, uint32_t last_uid,
+                                     const ScanRules& rules, FolderScan* scan);
 
 }  // namespace archiver::imapc

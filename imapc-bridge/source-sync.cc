@@ -24,42 +24,43 @@ bool SameConnection(const SourceConfig& config, const RemoteSettings& settings) 
 
 // Runs `folder`, reconnecting (at most kMaxReconnects times) after each run that stopped
 // at a message whose FETCH dropped the connection: that message is then in the retry
-// list and the next run goes on after it. False with `error`; `*account` is null when a
-// reconnection failed.
-bool RunFolder(FolderSync* folder_sync, const RemoteSettings& settings,
-               std::unique_ptr<RemoteAccount>* account, const std::string& folder,
-               RemoteError* error) {
-  bool done = folder_sync->Run(folder, error);
-  for (int reconnects = 0; !done && folder_sync->TakeReconnect() && reconnects < kMaxReconnects;
-       ++reconnects) {
+// list and the next run goes on after it. `*account` is null when a reconnection failed.
+RemoteError RunFolder(FolderSync* folder_sync, const RemoteSettings& settings,
+                      std::unique_ptr<RemoteAccount>* account, const std::string& folder) {
+  RemoteError failure = folder_sync->Run(folder);
+  for (int reconnects = 0;
+       !failure.ok() && folder_sync->TakeReconnect() && reconnects < kMaxReconnects; ++reconnects) {
     account->reset();
-    *account = RemoteAccount::Connect(settings, error);
+    failure = RemoteAccount::Connect(settings, account);
     folder_sync->set_account(account->get());
-    if (*account == nullptr) break;
-    done = folder_sync->Run(folder, error);
+    if (!failure.ok()) break;
+    failure = folder_sync->Run(folder);
   }
   (void)folder_sync->TakeReconnect();
-  return done;
+  return failure;
 }
 
 // Connects and syncs the source's folders in turn. A missing folder does not keep the
-// others from syncing (*missing_folder is set); any other failure stops. `error` is the
+// others from syncing (*missing_folder is set); any other failure stops. Returns the
 // first failure; `outcome` counts what was archived.
-void SyncFolders(SourceRegistry* registry, const SourceConfig& config,
-                 const RemoteSettings& settings, const SyncOptions& options, SyncOutcome* outcome,
-                 bool* missing_folder, RemoteError* error) {
-  std::unique_ptr<RemoteAccount> account = RemoteAccount::Connect(settings, error);
+RemoteError SyncFolders(SourceRegistry* registry, const SourceConfig& config,
+                        const RemoteSettings& settings, const SyncOptions& options,
+                        SyncOutcome* outcome, bool* missing_folder) {
+  std::unique_ptr<RemoteAccount> account;
   std::vector<std::string> folders;
-  if (account == nullptr || !SourceFolders(account.get(), config, &folders, error)) return;
+  RemoteError first = RemoteAccount::Connect(settings, &account);
+  if (first.ok()) first = SourceFolders(account.get(), config, &folders);
+  if (!first.ok()) return first;
   FolderSync folder_sync(registry, config, options, outcome);
   folder_sync.set_account(account.get());
   for (const std::string& folder : folders) {
-    RemoteError folder_error;
-    if (RunFolder(&folder_sync, settings, &account, folder, &folder_error)) continue;
-    if (error->ok()) *error = folder_error;
-    if (account == nullptr || folder_error.kind != FailureKind::kMissingFolder) break;
+    RemoteError failure = RunFolder(&folder_sync, settings, &account, folder);
+    if (failure.ok()) continue;
+    if (first.ok()) first = failure;
+    if (account == nullptr || failure.kind != FailureKind::kMissingFolder) break;
     *missing_folder = true;
   }
+  return first;
 }
 
 // Records the end of the sync (FinishSync); a failure to record it becomes the outcome's
@@ -79,33 +80,33 @@ void RecordSync(SourceRegistry* registry, const std::string& name, SyncOutcome* 
 
 }  // namespace
 
-bool SourceRemoteSettings(const SourceRegistry& registry, const SourceConfig& config,
-                          RemoteSettings* settings, RemoteError* error) {
+RemoteError SourceRemoteSettings(const SourceRegistry& registry, const SourceConfig& config,
+                                 RemoteSettings* settings) {
   // Opens only for exactly these settings, the ones the connection will use.
   Result<std::string> password = registry.Password(config);
-  if (!password.ok()) {
-    *error = {FailureKind::kLocal, "the source's password: " + password.status().ToString()};
-    return false;
-  }
+  if (!password.ok())
+    return {FailureKind::kLocal, "the source's password: " + password.status().ToString()};
   settings->host = config.host;
   settings->port = static_cast<uint16_t>(config.port);
   settings->user = config.user;
   settings->password = std::move(password).value();
   settings->tls = config.tls;
   settings->tls_verify = config.tls_verify;
-  return true;
+  return {};
 }
 
-bool SourceFolders(RemoteAccount* account, const SourceConfig& config,
-                   std::vector<std::string>* folders, RemoteError* error) {
+RemoteError SourceFolders(RemoteAccount* account, const SourceConfig& config,
+                          std::vector<std::string>* folders) {
   std::vector<std::string> candidates = config.folders;
-  if (config.all_folders && !account->ListFolders(&candidates, error)) return false;
+  if (config.all_folders) {
+    if (RemoteError failure = account->ListFolders(&candidates); !failure.ok()) return failure;
+  }
   folders->clear();
   for (const std::string& folder : candidates) {
     if (std::find(config.exclude.begin(), config.exclude.end(), folder) == config.exclude.end())
       folders->push_back(folder);
   }
-  return true;
+  return {};
 }
 
 SourceCredentials::~SourceCredentials() {
@@ -121,7 +122,7 @@ SourceCredentials ReadSourceCredentials(const SourceRegistry& registry, const st
   if (!config.ok())
     credentials.error = {FailureKind::kLocal, config.status().ToString()};
   else
-    (void)SourceRemoteSettings(registry, *config, &credentials.remote, &credentials.error);
+    credentials.error = SourceRemoteSettings(registry, *config, &credentials.remote);
   return credentials;
 }
 
@@ -144,7 +145,7 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
   }
   bool missing_folder = false;
   if (error.ok())
-    SyncFolders(registry, *config, settings, options, &outcome, &missing_folder, &error);
+    error = SyncFolders(registry, *config, settings, options, &outcome, &missing_folder);
   outcome.failure = error.kind;
   outcome.error = error.reason;
   outcome.caught_up = error.ok() && !missing_folder;

@@ -74,12 +74,13 @@ SyncOutcome SyncSource(SourceRegistry* registry, const std::string& name,
 
 // The folders a source syncs: its configured folders, or with all_folders every
 // selectable remote folder, minus the excluded ones, in the remote's order.
-bool SourceFolders(RemoteAccount* account, const SourceConfig& config,
-                   std::vector<std::string>* folders, RemoteError* error);
+[[nodiscard]] RemoteError SourceFolders(RemoteAccount* account, const SourceConfig& config,
+                                        std::vector<std::string>* folders);
 
 // The remote settings of a registered source (host, port, user, TLS; the password from
-// the registry). kLocal errors when the registry cannot give them.
-bool SourceRemoteSettings(const SourceRegistry& registry, const SourceConfig& config,
-                          RemoteSettings* settings, RemoteError* error);
+// the registry). A kLocal failure when the registry cannot give them.
+[[nodiscard]] RemoteError SourceRemoteSettings(const SourceRegistry& registry,
+                                               const SourceConfig& config,
+                                               RemoteSettings* settings);
 
 }  // namespace archiver::imapc

@@ -40,8 +40,7 @@ CommandStatus SelectSources(struct doveadm_cmd_context* cctx, bool due,
   SourceArchive archive;
   CommandStatus opened = OpenSourceArchive(cctx, false, &archive, true);
   if (!opened.ok() || archive.missing) return opened;
-  Result<std::vector<std::string>> selected =
-      archive.registry->Due(due ? NowMicros() : UINT64_MAX);
+  Result<std::vector<std::string>> selected = archive.registry->Due(due ? NowMicros() : UINT64_MAX);
   if (!selected.ok()) return CommandStatus::Of(selected.status(), selected.status().message());
   *names = std::move(selected).value();
   return CommandStatus::Ok();
@@ -135,18 +134,17 @@ void CmdSourceTest(struct doveadm_cmd_context* cctx) {
     if (!config.ok()) return CommandStatus::Of(config.status(), config.status().message());
     // The password is read while still root; the remote is spoken to as the archive's owner.
     imapc::SourceCredentials credentials;
-    if (!imapc::SourceRemoteSettings(*archive.registry, *config, &credentials.remote,
-                                     &credentials.error))
-      return ConnectionFailed(name, credentials.error);
+    credentials.error =
+        imapc::SourceRemoteSettings(*archive.registry, *config, &credentials.remote);
+    if (!credentials.error.ok()) return ConnectionFailed(name, credentials.error);
     if (CommandStatus dropped = DropRootBeforeConnecting(archive); !dropped.ok()) return dropped;
-    imapc::RemoteError error;
     std::unique_ptr<imapc::RemoteAccount> account;
     std::vector<std::string> remote_folders;
     std::vector<std::string> synced;
-    if ((account = imapc::RemoteAccount::Connect(credentials.remote, &error)) == nullptr ||
-        !account->ListFolders(&remote_folders, &error) ||
-        !imapc::SourceFolders(account.get(), *config, &synced, &error))
-      return ConnectionFailed(name, error);
+    imapc::RemoteError error = imapc::RemoteAccount::Connect(credentials.remote, &account);
+    if (error.ok()) error = account->ListFolders(&remote_folders);
+    if (error.ok()) error = imapc::SourceFolders(account.get(), *config, &synced);
+    if (!error.ok()) return ConnectionFailed(name, error);
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header_simple("folder");
     doveadm_print_header("messages", "messages", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
@@ -160,13 +158,12 @@ void CmdSourceTest(struct doveadm_cmd_context* cctx) {
     imapc::RemoteError first_error;
     for (const std::string& folder : folders) {
       imapc::RemoteFolderStatus status;
-      imapc::RemoteError folder_error;
-      bool ok = account->FolderStatus(folder, &status, &folder_error);
+      imapc::RemoteError folder_error = account->FolderStatus(folder, &status);
+      const bool ok = folder_error.ok();
       PrintValue(folder.c_str());
       PrintValue(ok ? std::to_string(status.messages).c_str() : "");
       PrintValue(ok ? std::to_string(status.unseen).c_str() : "");
-      PrintValue(std::find(synced.begin(), synced.end(), folder) != synced.end() ? "yes"
-                                                                                   : "no");
+      PrintValue(std::find(synced.begin(), synced.end(), folder) != synced.end() ? "yes" : "no");
       PrintValue(folder_error.reason.c_str());
       if (!ok && first_error.ok()) first_error = folder_error;
     }
