@@ -30,6 +30,7 @@ void FolderCommitter::BeginRun(const std::string& folder, const RemoteFolderStat
                                const FolderPlan& plan) {
   retry_uids_ = plan.retry;
   start_last_uid_ = plan.last_uid;
+  committed_uid_ = 0;
   batch_ = RemoteBatch{};
   batch_.folder = folder;
   batch_.uidvalidity = remote.uidvalidity;
@@ -60,30 +61,65 @@ bool FolderCommitter::IsRetry(uint32_t uid) const {
   return std::find(retry_uids_.begin(), retry_uids_.end(), uid) != retry_uids_.end();
 }
 
-bool FolderCommitter::Covered(uint32_t uid) const {
-  return uid <= std::max(batch_.last_uid, start_last_uid_);
+bool FolderCommitter::Covered(uint32_t uid, uint32_t last_uid) const {
+  return uid <= std::max(last_uid, start_last_uid_);
+}
+
+RemoteBatch FolderCommitter::TakeBatch() {
+  RemoteBatch taken = std::move(batch_);
+  batch_ = RemoteBatch{};
+  batch_.folder = taken.folder;
+  batch_.uidvalidity = taken.uidvalidity;
+  batch_.remote_messages = taken.remote_messages;
+  batch_.last_uid = taken.last_uid;
+  return taken;
 }
 
 // DMARC sources: the batch's reports first (read again harmlessly if the batch is
-// lost), then the batch and its checkpoint, then --after on the remote.
+// lost), then the batch and its checkpoint, then --after on the remote. Archive sources:
+// the batch is committed by job_ (Finish settles it).
 RemoteError FolderCommitter::Commit(struct mailbox* box, uint32_t last_uid) {
+  if (RemoteError earlier = Finish(); !earlier.ok()) return earlier;
   batch_.last_uid = last_uid;
   std::vector<uint32_t> act;
   if (RemoteError read = ReadReports(&act); !read.ok()) return read;
   FileCovered();
-  Result<BatchResult> result = registry_->ArchiveBatch(source_, batch_);
+  if (!dmarc()) {
+    committing_ = TakeBatch();
+    job_.Start([this] {
+      committed_ = registry_->ArchiveBatch(source_, committing_);
+      return Status::Ok();
+    });
+    return {};
+  }
+  RemoteBatch batch = TakeBatch();
+  return Settle(registry_->ArchiveBatch(source_, batch), batch, box, act);
+}
+
+RemoteError FolderCommitter::Finish() {
+  if (!job_.pending()) return {};
+  Status ran = job_.Wait();  // Ok: the job itself cannot fail, its result is committed_
+  std::optional<Result<BatchResult>> result = std::exchange(committed_, std::nullopt);
+  RemoteBatch batch = std::exchange(committing_, RemoteBatch{});
+  if (!ran.ok() || !result) return ArchiveFailure(ran.ok() ? Status::Internal("no result") : ran);
+  return Settle(*result, batch, nullptr, {});
+}
+
+RemoteError FolderCommitter::Settle(const Result<BatchResult>& result, const RemoteBatch& batch,
+                                    struct mailbox* box, const std::vector<uint32_t>& act) {
   if (!result.ok()) return ArchiveFailure(result.status());
   Account(*result);
-  if (result->retry_full_at != 0) batch_.last_uid = result->retry_full_at - 1;
-  if (RemoteError logged = LogSkips(); !logged.ok()) return logged;
+  const uint32_t last_uid = result->retry_full_at != 0 ? result->retry_full_at - 1 : batch.last_uid;
+  committed_uid_ = last_uid;
+  if (RemoteError logged = LogSkips(last_uid); !logged.ok()) return logged;
   if (result->retry_full_at != 0) {  // --after of `act` stays pending for the next sync
     return {FailureKind::kRemote,
-            "folder " + batch_.folder + ": " + std::to_string(kRetryListLimit) +
+            "folder " + batch.folder + ": " + std::to_string(kRetryListLimit) +
                 " messages the remote refused wait for a retry already: UID " +
                 std::to_string(result->retry_full_at) + " and the rest wait for them"};
   }
   if (act.empty()) return {};
-  return ApplyAfter(box, batch_.folder, batch_.uidvalidity, act);
+  return ApplyAfter(box, batch.folder, batch.uidvalidity, act);
 }
 
 RemoteError FolderCommitter::ReadReports(std::vector<uint32_t>* act) {
@@ -102,12 +138,13 @@ RemoteError FolderCommitter::ReadReports(std::vector<uint32_t>* act) {
 }
 
 void FolderCommitter::FileCovered() {
+  auto covered = [&](uint32_t uid) { return Covered(uid, batch_.last_uid); };
   for (const RetryMessage& refused : refused_) {
-    if (Covered(refused.uid)) batch_.refused.push_back(refused);
+    if (covered(refused.uid)) batch_.refused.push_back(refused);
   }
-  std::erase_if(refused_, [&](const RetryMessage& refused) { return Covered(refused.uid); });
+  std::erase_if(refused_, [&](const RetryMessage& refused) { return covered(refused.uid); });
   for (const SkippedMessage& skip : skips_) {  // a retry skipped for another reason
-    if (Covered(skip.uid) && IsRetry(skip.uid)) batch_.settled.push_back(skip.uid);
+    if (covered(skip.uid) && IsRetry(skip.uid)) batch_.settled.push_back(skip.uid);
   }
 }
 
@@ -117,11 +154,6 @@ void FolderCommitter::Account(const BatchResult& result) {
   outcome_->deduplicated += result.deduplicated;
   outcome_->skipped += result.skipped;
   done_ += written;
-  batch_.messages.clear();
-  batch_.log.clear();
-  batch_.pending_after.clear();
-  batch_.refused.clear();
-  batch_.settled.clear();
 }
 
 bool FolderCommitter::CommitBefore(struct mailbox* box, uint32_t lost_at,
@@ -129,8 +161,9 @@ bool FolderCommitter::CommitBefore(struct mailbox* box, uint32_t lost_at,
   std::erase_if(batch_.messages,
                 [&](const RemoteMessage& message) { return message.uid >= lost_at; });
   refused_.push_back({lost_at, 0, failure.reason});
-  // DMARC: --after is not applied over the broken connection (Commit logs it).
-  return Commit(box, lost_at).ok();
+  // DMARC: --after is not applied over the broken connection (Commit logs it). The
+  // caller reconnects only once this is committed.
+  return Commit(box, lost_at).ok() && Finish().ok();
 }
 
 RemoteError FolderCommitter::ApplyAfter(struct mailbox* box, const std::string& folder,
@@ -146,8 +179,8 @@ RemoteError FolderCommitter::ApplyAfter(struct mailbox* box, const std::string& 
   return cleared.ok() ? RemoteError{} : ArchiveFailure(cleared);
 }
 
-RemoteError FolderCommitter::LogSkips() {
-  auto covered = [&](const SkippedMessage& skip) { return Covered(skip.uid); };
+RemoteError FolderCommitter::LogSkips(uint32_t last_uid) {
+  auto covered = [&](const SkippedMessage& skip) { return Covered(skip.uid, last_uid); };
   for (const SkippedMessage& skip : skips_) {
     if (!covered(skip)) continue;
     if (skip.kind == SkipKind::kFiltered) {

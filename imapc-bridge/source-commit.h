@@ -2,14 +2,18 @@
 // refusals, the retries settled) and the commit of each batch with its checkpoint through
 // SourceRegistry::ArchiveBatch, which passes over exactly what the checkpoint covers. For
 // DMARC sources the batch's reports are read before it and --after is applied on the
-// remote only after it (source-dmarc.h). The fetch/plan loop is FolderSync's
-// (source-folder-sync.h).
+// remote only after it (source-dmarc.h). An archive source's batch is committed on a
+// thread of its own (JobThread) while the next one is fetched. The fetch/plan loop is
+// FolderSync's (source-folder-sync.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "archiver/job_thread.h"
 #include "archiver/sources/sources.h"
 #include "source-connect.h"
 #include "source-dmarc.h"
@@ -51,7 +55,16 @@ class FolderCommitter {
   // the skips it passes over, then applies a DMARC source's --after. Not ok:
   // kLocal when the archive failed, kRemote when the folder's retry list is full (the
   // checkpoint then stops below the first refusal that did not fit).
+  // An archive source's batch is committed on a thread of its own while the caller
+  // fetches the next one (the commit mostly compresses and waits for the disk, the fetch
+  // for the remote): then its failure is returned by the next Commit or by Finish. The
+  // caller touches nothing the commit uses meanwhile: imapc and the staged state only.
   [[nodiscard]] RemoteError Commit(struct mailbox* box, uint32_t last_uid);
+
+  // Waits for the batch a Commit left committing, if any, and settles it as Commit does
+  // (its outcome counted, its skips logged). Call it before anything else writes to the
+  // registry and at the end of a run, successful or not.
+  [[nodiscard]] RemoteError Finish();
 
   // The fetch of `lost_at` dropped the connection (`failure`): it counts as a refusal and
   // what was fetched before it is committed with a checkpoint at it, so that it does not
@@ -69,24 +82,34 @@ class FolderCommitter {
   // counts added to the outcome. Fails (kLocal) when the log could not be written.
   [[nodiscard]] RemoteError LogDmarc(const std::string& folder);
 
-  // Messages archived (stored or deduplicated) by this sync so far, over all folders.
+  // Messages archived (stored or deduplicated) by this sync so far, over all folders:
+  // committed, not merely started.
   uint64_t done() const { return done_; }
+  // The checkpoint last committed in this run (the run's starting one before any).
+  uint32_t committed_uid() const { return std::max(committed_uid_, start_last_uid_); }
 
  private:
   bool dmarc() const { return config_.purpose == SourcePurpose::kDmarc; }
   bool IsRetry(uint32_t uid) const;
-  // Whether the checkpoint being committed covers `uid`.
-  bool Covered(uint32_t uid) const;
+  // Whether the checkpoint at `last_uid` (or the run's starting one) covers `uid`.
+  bool Covered(uint32_t uid, uint32_t last_uid) const;
+  // The batch to commit, leaving a fresh one of the same folder in its place.
+  RemoteBatch TakeBatch();
+  // What follows a commit of `batch` (`result`): its outcome counted, the checkpoint
+  // moved back below a full retry list, the skips logged; a DMARC source's --after on
+  // `act`.
+  [[nodiscard]] RemoteError Settle(const Result<BatchResult>& result, const RemoteBatch& batch,
+                                   struct mailbox* box, const std::vector<uint32_t>& act);
   // DMARC sources: reads the batch's reports into `act` (the UIDs --after applies to);
   // kLocal when that failed.
   [[nodiscard]] RemoteError ReadReports(std::vector<uint32_t>* act);
   // Moves the refusals and settled retries the checkpoint covers into the batch.
   void FileCovered();
-  // Counts one ArchiveBatch's result and empties the batch for the next one.
+  // Counts one ArchiveBatch's result.
   void Account(const BatchResult& result);
-  // Logs the skips the committed checkpoint has passed over, and forgets them; kLocal
-  // when the log could not be written.
-  [[nodiscard]] RemoteError LogSkips();
+  // Logs the skips the checkpoint committed at `last_uid` has passed over, and forgets
+  // them; kLocal when the log could not be written.
+  [[nodiscard]] RemoteError LogSkips(uint32_t last_uid);
 
   SourceRegistry* registry_;
   const SourceConfig& config_;
@@ -100,6 +123,10 @@ class FolderCommitter {
   uint32_t start_last_uid_ = 0;        // the folder's checkpoint when the run began
   DmarcTally tally_;                   // this folder's DMARC counts
   uint64_t done_ = 0;
+  uint32_t committed_uid_ = 0;                    // the checkpoint last committed in this run
+  RemoteBatch committing_;                        // the batch job_ commits (archive sources)
+  std::optional<Result<BatchResult>> committed_;  // its result, once job_ has run
+  JobThread job_;  // last: destroyed (waiting for the commit) before what it reads
 };
 
 }  // namespace archiver::imapc

@@ -28,6 +28,8 @@ RemoteError FolderSync::Run(const std::string& folder) {
   lost_at_ = 0;
   committer_.StartFolder();
   RemoteError failure = RunOpen(box, folder);
+  // A batch still committing when the run failed: its failure came first.
+  if (RemoteError committed = committer_.Finish(); !committed.ok()) failure = committed;
   mailbox_free(&box);
   if (dmarc()) {
     RemoteError unlogged = committer_.LogDmarc(folder);
@@ -73,6 +75,13 @@ RemoteError FolderSync::RunOpen(struct mailbox* box, const std::string& folder) 
   const std::vector<ScannedMessage> take = std::move(scan.take);
   committer_.Stage(&scan);
   uint32_t highest = committer_.PassOverTo(end_uid);
+  uint64_t reported = committer_.done();
+  auto report_progress = [&] {  // after each batch committed (not merely started)
+    if (!options_.progress || committer_.done() == reported) return;
+    reported = committer_.done();
+    const uint32_t committed = committer_.committed_uid();
+    options_.progress(folder, reported, end_uid > committed ? end_uid - committed : 0);
+  };
   for (size_t next = 0; next < take.size();) {
     // A chunk: one search whose FETCHes imapc pipelines, one batch, one commit.
     const size_t end = BatchEnd(take, next, options_.batch_messages, options_.batch_bytes);
@@ -85,12 +94,12 @@ RemoteError FolderSync::RunOpen(struct mailbox* box, const std::string& folder) 
     highest = std::max(highest, last_uid);
     failure = committer_.Commit(box, last_uid);
     if (!failure.ok()) return failure;
-    uint64_t remaining = end_uid > last_uid ? end_uid - last_uid : 0;
-    if (options_.progress) options_.progress(folder, committer_.done(), remaining);
+    report_progress();
     next = end;
   }
   // UIDs up to UIDNEXT-1 not taken are skipped or gone: passed over too.
   failure = committer_.Commit(box, highest);
+  if (failure.ok()) failure = committer_.Finish();
   if (!failure.ok()) return failure;
   if (options_.progress) options_.progress(folder, committer_.done(), 0);
   return {};
