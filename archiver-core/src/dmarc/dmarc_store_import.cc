@@ -3,20 +3,20 @@
 // write transaction per batch (LMDB's write lock is shared with every delivering
 // process, so it is never held while parsing). The first commit claims the report's
 // dedup key with an "importing" value; the last makes it complete and indexes it, so a
-// report is invisible to queries until then. An importing report whose owner is gone
-// is deleted by the next import of the same report. Under a DmarcStore::Bulk a report
-// that fits in one batch is written into the bulk's transaction instead (claimed and
-// completed at once); a larger one commits the bulk and goes on alone.
-#include <signal.h>
+// report is invisible to queries until then. Each batch's per-source rollups
+// (dmarc_rollup.h) are written in the transaction of its records. An importing report
+// whose owner is gone is deleted by the next import of the same report. Under a
+// DmarcStore::Bulk a report that fits in one batch is written into the bulk's
+// transaction instead (claimed and completed at once); a larger one commits the bulk and
+// goes on alone.
 #include <unistd.h>
 
-#include <cerrno>
-#include <mutex>
-#include <set>
 #include <vector>
 
 #include "archiver/dmarc/dmarc_store.h"
 #include "archiver/time_format.h"
+#include "dmarc/dmarc_import_owner.h"
+#include "dmarc/dmarc_rollup.h"
 #include "dmarc/dmarc_store_bulk.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "dmarc/dmarc_store_db.h"
@@ -28,33 +28,6 @@ namespace codec = dmarc_codec;
 using internal::DmarcBulkTxn;
 using internal::DmarcDatabases;
 using internal::DmarcDbs;
-
-// An importing report whose owner has committed nothing for this long is abandoned,
-// even if a process with its pid exists (pids are reused).
-constexpr uint64_t kStaleImportUs = 15ULL * 60 * 1000000;
-
-// Reports this process is importing right now. An importing report owned by this
-// process but not listed here was left by an import that could not clean up.
-struct ActiveImports {
-  std::mutex mutex;
-  std::set<std::pair<const lmdb::ArchiveEnv*, uint64_t>> reports;
-};
-
-ActiveImports& Active() {
-  static ActiveImports* active = new ActiveImports();  // never destroyed, like the registry
-  return *active;
-}
-
-bool OwnerAlive(const lmdb::ArchiveEnv& archive, uint64_t id, const codec::StoredReport& stored) {
-  const uint64_t now = NowMicros();
-  if (now > stored.heartbeat_us && now - stored.heartbeat_us > kStaleImportUs) return false;
-  if (stored.owner_pid == static_cast<uint64_t>(getpid())) {
-    std::lock_guard lock(Active().mutex);
-    return Active().reports.count({&archive, id}) != 0;
-  }
-  const auto pid = static_cast<pid_t>(stored.owner_pid);
-  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
 
 // Who holds a dedup key.
 struct KeyHolder {
@@ -131,6 +104,7 @@ class AggregateImporter {
     codec::EncodeRecord(record, &batch_);
     batch_ends_.push_back(batch_.size());
     codec::CountRecord(record.count, record.disposition, record.dkim, record.spf, &tally_);
+    rollup_.Add(record.source_ip, record.count, record.disposition, record.dkim, record.spf);
     if (batch_ends_.size() < options_.batch_records) return Status::Ok();
     return Flush(nullptr);
   }
@@ -160,15 +134,19 @@ class AggregateImporter {
     } else if (holder->id == id_) {
       holder->kind = KeyHolder::kOurs;
     } else {
-      holder->kind =
-          OwnerAlive(archive_, holder->id, stored) ? KeyHolder::kBusy : KeyHolder::kStale;
+      holder->kind = internal::ImportOwnerAlive(archive_, holder->id, stored) ? KeyHolder::kBusy
+                                                                              : KeyHolder::kStale;
     }
     return Status::Ok();
   }
 
-  // Deletes up to batch_records records of the importing report `id`, and the report
-  // and `key` once none are left (*gone).
+  // Deletes up to batch_records records of the importing report `id` and as many of
+  // its rollup entries, and the report and `key` once none are left (*gone).
   Status DeleteSome(lmdb::Txn& txn, uint64_t id, const MessageId& key, bool* gone) {
+    bool rollups_gone = false;
+    Status rollups = internal::DeleteRollups(txn, internal::RollupDb(archive_), id,
+                                             options_.batch_records, &rollups_gone);
+    if (!rollups.ok()) return rollups;
     std::vector<codec::RecordKey> doomed;
     Status listed =
         internal::ForEachRecord(txn, db_, id, [&](uint32_t index, std::string_view, bool* stop) {
@@ -179,6 +157,7 @@ class AggregateImporter {
     if (!listed.ok()) return listed;
     *gone = doomed.size() <= options_.batch_records;
     if (!*gone) doomed.pop_back();
+    *gone = *gone && rollups_gone;
     for (const codec::RecordKey& record_key : doomed) {
       Status deleted = internal::DeleteEntry(txn, db_.records, codec::View(record_key));
       if (!deleted.ok()) return deleted;
@@ -269,13 +248,7 @@ class AggregateImporter {
   }
 
   void Register(bool add) {
-    if (id_ == 0) return;
-    std::lock_guard lock(Active().mutex);
-    if (add) {
-      Active().reports.insert({&archive_, id_});
-    } else {
-      Active().reports.erase({&archive_, id_});
-    }
+    if (id_ != 0) internal::RegisterImport(archive_, id_, add);
   }
 
   Status WriteRecords(lmdb::Txn& txn) {
@@ -303,7 +276,20 @@ class AggregateImporter {
       int rc = mdb_put(txn.get(), db_.records, &key_val, &value, flags);
       if (rc != 0) return lmdb::ToStatus(rc, "store DMARC records", txn.env());
     }
-    return Status::Ok();
+    // The batch's sources, in the same transaction as its records (dmarc_rollup.h).
+    uint64_t new_sources = 0;
+    Status added = rollup_.AddTo(txn, internal::RollupDb(archive_), id_, archive_.max_key_size(),
+                                 &new_sources);
+    if (added.ok()) source_ips_ += new_sources;
+    return added;
+  }
+
+  // After the commit (or the bulk's write) that holds the buffered records.
+  void BatchWritten() {
+    stored_index_ += static_cast<uint32_t>(batch_ends_.size());
+    batch_.clear();
+    batch_ends_.clear();
+    rollup_.clear();
   }
 
   codec::StoredReport Stored(const AggregateReportMeta& meta) const {
@@ -316,6 +302,8 @@ class AggregateImporter {
     stored.report.imported_us = stored.heartbeat_us;
     stored.report.records = buffered_index();
     stored.tally = tally_;
+    stored.rolled_up = buffered_index();  // written with the records (WriteRecords)
+    stored.source_ips = source_ips_;
     return stored;
   }
 
@@ -389,9 +377,7 @@ class AggregateImporter {
       return status;
     }
     const uint64_t bytes = batch_.size();
-    stored_index_ += static_cast<uint32_t>(batch_ends_.size());
-    batch_.clear();
-    batch_ends_.clear();
+    BatchWritten();
     return bulk_->Added(bytes);
   }
 
@@ -418,9 +404,7 @@ class AggregateImporter {
       status = txn.Commit(summary != nullptr ? "store DMARC report" : "store DMARC records");
     }
     if (!status.ok()) return status;
-    stored_index_ += static_cast<uint32_t>(batch_ends_.size());
-    batch_.clear();
-    batch_ends_.clear();
+    BatchWritten();
     return Status::Ok();
   }
 
@@ -450,7 +434,9 @@ class AggregateImporter {
   std::vector<size_t> batch_ends_;  // where each of them ends in batch_
   uint32_t stored_index_ = 0;       // records committed
   DmarcTally tally_;
-  uint64_t id_ = 0;  // the report's id once claimed
+  internal::RollupBatch rollup_;  // the buffered records' sources
+  uint64_t source_ips_ = 0;       // source entries the report's rollups hold
+  uint64_t id_ = 0;               // the report's id once claimed
   bool duplicate_ = false;
   uint64_t duplicate_id_ = 0;
 };

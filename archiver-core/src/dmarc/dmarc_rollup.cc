@@ -1,0 +1,150 @@
+// DMARC rollups (see dmarc_rollup.h): the dmarc_rollups database, adding a batch's
+// per-source tallies to a report's entries, deleting them, and walking them.
+#include "dmarc/dmarc_rollup.h"
+
+#include <string>
+#include <vector>
+
+#include "dmarc/dmarc_store_codec.h"
+#include "dmarc/dmarc_store_db.h"
+#include "lmdb/lmdb_entries.h"
+#include "store/index_keys.h"
+
+namespace archiver::internal {
+namespace {
+
+namespace codec = dmarc_codec;
+
+Result<const DmarcRollupDatabases*> OpenRollups(lmdb::ArchiveEnv& archive, bool write) {
+  static constexpr NamedDb<DmarcRollupDatabases> kDatabases[] = {
+      {kDmarcRollupsDb, 0, &DmarcRollupDatabases::rollups}};
+  return archive.OpenGroup<DmarcRollupDatabases>(
+      "DMARC rollups", write, [&](lmdb::Txn& txn, bool create, DmarcRollupDatabases* group) {
+        return OpenNamedDatabases(archive.options().path, txn, create, kDatabases, group,
+                                  "no DMARC rollups in " + archive.options().path);
+      });
+}
+
+// Visits the entries of `report` of `kind` in key order.
+Status WalkKind(const lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, char kind,
+                const EntryVisitor& visit) {
+  const std::string prefix = codec::RollupPrefix(report, kind);
+  return WalkEntries(
+      txn, rollups, MDB_SET_RANGE, prefix, MDB_NEXT,
+      [&](std::string_view key, std::string_view value, bool* stop) {
+        *stop = key.substr(0, prefix.size()) != prefix;
+        return *stop ? Status::Ok() : visit(key, value, stop);
+      },
+      "read DMARC rollups");
+}
+
+Status DecodeSource(std::string_view value, DmarcTally* tally) {
+  return codec::DecodeRollup(value, tally);
+}
+
+}  // namespace
+
+Status OpenRollupsForWrite(lmdb::ArchiveEnv& archive) {
+  Result<const DmarcRollupDatabases*> opened = OpenRollups(archive, true);
+  return opened.ok() ? Status::Ok() : opened.status();
+}
+
+Result<const DmarcRollupDatabases*> FindRollups(lmdb::ArchiveEnv& archive) {
+  return OpenRollups(archive, false);
+}
+
+void RollupBatch::Add(std::string_view source_ip, uint64_t count, std::string_view disposition,
+                      std::string_view dkim, std::string_view spf) {
+  auto entry = by_source_.find(source_ip);
+  if (entry == by_source_.end()) entry = by_source_.emplace(source_ip, DmarcTally{}).first;
+  codec::CountRecord(count, disposition, dkim, spf, &entry->second);
+}
+
+Status RollupBatch::AddTo(lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, size_t max_key_size,
+                          uint64_t* new_sources) const {
+  *new_sources = 0;
+  const char* what = "store DMARC rollups";
+  for (const auto& [full_ip, tally] : by_source_) {
+    const std::string_view ip = index::FitKey(full_ip, max_key_size - codec::kRollupTopHeadSize);
+    const std::string key = codec::RollupSourceKey(report, ip);
+    DmarcTally sum = tally;
+    std::string_view value;
+    Status found = txn.Get(rollups, key, &value);
+    if (found.ok()) {
+      DmarcTally old;
+      Status decoded = DecodeSource(value, &old);
+      if (!decoded.ok()) return decoded.Annotated("DMARC report " + std::to_string(report));
+      codec::AddTally(old, &sum);  // (`reports` is not stored)
+      Status deleted = DeleteEntry(txn, rollups, codec::RollupTopKey(report, old.messages, ip));
+      if (!deleted.ok()) return deleted;
+    } else if (found.code() == Status::Code::kNotFound) {
+      ++*new_sources;
+    } else {
+      return found;
+    }
+    Status put = PutEntry(txn, rollups, key, codec::EncodeRollup(sum), what);
+    if (put.ok())
+      put = PutEntry(txn, rollups, codec::RollupTopKey(report, sum.messages, ip), {}, what);
+    if (!put.ok()) return put;
+  }
+  return Status::Ok();
+}
+
+Status DeleteRollups(lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, uint64_t limit, bool* gone) {
+  const std::string prefix = codec::RollupPrefix(report, 0).substr(0, 8);
+  std::vector<std::string> doomed;
+  Status listed = WalkEntries(
+      txn, rollups, MDB_SET_RANGE, prefix, MDB_NEXT,
+      [&](std::string_view key, std::string_view, bool* stop) {
+        *stop = key.substr(0, prefix.size()) != prefix;
+        if (!*stop) doomed.emplace_back(key);
+        *stop = *stop || doomed.size() > limit;
+        return Status::Ok();
+      },
+      "read DMARC rollups");
+  if (!listed.ok()) return listed;
+  *gone = doomed.size() <= limit;
+  if (!*gone) doomed.pop_back();
+  for (const std::string& key : doomed) {
+    Status deleted = DeleteEntry(txn, rollups, key);
+    if (!deleted.ok()) return deleted;
+  }
+  return Status::Ok();
+}
+
+Status ForEachRollupSource(const lmdb::Txn& txn, MDB_dbi rollups, uint64_t report,
+                           const RollupVisitor& visit) {
+  DmarcTally tally;
+  return WalkKind(txn, rollups, report, codec::kRollupSource,
+                  [&](std::string_view key, std::string_view value, bool* stop) {
+                    Status decoded = DecodeSource(value, &tally);
+                    if (!decoded.ok()) {
+                      return decoded.Annotated("DMARC report " + std::to_string(report));
+                    }
+                    return visit(codec::RollupSourceOf(key), tally, stop);
+                  });
+}
+
+Status ForEachTopSource(const lmdb::Txn& txn, MDB_dbi rollups, uint64_t report,
+                        const RollupVisitor& visit) {
+  DmarcTally tally;
+  return WalkKind(txn, rollups, report, codec::kRollupTop,
+                  [&](std::string_view key, std::string_view, bool* stop) {
+                    uint64_t messages = 0;
+                    std::string_view ip;
+                    codec::DecodeRollupTopKey(key, &messages, &ip);
+                    std::string_view value;
+                    Status found = txn.Get(rollups, codec::RollupSourceKey(report, ip), &value);
+                    if (found.ok()) found = DecodeSource(value, &tally);
+                    if (found.ok() && tally.messages != messages) {
+                      found = Status::Corruption("a DMARC rollup's order entry disagrees with it");
+                    }
+                    if (!found.ok()) {
+                      return found.Annotated("DMARC report " + std::to_string(report) + " source " +
+                                             std::string(ip));
+                    }
+                    return visit(ip, tally, stop);
+                  });
+}
+
+}  // namespace archiver::internal
