@@ -2,6 +2,7 @@
 // per-source tallies to a report's entries, deleting them, and walking them.
 #include "dmarc/dmarc_rollup.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -56,20 +57,52 @@ Result<const DmarcRollupDatabases*> FindRollups(lmdb::ArchiveEnv& archive) {
 void RollupBatch::Add(std::string_view source_ip, uint64_t count, std::string_view disposition,
                       std::string_view dkim, std::string_view spf) {
   auto entry = by_source_.find(source_ip);
-  if (entry == by_source_.end()) entry = by_source_.emplace(source_ip, DmarcTally{}).first;
+  if (entry == by_source_.end()) {
+    entry = by_source_.emplace(source_ip, DmarcTally{}).first;
+    longest_ = std::max(longest_, source_ip.size());
+  }
   codec::CountRecord(count, disposition, dkim, spf, &entry->second);
 }
+
+namespace {
+
+// Whether `txn` holds no rollup of `report` or of a later report: then the keys of
+// `report` may be appended (MDB_APPEND fills pages; a plain put into the rightmost
+// page leaves them half full).
+Result<bool> NothingFrom(const lmdb::Txn& txn, MDB_dbi rollups, uint64_t report) {
+  const std::string first = codec::RollupPrefix(report, 0);
+  bool nothing = true;
+  Status read = WalkEntries(
+      txn, rollups, MDB_LAST, {}, MDB_PREV,
+      [&](std::string_view last, std::string_view, bool* stop) {
+        nothing = last < std::string_view(first);
+        *stop = true;
+        return Status::Ok();
+      },
+      "read DMARC rollups");
+  if (!read.ok()) return read;
+  return nothing;
+}
+
+}  // namespace
 
 Status RollupBatch::AddTo(lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, size_t max_key_size,
                           uint64_t* new_sources) const {
   *new_sources = 0;
   const char* what = "store DMARC rollups";
+  const size_t max_ip = max_key_size - codec::kRollupTopHeadSize;
+  Result<bool> fresh = NothingFrom(txn, rollups, report);
+  if (!fresh.ok()) return fresh.status();
+  // Appended in key order: the sources (map order), then their order keys (sorted).
+  const bool append = *fresh && longest_ <= max_ip;
+  std::vector<std::string> order;
+  order.reserve(by_source_.size());
   for (const auto& [full_ip, tally] : by_source_) {
-    const std::string_view ip = index::FitKey(full_ip, max_key_size - codec::kRollupTopHeadSize);
+    const std::string_view ip = index::FitKey(full_ip, max_ip);
     const std::string key = codec::RollupSourceKey(report, ip);
     DmarcTally sum = tally;
     std::string_view value;
-    Status found = txn.Get(rollups, key, &value);
+    Status found = append ? Status::NotFound("") : txn.Get(rollups, key, &value);
     if (found.ok()) {
       DmarcTally old;
       Status decoded = DecodeSource(value, &old);
@@ -82,9 +115,14 @@ Status RollupBatch::AddTo(lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, size
     } else {
       return found;
     }
-    Status put = PutEntry(txn, rollups, key, codec::EncodeRollup(sum), what);
-    if (put.ok())
-      put = PutEntry(txn, rollups, codec::RollupTopKey(report, sum.messages, ip), {}, what);
+    Status put =
+        PutEntry(txn, rollups, key, codec::EncodeRollup(sum), what, append ? MDB_APPEND : 0);
+    if (!put.ok()) return put;
+    order.push_back(codec::RollupTopKey(report, sum.messages, ip));
+  }
+  std::sort(order.begin(), order.end());
+  for (const std::string& key : order) {
+    Status put = PutEntry(txn, rollups, key, {}, what, append ? MDB_APPEND : 0);
     if (!put.ok()) return put;
   }
   return Status::Ok();

@@ -44,14 +44,20 @@ class RollupBatch {
            std::string_view dkim, std::string_view spf);
   // Adds the tallies to the rollups of `report` in `txn` (the source entries and their
   // place in the by-messages order); *new_sources: sources the report had no entry for.
-  // Source IPs are cut to fit LMDB's key limit (`max_key_size`).
+  // Source IPs are cut to fit LMDB's key limit (`max_key_size`). Appended when nothing of
+  // `report` or a later report is stored yet (a report's first addition, as a rule).
   Status AddTo(lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, size_t max_key_size,
                uint64_t* new_sources) const;
   bool empty() const { return by_source_.empty(); }
-  void clear() { by_source_.clear(); }
+  size_t size() const { return by_source_.size(); }
+  void clear() {
+    by_source_.clear();
+    longest_ = 0;
+  }
 
  private:
   std::map<std::string, DmarcTally, std::less<>> by_source_;  // key order: local puts
+  size_t longest_ = 0;                                        // of the source IPs
 };
 
 // Deletes up to `limit` rollup entries of `report`; *gone when none are left.

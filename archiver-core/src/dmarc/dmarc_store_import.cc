@@ -3,8 +3,9 @@
 // write transaction per batch (LMDB's write lock is shared with every delivering
 // process, so it is never held while parsing). The first commit claims the report's
 // dedup key with an "importing" value; the last makes it complete and indexes it, so a
-// report is invisible to queries until then. Each batch's per-source rollups
-// (dmarc_rollup.h) are written in the transaction of its records. An importing report
+// report is invisible to queries until then. The per-source rollups (dmarc_rollup.h)
+// are gathered in memory and written with a batch's records when many sources are
+// pending, and with the last, so that the report becomes complete with them. An importing report
 // whose owner is gone is deleted by the next import of the same report. Under a
 // DmarcStore::Bulk a report that fits in one batch is written into the bulk's
 // transaction instead (claimed and completed at once); a larger one commits the bulk and
@@ -251,7 +252,20 @@ class AggregateImporter {
     if (id_ != 0) internal::RegisterImport(archive_, id_, add);
   }
 
-  Status WriteRecords(lmdb::Txn& txn) {
+  // The buffered records, and the rollups pending (dmarc_rollup.h) when they reach
+  // options_.max_pending_sources or this is the `last` commit of the report.
+  Status WriteRecords(lmdb::Txn& txn, bool last) {
+    Status written = WriteBatch(txn);
+    rollups_due_ = last || rollup_.size() >= options_.max_pending_sources;
+    if (!written.ok() || !rollups_due_) return written;
+    uint64_t new_sources = 0;
+    Status added = rollup_.AddTo(txn, internal::RollupDb(archive_), id_, archive_.max_key_size(),
+                                 &new_sources);
+    if (added.ok()) source_ips_ += new_sources;
+    return added;
+  }
+
+  Status WriteBatch(lmdb::Txn& txn) {
     if (batch_ends_.empty()) return Status::Ok();
     const codec::RecordKey first = codec::EncodeRecordKey(id_, stored_index_);
     // Appending (MDB_APPEND) fills pages completely; it needs every key to be the
@@ -276,20 +290,18 @@ class AggregateImporter {
       int rc = mdb_put(txn.get(), db_.records, &key_val, &value, flags);
       if (rc != 0) return lmdb::ToStatus(rc, "store DMARC records", txn.env());
     }
-    // The batch's sources, in the same transaction as its records (dmarc_rollup.h).
-    uint64_t new_sources = 0;
-    Status added = rollup_.AddTo(txn, internal::RollupDb(archive_), id_, archive_.max_key_size(),
-                                 &new_sources);
-    if (added.ok()) source_ips_ += new_sources;
-    return added;
+    return Status::Ok();
   }
 
   // After the commit (or the bulk's write) that holds the buffered records.
   void BatchWritten() {
+    if (rollups_due_) {
+      rolled_up_ = buffered_index();
+      rollup_.clear();
+    }
     stored_index_ += static_cast<uint32_t>(batch_ends_.size());
     batch_.clear();
     batch_ends_.clear();
-    rollup_.clear();
   }
 
   codec::StoredReport Stored(const AggregateReportMeta& meta) const {
@@ -302,7 +314,8 @@ class AggregateImporter {
     stored.report.imported_us = stored.heartbeat_us;
     stored.report.records = buffered_index();
     stored.tally = tally_;
-    stored.rolled_up = buffered_index();  // written with the records (WriteRecords)
+    // In the commit that writes the pending rollups (WriteRecords), the records they count.
+    stored.rolled_up = rollups_due_ ? buffered_index() : rolled_up_;
     stored.source_ips = source_ips_;
     return stored;
   }
@@ -370,7 +383,7 @@ class AggregateImporter {
     Status status = internal::CheckDmarcSpace(archive_, *txn);
     if (!status.ok()) return status;  // nothing of it written: the bulk goes on
     status = Claim(*txn);
-    if (status.ok()) status = WriteRecords(*txn);
+    if (status.ok()) status = WriteRecords(*txn, true);
     if (status.ok()) status = Complete(*txn, summary);
     if (!status.ok()) {
       bulk_->Abort(status);
@@ -393,7 +406,7 @@ class AggregateImporter {
     Status status = BeginBatch(summary, &txn);
     if (status.ok()) status = internal::CheckDmarcSpace(archive_, txn);
     if (status.ok() && id_ == 0) status = Claim(txn);
-    if (status.ok()) status = WriteRecords(txn);
+    if (status.ok()) status = WriteRecords(txn, summary != nullptr);
     if (status.ok() && summary != nullptr) {
       status = Complete(txn, *summary);
     } else if (status.ok()) {
@@ -434,7 +447,9 @@ class AggregateImporter {
   std::vector<size_t> batch_ends_;  // where each of them ends in batch_
   uint32_t stored_index_ = 0;       // records committed
   DmarcTally tally_;
-  internal::RollupBatch rollup_;  // the buffered records' sources
+  internal::RollupBatch rollup_;  // sources of the records not rolled up yet
+  uint64_t rolled_up_ = 0;        // records counted in the stored rollups
+  bool rollups_due_ = false;      // the open commit writes the pending rollups
   uint64_t source_ips_ = 0;       // source entries the report's rollups hold
   uint64_t id_ = 0;               // the report's id once claimed
   bool duplicate_ = false;

@@ -121,16 +121,18 @@ std::string RepeatedSources(uint64_t count) {
 class DmarcRollupTest : public ::testing::Test {
  protected:
   std::string path() const { return dir_.Sub("archive"); }
-  // Reports of two domains, two organisations, several batches each.
+  // Reports of two domains, two organisations, several batches each; rollups added
+  // with every batch (one pending source is enough), every few batches, or all with the
+  // last commit.
   void ImportSome(DmarcStore& dmarc) {
     ASSERT_TRUE(ImportXml(dmarc,
                           ReportXml("google.com", "g1", "example.org", 1000, RepeatedSources(230)),
-                          50)
+                          50, 1)
                     .ok());
     ASSERT_TRUE(ImportXml(dmarc,
                           ReportXml("Yahoo", "y1", "example.org", 2000,
                                     RepeatedSources(95) + NumberedRecords(40)),
-                          30)
+                          30, 20)
                     .ok());
     ASSERT_TRUE(ImportXml(dmarc,
                           ReportXml("google.com", "g2", "example.org", 3000, NumberedRecords(60)),
@@ -181,11 +183,11 @@ TEST_F(DmarcRollupTest, TopRowsAreTheLargestInOrder) {
   DmarcStore dmarc(store);
   // One report: counts 1..300 over distinct sources, then sources 192.0.2.x repeated
   // across batches (their order entries move as they grow).
-  ASSERT_TRUE(
-      ImportXml(
-          dmarc,
-          ReportXml("o", "one", "example.org", 10, NumberedRecords(300) + RepeatedSources(700)), 64)
-          .ok());
+  ASSERT_TRUE(ImportXml(dmarc,
+                        ReportXml("o", "one", "example.org", 10,
+                                  NumberedRecords(300) + RepeatedSources(700)),
+                        64, 5)
+                  .ok());
   DmarcFilter filter;
   filter.domain = "example.org";
   Result<DmarcSummary> all = dmarc.Summarize(filter);
@@ -221,6 +223,7 @@ TEST_F(DmarcRollupTest, FailedAndInterruptedImportsLeaveNoRollups) {
                                   [] { return Status::IOError("the disk went away"); });
     DmarcImportOptions options;
     options.batch_records = 100;
+    options.max_pending_sources = 50;  // rollups written with most batches
     EXPECT_FALSE(dmarc.ImportAggregate(source, options, {}).ok());
   }
   EXPECT_EQ(CountEntries(path(), "dmarc_rollups"), 0);
@@ -231,6 +234,7 @@ TEST_F(DmarcRollupTest, FailedAndInterruptedImportsLeaveNoRollups) {
     testing::SteppedSource source(big, big.size() * 3 / 4, []() -> Status { _exit(3); });
     DmarcImportOptions options;
     options.batch_records = 100;
+    options.max_pending_sources = 50;  // rollups written with most batches
     dmarc.ImportAggregate(source, options, {});
     return 0;
   });

@@ -74,10 +74,12 @@ inline std::shared_ptr<Store> OpenTestStore(const std::string& path, bool read_o
 }
 
 inline Result<DmarcImportResult> ImportXml(DmarcStore& dmarc, const std::string& xml,
-                                           uint64_t batch_records = 20000) {
+                                           uint64_t batch_records = 20000,
+                                           uint64_t max_pending_sources = 200000) {
   MemorySource source(xml, "report.xml");
   DmarcImportOptions options;
   options.batch_records = batch_records;
+  options.max_pending_sources = max_pending_sources;
   return dmarc.ImportAggregate(source, options, FileOrigin("report.xml"));
 }
 

@@ -106,6 +106,10 @@ struct DmarcImportOptions {
   // commits and is invisible to queries until its last; an import interrupted midway
   // leaves an incomplete report that the next import of it replaces.
   uint64_t batch_records = 20000;
+  // Sources gathered in memory for the report's rollups before a batch's commit adds
+  // them (the last commit adds the rest): fewer, larger additions cost far fewer page
+  // writes than one per batch; each pending source takes about 150 bytes.
+  uint64_t max_pending_sources = 200000;
 };
 
 // Which reports a query covers. A report belongs to the time its date range begins
