@@ -17,5 +17,6 @@ void CmdDmarcFailures(struct doveadm_cmd_context* cctx);  // doveadm-dmarc-ledge
 void CmdDmarcFailureShow(struct doveadm_cmd_context* cctx);
 void CmdDmarcErrors(struct doveadm_cmd_context* cctx);
 void CmdDmarcExport(struct doveadm_cmd_context* cctx);  // doveadm-dmarc-export.cc
+void CmdDmarcRollupRebuild(struct doveadm_cmd_context* cctx);  // doveadm-dmarc-rollups.cc
 
 }  // namespace archiver::doveadm

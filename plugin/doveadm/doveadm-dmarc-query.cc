@@ -1,5 +1,8 @@
-// `doveadm dmarc list|show|summary`: the aggregate reports in the archive.
+// `doveadm dmarc list|show|summary`: the aggregate reports in the archive. `show` pages
+// a report's records (--records, --offset); `summary` prints the total, then the top
+// organisations, then the top source IPs (--limit rows of each).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "archiver/time_format.h"
@@ -95,6 +98,26 @@ void PrintTally(const char* scope, const std::string& key, const DmarcTally& tal
   doveadm_print_num(tally.reject);
 }
 
+// Records `dmarc show` prints without --records: a report of a million records is 16
+// million lines; --records 0 prints them all.
+constexpr int64_t kDefaultShownRecords = 100;
+// Organisation and source IP rows `dmarc summary` prints without --limit (0: all).
+constexpr uint64_t kDefaultSummaryRows = 100;
+
+// --records and --offset of `dmarc show` into *count (0: all) and *offset; EX_USAGE when
+// negative.
+CommandStatus ParseRecordPage(struct doveadm_cmd_context* cctx, uint64_t* count,
+                              uint64_t* offset) {
+  int64_t records = kDefaultShownRecords, first = 0;
+  (void)doveadm_cmd_param_int64(cctx, "records", &records);
+  (void)doveadm_cmd_param_int64(cctx, "offset", &first);
+  if (records < 0 || first < 0)
+    return CommandStatus::Failed(EX_USAGE, "--records and --offset must be 0 or more");
+  *count = static_cast<uint64_t>(records);
+  *offset = static_cast<uint64_t>(first);
+  return CommandStatus::Ok();
+}
+
 }  // namespace
 
 void CmdDmarcList(struct doveadm_cmd_context* cctx) {
@@ -128,6 +151,8 @@ void CmdDmarcList(struct doveadm_cmd_context* cctx) {
 
 void CmdDmarcShow(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
+    uint64_t count = 0, offset = 0;
+    if (CommandStatus page = ParseRecordPage(cctx, &count, &offset); !page.ok()) return page;
     DmarcArchive archive;
     std::optional<DmarcReport> report;
     CommandStatus opened =
@@ -135,11 +160,14 @@ void CmdDmarcShow(struct doveadm_cmd_context* cctx) {
     if (!opened.ok()) return opened;
     FieldPrinter out;
     PrintReport(out, *report);
-    uint64_t index = 0;
-    Status status = archive.dmarc->ListRecords(report->id, [&](const AggregateRecord& record) {
-      PrintRecord(out, ++index, record);
-      return true;
-    });
+    uint64_t index = offset;  // sections keep the record's number in the report
+    Status status = archive.dmarc->ListRecords(
+        report->id,
+        [&](const AggregateRecord& record) {
+          PrintRecord(out, ++index, record);
+          return count == 0 || index - offset < count;
+        },
+        offset);
     if (!status.ok())
       return CommandStatus::Of(status, "Report " + std::to_string(report->id) +
                                            ": reading its records failed: " + status.ToString());
@@ -150,12 +178,14 @@ void CmdDmarcShow(struct doveadm_cmd_context* cctx) {
 void CmdDmarcSummary(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     DmarcFilter filter;
+    filter.limit = kDefaultSummaryRows;
     if (CommandStatus parsed = ParseDmarcFilter(cctx, &filter); !parsed.ok()) return parsed;
     if (filter.domain.empty())
       return CommandStatus::Failed(EX_USAGE, "dmarc summary needs --domain <domain>");
+    const uint64_t rows = std::exchange(filter.limit, 0);  // --limit: rows here, not reports
     DmarcArchive archive;
     if (CommandStatus opened = OpenDmarcArchive(cctx, false, &archive); !opened.ok()) return opened;
-    Result<DmarcSummary> summary = archive.dmarc->Summarize(filter);
+    Result<DmarcSummary> summary = archive.dmarc->Summarize(filter, rows);
     if (!summary.ok())
       return CommandStatus::Of(summary.status(), "Summary failed: " + summary.status().ToString());
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
@@ -166,8 +196,8 @@ void CmdDmarcSummary(struct doveadm_cmd_context* cctx) {
           "spf_aligned_pct", "none", "quarantine", "reject"})
       doveadm_print_header(field, field, DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     PrintTally("total", filter.domain, summary->total);
-    for (const auto& [ip, tally] : summary->by_source_ip) PrintTally("source_ip", ip, tally);
     for (const auto& [org, tally] : summary->by_org) PrintTally("org", org, tally);
+    for (const auto& [ip, tally] : summary->by_source_ip) PrintTally("source_ip", ip, tally);
     return CommandStatus::Ok();
   });
 }

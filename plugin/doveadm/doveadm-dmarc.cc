@@ -28,6 +28,9 @@ const doveadm_cmd_param kImportParams[] = {kUser, DMARC_OPTION("max-size", CMD_P
                                            DMARC_POSITIONAL("file", CMD_PARAM_ARRAY), kLast};
 const doveadm_cmd_param kFilterParams[] = {DMARC_FILTER_OPTIONS, kLast};
 const doveadm_cmd_param kIdParams[] = {kUser, DMARC_POSITIONAL("id", CMD_PARAM_STR), kLast};
+const doveadm_cmd_param kShowParams[] = {kUser, DMARC_OPTION("records", CMD_PARAM_INT64),
+                                         DMARC_OPTION("offset", CMD_PARAM_INT64),
+                                         DMARC_POSITIONAL("id", CMD_PARAM_STR), kLast};
 const doveadm_cmd_param kUserParams[] = {kUser, kLast};
 const doveadm_cmd_param kReprocessParams[] = {kUser, DMARC_OPTION("unprocessed", CMD_PARAM_BOOL),
                                               DMARC_POSITIONAL("id", CMD_PARAM_ARRAY), kLast};
@@ -46,11 +49,12 @@ doveadm_cmd_ver2 kDmarcCommands[] = {
      .parameters = kFilterParams},
     {.cmd = CmdDmarcShow,
      .name = "dmarc show",
-     .usage = "[-u <user>] <report id>",
-     .parameters = kIdParams},
+     .usage = "[-u <user>] [--records <n> (default 100, 0: all)] [--offset <m>] <report id>",
+     .parameters = kShowParams},
     {.cmd = CmdDmarcSummary,
      .name = "dmarc summary",
-     .usage = "[-u <user>] --domain <domain> [--org <org>] [--since <time>] [--until <time>]",
+     .usage = "[-u <user>] --domain <domain> [--org <org>] [--since <time>] [--until <time>] "
+              "[--limit <rows> (default 100, 0: all)]",
      .parameters = kFilterParams},
     {.cmd = CmdDmarcFailures,
      .name = "dmarc failures",
@@ -68,6 +72,10 @@ doveadm_cmd_ver2 kDmarcCommands[] = {
      .name = "dmarc reprocess",
      .usage = "[-u <user>] [--unprocessed] [<mail id prefix> ...]",
      .parameters = kReprocessParams},
+    {.cmd = CmdDmarcRollupRebuild,
+     .name = "dmarc rollup-rebuild",
+     .usage = "[-u <user>]",
+     .parameters = kUserParams},
     {.cmd = CmdDmarcExport,
      .name = "dmarc export",
      .usage = DMARC_FILTER_USAGE " --format csv|json [--output <path>]",

@@ -340,7 +340,7 @@ class ImportAndQueryTest(DmarcDoveadmTestCase):
         usage = result.stderr.decode()
         self.assertIn("dmarc <command>", usage)
         for command in ("import", "list", "show", "summary", "failures", "failure", "errors",
-                        "reprocess", "export"):
+                        "reprocess", "export", "rollup-rebuild"):
             self.assertRegex(usage, rf"(?m)^\s+{command}\s")
 
 

@@ -129,7 +129,7 @@ void ReportLayout(Io& io, T& stored) {
   auto& meta = report.meta;
   auto& policy = meta.policy_published;
   auto& tally = stored.tally;
-  io.Version(kValueVersion);
+  const uint8_t version = io.Version(kReportVersion);
   io.Flag(stored.importing);
   io.Varint(stored.owner_pid);
   io.Varint(stored.heartbeat_us);
@@ -154,6 +154,22 @@ void ReportLayout(Io& io, T& stored) {
   }
   io.Flag(report.recovered);
   io.Strings(report.parser_messages);
+  if (version >= 2) {
+    io.Varint(stored.rolled_up);
+    io.Varint(stored.source_ips);
+  } else {
+    io.Missing(stored.rolled_up, stored.source_ips);
+  }
+}
+
+// A source's counts within one report.
+template <typename Io, typename T>
+void RollupLayout(Io& io, T& tally) {
+  io.Version(kValueVersion);
+  for (auto* count : {&tally.messages, &tally.dmarc_pass, &tally.dkim_aligned, &tally.spf_aligned,
+                      &tally.none, &tally.quarantine, &tally.reject}) {
+    io.Varint(*count);
+  }
 }
 
 template <typename Io, typename T>
@@ -254,6 +270,54 @@ bool DecodeTimeKey(std::string_view bytes, int64_t* time, uint64_t* id) {
   return true;
 }
 
+std::string RollupPrefix(uint64_t report, char kind) {
+  std::string key(kRollupPrefixSize, '\0');
+  record::PutBigEndian64(report, key.data());
+  key[8] = kind;
+  return key;
+}
+
+std::string RollupSourceKey(uint64_t report, std::string_view source_ip) {
+  return RollupPrefix(report, kRollupSource).append(source_ip);
+}
+
+std::string RollupTopKey(uint64_t report, uint64_t messages, std::string_view source_ip) {
+  std::string key = RollupPrefix(report, kRollupTop);
+  key.resize(kRollupTopHeadSize);
+  record::PutBigEndian64(UINT64_MAX - messages, key.data() + kRollupPrefixSize);
+  return key.append(source_ip);
+}
+
+bool DecodeRollupPrefix(std::string_view key, uint64_t* report, char* kind) {
+  if (key.size() < kRollupPrefixSize) return false;
+  *report = record::GetBigEndian64(key.data());
+  *kind = key[8];
+  return true;
+}
+
+std::string_view RollupSourceOf(std::string_view source_key) {
+  return source_key.substr(std::min(source_key.size(), kRollupPrefixSize));
+}
+
+bool DecodeRollupTopKey(std::string_view key, uint64_t* messages, std::string_view* source_ip) {
+  if (key.size() < kRollupTopHeadSize) return false;
+  *messages = UINT64_MAX - record::GetBigEndian64(key.data() + kRollupPrefixSize);
+  *source_ip = key.substr(kRollupTopHeadSize);
+  return true;
+}
+
+std::string EncodeRollup(const DmarcTally& tally) {
+  return Encode(tally, [](Writer& out, const auto& v) { RollupLayout(out, v); });
+}
+
+Status DecodeRollup(std::string_view value, DmarcTally* tally) {
+  *tally = {};
+  Status decoded =
+      Decode(value, "rollup value", tally, [](Reader& in, auto& v) { RollupLayout(in, v); });
+  tally->reports = 1;
+  return decoded;
+}
+
 MessageId ReportDedupKey(const AggregateReportMeta& meta) {
   Sha256 hash;
   HashString(hash, ascii::Lowercase(meta.org_name));
@@ -301,6 +365,17 @@ void CountRecord(uint64_t count, std::string_view disposition, std::string_view 
   if (ascii::EqualsIgnoreCase(disposition, "none")) tally->none += count;
   if (ascii::EqualsIgnoreCase(disposition, "quarantine")) tally->quarantine += count;
   if (ascii::EqualsIgnoreCase(disposition, "reject")) tally->reject += count;
+}
+
+void AddTally(const DmarcTally& from, DmarcTally* to) {
+  to->messages += from.messages;
+  to->dmarc_pass += from.dmarc_pass;
+  to->dkim_aligned += from.dkim_aligned;
+  to->spf_aligned += from.spf_aligned;
+  to->none += from.none;
+  to->quarantine += from.quarantine;
+  to->reject += from.reject;
+  to->reports += from.reports;
 }
 
 void EncodeRecord(const AggregateRecord& record, std::string* out) {

@@ -16,7 +16,8 @@
 namespace archiver::dmarc_codec {
 
 constexpr uint64_t kFormatVersion = 1;  // dmarc_meta "format_version" this code writes
-constexpr uint8_t kValueVersion = 1;    // first byte of every DMARC value
+constexpr uint8_t kValueVersion = 1;    // first byte of every DMARC value but reports
+constexpr uint8_t kReportVersion = 2;   // reports values: 2 appends the rollup progress
 constexpr size_t kRecordKeySize = 12;   // BE64 report id, BE32 record index
 constexpr size_t kTimeKeySize = 16;     // BE64 biased time, BE64 id
 
@@ -52,6 +53,9 @@ MessageId ErrorDedupKey(std::string_view reason, const DmarcOrigin& origin);
 void CountRecord(uint64_t count, std::string_view disposition, std::string_view dkim,
                  std::string_view spf, DmarcTally* tally);
 
+// Adds every count of `from` to `to`.
+void AddTally(const DmarcTally& from, DmarcTally* to);
+
 // records values.
 void EncodeRecord(const AggregateRecord& record, std::string* out);  // appends
 Status DecodeRecord(std::string_view value, AggregateRecord* record);
@@ -72,9 +76,33 @@ struct StoredReport {
   int64_t range_key = 0;      // the time it is indexed under (seconds)
   DmarcReport report;
   DmarcTally tally;  // its records' counts (reports = 1)
+  // Version 2: how many of its records (from the first) are counted in its dmarc_rollups
+  // entries, and how many source entries those hold. The rollups are complete when
+  // rolled_up == report.records; a version 1 value reads as 0, 0 (none).
+  uint64_t rolled_up = 0;
+  uint64_t source_ips = 0;
 };
 std::string EncodeReport(const StoredReport& stored);
 Status DecodeReport(std::string_view value, StoredReport* stored);
+
+// dmarc_rollups keys (docs/store-format.md, "DMARC rollups"): BE64 report id, a kind
+// byte, then for kRollupSource the source IP, for kRollupTop BE64(UINT64_MAX - messages)
+// and the source IP (so that a forward walk gives the sources with most messages first).
+constexpr char kRollupSource = 1;
+constexpr char kRollupTop = 2;
+constexpr size_t kRollupPrefixSize = 9;
+constexpr size_t kRollupTopHeadSize = kRollupPrefixSize + 8;
+std::string RollupPrefix(uint64_t report, char kind);
+std::string RollupSourceKey(uint64_t report, std::string_view source_ip);
+std::string RollupTopKey(uint64_t report, uint64_t messages, std::string_view source_ip);
+// The report and kind of any dmarc_rollups key; false when it is shorter than a prefix.
+bool DecodeRollupPrefix(std::string_view key, uint64_t* report, char* kind);
+// The part after the prefix: the source IP; for a top key also the messages.
+std::string_view RollupSourceOf(std::string_view source_key);
+bool DecodeRollupTopKey(std::string_view key, uint64_t* messages, std::string_view* source_ip);
+// dmarc_rollups source values: a source's tally within one report (`reports` not stored).
+std::string EncodeRollup(const DmarcTally& tally);
+Status DecodeRollup(std::string_view value, DmarcTally* tally);
 
 std::string EncodeFailure(const DmarcFailure& failure);
 Status DecodeFailure(std::string_view value, DmarcFailure* failure);

@@ -2,7 +2,10 @@
 // DmarcStore files (see dmarc_store_db.h).
 #include "dmarc/dmarc_store_db.h"
 
+#include <vector>
+
 #include "base/ascii.h"
+#include "dmarc/dmarc_rollup.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "store/index_keys.h"
 #include "store/meta_counter.h"
@@ -75,7 +78,8 @@ Status BeginDmarcRead(lmdb::ArchiveEnv& archive, lmdb::Txn* txn, bool* present) 
 Status OpenDmarcForWrite(lmdb::ArchiveEnv& archive) {
   if (Status writable = archive.CheckWritable(); !writable.ok()) return writable;
   bool present = false;
-  return EnsureOpen(archive, true, &present);
+  Status opened = EnsureOpen(archive, true, &present);
+  return opened.ok() ? OpenRollupsForWrite(archive) : opened;
 }
 
 Result<lmdb::Txn> BeginDmarcWrite(lmdb::ArchiveEnv& archive) {
@@ -92,9 +96,14 @@ Status CheckDmarcSpace(const lmdb::ArchiveEnv& archive, const lmdb::Txn& txn) {
                                                                 : info.me_mapsize / 8;
   const DmarcDatabases& db = DmarcDbs(archive);
   uint64_t used = 0;
-  for (MDB_dbi dbi : {db.meta, db.reports, db.report_keys, db.records, db.idx_domain, db.idx_date,
-                      db.failures, db.failure_keys, db.failure_domain, db.failure_date, db.errors,
-                      db.error_keys, db.error_mails, db.mails}) {
+  std::vector<MDB_dbi> databases = {
+      db.meta,     db.reports,    db.report_keys,  db.records,        db.idx_domain,
+      db.idx_date, db.failures,   db.failure_keys, db.failure_domain, db.failure_date,
+      db.errors,   db.error_keys, db.error_mails,  db.mails};
+  if (const auto* rollups = archive.FindGroup<DmarcRollupDatabases>()) {
+    databases.push_back(rollups->rollups);
+  }
+  for (MDB_dbi dbi : databases) {
     MDB_stat stat = {};
     rc = mdb_stat(txn.get(), dbi, &stat);
     if (rc != 0) return lmdb::ToStatus(rc, "measure the DMARC data");
@@ -138,8 +147,8 @@ Result<uint64_t> TakeNextId(lmdb::Txn& txn, const DmarcDatabases& db, std::strin
 }
 
 Status ForEachRecord(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t report,
-                     const RecordVisitor& visit) {
-  const dmarc_codec::RecordKey first = dmarc_codec::EncodeRecordKey(report, 0);
+                     const RecordVisitor& visit, uint32_t first_index) {
+  const dmarc_codec::RecordKey first = dmarc_codec::EncodeRecordKey(report, first_index);
   return WalkEntries(txn, db.records, MDB_SET_RANGE, dmarc_codec::View(first), MDB_NEXT,
                      [&](std::string_view key, std::string_view value, bool* stop) {
                        uint64_t owner = 0;

@@ -71,8 +71,8 @@ inline constexpr std::string_view kDmarcMessagesCounter = "messages";
 // transaction) when the archive has none of them yet.
 Status BeginDmarcRead(lmdb::ArchiveEnv& archive, lmdb::Txn* txn, bool* present);
 
-// Opens the DMARC databases, creating them if they are missing. InvalidArgument for a
-// read-only archive.
+// Opens the DMARC databases (and dmarc_rollups), creating them if they are missing.
+// InvalidArgument for a read-only archive.
 Status OpenDmarcForWrite(lmdb::ArchiveEnv& archive);
 
 // A write transaction, after creating the DMARC databases if they are missing.
@@ -95,11 +95,11 @@ Status AddToDmarcCounter(lmdb::Txn& txn, const DmarcDatabases& db, std::string_v
 // The value of dmarc_meta counter `name` (starting at 1 when absent), and increments it.
 Result<uint64_t> TakeNextId(lmdb::Txn& txn, const DmarcDatabases& db, std::string_view name);
 
-// The dmarc_records values of `report`, in report order (see WalkEntries); a failure
-// of `visit` is annotated with the report and record.
+// The dmarc_records values of `report`, in report order from `first_index` (see
+// WalkEntries); a failure of `visit` is annotated with the report and record.
 using RecordVisitor = std::function<Status(uint32_t index, std::string_view value, bool* stop)>;
 Status ForEachRecord(const lmdb::Txn& txn, const DmarcDatabases& db, uint64_t report,
-                     const RecordVisitor& visit);
+                     const RecordVisitor& visit, uint32_t first_index = 0);
 
 // An index key (a lowercased domain) cut to LMDB's key size limit.
 std::string DomainKey(const lmdb::ArchiveEnv& archive, std::string_view domain);

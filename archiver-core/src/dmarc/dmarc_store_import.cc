@@ -3,20 +3,21 @@
 // write transaction per batch (LMDB's write lock is shared with every delivering
 // process, so it is never held while parsing). The first commit claims the report's
 // dedup key with an "importing" value; the last makes it complete and indexes it, so a
-// report is invisible to queries until then. An importing report whose owner is gone
-// is deleted by the next import of the same report. Under a DmarcStore::Bulk a report
-// that fits in one batch is written into the bulk's transaction instead (claimed and
-// completed at once); a larger one commits the bulk and goes on alone.
-#include <signal.h>
+// report is invisible to queries until then. The per-source rollups (dmarc_rollup.h)
+// are gathered in memory and written with a batch's records when many sources are
+// pending, and with the last, so that the report becomes complete with them. An importing report
+// whose owner is gone is deleted by the next import of the same report. Under a
+// DmarcStore::Bulk a report that fits in one batch is written into the bulk's
+// transaction instead (claimed and completed at once); a larger one commits the bulk and
+// goes on alone.
 #include <unistd.h>
 
-#include <cerrno>
-#include <mutex>
-#include <set>
 #include <vector>
 
 #include "archiver/dmarc/dmarc_store.h"
 #include "archiver/time_format.h"
+#include "dmarc/dmarc_import_owner.h"
+#include "dmarc/dmarc_rollup.h"
 #include "dmarc/dmarc_store_bulk.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "dmarc/dmarc_store_db.h"
@@ -28,33 +29,6 @@ namespace codec = dmarc_codec;
 using internal::DmarcBulkTxn;
 using internal::DmarcDatabases;
 using internal::DmarcDbs;
-
-// An importing report whose owner has committed nothing for this long is abandoned,
-// even if a process with its pid exists (pids are reused).
-constexpr uint64_t kStaleImportUs = 15ULL * 60 * 1000000;
-
-// Reports this process is importing right now. An importing report owned by this
-// process but not listed here was left by an import that could not clean up.
-struct ActiveImports {
-  std::mutex mutex;
-  std::set<std::pair<const lmdb::ArchiveEnv*, uint64_t>> reports;
-};
-
-ActiveImports& Active() {
-  static ActiveImports* active = new ActiveImports();  // never destroyed, like the registry
-  return *active;
-}
-
-bool OwnerAlive(const lmdb::ArchiveEnv& archive, uint64_t id, const codec::StoredReport& stored) {
-  const uint64_t now = NowMicros();
-  if (now > stored.heartbeat_us && now - stored.heartbeat_us > kStaleImportUs) return false;
-  if (stored.owner_pid == static_cast<uint64_t>(getpid())) {
-    std::lock_guard lock(Active().mutex);
-    return Active().reports.count({&archive, id}) != 0;
-  }
-  const auto pid = static_cast<pid_t>(stored.owner_pid);
-  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
 
 // Who holds a dedup key.
 struct KeyHolder {
@@ -131,6 +105,7 @@ class AggregateImporter {
     codec::EncodeRecord(record, &batch_);
     batch_ends_.push_back(batch_.size());
     codec::CountRecord(record.count, record.disposition, record.dkim, record.spf, &tally_);
+    rollup_.Add(record.source_ip, record.count, record.disposition, record.dkim, record.spf);
     if (batch_ends_.size() < options_.batch_records) return Status::Ok();
     return Flush(nullptr);
   }
@@ -160,15 +135,19 @@ class AggregateImporter {
     } else if (holder->id == id_) {
       holder->kind = KeyHolder::kOurs;
     } else {
-      holder->kind =
-          OwnerAlive(archive_, holder->id, stored) ? KeyHolder::kBusy : KeyHolder::kStale;
+      holder->kind = internal::ImportOwnerAlive(archive_, holder->id, stored) ? KeyHolder::kBusy
+                                                                              : KeyHolder::kStale;
     }
     return Status::Ok();
   }
 
-  // Deletes up to batch_records records of the importing report `id`, and the report
-  // and `key` once none are left (*gone).
+  // Deletes up to batch_records records of the importing report `id` and as many of
+  // its rollup entries, and the report and `key` once none are left (*gone).
   Status DeleteSome(lmdb::Txn& txn, uint64_t id, const MessageId& key, bool* gone) {
+    bool rollups_gone = false;
+    Status rollups = internal::DeleteRollups(txn, internal::RollupDb(archive_), id,
+                                             options_.batch_records, &rollups_gone);
+    if (!rollups.ok()) return rollups;
     std::vector<codec::RecordKey> doomed;
     Status listed =
         internal::ForEachRecord(txn, db_, id, [&](uint32_t index, std::string_view, bool* stop) {
@@ -179,6 +158,7 @@ class AggregateImporter {
     if (!listed.ok()) return listed;
     *gone = doomed.size() <= options_.batch_records;
     if (!*gone) doomed.pop_back();
+    *gone = *gone && rollups_gone;
     for (const codec::RecordKey& record_key : doomed) {
       Status deleted = internal::DeleteEntry(txn, db_.records, codec::View(record_key));
       if (!deleted.ok()) return deleted;
@@ -269,16 +249,23 @@ class AggregateImporter {
   }
 
   void Register(bool add) {
-    if (id_ == 0) return;
-    std::lock_guard lock(Active().mutex);
-    if (add) {
-      Active().reports.insert({&archive_, id_});
-    } else {
-      Active().reports.erase({&archive_, id_});
-    }
+    if (id_ != 0) internal::RegisterImport(archive_, id_, add);
   }
 
-  Status WriteRecords(lmdb::Txn& txn) {
+  // The buffered records, and the rollups pending (dmarc_rollup.h) when they reach
+  // options_.max_pending_sources or this is the `last` commit of the report.
+  Status WriteRecords(lmdb::Txn& txn, bool last) {
+    Status written = WriteBatch(txn);
+    rollups_due_ = last || rollup_.size() >= options_.max_pending_sources;
+    if (!written.ok() || !rollups_due_) return written;
+    uint64_t new_sources = 0;
+    Status added = rollup_.AddTo(txn, internal::RollupDb(archive_), id_, archive_.max_key_size(),
+                                 &new_sources);
+    if (added.ok()) source_ips_ += new_sources;
+    return added;
+  }
+
+  Status WriteBatch(lmdb::Txn& txn) {
     if (batch_ends_.empty()) return Status::Ok();
     const codec::RecordKey first = codec::EncodeRecordKey(id_, stored_index_);
     // Appending (MDB_APPEND) fills pages completely; it needs every key to be the
@@ -306,6 +293,17 @@ class AggregateImporter {
     return Status::Ok();
   }
 
+  // After the commit (or the bulk's write) that holds the buffered records.
+  void BatchWritten() {
+    if (rollups_due_) {
+      rolled_up_ = buffered_index();
+      rollup_.clear();
+    }
+    stored_index_ += static_cast<uint32_t>(batch_ends_.size());
+    batch_.clear();
+    batch_ends_.clear();
+  }
+
   codec::StoredReport Stored(const AggregateReportMeta& meta) const {
     codec::StoredReport stored;
     stored.importing = true;
@@ -316,6 +314,9 @@ class AggregateImporter {
     stored.report.imported_us = stored.heartbeat_us;
     stored.report.records = buffered_index();
     stored.tally = tally_;
+    // In the commit that writes the pending rollups (WriteRecords), the records they count.
+    stored.rolled_up = rollups_due_ ? buffered_index() : rolled_up_;
+    stored.source_ips = source_ips_;
     return stored;
   }
 
@@ -382,16 +383,14 @@ class AggregateImporter {
     Status status = internal::CheckDmarcSpace(archive_, *txn);
     if (!status.ok()) return status;  // nothing of it written: the bulk goes on
     status = Claim(*txn);
-    if (status.ok()) status = WriteRecords(*txn);
+    if (status.ok()) status = WriteRecords(*txn, true);
     if (status.ok()) status = Complete(*txn, summary);
     if (!status.ok()) {
       bulk_->Abort(status);
       return status;
     }
     const uint64_t bytes = batch_.size();
-    stored_index_ += static_cast<uint32_t>(batch_ends_.size());
-    batch_.clear();
-    batch_ends_.clear();
+    BatchWritten();
     return bulk_->Added(bytes);
   }
 
@@ -407,7 +406,7 @@ class AggregateImporter {
     Status status = BeginBatch(summary, &txn);
     if (status.ok()) status = internal::CheckDmarcSpace(archive_, txn);
     if (status.ok() && id_ == 0) status = Claim(txn);
-    if (status.ok()) status = WriteRecords(txn);
+    if (status.ok()) status = WriteRecords(txn, summary != nullptr);
     if (status.ok() && summary != nullptr) {
       status = Complete(txn, *summary);
     } else if (status.ok()) {
@@ -418,9 +417,7 @@ class AggregateImporter {
       status = txn.Commit(summary != nullptr ? "store DMARC report" : "store DMARC records");
     }
     if (!status.ok()) return status;
-    stored_index_ += static_cast<uint32_t>(batch_ends_.size());
-    batch_.clear();
-    batch_ends_.clear();
+    BatchWritten();
     return Status::Ok();
   }
 
@@ -450,7 +447,11 @@ class AggregateImporter {
   std::vector<size_t> batch_ends_;  // where each of them ends in batch_
   uint32_t stored_index_ = 0;       // records committed
   DmarcTally tally_;
-  uint64_t id_ = 0;  // the report's id once claimed
+  internal::RollupBatch rollup_;  // sources of the records not rolled up yet
+  uint64_t rolled_up_ = 0;        // records counted in the stored rollups
+  bool rollups_due_ = false;      // the open commit writes the pending rollups
+  uint64_t source_ips_ = 0;       // source entries the report's rollups hold
+  uint64_t id_ = 0;               // the report's id once claimed
   bool duplicate_ = false;
   uint64_t duplicate_id_ = 0;
 };

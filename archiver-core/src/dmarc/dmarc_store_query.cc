@@ -5,13 +5,13 @@
 // databases answers every query with nothing.
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <optional>
 
 #include "archiver/dmarc/dmarc_store.h"
 #include "base/ascii.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "dmarc/dmarc_store_db.h"
+#include "dmarc/dmarc_store_query.h"
 
 namespace archiver {
 namespace {
@@ -19,6 +19,8 @@ namespace {
 namespace codec = dmarc_codec;
 using internal::DmarcDatabases;
 using internal::DmarcDbs;
+using internal::ForEachReport;
+using internal::InDmarcRead;
 
 // Visits the ids of a time index with since <= time < until, newest first, until
 // `visit` sets *stop. With `domain`, `dbi` is a DUPSORT index whose values under that
@@ -73,6 +75,10 @@ bool ContainsIgnoreCase(std::string_view text, std::string_view part) {
   return ascii::Lowercase(text).find(ascii::Lowercase(part)) != std::string::npos;
 }
 
+}  // namespace
+
+namespace internal {
+
 // The complete reports matching `filter`, newest range first, within `txn`.
 Status ForEachReport(const lmdb::Txn& txn, const lmdb::ArchiveEnv& archive,
                      const DmarcFilter& filter,
@@ -100,31 +106,9 @@ Status ForEachReport(const lmdb::Txn& txn, const lmdb::ArchiveEnv& archive,
       });
 }
 
-void AddTally(const DmarcTally& from, DmarcTally* to) {
-  to->messages += from.messages;
-  to->dmarc_pass += from.dmarc_pass;
-  to->dkim_aligned += from.dkim_aligned;
-  to->spf_aligned += from.spf_aligned;
-  to->none += from.none;
-  to->quarantine += from.quarantine;
-  to->reject += from.reject;
-  to->reports += from.reports;
-}
-
-// Most messages first, then by name.
-std::vector<std::pair<std::string, DmarcTally>> Sorted(
-    std::map<std::string, DmarcTally, std::less<>> tallies) {
-  std::vector<std::pair<std::string, DmarcTally>> sorted(std::make_move_iterator(tallies.begin()),
-                                                         std::make_move_iterator(tallies.end()));
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
-    return a.second.messages > b.second.messages;
-  });
-  return sorted;
-}
-
 // Runs `body` in a read transaction; `absent` when the archive has no DMARC databases.
 Status InDmarcRead(lmdb::ArchiveEnv& archive, const std::function<Status(const lmdb::Txn&)>& body,
-                   Status absent = Status::Ok()) {
+                   Status absent) {
   lmdb::Txn txn;
   bool present = false;
   Status begun = internal::BeginDmarcRead(archive, &txn, &present);
@@ -132,7 +116,7 @@ Status InDmarcRead(lmdb::ArchiveEnv& archive, const std::function<Status(const l
   return present ? body(txn) : absent;
 }
 
-}  // namespace
+}  // namespace internal
 
 Status DmarcStore::ListReports(const DmarcFilter& filter,
                                const std::function<bool(const DmarcReport&)>& visit) const {
@@ -157,7 +141,8 @@ Result<DmarcReport> DmarcStore::GetReport(uint64_t id) const {
 }
 
 Status DmarcStore::ListRecords(uint64_t report_id,
-                               const std::function<bool(const AggregateRecord&)>& visit) const {
+                               const std::function<bool(const AggregateRecord&)>& visit,
+                               uint64_t first) const {
   if (!env_) return Status::InvalidArgument("no archive");
   lmdb::ArchiveEnv& archive = *env_;
   return InDmarcRead(
@@ -166,48 +151,18 @@ Status DmarcStore::ListRecords(uint64_t report_id,
         codec::StoredReport stored;
         Status read = ReadReport(txn, DmarcDbs(archive), report_id, &stored);
         if (!read.ok()) return read;
+        if (first >= stored.report.records) return Status::Ok();
         AggregateRecord record;
-        return internal::ForEachRecord(txn, DmarcDbs(archive), report_id,
-                                       [&](uint32_t, std::string_view value, bool* stop) {
-                                         Status decoded = codec::DecodeRecord(value, &record);
-                                         *stop = decoded.ok() && !visit(record);
-                                         return decoded;
-                                       });
+        return internal::ForEachRecord(
+            txn, DmarcDbs(archive), report_id,
+            [&](uint32_t, std::string_view value, bool* stop) {
+              Status decoded = codec::DecodeRecord(value, &record);
+              *stop = decoded.ok() && !visit(record);
+              return decoded;
+            },
+            static_cast<uint32_t>(first));
       },
       Status::NotFound("no DMARC report " + std::to_string(report_id)));
-}
-
-Result<DmarcSummary> DmarcStore::Summarize(const DmarcFilter& filter) const {
-  if (!env_) return Status::InvalidArgument("no archive");
-  lmdb::ArchiveEnv& archive = *env_;
-  DmarcSummary summary;
-  std::map<std::string, DmarcTally, std::less<>> by_ip, by_org;
-  Status status = InDmarcRead(archive, [&](const lmdb::Txn& txn) {
-    Status failed;
-    Status walked = ForEachReport(txn, archive, filter, [&](const codec::StoredReport& stored) {
-      AddTally(stored.tally, &summary.total);
-      AddTally(stored.tally, &by_org[stored.report.meta.org_name]);
-      // A source seen in several records of one report counts that report once.
-      std::map<std::string_view, bool, std::less<>> seen;
-      codec::RecordCore core;
-      failed = internal::ForEachRecord(
-          txn, DmarcDbs(archive), stored.report.id, [&](uint32_t, std::string_view value, bool*) {
-            Status decoded = codec::DecodeRecordCore(value, &core);
-            if (!decoded.ok()) return decoded;
-            auto entry = by_ip.find(core.source_ip);
-            if (entry == by_ip.end()) entry = by_ip.emplace(core.source_ip, DmarcTally{}).first;
-            codec::CountRecord(core.count, core.disposition, core.dkim, core.spf, &entry->second);
-            if (seen.emplace(entry->first, true).second) ++entry->second.reports;
-            return Status::Ok();
-          });
-      return failed.ok();
-    });
-    return walked.ok() ? failed : walked;
-  });
-  if (!status.ok()) return status;
-  summary.by_source_ip = Sorted(std::move(by_ip));
-  summary.by_org = Sorted(std::move(by_org));
-  return summary;
 }
 
 Status DmarcStore::ListFailures(const DmarcFilter& filter,

@@ -91,6 +91,55 @@ TEST(DmarcStoreCodec, ReportRoundTripsExtremeTimes) {
   EXPECT_EQ(decoded.report.parser_messages, stored.report.parser_messages);
 }
 
+TEST(DmarcStoreCodec, ReportVersionOneReadsAsNotRolledUp) {
+  codec::StoredReport stored;
+  stored.report.records = 5;
+  stored.tally.messages = 9;
+  stored.rolled_up = 5;
+  stored.source_ips = 3;
+  const std::string v2 = codec::EncodeReport(stored);
+  EXPECT_EQ(v2[0], 2);
+  codec::StoredReport decoded;
+  ASSERT_TRUE(codec::DecodeReport(v2, &decoded).ok());
+  EXPECT_EQ(decoded.rolled_up, 5u);
+  EXPECT_EQ(decoded.source_ips, 3u);
+  // Version 1 ends before the rollup fields (two one-byte varints here).
+  std::string v1 = v2.substr(0, v2.size() - 2);
+  v1[0] = 1;
+  ASSERT_TRUE(codec::DecodeReport(v1, &decoded).ok());
+  EXPECT_EQ(decoded.rolled_up, 0u);
+  EXPECT_EQ(decoded.source_ips, 0u);
+  EXPECT_EQ(decoded.report.records, 5u);
+  EXPECT_EQ(decoded.report.messages, 9u);
+}
+
+TEST(DmarcStoreCodec, RollupKeysGroupByReportAndOrderByMessages) {
+  const DmarcTally tally{.messages = 12, .dmarc_pass = 10, .dkim_aligned = 9, .spf_aligned = 1,
+                         .none = 2, .quarantine = 3, .reject = 7, .reports = 4};
+  DmarcTally decoded;
+  ASSERT_TRUE(codec::DecodeRollup(codec::EncodeRollup(tally), &decoded).ok());
+  EXPECT_EQ(decoded.messages, 12u);
+  EXPECT_EQ(decoded.reject, 7u);
+  EXPECT_EQ(decoded.reports, 1u);  // one report's: not stored
+  // Within a report: sources, then the order; most messages first; reports apart.
+  EXPECT_LT(codec::RollupSourceKey(1, "zz"), codec::RollupTopKey(1, 0, "a"));
+  EXPECT_LT(codec::RollupTopKey(1, 1000, "b"), codec::RollupTopKey(1, 999, "a"));
+  EXPECT_LT(codec::RollupTopKey(1, 5, "a"), codec::RollupTopKey(1, 5, "b"));
+  EXPECT_LT(codec::RollupTopKey(1, 0, "z"), codec::RollupSourceKey(2, ""));
+  uint64_t report = 0, messages = 0;
+  char kind = 0;
+  std::string_view ip;
+  const std::string top = codec::RollupTopKey(7, 123456789, "192.0.2.1");
+  ASSERT_TRUE(codec::DecodeRollupPrefix(top, &report, &kind));
+  EXPECT_EQ(report, 7u);
+  EXPECT_EQ(kind, codec::kRollupTop);
+  ASSERT_TRUE(codec::DecodeRollupTopKey(top, &messages, &ip));
+  EXPECT_EQ(messages, 123456789u);
+  EXPECT_EQ(ip, "192.0.2.1");
+  EXPECT_EQ(codec::RollupSourceOf(codec::RollupSourceKey(7, "2001:db8::1")), "2001:db8::1");
+  EXPECT_FALSE(codec::DecodeRollupTopKey("short", &messages, &ip));
+}
+
 TEST(DmarcStoreCodec, TimeKeysSortInTimeOrder) {
   const int64_t times[] = {std::numeric_limits<int64_t>::min(), -86400, -1, 0, 1, 1714521600,
                            std::numeric_limits<int64_t>::max()};
@@ -150,6 +199,11 @@ TEST(DmarcStoreCodec, DamagedValuesAreCorruption) {
          DmarcMail out;
          return codec::DecodeMail(v, &out);
        }},
+      {"rollup", codec::EncodeRollup(DmarcTally{.messages = 300, .reject = 7}),
+       [](std::string_view v) {
+         DmarcTally out;
+         return codec::DecodeRollup(v, &out);
+       }},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -159,7 +213,7 @@ TEST(DmarcStoreCodec, DamagedValuesAreCorruption) {
           << "cut at " << length;
     }
     std::string newer = c.value;
-    newer[0] = static_cast<char>(codec::kValueVersion + 1);
+    newer[0] = static_cast<char>(c.value[0] + 1);
     Status refused = c.decode(newer);
     EXPECT_EQ(refused.code(), Status::Code::kCorruption);
     EXPECT_NE(refused.message().find("unknown version"), std::string::npos);
@@ -217,6 +271,11 @@ TEST(DmarcStoreCodec, DamagedStoredRecordIsReportedByTheStore) {
     MDB_val key_val = {key.size(), const_cast<char*>(key.data())};
     MDB_val value = {3, const_cast<char*>("\x01\x01\x05")};
     EXPECT_EQ(mdb_put(txn, records, &key_val, &value, 0), 0);
+    // And the rollup of a source, which the summary reads instead of the records.
+    std::string rollup_key = codec::RollupSourceKey(1, "10.0.0.2");
+    MDB_val rollup_key_val = {rollup_key.size(), rollup_key.data()};
+    MDB_val rollup = {2, const_cast<char*>("\x01\x05")};
+    EXPECT_EQ(mdb_put(txn, open(txn, "dmarc_rollups"), &rollup_key_val, &rollup, 0), 0);
   });
   auto store = testing::OpenTestStore(path);
   DmarcStore dmarc(store);
@@ -227,7 +286,10 @@ TEST(DmarcStoreCodec, DamagedStoredRecordIsReportedByTheStore) {
       << listed.ToString();
   EXPECT_EQ(visited, 1);
   DmarcFilter filter;
-  EXPECT_EQ(dmarc.Summarize(filter).status().code(), Status::Code::kCorruption);
+  Result<DmarcSummary> summary = dmarc.Summarize(filter);
+  EXPECT_EQ(summary.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(summary.status().message().find("rollup value"), std::string::npos)
+      << summary.status().ToString();
 }
 
 }  // namespace

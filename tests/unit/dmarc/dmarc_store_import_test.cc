@@ -23,50 +23,9 @@ using testing::ImportXml;
 using testing::NumberedRecords;
 using testing::ReportXml;
 
-// Bytes from memory, a few at a time; `at_offset` runs once when reading passes
-// `offset` (to stop the process, wait for a signal or fail).
-class SteppedSource final : public InputSource {
- public:
-  SteppedSource(std::string bytes, size_t offset, std::function<Status()> at_offset)
-      : bytes_(std::move(bytes)), offset_(offset), at_offset_(std::move(at_offset)) {}
-  Result<size_t> Read(char* buffer, size_t n) override {
-    if (position_ >= offset_ && at_offset_) {
-      Status status = std::exchange(at_offset_, nullptr)();
-      if (!status.ok()) return status;
-    }
-    n = std::min({n, size_t{4096}, bytes_.size() - position_});
-    std::memcpy(buffer, bytes_.data() + position_, n);
-    position_ += n;
-    return n;
-  }
-  Status Rewind() override {
-    position_ = 0;
-    return Status::Ok();
-  }
-  uint64_t size() const override { return bytes_.size(); }
-  std::string name() const override { return "stepped"; }
-
- private:
-  std::string bytes_;
-  size_t position_ = 0;
-  size_t offset_;
-  std::function<Status()> at_offset_;
-};
-
-// Runs `child` in a forked process (which opens its own Store); returns its pid.
-pid_t Fork(const std::function<int()>& child) {
-  fflush(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) _exit(child());
-  EXPECT_GT(pid, 0);
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  EXPECT_EQ(waitpid(pid, &status, 0), pid);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
+using testing::Fork;
+using testing::SteppedSource;
+using testing::Wait;
 
 class DmarcImportTest : public ::testing::Test {
  protected:

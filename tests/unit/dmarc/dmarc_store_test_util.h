@@ -1,10 +1,16 @@
 // Helpers shared by the DmarcStore tests: aggregate report XML built from a few fields,
-// a store opened in a temporary directory, and direct LMDB counts of the DMARC
-// databases (to see what an interrupted import left behind).
+// a store opened in a temporary directory, direct LMDB counts of the DMARC databases (to
+// see what an interrupted import left behind), and a source that stops midway.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <lmdb.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
 
 #include <cstdint>
 #include <functional>
@@ -68,10 +74,12 @@ inline std::shared_ptr<Store> OpenTestStore(const std::string& path, bool read_o
 }
 
 inline Result<DmarcImportResult> ImportXml(DmarcStore& dmarc, const std::string& xml,
-                                           uint64_t batch_records = 20000) {
+                                           uint64_t batch_records = 20000,
+                                           uint64_t max_pending_sources = 200000) {
   MemorySource source(xml, "report.xml");
   DmarcImportOptions options;
   options.batch_records = batch_records;
+  options.max_pending_sources = max_pending_sources;
   return dmarc.ImportAggregate(source, options, FileOrigin("report.xml"));
 }
 
@@ -108,6 +116,51 @@ inline int64_t CountEntries(const std::string& path, const char* database) {
   }
   mdb_env_close(env);
   return entries;
+}
+
+// Bytes from memory, a few at a time; `at_offset` runs once when reading passes
+// `offset` (to stop the process, wait for a signal or fail).
+class SteppedSource final : public InputSource {
+ public:
+  SteppedSource(std::string bytes, size_t offset, std::function<Status()> at_offset)
+      : bytes_(std::move(bytes)), offset_(offset), at_offset_(std::move(at_offset)) {}
+  Result<size_t> Read(char* buffer, size_t n) override {
+    if (position_ >= offset_ && at_offset_) {
+      Status status = std::exchange(at_offset_, nullptr)();
+      if (!status.ok()) return status;
+    }
+    n = std::min({n, size_t{4096}, bytes_.size() - position_});
+    std::memcpy(buffer, bytes_.data() + position_, n);
+    position_ += n;
+    return n;
+  }
+  Status Rewind() override {
+    position_ = 0;
+    return Status::Ok();
+  }
+  uint64_t size() const override { return bytes_.size(); }
+  std::string name() const override { return "stepped"; }
+
+ private:
+  std::string bytes_;
+  size_t position_ = 0;
+  size_t offset_;
+  std::function<Status()> at_offset_;
+};
+
+// Runs `child` in a forked process (which opens its own Store); returns its pid.
+inline pid_t Fork(const std::function<int()>& child) {
+  fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) _exit(child());
+  EXPECT_GT(pid, 0);
+  return pid;
+}
+
+inline int Wait(pid_t pid) {
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 }  // namespace archiver::testing

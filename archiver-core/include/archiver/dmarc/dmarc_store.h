@@ -106,6 +106,10 @@ struct DmarcImportOptions {
   // commits and is invisible to queries until its last; an import interrupted midway
   // leaves an incomplete report that the next import of it replaces.
   uint64_t batch_records = 20000;
+  // Sources gathered in memory for the report's rollups before a batch's commit adds
+  // them (the last commit adds the rest): fewer, larger additions cost far fewer page
+  // writes than one per batch; each pending source takes about 150 bytes.
+  uint64_t max_pending_sources = 200000;
 };
 
 // Which reports a query covers. A report belongs to the time its date range begins
@@ -131,9 +135,20 @@ struct DmarcTally {
 
 struct DmarcSummary {
   DmarcTally total;
-  // Sorted by messages, most first.
+  // Sorted by messages, most first (ties by name); at most `top` of each when asked.
   std::vector<std::pair<std::string, DmarcTally>> by_source_ip;
   std::vector<std::pair<std::string, DmarcTally>> by_org;
+  uint64_t source_ips = 0;  // distinct source IPs, before the `top` cut
+  uint64_t orgs = 0;        // distinct organisations, before the `top` cut
+  // Reports summed from their records because their rollups are missing or incomplete
+  // (reports stored before rollups existed: see BuildRollups).
+  uint64_t reports_from_records = 0;
+};
+
+// What BuildRollups did.
+struct DmarcRollupBuild {
+  uint64_t reports = 0;  // reports whose rollups it completed
+  uint64_t records = 0;  // records it added to rollups
 };
 
 struct DmarcStats {
@@ -193,13 +208,28 @@ class DmarcStore {
                      const std::function<bool(const DmarcReport&)>& visit) const;
   // NotFound for an unknown id (or a report still being imported).
   Result<DmarcReport> GetReport(uint64_t id) const;
-  // The records of one report, in report order. NotFound as GetReport.
-  Status ListRecords(uint64_t report_id,
-                     const std::function<bool(const AggregateRecord&)>& visit) const;
+  // The records of one report, in report order, from the `first` (0-based; past the
+  // last: none). NotFound as GetReport.
+  Status ListRecords(uint64_t report_id, const std::function<bool(const AggregateRecord&)>& visit,
+                     uint64_t first = 0) const;
   // Per source IP, per reporting organisation and in total, over the records of the
-  // reports matching `filter` (domain required by doveadm, not here). Organisations
-  // are told apart as written. Reads the records of the matching reports only.
-  Result<DmarcSummary> Summarize(const DmarcFilter& filter) const;
+  // reports matching `filter` (domain required by doveadm, not here), with at most `top`
+  // source IP and organisation rows (0: all). Organisations are told apart as written.
+  // Reads the matching reports and their rollups (dmarc_rollups), and the records only
+  // of reports whose rollups are incomplete (counted in reports_from_records). With
+  // `top` and one matching report, only its `top` largest sources are read.
+  Result<DmarcSummary> Summarize(const DmarcFilter& filter, uint64_t top = 0) const;
+
+  // Completes the rollups of every complete report that lacks them (stored before
+  // rollups existed, or by older software), `batch_records` records per write
+  // transaction; `progress` is called after each commit and stops the build by
+  // returning false (Ok: what was committed stays, the next build goes on from there).
+  // Online and resumable: progress is kept in each report's value, in the transaction
+  // that adds to its rollups. Errors: MapFull, IOError, Corruption (a record that does
+  // not decode), InvalidArgument (read-only archive).
+  Result<DmarcRollupBuild> BuildRollups(
+      uint64_t batch_records = 20000,
+      const std::function<bool(const DmarcRollupBuild&)>& progress = {});
 
   // Failure reports, newest first; `filter.domain` matches policy_domain, since/until
   // the arrival time (the import time when the report has none); `filter.org` is not
