@@ -99,8 +99,11 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-// mboxrd: a From_ line, LF line ends, ">From " quoting of every (>*)From line.
-std::string MboxEntry(const DeliveryRecord& record, std::string_view message) {
+// Writes an mboxrd entry to `fd`: a From_ line, LF line ends, ">From " quoting of every
+// (>*)From line; in pieces of about 64 KiB, so that a large message is not copied whole.
+// False with errno set on a failed write.
+bool WriteMboxEntry(int fd, const DeliveryRecord& record, std::string_view message) {
+  constexpr size_t kPiece = 64 << 10;
   std::time_t seconds = static_cast<std::time_t>(record.received_us / 1000000);
   struct tm tm_utc;
   gmtime_r(&seconds, &tm_utc);
@@ -121,11 +124,15 @@ std::string MboxEntry(const DeliveryRecord& record, std::string_view message) {
     if (quotes != std::string_view::npos && line.substr(quotes).rfind("From ", 0) == 0) entry += '>';
     entry.append(line);
     entry += '\n';
+    if (entry.size() >= kPiece) {
+      if (!WriteAll(fd, entry)) return false;
+      entry.clear();
+    }
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
   entry += '\n';
-  return entry;
+  return WriteAll(fd, entry);
 }
 
 // What `archive export` was asked for.
@@ -179,7 +186,7 @@ class ExportTarget {
   CommandStatus Write(const DeliveryRecord& record, const std::string& message) {
     bool written;
     if (mbox_) {
-      written = WriteAll(mbox_fd_, MboxEntry(record, message));
+      written = WriteMboxEntry(mbox_fd_, record, message);
     } else {
       const std::string name = ToHex(record.id) + ".eml";
       int fd = openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,

@@ -22,6 +22,8 @@ namespace {
 // (a window of one microsecond holds whatever it has).
 constexpr size_t kWindowDeliveries = 1024;
 constexpr uint64_t kFirstWindowUs = 3600ull * 1000000;  // an hour
+// Messages handed out between two drops of the process's mappings of the map.
+constexpr size_t kReleaseEvery = 8;
 
 // The selection: matching deliveries with keys in [lowest, highest].
 struct Range {
@@ -144,8 +146,11 @@ Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisit
     advice.ReleaseMapped();  // the last window's messages: resident memory stays bounded
     Status kept = KeepNewestMatches(archive, prepared, range, &window);
     if (!kept.ok()) return kept;
+    size_t handed_out = 0;
     for (auto it = window.rbegin(); it != window.rend(); ++it) {
       if (!visit(*it)) return Status::Ok();
+      // What the visitor read of the map (its messages) is let go of every few messages.
+      if (++handed_out % kReleaseEvery == 0) advice.ReleaseMapped();
     }
     since = bounds.until_us;
     if (window.size() < kWindowDeliveries / 4 && width < (UINT64_MAX >> 2)) width *= 2;
