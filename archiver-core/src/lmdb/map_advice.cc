@@ -92,6 +92,14 @@ void ScanAdvice::WillNeed(uint64_t offset, uint64_t length) const {
   Advise(Map{map_address_, map_size_}, offset, length, MADV_WILLNEED);
 }
 
+void WillNeedValue(std::string_view value) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  if (value.size() <= 2 * page) return;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(value.data()) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(value.data()) + value.size();
+  (void)madvise(reinterpret_cast<void*>(start), end - start, MADV_WILLNEED);
+}
+
 void ScanAdvice::ReleaseMapped() const {
   Advise(Map{map_address_, map_size_}, 0, UINT64_MAX, MADV_DONTNEED);
 }

@@ -43,4 +43,9 @@ class ScanAdvice {
   uint64_t map_size_ = 0;
 };
 
+// Asks the kernel to read the pages of `value` (a view into the map from a transaction)
+// now, in one request (MADV_WILLNEED), rather than a page per fault: the environment has
+// no read-ahead. For values larger than a few pages; nothing for smaller ones.
+void WillNeedValue(std::string_view value);
+
 }  // namespace archiver::lmdb

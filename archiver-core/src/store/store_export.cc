@@ -22,8 +22,8 @@ namespace {
 // (a window of one microsecond holds whatever it has).
 constexpr size_t kWindowDeliveries = 1024;
 constexpr uint64_t kFirstWindowUs = 3600ull * 1000000;  // an hour
-// Messages handed out between two drops of the process's mappings of the map.
-constexpr size_t kReleaseEvery = 8;
+// Message bytes handed out between two drops of the process's mappings of the map.
+constexpr uint64_t kReleaseBytes = 16 << 20;
 
 // The selection: matching deliveries with keys in [lowest, highest].
 struct Range {
@@ -122,8 +122,9 @@ Status KeepNewestMatches(const internal::OpenArchive& archive, const index::Prep
 
 Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisitor& visit) const {
   const internal::OpenArchive& archive = impl_->archive;
-  // The messages are read (by the visitor) in about the order they were written.
-  lmdb::ScanAdvice advice(archive.env, lmdb::MapAccess::kNormal);
+  // Point reads (ReadMessage asks for each message's pages itself): no read-around, which
+  // would drag megabytes per lookup under a page cache smaller than the archive.
+  lmdb::ScanAdvice advice(archive.env, lmdb::MapAccess::kLookups);
   Range range;
   Result<bool> found = FindRange(*this, filter, &range);
   if (!found.ok() || !*found) return found.status();
@@ -132,6 +133,7 @@ Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisit
   uint64_t since = std::max(filter.since_us, range.lowest.received_us);
   uint64_t width = kFirstWindowUs;
   std::vector<Delivery> window;
+  uint64_t handed_out = 0;  // message bytes since the last ReleaseMapped
   while (since < end_us) {
     ListFilter bounds = filter;
     bounds.since_us = since;
@@ -143,14 +145,15 @@ Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisit
       width = std::max<uint64_t>(width / 2, 1);
       continue;
     }
-    advice.ReleaseMapped();  // the last window's messages: resident memory stays bounded
     Status kept = KeepNewestMatches(archive, prepared, range, &window);
     if (!kept.ok()) return kept;
-    size_t handed_out = 0;
     for (auto it = window.rbegin(); it != window.rend(); ++it) {
       if (!visit(*it)) return Status::Ok();
-      // What the visitor read of the map (its messages) is let go of every few messages.
-      if (++handed_out % kReleaseEvery == 0) advice.ReleaseMapped();
+      // What the visitor read of the map (its messages) is let go of now and then.
+      if ((handed_out += it->record.size) >= kReleaseBytes) {
+        advice.ReleaseMapped();
+        handed_out = 0;
+      }
     }
     since = bounds.until_us;
     if (window.size() < kWindowDeliveries / 4 && width < (UINT64_MAX >> 2)) width *= 2;

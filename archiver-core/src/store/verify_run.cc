@@ -14,11 +14,15 @@ namespace {
 // A transaction is given up after this long even if it has not served its entries, so
 // that a slow disk does not pin the pages writers free meanwhile.
 constexpr auto kTransactionTime = std::chrono::seconds(1);
-// How far ahead of the message being read the kernel is asked to read (MADV_WILLNEED).
-constexpr uint64_t kReadAheadBytes = 32 << 20;
+// How far ahead of the message being read the kernel is asked to read (MADV_WILLNEED):
+// small enough to stay in a page cache capped well below the archive.
+constexpr uint64_t kReadAheadBytes = 8 << 20;
+// Bytes read between two drops of the process's mappings of the map (ReleaseMapped).
+constexpr uint64_t kReleaseBytes = 64 << 20;
 
 struct StoredAt {
-  uint64_t offset;
+  uint64_t offset;  // in the map; UINT64_MAX when unknown
+  uint64_t size;    // of the value
   MessageId id;
 };
 
@@ -114,7 +118,7 @@ Status ListMessages(VerifyRun& run, const lmdb::ScanAdvice& advice, std::vector<
   return run.WalkInTransactions(
       run.archive().db.messages, "list messages", [](const lmdb::Txn&) { return Status::Ok(); },
       [&](const lmdb::Txn&, std::string_view key, std::string_view value) {
-        StoredAt at{advice.OffsetOf(value), {}};
+        StoredAt at{advice.OffsetOf(value), value.size(), {}};
         if (key.size() != at.id.size()) {
           ++report.messages_checked;
           CountMessage(value, &run.counts());
@@ -147,7 +151,9 @@ Status CheckMessage(VerifyRun& run, const lmdb::Txn& txn, const MessageId& id,
 }  // namespace
 
 Status VerifyMessagesInDiskOrder(VerifyRun& run) {
-  lmdb::ScanAdvice advice(run.archive().env, lmdb::MapAccess::kSequential);
+  // No read-ahead around faults (a lookup in the messages tree would drag megabytes): the
+  // pass asks for exactly the values it is about to read.
+  lmdb::ScanAdvice advice(run.archive().env, lmdb::MapAccess::kLookups);
   std::vector<StoredAt> order;
   Status listed = ListMessages(run, advice, &order);
   if (!listed.ok() || run.report().interrupted) return listed;
@@ -155,21 +161,25 @@ Status VerifyMessagesInDiskOrder(VerifyRun& run) {
             [](const StoredAt& a, const StoredAt& b) { return a.offset < b.offset; });
   run.BeginPhase("messages", order.size());
   std::string message;
-  uint64_t advised_to = 0;  // the map is being read ahead up to here
+  size_t advised = 0;         // order[advised] is the first value not asked for yet
+  uint64_t read_since = 0;    // bytes read since the map's mappings were last dropped
   for (size_t next = 0; next < order.size() && !run.report().interrupted;) {
-    advice.ReleaseMapped();  // what the last transaction read
     Result<lmdb::Txn> txn = run.Begin();
     if (!txn.ok()) return txn.status();
     const auto began = std::chrono::steady_clock::now();
     for (uint64_t entries = 0; next < order.size(); ++next, ++entries) {
       if (run.TransactionDone(entries, began) || !run.Continue(next)) break;
-      const uint64_t offset = order[next].offset;
-      if (offset != UINT64_MAX && offset + kReadAheadBytes / 2 >= advised_to) {
-        advice.WillNeed(std::max(offset, advised_to), kReadAheadBytes);
-        advised_to = std::max(offset, advised_to) + kReadAheadBytes;
-      }
+      for (advised = std::max(advised, next);
+           advised < order.size() && order[advised].offset != UINT64_MAX &&
+           order[advised].offset < order[next].offset + kReadAheadBytes;
+           ++advised)
+        advice.WillNeed(order[advised].offset, order[advised].size);
       if (Status checked = CheckMessage(run, *txn, order[next].id, &message); !checked.ok())
         return checked;
+      if ((read_since += order[next].size) >= kReleaseBytes) {
+        advice.ReleaseMapped();
+        read_since = 0;
+      }
     }
   }
   return Status::Ok();
