@@ -22,8 +22,10 @@ namespace {
 // (a window of one microsecond holds whatever it has).
 constexpr size_t kWindowDeliveries = 1024;
 constexpr uint64_t kFirstWindowUs = 3600ull * 1000000;  // an hour
-// Message bytes handed out between two drops of the process's mappings of the map.
-constexpr uint64_t kReleaseBytes = 16 << 20;
+// Message bytes, or messages, handed out between two drops of the process's mappings of
+// the map (besides the messages, their lookups map index pages, 64 KiB around each fault).
+constexpr uint64_t kReleaseBytes = 4 << 20;
+constexpr uint64_t kReleaseCount = 16;
 
 // The selection: matching deliveries with keys in [lowest, highest].
 struct Range {
@@ -133,7 +135,8 @@ Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisit
   uint64_t since = std::max(filter.since_us, range.lowest.received_us);
   uint64_t width = kFirstWindowUs;
   std::vector<Delivery> window;
-  uint64_t handed_out = 0;  // message bytes since the last ReleaseMapped
+  uint64_t handed_out = 0;    // message bytes since the last ReleaseMapped
+  uint64_t handed_count = 0;  // messages since then
   while (since < end_us) {
     ListFilter bounds = filter;
     bounds.since_us = since;
@@ -150,9 +153,9 @@ Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisit
     for (auto it = window.rbegin(); it != window.rend(); ++it) {
       if (!visit(*it)) return Status::Ok();
       // What the visitor read of the map (its messages) is let go of now and then.
-      if ((handed_out += it->record.size) >= kReleaseBytes) {
+      if ((handed_out += it->record.size) >= kReleaseBytes || ++handed_count >= kReleaseCount) {
         advice.ReleaseMapped();
-        handed_out = 0;
+        handed_out = handed_count = 0;
       }
     }
     since = bounds.until_us;
