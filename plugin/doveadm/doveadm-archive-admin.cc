@@ -1,4 +1,6 @@
 // `doveadm archive stats|verify|repair`: the archive as a whole.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -14,6 +16,68 @@ std::string Ratio(uint64_t numerator, uint64_t denominator) {
   std::snprintf(text, sizeof(text), "%.2f",
                 static_cast<double>(numerator) / static_cast<double>(denominator));
   return text;
+}
+
+void IgnoreSignal(const siginfo_t*, void*) {}
+
+// While alive, a termination signal (SIGTERM, SIGINT, SIGQUIT) is noticed: Received()
+// turns true. doveadm's own handlers run only from its I/O loop, which does not run
+// during a command; lib-signals counts every such signal as it arrives
+// (signal_term_counter), and the handlers set here make sure that it is caught, not fatal.
+class TerminationWatch {
+ public:
+  TerminationWatch() : start_(signal_term_counter) {
+    for (int signo : kSignals) lib_signals_set_handler(signo, LIBSIG_FLAG_RESTART, IgnoreSignal, this);
+  }
+  ~TerminationWatch() {
+    for (int signo : kSignals) lib_signals_unset_handler(signo, IgnoreSignal, this);
+  }
+  TerminationWatch(const TerminationWatch&) = delete;
+  TerminationWatch& operator=(const TerminationWatch&) = delete;
+  bool Received() const { return signal_term_counter != start_; }
+
+ private:
+  static constexpr int kSignals[] = {SIGTERM, SIGINT};
+  const unsigned int start_;
+};
+
+// "verify: messages 1200/300000 (0%)" rewritten in place on a terminal's stderr.
+void ShowProgress(const VerifyProgress& progress) {
+  char line[160];
+  int length;
+  if (progress.total != 0) {
+    length = std::snprintf(line, sizeof(line), "\rverify: %s %llu/%llu (%llu%%)   ", progress.phase,
+                           static_cast<unsigned long long>(progress.done),
+                           static_cast<unsigned long long>(progress.total),
+                           static_cast<unsigned long long>(progress.done * 100 / progress.total));
+  } else {
+    length = std::snprintf(line, sizeof(line), "\rverify: %s %llu   ", progress.phase,
+                           static_cast<unsigned long long>(progress.done));
+  }
+  if (length > 0) (void)!write(STDERR_FILENO, line, static_cast<size_t>(length));
+}
+
+// The report's damage as rows and log lines; the summary, and the command's outcome.
+CommandStatus ReportVerify(const VerifyReport& report) {
+  doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+  doveadm_print_header_simple("id");
+  doveadm_print_header_simple("error");
+  for (const auto& [id, status] : report.damaged) {
+    PrintValue(ToHex(id).c_str());
+    PrintValue(status.ToString().c_str());
+  }
+  std::string summary = "verified " + std::to_string(report.messages_checked) +
+                        " messages and " + std::to_string(report.deliveries_checked) +
+                        " deliveries: " + std::to_string(report.damaged.size()) + " damaged";
+  for (const auto& [id, status] : report.damaged)
+    i_error("damaged: %s: %s", ToHex(id).c_str(), status.ToString().c_str());
+  if (report.interrupted)
+    return CommandStatus::Failed(EX_TEMPFAIL, "Verify interrupted by a termination signal: " +
+                                                  summary + " before it stopped; the rest was "
+                                                  "not checked (run it again)");
+  if (!report.damaged.empty()) return CommandStatus::Failed(EX_DATAERR, summary);
+  i_info("%s", summary.c_str());
+  return CommandStatus::Ok();
 }
 
 }  // namespace
@@ -48,26 +112,16 @@ void CmdArchiveVerify(struct doveadm_cmd_context* cctx) {
   RunCommand([&] {
     std::shared_ptr<Store> store;
     if (CommandStatus opened = OpenCommandArchive(cctx, &store); !opened.ok()) return opened;
-    Result<VerifyReport> report = store->Verify();
+    TerminationWatch termination;
+    VerifyOptions options;
+    options.stop = [&] { return termination.Received(); };
+    const bool terminal = isatty(STDERR_FILENO) != 0;
+    if (terminal) options.progress = ShowProgress;
+    Result<VerifyReport> report = store->Verify(options);
+    if (terminal) (void)!write(STDERR_FILENO, "\n", 1);
     if (!report.ok())
       return CommandStatus::Of(report.status(), "Verify failed: " + report.status().ToString());
-    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-    doveadm_print_header_simple("id");
-    doveadm_print_header_simple("error");
-    for (const auto& [id, status] : report->damaged) {
-      PrintValue(ToHex(id).c_str());
-      PrintValue(status.ToString().c_str());
-    }
-    std::string summary = "verified " + std::to_string(report->messages_checked) +
-                          " messages and " + std::to_string(report->deliveries_checked) +
-                          " deliveries: " + std::to_string(report->damaged.size()) + " damaged";
-    if (report->damaged.empty()) {
-      i_info("%s", summary.c_str());
-      return CommandStatus::Ok();
-    }
-    for (const auto& [id, status] : report->damaged)
-      i_error("damaged: %s: %s", ToHex(id).c_str(), status.ToString().c_str());
-    return CommandStatus::Failed(EX_DATAERR, summary);
+    return ReportVerify(*report);
   });
 }
 

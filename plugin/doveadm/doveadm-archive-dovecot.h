@@ -6,6 +6,7 @@ extern "C" {
 #include "lib.h"
 #include "array.h"
 #include "str.h"
+#include "lib-signals.h"
 #include "master-service.h"
 #include "master-service-settings.h"
 #include "mail-user.h"

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <ctime>
 #include <initializer_list>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -100,8 +99,11 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-// mboxrd: a From_ line, LF line ends, ">From " quoting of every (>*)From line.
-std::string MboxEntry(const DeliveryRecord& record, std::string_view message) {
+// Writes an mboxrd entry to `fd`: a From_ line, LF line ends, ">From " quoting of every
+// (>*)From line; in pieces of about 64 KiB, so that a large message is not copied whole.
+// False with errno set on a failed write.
+bool WriteMboxEntry(int fd, const DeliveryRecord& record, std::string_view message) {
+  constexpr size_t kPiece = 64 << 10;
   std::time_t seconds = static_cast<std::time_t>(record.received_us / 1000000);
   struct tm tm_utc;
   gmtime_r(&seconds, &tm_utc);
@@ -122,11 +124,15 @@ std::string MboxEntry(const DeliveryRecord& record, std::string_view message) {
     if (quotes != std::string_view::npos && line.substr(quotes).rfind("From ", 0) == 0) entry += '>';
     entry.append(line);
     entry += '\n';
+    if (entry.size() >= kPiece) {
+      if (!WriteAll(fd, entry)) return false;
+      entry.clear();
+    }
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
   entry += '\n';
-  return entry;
+  return WriteAll(fd, entry);
 }
 
 // What `archive export` was asked for.
@@ -180,7 +186,7 @@ class ExportTarget {
   CommandStatus Write(const DeliveryRecord& record, const std::string& message) {
     bool written;
     if (mbox_) {
-      written = WriteAll(mbox_fd_, MboxEntry(record, message));
+      written = WriteMboxEntry(mbox_fd_, record, message);
     } else {
       const std::string name = ToHex(record.id) + ".eml";
       int fd = openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -215,43 +221,35 @@ class ExportTarget {
   int dir_fd_ = -1;
 };
 
-// The deliveries `filter` selects, one per distinct message, newest first (the order
-// ListDeliveries gives).
-Result<std::vector<Delivery>> SelectExportedDeliveries(const Store& store,
-                                                       const ListFilter& filter) {
-  std::vector<Delivery> selected;
-  std::set<MessageId> seen;
-  Status listed = store.ListDeliveries(filter, [&](const Delivery& delivery) {
-    if (seen.insert(delivery.record.id).second) selected.push_back(delivery);
-    return true;
-  });
-  if (!listed.ok()) return listed;
-  return selected;
-}
-
 struct ExportCounts {
   uint64_t exported = 0;
   uint64_t bytes = 0;
   uint64_t failed = 0;  // messages that could not be read
 };
 
-// Writes the messages of `selected` oldest first, counting into `*counts`. A message that
+// Writes the messages `filter` selects as they are read, one per distinct message, oldest
+// first (Store::ListDistinctMessages: by each message's newest matching delivery, whose
+// sender and time make its mbox From_ line), counting into `*counts`. A message that
 // cannot be read is counted, reported and skipped (ReportAndContinue: the others are still
-// worth exporting); a write failure ends the export and is returned.
-CommandStatus ExportMessages(const Store& store, const std::vector<Delivery>& selected,
-                             ExportTarget* target, ExportCounts* counts) {
-  for (auto it = selected.rbegin(); it != selected.rend(); ++it) {
-    Result<std::string> message = store.ReadMessage(it->record.id);
+// worth exporting); a write failure ends the export and is returned, as is a failed listing.
+CommandStatus ExportMessages(const Store& store, const ListFilter& filter, ExportTarget* target,
+                             ExportCounts* counts) {
+  CommandStatus outcome = CommandStatus::Ok();
+  Status listed = store.ListDistinctMessages(filter, [&](const Delivery& delivery) {
+    Result<std::string> message = store.ReadMessage(delivery.record.id);
     if (!message.ok()) {
       ReportAndContinue(CommandStatus::Of(message.status(), message.status().ToString()));
       ++counts->failed;
-      continue;
+      return true;
     }
-    if (CommandStatus written = target->Write(it->record, *message); !written.ok()) return written;
+    outcome = target->Write(delivery.record, *message);
+    if (!outcome.ok()) return false;
     ++counts->exported;
     counts->bytes += message->size();
-  }
-  return CommandStatus::Ok();
+    return true;
+  });
+  if (!listed.ok()) return CommandStatus::Of(listed, "Listing failed: " + listed.ToString());
+  return outcome;
 }
 
 void PrintExportSummary(const ExportRequest& request, const ExportCounts& counts) {
@@ -370,13 +368,10 @@ void CmdArchiveExport(struct doveadm_cmd_context* cctx) {
     if (CommandStatus opened = OpenCommandArchive(cctx, &store); !opened.ok()) return opened;
     ExportTarget target(request);
     if (CommandStatus open = target.Open(); !open.ok()) return open;
-    Result<std::vector<Delivery>> selected = SelectExportedDeliveries(*store, request.filter);
-    if (!selected.ok())
-      return CommandStatus::Of(selected.status(),
-                               "Listing failed: " + selected.status().ToString());
     ExportCounts counts;
-    // A failed write ends the export, but what was written is still closed and summed up.
-    ReportAndContinue(ExportMessages(*store, *selected, &target, &counts));
+    // A failed write or listing ends the export, but what was written is still closed and
+    // summed up.
+    ReportAndContinue(ExportMessages(*store, request.filter, &target, &counts));
     CommandStatus closed = target.Finish();
     PrintExportSummary(request, counts);
     return closed;

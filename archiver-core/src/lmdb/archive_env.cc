@@ -155,7 +155,9 @@ Status ArchiveEnv::OpenEnvironment(const StoreOptions& options, const ArchiveOwn
   ArchiveOwnerIdentity identity;
   Status assumed = identity.Assume(owner);
   if (!assumed.ok()) return assumed;
-  unsigned flags = MDB_NOTLS;
+  // No read-ahead: a lookup faults in the page it reads, not megabytes around it; scans
+  // ask for read-ahead for their duration (ScanAdvice, map_advice.h).
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (!options.sync) flags |= MDB_NOSYNC;
   // Fully durable commits flush their meta page after the write lock is released
   // (EnvContext); with meta_sync off it is never flushed by the commit.

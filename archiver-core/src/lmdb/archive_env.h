@@ -25,6 +25,14 @@
 
 namespace archiver::lmdb {
 
+// How a walk reads the map (ScanAdvice, map_advice.h). kLookups: point reads and index
+// walks, no read-ahead (how the environment is opened); kSequential: forward through the
+// map in offset order, read-ahead; kNormal: the kernel's default read-around (a scan in
+// key order, backwards or in pages scattered over the map).
+enum class MapAccess { kLookups, kSequential, kNormal };
+
+class ScanAdvice;
+
 class ArchiveEnv {
  public:
   // The environment of the archive at options.path, creating the directory (mode 0700)
@@ -97,7 +105,12 @@ class ArchiveEnv {
     std::shared_ptr<const void> handles;
   };
 
+  friend class ScanAdvice;
+
   ArchiveEnv() = default;
+  // A scan of this process begins or ends (ScanAdvice): the map is advised as `access`
+  // while any runs, as kLookups otherwise.
+  void AdviseScan(MapAccess access, bool begin);
   Status OpenEnvironment(const StoreOptions& options, const ArchiveOwner& owner);
   GroupSlot& Slot(std::type_index group) const;
   const void* Published(std::type_index group) const;
@@ -118,6 +131,8 @@ class ArchiveEnv {
   mutable std::map<std::type_index, std::unique_ptr<GroupSlot>> slots_;
   std::mutex object_mutex_;
   std::weak_ptr<void> object_;
+  std::mutex scan_mutex_;
+  int scans_ = 0;  // ScanAdvice objects alive
 };
 
 template <typename Group>

@@ -89,6 +89,16 @@ Status WalkBackwardsBelow(const lmdb::Txn& txn, MDB_dbi dbi,
   return VisitFrom(*cursor, rc, &key, &value, MDB_PREV, visit, what);
 }
 
+Status WalkDuplicatesFrom(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                          std::string_view from, const EntryVisitor& visit,
+                          std::string_view what) {
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key_val = lmdb::ToVal(key), value = lmdb::ToVal(from);
+  int rc = cursor->Get(&key_val, &value, MDB_GET_BOTH_RANGE);
+  return VisitFrom(*cursor, rc, &key_val, &value, MDB_NEXT_DUP, visit, what);
+}
+
 Result<bool> HasDuplicate(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
                           std::string_view value, std::string_view what) {
   Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);

@@ -44,6 +44,12 @@ Status WalkBackwardsBelow(const lmdb::Txn& txn, MDB_dbi dbi,
                           std::optional<std::string_view> below, const EntryVisitor& visit,
                           std::string_view what = "read archive entries");
 
+// Visits the duplicates of `key` in the DUPSORT `dbi` from the first one at or after
+// `from` (a value), in order, stopping as WalkEntries does.
+Status WalkDuplicatesFrom(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                          std::string_view from, const EntryVisitor& visit,
+                          std::string_view what = "read archive entries");
+
 // Whether the DUPSORT `dbi` has `value` among the duplicates of `key`.
 Result<bool> HasDuplicate(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
                           std::string_view value, std::string_view what);

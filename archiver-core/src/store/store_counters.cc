@@ -11,15 +11,28 @@
 namespace archiver {
 namespace internal {
 
+void CountMessage(std::string_view value, ArchiveCounts* counts) {
+  ++counts->messages;
+  counts->stored_bytes += value.size();
+  record::MessageHeader header;
+  if (record::DecodeMessageHeader(value, &header).ok()) counts->raw_bytes += header.raw_size;
+}
+
+void CountDelivery(std::string_view key, const DeliveryRecord* record, ArchiveCounts* counts) {
+  ++counts->deliveries;
+  DeliveryKey delivery_key;
+  if (record::DecodeDeliveryKey(key, &delivery_key) &&
+      delivery_key.sequence >= counts->next_sequence)
+    counts->next_sequence = delivery_key.sequence + 1;
+  if (record != nullptr) counts->delivered_bytes += record->size;
+}
+
 Status CountArchive(const lmdb::Txn& txn, const OpenArchive& archive, ArchiveCounts* counts) {
   *counts = ArchiveCounts{};
   Status counted = WalkEntries(
       txn, archive.db.messages, MDB_FIRST, {}, MDB_NEXT,
       [&](std::string_view, std::string_view value, bool*) {
-        ++counts->messages;
-        counts->stored_bytes += value.size();
-        record::MessageHeader header;
-        if (record::DecodeMessageHeader(value, &header).ok()) counts->raw_bytes += header.raw_size;
+        CountMessage(value, counts);
         return Status::Ok();
       },
       "count messages");
@@ -27,13 +40,9 @@ Status CountArchive(const lmdb::Txn& txn, const OpenArchive& archive, ArchiveCou
   return WalkEntries(
       txn, archive.db.deliveries, MDB_FIRST, {}, MDB_NEXT,
       [&](std::string_view key, std::string_view value, bool*) {
-        ++counts->deliveries;
-        DeliveryKey delivery_key;
-        if (record::DecodeDeliveryKey(key, &delivery_key) &&
-            delivery_key.sequence >= counts->next_sequence)
-          counts->next_sequence = delivery_key.sequence + 1;
         DeliveryRecord record;
-        if (record::DecodeDelivery(value, &record).ok()) counts->delivered_bytes += record.size;
+        const bool decoded = record::DecodeDelivery(value, &record).ok();
+        CountDelivery(key, decoded ? &record : nullptr, counts);
         return Status::Ok();
       },
       "count deliveries");

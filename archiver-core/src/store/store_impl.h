@@ -79,6 +79,9 @@ struct ArchiveCounts {
   uint64_t delivered_bytes = 0;
   uint64_t next_sequence = 1;  // past the highest delivery sequence
 };
+// Counts one messages value, or one delivery (`record`: null when it does not decode).
+void CountMessage(std::string_view value, ArchiveCounts* counts);
+void CountDelivery(std::string_view key, const DeliveryRecord* record, ArchiveCounts* counts);
 // Reads every message header and delivery record in `txn`.
 Status CountArchive(const lmdb::Txn& txn, const OpenArchive& archive, ArchiveCounts* counts);
 // The five statistics counters of `counts`, by their meta names.

@@ -8,6 +8,7 @@
 
 #include "archiver/store/store.h"
 #include "lmdb/lmdb_entries.h"
+#include "lmdb/map_advice.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
@@ -117,6 +118,12 @@ Status Store::ListDeliveries(const ListFilter& filter,
     source = {(*index)->idx_source,
               std::string(index::FitKey(prepared.source, archive.max_key_size))};
   }
+
+  // A filter no index serves reads record after record backwards: with the kernel's
+  // read-around (the environment has no read-ahead, for lookups).
+  std::optional<lmdb::ScanAdvice> advice;
+  if (source.dbi == archive.db.deliveries && (!prepared.subject.empty() || !prepared.mailbox.empty()))
+    advice.emplace(archive.env, lmdb::MapAccess::kNormal);
 
   Unindexed unindexed;
   const internal::Databases& db = archive.db;

@@ -5,6 +5,7 @@
 #include "archiver/store/store.h"
 #include "base/compression.h"
 #include "lmdb/lmdb_entries.h"
+#include "lmdb/map_advice.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -64,6 +65,7 @@ Result<std::string> Store::ReadMessage(const MessageId& id) const {
     std::string_view value;
     Status found = GetStored(*txn, archive, id, &value);
     if (!found.ok()) return found;
+    lmdb::WillNeedValue(value);  // one read of its pages, not a fault per page
     Status decoded = internal::DecodeStoredMessage(value, &message);
     if (!decoded.ok()) return internal::AboutMessage(id, decoded);
   }

@@ -1,7 +1,7 @@
-// Store::Verify: re-reads and re-hashes every stored message, checks that every
-// delivery decodes, names a stored message and is filed in every index that finds it
-// (or listed for a batch, index_batch.h), and that the statistics counters match. One
-// read transaction; one message copied out at a time.
+// Store::Verify: re-reads and re-hashes every stored message (verify_run.cc: in on-disk
+// order), checks that every delivery decodes, names a stored message and is filed in every
+// index that finds it (or listed for a batch, index_batch.h), and that the statistics
+// counters match. Short read transactions (VerifyRun); one message copied out at a time.
 #include <cstring>
 #include <string>
 #include <unordered_set>
@@ -10,39 +10,18 @@
 
 #include "archiver/store/store.h"
 #include "lmdb/lmdb_entries.h"
+#include "lmdb/map_advice.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
 #include "store/store_impl.h"
+#include "store/verify_run.h"
 
 namespace archiver {
 namespace {
 
 std::string DescribeKey(const DeliveryKey& key) {
   return std::to_string(key.received_us) + "/" + std::to_string(key.sequence);
-}
-
-Status CheckMessages(const internal::OpenArchive& archive, const lmdb::Txn& txn,
-                     VerifyReport* report) {
-  std::string message;
-  return internal::WalkEntries(
-      txn, archive.db.messages, MDB_FIRST, {}, MDB_NEXT,
-      [&](std::string_view key, std::string_view value, bool*) {
-        ++report->messages_checked;
-        MessageId id{};
-        if (key.size() != id.size()) {
-          report->damaged.emplace_back(id, Status::Corruption("a messages key is not 32 bytes"));
-          return Status::Ok();
-        }
-        std::memcpy(id.data(), key.data(), id.size());
-        Status decoded = internal::DecodeStoredMessage(value, &message);
-        if (decoded.ok() && Sha256::Of(message) != id) {
-          decoded = Status::Corruption("stored bytes do not match its id (SHA-256 mismatch)");
-        }
-        if (!decoded.ok()) report->damaged.emplace_back(id, internal::AboutMessage(id, decoded));
-        return Status::Ok();
-      },
-      "verify messages");
 }
 
 std::string_view Bytes(const MessageId& id) {
@@ -115,12 +94,18 @@ Status CheckIndexes(const internal::OpenArchive& archive, const internal::Source
 
 // The delivery keys waiting in `unindexed`: a list of whole keys, each naming a
 // delivery, none twice.
+// Read again in each transaction of the walk (a batch may be filed meanwhile); its
+// damage is reported only when `report` is given (the first time).
 Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn,
                       std::unordered_set<std::string>* listed, VerifyReport* report) {
+  listed->clear();
   std::vector<record::DeliveryKeyBytes> keys;
   Status read = internal::ReadUnindexed(txn, archive, &keys);
-  if (read.code() == Status::Code::kCorruption) report->damaged.emplace_back(MessageId{}, read);
-  else if (!read.ok()) return read;
+  if (read.code() == Status::Code::kCorruption) {
+    if (report != nullptr) report->damaged.emplace_back(MessageId{}, read);
+  } else if (!read.ok()) {
+    return read;
+  }
   for (const record::DeliveryKeyBytes& bytes : keys) {
     const std::string_view key(bytes.data(), bytes.size());
     DeliveryKey delivery_key;
@@ -131,7 +116,7 @@ Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn
     const char* problem = !found.ok()                    ? " is listed for indexing but missing"
                           : !listed->emplace(key).second ? " is listed for indexing twice"
                                                          : nullptr;
-    if (problem != nullptr) {
+    if (problem != nullptr && report != nullptr) {
       report->damaged.emplace_back(
           MessageId{}, Status::Corruption("delivery " + DescribeKey(delivery_key) + problem));
     }
@@ -139,53 +124,75 @@ Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn
   return Status::Ok();
 }
 
-// `source_index`: null when the archive has no idx_source.
-Status CheckDeliveries(const internal::OpenArchive& archive,
-                       const internal::SourceIndex* source_index, const lmdb::Txn& txn,
-                       VerifyReport* report) {
+// One delivery: its key and record decode, its message is stored, its indexes have it.
+Status CheckDelivery(internal::VerifyRun& run, const internal::SourceIndex* source_index,
+                     const lmdb::Txn& txn, const std::unordered_set<std::string>& listed,
+                     std::string_view key, std::string_view value) {
+  const internal::OpenArchive& archive = run.archive();
+  VerifyReport* report = &run.report();
+  ++report->deliveries_checked;
+  DeliveryKey delivery_key;
+  DeliveryRecord record;
+  const Status decoded = record::DecodeDelivery(value, &record);
+  internal::CountDelivery(key, decoded.ok() ? &record : nullptr, &run.counts());
+  if (!record::DecodeDeliveryKey(key, &delivery_key)) {
+    report->damaged.emplace_back(MessageId{},
+                                 Status::Corruption("a deliveries key is not 16 bytes"));
+    return Status::Ok();
+  }
+  if (!decoded.ok()) {
+    report->damaged.emplace_back(
+        MessageId{},
+        Status::Corruption("delivery " + DescribeKey(delivery_key) + ": " + decoded.message()));
+    return Status::Ok();
+  }
+  std::string_view stored;
+  Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
+  if (found.code() == Status::Code::kNotFound) {
+    report->damaged.emplace_back(
+        record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
+                                    ToHex(record.id) + " is missing"));
+  } else if (!found.ok()) {
+    return found;
+  }
+  return CheckIndexes(archive, source_index, txn, record, key, listed.count(std::string(key)) != 0,
+                      DescribeKey(delivery_key), report);
+}
+
+// `source_index`: null when the archive has no idx_source. In key order (time order,
+// which is about the order they were written in). No read-around (the index lookups would
+// drag megabytes each): the leaf pages near the one being read are asked for instead.
+Status CheckDeliveries(internal::VerifyRun& run, const internal::SourceIndex* source_index,
+                       uint64_t total) {
+  constexpr uint64_t kNear = 256 << 10;                   // asked for around a leaf page
+  constexpr uint64_t kTransactionsBetweenReleases = 16;  // ReleaseMapped every so many
+  const internal::OpenArchive& archive = run.archive();
+  lmdb::ScanAdvice advice(archive.env, lmdb::MapAccess::kLookups);
+  run.BeginPhase("deliveries", total);
   std::unordered_set<std::string> listed;
-  if (Status checked = CheckUnindexed(archive, txn, &listed, report); !checked.ok())
-    return checked;
-  return internal::WalkEntries(
-      txn, archive.db.deliveries, MDB_FIRST, {}, MDB_NEXT,
-      [&](std::string_view key, std::string_view value, bool*) {
-        ++report->deliveries_checked;
-        DeliveryKey delivery_key;
-        DeliveryRecord record;
-        if (!record::DecodeDeliveryKey(key, &delivery_key)) {
-          report->damaged.emplace_back(MessageId{},
-                                       Status::Corruption("a deliveries key is not 16 bytes"));
-          return Status::Ok();
-        }
-        Status decoded = record::DecodeDelivery(value, &record);
-        if (!decoded.ok()) {
-          report->damaged.emplace_back(
-              MessageId{}, Status::Corruption("delivery " + DescribeKey(delivery_key) + ": " +
-                                              decoded.message()));
-          return Status::Ok();
-        }
-        std::string_view stored;
-        Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
-        if (found.code() == Status::Code::kNotFound) {
-          report->damaged.emplace_back(
-              record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
-                                          ToHex(record.id) + " is missing"));
-        } else if (!found.ok()) {
-          return found;
-        }
-        return CheckIndexes(archive, source_index, txn, record, key,
-                            listed.count(std::string(key)) != 0, DescribeKey(delivery_key), report);
+  uint64_t transactions = 0, near_from = UINT64_MAX, near_to = 0;
+  return run.WalkInTransactions(
+      archive.db.deliveries, "verify deliveries",
+      [&](const lmdb::Txn& txn) {
+        if (transactions % kTransactionsBetweenReleases == 0) advice.ReleaseMapped();
+        return CheckUnindexed(archive, txn, &listed,
+                              transactions++ == 0 ? &run.report() : nullptr);
       },
-      "verify deliveries");
+      [&](const lmdb::Txn& txn, std::string_view key, std::string_view value) {
+        const uint64_t offset = advice.OffsetOf(value);
+        if (offset != UINT64_MAX && (offset < near_from || offset >= near_to)) {
+          near_from = offset / kNear * kNear;
+          near_to = near_from + kNear;
+          advice.WillNeed(near_from, kNear);
+        }
+        return CheckDelivery(run, source_index, txn, listed, key, value);
+      });
 }
 
 // The counters `doveadm archive stats` shows must match what the archive holds; a damaged
 // one is reported, not an error (`doveadm archive repair` rewrites them).
 Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
-                     VerifyReport* report) {
-  internal::ArchiveCounts counts;
-  Status counted = internal::CountArchive(txn, archive, &counts);
-  if (!counted.ok()) return counted;
+                     const internal::ArchiveCounts& counts, VerifyReport* report) {
   for (const internal::CountedValue& actual : internal::CountedValues(counts)) {
     const std::string name(actual.name);
     uint64_t stored = 0;
@@ -207,19 +214,46 @@ Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
   return Status::Ok();
 }
 
+// The counters against the counts the walks made when no write was committed during
+// them; else against a recount in one transaction (the walks saw several states).
+Status CheckCountersAfterWalks(internal::VerifyRun& run) {
+  const internal::OpenArchive& archive = run.archive();
+  run.BeginPhase("counters", 0);
+  Result<lmdb::Txn> txn = run.Begin();
+  if (!txn.ok()) return txn.status();
+  if (run.SawOneSnapshot()) return CheckCounters(archive, *txn, run.counts(), &run.report());
+  internal::ArchiveCounts counts;
+  Status counted = internal::CountArchive(*txn, archive, &counts);
+  if (!counted.ok()) return counted;
+  return CheckCounters(archive, *txn, counts, &run.report());
+}
+
+// What the counters say the archive holds, for progress (0 when unreadable).
+void ExpectedTotals(internal::VerifyRun& run, uint64_t* messages, uint64_t* deliveries) {
+  *messages = *deliveries = 0;
+  Result<lmdb::Txn> txn = run.Begin();
+  if (!txn.ok()) return;
+  (void)internal::ReadCounter(*txn, run.archive().db.meta, internal::kMessagesCounter, messages);
+  (void)internal::ReadCounter(*txn, run.archive().db.meta, internal::kDeliveriesCounter,
+                              deliveries);
+}
+
 }  // namespace
 
-Result<VerifyReport> Store::Verify() const {
+Result<VerifyReport> Store::Verify(const VerifyOptions& options) const {
   const internal::OpenArchive& archive = impl_->archive;
   // Opened first, so that CheckIndexes can check idx_source.
   Result<const internal::SourceIndex*> source_index = internal::OpenSourceIndex(archive.env, false);
   if (!source_index.ok()) return source_index.status();
-  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
-  if (!txn.ok()) return txn.status();
   VerifyReport report;
-  Status status = CheckMessages(archive, *txn, &report);
-  if (status.ok()) status = CheckDeliveries(archive, *source_index, *txn, &report);
-  if (status.ok()) status = CheckCounters(archive, *txn, &report);
+  internal::VerifyRun run(archive, options, &report);
+  uint64_t messages = 0, deliveries = 0;
+  ExpectedTotals(run, &messages, &deliveries);
+  run.BeginPhase("listing messages", messages);
+  Status status = internal::VerifyMessagesInDiskOrder(run);
+  if (status.ok() && !report.interrupted)
+    status = CheckDeliveries(run, *source_index, deliveries);
+  if (status.ok() && !report.interrupted) status = CheckCountersAfterWalks(run);
   if (!status.ok()) return status;
   return report;
 }

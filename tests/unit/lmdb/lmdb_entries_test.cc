@@ -154,6 +154,33 @@ TEST_F(LmdbEntriesTest, ForwardOverTheDuplicatesOfOneKey) {
   }
 }
 
+TEST_F(LmdbEntriesTest, ForwardOverTheDuplicatesOfOneKeyFromAValue) {
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(env_.get(), false);
+  ASSERT_TRUE(txn.ok());
+  struct Case {
+    std::string_view key, from;
+    Seen expected;
+  };
+  const Case cases[] = {
+      {"k", "4", {"k=4", "k=6"}},  // from an existing duplicate, inclusive
+      {"k", "3", {"k=4", "k=6"}},  // from between two
+      {"k", "0", {"k=2", "k=4", "k=6"}},
+      {"k", "7", {}},  // past the last: never into the next key
+      {"m", "1", {"m=1"}},
+      {"n", "1", {}},  // an absent key
+  };
+  for (const Case& c : cases) {
+    Seen seen;
+    Status walked = internal::WalkDuplicatesFrom(
+        *txn, dups_, c.key, c.from, [&](std::string_view k, std::string_view value, bool*) {
+          seen.push_back(std::string(k) + "=" + std::string(value));
+          return Status::Ok();
+        });
+    ASSERT_TRUE(walked.ok()) << walked.ToString();
+    EXPECT_EQ(seen, c.expected) << c.key << " from " << c.from;
+  }
+}
+
 TEST_F(LmdbEntriesTest, HasDuplicate) {
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(env_.get(), false);
   ASSERT_TRUE(txn.ok());

@@ -114,7 +114,33 @@ struct VerifyReport {
   // One entry per damaged item: the message id and why (Corruption, or NotFound for a
   // delivery whose message is missing).
   std::vector<std::pair<MessageId, Status>> damaged;
+  // VerifyOptions::stop said so: what was checked until then is above, the rest was not
+  // checked (nor the counters).
+  bool interrupted = false;
 };
+
+// Where a running Verify stands, for VerifyOptions::progress.
+struct VerifyProgress {
+  const char* phase = "";  // "listing messages", "messages", "deliveries", "counters"
+  uint64_t done = 0;       // entries of this phase checked so far
+  uint64_t total = 0;      // entries the phase expects (from the counters; 0: unknown)
+};
+
+struct VerifyOptions {
+  // Asked between entries: true stops verify, which returns what it found so far with
+  // `interrupted` set. Empty: never stops.
+  std::function<bool()> stop;
+  // Called at the start of each phase and about every `progress_interval_ms` within it
+  // (from the calling thread). Empty: no progress.
+  std::function<void(const VerifyProgress&)> progress;
+  uint64_t progress_interval_ms = 500;
+  // Entries read per read transaction: between two, writers may reuse the pages freed
+  // meanwhile (one transaction for the whole run would pin them).
+  uint64_t entries_per_transaction = 512;
+};
+
+// What Store::ListDistinctMessages hands out: a message's newest matching delivery.
+using DeliveryVisitor = std::function<bool(const Delivery&)>;
 
 // One delivery of a group (Store::ArchiveGroup): the message, its record, and what
 // became of it.
@@ -200,9 +226,21 @@ class Store {
 
   Result<StoreStats> GetStats() const;
 
-  // Re-reads and re-hashes every stored message and checks that every delivery's
-  // message exists. A non-OK Status means verification itself could not run.
-  Result<VerifyReport> Verify() const;
+  // Visits each distinct message that has a delivery matching `filter` once, with its
+  // newest matching delivery, oldest first (by that delivery), until the visitor returns
+  // false: what ListDeliveries lists, deduplicated by message and reversed. `filter.limit`
+  // bounds the deliveries considered (the newest `limit` matches), not the messages.
+  // Memory stays bounded whatever the archive's size (deliveries are read in windows of
+  // time, a few thousand at a time); deliveries made after the call began are not seen.
+  Status ListDistinctMessages(const ListFilter& filter, const DeliveryVisitor& visit) const;
+
+  // Re-reads and re-hashes every stored message (in the order they lie on disk, with
+  // read-ahead), checks that every delivery decodes, names a stored message and is filed
+  // in its indexes, and that the statistics counters match; in short read transactions
+  // (options.entries_per_transaction), so writers go on meanwhile: what is added
+  // meanwhile may not be checked, what is removed is not reported. A non-OK Status means
+  // verification itself could not run.
+  Result<VerifyReport> Verify(const VerifyOptions& options = {}) const;
 
   // Recounts the statistics counters (and the next delivery sequence, never lowered) from
   // the messages and deliveries the archive holds, and rewrites those that are damaged or
