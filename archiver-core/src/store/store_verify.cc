@@ -10,6 +10,7 @@
 
 #include "archiver/store/store.h"
 #include "lmdb/lmdb_entries.h"
+#include "store/content_indexes.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
@@ -65,11 +66,12 @@ Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
 
 // Reports each index that should find this delivery and does not: a delivery missing
 // from an index is invisible to the filters that use it. `listed`: it waits in
-// `unindexed` for its batch, so idx_rcpt, idx_from and idx_user do not have it yet.
+// `unindexed` for its batch, so the batched indexes do not have it yet. `content`: the
+// content indexes when they are complete (before, a delivery may lack its entries).
 Status CheckIndexes(const internal::OpenArchive& archive, const internal::SourceIndex* source_index,
-                    const lmdb::Txn& txn, const DeliveryRecord& record,
-                    std::string_view delivery_key, bool listed, const std::string& described,
-                    VerifyReport* report) {
+                    const internal::ContentIndexes* content, const lmdb::Txn& txn,
+                    const DeliveryRecord& record, std::string_view delivery_key, bool listed,
+                    const std::string& described, VerifyReport* report) {
   const internal::Databases& db = archive.db;
   MessageId idempotency = index::DeliveryIdempotencyKey(record);
   if (record.source.empty()) {
@@ -92,11 +94,11 @@ Status CheckIndexes(const internal::OpenArchive& archive, const internal::Source
       {internal::kDeliveryKeysDb, db.delivery_keys, std::string(Bytes(idempotency)), false},
       {internal::kMessageIndexDb, db.idx_message, std::string(Bytes(record.id)), true}};
   if (!listed) {
-    (void)internal::ForEachBatchedEntry(
-        db, record, [&](MDB_dbi dbi, const char* database, std::string key) {
-          expected.push_back({database, dbi, std::move(key), true});
-          return Status::Ok();
-        });
+    (void)internal::ForEachBatchedEntry(db, content, record,
+                                        [&](MDB_dbi dbi, const char* database, std::string key) {
+                                          expected.push_back({database, dbi, std::move(key), true});
+                                          return Status::Ok();
+                                        });
   }
   if (!record.source.empty() && source_index != nullptr)
     expected.push_back({internal::kSourceIndexDb, source_index->idx_source, record.source, true});
@@ -139,13 +141,18 @@ Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn
   return Status::Ok();
 }
 
-// `source_index`: null when the archive has no idx_source.
+// `source_index`: null when the archive has no idx_source; `content`, when it has no
+// content indexes.
 Status CheckDeliveries(const internal::OpenArchive& archive,
-                       const internal::SourceIndex* source_index, const lmdb::Txn& txn,
+                       const internal::SourceIndex* source_index,
+                       const internal::ContentIndexes* content, const lmdb::Txn& txn,
                        VerifyReport* report) {
   std::unordered_set<std::string> listed;
   if (Status checked = CheckUnindexed(archive, txn, &listed, report); !checked.ok())
     return checked;
+  Result<bool> complete = internal::ContentIndexesComplete(txn, archive.db.meta);
+  if (!complete.ok()) return complete.status();
+  if (!*complete) content = nullptr;
   return internal::WalkEntries(
       txn, archive.db.deliveries, MDB_FIRST, {}, MDB_NEXT,
       [&](std::string_view key, std::string_view value, bool*) {
@@ -173,7 +180,7 @@ Status CheckDeliveries(const internal::OpenArchive& archive,
         } else if (!found.ok()) {
           return found;
         }
-        return CheckIndexes(archive, source_index, txn, record, key,
+        return CheckIndexes(archive, source_index, content, txn, record, key,
                             listed.count(std::string(key)) != 0, DescribeKey(delivery_key), report);
       },
       "verify deliveries");
@@ -211,14 +218,17 @@ Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
 
 Result<VerifyReport> Store::Verify() const {
   const internal::OpenArchive& archive = impl_->archive;
-  // Opened first, so that CheckIndexes can check idx_source.
+  // Opened first, so that CheckIndexes can check idx_source and the content indexes.
   Result<const internal::SourceIndex*> source_index = internal::OpenSourceIndex(archive.env, false);
   if (!source_index.ok()) return source_index.status();
+  Result<const internal::ContentIndexes*> content =
+      internal::OpenContentIndexes(archive.env, false);
+  if (!content.ok()) return content.status();
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   VerifyReport report;
   Status status = CheckMessages(archive, *txn, &report);
-  if (status.ok()) status = CheckDeliveries(archive, *source_index, *txn, &report);
+  if (status.ok()) status = CheckDeliveries(archive, *source_index, *content, *txn, &report);
   if (status.ok()) status = CheckCounters(archive, *txn, &report);
   if (!status.ok()) return status;
   return report;
