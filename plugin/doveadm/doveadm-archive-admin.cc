@@ -1,4 +1,4 @@
-// `doveadm archive stats|verify|repair`: the archive as a whole.
+// `doveadm archive stats|verify|repair|reindex`: the archive as a whole.
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +9,10 @@
 
 namespace archiver::doveadm {
 namespace {
+
+// Deliveries per reindex step: one short write transaction each, so that deliveries wait
+// for one step at most, and an interrupted reindex loses at most one step.
+constexpr size_t kReindexStep = 1000;
 
 std::string Ratio(uint64_t numerator, uint64_t denominator) {
   if (denominator == 0) return "0.00";
@@ -147,6 +151,33 @@ void CmdArchiveRepair(struct doveadm_cmd_context* cctx) {
       PrintValue(changed ? "repaired" : "ok");
     }
     i_info("%zu of %zu counters repaired", repaired, repairs->size());
+    return CommandStatus::Ok();
+  });
+}
+
+void CmdArchiveReindex(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    std::shared_ptr<Store> store;
+    if (CommandStatus opened = OpenCommandArchive(cctx, &store, true); !opened.ok()) return opened;
+    uint64_t filed = 0;
+    bool complete = false;
+    while (!complete) {
+      Result<ReindexProgress> step = store->ReindexStep(kReindexStep);
+      if (!step.ok()) {
+        return CommandStatus::Of(
+            step.status(), "Reindex failed after " + std::to_string(filed) +
+                               " deliveries (run it again to resume): " + step.status().ToString());
+      }
+      filed += step->filed;
+      complete = step->complete;
+    }
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    doveadm_print_header("filed", "filed", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header_simple("indexes");
+    doveadm_print_num(filed);
+    PrintValue("complete");
+    i_info("mailbox and subject indexes complete (%llu deliveries filed)",
+           static_cast<unsigned long long>(filed));
     return CommandStatus::Ok();
   });
 }

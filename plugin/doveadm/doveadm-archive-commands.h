@@ -12,5 +12,6 @@ void CmdArchiveExport(struct doveadm_cmd_context* cctx);
 void CmdArchiveStats(struct doveadm_cmd_context* cctx);
 void CmdArchiveVerify(struct doveadm_cmd_context* cctx);
 void CmdArchiveRepair(struct doveadm_cmd_context* cctx);
+void CmdArchiveReindex(struct doveadm_cmd_context* cctx);
 
 }  // namespace archiver::doveadm

@@ -9,6 +9,7 @@ namespace {
 using archiver::doveadm::CmdArchiveExport;
 using archiver::doveadm::CmdArchiveFetch;
 using archiver::doveadm::CmdArchiveList;
+using archiver::doveadm::CmdArchiveReindex;
 using archiver::doveadm::CmdArchiveRepair;
 using archiver::doveadm::CmdArchiveShow;
 using archiver::doveadm::CmdArchiveStats;
@@ -73,6 +74,7 @@ doveadm_cmd_ver2 kCommands[] = {
     Command(CmdArchiveStats, "archive stats", "[-u <user>]", kUserOnlyParams),
     Command(CmdArchiveVerify, "archive verify", "[-u <user>]", kUserOnlyParams),
     Command(CmdArchiveRepair, "archive repair", "[-u <user>]", kUserOnlyParams),
+    Command(CmdArchiveReindex, "archive reindex", "[-u <user>]", kUserOnlyParams),
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <optional>
 
 #include "lmdb/lmdb_handles.h"
@@ -29,6 +30,24 @@ inline std::optional<lmdb::Env> OpenToolArchive(const char* directory,
   context->write_wait = std::chrono::seconds(60);
   lmdb::SetEnvContext(env->get(), context);
   return std::move(env).value();
+}
+
+// Runs `change` in one write transaction of the archive in `directory` and commits it
+// (`what` names it): the tool's exit code, 0, or 1 after printing why on stderr.
+inline int ChangeToolArchive(const char* directory, const char* what,
+                             const std::function<Status(lmdb::Txn& txn)>& change) {
+  lmdb::EnvContext context;
+  std::optional<lmdb::Env> env = OpenToolArchive(directory, &context);
+  if (!env) return 1;
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(env->get(), true);
+  Status status = txn.status();
+  if (status.ok()) status = change(*txn);
+  if (status.ok()) status = txn->Commit(what);
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace archiver::test_tools

@@ -135,6 +135,36 @@ Status WalkPrefixed(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix, 
   return Status::Ok();
 }
 
+Result<size_t> CountDuplicates(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                               std::string_view what) {
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key_val = lmdb::ToVal(key), value = {};
+  int rc = cursor->Get(&key_val, &value, MDB_SET_KEY);
+  if (rc == MDB_NOTFOUND) return size_t{0};
+  size_t count = 0;
+  if (rc == 0) rc = cursor->Count(&count);
+  if (rc != 0) return lmdb::ToStatus(rc, what);
+  return count;
+}
+
+Status WalkKeyCounts(const lmdb::Txn& txn, MDB_dbi dbi, const KeyCountVisitor& visit,
+                     std::string_view what) {
+  Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor.ok()) return cursor.status();
+  MDB_val key = {}, value = {};
+  int rc = cursor->Get(&key, &value, MDB_FIRST);
+  for (; rc == 0; rc = cursor->Get(&key, &value, MDB_NEXT_NODUP)) {
+    size_t count = 0;
+    if (int counted = cursor->Count(&count); counted != 0) return lmdb::ToStatus(counted, what);
+    bool stop = false;
+    Status visited = visit(lmdb::ToView(key), count, &stop);
+    if (!visited.ok() || stop) return visited;
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, what);
+  return Status::Ok();
+}
+
 Status DeletePrefixed(lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix) {
   std::vector<std::string> keys;
   Status walked =

@@ -54,6 +54,17 @@ Status WalkDuplicatesFrom(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view ke
 Result<bool> HasDuplicate(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
                           std::string_view value, std::string_view what);
 
+// The number of duplicates of `key` in the DUPSORT `dbi` (0 when absent), without
+// reading them: what a lookup through that key would visit.
+Result<size_t> CountDuplicates(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+                               std::string_view what);
+
+// Visits each distinct key of the DUPSORT `dbi` in key order with its number of
+// duplicates, until `visit` sets *stop or fails (its Status is returned).
+using KeyCountVisitor = std::function<Status(std::string_view key, size_t count, bool* stop)>;
+Status WalkKeyCounts(const lmdb::Txn& txn, MDB_dbi dbi, const KeyCountVisitor& visit,
+                     std::string_view what);
+
 // Deletes every entry of `dbi` whose key starts with `prefix`.
 Status DeletePrefixed(lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix);
 

@@ -117,6 +117,8 @@ class Cursor {
   int Get(MDB_val* key, MDB_val* value, MDB_cursor_op op) {
     return mdb_cursor_get(cursor_, key, value, op);
   }
+  // mdb_cursor_count: the duplicates of the current key of a DUPSORT database.
+  int Count(size_t* count) { return mdb_cursor_count(cursor_, count); }
 
  private:
   explicit Cursor(MDB_cursor* cursor) : cursor_(cursor) {}

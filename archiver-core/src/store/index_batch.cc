@@ -1,4 +1,4 @@
-// Batched filing in idx_rcpt, idx_from and idx_user (index_batch.h).
+// Batched filing in idx_rcpt, idx_from, idx_user, idx_mailbox and idx_subject (index_batch.h).
 #include "store/index_batch.h"
 
 #include <algorithm>
@@ -30,12 +30,15 @@ Status ListedValue(const lmdb::Txn& txn, const OpenArchive& archive, std::string
   return Status::Ok();
 }
 
-// Files one delivery under its idx_rcpt, idx_from and idx_user keys.
+// Files one delivery under its keys in the five batched indexes.
 Status FileInIndexes(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord& record,
                      std::string_view delivery_key, std::string_view what) {
-  return ForEachBatchedEntry(archive.db, record, [&](MDB_dbi dbi, const char*, std::string key) {
-    return PutEntry(txn, dbi, index::FitKey(key, archive.max_key_size), delivery_key, what);
-  });
+  const auto* content = archive.env.FindGroup<ContentIndexes>();
+  if (content == nullptr) return Status::Internal("the content indexes are not open");  // a bug
+  return ForEachBatchedEntry(
+      archive.db, content, record, [&](MDB_dbi dbi, const char*, std::string key) {
+        return PutEntry(txn, dbi, index::FitKey(key, archive.max_key_size), delivery_key, what);
+      });
 }
 
 // Files every delivery of `listed`, and leaves in *kept those this software cannot decode
@@ -59,19 +62,10 @@ Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& liste
   return Status::Ok();
 }
 
-// A version 1 archive gets format_version 2 before its first listed delivery.
-Status RaiseFormat(const OpenArchive& archive, lmdb::Txn& txn) {
-  uint64_t version = 0;
-  Status read = ReadCounter(txn, archive.db.meta, kFormatVersionKey, &version);
-  if (!read.ok() || version >= kBatchedIndexFormat) return read;
-  std::array<char, 8> raised = record::EncodeCounter(kBatchedIndexFormat);
-  return txn.Put(archive.db.meta, kFormatVersionKey, {raised.data(), raised.size()}, 0);
-}
-
 }  // namespace
 
-Status ForEachBatchedEntry(const Databases& db, const DeliveryRecord& record,
-                           const BatchedEntryVisitor& visit) {
+Status ForEachBatchedEntry(const Databases& db, const ContentIndexes* content,
+                           const DeliveryRecord& record, const IndexEntryVisitor& visit) {
   for (std::string& rcpt : index::RcptKeys(record)) {
     if (Status visited = visit(db.idx_rcpt, kRcptIndexDb, std::move(rcpt)); !visited.ok())
       return visited;
@@ -80,8 +74,22 @@ Status ForEachBatchedEntry(const Databases& db, const DeliveryRecord& record,
     if (Status visited = visit(db.idx_from, kFromIndexDb, std::move(from)); !visited.ok())
       return visited;
   }
-  if (record.user.empty()) return Status::Ok();
-  return visit(db.idx_user, kUserIndexDb, record.user);
+  if (!record.user.empty()) {
+    if (Status visited = visit(db.idx_user, kUserIndexDb, record.user); !visited.ok())
+      return visited;
+  }
+  if (content == nullptr) return Status::Ok();
+  return ForEachContentEntry(*content, record, visit);
+}
+
+// Before a write lists its first delivery: a writer of format 1 would miss `unindexed`, one
+// of format 2 the content indexes.
+Status RaiseFormatVersion(const OpenArchive& archive, lmdb::Txn& txn) {
+  uint64_t version = 0;
+  Status read = ReadCounter(txn, archive.db.meta, kFormatVersionKey, &version);
+  if (!read.ok() || version >= record::kFormatVersion) return read;
+  std::array<char, 8> raised = record::EncodeCounter(record::kFormatVersion);
+  return txn.Put(archive.db.meta, kFormatVersionKey, {raised.data(), raised.size()}, 0);
 }
 
 Status ReadUnindexed(const lmdb::Txn& txn, const OpenArchive& archive,
@@ -104,7 +112,7 @@ Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord&
   // A damaged list must not stop archiving: its complete keys go on, rewritten below.
   if (!read.ok() && read.code() != Status::Code::kCorruption) return read;
   if (listed.empty()) {
-    if (Status raised = RaiseFormat(archive, txn); !raised.ok()) return raised;
+    if (Status raised = RaiseFormatVersion(archive, txn); !raised.ok()) return raised;
   }
   if (listed.size() / kDeliveryKeySize + 1 < kIndexBatch) {
     listed.append(delivery_key);

@@ -15,8 +15,10 @@
 namespace archiver::record {
 
 // meta "format_version" this code writes: 2 may list deliveries not yet filed in
-// idx_rcpt / idx_from / idx_user (meta "unindexed", index_batch.h).
-constexpr uint64_t kFormatVersion = 2;
+// idx_rcpt / idx_from / idx_user (meta "unindexed", index_batch.h); 3 files every new
+// delivery in idx_mailbox and idx_subject too (content_indexes.h), so a writer of 2
+// must no longer write.
+constexpr uint64_t kFormatVersion = 3;
 constexpr uint8_t kMessageValueVersion = 1;  // first byte of a messages value
 // First byte of a deliveries value. 2 appends the remote-source fields (source,
 // folder, uidvalidity, uid, internal date, flags) to the fields of 1; a record without

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "store/content_indexes.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -41,6 +42,8 @@ Status OpenAll(const std::string& path, lmdb::Txn& txn, bool create, Databases* 
     std::array<char, 8> first_sequence = record::EncodeCounter(1);
     Status put = txn.Put(db->meta, kFormatVersionKey, {version.data(), 8}, 0);
     if (put.ok()) put = txn.Put(db->meta, kNextSequenceKey, {first_sequence.data(), 8}, 0);
+    // No delivery to backfill: idx_mailbox and idx_subject are complete from the start.
+    if (put.ok()) put = MarkContentIndexed(txn, db->meta);
     return put;
   }
   if (!found.ok()) return found;

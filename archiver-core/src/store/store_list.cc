@@ -1,8 +1,9 @@
-// Store::ListDeliveries: newest first, through idx_rcpt, idx_from, idx_user or idx_source
-// when the filter names one, else backwards through deliveries. Works in batches so that
-// no read transaction stays open while the caller's visitor runs. Deliveries not yet
-// filed in idx_rcpt / idx_from / idx_user (index_batch.h) are merged in by key.
+// Store::ListDeliveries: newest first, through the index that list_source.h chooses (the
+// union of the duplicates of its keys), else backwards through deliveries. Works in
+// batches so that no read transaction stays open while the caller's visitor runs.
+// Deliveries not yet filed in a batched index (index_batch.h) are merged in by key.
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <unordered_set>
 
@@ -11,6 +12,7 @@
 #include "lmdb/map_advice.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
+#include "store/list_source.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -28,16 +30,10 @@ struct ScanState {
   bool done = false;
 };
 
-// The candidates: the dup values (delivery keys) of one index key, or all deliveries.
-struct Source {
-  MDB_dbi dbi;
-  std::optional<std::string> index_key;
-};
-
-// Appends up to `want` matching deliveries below state->bound to `out`, advancing the state.
-Status ScanBatch(const OpenArchive& archive, const Source& source,
-                 const index::PreparedFilter& filter, size_t want, ScanState* state,
-                 std::vector<Delivery>* out) {
+// Appends up to `want` matching deliveries below state->bound to `out`, advancing the
+// state: a newest-first walk through every delivery.
+Status ScanDeliveriesBatch(const OpenArchive& archive, const index::PreparedFilter& filter,
+                           size_t want, ScanState* state, std::vector<Delivery>* out) {
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
 
@@ -47,23 +43,18 @@ Status ScanBatch(const OpenArchive& archive, const Source& source,
   size_t scanned = 0;
   bool batch_full = false;
   Status walked = internal::WalkBackwardsBelow(
-      *txn, source.dbi, source.index_key, below,
+      *txn, archive.db.deliveries, std::nullopt, below,
       [&](std::string_view key, std::string_view value, bool* stop) {
-        std::string_view key_bytes = source.index_key ? value : key;
         Delivery delivery;
         // An undecodable key is skipped (Verify reports it), not counted as scanned.
-        if (!record::DecodeDeliveryKey(key_bytes, &delivery.key)) return Status::Ok();
+        if (!record::DecodeDeliveryKey(key, &delivery.key)) return Status::Ok();
         if (delivery.key.received_us < filter.since_us) {
           *stop = true;
           return Status::Ok();
         }
         state->bound.emplace();
-        std::copy(key_bytes.begin(), key_bytes.end(), state->bound->begin());
-
-        std::string_view stored = value;
-        bool readable =
-            !source.index_key || txn->Get(archive.db.deliveries, key_bytes, &stored).ok();
-        if (readable && record::DecodeDelivery(stored, &delivery.record).ok() &&
+        std::copy(key.begin(), key.end(), state->bound->begin());
+        if (record::DecodeDelivery(value, &delivery.record).ok() &&
             filter.Matches(delivery.record)) {
           out->push_back(std::move(delivery));
         }
@@ -74,6 +65,70 @@ Status ScanBatch(const OpenArchive& archive, const Source& source,
       "list deliveries");
   if (!walked.ok()) return walked;
   if (!batch_full) state->done = true;  // below since, or no candidate left
+  return Status::Ok();
+}
+
+// The next `want` candidates below `below` (none: from the newest): the union of the
+// duplicates of source.keys at or after `since_us`, newest first. *more: there may be
+// candidates past them.
+Status NextCandidates(const lmdb::Txn& txn, const internal::ListSource& source,
+                      std::optional<std::string_view> below, uint64_t since_us, size_t want,
+                      std::vector<record::DeliveryKeyBytes>* candidates, bool* more) {
+  for (const std::string& index_key : source.keys) {
+    size_t taken = 0;
+    Status walked = internal::WalkBackwardsBelow(
+        txn, source.dbi, index_key, below,
+        [&](std::string_view, std::string_view value, bool* stop) {
+          DeliveryKey key;
+          // An undecodable value is skipped (Verify reports its delivery's missing entry).
+          if (!record::DecodeDeliveryKey(value, &key)) return Status::Ok();
+          *stop = key.received_us < since_us;
+          if (*stop) return Status::Ok();
+          candidates->push_back(record::EncodeDeliveryKey(key));
+          *stop = ++taken == want;
+          *more |= *stop;
+          return Status::Ok();
+        },
+        "list deliveries");
+    if (!walked.ok()) return walked;
+  }
+  // Byte order, as LMDB sorts them (char may be signed: no operator< of the arrays).
+  std::sort(candidates->begin(), candidates->end(),
+            [](const record::DeliveryKeyBytes& a, const record::DeliveryKeyBytes& b) {
+              return std::memcmp(a.data(), b.data(), a.size()) > 0;
+            });
+  candidates->erase(std::unique(candidates->begin(), candidates->end()), candidates->end());
+  if (candidates->size() > want) {
+    candidates->resize(want);
+    *more = true;
+  }
+  return Status::Ok();
+}
+
+// ScanDeliveriesBatch's work through an index: up to `want` candidates per transaction,
+// each read and matched.
+Status ScanIndexBatch(const OpenArchive& archive, const internal::ListSource& source,
+                      const index::PreparedFilter& filter, size_t want, ScanState* state,
+                      std::vector<Delivery>* out) {
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
+  if (!txn.ok()) return txn.status();
+  std::optional<std::string_view> below;
+  if (state->bound) below = std::string_view(state->bound->data(), state->bound->size());
+  std::vector<record::DeliveryKeyBytes> candidates;
+  bool more = false;
+  Status found = NextCandidates(*txn, source, below, filter.since_us, want, &candidates, &more);
+  if (!found.ok()) return found;
+  for (const record::DeliveryKeyBytes& key : candidates) {
+    Delivery delivery;
+    const std::string_view key_bytes(key.data(), key.size());
+    std::string_view stored;
+    if (record::DecodeDeliveryKey(key_bytes, &delivery.key) &&
+        txn->Get(archive.db.deliveries, key_bytes, &stored).ok() &&
+        record::DecodeDelivery(stored, &delivery.record).ok() && filter.Matches(delivery.record))
+      out->push_back(std::move(delivery));
+  }
+  if (!candidates.empty()) state->bound = candidates.back();
+  state->done = !more;
   return Status::Ok();
 }
 
@@ -104,20 +159,10 @@ Status Store::ListDeliveries(const ListFilter& filter,
   const index::PreparedFilter prepared(filter);
   if (prepared.since_us >= prepared.until_us) return Status::Ok();
 
-  Source source{archive.db.deliveries, std::nullopt};
-  if (!prepared.rcpt.empty()) {
-    source = {archive.db.idx_rcpt, std::string(index::FitKey(prepared.rcpt, archive.max_key_size))};
-  } else if (!prepared.from.empty()) {
-    source = {archive.db.idx_from, std::string(index::FitKey(prepared.from, archive.max_key_size))};
-  } else if (!prepared.user.empty()) {
-    source = {archive.db.idx_user, std::string(index::FitKey(prepared.user, archive.max_key_size))};
-  } else if (!prepared.source.empty()) {
-    Result<const internal::SourceIndex*> index = internal::OpenSourceIndex(archive.env, false);
-    if (!index.ok()) return index.status();
-    if (*index == nullptr) return Status::Ok();  // no source ever wrote to this archive
-    source = {(*index)->idx_source,
-              std::string(index::FitKey(prepared.source, archive.max_key_size))};
-  }
+  internal::ListSource source;
+  if (Status chosen = internal::ChooseListSource(archive, prepared, &source); !chosen.ok())
+    return chosen;
+  if (source.nothing) return Status::Ok();
 
   // A filter no index serves reads record after record backwards: with the kernel's
   // read-around (the environment has no read-ahead, for lookups).
@@ -126,8 +171,7 @@ Status Store::ListDeliveries(const ListFilter& filter,
     advice.emplace(archive.env, lmdb::MapAccess::kNormal);
 
   Unindexed unindexed;
-  const internal::Databases& db = archive.db;
-  if (source.dbi == db.idx_rcpt || source.dbi == db.idx_from || source.dbi == db.idx_user) {
+  if (source.batched) {
     Status read = unindexed.Read(archive, prepared);
     if (!read.ok()) return read;
   }
@@ -154,7 +198,9 @@ Status Store::ListDeliveries(const ListFilter& filter,
     if (filter.limit != 0)
       want = static_cast<size_t>(std::min<uint64_t>(want, filter.limit - visited));
     std::vector<Delivery> batch;
-    Status scanned = ScanBatch(archive, source, prepared, want, &state, &batch);
+    Status scanned = source.indexed
+                         ? ScanIndexBatch(archive, source, prepared, want, &state, &batch)
+                         : ScanDeliveriesBatch(archive, prepared, want, &state, &batch);
     if (!scanned.ok()) return scanned;
     for (const Delivery& delivery : batch) {
       if (unindexed.Listed(delivery.key)) continue;  // filed since: handed out from the list

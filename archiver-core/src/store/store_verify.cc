@@ -11,6 +11,7 @@
 #include "archiver/store/store.h"
 #include "lmdb/lmdb_entries.h"
 #include "lmdb/map_advice.h"
+#include "store/content_indexes.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
@@ -44,11 +45,12 @@ Result<bool> HasEntry(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
 
 // Reports each index that should find this delivery and does not: a delivery missing
 // from an index is invisible to the filters that use it. `listed`: it waits in
-// `unindexed` for its batch, so idx_rcpt, idx_from and idx_user do not have it yet.
+// `unindexed` for its batch, so the batched indexes do not have it yet. `content`: the
+// content indexes when they are complete (before, a delivery may lack its entries).
 Status CheckIndexes(const internal::OpenArchive& archive, const internal::SourceIndex* source_index,
-                    const lmdb::Txn& txn, const DeliveryRecord& record,
-                    std::string_view delivery_key, bool listed, const std::string& described,
-                    VerifyReport* report) {
+                    const internal::ContentIndexes* content, const lmdb::Txn& txn,
+                    const DeliveryRecord& record, std::string_view delivery_key, bool listed,
+                    const std::string& described, VerifyReport* report) {
   const internal::Databases& db = archive.db;
   MessageId idempotency = index::DeliveryIdempotencyKey(record);
   if (record.source.empty()) {
@@ -71,11 +73,11 @@ Status CheckIndexes(const internal::OpenArchive& archive, const internal::Source
       {internal::kDeliveryKeysDb, db.delivery_keys, std::string(Bytes(idempotency)), false},
       {internal::kMessageIndexDb, db.idx_message, std::string(Bytes(record.id)), true}};
   if (!listed) {
-    (void)internal::ForEachBatchedEntry(
-        db, record, [&](MDB_dbi dbi, const char* database, std::string key) {
-          expected.push_back({database, dbi, std::move(key), true});
-          return Status::Ok();
-        });
+    (void)internal::ForEachBatchedEntry(db, content, record,
+                                        [&](MDB_dbi dbi, const char* database, std::string key) {
+                                          expected.push_back({database, dbi, std::move(key), true});
+                                          return Status::Ok();
+                                        });
   }
   if (!record.source.empty() && source_index != nullptr)
     expected.push_back({internal::kSourceIndexDb, source_index->idx_source, record.source, true});
@@ -126,8 +128,9 @@ Status CheckUnindexed(const internal::OpenArchive& archive, const lmdb::Txn& txn
 
 // One delivery: its key and record decode, its message is stored, its indexes have it.
 Status CheckDelivery(internal::VerifyRun& run, const internal::SourceIndex* source_index,
-                     const lmdb::Txn& txn, const std::unordered_set<std::string>& listed,
-                     std::string_view key, std::string_view value) {
+                     const internal::ContentIndexes* content, const lmdb::Txn& txn,
+                     const std::unordered_set<std::string>& listed, std::string_view key,
+                     std::string_view value) {
   const internal::OpenArchive& archive = run.archive();
   VerifyReport* report = &run.report();
   ++report->deliveries_checked;
@@ -155,15 +158,16 @@ Status CheckDelivery(internal::VerifyRun& run, const internal::SourceIndex* sour
   } else if (!found.ok()) {
     return found;
   }
-  return CheckIndexes(archive, source_index, txn, record, key, listed.count(std::string(key)) != 0,
-                      DescribeKey(delivery_key), report);
+  return CheckIndexes(archive, source_index, content, txn, record, key,
+                      listed.count(std::string(key)) != 0, DescribeKey(delivery_key), report);
 }
 
-// `source_index`: null when the archive has no idx_source. In key order (time order,
+// `source_index`: null when the archive has no idx_source; `content`, when it has no
+// content indexes (or they were not complete when the walk began). In key order (time order,
 // which is about the order they were written in). No read-around (the index lookups would
 // drag megabytes each): the leaf pages near the one being read are asked for instead.
 Status CheckDeliveries(internal::VerifyRun& run, const internal::SourceIndex* source_index,
-                       uint64_t total) {
+                       const internal::ContentIndexes* content, uint64_t total) {
   constexpr uint64_t kNear = 256 << 10;                   // asked for around a leaf page
   constexpr uint64_t kTransactionsBetweenReleases = 16;  // ReleaseMapped every so many
   const internal::OpenArchive& archive = run.archive();
@@ -175,6 +179,11 @@ Status CheckDeliveries(internal::VerifyRun& run, const internal::SourceIndex* so
       archive.db.deliveries, "verify deliveries",
       [&](const lmdb::Txn& txn) {
         if (transactions % kTransactionsBetweenReleases == 0) advice.ReleaseMapped();
+        if (transactions == 0 && content != nullptr) {  // complete now: stays complete
+          Result<bool> complete = internal::ContentIndexesComplete(txn, archive.db.meta);
+          if (!complete.ok()) return complete.status();
+          if (!*complete) content = nullptr;
+        }
         return CheckUnindexed(archive, txn, &listed,
                               transactions++ == 0 ? &run.report() : nullptr);
       },
@@ -185,7 +194,7 @@ Status CheckDeliveries(internal::VerifyRun& run, const internal::SourceIndex* so
           near_to = near_from + kNear;
           advice.WillNeed(near_from, kNear);
         }
-        return CheckDelivery(run, source_index, txn, listed, key, value);
+        return CheckDelivery(run, source_index, content, txn, listed, key, value);
       });
 }
 
@@ -242,9 +251,12 @@ void ExpectedTotals(internal::VerifyRun& run, uint64_t* messages, uint64_t* deli
 
 Result<VerifyReport> Store::Verify(const VerifyOptions& options) const {
   const internal::OpenArchive& archive = impl_->archive;
-  // Opened first, so that CheckIndexes can check idx_source.
+  // Opened first, so that CheckIndexes can check idx_source and the content indexes.
   Result<const internal::SourceIndex*> source_index = internal::OpenSourceIndex(archive.env, false);
   if (!source_index.ok()) return source_index.status();
+  Result<const internal::ContentIndexes*> content =
+      internal::OpenContentIndexes(archive.env, false);
+  if (!content.ok()) return content.status();
   VerifyReport report;
   internal::VerifyRun run(archive, options, &report);
   uint64_t messages = 0, deliveries = 0;
@@ -252,7 +264,7 @@ Result<VerifyReport> Store::Verify(const VerifyOptions& options) const {
   run.BeginPhase("listing messages", messages);
   Status status = internal::VerifyMessagesInDiskOrder(run);
   if (status.ok() && !report.interrupted)
-    status = CheckDeliveries(run, *source_index, deliveries);
+    status = CheckDeliveries(run, *source_index, *content, deliveries);
   if (status.ok() && !report.interrupted) status = CheckCountersAfterWalks(run);
   if (!status.ok()) return status;
   return report;

@@ -10,6 +10,7 @@
 #include "archiver/store/store.h"
 #include "archiver/time_format.h"
 #include "base/compression.h"
+#include "store/content_indexes.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/record.h"
@@ -200,12 +201,19 @@ Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
   return written;
 }
 
+// Opens (creating them in an older archive) the databases a write may file deliveries in
+// besides the archive's own, before its write transaction begins: the content indexes,
+// and idx_source when `from_sources`.
+Status OpenWriterIndexes(OpenArchive& archive, bool from_sources) {
+  Result<const internal::ContentIndexes*> content = internal::OpenContentIndexes(archive.env, true);
+  if (!content.ok() || !from_sources) return content.status();
+  return internal::OpenSourceIndex(archive.env, true).status();
+}
+
 // A delivery of a stored message (AddDelivery) in its own write transaction.
 Result<DeliveryWritten> WriteDelivery(OpenArchive& archive, DeliveryRecord& record) {
-  if (!record.source.empty()) {
-    Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
-    if (!opened.ok()) return opened.status();
-  }
+  if (Status opened = OpenWriterIndexes(archive, !record.source.empty()); !opened.ok())
+    return opened;
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
   Result<DeliveryWritten> written = WriteDeliveryIn(archive, *txn, record, nullptr);
@@ -347,10 +355,7 @@ Status WriteGroup(OpenArchive& archive, std::vector<Pending>& pending,
   const bool from_sources = std::any_of(pending.begin(), pending.end(), [](const Pending& next) {
     return !next.delivery->record.source.empty();
   });
-  if (from_sources) {
-    Result<const internal::SourceIndex*> opened = internal::OpenSourceIndex(archive.env, true);
-    if (!opened.ok()) return opened.status();
-  }
+  if (Status opened = OpenWriterIndexes(archive, from_sources); !opened.ok()) return opened;
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), true);
   if (!txn.ok()) return txn.status();
   if (hook != nullptr) {

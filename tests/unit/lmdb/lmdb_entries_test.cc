@@ -196,5 +196,37 @@ TEST_F(LmdbEntriesTest, HasDuplicate) {
   }
 }
 
+TEST_F(LmdbEntriesTest, CountDuplicates) {
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(env_.get(), false);
+  ASSERT_TRUE(txn.ok());
+  for (const auto& [key, expected] :
+       {std::pair<std::string_view, size_t>{"k", 3}, {"m", 1}, {"a", 0}, {"x", 0}}) {
+    Result<size_t> count = internal::CountDuplicates(*txn, dups_, key, "test");
+    ASSERT_TRUE(count.ok()) << count.status().ToString();
+    EXPECT_EQ(*count, expected) << key;
+  }
+}
+
+TEST_F(LmdbEntriesTest, WalkKeyCountsVisitsEachKeyOnceWithItsCount) {
+  Result<lmdb::Txn> txn = lmdb::Txn::Begin(env_.get(), false);
+  ASSERT_TRUE(txn.ok());
+  std::vector<std::string> seen;
+  auto walk = [&](size_t stop_after) {
+    seen.clear();
+    return internal::WalkKeyCounts(
+        *txn, dups_,
+        [&](std::string_view key, size_t count, bool* stop) {
+          seen.push_back(std::string(key) + "=" + std::to_string(count));
+          *stop = seen.size() == stop_after;
+          return Status::Ok();
+        },
+        "test");
+  };
+  ASSERT_TRUE(walk(10).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"k=3", "m=1"}));
+  ASSERT_TRUE(walk(1).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"k=3"}));
+}
+
 }  // namespace
 }  // namespace archiver

@@ -239,7 +239,7 @@ TEST_F(IndexBatchTest, AnUndecodableListedDeliveryStaysListed) {
 }
 
 // An archive written before batching (format 1, every delivery filed) is read as it is
-// and raised to format 2 by the first write that lists a delivery.
+// and raised to this software's format by the first write that lists a delivery.
 TEST_F(IndexBatchTest, FormatOneArchiveIsRaisedByItsFirstListedDelivery) {
   auto format = [&] {
     uint64_t version = 0;
@@ -254,7 +254,7 @@ TEST_F(IndexBatchTest, FormatOneArchiveIsRaisedByItsFirstListedDelivery) {
   };
   for (size_t n = 1; n <= kIndexBatch; ++n) Deliver(n, "bob@b.com", 1000 + n);
   store_.reset();
-  EXPECT_EQ(format(), internal::kBatchedIndexFormat);
+  EXPECT_EQ(format(), record::kFormatVersion);
   ModifyArchive(Path(), [&](MDB_txn* txn, auto open) {
     MDB_dbi meta = open(txn, "meta");
     std::array<char, 8> one = record::EncodeCounter(1);
@@ -268,7 +268,7 @@ TEST_F(IndexBatchTest, FormatOneArchiveIsRaisedByItsFirstListedDelivery) {
   SetUp();
   Deliver(kIndexBatch + 1, "bob@b.com", 3000);
   store_.reset();
-  EXPECT_EQ(format(), internal::kBatchedIndexFormat);
+  EXPECT_EQ(format(), record::kFormatVersion);
 }
 
 }  // namespace

@@ -142,6 +142,12 @@ struct VerifyOptions {
 // What Store::ListDistinctMessages hands out: a message's newest matching delivery.
 using DeliveryVisitor = std::function<bool(const Delivery&)>;
 
+// What one Store::ReindexStep did.
+struct ReindexProgress {
+  uint64_t filed = 0;     // deliveries this step filed
+  bool complete = false;  // every delivery is filed: --mailbox and --subject use the indexes
+};
+
 // One delivery of a group (Store::ArchiveGroup): the message, its record, and what
 // became of it.
 struct GroupDelivery {
@@ -207,8 +213,10 @@ class Store {
   Result<ArchiveOutcome> AddDelivery(const DeliveryRecord& record);
 
   // Visits deliveries that match `filter`, newest first, until the visitor returns
-  // false or `filter.limit` rows were visited. Uses an index (rcpt, from, user, source,
-  // time) where one serves; the remaining conditions are checked per record.
+  // false or `filter.limit` rows were visited. Uses the index with the fewest candidates
+  // among those the filter names (rcpt, from, user, source, mailbox, a word of the
+  // subject), else time; the remaining conditions are checked per record. Mailbox and
+  // subject use their indexes only once they are complete (ReindexStep).
   Status ListDeliveries(const ListFilter& filter,
                         const std::function<bool(const Delivery&)>& visit) const;
 
@@ -241,6 +249,15 @@ class Store {
   // meanwhile may not be checked, what is removed is not reported. A non-OK Status means
   // verification itself could not run.
   Result<VerifyReport> Verify(const VerifyOptions& options = {}) const;
+
+  // One step of the backfill of idx_mailbox and idx_subject in an archive written before
+  // they existed (format 2 or older): files up to `max_deliveries` deliveries, oldest
+  // first, from where the last step stopped (meta content_reindex_position), in one short
+  // write transaction, and marks the indexes complete with the last one. Online and
+  // resumable: deliveries go on meanwhile, and an interrupted backfill resumes. Filed 0
+  // and complete when they are complete already. Errors: InvalidArgument (read-only
+  // store, max_deliveries 0), IOError, MapFull.
+  Result<ReindexProgress> ReindexStep(size_t max_deliveries);
 
   // Recounts the statistics counters (and the next delivery sequence, never lowered) from
   // the messages and deliveries the archive holds, and rewrites those that are damaged or
