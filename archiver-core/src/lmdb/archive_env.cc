@@ -140,7 +140,7 @@ Status ArchiveEnv::OpenEnvironment(const StoreOptions& options, const ArchiveOwn
   if (!env.ok()) return env.status();
   env_ = std::move(env.value());
   MDB_env* handle = env_.get();
-  int rc = mdb_env_set_maxdbs(handle, 32);
+  int rc = mdb_env_set_maxdbs(handle, 64);
   if (rc == 0) rc = mdb_env_set_maxreaders(handle, 1024);
   if (rc == 0) rc = mdb_env_set_mapsize(handle, options.map_size);
   if (rc != 0) return ToStatus(rc, "configure LMDB for " + path);
