@@ -76,7 +76,8 @@ Result<ReindexProgress> Store::ReindexStep(size_t max_deliveries) {
   Status status = ReadNextDeliveries(*txn, archive, position, max_deliveries, &batch, &next);
   const std::string what = "reindex deliveries";
   for (size_t i = 0; status.ok() && i < batch.size(); ++i) {
-    const auto& [key, record] = batch[i];
+    const std::string& key = batch[i].first;         // not a structured binding: the lambda
+    const DeliveryRecord& record = batch[i].second;  // captures it (clang < 16 cannot)
     status = internal::ForEachContentEntry(
         **content, record, [&](MDB_dbi dbi, const char*, std::string entry) {
           return internal::PutEntry(*txn, dbi, index::FitKey(entry, archive.max_key_size), key,
