@@ -4,11 +4,14 @@
 //
 //   archiver-scale-build ARCHIVE_DIR [--deliveries N] [--seed S] [--batch B]
 //                        [--corpus DIR] [--map-size BYTES] [--sync] [--manifest FILE]
+//                        [--attachment-share P]
 //
 // ARCHIVE_DIR must not hold deliveries yet. --batch: deliveries per write transaction
 // (default 2000; a message's deliveries are never split). --sync: each commit flushed as the
 // plugin does by default (archiver_fsync = yes); without it the archive is written with
 // archiver_fsync = no and is durable only once the kernel writes it back (run `sync`).
+// --attachment-share: the share of messages carrying a random-bytes attachment (default
+// 0.03; 0 gives text-only mail, where records and indexes weigh most).
 // Progress goes to standard error: a line updated in place on a terminal, else one line per
 // tenth. Exit status 0 when every delivery was stored as expected.
 #include <unistd.h>
@@ -51,13 +54,14 @@ struct Totals {
   uint64_t trace_bytes = 0;
   uint64_t largest = 0;
   uint64_t first_us = 0, last_us = 0;
-  std::string sample_user;       // the first recipient of the message halfway through
+  std::string sample_user;  // the first recipient of the message halfway through
 };
 
 int Usage() {
   std::fprintf(stderr,
                "usage: archiver-scale-build ARCHIVE_DIR [--deliveries N] [--seed S] "
-               "[--batch B] [--corpus DIR] [--map-size BYTES] [--sync] [--manifest FILE]\n");
+               "[--batch B] [--corpus DIR] [--map-size BYTES] [--sync] [--manifest FILE] "
+               "[--attachment-share P]\n");
   return 2;
 }
 
@@ -78,6 +82,10 @@ bool ParseOptions(int argc, char** argv, Options* options) {
       options->workload.corpus = argv[++i];
     } else if (arg == "--map-size" && has_value) {
       options->map_size = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--attachment-share" && has_value) {
+      options->workload.attachment_share = std::strtod(argv[++i], nullptr);
+      if (!(options->workload.attachment_share >= 0 && options->workload.attachment_share <= 1))
+        return false;
     } else if (arg == "--manifest" && has_value) {
       options->manifest = argv[++i];
     } else if (arg.rfind("--", 0) != 0 && options->archive.empty()) {
@@ -145,8 +153,9 @@ void Progress(const Totals& totals, uint64_t target, Clock::time_point started, 
   const double seconds = SecondsSince(started);
   const double rate = seconds > 0 ? static_cast<double>(totals.deliveries) / seconds : 0;
   if (terminal) {
-    std::fprintf(stderr, "\r%" PRIu64 " / %" PRIu64 " deliveries, %" PRIu64
-                         " messages, %.0f deliveries/s, %.0f s%s",
+    std::fprintf(stderr,
+                 "\r%" PRIu64 " / %" PRIu64 " deliveries, %" PRIu64
+                 " messages, %.0f deliveries/s, %.0f s%s",
                  totals.deliveries, target, totals.messages, rate, seconds, final ? "\n" : "");
   } else if (final || totals.deliveries * 10 >= next_tenth * target) {
     std::fprintf(stderr, "%" PRIu64 " / %" PRIu64 " deliveries, %.0f deliveries/s, %.0f s\n",
@@ -170,22 +179,24 @@ bool WriteManifest(const Options& options, const Workload& workload, const Total
   if (out == nullptr) return false;
   std::fprintf(
       out,
-      "{\"archive\": %s, \"seed\": %" PRIu64 ", \"deliveries\": %" PRIu64
-      ", \"messages\": %" PRIu64 ",\n \"raw_bytes\": %" PRIu64 ", \"delivered_bytes\": %" PRIu64
-      ", \"trace_bytes\": %" PRIu64 ", \"largest_message\": %" PRIu64 ",\n"
+      "{\"archive\": %s, \"seed\": %" PRIu64 ", \"deliveries\": %" PRIu64 ", \"messages\": %" PRIu64
+      ",\n \"raw_bytes\": %" PRIu64 ", \"delivered_bytes\": %" PRIu64 ", \"trace_bytes\": %" PRIu64
+      ", \"largest_message\": %" PRIu64
+      ",\n"
       " \"store_messages\": %" PRIu64 ", \"store_deliveries\": %" PRIu64
       ", \"store_raw_bytes\": %" PRIu64 ", \"store_stored_bytes\": %" PRIu64
       ", \"map_used\": %" PRIu64 ",\n \"first_us\": %" PRIu64 ", \"last_us\": %" PRIu64
       ", \"build_seconds\": %.3f, \"build_cpu_seconds\": %.3f, \"deliveries_per_second\": %.1f,\n"
       " \"batch\": %" PRIu64 ", \"sync\": %s, \"map_size\": %" PRIu64
-      ", \"text\": %s,\n \"users\": %d, \"senders\": %d, \"subject_word\": %s,"
+      ", \"attachment_share\": %g, \"text\": %s,\n \"users\": %d, \"senders\": %d, "
+      "\"subject_word\": %s,"
       " \"sample_user\": %s, \"busy_sender\": %s, \"rare_sender\": %s}\n",
       JsonString(options.archive).c_str(), options.workload.seed, totals.deliveries,
-      totals.messages, totals.raw_bytes, totals.delivered_bytes, totals.trace_bytes,
-      totals.largest, stats.messages, stats.deliveries, stats.raw_bytes, stats.stored_bytes,
-      stats.map_used, totals.first_us, totals.last_us, seconds, cpu,
+      totals.messages, totals.raw_bytes, totals.delivered_bytes, totals.trace_bytes, totals.largest,
+      stats.messages, stats.deliveries, stats.raw_bytes, stats.stored_bytes, stats.map_used,
+      totals.first_us, totals.last_us, seconds, cpu,
       static_cast<double>(totals.deliveries) / seconds, options.batch,
-      options.sync ? "true" : "false", options.map_size,
+      options.sync ? "true" : "false", options.map_size, options.workload.attachment_share,
       JsonString(workload.text_origin()).c_str(), archiver::bench::kUsers,
       archiver::bench::kSenders, JsonString(archiver::bench::kSubjectWord).c_str(),
       JsonString(totals.sample_user).c_str(), JsonString(Workload::SenderAddress(1)).c_str(),
@@ -210,13 +221,15 @@ int main(int argc, char** argv) {
   }
   auto before = (*store)->GetStats();
   if (!before.ok() || before->deliveries != 0) {
-    std::fprintf(stderr, "archiver-scale-build: %s holds deliveries already (or cannot be "
-                         "read): remove it first\n", options.archive.c_str());
+    std::fprintf(stderr,
+                 "archiver-scale-build: %s holds deliveries already (or cannot be "
+                 "read): remove it first\n",
+                 options.archive.c_str());
     return 1;
   }
   Workload workload(options.workload);
-  std::fprintf(stderr, "%" PRIu64 " deliveries, seed %" PRIu64 ", batches of %" PRIu64
-                       ", body text: %s\n",
+  std::fprintf(stderr,
+               "%" PRIu64 " deliveries, seed %" PRIu64 ", batches of %" PRIu64 ", body text: %s\n",
                options.workload.deliveries, options.workload.seed, options.batch,
                workload.text_origin().c_str());
   Totals totals;
@@ -258,9 +271,10 @@ int main(int argc, char** argv) {
   }
   if (stats->deliveries != totals.deliveries || stats->messages != totals.stored ||
       stats->raw_bytes != totals.raw_bytes) {
-    std::fprintf(stderr, "archiver-scale-build: the archive counts %" PRIu64 " deliveries, %"
-                         PRIu64 " messages, %" PRIu64 " raw bytes; written %" PRIu64 ", %"
-                         PRIu64 ", %" PRIu64 "\n",
+    std::fprintf(stderr,
+                 "archiver-scale-build: the archive counts %" PRIu64 " deliveries, %" PRIu64
+                 " messages, %" PRIu64 " raw bytes; written %" PRIu64 ", %" PRIu64 ", %" PRIu64
+                 "\n",
                  stats->deliveries, stats->messages, stats->raw_bytes, totals.deliveries,
                  totals.stored, totals.raw_bytes);
     return 1;
@@ -269,7 +283,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "archiver-scale-build: cannot write %s\n", options.manifest.c_str());
     return 1;
   }
-  std::printf("built %" PRIu64 " deliveries of %" PRIu64 " messages (%s distinct, %s stored) "
+  std::printf("built %" PRIu64 " deliveries of %" PRIu64
+              " messages (%s distinct, %s stored) "
               "in %.1f s (%.0f deliveries/s, %.1f CPU s); manifest %s\n",
               totals.deliveries, totals.messages, archiver::FormatBytes(totals.raw_bytes).c_str(),
               archiver::FormatBytes(stats->stored_bytes).c_str(), seconds,

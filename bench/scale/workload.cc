@@ -17,27 +17,29 @@ namespace {
 
 constexpr uint64_t kMaxTextPool = 32ULL << 20;
 // Body text: log-normal around a median of 3 KB. Some messages carry an attachment
-// (random bytes, as compressed formats are), log-normal around 200 KB, up to 12 MB.
+// (random bytes, as compressed formats are; WorkloadOptions::attachment_share of them),
+// log-normal around 200 KB, up to 12 MB.
 constexpr double kTextMedian = 3000, kTextSigma = 1.3;
-constexpr double kAttachmentShare = 0.03, kAttachmentMedian = 200'000, kAttachmentSigma = 1.2;
+constexpr double kAttachmentMedian = 200'000, kAttachmentSigma = 1.2;
 constexpr uint64_t kMaxText = 2ULL << 20, kMaxAttachment = 12ULL << 20;
 constexpr int kListSenders = 50;  // the busiest ranks are mailing lists and newsletters
 // Recipients per message, 1..8: mean about 3.2 deliveries per message.
 constexpr double kRecipientWeights[kMaxRecipients] = {30, 20, 14, 10, 8, 7, 6, 5};
 
 const char* const kWords[] = {
-    "meeting", "report", "update", "project", "budget", "review", "schedule", "draft",
-    "proposal", "contract", "order", "delivery", "shipment", "payment", "account", "release",
-    "notes", "minutes", "agenda", "question", "request", "reminder", "summary", "weekly",
-    "monthly", "quarterly", "team", "customer", "support", "ticket", "issue", "status",
-    "plan", "roadmap", "design", "feedback", "offer", "newsletter", "event", "invitation",
-    "travel", "booking", "confirmation", "password", "security", "alert", "backup", "server"};
-const char* const kUnicodeWords[] = {"Grüße", "Überblick", "réunion", "café", "naïve",
-                                     "Zürich", "Ærø", "Straße", "año", "jalapeño"};
-const char* const kFirstNames[] = {"Anna", "Ben", "Chloe", "David", "Eva", "Farid", "Greta",
-                                   "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Marek", "Nora"};
-const char* const kLastNames[] = {"Berg", "Costa", "Dubois", "Evans", "Fischer", "Garcia",
-                                  "Hansen", "Ito", "Jensen", "Kowalski", "Larsen", "Mueller"};
+    "meeting",      "report",   "update",     "project", "budget",     "review",   "schedule",
+    "draft",        "proposal", "contract",   "order",   "delivery",   "shipment", "payment",
+    "account",      "release",  "notes",      "minutes", "agenda",     "question", "request",
+    "reminder",     "summary",  "weekly",     "monthly", "quarterly",  "team",     "customer",
+    "support",      "ticket",   "issue",      "status",  "plan",       "roadmap",  "design",
+    "feedback",     "offer",    "newsletter", "event",   "invitation", "travel",   "booking",
+    "confirmation", "password", "security",   "alert",   "backup",     "server"};
+const char* const kUnicodeWords[] = {"Grüße",  "Überblick", "réunion", "café", "naïve",
+                                     "Zürich", "Ærø",       "Straße",  "año",  "jalapeño"};
+const char* const kFirstNames[] = {"Anna", "Ben",  "Chloe", "David", "Eva",  "Farid", "Greta",
+                                   "Hiro", "Ines", "Jonas", "Kofi",  "Lena", "Marek", "Nora"};
+const char* const kLastNames[] = {"Berg",   "Costa", "Dubois", "Evans",    "Fischer", "Garcia",
+                                  "Hansen", "Ito",   "Jensen", "Kowalski", "Larsen",  "Mueller"};
 constexpr const char* kUserDomain = "example.org";
 
 template <typename T, size_t N>
@@ -150,8 +152,8 @@ std::string Workload::SenderAddress(int rank) {
   if (rank <= kListSenders) {
     std::snprintf(address, sizeof address, "list%02d@lists%d.example.net", rank, rank % 7);
   } else {
-    std::snprintf(address, sizeof address, "%s.%s%d@mail%d.example.com",
-                  Pick(kFirstNames, rank), Pick(kLastNames, rank / 14), rank, rank % 97);
+    std::snprintf(address, sizeof address, "%s.%s%d@mail%d.example.com", Pick(kFirstNames, rank),
+                  Pick(kLastNames, rank / 14), rank, rank % 97);
     for (char* c = address; *c != '\0'; ++c) *c = static_cast<char>(std::tolower(*c));
   }
   return address;
@@ -162,7 +164,8 @@ double Workload::Uniform() { return static_cast<double>(random_() >> 11) * 0x1.0
 int Workload::SenderRank() {
   const double u = Uniform();
   return static_cast<int>(std::lower_bound(sender_cdf_.begin(), sender_cdf_.end(), u) -
-                          sender_cdf_.begin()) + 1;
+                          sender_cdf_.begin()) +
+         1;
 }
 
 int Workload::RecipientCount() {
@@ -179,8 +182,8 @@ int Workload::RecipientCount() {
 uint64_t Workload::BodySize() {
   // Box-Muller: the library's distributions differ between standard libraries.
   const double normal = std::sqrt(-2 * std::log(1 - Uniform())) * std::cos(2 * M_PI * Uniform());
-  return std::min<uint64_t>(kMaxText, static_cast<uint64_t>(kTextMedian *
-                                                            std::exp(kTextSigma * normal)) + 40);
+  return std::min<uint64_t>(
+      kMaxText, static_cast<uint64_t>(kTextMedian * std::exp(kTextSigma * normal)) + 40);
 }
 
 std::string Workload::TextSlice(uint64_t size) {
@@ -210,7 +213,8 @@ std::string Workload::Subject(bool* encoded) {
     if (i > 0) subject += ' ';
     subject += (*encoded && i == 1) ? Pick(kUnicodeWords, random_()) : Pick(kWords, random_());
   }
-  if (with_word) subject += std::string(" ") + kSubjectWord + " " + std::to_string(random_() % 90000);
+  if (with_word)
+    subject += std::string(" ") + kSubjectWord + " " + std::to_string(random_() % 90000);
   if (*encoded) subject = "=?UTF-8?B?" + Base64(subject, false) + "?=";
   return subject;
 }
@@ -219,7 +223,8 @@ std::string Workload::Body(uint64_t size, const std::string& boundary) {
   if (boundary.empty()) return TextSlice(size);
   const double normal = std::sqrt(-2 * std::log(1 - Uniform())) * std::cos(2 * M_PI * Uniform());
   const uint64_t attachment = std::min<uint64_t>(
-      kMaxAttachment, static_cast<uint64_t>(kAttachmentMedian * std::exp(kAttachmentSigma * normal)));
+      kMaxAttachment,
+      static_cast<uint64_t>(kAttachmentMedian * std::exp(kAttachmentSigma * normal)));
   std::string bytes(attachment, '\0');
   for (size_t i = 0; i < bytes.size(); i += 8) {
     const uint64_t value = random_();
@@ -237,15 +242,16 @@ std::string Workload::Body(uint64_t size, const std::string& boundary) {
 
 bool Workload::Next(WorkloadMessage* message) {
   if (delivered_ >= options_.deliveries) return false;
-  const int recipients = static_cast<int>(
-      std::min<uint64_t>(RecipientCount(), options_.deliveries - delivered_));
+  const int recipients =
+      static_cast<int>(std::min<uint64_t>(RecipientCount(), options_.deliveries - delivered_));
   message->sequence = ++sequence_;
   // Time order, as mail arrives: this message's place in the stream, plus jitter within
   // the slot its deliveries take.
-  const double slot = static_cast<double>(options_.span_us) / static_cast<double>(options_.deliveries);
-  message->received_us = options_.first_us +
-                         static_cast<uint64_t>(slot * (static_cast<double>(delivered_) +
-                                                       Uniform() * recipients));
+  const double slot =
+      static_cast<double>(options_.span_us) / static_cast<double>(options_.deliveries);
+  message->received_us =
+      options_.first_us +
+      static_cast<uint64_t>(slot * (static_cast<double>(delivered_) + Uniform() * recipients));
   const int rank = SenderRank();
   const bool bounce = Uniform() < 0.01;
   const std::string sender = SenderAddress(rank);
@@ -262,18 +268,17 @@ bool Workload::Next(WorkloadMessage* message) {
   std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(random_()));
   bool encoded = false;
   const std::string subject = Subject(&encoded);
-  const bool attachment = Uniform() < kAttachmentShare;
+  const bool attachment = Uniform() < options_.attachment_share;
   const std::string boundary = attachment ? std::string("=_scale_") + token : "";
 
   std::string& m = message->bytes;
   m.clear();
   m += "Received: from " + std::string("out") + std::to_string(rank % 5) + "." + sender_domain +
-       " (out." + sender_domain + " [198.51.100." + std::to_string(rank % 250) +
-       "])\r\n\tby mx." + kUserDomain + " (Postfix) with ESMTPS id " + std::string(token, 10) +
-       "\r\n\tfor <" + Workload::UserName(users[0]) + ">; " + Rfc5322Date(message->received_us) +
-       "\r\n";
-  m += "Received: from client.internal ([10.0." + std::to_string(rank % 200) +
-       ".7])\r\n\tby out." + sender_domain + " with ESMTPSA; " + date + "\r\n";
+       " (out." + sender_domain + " [198.51.100." + std::to_string(rank % 250) + "])\r\n\tby mx." +
+       kUserDomain + " (Postfix) with ESMTPS id " + std::string(token, 10) + "\r\n\tfor <" +
+       Workload::UserName(users[0]) + ">; " + Rfc5322Date(message->received_us) + "\r\n";
+  m += "Received: from client.internal ([10.0." + std::to_string(rank % 200) + ".7])\r\n\tby out." +
+       sender_domain + " with ESMTPSA; " + date + "\r\n";
   if (!bounce && Uniform() < 0.6) {
     std::string signature(256, '\0');
     for (char& c : signature) c = static_cast<char>(random_());
@@ -297,11 +302,12 @@ bool Workload::Next(WorkloadMessage* message) {
   m += "Subject: " + subject + "\r\nDate: " + date + "\r\nMessage-ID: <" +
        std::to_string(message->sequence) + "." + token + "@" + sender_domain + ">\r\n";
   if (rank <= kListSenders)
-    m += "List-Id: <list" + std::to_string(rank) + "." + sender_domain +
-         ">\r\nPrecedence: bulk\r\n";
+    m +=
+        "List-Id: <list" + std::to_string(rank) + "." + sender_domain + ">\r\nPrecedence: bulk\r\n";
   m += "MIME-Version: 1.0\r\n";
-  m += attachment ? "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n"
-                  : "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n";
+  m += attachment
+           ? "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n"
+           : "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n";
   m += "\r\n" + Body(BodySize(), boundary);
 
   message->deliveries.clear();
@@ -312,14 +318,13 @@ bool Workload::Next(WorkloadMessage* message) {
     if (Uniform() < 0.05) delivery.envelope_to.insert(delivery.user.find('@'), "+archive");
     const double where = Uniform();
     delivery.mailbox = rank <= kListSenders && where < 0.7 ? "Lists/list" + std::to_string(rank)
-                       : where > 0.96                     ? "Junk"
-                                                          : "INBOX";
-    delivery.trace_prefix = "Return-Path: <" + message->envelope_from + ">\r\nDelivered-To: " +
-                            delivery.envelope_to + "\r\nReceived: from mx." + kUserDomain +
-                            "\r\n\tby imap." + kUserDomain + " with LMTP id " +
-                            std::string(token + 6, 10) + "\r\n\t(envelope-from <" +
-                            message->envelope_from + ">)\r\n\tfor <" + delivery.envelope_to +
-                            ">; " + Rfc5322Date(message->received_us) + "\r\n";
+                       : where > 0.96                      ? "Junk"
+                                                           : "INBOX";
+    delivery.trace_prefix =
+        "Return-Path: <" + message->envelope_from + ">\r\nDelivered-To: " + delivery.envelope_to +
+        "\r\nReceived: from mx." + kUserDomain + "\r\n\tby imap." + kUserDomain + " with LMTP id " +
+        std::string(token + 6, 10) + "\r\n\t(envelope-from <" + message->envelope_from +
+        ">)\r\n\tfor <" + delivery.envelope_to + ">; " + Rfc5322Date(message->received_us) + "\r\n";
     message->deliveries.push_back(std::move(delivery));
   }
   delivered_ += static_cast<uint64_t>(recipients);

@@ -12,12 +12,13 @@ namespace archiver::bench {
 
 struct WorkloadOptions {
   uint64_t seed = 1;
-  uint64_t deliveries = 1'000'000;  // total deliveries; the last message may get fewer
-                                     // recipients so that the total is exact
-  std::string corpus;               // mail corpus dir whose bodies are sliced; "" or
-                                     // missing: synthesized text
+  uint64_t deliveries = 1'000'000;            // total deliveries; the last message may get fewer
+                                              // recipients so that the total is exact
+  std::string corpus;                         // mail corpus dir whose bodies are sliced; "" or
+                                              // missing: synthesized text
   uint64_t first_us = 1'672'531'200'000'000;  // 2023-01-01T00:00:00Z
   uint64_t span_us = 2ULL * 365 * 86'400'000'000;  // received times spread over two years
+  double attachment_share = 0.03;  // messages with a random-bytes attachment; 0: text only
 };
 
 // The fixed shape of the workload, also written to the manifest.
@@ -54,14 +55,14 @@ class Workload {
   // Where the body text comes from, for the manifest ("corpus DIR (K bytes)" or "synthesized").
   const std::string& text_origin() const { return text_origin_; }
 
-  static std::string UserName(int index);       // index 0..kUsers-1
-  static std::string SenderAddress(int rank);   // rank 1..kSenders, 1 the busiest
+  static std::string UserName(int index);      // index 0..kUsers-1
+  static std::string SenderAddress(int rank);  // rank 1..kSenders, 1 the busiest
 
  private:
-  double Uniform();                   // [0, 1)
-  int SenderRank();                   // Zipf over 1..kSenders
-  int RecipientCount();               // 1..kMaxRecipients, skewed towards 1
-  uint64_t BodySize();                // log-normal, capped
+  double Uniform();      // [0, 1)
+  int SenderRank();      // Zipf over 1..kSenders
+  int RecipientCount();  // 1..kMaxRecipients, skewed towards 1
+  uint64_t BodySize();   // log-normal, capped
   std::string Subject(bool* encoded);
   std::string Body(uint64_t size, const std::string& boundary);
   std::string TextSlice(uint64_t size);
@@ -69,7 +70,7 @@ class Workload {
   WorkloadOptions options_;
   std::mt19937_64 random_;
   std::vector<double> sender_cdf_;
-  std::string text_pool_;             // CRLF text that bodies are sliced from
+  std::string text_pool_;  // CRLF text that bodies are sliced from
   std::string text_origin_;
   uint64_t delivered_ = 0;
   uint64_t sequence_ = 0;
