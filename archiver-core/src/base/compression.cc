@@ -79,6 +79,52 @@ class InflateStream {
   bool ok_ = false;
 };
 
+// A raw deflate (windowBits -15) stream of this thread, reset for each value: setting up
+// zlib's state costs more than compressing a few hundred bytes.
+class PrimedStreams {
+ public:
+  PrimedStreams() {
+    deflate_ok_ = deflateInit2(&deflater_, Z_BEST_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8,
+                               Z_DEFAULT_STRATEGY) == Z_OK;
+    inflate_ok_ = inflateInit2(&inflater_, -MAX_WBITS) == Z_OK;
+  }
+  ~PrimedStreams() {
+    if (deflate_ok_) deflateEnd(&deflater_);
+    if (inflate_ok_) inflateEnd(&inflater_);
+  }
+  PrimedStreams(const PrimedStreams&) = delete;
+  PrimedStreams& operator=(const PrimedStreams&) = delete;
+
+  // The stream, reset and primed with `dictionary`; null when zlib cannot give one.
+  z_stream* Deflater(std::string_view dictionary) {
+    if (!deflate_ok_ || deflateReset(&deflater_) != Z_OK) return nullptr;
+    return Prime(&deflater_, dictionary, deflateSetDictionary);
+  }
+  z_stream* Inflater(std::string_view dictionary) {
+    if (!inflate_ok_ || inflateReset(&inflater_) != Z_OK) return nullptr;
+    return Prime(&inflater_, dictionary, inflateSetDictionary);
+  }
+
+  static PrimedStreams& OfThisThread() {
+    thread_local PrimedStreams streams;
+    return streams;
+  }
+
+ private:
+  template <typename SetDictionary>
+  static z_stream* Prime(z_stream* stream, std::string_view dictionary, SetDictionary set) {
+    if (dictionary.empty()) return stream;
+    const auto* bytes = reinterpret_cast<const Bytef*>(dictionary.data());
+    const auto size = static_cast<uInt>(std::min<size_t>(dictionary.size(), 1u << MAX_WBITS));
+    return set(stream, bytes + dictionary.size() - size, size) == Z_OK ? stream : nullptr;
+  }
+
+  z_stream deflater_ = {};
+  z_stream inflater_ = {};
+  bool deflate_ok_ = false;
+  bool inflate_ok_ = false;
+};
+
 // Hands zlib the next chunk of [data, data + size) once it has used up the last one.
 void Refill(const char* data, uint64_t size, uint64_t* offset, Bytef** next, uInt* avail) {
   if (*avail != 0 || *offset == size) return;
@@ -138,6 +184,53 @@ Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size) 
   if (stream->avail_in != 0 || in_offset != compressed.size()) {
     return Status::Corruption("bytes follow the compressed payload");
   }
+  return Status::Ok();
+}
+
+bool DeflatePrimed(std::string_view input, std::string_view dictionary, std::string* out) {
+  if (input.empty() || input.size() > kMaxPrimedInput) return false;
+  z_stream* stream = PrimedStreams::OfThisThread().Deflater(dictionary);
+  if (stream == nullptr) return false;
+  const size_t base = out->size();
+  out->resize(base + input.size() - 1);  // anything longer is not worth storing
+  stream->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  stream->avail_in = static_cast<uInt>(input.size());
+  stream->next_out = reinterpret_cast<Bytef*>(out->data() + base);
+  stream->avail_out = static_cast<uInt>(input.size() - 1);
+  const bool fitted = deflate(stream, Z_FINISH) == Z_STREAM_END;
+  out->resize(fitted ? base + (input.size() - 1 - stream->avail_out) : base);
+  return fitted;
+}
+
+Status InflatePrimed(std::string_view compressed, std::string_view dictionary, uint64_t raw_size,
+                     std::string* out) {
+  if (raw_size > kMaxPrimedInput || compressed.size() > kMaxPrimedInput) {
+    return Status::Corruption("compressed value claims an impossible size");
+  }
+  z_stream* stream = PrimedStreams::OfThisThread().Inflater(dictionary);
+  if (stream == nullptr) return Status::IOError("zlib: cannot initialise a decompressor");
+  out->resize(raw_size);
+  Bytef no_output;  // zlib rejects a null next_out even when there is nothing to write
+  stream->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  stream->avail_in = static_cast<uInt>(compressed.size());
+  stream->next_out = raw_size == 0 ? &no_output : reinterpret_cast<Bytef*>(out->data());
+  stream->avail_out = static_cast<uInt>(raw_size);
+  const int rc = inflate(stream, Z_FINISH);
+  if (rc != Z_STREAM_END) {
+    if (rc == Z_MEM_ERROR) return Status::IOError("zlib: out of memory");
+    if ((rc == Z_OK || rc == Z_BUF_ERROR) && stream->avail_out == 0) {
+      return Status::Corruption("compressed value is longer than its recorded size");
+    }
+    if (rc == Z_OK || rc == Z_BUF_ERROR) {
+      return Status::Corruption("compressed value is truncated");
+    }
+    return Status::Corruption(std::string("compressed value is damaged (zlib: ") +
+                              (stream->msg != nullptr ? stream->msg : "error") + ")");
+  }
+  if (stream->avail_out != 0) {
+    return Status::Corruption("compressed value is shorter than its recorded size");
+  }
+  if (stream->avail_in != 0) return Status::Corruption("bytes follow the compressed value");
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // The one deflate wrapper: compression of stored messages into zlib streams (libdeflate),
-// their inflation (bounded by the size recorded when the message was stored) and bounded
-// inflation of untrusted zlib/gzip streams (zlib).
+// their inflation (bounded by the size recorded when the message was stored), short values
+// compressed against a preset dictionary (zlib), and bounded inflation of untrusted
+// zlib/gzip streams (zlib).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,19 @@ bool DeflateAppend(std::string_view input, int level, std::string* out);
 // the stream is intact and yields exactly `raw_size` bytes with nothing after it; never
 // writes beyond raw_size. IOError if zlib cannot allocate its state.
 Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size);
+
+// Short values (a delivery's trace header) as raw deflate streams (RFC 1951, no framing)
+// primed with a preset `dictionary` (zlib's deflateSetDictionary): text the value is likely
+// to repeat, which the reader must give again, byte for byte. Appends the stream to `out`
+// and returns true only when it is shorter than `input` (false: `out` as it was). Inputs
+// above kMaxPrimedInput are not compressed. Safe from any thread.
+constexpr size_t kMaxPrimedInput = 1 << 20;
+bool DeflatePrimed(std::string_view input, std::string_view dictionary, std::string* out);
+// Replaces `out` with the inflation of `compressed` primed with `dictionary`. Corruption
+// unless the stream is intact and yields exactly `raw_size` bytes (at most
+// kMaxPrimedInput) with nothing after it; never writes beyond raw_size.
+Status InflatePrimed(std::string_view compressed, std::string_view dictionary, uint64_t raw_size,
+                     std::string* out);
 
 // How a deflate stream is framed: RFC 1950 (zlib) or RFC 1952 (one gzip member).
 enum class Framing { kZlib, kGzip };

@@ -157,5 +157,58 @@ TEST(CodecTest, EmptyInputStream) {
   EXPECT_TRUE(InflateExact(empty_stream, nullptr, 0).ok());
 }
 
+// Short values against a preset dictionary: the dictionary makes them small, the reader
+// must give the same one, and a stream that does not yield the stated size is Corruption.
+TEST(PrimedDeflateTest, RoundTripsOnlyWithTheSameDictionary) {
+  const std::string dictionary = "Return-Path: <alice@example.org>\r\nDelivered-To: bob@example.org";
+  const std::string value = "Return-Path: <alice@example.org>\r\nDelivered-To: bob@example.org\r\n";
+  std::string packed = "kept";
+  ASSERT_TRUE(DeflatePrimed(value, dictionary, &packed));
+  ASSERT_EQ(packed.substr(0, 4), "kept");  // appended
+  packed.erase(0, 4);
+  EXPECT_LT(packed.size(), 16u);
+  std::string out;
+  ASSERT_TRUE(InflatePrimed(packed, dictionary, value.size(), &out).ok());
+  EXPECT_EQ(out, value);
+  // Another dictionary yields other bytes or fails; never the value.
+  Status other = InflatePrimed(packed, "another dictionary entirely, of other words", value.size(), &out);
+  EXPECT_TRUE(!other.ok() || out != value);
+  EXPECT_EQ(InflatePrimed(packed, dictionary, value.size() - 1, &out).code(),
+            Status::Code::kCorruption);
+  EXPECT_EQ(InflatePrimed(packed, dictionary, value.size() + 1, &out).code(),
+            Status::Code::kCorruption);
+  EXPECT_EQ(InflatePrimed(packed.substr(0, packed.size() / 2), dictionary, value.size(), &out)
+                .code(),
+            Status::Code::kCorruption);
+  EXPECT_EQ(InflatePrimed(packed + "x", dictionary, value.size(), &out).code(),
+            Status::Code::kCorruption);
+  EXPECT_EQ(InflatePrimed(packed, dictionary, kMaxPrimedInput + 1, &out).code(),
+            Status::Code::kCorruption);
+  // Nothing to gain: not compressed, the output as it was.
+  std::string unchanged = "x";
+  EXPECT_FALSE(DeflatePrimed("\x01\xfe", dictionary, &unchanged));
+  EXPECT_FALSE(DeflatePrimed("", dictionary, &unchanged));
+  EXPECT_EQ(unchanged, "x");
+}
+
+TEST(PrimedDeflateTest, EachThreadHasItsOwnStreams) {
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &failures] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string dictionary = "user" + std::to_string(t) + "@example.org ";
+        const std::string value = dictionary + dictionary + std::to_string(i) + dictionary;
+        std::string packed, out;
+        if (!DeflatePrimed(value, dictionary, &packed) ||
+            !InflatePrimed(packed, dictionary, value.size(), &out).ok() || out != value)
+          ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures, std::vector<int>(4, 0));
+}
+
 }  // namespace
 }  // namespace archiver::compression
