@@ -20,7 +20,7 @@ namespace archiver::test_tools {
 inline std::optional<lmdb::Env> OpenToolArchive(const char* directory,
                                                 lmdb::EnvContext* context) {
   Result<lmdb::Env> env = lmdb::Env::Create();
-  int rc = env.ok() ? mdb_env_set_maxdbs(env->get(), 32) : -1;
+  int rc = env.ok() ? mdb_env_set_maxdbs(env->get(), 64) : -1;
   if (rc == 0) rc = mdb_env_set_mapsize(env->get(), 1ULL << 20);  // adopts the file's size
   if (rc == 0) rc = mdb_env_open(env->get(), directory, MDB_NOTLS, 0600);
   if (rc != 0) {

@@ -30,17 +30,10 @@ Result<const ContentIndexes*> OpenContentIndexes(lmdb::ArchiveEnv& env, bool wri
 }
 
 Result<bool> ContentIndexesComplete(const lmdb::Txn& txn, MDB_dbi meta) {
-  uint64_t indexed = 0;
-  Status read = ReadCounter(txn, meta, kContentIndexedKey, &indexed);
-  if (read.code() == Status::Code::kCorruption) return false;
-  if (!read.ok()) return read;
-  return indexed != 0;
+  return MarkerSet(txn, meta, kContentIndexedKey);
 }
 
-Status MarkContentIndexed(lmdb::Txn& txn, MDB_dbi meta) {
-  std::array<char, 8> one = record::EncodeCounter(1);
-  return txn.Put(meta, kContentIndexedKey, {one.data(), one.size()}, 0);
-}
+Status MarkContentIndexed(lmdb::Txn& txn, MDB_dbi meta) { return SetMarker(txn, meta, kContentIndexedKey); }
 
 Status ForEachContentEntry(const ContentIndexes& indexes, const DeliveryRecord& record,
                            const IndexEntryVisitor& visit) {

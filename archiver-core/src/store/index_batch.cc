@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "lmdb/lmdb_entries.h"
+#include "store/message_headers.h"
 
 namespace archiver::internal {
 namespace {
@@ -19,8 +20,10 @@ using record::kDeliveryKeySize;
 Status ListedValue(const lmdb::Txn& txn, const OpenArchive& archive, std::string* listed) {
   std::string_view stored;
   Status found = txn.Get(archive.db.meta, kUnindexedKey, &stored);
-  if (found.code() == Status::Code::kNotFound) stored = {};
-  else if (!found.ok()) return found;
+  if (found.code() == Status::Code::kNotFound)
+    stored = {};
+  else if (!found.ok())
+    return found;
   listed->assign(stored.substr(0, stored.size() - stored.size() % kDeliveryKeySize));
   if (stored.size() % kDeliveryKeySize != 0) {
     return Status::Corruption("meta '" + std::string(kUnindexedKey) + "' is " +
@@ -53,7 +56,7 @@ Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& liste
     if (found.code() == Status::Code::kNotFound) continue;
     if (!found.ok()) return found;
     DeliveryRecord record;
-    if (!record::DecodeDelivery(stored, &record).ok()) {
+    if (!DeliveryReader(archive).Load(txn, stored, &record, record::TraceDecoding::kSkip).ok()) {
       kept->append(key);
       continue;
     }
@@ -127,8 +130,8 @@ Status DeferIndexing(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord&
 }
 
 Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
-                        const index::PreparedFilter& filter, std::vector<Delivery>* matches,
-                        std::unordered_set<std::string>* keys) {
+                        const DeliveryReader& reader, const index::PreparedFilter& filter,
+                        std::vector<Delivery>* matches, std::unordered_set<std::string>* keys) {
   std::vector<record::DeliveryKeyBytes> listed;
   Status read = ReadUnindexed(txn, archive, &listed);
   if (!read.ok() && read.code() != Status::Code::kCorruption) return read;  // Verify reports it
@@ -139,7 +142,9 @@ Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
     std::string_view stored;
     if (!record::DecodeDeliveryKey(key, &delivery.key) ||
         !txn.Get(archive.db.deliveries, key, &stored).ok() ||
-        !record::DecodeDelivery(stored, &delivery.record).ok()) {
+        !reader.Load(txn, stored, &delivery.record, record::TraceDecoding::kSkip,
+                     filter.load_headers)
+             .ok()) {
       continue;  // Verify reports it
     }
     if (filter.Matches(delivery.record)) matches->push_back(std::move(delivery));

@@ -17,6 +17,7 @@
 #include "archiver/store/store.h"
 #include "store/content_indexes.h"
 #include "store/index_keys.h"
+#include "store/message_headers.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -58,7 +59,7 @@ Status RaiseFormatVersion(const OpenArchive& archive, lmdb::Txn& txn);
 // `keys` receives every listed key (matching or not), so that an index walk in a later
 // transaction can skip those that were filed meanwhile.
 Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
-                        const index::PreparedFilter& filter, std::vector<Delivery>* matches,
-                        std::unordered_set<std::string>* keys);
+                        const DeliveryReader& reader, const index::PreparedFilter& filter,
+                        std::vector<Delivery>* matches, std::unordered_set<std::string>* keys);
 
 }  // namespace archiver::internal

@@ -100,7 +100,8 @@ PreparedFilter::PreparedFilter(const ListFilter& filter)
       user(filter.user),
       mailbox(filter.mailbox),
       subject(ascii::Lowercase(filter.subject)),
-      source(filter.source) {}
+      source(filter.source),
+      load_headers(filter.headers || !from.empty() || !subject.empty()) {}
 
 bool PreparedFilter::Matches(const DeliveryRecord& record) const {
   if (record.received_us < since_us || record.received_us >= until_us) return false;

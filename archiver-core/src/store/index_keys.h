@@ -59,6 +59,7 @@ struct PreparedFilter {
   std::string mailbox;
   std::string subject;  // ASCII-lowercased
   std::string source;
+  bool load_headers;  // ListFilter::headers, or the filter reads them (from, subject)
   bool Matches(const DeliveryRecord& record) const;
 };
 

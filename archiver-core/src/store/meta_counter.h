@@ -15,4 +15,9 @@ namespace archiver::internal {
 // A meta counter, 0 when absent. Corruption when its value is not 8 bytes.
 Status ReadCounter(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_t* value);
 
+// A marker (a counter of 1 once set, never unset): whether it is set. A damaged one counts
+// as unset (verify reports it).
+Result<bool> MarkerSet(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name);
+Status SetMarker(lmdb::Txn& txn, MDB_dbi meta, std::string_view name);
+
 }  // namespace archiver::internal

@@ -3,41 +3,72 @@
 // keys and the message header are fixed layouts. Stored bytes need no alignment.
 #include "store/record.h"
 
+#include "store/trace_codec.h"
+
 namespace archiver::record {
 namespace {
 
-// Version 2 is written only when a remote field is set: a local delivery stays version 1,
-// which older readers (refusing 2) keep reading.
 bool HasRemoteFields(const DeliveryRecord& record) {
   return !record.source.empty() || !record.folder.empty() || record.uidvalidity != 0 ||
          record.uid != 0 || record.internal_date_us != 0 || !record.flags.empty();
 }
 
-// A deliveries value; `Io` is value_codec::Writer or Reader.
-template <typename Io, typename Record>
-void DeliveryLayout(Io& io, Record& record) {
-  const uint8_t version = io.Version(
-      kDeliveryValueVersion, Io::kReading || HasRemoteFields(record) ? kDeliveryValueVersion : 1);
+// A deliveries value of `version` (the Writer's choice; the Reader's is the value's); `Io` is
+// value_codec::Writer or Reader. Version 3 keeps the trace packed (`trace`) and the header
+// summary in msg_headers; 1 and 2 hold both as text, 2 with the remote fields.
+template <typename Io, typename Record, typename Trace>
+void DeliveryLayout(Io& io, Record& record, Trace& trace, uint8_t version) {
+  version = io.Version(kDeliveryValueVersion, version);
   auto& headers = record.headers;
   io.Bytes(record.id);
   io.Varint(record.received_us);
   io.Varint(record.size);
-  for (auto* text :
-       {&record.origin, &record.envelope_from, &record.envelope_to, &record.user, &record.mailbox,
-        &record.trace_prefix, &headers.from, &headers.from_addr, &headers.to, &headers.cc,
-        &headers.subject, &headers.date, &headers.message_id}) {
+  for (auto* text : {&record.origin, &record.envelope_from, &record.envelope_to, &record.user,
+                     &record.mailbox}) {
     io.String(*text);
   }
-  if (version >= 2) {
+  bool remote = version == 2;
+  if (version >= 3) {
+    uint8_t form = static_cast<uint8_t>(trace.form);
+    io.Byte(form);
+    if constexpr (Io::kReading) {
+      if (form > static_cast<uint8_t>(TraceForm::kPrimedDeflate1)) io.Fail("an unknown trace form");
+      trace.form = static_cast<TraceForm>(form);
+    }
+    if (trace.form != TraceForm::kLiteral) {
+      io.Varint(trace.size);
+      io.Varint(trace.check);
+    }
+    io.String(trace.bytes);
+    if constexpr (!Io::kReading) remote = HasRemoteFields(record);
+    io.Flag(remote);
+    io.Missing(record.trace_prefix, headers);
+  } else {
+    for (auto* text : {&record.trace_prefix, &headers.from, &headers.from_addr, &headers.to,
+                       &headers.cc, &headers.subject, &headers.date, &headers.message_id}) {
+      io.String(*text);
+    }
+  }
+  if (remote) {
     io.String(record.source);
     io.String(record.folder);
     io.Varint(record.uidvalidity);
     io.Varint(record.uid);
     io.Varint(record.internal_date_us);
     io.String(record.flags);
-  } else {  // version 1: a local delivery
+  } else {  // a local delivery
     io.Missing(record.source, record.folder, record.uidvalidity, record.uid,
                record.internal_date_us, record.flags);
+  }
+}
+
+// A msg_headers value.
+template <typename Io, typename Headers>
+void HeadersLayout(Io& io, Headers& headers) {
+  io.Version(kHeadersValueVersion);
+  for (auto* text : {&headers.from, &headers.from_addr, &headers.to, &headers.cc, &headers.subject,
+                     &headers.date, &headers.message_id}) {
+    io.String(*text);
   }
 }
 
@@ -108,26 +139,60 @@ bool DecodeDeliveryKey(std::string_view bytes, DeliveryKey* key) {
   return true;
 }
 
-std::string EncodeDelivery(const DeliveryRecord& record) {
-  const HeaderSummary& headers = record.headers;
+std::string EncodeDeliveryVersion(const DeliveryRecord& record, uint8_t version) {
+  PackedTrace trace;
+  if (version >= 3)
+    trace = PackTrace(record.trace_prefix, record.envelope_from, record.envelope_to);
+  if (version == 1 && HasRemoteFields(record)) version = 2;
   std::string value;
   value.reserve(64 + record.origin.size() + record.envelope_from.size() +
                 record.envelope_to.size() + record.user.size() + record.mailbox.size() +
-                record.trace_prefix.size() + headers.from.size() + headers.from_addr.size() +
-                headers.to.size() + headers.cc.size() + headers.subject.size() +
-                headers.date.size() + headers.message_id.size() + record.source.size() +
-                record.folder.size() + record.flags.size());
+                trace.bytes.size() + record.source.size() + record.folder.size() +
+                record.flags.size());
   value_codec::EncodeTo(
-      record, [](value_codec::Writer& out, const DeliveryRecord& v) { DeliveryLayout(out, v); },
+      record,
+      [&](value_codec::Writer& out, const DeliveryRecord& v) {
+        DeliveryLayout(out, v, trace, version);
+      },
       &value);
   return value;
 }
 
-Status DecodeDelivery(std::string_view value, DeliveryRecord* record) {
+std::string EncodeDelivery(const DeliveryRecord& record) {
+  return EncodeDeliveryVersion(record, kDeliveryValueVersion);
+}
+
+bool DeliveryHoldsHeaders(std::string_view value) {
+  return !value.empty() && static_cast<uint8_t>(value[0]) < 3;
+}
+
+Status DecodeDelivery(std::string_view value, DeliveryRecord* record,
+                      TraceDecoding trace_decoding) {
   // Bytes left over belong to fields added by later versions.
-  return value_codec::Decode(
+  PackedTrace trace;
+  Status decoded = value_codec::Decode(
       value, "delivery record", record,
-      [](value_codec::Reader& in, DeliveryRecord& v) { DeliveryLayout(in, v); });
+      [&](value_codec::Reader& in, DeliveryRecord& v) { DeliveryLayout(in, v, trace, 0); });
+  if (decoded.ok() && trace_decoding == TraceDecoding::kSkip) record->trace_prefix.clear();
+  if (!decoded.ok() || DeliveryHoldsHeaders(value) || trace_decoding == TraceDecoding::kSkip) {
+    return decoded;
+  }
+  return UnpackTrace(trace, record->envelope_from, record->envelope_to, &record->trace_prefix)
+      .Annotated("delivery record");
+}
+
+std::string EncodeHeaderSummary(const HeaderSummary& headers) {
+  std::string value;
+  value_codec::EncodeTo(
+      headers, [](value_codec::Writer& out, const HeaderSummary& v) { HeadersLayout(out, v); },
+      &value);
+  return value;
+}
+
+Status DecodeHeaderSummary(std::string_view value, HeaderSummary* headers) {
+  return value_codec::Decode(
+      value, "header summary", headers,
+      [](value_codec::Reader& in, HeaderSummary& v) { HeadersLayout(in, v); });
 }
 
 }  // namespace archiver::record

@@ -17,13 +17,16 @@ namespace archiver::record {
 // meta "format_version" this code writes: 2 may list deliveries not yet filed in
 // idx_rcpt / idx_from / idx_user (meta "unindexed", index_batch.h); 3 files every new
 // delivery in idx_mailbox and idx_subject too (content_indexes.h), so a writer of 2
-// must no longer write.
-constexpr uint64_t kFormatVersion = 3;
+// must no longer write; 4 may hold deliveries values of version 3 (and msg_headers),
+// which a reader of 3 cannot read.
+constexpr uint64_t kFormatVersion = 4;
 constexpr uint8_t kMessageValueVersion = 1;  // first byte of a messages value
 // First byte of a deliveries value. 2 appends the remote-source fields (source,
-// folder, uidvalidity, uid, internal date, flags) to the fields of 1; a record without
-// them is still written as 1, which older readers (refusing 2) keep reading.
-constexpr uint8_t kDeliveryValueVersion = 2;
+// folder, uidvalidity, uid, internal date, flags) to the fields of 1. 3 (what this code
+// writes) leaves the header summary to msg_headers (once per message), packs the trace
+// (trace_codec.h) and flags the remote fields.
+constexpr uint8_t kDeliveryValueVersion = 3;
+constexpr uint8_t kHeadersValueVersion = 1;   // first byte of a msg_headers value
 constexpr size_t kMessageHeaderSize = 10;     // version, codec, raw size (BE64)
 constexpr size_t kDeliveryKeySize = 16;       // received_us (BE64), sequence (BE64)
 constexpr uint64_t kMaxRawSize = 4ULL << 30;  // larger recorded sizes are corruption
@@ -62,9 +65,24 @@ Status DecodeMessageHeader(std::string_view value, MessageHeader* header);
 DeliveryKeyBytes EncodeDeliveryKey(const DeliveryKey& key);
 bool DecodeDeliveryKey(std::string_view bytes, DeliveryKey* key);
 
-// A deliveries value. Decoding accepts older versions and ignores bytes after the
-// fields it knows (later versions append); Corruption when truncated or newer.
+// A deliveries value of the current version: record.headers is not in it (it goes to
+// msg_headers, EncodeHeaderSummary). EncodeDeliveryVersion writes an older version too
+// (1 becomes 2 for a record with remote fields), for the tests of their readers.
 std::string EncodeDelivery(const DeliveryRecord& record);
-Status DecodeDelivery(std::string_view value, DeliveryRecord* record);
+std::string EncodeDeliveryVersion(const DeliveryRecord& record, uint8_t version);
+// Whether a deliveries value holds its header summary (versions 1 and 2).
+bool DeliveryHoldsHeaders(std::string_view value);
+// Decodes a deliveries value of any version up to the current one, ignoring bytes after
+// the fields it knows (later versions append); Corruption when truncated, malformed or
+// newer. record->headers is left empty unless DeliveryHoldsHeaders (see LoadDelivery,
+// message_headers.h). kSkip leaves record->trace_prefix empty (for version 3: no
+// inflation; for listings, which never show it).
+enum class TraceDecoding { kExpand, kSkip };
+Status DecodeDelivery(std::string_view value, DeliveryRecord* record,
+                      TraceDecoding trace = TraceDecoding::kExpand);
+
+// A msg_headers value: the header summary of one message.
+std::string EncodeHeaderSummary(const HeaderSummary& headers);
+Status DecodeHeaderSummary(std::string_view value, HeaderSummary* headers);
 
 }  // namespace archiver::record

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "store/content_indexes.h"
+#include "store/message_headers.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -44,6 +45,7 @@ Status OpenAll(const std::string& path, lmdb::Txn& txn, bool create, Databases* 
     if (put.ok()) put = txn.Put(db->meta, kNextSequenceKey, {first_sequence.data(), 8}, 0);
     // No delivery to backfill: idx_mailbox and idx_subject are complete from the start.
     if (put.ok()) put = MarkContentIndexed(txn, db->meta);
+    if (put.ok()) put = MarkRecordsCompact(txn, db->meta);
     return put;
   }
   if (!found.ok()) return found;
@@ -167,6 +169,19 @@ Status ReadCounter(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name, ui
     return Status::Corruption("meta value '" + std::string(name) + "' is not 8 bytes");
   }
   return Status::Ok();
+}
+
+Result<bool> MarkerSet(const lmdb::Txn& txn, MDB_dbi meta, std::string_view name) {
+  uint64_t value = 0;
+  Status read = ReadCounter(txn, meta, name, &value);
+  if (read.code() == Status::Code::kCorruption) return false;
+  if (!read.ok()) return read;
+  return value != 0;
+}
+
+Status SetMarker(lmdb::Txn& txn, MDB_dbi meta, std::string_view name) {
+  std::array<char, 8> one = record::EncodeCounter(1);
+  return txn.Put(meta, name, {one.data(), one.size()}, 0);
 }
 
 }  // namespace internal

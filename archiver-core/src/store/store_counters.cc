@@ -41,7 +41,8 @@ Status CountArchive(const lmdb::Txn& txn, const OpenArchive& archive, ArchiveCou
       txn, archive.db.deliveries, MDB_FIRST, {}, MDB_NEXT,
       [&](std::string_view key, std::string_view value, bool*) {
         DeliveryRecord record;
-        const bool decoded = record::DecodeDelivery(value, &record).ok();
+        const bool decoded =
+            record::DecodeDelivery(value, &record, record::TraceDecoding::kSkip).ok();
         CountDelivery(key, decoded ? &record : nullptr, counts);
         return Status::Ok();
       },
@@ -72,8 +73,8 @@ Result<std::vector<CounterRepair>> Store::RepairCounters() {
   // The next delivery sequence is not a statistic, but it is repaired the same way; it is
   // never lowered (a sequence must not be given out twice).
   uint64_t next_sequence = 0;
-  Status read = internal::ReadCounter(*txn, archive.db.meta, internal::kNextSequenceKey,
-                                      &next_sequence);
+  Status read =
+      internal::ReadCounter(*txn, archive.db.meta, internal::kNextSequenceKey, &next_sequence);
   if (read.ok() && next_sequence > counts.next_sequence) counts.next_sequence = next_sequence;
   values.push_back({internal::kNextSequenceKey, counts.next_sequence});
   std::vector<CounterRepair> repairs;
@@ -82,9 +83,12 @@ Result<std::vector<CounterRepair>> Store::RepairCounters() {
     CounterRepair repair;
     repair.name = std::string(counted_value.name);
     repair.after = counted_value.value;
-    Status stored = internal::ReadCounter(*txn, archive.db.meta, counted_value.name, &repair.before);
-    if (stored.code() == Status::Code::kCorruption) repair.was_damaged = true;
-    else if (!stored.ok()) return stored;
+    Status stored =
+        internal::ReadCounter(*txn, archive.db.meta, counted_value.name, &repair.before);
+    if (stored.code() == Status::Code::kCorruption)
+      repair.was_damaged = true;
+    else if (!stored.ok())
+      return stored;
     if (repair.was_damaged || repair.before != repair.after) {
       std::array<char, 8> bytes = record::EncodeCounter(repair.after);
       Status put = txn->Put(archive.db.meta, counted_value.name, {bytes.data(), bytes.size()}, 0);

@@ -12,6 +12,7 @@
 #include "lmdb/lmdb_entries.h"
 #include "lmdb/map_advice.h"
 #include "store/index_keys.h"
+#include "store/message_headers.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -44,7 +45,8 @@ Result<bool> FindRange(const Store& store, const ListFilter& filter, Range* rang
     found = true;
     return false;
   });
-  if (!listed.ok() || !found || filter.limit == 0) return listed.ok() ? Result<bool>(found) : listed;
+  if (!listed.ok() || !found || filter.limit == 0)
+    return listed.ok() ? Result<bool>(found) : listed;
   listed = store.ListDeliveries(filter, [&](const Delivery& delivery) {
     range->lowest = delivery.key;
     return true;
@@ -55,6 +57,7 @@ Result<bool> FindRange(const Store& store, const ListFilter& filter, Range* rang
 
 // Whether no delivery of the same message after `delivery` (up to range.highest) matches.
 Result<bool> IsNewestMatch(const lmdb::Txn& txn, const internal::OpenArchive& archive,
+                           const internal::DeliveryReader& reader,
                            const index::PreparedFilter& filter, const Range& range,
                            const Delivery& delivery) {
   const record::DeliveryKeyBytes own = record::EncodeDeliveryKey(delivery.key);
@@ -75,7 +78,9 @@ Result<bool> IsNewestMatch(const lmdb::Txn& txn, const internal::OpenArchive& ar
         std::string_view stored;
         DeliveryRecord later;
         if (txn.Get(archive.db.deliveries, key_bytes, &stored).ok() &&
-            record::DecodeDelivery(stored, &later).ok() && filter.Matches(later)) {
+            reader.Load(txn, stored, &later, record::TraceDecoding::kSkip, filter.load_headers)
+                .ok() &&
+            filter.Matches(later)) {
           newest = false;
           *stop = true;
         }
@@ -108,12 +113,13 @@ Status ListWindow(const Store& store, ListFilter window, const Range& range, boo
 // read transaction (ended before the caller hands the rest out).
 Status KeepNewestMatches(const internal::OpenArchive& archive, const index::PreparedFilter& filter,
                          const Range& range, std::vector<Delivery>* window) {
+  const internal::DeliveryReader reader(archive);
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   Status failed = Status::Ok();
   std::erase_if(*window, [&](const Delivery& delivery) {
     if (!failed.ok()) return false;
-    Result<bool> newest = IsNewestMatch(*txn, archive, filter, range, delivery);
+    Result<bool> newest = IsNewestMatch(*txn, archive, reader, filter, range, delivery);
     if (!newest.ok()) failed = newest.status();
     return newest.ok() && !*newest;
   });
@@ -127,10 +133,12 @@ Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisit
   // Point reads (ReadMessage asks for each message's pages itself): no read-around, which
   // would drag megabytes per lookup under a page cache smaller than the archive.
   lmdb::ScanAdvice advice(archive.env, lmdb::MapAccess::kLookups);
+  ListFilter selection = filter;
+  selection.headers = false;  // handed out without them: the visitor reads the message
   Range range;
-  Result<bool> found = FindRange(*this, filter, &range);
+  Result<bool> found = FindRange(*this, selection, &range);
   if (!found.ok() || !*found) return found.status();
-  const index::PreparedFilter prepared(filter);
+  const index::PreparedFilter prepared(selection);
   const uint64_t end_us = range.highest.received_us + 1;
   uint64_t since = std::max(filter.since_us, range.lowest.received_us);
   uint64_t width = kFirstWindowUs;
@@ -138,7 +146,7 @@ Status Store::ListDistinctMessages(const ListFilter& filter, const DeliveryVisit
   uint64_t handed_out = 0;    // message bytes since the last ReleaseMapped
   uint64_t handed_count = 0;  // messages since then
   while (since < end_us) {
-    ListFilter bounds = filter;
+    ListFilter bounds = selection;
     bounds.since_us = since;
     bounds.until_us = end_us - since > width ? since + width : end_us;
     bool fits = true;

@@ -95,6 +95,11 @@ std::vector<CountedValue> CountedValues(const ArchiveCounts& counts);
 // without checking its hash. Corruption when the value is malformed.
 Status DecodeStoredMessage(std::string_view value, std::string* out);
 
+// The 32 bytes of `id` as a key.
+inline std::string_view IdBytes(const MessageId& id) {
+  return {reinterpret_cast<const char*>(id.data()), id.size()};
+}
+
 // "message <hex>: <what>", keeping `status`'s category.
 Status AboutMessage(const MessageId& id, const Status& status);
 

@@ -13,6 +13,7 @@
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/list_source.h"
+#include "store/message_headers.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -34,6 +35,7 @@ struct ScanState {
 // state: a newest-first walk through every delivery.
 Status ScanDeliveriesBatch(const OpenArchive& archive, const index::PreparedFilter& filter,
                            size_t want, ScanState* state, std::vector<Delivery>* out) {
+  const internal::DeliveryReader reader(archive);
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
 
@@ -54,7 +56,10 @@ Status ScanDeliveriesBatch(const OpenArchive& archive, const index::PreparedFilt
         }
         state->bound.emplace();
         std::copy(key.begin(), key.end(), state->bound->begin());
-        if (record::DecodeDelivery(value, &delivery.record).ok() &&
+        if (reader
+                .Load(*txn, value, &delivery.record, record::TraceDecoding::kSkip,
+                      filter.load_headers)
+                .ok() &&
             filter.Matches(delivery.record)) {
           out->push_back(std::move(delivery));
         }
@@ -110,6 +115,7 @@ Status NextCandidates(const lmdb::Txn& txn, const internal::ListSource& source,
 Status ScanIndexBatch(const OpenArchive& archive, const internal::ListSource& source,
                       const index::PreparedFilter& filter, size_t want, ScanState* state,
                       std::vector<Delivery>* out) {
+  const internal::DeliveryReader reader(archive);
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   std::optional<std::string_view> below;
@@ -124,7 +130,11 @@ Status ScanIndexBatch(const OpenArchive& archive, const internal::ListSource& so
     std::string_view stored;
     if (record::DecodeDeliveryKey(key_bytes, &delivery.key) &&
         txn->Get(archive.db.deliveries, key_bytes, &stored).ok() &&
-        record::DecodeDelivery(stored, &delivery.record).ok() && filter.Matches(delivery.record))
+        reader
+            .Load(*txn, stored, &delivery.record, record::TraceDecoding::kSkip,
+                  filter.load_headers)
+            .ok() &&
+        filter.Matches(delivery.record))
       out->push_back(std::move(delivery));
   }
   if (!candidates.empty()) state->bound = candidates.back();
@@ -135,14 +145,15 @@ Status ScanIndexBatch(const OpenArchive& archive, const internal::ListSource& so
 // The deliveries of `unindexed` that the filter matches, for a walk through an index the
 // batches fill (not idx_source, which is filed at once): read in one transaction first.
 struct Unindexed {
-  std::vector<Delivery> matches;     // newest first
+  std::vector<Delivery> matches;         // newest first
   std::unordered_set<std::string> keys;  // every listed key: skipped in the index walk
-  size_t next = 0;                   // matches[next] is the next one to hand out
+  size_t next = 0;                       // matches[next] is the next one to hand out
 
   Status Read(const OpenArchive& archive, const index::PreparedFilter& filter) {
+    const internal::DeliveryReader reader(archive);
     Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
     if (!txn.ok()) return txn.status();
-    return internal::UnindexedMatches(*txn, archive, filter, &matches, &keys);
+    return internal::UnindexedMatches(*txn, archive, reader, filter, &matches, &keys);
   }
   bool Listed(const DeliveryKey& key) const {
     if (keys.empty()) return false;
@@ -167,7 +178,8 @@ Status Store::ListDeliveries(const ListFilter& filter,
   // A filter no index serves reads record after record backwards: with the kernel's
   // read-around (the environment has no read-ahead, for lookups).
   std::optional<lmdb::ScanAdvice> advice;
-  if (source.dbi == archive.db.deliveries && (!prepared.subject.empty() || !prepared.mailbox.empty()))
+  if (source.dbi == archive.db.deliveries &&
+      (!prepared.subject.empty() || !prepared.mailbox.empty()))
     advice.emplace(archive.env, lmdb::MapAccess::kNormal);
 
   Unindexed unindexed;

@@ -6,17 +6,15 @@
 #include "base/compression.h"
 #include "lmdb/lmdb_entries.h"
 #include "lmdb/map_advice.h"
+#include "store/message_headers.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
 namespace archiver {
+using internal::IdBytes;
 namespace {
 
 using internal::OpenArchive;
-
-std::string_view Bytes(const MessageId& id) {
-  return {reinterpret_cast<const char*>(id.data()), id.size()};
-}
 
 int HexDigit(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
@@ -28,7 +26,7 @@ Status NotStored(const MessageId& id) {
 // other failures annotated with the id.
 Status GetStored(const lmdb::Txn& txn, const internal::OpenArchive& archive, const MessageId& id,
                  std::string_view* value) {
-  Status found = txn.Get(archive.db.messages, Bytes(id), value);
+  Status found = txn.Get(archive.db.messages, IdBytes(id), value);
   if (found.code() == Status::Code::kNotFound) return NotStored(id);
   return internal::AboutMessage(id, found);
 }
@@ -78,6 +76,7 @@ Result<std::string> Store::ReadMessage(const MessageId& id) const {
 
 Result<MessageInfo> Store::GetInfo(const MessageId& id) const {
   const OpenArchive& archive = impl_->archive;
+  const internal::DeliveryReader reader(archive);
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   std::string_view value;
@@ -135,6 +134,7 @@ Result<MessageId> Store::ResolvePrefix(std::string_view hex_prefix) const {
 
 Result<std::vector<Delivery>> Store::DeliveriesOf(const MessageId& id) const {
   const OpenArchive& archive = impl_->archive;
+  const internal::DeliveryReader reader(archive);
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
   std::string_view value;
@@ -143,7 +143,7 @@ Result<std::vector<Delivery>> Store::DeliveriesOf(const MessageId& id) const {
 
   std::vector<Delivery> deliveries;
   Status walked = internal::WalkEntries(
-      *txn, archive.db.idx_message, MDB_SET_KEY, Bytes(id), MDB_NEXT_DUP,
+      *txn, archive.db.idx_message, MDB_SET_KEY, IdBytes(id), MDB_NEXT_DUP,
       [&](std::string_view, std::string_view delivery_key, bool*) {
         Delivery delivery;
         std::string_view stored;
@@ -151,7 +151,7 @@ Result<std::vector<Delivery>> Store::DeliveriesOf(const MessageId& id) const {
             !txn->Get(archive.db.deliveries, delivery_key, &stored).ok()) {
           return Status::Corruption("message " + ToHex(id) + ": index names a missing delivery");
         }
-        Status decoded = record::DecodeDelivery(stored, &delivery.record);
+        Status decoded = reader.Load(*txn, stored, &delivery.record);
         if (!decoded.ok()) return internal::AboutMessage(id, decoded);
         deliveries.push_back(std::move(delivery));
         return Status::Ok();

@@ -19,14 +19,11 @@
 #include "store/verify_run.h"
 
 namespace archiver {
+using internal::IdBytes;
 namespace {
 
 std::string DescribeKey(const DeliveryKey& key) {
   return std::to_string(key.received_us) + "/" + std::to_string(key.sequence);
-}
-
-std::string_view Bytes(const MessageId& id) {
-  return {reinterpret_cast<const char*>(id.data()), id.size()};
 }
 
 // Whether `key` → `value` is in `dbi` (a DUPSORT index, or a plain database whose
@@ -55,8 +52,7 @@ Status CheckIndexes(const internal::OpenArchive& archive, const internal::Source
   MessageId idempotency = index::DeliveryIdempotencyKey(record);
   if (record.source.empty()) {
     // Filed by an archive that predates the user in the key: its legacy entry counts.
-    Result<bool> filed =
-        HasEntry(txn, db.delivery_keys, Bytes(idempotency), delivery_key, false);
+    Result<bool> filed = HasEntry(txn, db.delivery_keys, IdBytes(idempotency), delivery_key, false);
     if (!filed.ok()) return filed.status();
     if (!*filed) {
       idempotency =
@@ -70,8 +66,8 @@ Status CheckIndexes(const internal::OpenArchive& archive, const internal::Source
     bool duplicates;
   };
   std::vector<Expected> expected = {
-      {internal::kDeliveryKeysDb, db.delivery_keys, std::string(Bytes(idempotency)), false},
-      {internal::kMessageIndexDb, db.idx_message, std::string(Bytes(record.id)), true}};
+      {internal::kDeliveryKeysDb, db.delivery_keys, std::string(IdBytes(idempotency)), false},
+      {internal::kMessageIndexDb, db.idx_message, std::string(IdBytes(record.id)), true}};
   if (!listed) {
     (void)internal::ForEachBatchedEntry(db, content, record,
                                         [&](MDB_dbi dbi, const char* database, std::string key) {
@@ -87,8 +83,8 @@ Status CheckIndexes(const internal::OpenArchive& archive, const internal::Source
     if (!found.ok()) return found.status();
     if (!*found) {
       report->damaged.emplace_back(
-          record.id, Status::Corruption("delivery " + described + " is missing from index " +
-                                        entry.index));
+          record.id,
+          Status::Corruption("delivery " + described + " is missing from index " + entry.index));
     }
   }
   return Status::Ok();
@@ -136,8 +132,10 @@ Status CheckDelivery(internal::VerifyRun& run, const internal::SourceIndex* sour
   ++report->deliveries_checked;
   DeliveryKey delivery_key;
   DeliveryRecord record;
-  const Status decoded = record::DecodeDelivery(value, &record);
+  Status decoded = record::DecodeDelivery(value, &record);
   internal::CountDelivery(key, decoded.ok() ? &record : nullptr, &run.counts());
+  if (decoded.ok() && !record::DeliveryHoldsHeaders(value))
+    decoded = run.reader().Headers(txn, record.id, &record.headers);
   if (!record::DecodeDeliveryKey(key, &delivery_key)) {
     report->damaged.emplace_back(MessageId{},
                                  Status::Corruption("a deliveries key is not 16 bytes"));
@@ -150,7 +148,7 @@ Status CheckDelivery(internal::VerifyRun& run, const internal::SourceIndex* sour
     return Status::Ok();
   }
   std::string_view stored;
-  Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
+  Status found = txn.Get(archive.db.messages, IdBytes(record.id), &stored);
   if (found.code() == Status::Code::kNotFound) {
     report->damaged.emplace_back(
         record.id, Status::NotFound("delivery " + DescribeKey(delivery_key) + ": message " +
@@ -168,7 +166,7 @@ Status CheckDelivery(internal::VerifyRun& run, const internal::SourceIndex* sour
 // drag megabytes each): the leaf pages near the one being read are asked for instead.
 Status CheckDeliveries(internal::VerifyRun& run, const internal::SourceIndex* source_index,
                        const internal::ContentIndexes* content, uint64_t total) {
-  constexpr uint64_t kNear = 256 << 10;                   // asked for around a leaf page
+  constexpr uint64_t kNear = 256 << 10;                  // asked for around a leaf page
   constexpr uint64_t kTransactionsBetweenReleases = 16;  // ReleaseMapped every so many
   const internal::OpenArchive& archive = run.archive();
   lmdb::ScanAdvice advice(archive.env, lmdb::MapAccess::kLookups);
@@ -184,8 +182,7 @@ Status CheckDeliveries(internal::VerifyRun& run, const internal::SourceIndex* so
           if (!complete.ok()) return complete.status();
           if (!*complete) content = nullptr;
         }
-        return CheckUnindexed(archive, txn, &listed,
-                              transactions++ == 0 ? &run.report() : nullptr);
+        return CheckUnindexed(archive, txn, &listed, transactions++ == 0 ? &run.report() : nullptr);
       },
       [&](const lmdb::Txn& txn, std::string_view key, std::string_view value) {
         const uint64_t offset = advice.OffsetOf(value);
@@ -208,16 +205,16 @@ Status CheckCounters(const internal::OpenArchive& archive, const lmdb::Txn& txn,
     Status read = internal::ReadCounter(txn, archive.db.meta, actual.name, &stored);
     if (read.code() == Status::Code::kCorruption) {
       report->damaged.emplace_back(
-          MessageId{}, Status::Corruption("statistics counter '" + name + "' is damaged (" +
-                                          read.message() + "): it should be " +
-                                          std::to_string(actual.value)));
+          MessageId{},
+          Status::Corruption("statistics counter '" + name + "' is damaged (" + read.message() +
+                             "): it should be " + std::to_string(actual.value)));
     } else if (!read.ok()) {
       return read;
     } else if (stored != actual.value) {
       report->damaged.emplace_back(
-          MessageId{}, Status::Corruption("statistics counter '" + name + "' is " +
-                                          std::to_string(stored) + " but the archive holds " +
-                                          std::to_string(actual.value)));
+          MessageId{},
+          Status::Corruption("statistics counter '" + name + "' is " + std::to_string(stored) +
+                             " but the archive holds " + std::to_string(actual.value)));
     }
   }
   return Status::Ok();

@@ -13,10 +13,12 @@
 #include "store/content_indexes.h"
 #include "store/index_batch.h"
 #include "store/index_keys.h"
+#include "store/message_headers.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
 namespace archiver {
+using internal::IdBytes;
 namespace {
 
 using internal::OpenArchive;
@@ -31,10 +33,6 @@ struct PreparedMessage {
     return codec == record::Codec::kZlib ? std::string_view(compressed) : raw;
   }
 };
-
-std::string_view Bytes(const MessageId& id) {
-  return {reinterpret_cast<const char*>(id.data()), id.size()};
-}
 
 // A damaged statistics counter is left as it is (verify reports it, `doveadm archive
 // repair` recounts it): it must not stop deliveries from being archived.
@@ -51,7 +49,7 @@ Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_
 Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& id,
                   const PreparedMessage& payload, uint64_t* stored_size) {
   std::string_view bytes = payload.bytes();
-  MDB_val key = lmdb::ToVal(Bytes(id));
+  MDB_val key = lmdb::ToVal(IdBytes(id));
   MDB_val value = {record::kMessageHeaderSize + bytes.size(), nullptr};
   int rc = mdb_put(txn.get(), archive.db.messages, &key, &value, MDB_RESERVE | MDB_NOOVERWRITE);
   if (rc != 0) return lmdb::ToStatus(rc, "store message " + ToHex(id), archive.env.get());
@@ -65,18 +63,18 @@ Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& i
 // Whether `record`'s delivery is archived already: its delivery_keys entry, or for a local
 // delivery an entry of the key archives used before the user was part of it, when the
 // delivery that entry names is this user's (another user's is another delivery).
-Status FindDelivered(const lmdb::Txn& txn, const OpenArchive& archive,
-                     const DeliveryRecord& record, const MessageId& key_hash, bool* delivered) {
+Status FindDelivered(const lmdb::Txn& txn, const OpenArchive& archive, const DeliveryRecord& record,
+                     const MessageId& key_hash, bool* delivered) {
   const internal::Databases& db = archive.db;
   std::string_view existing;
-  Status found = txn.Get(db.delivery_keys, Bytes(key_hash), &existing);
+  Status found = txn.Get(db.delivery_keys, IdBytes(key_hash), &existing);
   *delivered = found.ok();
   if (found.ok() || found.code() != Status::Code::kNotFound || !record.source.empty()) {
     return found.code() == Status::Code::kNotFound ? Status::Ok() : found;
   }
   const MessageId legacy =
       index::LegacyDeliveryIdempotencyKey(record.id, record.envelope_to, record.mailbox);
-  found = txn.Get(db.delivery_keys, Bytes(legacy), &existing);
+  found = txn.Get(db.delivery_keys, IdBytes(legacy), &existing);
   if (found.code() == Status::Code::kNotFound) return Status::Ok();
   if (!found.ok()) return found;
   std::string_view stored;
@@ -111,7 +109,7 @@ Result<DeliveryWritten> FindOrStoreMessage(lmdb::Txn& txn, const OpenArchive& ar
                                            DeliveryRecord& record, const PreparedMessage* message,
                                            uint64_t* stored_size) {
   std::string_view stored;
-  Status found = txn.Get(archive.db.messages, Bytes(record.id), &stored);
+  Status found = txn.Get(archive.db.messages, IdBytes(record.id), &stored);
   if (found.ok()) {
     record::MessageHeader header;
     Status decoded = record::DecodeMessageHeader(stored, &header);
@@ -141,8 +139,8 @@ Status PutDeliveryEntries(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRe
     if (rc != 0) status = lmdb::ToStatus(rc, what, archive.env.get());
   };
   put(db.deliveries, delivery_key, record::EncodeDelivery(record), MDB_NOOVERWRITE);
-  put(db.delivery_keys, Bytes(key_hash), delivery_key, MDB_NOOVERWRITE);
-  put(db.idx_message, Bytes(record.id), delivery_key, 0);
+  put(db.delivery_keys, IdBytes(key_hash), delivery_key, MDB_NOOVERWRITE);
+  put(db.idx_message, IdBytes(record.id), delivery_key, 0);
   if (!record.source.empty()) {
     const auto* index = archive.env.FindGroup<internal::SourceIndex>();
     if (index == nullptr) {  // the caller opens it first (OpenSourceIndex)
@@ -185,6 +183,12 @@ Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
   uint64_t stored_size = 0;
   Result<DeliveryWritten> written = FindOrStoreMessage(txn, archive, record, message, &stored_size);
   if (!written.ok() || written->need_message) return written;
+  // The record is of version 3: its message's summary goes to msg_headers (once), and a
+  // reader of format 3 must no longer open the archive.
+  status = internal::PutMessageHeaders(txn, archive.env.OpenedGroup<internal::MessageHeadersDb>(),
+                                       record.id, record.headers, "archive delivery");
+  if (status.ok()) status = internal::RaiseFormatVersion(archive, txn);
+  if (!status.ok()) return status;
 
   uint64_t sequence = 0;
   status = internal::ReadCounter(txn, archive.db.meta, internal::kNextSequenceKey, &sequence);
@@ -202,9 +206,12 @@ Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
 }
 
 // Opens (creating them in an older archive) the databases a write may file deliveries in
-// besides the archive's own, before its write transaction begins: the content indexes,
-// and idx_source when `from_sources`.
+// besides the archive's own, before its write transaction begins: msg_headers, the content
+// indexes, and idx_source when `from_sources`.
 Status OpenWriterIndexes(OpenArchive& archive, bool from_sources) {
+  Result<const internal::MessageHeadersDb*> headers =
+      internal::OpenMessageHeaders(archive.env, true);
+  if (!headers.ok()) return headers.status();
   Result<const internal::ContentIndexes*> content = internal::OpenContentIndexes(archive.env, true);
   if (!content.ok() || !from_sources) return content.status();
   return internal::OpenSourceIndex(archive.env, true).status();
@@ -233,7 +240,7 @@ Status LookAhead(const lmdb::Txn& txn, const OpenArchive& archive, const Deliver
       FindDelivered(txn, archive, record, index::DeliveryIdempotencyKey(record), delivered);
   if (!found.ok()) return found;
   std::string_view value;
-  found = txn.Get(archive.db.messages, Bytes(record.id), &value);
+  found = txn.Get(archive.db.messages, IdBytes(record.id), &value);
   if (!found.ok() && found.code() != Status::Code::kNotFound) return found;
   *stored = found.ok();
   return Status::Ok();
@@ -272,15 +279,16 @@ Status FitsTheMap(const OpenArchive& archive, const PreparedMessage& message) {
   const uint64_t stored = record::kMessageHeaderSize + message.bytes().size();
   if (stored < info.me_mapsize) return Status::Ok();
   return Status::LimitExceeded("message of " + FormatBytes(message.raw.size()) + " (" +
-                               FormatBytes(stored) + " stored) is larger than the archive's map of " +
+                               FormatBytes(stored) +
+                               " stored) is larger than the archive's map of " +
                                FormatBytes(info.me_mapsize) + " (archiver_map_size)");
 }
 
 // A delivery of a group on its way into the write transaction.
 struct Pending {
   GroupDelivery* delivery;
-  bool stored = false;                                // the look-ahead found the message
-  std::optional<PreparedMessage> prepared;            // none: stored already
+  bool stored = false;                      // the look-ahead found the message
+  std::optional<PreparedMessage> prepared;  // none: stored already
 };
 
 // Before the write lock is taken: the size limit, hashing, a look-ahead (in a read
@@ -309,8 +317,7 @@ Status PrepareGroup(const OpenArchive& archive, std::span<GroupDelivery> deliver
     std::vector<Pending> undelivered;
     for (Pending& next : *pending) {
       bool delivered = false;
-      Status looked =
-          LookAhead(*txn, archive, next.delivery->record, &delivered, &next.stored);
+      Status looked = LookAhead(*txn, archive, next.delivery->record, &delivered, &next.stored);
       if (!looked.ok()) return looked;
       if (delivered) {
         next.delivery->outcome = ArchiveOutcome::kAlreadyArchived;

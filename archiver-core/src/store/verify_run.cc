@@ -26,10 +26,6 @@ struct StoredAt {
   MessageId id;
 };
 
-std::string_view Bytes(const MessageId& id) {
-  return {reinterpret_cast<const char*>(id.data()), id.size()};
-}
-
 }  // namespace
 
 void VerifyRun::BeginPhase(const char* phase, uint64_t total) {
@@ -50,9 +46,8 @@ bool VerifyRun::Continue(uint64_t done) {
     report_->interrupted = true;
     return false;
   }
-  if (options_.progress &&
-      std::chrono::steady_clock::now() - last_progress_ >=
-          std::chrono::milliseconds(options_.progress_interval_ms))
+  if (options_.progress && std::chrono::steady_clock::now() - last_progress_ >=
+                               std::chrono::milliseconds(options_.progress_interval_ms))
     Report(done);
   return true;
 }
@@ -136,7 +131,7 @@ Status ListMessages(VerifyRun& run, const lmdb::ScanAdvice& advice, std::vector<
 Status CheckMessage(VerifyRun& run, const lmdb::Txn& txn, const MessageId& id,
                     std::string* message) {
   std::string_view value;
-  Status found = txn.Get(run.archive().db.messages, Bytes(id), &value);
+  Status found = txn.Get(run.archive().db.messages, IdBytes(id), &value);
   if (found.code() == Status::Code::kNotFound) return Status::Ok();
   if (!found.ok()) return AboutMessage(id, found);
   ++run.report().messages_checked;
@@ -161,8 +156,8 @@ Status VerifyMessagesInDiskOrder(VerifyRun& run) {
             [](const StoredAt& a, const StoredAt& b) { return a.offset < b.offset; });
   run.BeginPhase("messages", order.size());
   std::string message;
-  size_t advised = 0;         // order[advised] is the first value not asked for yet
-  uint64_t read_since = 0;    // bytes read since the map's mappings were last dropped
+  size_t advised = 0;       // order[advised] is the first value not asked for yet
+  uint64_t read_since = 0;  // bytes read since the map's mappings were last dropped
   for (size_t next = 0; next < order.size() && !run.report().interrupted;) {
     Result<lmdb::Txn> txn = run.Begin();
     if (!txn.ok()) return txn.status();

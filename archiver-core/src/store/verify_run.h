@@ -10,6 +10,7 @@
 
 #include "archiver/store/store.h"
 #include "lmdb/lmdb_handles.h"
+#include "store/message_headers.h"
 #include "store/store_impl.h"
 
 namespace archiver::internal {
@@ -17,9 +18,10 @@ namespace archiver::internal {
 class VerifyRun {
  public:
   VerifyRun(const OpenArchive& archive, const VerifyOptions& options, VerifyReport* report)
-      : archive_(archive), options_(options), report_(report) {}
+      : archive_(archive), options_(options), report_(report), reader_(archive) {}
 
   const OpenArchive& archive() const { return archive_; }
+  const DeliveryReader& reader() const { return reader_; }
   const VerifyOptions& options() const { return options_; }
   VerifyReport& report() { return *report_; }
   ArchiveCounts& counts() { return counts_; }
@@ -53,6 +55,7 @@ class VerifyRun {
   const OpenArchive& archive_;
   const VerifyOptions& options_;
   VerifyReport* report_;
+  const DeliveryReader reader_;
   ArchiveCounts counts_;
   const char* phase_ = "";
   uint64_t total_ = 0;

@@ -230,7 +230,7 @@ TEST_F(IndexBatchTest, AnUndecodableListedDeliveryStaysListed) {
   for (size_t n = 2; n <= kIndexBatch; ++n) Deliver(n, "bob@b.com", 1000 + n);
   EXPECT_EQ(Filed("bob@b.com"), std::make_pair(size_t{1}, kIndexBatch - 1));
   store_.reset();
-  set_version(1);
+  set_version(static_cast<char>(record::kDeliveryValueVersion));
   SetUp();
   EXPECT_EQ(Subjects(testing::Filter().Rcpt("bob@b.com")).size(), kIndexBatch);
   EXPECT_TRUE(store_->Verify()->damaged.empty());

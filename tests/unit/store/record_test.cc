@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "store/trace_codec.h"
+
 namespace archiver::record {
 namespace {
 
@@ -120,13 +122,28 @@ std::string VersionOneValue(const DeliveryRecord& record) {
   return value;
 }
 
+// What Dovecot's LMTP prepends: the compact form keeps a fraction of it.
+std::string LmtpTrace(const DeliveryRecord& record) {
+  return "Return-Path: <" + record.envelope_from + ">\r\nDelivered-To: " + record.envelope_to +
+         "\r\nReceived: from mail.example.net ([192.0.2.15])\r\n\tby mx1.example.org with LMTP"
+         "\r\n\tid 8OZxJ8Yxb2V7BwAAiPwFxg\r\n\t(envelope-from <" +
+         record.envelope_from + ">)\r\n\tfor <" + record.envelope_to +
+         ">; Mon, 07 Dec 2026 19:00:00 +0000\r\n";
+}
+
+DeliveryRecord WithoutHeaders(DeliveryRecord record) {
+  record.headers = {};
+  return record;
+}
+
 TEST(RecordTest, DeliveryRoundTrip) {
   DeliveryRecord record = SampleRecord();
   std::string value = EncodeDelivery(record);
-  EXPECT_EQ(value[0], '\x01');  // a local delivery is written as before
+  EXPECT_EQ(value[0], static_cast<char>(kDeliveryValueVersion));
+  EXPECT_FALSE(DeliveryHoldsHeaders(value));  // they go to msg_headers
   DeliveryRecord decoded;
   ASSERT_TRUE(DecodeDelivery(value, &decoded).ok());
-  ExpectSame(decoded, record);
+  ExpectSame(decoded, WithoutHeaders(record));
 
   DeliveryRecord empty;
   ASSERT_TRUE(DecodeDelivery(EncodeDelivery(empty), &decoded).ok());
@@ -134,16 +151,67 @@ TEST(RecordTest, DeliveryRoundTrip) {
 
   DeliveryRecord remote = SampleRemoteRecord();
   value = EncodeDelivery(remote);
-  EXPECT_EQ(value[0], static_cast<char>(kDeliveryValueVersion));
   ASSERT_TRUE(DecodeDelivery(value, &decoded).ok());
-  ExpectSame(decoded, remote);
+  ExpectSame(decoded, WithoutHeaders(remote));
+
+  // A local record decoded into one that had remote fields: they are cleared.
+  decoded = SampleRemoteRecord();
+  ASSERT_TRUE(DecodeDelivery(EncodeDelivery(record), &decoded).ok());
+  EXPECT_TRUE(decoded.source.empty());
+  EXPECT_EQ(decoded.uid, 0u);
 }
 
-TEST(RecordTest, VersionOneDeliveriesStillRead) {
+TEST(RecordTest, TheTraceIsPackedAndSkippedOnRequest) {
+  DeliveryRecord record = SampleRecord();
+  record.trace_prefix = LmtpTrace(record);
+  const std::string value = EncodeDelivery(record);
+  const std::string old = EncodeDeliveryVersion(record, 1);
+  // About 300 bytes of trace take under 100: the envelope and Dovecot's wording are primed.
+  const PackedTrace packed =
+      PackTrace(record.trace_prefix, record.envelope_from, record.envelope_to);
+  EXPECT_EQ(packed.form, TraceForm::kPrimedDeflate1);
+  EXPECT_LT(packed.bytes.size(), record.trace_prefix.size() / 3);
+  EXPECT_LT(value.size() + record.trace_prefix.size() - 100, old.size());
+  DeliveryRecord decoded;
+  ASSERT_TRUE(DecodeDelivery(value, &decoded).ok());
+  EXPECT_EQ(decoded.trace_prefix, record.trace_prefix);
+  ASSERT_TRUE(DecodeDelivery(value, &decoded, TraceDecoding::kSkip).ok());
+  EXPECT_TRUE(decoded.trace_prefix.empty());
+  EXPECT_EQ(decoded.mailbox, record.mailbox);
+
+  // A trace unlike Dovecot's (here: bytes that do not compress) is kept as it is.
+  record.trace_prefix = std::string("\x01\x7f\xfe", 3);
+  ASSERT_TRUE(DecodeDelivery(EncodeDelivery(record), &decoded).ok());
+  EXPECT_EQ(decoded.trace_prefix, record.trace_prefix);
+
+  // A damaged packed trace is Corruption, never a different trace, whichever byte of the
+  // stream changes (the CRC-32 catches what inflation does not; a flipped padding bit of
+  // the last byte changes nothing).
+  record.trace_prefix = LmtpTrace(record);
+  const std::string intact = EncodeDelivery(record);
+  const size_t trace_at = intact.find("INBOX") + 5;  // form byte, size, CRC, stream
+  ASSERT_EQ(intact[trace_at], '\x01');
+  for (size_t at = trace_at + 9; at < intact.size() - 1; ++at) {
+    std::string damaged = intact;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x20);
+    const Status status = DecodeDelivery(damaged, &decoded);
+    if (status.ok()) {
+      EXPECT_EQ(decoded.trace_prefix, record.trace_prefix) << at;
+    } else {
+      EXPECT_EQ(status.code(), Status::Code::kCorruption) << at;
+    }
+  }
+  std::string unknown_form = EncodeDelivery(record);
+  unknown_form[trace_at] = '\x07';
+  EXPECT_EQ(DecodeDelivery(unknown_form, &decoded).code(), Status::Code::kCorruption);
+}
+
+TEST(RecordTest, OlderVersionsStillRead) {
   const DeliveryRecord local = SampleRecord();
   const std::string v1 = VersionOneValue(local);
   ASSERT_EQ(v1[0], '\x01');
-  EXPECT_EQ(EncodeDelivery(local), v1);  // what older readers expect, byte for byte
+  EXPECT_EQ(EncodeDeliveryVersion(local, 1), v1);  // what version 1 software wrote, byte for byte
+  EXPECT_TRUE(DeliveryHoldsHeaders(v1));
   DeliveryRecord decoded = SampleRemoteRecord();  // stale remote fields must be cleared
   ASSERT_TRUE(DecodeDelivery(v1, &decoded).ok());
   ExpectSame(decoded, local);
@@ -152,6 +220,35 @@ TEST(RecordTest, VersionOneDeliveriesStillRead) {
   for (size_t cut = 1; cut < v1.size(); ++cut) {
     EXPECT_EQ(DecodeDelivery(v1.substr(0, cut), &decoded).code(), Status::Code::kCorruption);
   }
+  const DeliveryRecord remote = SampleRemoteRecord();
+  const std::string v2 = EncodeDeliveryVersion(remote, 1);  // remote fields need 2
+  ASSERT_EQ(v2[0], '\x02');
+  const std::string remote_v1 = VersionOneValue(remote);
+  EXPECT_EQ(v2.substr(1, remote_v1.size() - 1), remote_v1.substr(1));  // 2 appends to 1
+  ASSERT_TRUE(DecodeDelivery(v2, &decoded).ok());
+  ExpectSame(decoded, remote);
+}
+
+TEST(RecordTest, HeaderSummaryRoundTrip) {
+  const HeaderSummary headers = SampleRecord().headers;
+  const std::string value = EncodeHeaderSummary(headers);
+  EXPECT_EQ(value[0], static_cast<char>(kHeadersValueVersion));
+  HeaderSummary decoded;
+  ASSERT_TRUE(DecodeHeaderSummary(value, &decoded).ok());
+  EXPECT_EQ(decoded.from, headers.from);
+  EXPECT_EQ(decoded.from_addr, headers.from_addr);
+  EXPECT_EQ(decoded.to, headers.to);
+  EXPECT_EQ(decoded.cc, headers.cc);
+  EXPECT_EQ(decoded.subject, headers.subject);
+  EXPECT_EQ(decoded.date, headers.date);
+  EXPECT_EQ(decoded.message_id, headers.message_id);
+  for (size_t cut = 0; cut < value.size(); ++cut) {
+    EXPECT_EQ(DecodeHeaderSummary(value.substr(0, cut), &decoded).code(),
+              Status::Code::kCorruption);
+  }
+  std::string newer = value;
+  newer[0] = static_cast<char>(kHeadersValueVersion + 1);
+  EXPECT_EQ(DecodeHeaderSummary(newer, &decoded).code(), Status::Code::kCorruption);
 }
 
 TEST(RecordTest, RemoteUidsBeyond32BitsAreCorruption) {

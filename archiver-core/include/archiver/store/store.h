@@ -87,6 +87,9 @@ struct ListFilter {
   std::string subject;            // case-insensitive substring of the decoded subject
   std::string source;             // remote source name, exact (through idx_source)
   uint64_t limit = 0;             // 0 = no limit
+  // false: record.headers may be left empty unless `from` or `subject` needs them (no
+  // lookup of each message's header summary: for walks that do not show them, as export).
+  bool headers = true;
 };
 
 struct StoreStats {
@@ -146,6 +149,13 @@ using DeliveryVisitor = std::function<bool(const Delivery&)>;
 struct ReindexProgress {
   uint64_t filed = 0;     // deliveries this step filed
   bool complete = false;  // every delivery is filed: --mailbox and --subject use the indexes
+};
+
+// What one Store::CompactRecordsStep did.
+struct CompactProgress {
+  uint64_t visited = 0;    // deliveries this step read
+  uint64_t rewritten = 0;  // of them, records rewritten in the compact form
+  bool complete = false;   // every record is compact (written by format 4 software)
 };
 
 // One delivery of a group (Store::ArchiveGroup): the message, its record, and what
@@ -240,6 +250,7 @@ class Store {
   // bounds the deliveries considered (the newest `limit` matches), not the messages.
   // Memory stays bounded whatever the archive's size (deliveries are read in windows of
   // time, a few thousand at a time); deliveries made after the call began are not seen.
+  // The deliveries handed out have no header summary (record.headers empty).
   Status ListDistinctMessages(const ListFilter& filter, const DeliveryVisitor& visit) const;
 
   // Re-reads and re-hashes every stored message (in the order they lie on disk, with
@@ -258,6 +269,16 @@ class Store {
   // and complete when they are complete already. Errors: InvalidArgument (read-only
   // store, max_deliveries 0), IOError, MapFull.
   Result<ReindexProgress> ReindexStep(size_t max_deliveries);
+
+  // One step of the resumable rewrite of an archive's older delivery records (versions 1
+  // and 2, written before format 4) in the compact form: each message's header summary
+  // moves to msg_headers (once per message; a message that has one keeps it), the trace
+  // is packed. Reads up to `max_deliveries` from where the last step stopped (meta
+  // `compact_position`), in one write transaction; the last step marks every record
+  // compact (meta `records_compact`). Online and resumable like ReindexStep; nothing an
+  // operation shows changes. The archive file does not shrink: LMDB reuses the pages freed.
+  // Errors: InvalidArgument (read-only store, max_deliveries 0), IOError, MapFull.
+  Result<CompactProgress> CompactRecordsStep(size_t max_deliveries);
 
   // Recounts the statistics counters (and the next delivery sequence, never lowered) from
   // the messages and deliveries the archive holds, and rewrites those that are damaged or
