@@ -1,4 +1,4 @@
-// `doveadm archive stats|verify|repair|reindex`: the archive as a whole.
+// `doveadm archive stats|verify|repair|reindex|migrate`: the archive as a whole.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,9 +10,9 @@
 namespace archiver::doveadm {
 namespace {
 
-// Deliveries per reindex step: one short write transaction each, so that deliveries wait
-// for one step at most, and an interrupted reindex loses at most one step.
-constexpr size_t kReindexStep = 1000;
+// Deliveries per reindex or migrate step: one short write transaction each, so that
+// deliveries wait for one step at most, and an interruption loses at most one step.
+constexpr size_t kUpgradeStep = 1000;
 
 std::string Ratio(uint64_t numerator, uint64_t denominator) {
   if (denominator == 0) return "0.00";
@@ -31,7 +31,8 @@ void IgnoreSignal(const siginfo_t*, void*) {}
 class TerminationWatch {
  public:
   TerminationWatch() : start_(signal_term_counter) {
-    for (int signo : kSignals) lib_signals_set_handler(signo, LIBSIG_FLAG_RESTART, IgnoreSignal, this);
+    for (int signo : kSignals)
+      lib_signals_set_handler(signo, LIBSIG_FLAG_RESTART, IgnoreSignal, this);
   }
   ~TerminationWatch() {
     for (int signo : kSignals) lib_signals_unset_handler(signo, IgnoreSignal, this);
@@ -61,6 +62,33 @@ void ShowProgress(const VerifyProgress& progress) {
   if (length > 0) (void)!write(STDERR_FILENO, line, static_cast<size_t>(length));
 }
 
+// Runs `step` (one short write transaction; true once the work is complete) until it
+// completes, fails, or a termination signal arrives between steps (EX_TEMPFAIL: run it
+// again to resume). `*done` counts what the steps did, shown on a terminal as progress.
+template <typename Step>
+CommandStatus RunSteps(const char* what, const uint64_t* done, Step step) {
+  TerminationWatch termination;
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  Result<bool> complete = false;
+  while (complete.ok() && !*complete && !termination.Received()) {
+    complete = step();
+    if (terminal) {
+      char line[96];
+      int length = std::snprintf(line, sizeof(line), "\r%s: %llu deliveries   ", what,
+                                 static_cast<unsigned long long>(*done));
+      if (length > 0) (void)!write(STDERR_FILENO, line, static_cast<size_t>(length));
+    }
+  }
+  if (terminal) (void)!write(STDERR_FILENO, "\n", 1);
+  const std::string after = std::string(what) + " stopped after " + std::to_string(*done) +
+                            " deliveries (run it again to resume)";
+  if (!complete.ok()) {
+    return CommandStatus::Of(complete.status(), after + ": " + complete.status().ToString());
+  }
+  if (!*complete) return CommandStatus::Failed(EX_TEMPFAIL, after + ": termination signal");
+  return CommandStatus::Ok();
+}
+
 // The report's damage as rows and log lines; the summary, and the command's outcome.
 CommandStatus ReportVerify(const VerifyReport& report) {
   doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
@@ -70,15 +98,16 @@ CommandStatus ReportVerify(const VerifyReport& report) {
     PrintValue(ToHex(id).c_str());
     PrintValue(status.ToString().c_str());
   }
-  std::string summary = "verified " + std::to_string(report.messages_checked) +
-                        " messages and " + std::to_string(report.deliveries_checked) +
+  std::string summary = "verified " + std::to_string(report.messages_checked) + " messages and " +
+                        std::to_string(report.deliveries_checked) +
                         " deliveries: " + std::to_string(report.damaged.size()) + " damaged";
   for (const auto& [id, status] : report.damaged)
     i_error("damaged: %s: %s", ToHex(id).c_str(), status.ToString().c_str());
   if (report.interrupted)
-    return CommandStatus::Failed(EX_TEMPFAIL, "Verify interrupted by a termination signal: " +
-                                                  summary + " before it stopped; the rest was "
-                                                  "not checked (run it again)");
+    return CommandStatus::Failed(EX_TEMPFAIL,
+                                 "Verify interrupted by a termination signal: " + summary +
+                                     " before it stopped; the rest was "
+                                     "not checked (run it again)");
   if (!report.damaged.empty()) return CommandStatus::Failed(EX_DATAERR, summary);
   i_info("%s", summary.c_str());
   return CommandStatus::Ok();
@@ -95,9 +124,9 @@ void CmdArchiveStats(struct doveadm_cmd_context* cctx) {
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     // compression_ratio = raw / stored (2.50 means stored in 40 % of the space);
     // dedup_ratio = delivered / raw (bytes delivered per byte stored once).
-    for (const char* field : {"messages", "deliveries", "raw_bytes", "stored_bytes",
-                              "delivered_bytes", "compression_ratio", "dedup_ratio", "map_size",
-                              "map_used"})
+    for (const char* field :
+         {"messages", "deliveries", "raw_bytes", "stored_bytes", "delivered_bytes",
+          "compression_ratio", "dedup_ratio", "map_size", "map_used"})
       doveadm_print_header(field, field, DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     doveadm_print_num(stats->messages);
     doveadm_print_num(stats->deliveries);
@@ -160,17 +189,13 @@ void CmdArchiveReindex(struct doveadm_cmd_context* cctx) {
     std::shared_ptr<Store> store;
     if (CommandStatus opened = OpenCommandArchive(cctx, &store, true); !opened.ok()) return opened;
     uint64_t filed = 0;
-    bool complete = false;
-    while (!complete) {
-      Result<ReindexProgress> step = store->ReindexStep(kReindexStep);
-      if (!step.ok()) {
-        return CommandStatus::Of(
-            step.status(), "Reindex failed after " + std::to_string(filed) +
-                               " deliveries (run it again to resume): " + step.status().ToString());
-      }
+    CommandStatus ran = RunSteps("reindex", &filed, [&]() -> Result<bool> {
+      Result<ReindexProgress> step = store->ReindexStep(kUpgradeStep);
+      if (!step.ok()) return step.status();
       filed += step->filed;
-      complete = step->complete;
-    }
+      return step->complete;
+    });
+    if (!ran.ok()) return ran;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header("filed", "filed", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
     doveadm_print_header_simple("indexes");
@@ -178,6 +203,42 @@ void CmdArchiveReindex(struct doveadm_cmd_context* cctx) {
     PrintValue("complete");
     i_info("mailbox and subject indexes complete (%llu deliveries filed)",
            static_cast<unsigned long long>(filed));
+    return CommandStatus::Ok();
+  });
+}
+
+void CmdArchiveMigrate(struct doveadm_cmd_context* cctx) {
+  RunCommand([&] {
+    std::shared_ptr<Store> store;
+    if (CommandStatus opened = OpenCommandArchive(cctx, &store, true); !opened.ok()) return opened;
+    uint64_t filed = 0, visited = 0, rewritten = 0;
+    CommandStatus ran = RunSteps("migrate: indexes", &filed, [&]() -> Result<bool> {
+      Result<ReindexProgress> step = store->ReindexStep(kUpgradeStep);
+      if (!step.ok()) return step.status();
+      filed += step->filed;
+      return step->complete;
+    });
+    if (ran.ok()) {
+      ran = RunSteps("migrate: records", &visited, [&]() -> Result<bool> {
+        Result<CompactProgress> step = store->CompactRecordsStep(kUpgradeStep);
+        if (!step.ok()) return step.status();
+        visited += step->visited;
+        rewritten += step->rewritten;
+        return step->complete;
+      });
+    }
+    if (!ran.ok()) return ran;
+    doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+    doveadm_print_header("filed", "filed", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header("rewritten", "rewritten", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
+    doveadm_print_header_simple("format");
+    doveadm_print_num(filed);
+    doveadm_print_num(rewritten);
+    PrintValue("current");
+    i_info(
+        "archive migrated: %llu deliveries filed in the mailbox and subject indexes, %llu "
+        "records rewritten in the compact form",
+        static_cast<unsigned long long>(filed), static_cast<unsigned long long>(rewritten));
     return CommandStatus::Ok();
   });
 }

@@ -13,5 +13,6 @@ void CmdArchiveStats(struct doveadm_cmd_context* cctx);
 void CmdArchiveVerify(struct doveadm_cmd_context* cctx);
 void CmdArchiveRepair(struct doveadm_cmd_context* cctx);
 void CmdArchiveReindex(struct doveadm_cmd_context* cctx);
+void CmdArchiveMigrate(struct doveadm_cmd_context* cctx);
 
 }  // namespace archiver::doveadm

@@ -9,6 +9,7 @@ namespace {
 using archiver::doveadm::CmdArchiveExport;
 using archiver::doveadm::CmdArchiveFetch;
 using archiver::doveadm::CmdArchiveList;
+using archiver::doveadm::CmdArchiveMigrate;
 using archiver::doveadm::CmdArchiveReindex;
 using archiver::doveadm::CmdArchiveRepair;
 using archiver::doveadm::CmdArchiveShow;
@@ -75,6 +76,7 @@ doveadm_cmd_ver2 kCommands[] = {
     Command(CmdArchiveVerify, "archive verify", "[-u <user>]", kUserOnlyParams),
     Command(CmdArchiveRepair, "archive repair", "[-u <user>]", kUserOnlyParams),
     Command(CmdArchiveReindex, "archive reindex", "[-u <user>]", kUserOnlyParams),
+    Command(CmdArchiveMigrate, "archive migrate", "[-u <user>]", kUserOnlyParams),
 };
 
 }  // namespace
