@@ -1,5 +1,5 @@
 // DMARC rollups: per report, one tally per source IP (messages, DMARC pass, DKIM and SPF
-// aligned, dispositions) and the same sources ordered by messages, kept in the
+// aligned, dispositions) and its sources with most messages in order, kept in the
 // `dmarc_rollups` database and written in the same transaction as the records they
 // count, so that a summary reads them instead of the records (docs/store-format.md,
 // "DMARC rollups"). A report's value says how many of its records they cover.
@@ -110,7 +110,9 @@ using RollupVisitor =
 // The sources of `report`, in source order.
 Status ForEachRollupSource(const lmdb::Txn& txn, MDB_dbi rollups, uint64_t report,
                            const RollupVisitor& visit);
-// The sources of `report`, most messages first (ties: in source order).
+// The sources of `report` that have an order entry (the first `ordered_sources` as an
+// import writes them; all as rollup-rebuild and older software did), most messages
+// first (ties: in source order).
 Status ForEachTopSource(const lmdb::Txn& txn, MDB_dbi rollups, uint64_t report,
                         const RollupVisitor& visit);
 

@@ -54,6 +54,7 @@ class AggregateImporter {
         origin_(origin),
         rollup_(archive.path(), options.max_pending_sources) {
     if (options_.batch_records == 0) options_.batch_records = 1;
+    if (options_.max_pending_sources == 0) options_.max_pending_sources = 1;  // (as rollup_)
   }
   ~AggregateImporter() { Register(false); }
   AggregateImporter(const AggregateImporter&) = delete;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -108,6 +109,21 @@ void ExpectMatchesRecords(const DmarcStore& dmarc, const DmarcFilter& filter,
   EXPECT_EQ(summary->reports_from_records, from_records);
 }
 
+// The summaries of `filter` with each limit in `tops` are the first rows of `all` (its
+// summary without a limit), with the same totals.
+void ExpectTopRows(const DmarcStore& dmarc, const DmarcFilter& filter, const DmarcSummary& all,
+                   std::initializer_list<uint64_t> tops) {
+  for (uint64_t top : tops) {
+    Result<DmarcSummary> some = dmarc.Summarize(filter, top);
+    ASSERT_TRUE(some.ok()) << some.status().ToString();
+    Rows expected(all.by_source_ip.begin(),
+                  all.by_source_ip.begin() + std::min<size_t>(top, all.by_source_ip.size()));
+    ExpectSameRows(some->by_source_ip, expected, "top rows of one report");
+    EXPECT_EQ(some->source_ips, all.source_ips);
+    EXPECT_EQ(Fields(some->total), Fields(all.total));
+  }
+}
+
 // Records from a few sources, each seen many times: `count` records, source i % 7.
 std::string RepeatedSources(uint64_t count) {
   std::string records;
@@ -194,15 +210,7 @@ TEST_F(DmarcRollupTest, TopRowsAreTheLargestInOrder) {
   Result<DmarcSummary> all = dmarc.Summarize(filter);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->source_ips, 307u);
-  for (uint64_t top : {1, 5, 12, 400}) {
-    Result<DmarcSummary> some = dmarc.Summarize(filter, top);
-    ASSERT_TRUE(some.ok()) << some.status().ToString();
-    Rows expected(all->by_source_ip.begin(),
-                  all->by_source_ip.begin() + std::min<size_t>(top, all->by_source_ip.size()));
-    ExpectSameRows(some->by_source_ip, expected, "top rows of one report");
-    EXPECT_EQ(some->source_ips, 307u);
-    EXPECT_EQ(Fields(some->total), Fields(all->total));
-  }
+  ExpectTopRows(dmarc, filter, *all, {1, 5, 12, 400});
   // Several reports: the top rows of the merged sources.
   ImportSome(dmarc);
   all = dmarc.Summarize(filter);
@@ -277,16 +285,23 @@ TEST_F(DmarcRollupTest, OrderHoldsTheFirstSourcesALargerLimitReadsThemAll) {
   Result<DmarcSummary> all = dmarc.Summarize(filter);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->source_ips, 307u);
-  for (uint64_t top : {1, 4, 5, 6, 12, 307, 400}) {
-    Result<DmarcSummary> some = dmarc.Summarize(filter, top);
-    ASSERT_TRUE(some.ok()) << some.status().ToString();
-    Rows expected(all->by_source_ip.begin(),
-                  all->by_source_ip.begin() + std::min<size_t>(top, all->by_source_ip.size()));
-    ExpectSameRows(some->by_source_ip, expected, "top rows");
-    EXPECT_EQ(some->source_ips, 307u);
-  }
+  ExpectTopRows(dmarc, filter, *all, {1, 4, 5, 6, 12, 307, 400});
   store.reset();
   EXPECT_EQ(CountEntries(path(), "dmarc_rollups"), 307 + 5);
+}
+
+// max_pending_sources 0 is taken as 1: every source spilled, one written per commit.
+TEST_F(DmarcRollupTest, NoPendingSourceAtAll) {
+  auto store = testing::OpenTestStore(path());
+  DmarcStore dmarc(store);
+  ASSERT_TRUE(
+      ImportXml(dmarc,
+                ReportXml("o", "one", "example.org", 10, RepeatedSources(30) + NumberedRecords(20)),
+                7, 0)
+          .ok());
+  DmarcFilter filter;
+  filter.domain = "example.org";
+  ExpectMatchesRecords(dmarc, filter);
 }
 
 // A report's rollups are appended, also when spilled: their pages are full, not half.
