@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dmarc/dmarc_rollup_gather.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "dmarc/dmarc_store_db.h"
 #include "lmdb/lmdb_entries.h"
@@ -64,24 +65,38 @@ void RollupBatch::Add(std::string_view source_ip, uint64_t count, std::string_vi
   codec::CountRecord(count, disposition, dkim, spf, &entry->second);
 }
 
+std::vector<const RollupBatch::Source*> RollupBatch::Sorted() const {
+  std::vector<const Source*> sorted;
+  sorted.reserve(by_source_.size());
+  for (const Source& source : by_source_) sorted.push_back(&source);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Source* a, const Source* b) { return a->first < b->first; });
+  return sorted;
+}
+
 namespace {
 
-// Whether `txn` holds no rollup of `report` or of a later report: then the keys of
-// `report` may be appended (MDB_APPEND fills pages; a plain put into the rightmost
-// page leaves them half full).
-Result<bool> NothingFrom(const lmdb::Txn& txn, MDB_dbi rollups, uint64_t report) {
-  const std::string first = codec::RollupPrefix(report, 0);
+// Whether every key of `rollups` in `txn` is at most `key`: then greater keys may be
+// appended (MDB_APPEND fills pages; a plain put into the rightmost page leaves them half
+// full). Nothing of `report` or a later report: RollupPrefix(report, 0).
+Result<bool> NothingAfter(const lmdb::Txn& txn, MDB_dbi rollups, std::string_view key) {
   bool nothing = true;
   Status read = WalkEntries(
       txn, rollups, MDB_LAST, {}, MDB_PREV,
       [&](std::string_view last, std::string_view, bool* stop) {
-        nothing = last < std::string_view(first);
+        nothing = last <= key;
         *stop = true;
         return Status::Ok();
       },
       "read DMARC rollups");
   if (!read.ok()) return read;
   return nothing;
+}
+
+// Most messages first, ties in source order: the order keys' order.
+bool RanksBefore(const std::pair<uint64_t, std::string>& a,
+                 const std::pair<uint64_t, std::string>& b) {
+  return a.first != b.first ? a.first > b.first : a.second < b.second;
 }
 
 }  // namespace
@@ -91,13 +106,14 @@ Status RollupBatch::AddTo(lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, size
   *new_sources = 0;
   const char* what = "store DMARC rollups";
   const size_t max_ip = max_key_size - codec::kRollupTopHeadSize;
-  Result<bool> fresh = NothingFrom(txn, rollups, report);
+  Result<bool> fresh = NothingAfter(txn, rollups, codec::RollupPrefix(report, 0));
   if (!fresh.ok()) return fresh.status();
-  // Appended in key order: the sources (map order), then their order keys (sorted).
+  // Appended in key order: the sources (sorted), then their order keys (sorted).
   const bool append = *fresh && longest_ <= max_ip;
   std::vector<std::string> order;
   order.reserve(by_source_.size());
-  for (const auto& [full_ip, tally] : by_source_) {
+  for (const Source* source : Sorted()) {
+    const auto& [full_ip, tally] = *source;
     const std::string_view ip = index::FitKey(full_ip, max_ip);
     const std::string key = codec::RollupSourceKey(report, ip);
     DmarcTally sum = tally;
@@ -125,6 +141,80 @@ Status RollupBatch::AddTo(lmdb::Txn& txn, MDB_dbi rollups, uint64_t report, size
     Status put = PutEntry(txn, rollups, key, {}, what, append ? MDB_APPEND : 0);
     if (!put.ok()) return put;
   }
+  return Status::Ok();
+}
+
+RollupWriter::RollupWriter(RollupGatherer& sources, uint64_t report, size_t max_key_size,
+                           uint64_t ordered)
+    : gatherer_(sources),
+      report_(report),
+      max_ip_(max_key_size - codec::kRollupTopHeadSize),
+      ordered_(ordered),
+      last_key_(codec::RollupPrefix(report, 0)) {}
+
+Status RollupWriter::PutHeld(lmdb::Txn& txn, MDB_dbi rollups, unsigned flags) {
+  std::string key = codec::RollupSourceKey(report_, held_ip_);
+  Status put =
+      PutEntry(txn, rollups, key, codec::EncodeRollup(held_), "store DMARC rollups", flags);
+  if (!put.ok()) return put;
+  last_key_ = std::move(key);
+  ++written_;
+  if (ordered_ == 0) return Status::Ok();
+  std::pair<uint64_t, std::string> ranked(held_.messages, held_ip_);
+  if (top_.size() < ordered_) {
+    top_.push_back(std::move(ranked));
+    std::push_heap(top_.begin(), top_.end(), RanksBefore);
+  } else if (RanksBefore(ranked, top_.front())) {
+    std::pop_heap(top_.begin(), top_.end(), RanksBefore);
+    top_.back() = std::move(ranked);
+    std::push_heap(top_.begin(), top_.end(), RanksBefore);
+  }
+  return Status::Ok();
+}
+
+Status RollupWriter::WriteSome(lmdb::Txn& txn, MDB_dbi rollups, uint64_t limit, bool* done) {
+  *done = false;
+  Result<bool> fresh = NothingAfter(txn, rollups, last_key_);
+  if (!fresh.ok()) return fresh.status();
+  unsigned flags = *fresh ? MDB_APPEND : 0;
+  for (uint64_t put = 0; put < limit;) {
+    std::string_view ip;
+    DmarcTally tally;
+    bool end = false;
+    Status read = gatherer_.Next(&ip, &tally, &end);
+    if (!read.ok()) return read;
+    if (end) {
+      *done = true;
+      break;
+    }
+    // Source order survives the cut; IPs longer than the key limit may meet in one key.
+    ip = index::FitKey(ip, max_ip_);
+    if (holding_ && ip == held_ip_) {
+      codec::AddTally(tally, &held_);
+      continue;
+    }
+    if (holding_) {
+      Status written = PutHeld(txn, rollups, flags);
+      if (!written.ok()) return written;
+      ++put;
+    }
+    held_ip_.assign(ip);
+    held_ = tally;
+    holding_ = true;
+  }
+  if (!*done) return Status::Ok();
+  if (holding_) {
+    Status written = PutHeld(txn, rollups, flags);
+    if (!written.ok()) return written;
+    holding_ = false;
+  }
+  std::sort_heap(top_.begin(), top_.end(), RanksBefore);  // best first: ascending keys
+  for (const auto& [messages, ip] : top_) {
+    Status put = PutEntry(txn, rollups, codec::RollupTopKey(report_, messages, ip), {},
+                          "store DMARC rollups", flags);
+    if (!put.ok()) return put;
+  }
+  top_.clear();
   return Status::Ok();
 }
 

@@ -4,20 +4,23 @@
 // process, so it is never held while parsing). The first commit claims the report's
 // dedup key with an "importing" value; the last makes it complete and indexes it, so a
 // report is invisible to queries until then. The per-source rollups (dmarc_rollup.h)
-// are gathered in memory and written with a batch's records when many sources are
-// pending, and with the last, so that the report becomes complete with them. An importing report
-// whose owner is gone is deleted by the next import of the same report. Under a
-// DmarcStore::Bulk a report that fits in one batch is written into the bulk's
-// transaction instead (claimed and completed at once); a larger one commits the bulk and
-// goes on alone.
+// are gathered while parsing (spilled to a temporary file past max_pending_sources,
+// dmarc_rollup_gather.h) and written, appended, with the last records: in the last
+// commit, or in the last few when they were spilled, so that the report becomes
+// complete with them. An importing report whose owner is gone is deleted by the next
+// import of the same report. Under a DmarcStore::Bulk a report that fits in one batch is
+// written into the bulk's transaction instead (claimed and completed at once); a larger
+// one commits the bulk and goes on alone.
 #include <unistd.h>
 
+#include <optional>
 #include <vector>
 
 #include "archiver/dmarc/dmarc_store.h"
 #include "archiver/time_format.h"
 #include "dmarc/dmarc_import_owner.h"
 #include "dmarc/dmarc_rollup.h"
+#include "dmarc/dmarc_rollup_gather.h"
 #include "dmarc/dmarc_store_bulk.h"
 #include "dmarc/dmarc_store_codec.h"
 #include "dmarc/dmarc_store_db.h"
@@ -44,8 +47,14 @@ class AggregateImporter {
  public:
   AggregateImporter(lmdb::ArchiveEnv& archive, DmarcBulkTxn* bulk,
                     const DmarcImportOptions& options, const DmarcOrigin& origin)
-      : archive_(archive), bulk_(bulk), db_(DmarcDbs(archive)), options_(options), origin_(origin) {
+      : archive_(archive),
+        bulk_(bulk),
+        db_(DmarcDbs(archive)),
+        options_(options),
+        origin_(origin),
+        rollup_(archive.path(), options.max_pending_sources) {
     if (options_.batch_records == 0) options_.batch_records = 1;
+    if (options_.max_pending_sources == 0) options_.max_pending_sources = 1;  // (as rollup_)
   }
   ~AggregateImporter() { Register(false); }
   AggregateImporter(const AggregateImporter&) = delete;
@@ -105,7 +114,9 @@ class AggregateImporter {
     codec::EncodeRecord(record, &batch_);
     batch_ends_.push_back(batch_.size());
     codec::CountRecord(record.count, record.disposition, record.dkim, record.spf, &tally_);
-    rollup_.Add(record.source_ip, record.count, record.disposition, record.dkim, record.spf);
+    Status gathered =
+        rollup_.Add(record.source_ip, record.count, record.disposition, record.dkim, record.spf);
+    if (!gathered.ok()) return gathered;
     if (batch_ends_.size() < options_.batch_records) return Status::Ok();
     return Flush(nullptr);
   }
@@ -252,17 +263,13 @@ class AggregateImporter {
     if (id_ != 0) internal::RegisterImport(archive_, id_, add);
   }
 
-  // The buffered records, and the rollups pending (dmarc_rollup.h) when they reach
-  // options_.max_pending_sources or this is the `last` commit of the report.
-  Status WriteRecords(lmdb::Txn& txn, bool last) {
-    Status written = WriteBatch(txn);
-    rollups_due_ = last || rollup_.size() >= options_.max_pending_sources;
-    if (!written.ok() || !rollups_due_) return written;
-    uint64_t new_sources = 0;
-    Status added = rollup_.AddTo(txn, internal::RollupDb(archive_), id_, archive_.max_key_size(),
-                                 &new_sources);
-    if (added.ok()) source_ips_ += new_sources;
-    return added;
+  // After the last record (rollup_ finished): up to `limit` more of the report's
+  // rollup entries; *done when they are all written.
+  Status WriteRollups(lmdb::Txn& txn, uint64_t limit, bool* done) {
+    if (!writer_) {
+      writer_.emplace(rollup_, id_, archive_.max_key_size(), options_.ordered_sources);
+    }
+    return writer_->WriteSome(txn, internal::RollupDb(archive_), limit, done);
   }
 
   Status WriteBatch(lmdb::Txn& txn) {
@@ -295,10 +302,6 @@ class AggregateImporter {
 
   // After the commit (or the bulk's write) that holds the buffered records.
   void BatchWritten() {
-    if (rollups_due_) {
-      rolled_up_ = buffered_index();
-      rollup_.clear();
-    }
     stored_index_ += static_cast<uint32_t>(batch_ends_.size());
     batch_.clear();
     batch_ends_.clear();
@@ -314,9 +317,7 @@ class AggregateImporter {
     stored.report.imported_us = stored.heartbeat_us;
     stored.report.records = buffered_index();
     stored.tally = tally_;
-    // In the commit that writes the pending rollups (WriteRecords), the records they count.
-    stored.rolled_up = rollups_due_ ? buffered_index() : rolled_up_;
-    stored.source_ips = source_ips_;
+    stored.source_ips = writer_ ? writer_->sources() : 0;  // (rolled_up: 0 until complete)
     return stored;
   }
 
@@ -325,6 +326,7 @@ class AggregateImporter {
     codec::StoredReport stored = Stored(summary.meta);
     stored.importing = false;
     stored.owner_pid = stored.heartbeat_us = 0;
+    stored.rolled_up = stored.report.records;  // the commit that writes the last rollups
     stored.report.recovered = summary.recovered;
     stored.report.parser_messages = summary.parser_messages;
     stored.range_key =
@@ -383,7 +385,9 @@ class AggregateImporter {
     Status status = internal::CheckDmarcSpace(archive_, *txn);
     if (!status.ok()) return status;  // nothing of it written: the bulk goes on
     status = Claim(*txn);
-    if (status.ok()) status = WriteRecords(*txn, true);
+    if (status.ok()) status = WriteBatch(*txn);
+    bool done = false;
+    if (status.ok()) status = WriteRollups(*txn, UINT64_MAX, &done);
     if (status.ok()) status = Complete(*txn, summary);
     if (!status.ok()) {
       bulk_->Abort(status);
@@ -394,30 +398,41 @@ class AggregateImporter {
     return bulk_->Added(bytes);
   }
 
-  // Commits the buffered records; with `summary`, the last commit of the report.
+  // Commits the buffered records; with `summary`, the last commit of the report (the
+  // last few when its rollups were spilled: max_pending_sources of them per commit).
   Status Flush(const AggregateSummary* summary) {
+    if (summary != nullptr) {
+      Status finished = rollup_.Finish();  // before the write lock: it may write a spill
+      if (!finished.ok()) return finished;
+    }
     if (bulk_ != nullptr && id_ == 0) {
       if (summary != nullptr) return JoinBulk(*summary);
       // Larger than one batch: the bulk's reports are committed, this one goes alone.
       Status committed = bulk_->Commit();
       if (!committed.ok()) return committed;
     }
-    lmdb::Txn txn;
-    Status status = BeginBatch(summary, &txn);
-    if (status.ok()) status = internal::CheckDmarcSpace(archive_, txn);
-    if (status.ok() && id_ == 0) status = Claim(txn);
-    if (status.ok()) status = WriteRecords(txn, summary != nullptr);
-    if (status.ok() && summary != nullptr) {
-      status = Complete(txn, *summary);
-    } else if (status.ok()) {
-      status = internal::PutEntry(txn, db_.reports, codec::View(codec::EncodeId(id_)),
-                                  codec::EncodeReport(Stored(meta_)), "store DMARC records");
-    }
-    if (status.ok()) {
-      status = txn.Commit(summary != nullptr ? "store DMARC report" : "store DMARC records");
-    }
-    if (!status.ok()) return status;
-    BatchWritten();
+    const uint64_t limit = rollup_.spilled() ? options_.max_pending_sources : UINT64_MAX;
+    bool done = summary == nullptr;
+    do {
+      lmdb::Txn txn;
+      Status status = BeginBatch(summary, &txn);
+      if (status.ok()) status = internal::CheckDmarcSpace(archive_, txn);
+      if (status.ok() && id_ == 0) status = Claim(txn);
+      if (status.ok()) status = WriteBatch(txn);
+      if (status.ok() && summary != nullptr) status = WriteRollups(txn, limit, &done);
+      if (status.ok() && summary != nullptr && done) {
+        status = Complete(txn, *summary);
+      } else if (status.ok()) {
+        status = internal::PutEntry(txn, db_.reports, codec::View(codec::EncodeId(id_)),
+                                    codec::EncodeReport(Stored(meta_)), "store DMARC records");
+      }
+      if (status.ok()) {
+        status =
+            txn.Commit(summary != nullptr && done ? "store DMARC report" : "store DMARC records");
+      }
+      if (!status.ok()) return status;
+      BatchWritten();
+    } while (!done);
     return Status::Ok();
   }
 
@@ -447,10 +462,8 @@ class AggregateImporter {
   std::vector<size_t> batch_ends_;  // where each of them ends in batch_
   uint32_t stored_index_ = 0;       // records committed
   DmarcTally tally_;
-  internal::RollupBatch rollup_;  // sources of the records not rolled up yet
-  uint64_t rolled_up_ = 0;        // records counted in the stored rollups
-  bool rollups_due_ = false;      // the open commit writes the pending rollups
-  uint64_t source_ips_ = 0;       // source entries the report's rollups hold
+  internal::RollupGatherer rollup_;               // the sources of every record parsed
+  std::optional<internal::RollupWriter> writer_;  // after the last record
   uint64_t id_ = 0;               // the report's id once claimed
   bool duplicate_ = false;
   uint64_t duplicate_id_ = 0;

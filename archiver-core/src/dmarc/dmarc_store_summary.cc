@@ -2,7 +2,8 @@
 // per source IP from their rollups (dmarc_rollup.h), and from the records only for a
 // report whose rollups are incomplete (stored before rollups existed). With a row
 // limit and a single report, the sources are read in the rollups' by-messages order and
-// the walk stops after the limit: a report of a million sources costs a few entries.
+// the walk stops after the limit: a report of a million sources costs a few entries
+// (when the limit is within the sources that order holds; else all are read).
 #include <algorithm>
 #include <map>
 #include <string>
@@ -66,13 +67,18 @@ Status SummarizeSources(const lmdb::Txn& txn, const lmdb::ArchiveEnv& archive,
                         DmarcSummary* summary) {
   if (top != 0 && selected.size() == 1 && selected[0].rolled_up) {
     summary->source_ips = selected[0].source_ips;
-    return internal::ForEachTopSource(
-        txn, rollups->rollups, selected[0].id,
-        [&](std::string_view ip, const DmarcTally& tally, bool* stop) {
-          summary->by_source_ip.emplace_back(std::string(ip), tally);
-          *stop = summary->by_source_ip.size() >= top;
-          return Status::Ok();
-        });
+    Status walked =
+        internal::ForEachTopSource(txn, rollups->rollups, selected[0].id,
+                                   [&](std::string_view ip, const DmarcTally& tally, bool* stop) {
+                                     summary->by_source_ip.emplace_back(std::string(ip), tally);
+                                     *stop = summary->by_source_ip.size() >= top;
+                                     return Status::Ok();
+                                   });
+    // The order holds the report's first sources only (DmarcImportOptions::ordered_sources):
+    // fewer rows than asked and than it has mean reading all of them.
+    const uint64_t rows = summary->by_source_ip.size();
+    if (!walked.ok() || rows >= top || rows >= selected[0].source_ips) return walked;
+    summary->by_source_ip.clear();
   }
   Tallies by_ip;
   for (const Selected& report : selected) {

@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -107,6 +109,21 @@ void ExpectMatchesRecords(const DmarcStore& dmarc, const DmarcFilter& filter,
   EXPECT_EQ(summary->reports_from_records, from_records);
 }
 
+// The summaries of `filter` with each limit in `tops` are the first rows of `all` (its
+// summary without a limit), with the same totals.
+void ExpectTopRows(const DmarcStore& dmarc, const DmarcFilter& filter, const DmarcSummary& all,
+                   std::initializer_list<uint64_t> tops) {
+  for (uint64_t top : tops) {
+    Result<DmarcSummary> some = dmarc.Summarize(filter, top);
+    ASSERT_TRUE(some.ok()) << some.status().ToString();
+    Rows expected(all.by_source_ip.begin(),
+                  all.by_source_ip.begin() + std::min<size_t>(top, all.by_source_ip.size()));
+    ExpectSameRows(some->by_source_ip, expected, "top rows of one report");
+    EXPECT_EQ(some->source_ips, all.source_ips);
+    EXPECT_EQ(Fields(some->total), Fields(all.total));
+  }
+}
+
 // Records from a few sources, each seen many times: `count` records, source i % 7.
 std::string RepeatedSources(uint64_t count) {
   std::string records;
@@ -193,15 +210,7 @@ TEST_F(DmarcRollupTest, TopRowsAreTheLargestInOrder) {
   Result<DmarcSummary> all = dmarc.Summarize(filter);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->source_ips, 307u);
-  for (uint64_t top : {1, 5, 12, 400}) {
-    Result<DmarcSummary> some = dmarc.Summarize(filter, top);
-    ASSERT_TRUE(some.ok()) << some.status().ToString();
-    Rows expected(all->by_source_ip.begin(),
-                  all->by_source_ip.begin() + std::min<size_t>(top, all->by_source_ip.size()));
-    ExpectSameRows(some->by_source_ip, expected, "top rows of one report");
-    EXPECT_EQ(some->source_ips, 307u);
-    EXPECT_EQ(Fields(some->total), Fields(all->total));
-  }
+  ExpectTopRows(dmarc, filter, *all, {1, 5, 12, 400});
   // Several reports: the top rows of the merged sources.
   ImportSome(dmarc);
   all = dmarc.Summarize(filter);
@@ -223,23 +232,24 @@ TEST_F(DmarcRollupTest, FailedAndInterruptedImportsLeaveNoRollups) {
                                   [] { return Status::IOError("the disk went away"); });
     DmarcImportOptions options;
     options.batch_records = 100;
-    options.max_pending_sources = 50;  // rollups written with most batches
+    options.max_pending_sources = 50;  // spilled
     EXPECT_FALSE(dmarc.ImportAggregate(source, options, {}).ok());
   }
   EXPECT_EQ(CountEntries(path(), "dmarc_rollups"), 0);
-  // A child dies midway: its batches' rollups stay with its incomplete report...
+  // A child dies midway: its batches stay as an incomplete report...
   pid_t child = testing::Fork([&] {
     auto store = testing::OpenTestStore(path());
     DmarcStore dmarc(store);
     testing::SteppedSource source(big, big.size() * 3 / 4, []() -> Status { _exit(3); });
     DmarcImportOptions options;
     options.batch_records = 100;
-    options.max_pending_sources = 50;  // rollups written with most batches
+    options.max_pending_sources = 50;  // spilled
     dmarc.ImportAggregate(source, options, {});
     return 0;
   });
   ASSERT_EQ(testing::Wait(child), 3);
-  EXPECT_GT(CountEntries(path(), "dmarc_rollups"), 0);
+  // (the rollups are written after the last record: none yet)
+  EXPECT_EQ(CountEntries(path(), "dmarc_rollups"), 0);
   // ...are never summed, and go with it when the next import replaces it.
   auto store = testing::OpenTestStore(path());
   DmarcStore dmarc(store);
@@ -252,6 +262,65 @@ TEST_F(DmarcRollupTest, FailedAndInterruptedImportsLeaveNoRollups) {
   const uint64_t sources = dmarc.Summarize(filter)->source_ips;
   store.reset();
   EXPECT_EQ(CountEntries(path(), "dmarc_rollups"), static_cast<int64_t>(2 * sources));
+}
+
+// The top rows of one report whose order holds only its first sources, its rollups
+// spilled while importing and written over several commits.
+TEST_F(DmarcRollupTest, OrderHoldsTheFirstSourcesALargerLimitReadsThemAll) {
+  auto store = testing::OpenTestStore(path());
+  DmarcStore dmarc(store);
+  DmarcImportOptions options;
+  options.batch_records = 64;
+  options.max_pending_sources = 40;
+  options.ordered_sources = 5;
+  ASSERT_TRUE(
+      ImportXml(dmarc,
+                ReportXml("o", "one", "example.org", 10,
+                          RepeatedSources(350) + NumberedRecords(300) + RepeatedSources(350)),
+                options)
+          .ok());
+  DmarcFilter filter;
+  filter.domain = "example.org";
+  ExpectMatchesRecords(dmarc, filter);
+  Result<DmarcSummary> all = dmarc.Summarize(filter);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->source_ips, 307u);
+  ExpectTopRows(dmarc, filter, *all, {1, 4, 5, 6, 12, 307, 400});
+  store.reset();
+  EXPECT_EQ(CountEntries(path(), "dmarc_rollups"), 307 + 5);
+}
+
+// max_pending_sources 0 is taken as 1: every source spilled, one written per commit.
+TEST_F(DmarcRollupTest, NoPendingSourceAtAll) {
+  auto store = testing::OpenTestStore(path());
+  DmarcStore dmarc(store);
+  ASSERT_TRUE(
+      ImportXml(dmarc,
+                ReportXml("o", "one", "example.org", 10, RepeatedSources(30) + NumberedRecords(20)),
+                7, 0)
+          .ok());
+  DmarcFilter filter;
+  filter.domain = "example.org";
+  ExpectMatchesRecords(dmarc, filter);
+}
+
+// A report's rollups are appended, also when spilled: their pages are full, not half.
+TEST_F(DmarcRollupTest, SpilledRollupsFillTheirPages) {
+  {
+    auto store = testing::OpenTestStore(path());
+    DmarcStore dmarc(store);
+    ASSERT_TRUE(
+        ImportXml(dmarc, ReportXml("o", "one", "example.org", 10, NumberedRecords(4000)), 500, 300)
+            .ok());
+  }
+  const std::optional<MDB_stat> stat = testing::StatOf(path(), "dmarc_rollups");
+  ASSERT_TRUE(stat.has_value());
+  ASSERT_EQ(stat->ms_entries, 4000u + 1000);
+  // Source entries: node header 8, key 9 + IP (at most 11: 10.0.15.159), value 8; order
+  // entries: 8, key 17 + IP, no value; 2 bytes each in the page's index.
+  const size_t bytes = 4000 * (8 + 20 + 8 + 2) + 1000 * (8 + 28 + 2);
+  const size_t room = stat->ms_leaf_pages * (stat->ms_psize - 16);
+  EXPECT_GT(bytes * 100 / room, 85u) << stat->ms_leaf_pages << " leaf pages";
 }
 
 // Turns the archive into one written before rollups: no dmarc_rollups, version 1 report

@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
-#include <utility>
-
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "archiver/dmarc/dmarc_store.h"
@@ -74,13 +74,18 @@ inline std::shared_ptr<Store> OpenTestStore(const std::string& path, bool read_o
 }
 
 inline Result<DmarcImportResult> ImportXml(DmarcStore& dmarc, const std::string& xml,
+                                           const DmarcImportOptions& options) {
+  MemorySource source(xml, "report.xml");
+  return dmarc.ImportAggregate(source, options, FileOrigin("report.xml"));
+}
+
+inline Result<DmarcImportResult> ImportXml(DmarcStore& dmarc, const std::string& xml,
                                            uint64_t batch_records = 20000,
                                            uint64_t max_pending_sources = 200000) {
-  MemorySource source(xml, "report.xml");
   DmarcImportOptions options;
   options.batch_records = batch_records;
   options.max_pending_sources = max_pending_sources;
-  return dmarc.ImportAggregate(source, options, FileOrigin("report.xml"));
+  return ImportXml(dmarc, xml, options);
 }
 
 // Everything a DmarcStore listing visits, in order: `list` calls the listing with the
@@ -96,26 +101,32 @@ std::vector<T> Collect(const std::function<Status(const std::function<bool(const
   return items;
 }
 
-// Entries of the named database, read with LMDB directly (no Store may be open on
-// `path` in this process); -1 when the database does not exist.
-inline int64_t CountEntries(const std::string& path, const char* database) {
+// The named database's statistics, read with LMDB directly (no Store may be open on
+// `path` in this process); nullopt when the database does not exist.
+inline std::optional<MDB_stat> StatOf(const std::string& path, const char* database) {
   MDB_env* env = nullptr;
   EXPECT_EQ(mdb_env_create(&env), 0);
   mdb_env_set_maxdbs(env, 32);
-  int64_t entries = -1;
+  std::optional<MDB_stat> found;
   if (mdb_env_open(env, path.c_str(), MDB_RDONLY, 0600) == 0) {
     MDB_txn* txn = nullptr;
     MDB_dbi dbi = 0;
     MDB_stat stat = {};
     if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0) {
       if (mdb_dbi_open(txn, database, 0, &dbi) == 0 && mdb_stat(txn, dbi, &stat) == 0) {
-        entries = static_cast<int64_t>(stat.ms_entries);
+        found = stat;
       }
       mdb_txn_abort(txn);
     }
   }
   mdb_env_close(env);
-  return entries;
+  return found;
+}
+
+// Entries of the named database (as StatOf); -1 when the database does not exist.
+inline int64_t CountEntries(const std::string& path, const char* database) {
+  const std::optional<MDB_stat> stat = StatOf(path, database);
+  return stat ? static_cast<int64_t>(stat->ms_entries) : -1;
 }
 
 // Bytes from memory, a few at a time; `at_offset` runs once when reading passes

@@ -106,10 +106,15 @@ struct DmarcImportOptions {
   // commits and is invisible to queries until its last; an import interrupted midway
   // leaves an incomplete report that the next import of it replaces.
   uint64_t batch_records = 20000;
-  // Sources gathered in memory for the report's rollups before a batch's commit adds
-  // them (the last commit adds the rest): fewer, larger additions cost far fewer page
-  // writes than one per batch; each pending source takes about 150 bytes.
+  // Sources gathered in memory for the report's rollups (about 150 bytes each); past
+  // this, they are written sorted to a temporary file in the archive's directory and
+  // merged back when the rollups are written, after the last record: the rollups of
+  // such a report take one more commit per this many sources.
   uint64_t max_pending_sources = 200000;
+  // Sources of a report given a place in its by-messages order (its most messages
+  // first): a summary of one report with a row limit up to this reads only them; a
+  // larger limit reads every source of it.
+  uint64_t ordered_sources = 1000;
 };
 
 // Which reports a query covers. A report belongs to the time its date range begins
