@@ -123,7 +123,10 @@ Result<CompactProgress> Store::CompactRecordsStep(size_t max_deliveries) {
   StepBatch batch;
   Status status = ReadStep(*txn, archive, internal::kCompactPositionKey, max_deliveries, &batch);
   const std::string what = "compact delivery records";
-  uint64_t rewritten = 0;
+  // The rewritten records are deleted first and put back after, in key order: their
+  // pages empty and merge, and the new values fill fresh ones (rewritten in place, a page
+  // of old records would keep a quarter of its space in use).
+  std::vector<std::pair<std::string_view, std::string>> rewritten;
   for (const auto& [key, value] : batch.entries) {
     DeliveryRecord record;
     // A record of version 3 stays; one that does not decode too (verify reports it).
@@ -131,10 +134,12 @@ Result<CompactProgress> Store::CompactRecordsStep(size_t max_deliveries) {
     if (!record::DeliveryHoldsHeaders(value) || !record::DecodeDelivery(value, &record).ok())
       continue;
     status = internal::PutMessageHeaders(*txn, **headers, record.id, record.headers, what);
-    if (status.ok())
-      status = internal::PutEntry(*txn, archive.db.deliveries, key, record::EncodeDelivery(record),
-                                  what);
-    rewritten += status.ok() ? 1 : 0;
+    if (status.ok()) status = internal::DeleteEntry(*txn, archive.db.deliveries, key);
+    rewritten.emplace_back(key, record::EncodeDelivery(record));
+  }
+  for (size_t i = 0; status.ok() && i < rewritten.size(); ++i) {
+    status = internal::PutEntry(*txn, archive.db.deliveries, rewritten[i].first,
+                                rewritten[i].second, what);
   }
   if (status.ok()) {
     status = EndStep(archive, *txn, internal::kCompactPositionKey, batch, what,
@@ -142,7 +147,7 @@ Result<CompactProgress> Store::CompactRecordsStep(size_t max_deliveries) {
   }
   if (status.ok()) status = txn->Commit(what);
   if (!status.ok()) return status;
-  return CompactProgress{batch.entries.size(), rewritten, !batch.next.has_value()};
+  return CompactProgress{batch.entries.size(), rewritten.size(), !batch.next.has_value()};
 }
 
 }  // namespace archiver
