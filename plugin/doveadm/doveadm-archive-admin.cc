@@ -6,6 +6,7 @@
 
 #include "doveadm/doveadm-archive-commands.h"
 #include "doveadm/doveadm-archive-context.h"
+#include "doveadm/doveadm-termination.h"
 
 namespace archiver::doveadm {
 namespace {
@@ -21,30 +22,6 @@ std::string Ratio(uint64_t numerator, uint64_t denominator) {
                 static_cast<double>(numerator) / static_cast<double>(denominator));
   return text;
 }
-
-void IgnoreSignal(const siginfo_t*, void*) {}
-
-// While alive, a termination signal (SIGTERM, SIGINT, SIGQUIT) is noticed: Received()
-// turns true. doveadm's own handlers run only from its I/O loop, which does not run
-// during a command; lib-signals counts every such signal as it arrives
-// (signal_term_counter), and the handlers set here make sure that it is caught, not fatal.
-class TerminationWatch {
- public:
-  TerminationWatch() : start_(signal_term_counter) {
-    for (int signo : kSignals)
-      lib_signals_set_handler(signo, LIBSIG_FLAG_RESTART, IgnoreSignal, this);
-  }
-  ~TerminationWatch() {
-    for (int signo : kSignals) lib_signals_unset_handler(signo, IgnoreSignal, this);
-  }
-  TerminationWatch(const TerminationWatch&) = delete;
-  TerminationWatch& operator=(const TerminationWatch&) = delete;
-  bool Received() const { return signal_term_counter != start_; }
-
- private:
-  static constexpr int kSignals[] = {SIGTERM, SIGINT};
-  const unsigned int start_;
-};
 
 // "verify: messages 1200/300000 (0%)" rewritten in place on a terminal's stderr.
 void ShowProgress(const VerifyProgress& progress) {

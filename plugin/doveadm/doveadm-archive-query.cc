@@ -14,6 +14,7 @@
 #include "archiver/time_format.h"
 #include "doveadm/doveadm-archive-commands.h"
 #include "doveadm/doveadm-archive-context.h"
+#include "doveadm/doveadm-termination.h"
 
 namespace archiver::doveadm {
 namespace {
@@ -40,8 +41,7 @@ CommandStatus OpenNamedMessage(struct doveadm_cmd_context* cctx, std::shared_ptr
 }
 
 // The fields every delivery row has, in this order, after the command's own first ones.
-constexpr const char* kDeliveryFields[] = {"received", "origin", "user", "mailbox", "from",
-                                           "rcpt"};
+constexpr const char* kDeliveryFields[] = {"received", "origin", "user", "mailbox", "from", "rcpt"};
 
 void PrintDeliveryFields(const DeliveryRecord& record) {
   PrintValue(FormatTimeUtc(record.received_us).c_str());
@@ -121,7 +121,8 @@ bool WriteMboxEntry(int fd, const DeliveryRecord& record, std::string_view messa
         message.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t quotes = line.find_first_not_of('>');
-    if (quotes != std::string_view::npos && line.substr(quotes).rfind("From ", 0) == 0) entry += '>';
+    if (quotes != std::string_view::npos && line.substr(quotes).rfind("From ", 0) == 0)
+      entry += '>';
     entry.append(line);
     entry += '\n';
     if (entry.size() >= kPiece) {
@@ -189,8 +190,8 @@ class ExportTarget {
       written = WriteMboxEntry(mbox_fd_, record, message);
     } else {
       const std::string name = ToHex(record.id) + ".eml";
-      int fd = openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                      0600);
+      int fd =
+          openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0)
         return CommandStatus::Failed(EX_CANTCREAT, std::string("open(") + output_ + "/" + name +
                                                        ") failed: " + std::strerror(errno) +
@@ -232,10 +233,20 @@ struct ExportCounts {
 // sender and time make its mbox From_ line), counting into `*counts`. A message that
 // cannot be read is counted, reported and skipped (ReportAndContinue: the others are still
 // worth exporting); a write failure ends the export and is returned, as is a failed listing.
+// A termination signal stops it between two messages (EX_TEMPFAIL): what was written stays,
+// whole messages only.
 CommandStatus ExportMessages(const Store& store, const ListFilter& filter, ExportTarget* target,
                              ExportCounts* counts) {
   CommandStatus outcome = CommandStatus::Ok();
+  TerminationWatch termination;
   Status listed = store.ListDistinctMessages(filter, [&](const Delivery& delivery) {
+    if (termination.Received()) {
+      outcome = CommandStatus::Failed(
+          EX_TEMPFAIL, "Export interrupted by a termination signal after " +
+                           std::to_string(counts->exported) +
+                           " messages: the output holds those, whole; run it again for all");
+      return false;
+    }
     Result<std::string> message = store.ReadMessage(delivery.record.id);
     if (!message.ok()) {
       ReportAndContinue(CommandStatus::Of(message.status(), message.status().ToString()));

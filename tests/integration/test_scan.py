@@ -1,6 +1,6 @@
-"""Long walks over a real archive through doveadm: `archive verify` stops on SIGTERM with
-exit 75 saying it was interrupted, and `archive export` of everything stays in bounded
-resident memory although it reads an archive larger than that (the archive is built by
+"""Long walks over a real archive through doveadm: `archive verify` and `archive export` stop
+on SIGTERM with exit 75 saying they were interrupted (export leaving whole messages), and
+`archive export` of everything stays in bounded resident memory although it reads an archive larger than that (the archive is built by
 bench/scale's builder, 20,000 deliveries, about 200 MB)."""
 
 import os
@@ -49,6 +49,34 @@ class ScanTest(ArchiverTestCase):
         self.assertIn(b"Verify interrupted by a termination signal", stderr)
         # It is whole again afterwards: nothing was left behind.
         self.assert_verify_ok(self.instance)
+
+    def test_sigterm_stops_export_between_messages(self):
+        target = os.path.join(self.instance.root, "stopped.mbox")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        process = subprocess.Popen(
+            self.instance.doveadm_command("archive", "export", "--format", "mbox",
+                                          "--output", target, fmt="tab"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.instance.env)
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline and \
+                (not os.path.exists(target) or os.path.getsize(target) < 4 << 20):
+            time.sleep(0.01)
+        self.assertIsNone(process.poll(), "export finished before 4 MiB: nothing to stop")
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+        self.assertEqual(process.returncode, di.EX_TEMPFAIL, (stdout, stderr))
+        self.assertIn(b"Export interrupted by a termination signal after", stderr)
+        summary = dict(zip(*(line.split("\t") for line in stdout.decode().splitlines())))
+        exported = int(summary["messages"])
+        self.assertGreater(exported, 0)
+        self.assertLess(exported, int(self.archive_stats(self.instance)["messages"]))
+        with open(target, "rb") as f:
+            data = f.read()
+        # Whole messages only: as many From_ lines as messages said, and the file ends where
+        # a message ends (mbox: an empty line after each).
+        self.assertEqual(data.count(b"\nFrom ") + data.startswith(b"From "), exported)
+        self.assertTrue(data.endswith(b"\n\n"), data[-80:])
+        os.unlink(target)
 
     def test_export_of_everything_stays_in_bounded_memory(self):
         target = os.path.join(self.instance.root, "all.mbox")
