@@ -11,7 +11,7 @@ build_type="${ARCHIVER_BUILD_TYPE:-RelWithDebInfo}"
 packages=(build-essential cmake pkg-config python3 ca-certificates openssl procps file
           dovecot-core dovecot-imapd dovecot-lmtpd dovecot-dev dovecot-sieve
           liblmdb-dev lmdb-utils libssl-dev zlib1g-dev libxml2-dev libgtest-dev libzip-dev libdeflate-dev
-          clang libclang-rt-dev)
+          clang libclang-rt-dev strace)
 
 missing=()
 for package in "${packages[@]}"; do
