@@ -66,6 +66,16 @@ CommandStatus RunSteps(const char* what, const uint64_t* done, Step step) {
   return CommandStatus::Ok();
 }
 
+// The content-index backfill (Store::ReindexStep) to its end, counting into *filed.
+CommandStatus RunReindexSteps(Store& store, const char* what, uint64_t* filed) {
+  return RunSteps(what, filed, [&]() -> Result<bool> {
+    Result<ReindexProgress> step = store.ReindexStep(kUpgradeStep);
+    if (!step.ok()) return step.status();
+    *filed += step->filed;
+    return step->complete;
+  });
+}
+
 // The report's damage as rows and log lines; the summary, and the command's outcome.
 CommandStatus ReportVerify(const VerifyReport& report) {
   doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
@@ -166,12 +176,7 @@ void CmdArchiveReindex(struct doveadm_cmd_context* cctx) {
     std::shared_ptr<Store> store;
     if (CommandStatus opened = OpenCommandArchive(cctx, &store, true); !opened.ok()) return opened;
     uint64_t filed = 0;
-    CommandStatus ran = RunSteps("reindex", &filed, [&]() -> Result<bool> {
-      Result<ReindexProgress> step = store->ReindexStep(kUpgradeStep);
-      if (!step.ok()) return step.status();
-      filed += step->filed;
-      return step->complete;
-    });
+    CommandStatus ran = RunReindexSteps(*store, "reindex", &filed);
     if (!ran.ok()) return ran;
     doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
     doveadm_print_header("filed", "filed", DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY);
@@ -189,12 +194,7 @@ void CmdArchiveMigrate(struct doveadm_cmd_context* cctx) {
     std::shared_ptr<Store> store;
     if (CommandStatus opened = OpenCommandArchive(cctx, &store, true); !opened.ok()) return opened;
     uint64_t filed = 0, visited = 0, rewritten = 0;
-    CommandStatus ran = RunSteps("migrate: indexes", &filed, [&]() -> Result<bool> {
-      Result<ReindexProgress> step = store->ReindexStep(kUpgradeStep);
-      if (!step.ok()) return step.status();
-      filed += step->filed;
-      return step->complete;
-    });
+    CommandStatus ran = RunReindexSteps(*store, "migrate: indexes", &filed);
     if (ran.ok()) {
       ran = RunSteps("migrate: records", &visited, [&]() -> Result<bool> {
         Result<CompactProgress> step = store->CompactRecordsStep(kUpgradeStep);

@@ -50,13 +50,17 @@ class ScanTest(ArchiverTestCase):
         # It is whole again afterwards: nothing was left behind.
         self.assert_verify_ok(self.instance)
 
-    def test_sigterm_stops_export_between_messages(self):
-        target = os.path.join(self.instance.root, "stopped.mbox")
+    def start_export(self, target):
+        """`doveadm archive export` of everything into the mbox `target`, running."""
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        process = subprocess.Popen(
+        return subprocess.Popen(
             self.instance.doveadm_command("archive", "export", "--format", "mbox",
                                           "--output", target, fmt="tab"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.instance.env)
+
+    def test_sigterm_stops_export_between_messages(self):
+        target = os.path.join(self.instance.root, "stopped.mbox")
+        process = self.start_export(target)
         deadline = time.monotonic() + 30
         while process.poll() is None and time.monotonic() < deadline and \
                 (not os.path.exists(target) or os.path.getsize(target) < 4 << 20):
@@ -80,11 +84,7 @@ class ScanTest(ArchiverTestCase):
 
     def test_export_of_everything_stays_in_bounded_memory(self):
         target = os.path.join(self.instance.root, "all.mbox")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        process = subprocess.Popen(
-            self.instance.doveadm_command("archive", "export", "--format", "mbox",
-                                          "--output", target, fmt="tab"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.instance.env)
+        process = self.start_export(target)
         stdout = process.stdout.read()
         stderr = process.stderr.read()
         _, status, usage = os.wait4(process.pid, 0)

@@ -79,12 +79,14 @@ class InflateStream {
   bool ok_ = false;
 };
 
-// A raw deflate (windowBits -15) stream of this thread, reset for each value: setting up
-// zlib's state costs more than compressing a few hundred bytes.
+// A raw deflate stream of this thread, reset for each value: setting up zlib's state costs
+// more than compressing a few hundred bytes. The deflater's state is small (a 1 KiB window:
+// the dictionary's tail and a trace fit; memLevel 2), since each reset clears its hash
+// table; the inflater takes any window (-15).
 class PrimedStreams {
  public:
   PrimedStreams() {
-    deflate_ok_ = deflateInit2(&deflater_, Z_BEST_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8,
+    deflate_ok_ = deflateInit2(&deflater_, Z_BEST_COMPRESSION, Z_DEFLATED, -kDeflateWindowBits, 2,
                                Z_DEFAULT_STRATEGY) == Z_OK;
     inflate_ok_ = inflateInit2(&inflater_, -MAX_WBITS) == Z_OK;
   }
@@ -96,6 +98,8 @@ class PrimedStreams {
   PrimedStreams& operator=(const PrimedStreams&) = delete;
 
   // The stream, reset and primed with `dictionary`; null when zlib cannot give one.
+  static constexpr int kDeflateWindowBits = 10;
+
   z_stream* Deflater(std::string_view dictionary) {
     if (!deflate_ok_ || deflateReset(&deflater_) != Z_OK) return nullptr;
     return Prime(&deflater_, dictionary, deflateSetDictionary);

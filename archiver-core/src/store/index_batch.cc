@@ -49,6 +49,7 @@ Status FileInIndexes(OpenArchive& archive, lmdb::Txn& txn, const DeliveryRecord&
 // dropped.
 Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& listed,
                   std::string_view what, std::string* kept) {
+  const DeliveryReader reader(archive);  // msg_headers is open: the writer opened it
   for (size_t at = 0; at < listed.size(); at += kDeliveryKeySize) {
     const std::string_view key = std::string_view(listed).substr(at, kDeliveryKeySize);
     std::string_view stored;
@@ -56,7 +57,7 @@ Status FileListed(OpenArchive& archive, lmdb::Txn& txn, const std::string& liste
     if (found.code() == Status::Code::kNotFound) continue;
     if (!found.ok()) return found;
     DeliveryRecord record;
-    if (!DeliveryReader(archive).Load(txn, stored, &record, record::TraceDecoding::kSkip).ok()) {
+    if (!reader.Load(txn, stored, &record, record::TraceDecoding::kSkip).ok()) {
       kept->append(key);
       continue;
     }
@@ -142,8 +143,8 @@ Status UnindexedMatches(const lmdb::Txn& txn, const OpenArchive& archive,
     std::string_view stored;
     if (!record::DecodeDeliveryKey(key, &delivery.key) ||
         !txn.Get(archive.db.deliveries, key, &stored).ok() ||
-        !reader.Load(txn, stored, &delivery.record, record::TraceDecoding::kSkip,
-                     filter.load_headers)
+        !reader
+             .Load(txn, stored, &delivery.record, record::TraceDecoding::kSkip, filter.load_headers)
              .ok()) {
       continue;  // Verify reports it
     }

@@ -18,7 +18,9 @@ Result<bool> RecordsCompact(const lmdb::Txn& txn, MDB_dbi meta) {
   return MarkerSet(txn, meta, kRecordsCompactKey);
 }
 
-Status MarkRecordsCompact(lmdb::Txn& txn, MDB_dbi meta) { return SetMarker(txn, meta, kRecordsCompactKey); }
+Status MarkRecordsCompact(lmdb::Txn& txn, MDB_dbi meta) {
+  return SetMarker(txn, meta, kRecordsCompactKey);
+}
 
 Result<const MessageHeadersDb*> OpenMessageHeaders(lmdb::ArchiveEnv& env, bool write) {
   if (write) {
@@ -33,10 +35,12 @@ Result<const MessageHeadersDb*> OpenMessageHeaders(lmdb::ArchiveEnv& env, bool w
 }
 
 Status PutMessageHeaders(lmdb::Txn& txn, const MessageHeadersDb& db, const MessageId& id,
-                         const HeaderSummary& headers, std::string_view what) {
-  std::string_view stored;
-  Status found = txn.Get(db.msg_headers, IdBytes(id), &stored);
-  if (found.code() != Status::Code::kNotFound) return found;  // Ok: it has one
+                         const HeaderSummary& headers, std::string_view what, bool message_is_new) {
+  if (!message_is_new) {
+    std::string_view stored;
+    Status found = txn.Get(db.msg_headers, IdBytes(id), &stored);
+    if (found.code() != Status::Code::kNotFound) return found;  // Ok: it has one
+  }
   return PutEntry(txn, db.msg_headers, IdBytes(id), record::EncodeHeaderSummary(headers),
                   std::string(what));
 }

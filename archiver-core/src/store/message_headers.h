@@ -37,11 +37,12 @@ Status MarkRecordsCompact(lmdb::Txn& txn, MDB_dbi meta);
 // archive). Null (Ok) when missing and !write: no software of format 4 wrote yet.
 Result<const MessageHeadersDb*> OpenMessageHeaders(lmdb::ArchiveEnv& env, bool write);
 
-// Stores `headers` as the summary of message `id` unless it has one already (`have`: the
-// caller knows that it has none, for a message stored in this transaction). Errors are
+// Stores `headers` as the summary of message `id` unless it has one already; with
+// `message_is_new` (stored in this transaction: it has none) without looking. Errors are
 // described as `what`.
 Status PutMessageHeaders(lmdb::Txn& txn, const MessageHeadersDb& db, const MessageId& id,
-                         const HeaderSummary& headers, std::string_view what);
+                         const HeaderSummary& headers, std::string_view what,
+                         bool message_is_new = false);
 
 // Reads deliveries values with the header summary of their message.
 class DeliveryReader {

@@ -186,7 +186,8 @@ Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
   // The record is of version 3: its message's summary goes to msg_headers (once), and a
   // reader of format 3 must no longer open the archive.
   status = internal::PutMessageHeaders(txn, archive.env.OpenedGroup<internal::MessageHeadersDb>(),
-                                       record.id, record.headers, "archive delivery");
+                                       record.id, record.headers, "archive delivery",
+                                       written->outcome == ArchiveOutcome::kStored);
   if (status.ok()) status = internal::RaiseFormatVersion(archive, txn);
   if (!status.ok()) return status;
 
