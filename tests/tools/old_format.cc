@@ -1,6 +1,8 @@
-// archiver-test-old-format ARCHIVE_DIR 2|3: leaves the archive as software of that format
-// would have written it. 3 (before compact records): every delivery record rewritten as
-// version 1 (2 with remote fields) with its message's header summary and its trace in
+// archiver-test-old-format ARCHIVE_DIR 2|3|4: leaves the archive as software of that format
+// would have written it. 4 (before msg_tails): every messages value of version 2 rewritten
+// as version 1 (its whole payload in the value), msg_tails deleted, meta stored_bytes
+// lowered by the 12 header bytes each saves. 3 (before compact records) also: every delivery record
+// rewritten as version 1 (2 with remote fields) with its message's header summary and its trace in
 // full, msg_headers deleted, meta records_compact and compact_position removed. 2 (before
 // idx_mailbox and idx_subject) also: both databases deleted, meta content_indexed and
 // content_reindex_position removed. format_version set to the number. The integration
@@ -65,9 +67,61 @@ Status ExpandRecords(Txn& txn) {
   return status;
 }
 
+// Every messages value of version 2 as version 1, with its tail from msg_tails.
+Status JoinPayloads(Txn& txn, MDB_dbi meta) {
+  MDB_dbi messages = 0, tails = 0;
+  Status status = Open(txn, "messages", &messages);
+  if (!status.ok() || mdb_dbi_open(txn.get(), "msg_tails", 0, &tails) == MDB_NOTFOUND)
+    return status;
+  std::vector<std::pair<std::string, std::string>> rewritten;
+  status = archiver::internal::WalkEntries(
+      txn, messages, MDB_FIRST, {}, MDB_NEXT,
+      [&](std::string_view key, std::string_view value, bool*) {
+        archiver::record::MessageHeader header;
+        Status decoded = archiver::record::DecodeMessageHeader(value, &header);
+        if (!decoded.ok() || header.version == 1) return decoded;
+        std::string joined(archiver::record::kMessageHeaderSize, '\0');
+        archiver::record::EncodeMessageHeader(header.codec, header.raw_size, joined.data());
+        joined += value.substr(header.size);
+        for (uint64_t number = header.tail_first;
+             joined.size() <
+             archiver::record::kMessageHeaderSize + value.size() - header.size + header.tail_size;
+             ++number) {
+          char tail_key[8];
+          archiver::record::PutBigEndian64(number, tail_key);
+          std::string_view entry;
+          Status found = txn.Get(tails, {tail_key, sizeof(tail_key)}, &entry);
+          if (!found.ok()) return found;
+          joined += entry;
+        }
+        rewritten.emplace_back(std::string(key), std::move(joined));
+        return Status::Ok();
+      },
+      "read messages");
+  for (size_t i = 0; status.ok() && i < rewritten.size(); ++i) {
+    status = archiver::internal::PutEntry(txn, messages, rewritten[i].first, rewritten[i].second,
+                                          "rewrite a message");
+  }
+  std::string_view stored;
+  uint64_t stored_bytes = 0;
+  if (status.ok() && txn.Get(meta, "stored_bytes", &stored).ok() &&
+      archiver::record::DecodeCounter(stored, &stored_bytes)) {
+    const std::array<char, 8> lowered =
+        archiver::record::EncodeCounter(stored_bytes - 12 * rewritten.size());
+    status = txn.Put(meta, "stored_bytes", {lowered.data(), lowered.size()}, 0);
+  }
+  if (status.ok()) status = Drop(txn, "msg_tails");
+  return status;
+}
+
 Status MakeOldFormat(Txn& txn, int format) {
   MDB_dbi meta = 0;
   Status status = Open(txn, "meta", &meta);
+  if (status.ok()) status = JoinPayloads(txn, meta);
+  if (format == 4) {
+    const char version[8] = {0, 0, 0, 0, 0, 0, 0, 4};
+    return status.ok() ? txn.Put(meta, "format_version", {version, sizeof(version)}, 0) : status;
+  }
   if (status.ok()) status = ExpandRecords(txn);
   if (status.ok()) status = Drop(txn, "msg_headers");
   std::vector<const char*> gone = {"records_compact", "compact_position"};
@@ -87,8 +141,9 @@ Status MakeOldFormat(Txn& txn, int format) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 || (std::strcmp(argv[2], "2") != 0 && std::strcmp(argv[2], "3") != 0)) {
-    std::fprintf(stderr, "usage: %s ARCHIVE_DIR 2|3\n", argv[0]);
+  if (argc != 3 || (std::strcmp(argv[2], "2") != 0 && std::strcmp(argv[2], "3") != 0 &&
+                    std::strcmp(argv[2], "4") != 0)) {
+    std::fprintf(stderr, "usage: %s ARCHIVE_DIR 2|3|4\n", argv[0]);
     return 64;
   }
   const int format = argv[2][0] - '0';

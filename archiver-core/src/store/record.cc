@@ -97,9 +97,18 @@ bool DecodeCounter(std::string_view bytes, uint64_t* value) {
 }
 
 void EncodeMessageHeader(Codec codec, uint64_t raw_size, char* dest) {
-  dest[0] = static_cast<char>(kMessageValueVersion);
+  dest[0] = 1;
   dest[1] = static_cast<char>(codec);
   PutBigEndian64(raw_size, dest + 2);
+}
+
+void EncodeMessageHeaderV2(Codec codec, uint64_t raw_size, uint32_t tail_size, uint64_t tail_first,
+                           char* dest) {
+  dest[0] = 2;
+  dest[1] = static_cast<char>(codec);
+  PutBigEndian64(raw_size, dest + 2);
+  for (int i = 0; i < 4; ++i) dest[10 + i] = static_cast<char>(tail_size >> (24 - 8 * i));
+  PutBigEndian64(tail_first, dest + 14);
 }
 
 Status DecodeMessageHeader(std::string_view value, MessageHeader* header) {
@@ -119,7 +128,24 @@ Status DecodeMessageHeader(std::string_view value, MessageHeader* header) {
     return Status::Corruption("stored record claims an impossible size " +
                               std::to_string(header->raw_size));
   }
-  if (header->codec == Codec::kNone && value.size() - kMessageHeaderSize != header->raw_size) {
+  header->size = kMessageHeaderSize;
+  header->tail_size = 0;
+  header->tail_first = 0;
+  if (header->version >= 2) {
+    if (value.size() < kMessageHeaderSizeV2)
+      return Status::Corruption("stored record is truncated");
+    header->size = kMessageHeaderSizeV2;
+    for (int i = 0; i < 4; ++i)
+      header->tail_size = header->tail_size << 8 | static_cast<uint8_t>(value[10 + i]);
+    header->tail_first = GetBigEndian64(value.data() + 14);
+    if (header->tail_size > kMaxTailSize || (header->tail_size == 0) != (header->tail_first == 0)) {
+      return Status::Corruption("stored record has an impossible tail (" +
+                                std::to_string(header->tail_size) + " bytes at entry " +
+                                std::to_string(header->tail_first) + ")");
+    }
+  }
+  if (header->codec == Codec::kNone &&
+      value.size() - header->size + header->tail_size != header->raw_size) {
     return Status::Corruption("stored payload length differs from its recorded size");
   }
   return Status::Ok();

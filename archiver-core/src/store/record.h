@@ -18,16 +18,21 @@ namespace archiver::record {
 // idx_rcpt / idx_from / idx_user (meta "unindexed", index_batch.h); 3 files every new
 // delivery in idx_mailbox and idx_subject too (content_indexes.h), so a writer of 2
 // must no longer write; 4 may hold deliveries values of version 3 (and msg_headers),
-// which a reader of 3 cannot read.
-constexpr uint64_t kFormatVersion = 4;
-constexpr uint8_t kMessageValueVersion = 1;  // first byte of a messages value
+// which a reader of 3 cannot read; 5 may hold messages values of version 2 (and
+// msg_tails), which a reader of 4 cannot read.
+constexpr uint64_t kFormatVersion = 5;
+// First byte of a messages value. 2 (what this code writes) leaves the payload's tail to
+// msg_tails (message_tails.h).
+constexpr uint8_t kMessageValueVersion = 2;
 // First byte of a deliveries value. 2 appends the remote-source fields (source,
 // folder, uidvalidity, uid, internal date, flags) to the fields of 1. 3 (what this code
 // writes) leaves the header summary to msg_headers (once per message), packs the trace
 // (trace_codec.h) and flags the remote fields.
 constexpr uint8_t kDeliveryValueVersion = 3;
 constexpr uint8_t kHeadersValueVersion = 1;   // first byte of a msg_headers value
-constexpr size_t kMessageHeaderSize = 10;     // version, codec, raw size (BE64)
+constexpr size_t kMessageHeaderSize = 10;     // version 1: version, codec, raw size (BE64)
+constexpr size_t kMessageHeaderSizeV2 = 22;   // version 2 adds tail size (BE32), first entry (BE64)
+constexpr uint32_t kMaxTailSize = 1 << 20;    // larger recorded tails are corruption
 constexpr size_t kDeliveryKeySize = 16;       // received_us (BE64), sequence (BE64)
 constexpr uint64_t kMaxRawSize = 4ULL << 30;  // larger recorded sizes are corruption
 
@@ -53,13 +58,21 @@ struct MessageHeader {
   uint8_t version = 0;
   Codec codec = Codec::kNone;
   uint64_t raw_size = 0;
+  size_t size = kMessageHeaderSize;  // of the header: the payload's head follows
+  uint32_t tail_size = 0;            // version 2: payload bytes in msg_tails
+  uint64_t tail_first = 0;           // version 2: number of the first entry (0: no tail)
 };
 
-// Writes the kMessageHeaderSize bytes that precede a stored payload.
+// Writes the kMessageHeaderSize bytes that precede a payload in a value of version 1 (for
+// the tests and tools that make older archives).
 void EncodeMessageHeader(Codec codec, uint64_t raw_size, char* dest);
+// Writes the kMessageHeaderSizeV2 bytes that precede a payload's head (version 2).
+void EncodeMessageHeaderV2(Codec codec, uint64_t raw_size, uint32_t tail_size, uint64_t tail_first,
+                           char* dest);
 // Reads the header of a messages value. Corruption when the value is too short, its
-// version is unknown or newer, its codec unknown, its raw size absurd, or (codec none)
-// its payload length differs from the raw size.
+// version is unknown or newer, its codec unknown, its raw size or tail absurd (a tail
+// without a first entry or the reverse), or (codec none) its payload length, head and
+// tail, differs from the raw size.
 Status DecodeMessageHeader(std::string_view value, MessageHeader* header);
 
 DeliveryKeyBytes EncodeDeliveryKey(const DeliveryKey& key);

@@ -15,7 +15,9 @@ void CountMessage(std::string_view value, ArchiveCounts* counts) {
   ++counts->messages;
   counts->stored_bytes += value.size();
   record::MessageHeader header;
-  if (record::DecodeMessageHeader(value, &header).ok()) counts->raw_bytes += header.raw_size;
+  if (!record::DecodeMessageHeader(value, &header).ok()) return;
+  counts->raw_bytes += header.raw_size;
+  counts->stored_bytes += header.tail_size;  // its msg_tails entries (message_tails.h)
 }
 
 void CountDelivery(std::string_view key, const DeliveryRecord* record, ArchiveCounts* counts) {

@@ -91,10 +91,6 @@ struct CountedValue {
 };
 std::vector<CountedValue> CountedValues(const ArchiveCounts& counts);
 
-// Copies the message stored in messages value `value` into `out` (decompressing it)
-// without checking its hash. Corruption when the value is malformed.
-Status DecodeStoredMessage(std::string_view value, std::string* out);
-
 // The 32 bytes of `id` as a key.
 inline std::string_view IdBytes(const MessageId& id) {
   return {reinterpret_cast<const char*>(id.data()), id.size()};

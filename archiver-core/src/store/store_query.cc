@@ -7,6 +7,7 @@
 #include "lmdb/lmdb_entries.h"
 #include "lmdb/map_advice.h"
 #include "store/message_headers.h"
+#include "store/message_tails.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -39,23 +40,11 @@ Status AboutMessage(const MessageId& id, const Status& status) {
   return status.Annotated("message " + ToHex(id));
 }
 
-Status DecodeStoredMessage(std::string_view value, std::string* out) {
-  record::MessageHeader header;
-  Status status = record::DecodeMessageHeader(value, &header);
-  if (!status.ok()) return status;
-  std::string_view payload = value.substr(record::kMessageHeaderSize);
-  if (header.codec == record::Codec::kNone) {
-    out->assign(payload);
-    return Status::Ok();
-  }
-  out->resize(header.raw_size);  // the recorded size bounds what decompression may write
-  return compression::InflateExact(payload, out->data(), header.raw_size);
-}
-
 }  // namespace internal
 
 Result<std::string> Store::ReadMessage(const MessageId& id) const {
   const OpenArchive& archive = impl_->archive;
+  const internal::PayloadReader reader(archive);
   std::string message;
   {
     Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
@@ -64,7 +53,7 @@ Result<std::string> Store::ReadMessage(const MessageId& id) const {
     Status found = GetStored(*txn, archive, id, &value);
     if (!found.ok()) return found;
     lmdb::WillNeedValue(value);  // one read of its pages, not a fault per page
-    Status decoded = internal::DecodeStoredMessage(value, &message);
+    Status decoded = reader.Decode(*txn, value, &message);
     if (!decoded.ok()) return internal::AboutMessage(id, decoded);
   }
   if (Sha256::Of(message) != id) {
@@ -88,7 +77,7 @@ Result<MessageInfo> Store::GetInfo(const MessageId& id) const {
   MessageInfo info;
   info.id = id;
   info.raw_size = header.raw_size;
-  info.stored_size = value.size();
+  info.stored_size = value.size() + header.tail_size;
   info.codec = record::CodecName(header.codec);
   info.format_version = header.version;
   return info;

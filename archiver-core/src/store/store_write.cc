@@ -14,6 +14,7 @@
 #include "store/index_batch.h"
 #include "store/index_keys.h"
 #include "store/message_headers.h"
+#include "store/message_tails.h"
 #include "store/record.h"
 #include "store/store_impl.h"
 
@@ -45,19 +46,11 @@ Status AddToCounter(lmdb::Txn& txn, MDB_dbi meta, std::string_view name, uint64_
   return txn.Put(meta, name, {bytes.data(), bytes.size()}, 0);
 }
 
-// Writes the payload as a new messages value, straight into the map (MDB_RESERVE).
+// Writes the payload as a new messages value and its tail (message_tails.h).
 Status PutMessage(lmdb::Txn& txn, const OpenArchive& archive, const MessageId& id,
                   const PreparedMessage& payload, uint64_t* stored_size) {
-  std::string_view bytes = payload.bytes();
-  MDB_val key = lmdb::ToVal(IdBytes(id));
-  MDB_val value = {record::kMessageHeaderSize + bytes.size(), nullptr};
-  int rc = mdb_put(txn.get(), archive.db.messages, &key, &value, MDB_RESERVE | MDB_NOOVERWRITE);
-  if (rc != 0) return lmdb::ToStatus(rc, "store message " + ToHex(id), archive.env.get());
-  auto* dest = static_cast<char*>(value.mv_data);
-  record::EncodeMessageHeader(payload.codec, payload.raw.size(), dest);
-  if (!bytes.empty()) std::memcpy(dest + record::kMessageHeaderSize, bytes.data(), bytes.size());
-  *stored_size = value.mv_size;
-  return Status::Ok();
+  return internal::PutPayload(txn, archive, archive.env.OpenedGroup<internal::MessageTailsDb>(), id,
+                              payload.codec, payload.raw.size(), payload.bytes(), stored_size);
 }
 
 // Whether `record`'s delivery is archived already: its delivery_keys entry, or for a local
@@ -207,12 +200,14 @@ Result<DeliveryWritten> WriteDeliveryIn(OpenArchive& archive, lmdb::Txn& txn,
 }
 
 // Opens (creating them in an older archive) the databases a write may file deliveries in
-// besides the archive's own, before its write transaction begins: msg_headers, the content
-// indexes, and idx_source when `from_sources`.
+// besides the archive's own, before its write transaction begins: msg_headers, msg_tails,
+// the content indexes, and idx_source when `from_sources`.
 Status OpenWriterIndexes(OpenArchive& archive, bool from_sources) {
   Result<const internal::MessageHeadersDb*> headers =
       internal::OpenMessageHeaders(archive.env, true);
   if (!headers.ok()) return headers.status();
+  Result<const internal::MessageTailsDb*> tails = internal::OpenMessageTails(archive.env, true);
+  if (!tails.ok()) return tails.status();
   Result<const internal::ContentIndexes*> content = internal::OpenContentIndexes(archive.env, true);
   if (!content.ok() || !from_sources) return content.status();
   return internal::OpenSourceIndex(archive.env, true).status();
@@ -277,7 +272,7 @@ namespace {
 Status FitsTheMap(const OpenArchive& archive, const PreparedMessage& message) {
   MDB_envinfo info = {};
   if (mdb_env_info(archive.env.get(), &info) != 0) return Status::Ok();
-  const uint64_t stored = record::kMessageHeaderSize + message.bytes().size();
+  const uint64_t stored = record::kMessageHeaderSizeV2 + message.bytes().size();
   if (stored < info.me_mapsize) return Status::Ok();
   return Status::LimitExceeded("message of " + FormatBytes(message.raw.size()) + " (" +
                                FormatBytes(stored) +

@@ -21,10 +21,18 @@ constexpr uint64_t kReadAheadBytes = 8 << 20;
 constexpr uint64_t kReleaseBytes = 64 << 20;
 
 struct StoredAt {
-  uint64_t offset;  // in the map; UINT64_MAX when unknown
-  uint64_t size;    // of the value
+  uint64_t offset;      // in the map; UINT64_MAX when unknown
+  uint64_t size;        // of the value
+  uint64_t tail_first;  // its first msg_tails entry; 0 when none
   MessageId id;
 };
+
+// Messages without a tail first, by offset; then those with one, by tail entry (the
+// order they were written in, which is the order of their tails in the map).
+bool InDiskOrder(const StoredAt& a, const StoredAt& b) {
+  if ((a.tail_first == 0) != (b.tail_first == 0)) return a.tail_first == 0;
+  return a.tail_first == 0 ? a.offset < b.offset : a.tail_first < b.tail_first;
+}
 
 }  // namespace
 
@@ -113,7 +121,9 @@ Status ListMessages(VerifyRun& run, const lmdb::ScanAdvice& advice, std::vector<
   return run.WalkInTransactions(
       run.archive().db.messages, "list messages", [](const lmdb::Txn&) { return Status::Ok(); },
       [&](const lmdb::Txn&, std::string_view key, std::string_view value) {
-        StoredAt at{advice.OffsetOf(value), value.size(), {}};
+        record::MessageHeader header;
+        const bool decoded = record::DecodeMessageHeader(value, &header).ok();
+        StoredAt at{advice.OffsetOf(value), value.size(), decoded ? header.tail_first : 0, {}};
         if (key.size() != at.id.size()) {
           ++report.messages_checked;
           CountMessage(value, &run.counts());
@@ -127,16 +137,31 @@ Status ListMessages(VerifyRun& run, const lmdb::ScanAdvice& advice, std::vector<
       });
 }
 
+// Asks for the tails ahead of the one of `header` (written in order, they lie in order)
+// when it is beyond what was asked for already.
+void AdviseTails(VerifyRun& run, const lmdb::Txn& txn, const lmdb::ScanAdvice& advice,
+                 std::string_view value, uint64_t* advised_until) {
+  record::MessageHeader header;
+  if (!record::DecodeMessageHeader(value, &header).ok() || header.tail_size == 0) return;
+  const uint64_t offset = advice.OffsetOf(run.payloads().FirstTailEntry(txn, header));
+  if (offset == UINT64_MAX ||
+      (offset < *advised_until && offset + kReadAheadBytes > *advised_until))
+    return;
+  advice.WillNeed(offset, kReadAheadBytes);
+  *advised_until = offset + kReadAheadBytes;
+}
+
 // Re-reads and re-hashes one message; Ok (skipped) when it was removed meanwhile.
-Status CheckMessage(VerifyRun& run, const lmdb::Txn& txn, const MessageId& id,
-                    std::string* message) {
+Status CheckMessage(VerifyRun& run, const lmdb::Txn& txn, const lmdb::ScanAdvice& advice,
+                    const MessageId& id, std::string* message, uint64_t* tails_advised) {
   std::string_view value;
   Status found = txn.Get(run.archive().db.messages, IdBytes(id), &value);
   if (found.code() == Status::Code::kNotFound) return Status::Ok();
   if (!found.ok()) return AboutMessage(id, found);
   ++run.report().messages_checked;
   CountMessage(value, &run.counts());
-  Status decoded = DecodeStoredMessage(value, message);
+  AdviseTails(run, txn, advice, value, tails_advised);
+  Status decoded = run.payloads().Decode(txn, value, message);
   if (decoded.ok() && Sha256::Of(*message) != id)
     decoded = Status::Corruption("stored bytes do not match its id (SHA-256 mismatch)");
   if (!decoded.ok()) run.report().damaged.emplace_back(id, AboutMessage(id, decoded));
@@ -152,25 +177,30 @@ Status VerifyMessagesInDiskOrder(VerifyRun& run) {
   std::vector<StoredAt> order;
   Status listed = ListMessages(run, advice, &order);
   if (!listed.ok() || run.report().interrupted) return listed;
-  std::sort(order.begin(), order.end(),
-            [](const StoredAt& a, const StoredAt& b) { return a.offset < b.offset; });
+  std::sort(order.begin(), order.end(), InDiskOrder);
   run.BeginPhase("messages", order.size());
   std::string message;
-  size_t advised = 0;       // order[advised] is the first value not asked for yet
-  uint64_t read_since = 0;  // bytes read since the map's mappings were last dropped
+  size_t advised = 0;          // order[advised] is the first value not asked for yet
+  uint64_t read_since = 0;     // bytes read since the map's mappings were last dropped
+  uint64_t tails_advised = 0;  // the tails below this offset were asked for
   for (size_t next = 0; next < order.size() && !run.report().interrupted;) {
     Result<lmdb::Txn> txn = run.Begin();
     if (!txn.ok()) return txn.status();
     const auto began = std::chrono::steady_clock::now();
     for (uint64_t entries = 0; next < order.size(); ++next, ++entries) {
       if (run.TransactionDone(entries, began) || !run.Continue(next)) break;
-      for (advised = std::max(advised, next);
-           advised < order.size() && order[advised].offset != UINT64_MAX &&
-           order[advised].offset < order[next].offset + kReadAheadBytes;
-           ++advised)
-        advice.WillNeed(order[advised].offset, order[advised].size);
-      if (Status checked = CheckMessage(run, *txn, order[next].id, &message); !checked.ok())
-        return checked;
+      if (order[next].tail_first != 0) {  // heads out of offset order: each when read
+        advice.WillNeed(order[next].offset, order[next].size);
+      } else {
+        for (advised = std::max(advised, next);
+             advised < order.size() && order[advised].tail_first == 0 &&
+             order[advised].offset != UINT64_MAX &&
+             order[advised].offset < order[next].offset + kReadAheadBytes;
+             ++advised)
+          advice.WillNeed(order[advised].offset, order[advised].size);
+      }
+      Status checked = CheckMessage(run, *txn, advice, order[next].id, &message, &tails_advised);
+      if (!checked.ok()) return checked;
       if ((read_since += order[next].size) >= kReleaseBytes) {
         advice.ReleaseMapped();
         read_since = 0;

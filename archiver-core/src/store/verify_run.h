@@ -11,6 +11,7 @@
 #include "archiver/store/store.h"
 #include "lmdb/lmdb_handles.h"
 #include "store/message_headers.h"
+#include "store/message_tails.h"
 #include "store/store_impl.h"
 
 namespace archiver::internal {
@@ -18,10 +19,15 @@ namespace archiver::internal {
 class VerifyRun {
  public:
   VerifyRun(const OpenArchive& archive, const VerifyOptions& options, VerifyReport* report)
-      : archive_(archive), options_(options), report_(report), reader_(archive) {}
+      : archive_(archive),
+        options_(options),
+        report_(report),
+        reader_(archive),
+        payloads_(archive) {}
 
   const OpenArchive& archive() const { return archive_; }
   const DeliveryReader& reader() const { return reader_; }
+  const PayloadReader& payloads() const { return payloads_; }
   const VerifyOptions& options() const { return options_; }
   VerifyReport& report() { return *report_; }
   ArchiveCounts& counts() { return counts_; }
@@ -56,6 +62,7 @@ class VerifyRun {
   const VerifyOptions& options_;
   VerifyReport* report_;
   const DeliveryReader reader_;
+  const PayloadReader payloads_;
   ArchiveCounts counts_;
   const char* phase_ = "";
   uint64_t total_ = 0;
@@ -65,7 +72,8 @@ class VerifyRun {
 };
 
 // The message pass: lists the stored messages (their offsets in the map, reading no
-// message), then re-reads and re-hashes them in offset order with read-ahead. Damage goes
+// message), then re-reads and re-hashes them in on-disk order with read-ahead: those
+// without a tail by offset, then those with one in the order their tails were written. Damage goes
 // to the report; messages removed meanwhile are skipped.
 Status VerifyMessagesInDiskOrder(VerifyRun& run);
 

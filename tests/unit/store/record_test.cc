@@ -286,9 +286,11 @@ TEST(RecordTest, MessageHeader) {
   value += "hello";
   MessageHeader header;
   ASSERT_TRUE(DecodeMessageHeader(value, &header).ok());
-  EXPECT_EQ(header.version, kMessageValueVersion);
+  EXPECT_EQ(header.version, 1u);
   EXPECT_EQ(header.codec, Codec::kNone);
   EXPECT_EQ(header.raw_size, 5u);
+  EXPECT_EQ(header.size, kMessageHeaderSize);
+  EXPECT_EQ(header.tail_size, 0u);
 
   auto with = [&](size_t offset, char byte) {
     std::string changed = value;
@@ -309,6 +311,46 @@ TEST(RecordTest, MessageHeader) {
       {"payload shorter than raw size", value.substr(0, value.size() - 1)},
       {"payload longer than raw size", value + "!"},
       {"absurd raw size", absurd + "x"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(DecodeMessageHeader(c.value, &header).code(), Status::Code::kCorruption) << c.name;
+  }
+}
+
+// Version 2: the head after a longer header, the tail's size and first entry.
+TEST(RecordTest, MessageHeaderWithTail) {
+  std::string value(kMessageHeaderSizeV2, '\0');
+  EncodeMessageHeaderV2(Codec::kNone, 12, 7, 0x0102030405, value.data());
+  EXPECT_EQ(value.substr(10, 12), std::string("\0\0\0\x07\0\0\0\x01\x02\x03\x04\x05", 12));
+  value += "hello";  // the head: 5 bytes, and 7 in the tail
+  MessageHeader header;
+  ASSERT_TRUE(DecodeMessageHeader(value, &header).ok());
+  EXPECT_EQ(header.version, 2u);
+  EXPECT_EQ(header.size, kMessageHeaderSizeV2);
+  EXPECT_EQ(header.raw_size, 12u);
+  EXPECT_EQ(header.tail_size, 7u);
+  EXPECT_EQ(header.tail_first, 0x0102030405u);
+
+  std::string no_tail(kMessageHeaderSizeV2, '\0');
+  EncodeMessageHeaderV2(Codec::kZlib, 1000, 0, 0, no_tail.data());
+  ASSERT_TRUE(DecodeMessageHeader(no_tail + "zz", &header).ok());
+  EXPECT_EQ(header.tail_size, 0u);
+
+  auto encoded = [](uint64_t raw, uint32_t tail, uint64_t first) {
+    std::string header_bytes(kMessageHeaderSizeV2, '\0');
+    EncodeMessageHeaderV2(Codec::kZlib, raw, tail, first, header_bytes.data());
+    return header_bytes;
+  };
+  struct Case {
+    std::string name;
+    std::string value;
+  } cases[] = {
+      {"header cut", value.substr(0, kMessageHeaderSizeV2 - 1)},
+      {"tail without a first entry", encoded(100, 10, 0)},
+      {"first entry without a tail", encoded(100, 0, 9)},
+      {"tail beyond 1 MiB", encoded(100, kMaxTailSize + 1, 9)},
+      {"codec none, head and tail longer than raw size", value + "!"},
+      {"codec none, head and tail shorter than raw size", value.substr(0, value.size() - 1)},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(DecodeMessageHeader(c.value, &header).code(), Status::Code::kCorruption) << c.name;

@@ -57,7 +57,7 @@ TEST(StoreCorruptionTest, ChangedStoredBytesAreReported) {
       {"flipped last byte, zlib", text, [](std::string* v) { v->back() ^= 0x01; }},
       {"flipped payload byte, stored as is", random, [](std::string* v) { (*v)[100] ^= 0x01; }},
       {"truncated payload", random, [](std::string* v) { v->pop_back(); }},
-      {"newer record version", text, [](std::string* v) { (*v)[0] = 2; }},
+      {"newer record version", text, [](std::string* v) { (*v)[0] = 3; }},
       {"unknown codec", text, [](std::string* v) { (*v)[1] = 9; }},
       {"raw size claims 5 GiB", text, [](std::string* v) { (*v)[5] = 1; }},
       {"empty value", text, [](std::string* v) { v->clear(); }},

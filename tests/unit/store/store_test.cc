@@ -66,7 +66,7 @@ TEST_F(StoreTest, RoundTrips) {
     ASSERT_TRUE(info.ok());
     EXPECT_EQ(info->raw_size, c.message.size());
     EXPECT_EQ(info->codec, c.codec);
-    EXPECT_EQ(info->format_version, 1u);
+    EXPECT_EQ(info->format_version, 2u);
     if (c.codec == "zlib") {
       EXPECT_LT(info->stored_size, c.message.size());
     }
