@@ -100,8 +100,8 @@ Status PutPayload(lmdb::Txn& txn, const OpenArchive& archive, const MessageTails
     const size_t size = rest.size() / (split.entries - entry);  // the last ones take the rest
     const std::array<char, kTailKeySize> tail_key = TailKey(first + entry);
     Status put = PutEntry(txn, tails.msg_tails, View(tail_key), rest.substr(0, size),
-                          "store the tail of message " + ToHex(id), MDB_APPEND);
-    if (!put.ok()) return put;
+                          "store a message tail", MDB_APPEND);
+    if (!put.ok()) return AboutMessage(id, put);
     rest.remove_prefix(size);
   }
   *stored_size = value.mv_size + split.tail;
