@@ -8,6 +8,15 @@
 namespace archiver::record {
 namespace {
 
+// A version 3 record's packed trace as DecodeDelivery reads it: the bytes stay in the value,
+// copied only when the trace is expanded (a listing skips it).
+struct StoredTrace {
+  TraceForm form = TraceForm::kLiteral;
+  uint64_t size = 0;
+  uint32_t check = 0;
+  std::string_view bytes;
+};
+
 bool HasRemoteFields(const DeliveryRecord& record) {
   return !record.source.empty() || !record.folder.empty() || record.uidvalidity != 0 ||
          record.uid != 0 || record.internal_date_us != 0 || !record.flags.empty();
@@ -195,7 +204,7 @@ bool DeliveryHoldsHeaders(std::string_view value) {
 Status DecodeDelivery(std::string_view value, DeliveryRecord* record,
                       TraceDecoding trace_decoding) {
   // Bytes left over belong to fields added by later versions.
-  PackedTrace trace;
+  StoredTrace trace;
   Status decoded = value_codec::Decode(
       value, "delivery record", record,
       [&](value_codec::Reader& in, DeliveryRecord& v) { DeliveryLayout(in, v, trace, 0); });
@@ -203,7 +212,8 @@ Status DecodeDelivery(std::string_view value, DeliveryRecord* record,
   if (!decoded.ok() || DeliveryHoldsHeaders(value) || trace_decoding == TraceDecoding::kSkip) {
     return decoded;
   }
-  return UnpackTrace(trace, record->envelope_from, record->envelope_to, &record->trace_prefix)
+  const PackedTrace packed{trace.form, trace.size, trace.check, std::string(trace.bytes)};
+  return UnpackTrace(packed, record->envelope_from, record->envelope_to, &record->trace_prefix)
       .Annotated("delivery record");
 }
 

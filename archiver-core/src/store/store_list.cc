@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <unordered_set>
 
 #include "archiver/store/store.h"
@@ -25,6 +26,28 @@ using internal::OpenArchive;
 constexpr size_t kBatchMatches = 256;   // deliveries handed to the visitor per transaction
 constexpr size_t kBatchScanned = 4096;  // records examined per transaction
 
+// The deliveries of one batch. Records are decoded into slots kept from batch to batch:
+// a long listing reuses their strings' buffers rather than allocating every record (and,
+// for a batch's array past malloc's mmap threshold, mapping and unmapping it) afresh.
+// DeliveryReader::Load sets every field of the record it decodes.
+class DeliveryBatch {
+ public:
+  DeliveryBatch() { slots_.reserve(kBatchMatches); }
+  // Where to decode the next candidate; Keep() adds it to the batch, else it is reused.
+  Delivery& Slot() {
+    if (size_ == slots_.size()) slots_.emplace_back();
+    return slots_[size_];
+  }
+  void Keep() { ++size_; }
+  void Clear() { size_ = 0; }
+  size_t size() const { return size_; }
+  std::span<const Delivery> deliveries() const { return {slots_.data(), size_}; }
+
+ private:
+  std::vector<Delivery> slots_;
+  size_t size_ = 0;
+};
+
 // Where a newest-first scan stands: the next candidates are the keys below `bound`.
 struct ScanState {
   std::optional<record::DeliveryKeyBytes> bound;
@@ -34,7 +57,7 @@ struct ScanState {
 // Appends up to `want` matching deliveries below state->bound to `out`, advancing the
 // state: a newest-first walk through every delivery.
 Status ScanDeliveriesBatch(const OpenArchive& archive, const index::PreparedFilter& filter,
-                           size_t want, ScanState* state, std::vector<Delivery>* out) {
+                           size_t want, ScanState* state, DeliveryBatch* out) {
   const internal::DeliveryReader reader(archive);
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
@@ -47,7 +70,7 @@ Status ScanDeliveriesBatch(const OpenArchive& archive, const index::PreparedFilt
   Status walked = internal::WalkBackwardsBelow(
       *txn, archive.db.deliveries, std::nullopt, below,
       [&](std::string_view key, std::string_view value, bool* stop) {
-        Delivery delivery;
+        Delivery& delivery = out->Slot();
         // An undecodable key is skipped (Verify reports it), not counted as scanned.
         if (!record::DecodeDeliveryKey(key, &delivery.key)) return Status::Ok();
         if (delivery.key.received_us < filter.since_us) {
@@ -61,7 +84,7 @@ Status ScanDeliveriesBatch(const OpenArchive& archive, const index::PreparedFilt
                       filter.load_headers)
                 .ok() &&
             filter.Matches(delivery.record)) {
-          out->push_back(std::move(delivery));
+          out->Keep();
         }
         batch_full = out->size() >= want || ++scanned >= kBatchScanned;
         *stop = batch_full;
@@ -114,7 +137,7 @@ Status NextCandidates(const lmdb::Txn& txn, const internal::ListSource& source,
 // each read and matched.
 Status ScanIndexBatch(const OpenArchive& archive, const internal::ListSource& source,
                       const index::PreparedFilter& filter, size_t want, ScanState* state,
-                      std::vector<Delivery>* out) {
+                      DeliveryBatch* out) {
   const internal::DeliveryReader reader(archive);
   Result<lmdb::Txn> txn = lmdb::Txn::Begin(archive.env.get(), false);
   if (!txn.ok()) return txn.status();
@@ -125,17 +148,16 @@ Status ScanIndexBatch(const OpenArchive& archive, const internal::ListSource& so
   Status found = NextCandidates(*txn, source, below, filter.since_us, want, &candidates, &more);
   if (!found.ok()) return found;
   for (const record::DeliveryKeyBytes& key : candidates) {
-    Delivery delivery;
+    Delivery& delivery = out->Slot();
     const std::string_view key_bytes(key.data(), key.size());
     std::string_view stored;
     if (record::DecodeDeliveryKey(key_bytes, &delivery.key) &&
         txn->Get(archive.db.deliveries, key_bytes, &stored).ok() &&
         reader
-            .Load(*txn, stored, &delivery.record, record::TraceDecoding::kSkip,
-                  filter.load_headers)
+            .Load(*txn, stored, &delivery.record, record::TraceDecoding::kSkip, filter.load_headers)
             .ok() &&
         filter.Matches(delivery.record))
-      out->push_back(std::move(delivery));
+      out->Keep();
   }
   if (!candidates.empty()) state->bound = candidates.back();
   state->done = !more;
@@ -205,16 +227,17 @@ Status Store::ListDeliveries(const ListFilter& filter,
   ScanState state;
   if (prepared.until_us != UINT64_MAX)
     state.bound = record::EncodeDeliveryKey({prepared.until_us, 0});
+  DeliveryBatch batch;
   while (!state.done) {
     size_t want = kBatchMatches;
     if (filter.limit != 0)
       want = static_cast<size_t>(std::min<uint64_t>(want, filter.limit - visited));
-    std::vector<Delivery> batch;
+    batch.Clear();
     Status scanned = source.indexed
                          ? ScanIndexBatch(archive, source, prepared, want, &state, &batch)
                          : ScanDeliveriesBatch(archive, prepared, want, &state, &batch);
     if (!scanned.ok()) return scanned;
-    for (const Delivery& delivery : batch) {
+    for (const Delivery& delivery : batch.deliveries()) {
       if (unindexed.Listed(delivery.key)) continue;  // filed since: handed out from the list
       if (!hand_out_unindexed(&delivery.key) || !hand_out(delivery)) return Status::Ok();
     }

@@ -183,6 +183,79 @@ TEST(StoreListBatchTest, ManyDeliveriesAcrossBatches) {
   EXPECT_TRUE(newest_first(window));
 }
 
+// Records are decoded into slots reused from batch to batch: each listed delivery is the
+// one archived, whole, whatever the deliveries decoded before it held (remote fields,
+// longer strings, a header summary).
+TEST(StoreListBatchTest, RecordsAcrossBatchesAreWhole) {
+  testing::TempDir dir;
+  Result<std::shared_ptr<Store>> opened = Store::Open({.path = dir.Sub("a"), .sync = false});
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  constexpr int kCount = 1200;  // several batches of 256, of all and of Junk
+  std::vector<DeliveryRecord> archived;
+  for (int i = 0; i < kCount; ++i) {
+    DeliveryRecord record;
+    record.received_us = (1000 + static_cast<uint64_t>(i)) * kSecond;
+    record.origin = i % 3 == 0 ? "imap" : "lmtp";
+    record.envelope_from = i % 2 == 0 ? std::string(40, 'f') + "@long.example" : "";
+    record.envelope_to = "rcpt" + std::to_string(i % 5) + "@x";
+    record.user = "user" + std::to_string(i % 7);
+    record.mailbox = i % 4 == 0 ? "Junk" : "INBOX";
+    record.trace_prefix = "Delivered-To: " + record.envelope_to + "\r\n";
+    if (i % 3 == 0) {  // a remote source's
+      record.source = "remote";
+      record.folder = "Archive/" + std::to_string(i);
+      record.uidvalidity = 7;
+      record.uid = static_cast<uint32_t>(i + 1);
+      record.internal_date_us = record.received_us - kSecond;
+      record.flags = "\\Seen \\Flagged";
+    }
+    const std::string subject = i % 2 == 0 ? "word " + std::to_string(i) : "";
+    std::string message = testing::MakeMessage("From " + std::to_string(i) + " <f@x>",
+                                               record.envelope_to, subject, "body");
+    if (i % 5 == 0) message = "Cc: " + std::string(200, 'c') + "@x\r\n" + message;
+    record.headers = SummarizeHeaders(message);
+    ASSERT_TRUE(store.Archive(message, record, &record.id).ok());
+    record.size = message.size();
+    archived.push_back(record);
+  }
+  // The listed delivery against the archived one; with !headers no summary is read.
+  auto check = [&](const DeliveryRecord& got, bool headers) {
+    const DeliveryRecord& want = archived.at(got.received_us / kSecond - 1000);
+    EXPECT_EQ(got.id, want.id);
+    EXPECT_EQ(got.size, want.size);
+    for (auto field :
+         {&DeliveryRecord::origin, &DeliveryRecord::envelope_from, &DeliveryRecord::envelope_to,
+          &DeliveryRecord::user, &DeliveryRecord::mailbox, &DeliveryRecord::source,
+          &DeliveryRecord::folder, &DeliveryRecord::flags})
+      EXPECT_EQ(got.*field, want.*field);
+    EXPECT_EQ(got.uidvalidity, want.uidvalidity);
+    EXPECT_EQ(got.uid, want.uid);
+    EXPECT_EQ(got.internal_date_us, want.internal_date_us);
+    EXPECT_TRUE(got.trace_prefix.empty());  // listings skip the trace
+    const HeaderSummary expected = headers ? want.headers : HeaderSummary{};
+    for (auto field :
+         {&HeaderSummary::from, &HeaderSummary::from_addr, &HeaderSummary::to, &HeaderSummary::cc,
+          &HeaderSummary::subject, &HeaderSummary::date, &HeaderSummary::message_id})
+      EXPECT_EQ(got.headers.*field, expected.*field);
+  };
+  for (bool headers : {true, false}) {
+    for (const char* mailbox : {"", "Junk"}) {  // through deliveries, through idx_mailbox
+      ListFilter filter;
+      filter.mailbox = mailbox;
+      filter.headers = headers;
+      size_t listed = 0;
+      Status status = store.ListDeliveries(filter, [&](const Delivery& delivery) {
+        check(delivery.record, headers);
+        ++listed;
+        return true;
+      });
+      ASSERT_TRUE(status.ok()) << status.ToString();
+      EXPECT_EQ(listed, *mailbox == '\0' ? archived.size() : archived.size() / 4);
+    }
+  }
+}
+
 // Records of a remote source (written by Store::Archive here; SourceRegistry's batches
 // in sources_batch_test): idx_source, newest first, the time window and other conditions,
 // idempotency per (message, source, folder) whatever the UID.
