@@ -132,7 +132,8 @@ DeliveryRecord RecordOf(const ArchiverUser& user, const DeliveryEnvelope& envelo
 
 // The archive write of one delivery into `mailbox` ("" when it was saved in none), from
 // before Dovecot saves the message to after: it runs on a thread of its own meanwhile,
-// so that its disk flushes overlap Dovecot's instead of adding to them. Once written,
+// so that its disk flushes overlap Dovecot's instead of adding to them (with
+// archiver_fsync = no it has none, and runs before the save instead). Once written,
 // the message is read for DMARC reports when it is a report delivery (logged to
 // `event`). This owns everything the write reads; destroyed without Finish (an
 // exception), it still waits for the write first (job_ is the last member).
@@ -155,7 +156,12 @@ class DeliveryArchive {
         PrepareWrite(user_, *message_, RecordOf(user_, envelope_, mailbox_.c_str()));
     if (!write.ok()) return write.status();
     write_ = std::move(write).value();
-    job_.Start([this] { return write_.Run(); });
+    // Without archiver_fsync the write never waits for the disk: a thread of its own
+    // would have nothing to overlap with Dovecot's save, only its own cost to add.
+    if (user_.settings().fsync)
+      job_.Start([this] { return write_.Run(); });
+    else
+      job_.RunHere([this] { return write_.Run(); });
     return Status::Ok();
   }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/archiver-settings.h"
 
@@ -84,6 +85,21 @@ TEST(SettingsTest, ValuesAreRead) {
   EXPECT_EQ(s.dmarc_wait_ms, 500u);
   EXPECT_EQ(s.dmarc_max_space, 64ULL << 20);
   EXPECT_EQ(s.StoreOptionsFor(false).map_size, 2ULL << 30);
+}
+
+TEST(SettingsTest, WordListsSplitAtAnyWhiteSpace) {
+  ArchiverSettings s;
+  ASSERT_EQ(Parse({{"archiver_exclude_users", "  bob*\t\tcarol \r\n\v\fdave  "},
+                   {"archiver_exclude_mailboxes", "Trash"},
+                   {"archiver_dmarc_senders", " \t "},
+                   {"archiver_capture", "\tappend   delivery\n"}},
+                  &s),
+            "");
+  EXPECT_EQ(s.exclude_users, (std::vector<std::string>{"bob*", "carol", "dave"}));
+  EXPECT_EQ(s.exclude_mailboxes, (std::vector<std::string>{"Trash"}));
+  EXPECT_TRUE(s.dmarc_senders.empty());
+  EXPECT_TRUE(s.capture_delivery);
+  EXPECT_TRUE(s.capture_append);
 }
 
 TEST(SettingsTest, EachBadValueIsNamedWithWhatWasExpected) {

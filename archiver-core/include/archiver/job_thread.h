@@ -13,6 +13,9 @@
 //   processes may run under an address-space limit) and every signal blocked, so signals
 //   keep reaching the owner's handlers. When it cannot be created, the job runs inside
 //   Start instead: slower, never lost.
+// - RunHere runs a job on the owner's thread instead, at once, for Wait to report like
+//   any other: for a job that never waits for the disk there is nothing to overlap, and
+//   a thread would only add its start, its join and the hand-over of the job's data.
 // - The destructor waits for a job not waited for.
 #pragma once
 
@@ -37,6 +40,10 @@ class JobThread {
   // first (its status is then lost: call Wait before starting the next).
   void Start(std::function<Status()> job);
 
+  // Runs `job` here and now; Wait then returns its status, as after Start. A job still
+  // running from an earlier Start is waited for first.
+  void RunHere(std::function<Status()> job);
+
   // Blocks until the job last started has finished and returns its status; Ok when no
   // job was started since the last Wait.
   Status Wait();
@@ -44,8 +51,8 @@ class JobThread {
   // True when a job was started and not yet waited for.
   bool pending() const;
 
-  // True when the job last started got a thread of its own (false before any Start, and
-  // when the thread could not be created).
+  // True when the job last started got a thread of its own (false before any Start,
+  // after RunHere, and when the thread could not be created).
   bool threaded() const;
 
  struct State;  // defined in job_thread.cc

@@ -79,54 +79,100 @@ class InflateStream {
   bool ok_ = false;
 };
 
-// A raw deflate stream of this thread, reset for each value: setting up zlib's state costs
-// more than compressing a few hundred bytes. The deflater's state is small (a 1 KiB window:
-// the dictionary's tail and a trace fit; memLevel 2), since each reset clears its hash
-// table; the inflater takes any window (-15).
-class PrimedStreams {
+// Primes a reset `stream` with the tail of `dictionary` that fits zlib's largest window.
+template <typename SetDictionary>
+z_stream* Prime(z_stream* stream, std::string_view dictionary, SetDictionary set) {
+  if (dictionary.empty()) return stream;
+  const auto* bytes = reinterpret_cast<const Bytef*>(dictionary.data());
+  const auto size = static_cast<uInt>(std::min<size_t>(dictionary.size(), 1u << MAX_WBITS));
+  return set(stream, bytes + dictionary.size() - size, size) == Z_OK ? stream : nullptr;
+}
+
+// A raw deflate stream, reset for each value: setting up zlib's state costs more than
+// compressing a few hundred bytes. Its state is small (a 1 KiB window: the dictionary's
+// tail and a trace fit; memLevel 2), since each reset clears its hash table. Idle ones
+// wait in a small pool, as the compressors do: a delivery's write may run on a thread
+// that lives for that one delivery, where a thread's own stream would be set up anew.
+class PrimedDeflater {
  public:
-  PrimedStreams() {
-    deflate_ok_ = deflateInit2(&deflater_, Z_BEST_COMPRESSION, Z_DEFLATED, -kDeflateWindowBits, 2,
-                               Z_DEFAULT_STRATEGY) == Z_OK;
-    inflate_ok_ = inflateInit2(&inflater_, -MAX_WBITS) == Z_OK;
+  static constexpr int kWindowBits = 10;
+
+  PrimedDeflater() {
+    ok_ = deflateInit2(&stream_, Z_BEST_COMPRESSION, Z_DEFLATED, -kWindowBits, 2,
+                       Z_DEFAULT_STRATEGY) == Z_OK;
   }
-  ~PrimedStreams() {
-    if (deflate_ok_) deflateEnd(&deflater_);
-    if (inflate_ok_) inflateEnd(&inflater_);
+  ~PrimedDeflater() {
+    if (ok_) deflateEnd(&stream_);
   }
-  PrimedStreams(const PrimedStreams&) = delete;
-  PrimedStreams& operator=(const PrimedStreams&) = delete;
+  PrimedDeflater(const PrimedDeflater&) = delete;
+  PrimedDeflater& operator=(const PrimedDeflater&) = delete;
 
   // The stream, reset and primed with `dictionary`; null when zlib cannot give one.
-  static constexpr int kDeflateWindowBits = 10;
-
-  z_stream* Deflater(std::string_view dictionary) {
-    if (!deflate_ok_ || deflateReset(&deflater_) != Z_OK) return nullptr;
-    return Prime(&deflater_, dictionary, deflateSetDictionary);
-  }
-  z_stream* Inflater(std::string_view dictionary) {
-    if (!inflate_ok_ || inflateReset(&inflater_) != Z_OK) return nullptr;
-    return Prime(&inflater_, dictionary, inflateSetDictionary);
-  }
-
-  static PrimedStreams& OfThisThread() {
-    thread_local PrimedStreams streams;
-    return streams;
+  z_stream* Primed(std::string_view dictionary) {
+    if (!ok_ || deflateReset(&stream_) != Z_OK) return nullptr;
+    return Prime(&stream_, dictionary, deflateSetDictionary);
   }
 
  private:
-  template <typename SetDictionary>
-  static z_stream* Prime(z_stream* stream, std::string_view dictionary, SetDictionary set) {
-    if (dictionary.empty()) return stream;
-    const auto* bytes = reinterpret_cast<const Bytef*>(dictionary.data());
-    const auto size = static_cast<uInt>(std::min<size_t>(dictionary.size(), 1u << MAX_WBITS));
-    return set(stream, bytes + dictionary.size() - size, size) == Z_OK ? stream : nullptr;
+  z_stream stream_ = {};
+  bool ok_ = false;
+};
+
+class PrimedDeflaterPool {
+ public:
+  static constexpr size_t kIdle = 4;
+
+  std::unique_ptr<PrimedDeflater> Take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        std::unique_ptr<PrimedDeflater> deflater = std::move(idle_.back());
+        idle_.pop_back();
+        return deflater;
+      }
+    }
+    return std::make_unique<PrimedDeflater>();
   }
 
-  z_stream deflater_ = {};
-  z_stream inflater_ = {};
-  bool deflate_ok_ = false;
-  bool inflate_ok_ = false;
+  void Give(std::unique_ptr<PrimedDeflater> deflater) {
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < kIdle) idle_.push_back(std::move(deflater));
+  }
+
+  static PrimedDeflaterPool& Instance() {
+    static PrimedDeflaterPool* pool = new PrimedDeflaterPool();  // never destroyed: used at exit
+    return *pool;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<PrimedDeflater>> idle_;
+};
+
+// This thread's raw inflate stream (any window: -15), reset for each value.
+class PrimedInflater {
+ public:
+  PrimedInflater() { ok_ = inflateInit2(&stream_, -MAX_WBITS) == Z_OK; }
+  ~PrimedInflater() {
+    if (ok_) inflateEnd(&stream_);
+  }
+  PrimedInflater(const PrimedInflater&) = delete;
+  PrimedInflater& operator=(const PrimedInflater&) = delete;
+
+  // The stream, reset and primed with `dictionary`; null when zlib cannot give one.
+  z_stream* Primed(std::string_view dictionary) {
+    if (!ok_ || inflateReset(&stream_) != Z_OK) return nullptr;
+    return Prime(&stream_, dictionary, inflateSetDictionary);
+  }
+
+  static PrimedInflater& OfThisThread() {
+    thread_local PrimedInflater inflater;
+    return inflater;
+  }
+
+ private:
+  z_stream stream_ = {};
+  bool ok_ = false;
 };
 
 // Hands zlib the next chunk of [data, data + size) once it has used up the last one.
@@ -193,7 +239,9 @@ Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size) 
 
 bool DeflatePrimed(std::string_view input, std::string_view dictionary, std::string* out) {
   if (input.empty() || input.size() > kMaxPrimedInput) return false;
-  z_stream* stream = PrimedStreams::OfThisThread().Deflater(dictionary);
+  PrimedDeflaterPool& pool = PrimedDeflaterPool::Instance();
+  std::unique_ptr<PrimedDeflater> deflater = pool.Take();
+  z_stream* stream = deflater->Primed(dictionary);
   if (stream == nullptr) return false;
   const size_t base = out->size();
   out->resize(base + input.size() - 1);  // anything longer is not worth storing
@@ -203,6 +251,7 @@ bool DeflatePrimed(std::string_view input, std::string_view dictionary, std::str
   stream->avail_out = static_cast<uInt>(input.size() - 1);
   const bool fitted = deflate(stream, Z_FINISH) == Z_STREAM_END;
   out->resize(fitted ? base + (input.size() - 1 - stream->avail_out) : base);
+  pool.Give(std::move(deflater));
   return fitted;
 }
 
@@ -211,7 +260,7 @@ Status InflatePrimed(std::string_view compressed, std::string_view dictionary, u
   if (raw_size > kMaxPrimedInput || compressed.size() > kMaxPrimedInput) {
     return Status::Corruption("compressed value claims an impossible size");
   }
-  z_stream* stream = PrimedStreams::OfThisThread().Inflater(dictionary);
+  z_stream* stream = PrimedInflater::OfThisThread().Primed(dictionary);
   if (stream == nullptr) return Status::IOError("zlib: cannot initialise a decompressor");
   out->resize(raw_size);
   Bytef no_output;  // zlib rejects a null next_out even when there is nothing to write

@@ -20,6 +20,18 @@ struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
 };
 
+// SHA-256, fetched from the default provider once per process: EVP_sha256() makes
+// OpenSSL 3 look the algorithm up again on every use, which costs about as much as
+// hashing a small message. Kept for the process's life (never freed: hashing may run
+// while statics are destroyed); EVP_sha256() when the fetch fails.
+const EVP_MD* Sha256Digest() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  static const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (fetched != nullptr) return fetched;
+#endif
+  return EVP_sha256();
+}
+
 }  // namespace
 
 std::string ToHex(const MessageId& id) {
@@ -68,7 +80,7 @@ Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::Update(std::string_view data) {
   if (!impl_->started) {
-    if (EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr) != 1) throw std::bad_alloc();
+    if (EVP_DigestInit_ex(impl_->ctx.get(), Sha256Digest(), nullptr) != 1) throw std::bad_alloc();
     impl_->started = true;
   }
   if (!data.empty() && EVP_DigestUpdate(impl_->ctx.get(), data.data(), data.size()) != 1) {
@@ -90,7 +102,7 @@ MessageId Sha256::Finish() {
 MessageId Sha256::Of(std::string_view data) {
   MessageId id{};
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), id.data(), &length, EVP_sha256(), nullptr) != 1 ||
+  if (EVP_Digest(data.data(), data.size(), id.data(), &length, Sha256Digest(), nullptr) != 1 ||
       length != id.size()) {
     throw std::bad_alloc();
   }

@@ -71,6 +71,14 @@ void JobThread::Start(std::function<Status()> job) {
   if (!state.joinable) state.result = RunGuarded(state.job);
 }
 
+void JobThread::RunHere(std::function<Status()> job) {
+  if (state_->pending) (void)Wait();
+  State& state = *state_;
+  state.pending = true;
+  state.last_threaded = false;
+  state.result = RunGuarded(job);
+}
+
 Status JobThread::Wait() {
   State& state = *state_;
   if (!state.pending) return Status::Ok();

@@ -15,12 +15,12 @@
 namespace archiver::lmdb {
 
 Status ToStatus(int rc, std::string_view what, MDB_env* env) {
+  // Every put and commit comes here: success must not pay for the message.
+  if (rc == 0) return Status::Ok();
   std::string message(what);
   message += ": ";
   message += mdb_strerror(rc);
   switch (rc) {
-    case 0:
-      return Status::Ok();
     case MDB_NOTFOUND:
     case ENOENT:
       return Status::NotFound(message);

@@ -173,5 +173,26 @@ TEST(JobThreadTest, WithoutAThreadTheJobRunsInline) {
   EXPECT_EQ(jobs.Wait().code(), Status::Code::kNotFound);
 }
 
+TEST(JobThreadTest, RunHereRunsTheJobOnTheOwnerAndWaitReportsIt) {
+  JobThread jobs;
+  const pthread_t owner = pthread_self();
+  bool on_owner = false;
+  jobs.RunHere([&] {
+    on_owner = pthread_equal(pthread_self(), owner) != 0;
+    return Status::NotFound("here");
+  });
+  EXPECT_TRUE(on_owner);
+  EXPECT_TRUE(jobs.pending());
+  EXPECT_FALSE(jobs.threaded());
+  EXPECT_EQ(jobs.Wait().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(jobs.Wait().ok());  // its status is handed out once
+
+  jobs.Start([] { return Status::Ok(); });  // a thread again for the next job
+  EXPECT_TRUE(jobs.Wait().ok());
+  EXPECT_TRUE(jobs.threaded());
+  jobs.RunHere([]() -> Status { throw std::runtime_error("thrown here"); });
+  EXPECT_EQ(jobs.Wait().code(), Status::Code::kInternal);  // as on the thread
+}
+
 }  // namespace
 }  // namespace archiver
