@@ -124,6 +124,7 @@ Status PayloadReader::Payload(const lmdb::Txn& txn, std::string_view value,
   if (header->tail_size == 0) return Status::Ok();
   if (db_ == nullptr)
     return Status::Corruption("message value with a tail in an archive without msg_tails");
+  scratch->reserve(payload->size() + header->tail_size);
   scratch->assign(*payload);
   Result<lmdb::Cursor> cursor = lmdb::Cursor::Open(txn, db_->msg_tails);
   if (!cursor.ok()) return cursor.status();
@@ -149,12 +150,17 @@ Status PayloadReader::Payload(const lmdb::Txn& txn, std::string_view value,
 
 Status PayloadReader::Decode(const lmdb::Txn& txn, std::string_view value, std::string* out) const {
   record::MessageHeader header;
+  Status decoded = record::DecodeMessageHeader(value, &header);
+  if (!decoded.ok()) return decoded;
+  // Uncompressed, the payload is the message: its head and tail go straight into *out
+  // (a large attachment is not held twice).
+  const bool plain = header.codec == record::Codec::kNone;
   std::string scratch;
   std::string_view payload;
-  Status read = Payload(txn, value, &header, &scratch, &payload);
+  Status read = Payload(txn, value, &header, plain ? out : &scratch, &payload);
   if (!read.ok()) return read;
-  if (header.codec == record::Codec::kNone) {
-    out->assign(payload);
+  if (plain) {
+    if (header.tail_size == 0) out->assign(payload);  // else Payload assembled it there
     return Status::Ok();
   }
   out->resize(header.raw_size);  // the recorded size bounds what decompression may write
