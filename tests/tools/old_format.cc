@@ -83,10 +83,8 @@ Status JoinPayloads(Txn& txn, MDB_dbi meta) {
         std::string joined(archiver::record::kMessageHeaderSize, '\0');
         archiver::record::EncodeMessageHeader(header.codec, header.raw_size, joined.data());
         joined += value.substr(header.size);
-        for (uint64_t number = header.tail_first;
-             joined.size() <
-             archiver::record::kMessageHeaderSize + value.size() - header.size + header.tail_size;
-             ++number) {
+        const size_t end = joined.size() + header.tail_size;
+        for (uint64_t number = header.tail_first; joined.size() < end; ++number) {
           char tail_key[8];
           archiver::record::PutBigEndian64(number, tail_key);
           std::string_view entry;

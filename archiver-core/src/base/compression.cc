@@ -27,39 +27,42 @@ struct CompressorFree {
 };
 using Compressor = std::unique_ptr<libdeflate_compressor, CompressorFree>;
 
-// Idle compressors by level (1..9). A compressor serves one caller at a time; at most
-// kIdlePerLevel are kept, which covers the threads of one process writing at once.
-class CompressorPool {
+// Idle objects of one kind (a compressor of one level, a primed deflater). Each serves one
+// caller at a time; at most kIdle are kept, which covers the threads of one process
+// writing at once.
+template <typename T>
+class IdlePool {
  public:
-  static constexpr size_t kIdlePerLevel = 4;
+  static constexpr size_t kIdle = 4;
 
-  Compressor Take(int level) {
+  // An idle one, or make()'s.
+  template <typename Make>
+  T Take(Make make) {
     {
       std::lock_guard lock(mutex_);
-      std::vector<Compressor>& idle = idle_[level];
-      if (!idle.empty()) {
-        Compressor compressor = std::move(idle.back());
-        idle.pop_back();
-        return compressor;
+      if (!idle_.empty()) {
+        T taken = std::move(idle_.back());
+        idle_.pop_back();
+        return taken;
       }
     }
-    return Compressor(libdeflate_alloc_compressor(level));
+    return make();
   }
 
-  void Give(int level, Compressor compressor) {
+  void Give(T object) {
     std::lock_guard lock(mutex_);
-    std::vector<Compressor>& idle = idle_[level];
-    if (idle.size() < kIdlePerLevel) idle.push_back(std::move(compressor));
+    if (idle_.size() < kIdle) idle_.push_back(std::move(object));
   }
 
  private:
   std::mutex mutex_;
-  std::array<std::vector<Compressor>, 10> idle_;
+  std::vector<T> idle_;
 };
 
-CompressorPool& ThePool() {
-  static CompressorPool* pool = new CompressorPool();  // never destroyed: used at exit
-  return *pool;
+// The pool of compressors of `level` (1..9).
+IdlePool<Compressor>& CompressorsOf(int level) {
+  static auto* pools = new std::array<IdlePool<Compressor>, 10>();  // never destroyed
+  return (*pools)[level];
 }
 
 class InflateStream {
@@ -118,36 +121,10 @@ class PrimedDeflater {
   bool ok_ = false;
 };
 
-class PrimedDeflaterPool {
- public:
-  static constexpr size_t kIdle = 4;
-
-  std::unique_ptr<PrimedDeflater> Take() {
-    {
-      std::lock_guard lock(mutex_);
-      if (!idle_.empty()) {
-        std::unique_ptr<PrimedDeflater> deflater = std::move(idle_.back());
-        idle_.pop_back();
-        return deflater;
-      }
-    }
-    return std::make_unique<PrimedDeflater>();
-  }
-
-  void Give(std::unique_ptr<PrimedDeflater> deflater) {
-    std::lock_guard lock(mutex_);
-    if (idle_.size() < kIdle) idle_.push_back(std::move(deflater));
-  }
-
-  static PrimedDeflaterPool& Instance() {
-    static PrimedDeflaterPool* pool = new PrimedDeflaterPool();  // never destroyed: used at exit
-    return *pool;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<PrimedDeflater>> idle_;
-};
+IdlePool<std::unique_ptr<PrimedDeflater>>& PrimedDeflaters() {
+  static auto* pool = new IdlePool<std::unique_ptr<PrimedDeflater>>();  // never destroyed
+  return *pool;
+}
 
 // This thread's raw inflate stream (any window: -15), reset for each value.
 class PrimedInflater {
@@ -188,14 +165,15 @@ void Refill(const char* data, uint64_t size, uint64_t* offset, Bytef** next, uIn
 
 bool DeflateAppend(std::string_view input, int level, std::string* out) {
   if (input.empty() || level < 1 || level > 9) return false;
-  Compressor compressor = ThePool().Take(level);
+  Compressor compressor =
+      CompressorsOf(level).Take([&] { return Compressor(libdeflate_alloc_compressor(level)); });
   if (compressor == nullptr) return false;
   // Output space below the input: anything that does not fit is not worth storing.
   const size_t base = out->size();
   out->resize(base + input.size() - 1);
   size_t written = libdeflate_zlib_compress(compressor.get(), input.data(), input.size(),
                                             out->data() + base, input.size() - 1);
-  ThePool().Give(level, std::move(compressor));
+  CompressorsOf(level).Give(std::move(compressor));
   out->resize(base + written);  // 0 when it did not fit
   return written != 0;
 }
@@ -239,8 +217,8 @@ Status InflateExact(std::string_view compressed, char* dest, uint64_t raw_size) 
 
 bool DeflatePrimed(std::string_view input, std::string_view dictionary, std::string* out) {
   if (input.empty() || input.size() > kMaxPrimedInput) return false;
-  PrimedDeflaterPool& pool = PrimedDeflaterPool::Instance();
-  std::unique_ptr<PrimedDeflater> deflater = pool.Take();
+  std::unique_ptr<PrimedDeflater> deflater =
+      PrimedDeflaters().Take([] { return std::make_unique<PrimedDeflater>(); });
   z_stream* stream = deflater->Primed(dictionary);
   if (stream == nullptr) return false;
   const size_t base = out->size();
@@ -251,7 +229,7 @@ bool DeflatePrimed(std::string_view input, std::string_view dictionary, std::str
   stream->avail_out = static_cast<uInt>(input.size() - 1);
   const bool fitted = deflate(stream, Z_FINISH) == Z_STREAM_END;
   out->resize(fitted ? base + (input.size() - 1 - stream->avail_out) : base);
-  pool.Give(std::move(deflater));
+  PrimedDeflaters().Give(std::move(deflater));
   return fitted;
 }
 
